@@ -1,0 +1,186 @@
+"""DrQ-v2 (Yarats et al. 2022), SPEC.md §1.
+
+``update`` returns its metrics as one device tensor (see ``METRICS``) so that the
+trainer synchronises with the host once per update, not once per number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dormant.config import AgentConfig
+from dormant.nets import (
+    Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action,
+)
+from dormant.schedules import parse_schedule
+
+
+class DrQV2Agent:
+    METRICS = (
+        "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
+        "actor_loss", "actor_logprob", "actor_ent", "stddev",
+    )
+
+    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
+                 *, pixels: bool, device: torch.device):
+        self.cfg = cfg
+        self.device = device
+        self.action_dim = action_dim
+        self.pixels = pixels
+        self.stddev_schedule = parse_schedule(cfg.stddev_schedule)
+        self.encoder = (PixelEncoder(obs_shape) if pixels else StateEncoder(obs_shape)).to(device)
+        repr_dim = self.encoder.repr_dim
+        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
+        self.critic = Critic(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.critic_target.requires_grad_(False)
+        params = list(self.encoder.parameters())
+        self.encoder_opt = torch.optim.Adam(params, lr=cfg.lr) if params else None
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self._encode = self.encoder
+        self._actor_fwd = self.actor
+        self._critic_fwd = self.critic
+        self._target_fwd = self.critic_target
+        if cfg.compile:
+            self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
+                torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
+
+    # --- acting ----------------------------------------------------------
+    def stddev(self, step: int) -> float:
+        """Exploration σ at an agent step (the hook DrM's awaken schedule replaces)."""
+        return self.stddev_schedule.value(step)
+
+    def _autocast(self):
+        if self.cfg.bf16:
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, step: int, eval_mode: bool) -> np.ndarray:
+        obs_t = torch.as_tensor(obs, device=self.device).unsqueeze(0)
+        with self._autocast():
+            mean = self._actor_fwd(self._encode(obs_t.float())).float()
+        if eval_mode:
+            action = mean
+        else:
+            action = sample_action(mean, self.stddev(step), clip=None)
+            if step < self.cfg.num_expl_steps:
+                action = torch.empty_like(action).uniform_(-1.0, 1.0)
+        return action[0].cpu().numpy()
+
+    # --- learning --------------------------------------------------------
+    def to_batch(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        pin = self.device.type == "cuda"
+        out = {}
+        for key, value in batch.items():
+            tensor = torch.from_numpy(value)
+            if pin:
+                tensor = tensor.pin_memory()
+            out[key] = tensor.to(self.device, non_blocking=pin)
+        return out
+
+    def augment_and_encode(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        obs, next_obs = batch["obs"].float(), batch["next_obs"].float()
+        if self.pixels:
+            obs, next_obs = random_shift(obs), random_shift(next_obs)
+        with self._autocast():
+            h = self._encode(obs)
+            with torch.no_grad():
+                next_h = self._encode(next_obs)
+        return h.float(), next_h.float()
+
+    def target_q(self, next_h: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor,
+                      std: float) -> torch.Tensor:
+        """``r_n + γ_n · min(Q1', Q2')(next_obs, a')``: the hook DrM's λ-target replaces."""
+        with torch.no_grad(), self._autocast():
+            next_action = sample_action(self._actor_fwd(next_h), std, self.cfg.stddev_clip)
+            target_q1, target_q2 = self._target_fwd(next_h, next_action)
+            return reward + discount * torch.min(target_q1, target_q2).float()
+
+    def update_critic(self, h, action, reward, discount, next_h, std) -> dict[str, torch.Tensor]:
+        target_q = self.target_q(next_h, reward, discount, std)
+        with self._autocast():
+            q1, q2 = self._critic_fwd(h, action)
+        q1, q2 = q1.float(), q2.float()
+        loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
+        if self.encoder_opt is not None:
+            self.encoder_opt.zero_grad(set_to_none=True)
+        self.critic_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_opt.step()
+        if self.encoder_opt is not None:
+            self.encoder_opt.step()
+        return {"critic_loss": loss.detach(), "critic_q1": q1.detach().mean(),
+                "critic_q2": q2.detach().mean(), "critic_target_q": target_q.mean()}
+
+    def update_actor(self, h: torch.Tensor, std: float) -> dict[str, torch.Tensor]:
+        with self._autocast():
+            mean = self._actor_fwd(h).float()
+            action = sample_action(mean, std, self.cfg.stddev_clip)
+            q1, q2 = self._critic_fwd(h, action)
+        loss = -torch.min(q1, q2).float().mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+        log_prob = normal_log_prob(action.detach(), mean.detach(), std)
+        entropy = 0.5 + 0.5 * np.log(2 * np.pi) + np.log(std)
+        return {"actor_loss": loss.detach(), "actor_logprob": log_prob.mean(),
+                "actor_ent": torch.full((), entropy * self.action_dim, device=self.device)}
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        tau = self.cfg.critic_target_tau
+        torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), tau)
+
+    def should_update(self, step: int) -> bool:
+        return step % self.cfg.update_every_steps == 0
+
+    def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+        """One gradient update; returns the ``METRICS`` as a single device vector."""
+        std = self.stddev(step)
+        h, next_h = self.augment_and_encode(batch)
+        metrics = {"batch_reward": batch["reward"].mean()}
+        metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h, std))
+        metrics.update(self.update_actor(h.detach(), std))
+        self.update_target()
+        metrics["stddev"] = torch.full((), std, device=self.device)
+        return torch.stack([metrics[name].float() for name in self.METRICS])
+
+    # --- checkpoints -----------------------------------------------------
+    def _modules(self) -> dict[str, Any]:
+        found = {"encoder": self.encoder, "actor": self.actor, "critic": self.critic,
+                 "critic_target": self.critic_target, "actor_opt": self.actor_opt,
+                 "critic_opt": self.critic_opt}
+        if self.encoder_opt is not None:
+            found["encoder_opt"] = self.encoder_opt
+        return found
+
+    def live_tensors(self) -> list[torch.Tensor]:
+        """Parameters and optimiser state tensors, the objects updated in place."""
+        tensors: list[torch.Tensor] = []
+        for module in self._modules().values():
+            if isinstance(module, torch.optim.Optimizer):
+                for state in module.state.values():
+                    tensors.extend(v for v in state.values() if isinstance(v, torch.Tensor))
+            else:
+                tensors.extend(module.parameters())
+                tensors.extend(module.buffers())
+        return tensors
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: module.state_dict() for name, module in self._modules().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        modules = self._modules()
+        missing = set(modules) - set(state)
+        if missing:
+            raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
+        for name, module in modules.items():
+            module.load_state_dict(state[name])

@@ -1,0 +1,190 @@
+"""`dormant` command line: train, resume, evaluate, inspect configuration and tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from dormant.config import Config, ConfigError, default_out, from_dict, parse_overrides, resolve
+from dormant.envs.rendering import RenderingUnavailable, configure_rendering
+from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
+
+USAGE = """dormant <command> [key=value ...]
+
+commands:
+  train   key=value ...            train a new run (e.g. agent=drqv2 task=dmc/cartpole_swingup frames=100000)
+  train   --resume DIR [frames=N]  continue a run where it stopped (optionally with a larger budget)
+  eval    DIR [episodes=10 video=true]  evaluate a run's checkpoint
+  config  key=value ...            print the fully resolved configuration (YAML)
+  tasks                            list the tasks
+  plot    DIR                      write DIR/learning_curve.png
+"""
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _check_new_run_dir(path: Path) -> None:
+    if path.exists() and any(path.iterdir()):
+        hint = (f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists()
+                else "it is not empty")
+        raise ConfigError(f"run directory {path} already holds a run; {hint}, or choose another out=")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dormant.training.trainer import NonFiniteLossError, Trainer
+
+    overrides = parse_overrides(args.overrides)
+    checkpoint = None
+    if args.resume:
+        run_dir = Path(args.resume)
+        checkpoint = load_checkpoint(run_dir)
+        cfg = from_dict(checkpoint["config"])
+        refused = sorted(set(overrides) - {"frames"})
+        if refused:
+            raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
+                              "(start a new run to change other options)")
+        if "frames" in overrides:
+            cfg.frames = resolve({**_flat_user_view(cfg), "frames": overrides["frames"]}).frames
+        done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
+        if cfg.frames < done:
+            raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
+    else:
+        cfg = resolve(overrides)
+        run_dir = Path(cfg.out or default_out(cfg))
+        cfg.out = str(run_dir)
+        _check_new_run_dir(run_dir)
+    configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
+    trainer = Trainer(cfg, run_dir, checkpoint=checkpoint)
+    print(f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
+          f"{cfg.frames} frames, device {trainer.device})", flush=True)
+    try:
+        status = trainer.train()
+    except NonFiniteLossError as err:
+        return _fail(str(err), 1)
+    from dormant.experiments.plot import plot_run
+
+    png = plot_run(run_dir)
+    if status == "interrupted":
+        print(f"interrupted at frame {trainer.frame}; checkpoint saved. Continue with: "
+              f"dormant train --resume {run_dir}")
+        return 130
+    print(f"finished {trainer.frame} frames; learning curve: {png}")
+    return 0
+
+
+def _flat_user_view(cfg: Config) -> dict[str, object]:
+    """A resolved config as dotted overrides (for re-validating a changed field)."""
+    flat: dict[str, object] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk(cfg.to_dict(), "")
+    return flat
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from dormant.agents import make_agent
+    from dormant.envs import make_env
+    from dormant.training.trainer import evaluate, resolve_device
+
+    options = parse_overrides(args.overrides)
+    unknown = set(options) - {"episodes", "video", "device", "seed"}
+    if unknown:
+        raise ConfigError(f"eval accepts episodes=, video=, device=, seed=; got {', '.join(sorted(unknown))}")
+    checkpoint = load_checkpoint(Path(args.run_dir))
+    cfg = from_dict(checkpoint["config"])
+    view = _flat_user_view(cfg)
+    view.update({"eval.episodes": options.get("episodes", 10), "eval.video": options.get("video", "false"),
+                 "device": options.get("device", "auto"), "seed": options.get("seed", cfg.seed)})
+    cfg = resolve(view)
+    configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
+    device = resolve_device(cfg.device)
+    env = make_env(cfg, seed=cfg.seed)
+    agent = make_agent(cfg.agent, env.obs_shape, env.action_dim, pixels=cfg.env.obs == "pixels", device=device)
+    agent.load_state_dict(checkpoint["agent"])
+    torch.manual_seed(cfg.seed)
+    step = int(checkpoint["counters"]["step"])
+    video = Path(args.run_dir) / "videos" / f"checkpoint_eval_{step * cfg.env.action_repeat}.mp4"
+    result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
+                      video_path=video if cfg.eval.video else None)
+    if result is None:
+        return _fail("episodes must be ≥ 1")
+    print(f"{cfg.task} at frame {step * cfg.env.action_repeat}: return {result['episode_reward']:.1f} "
+          f"± {result['episode_reward_std']:.1f} over {cfg.eval.episodes} episodes"
+          + (f"; video {video}" if cfg.eval.video else ""))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = resolve(parse_overrides(args.overrides))
+    cfg.out = cfg.out or default_out(cfg)
+    print(cfg.to_yaml(), end="")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from dormant.envs import task_names
+    from dormant.envs.dmc import dmc_tier
+
+    for name in task_names():
+        suite, task = name.split("/", 1)
+        print(f"{name:36s} {dmc_tier(task) if suite == 'dmc' else ''}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from dormant.experiments.plot import plot_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "eval.csv").exists() and not (run_dir / "train.csv").exists():
+        return _fail(f"{run_dir} has no train.csv or eval.csv")
+    print(plot_run(run_dir))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train or resume a run")
+    train.add_argument("--resume", metavar="DIR")
+    train.add_argument("overrides", nargs="*")
+    train.set_defaults(func=cmd_train)
+    ev = sub.add_parser("eval", help="evaluate a checkpoint")
+    ev.add_argument("run_dir")
+    ev.add_argument("overrides", nargs="*")
+    ev.set_defaults(func=cmd_eval)
+    conf = sub.add_parser("config", help="print the resolved configuration")
+    conf.add_argument("overrides", nargs="*")
+    conf.set_defaults(func=cmd_config)
+    tasks = sub.add_parser("tasks", help="list tasks")
+    tasks.set_defaults(func=cmd_tasks)
+    plot = sub.add_parser("plot", help="plot a run")
+    plot.add_argument("run_dir")
+    plot.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError, RenderingUnavailable) as err:
+        return _fail(str(err))
+    except BrokenPipeError:  # e.g. `dormant tasks | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

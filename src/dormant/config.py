@@ -1,0 +1,279 @@
+"""One typed configuration tree, resolved as defaults → task preset → obs preset → user.
+
+Field names carry their unit: ``frames`` are simulator steps, ``steps`` are agent
+steps (one step = ``env.action_repeat`` frames), ``updates`` are gradient updates.
+Overrides are ``key=value`` strings with dotted keys for nested fields; unknown keys
+and bad values fail before any work starts, naming the closest valid choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dormant.schedules import parse_schedule
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix; the message says how."""
+
+
+@dataclass
+class EnvConfig:
+    obs: str = "pixels"  # "pixels" (84×84 renders) or "states" (proprioceptive vector)
+    image_size: int = 84  # pixels per side
+    frame_stack: int = 3  # frames concatenated along channels (states: 1)
+    action_repeat: int = 2  # frames per agent step
+    camera_id: int = 0
+    fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
+
+
+@dataclass
+class AgentConfig:
+    name: str = "drqv2"
+    lr: float = 1e-4
+    feature_dim: int = 50
+    hidden_dim: int = 1024
+    critic_target_tau: float = 0.01
+    update_every_steps: int = 2  # one update per this many agent steps
+    num_expl_steps: int = 2000  # agent steps of uniform random actions
+    stddev_schedule: str = "linear(1.0,0.1,500000)"  # durations in agent steps
+    stddev_clip: float = 0.3
+    batch_size: int = 256
+    nstep: int = 3
+    discount: float = 0.99
+    bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
+    compile: bool = False  # torch.compile the networks (off until shown harmless)
+
+
+@dataclass
+class ReplayConfig:
+    capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
+
+
+@dataclass
+class EvalConfig:
+    every_frames: int = 10_000
+    episodes: int = 10
+    video: bool = False  # write an mp4 of the first evaluation episode
+
+
+@dataclass
+class LogConfig:
+    tensorboard: bool = True
+    progress: bool = True  # progress bar with frames/s and ETA
+
+
+@dataclass
+class Config:
+    task: str = "dmc/cartpole_swingup"
+    frames: int = 1_100_000  # training budget in simulator frames
+    seed: int = 1
+    out: str = ""  # run directory; empty → runs/<task>-<agent>-s<seed>
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    num_seed_frames: int = 4000  # frames before the first update
+    checkpoint_every_frames: int = 100_000  # plus at the end, on Ctrl-C and on errors
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+AGENTS = ("drqv2",)
+OBS_KINDS = ("pixels", "states")
+# Short top-level spellings accepted on the command line.
+SHORTHANDS = {"agent": "agent.name", "obs": "env.obs"}
+# Presets applied when observations are states (after the task's, before the user's).
+STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
+
+
+def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
+    """Every settable dotted key and its type."""
+    node = Config() if node is None else node
+    hints = typing.get_type_hints(type(node))
+    paths: dict[str, type] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            paths.update(field_paths(value, f"{prefix}{f.name}."))
+        else:
+            paths[f"{prefix}{f.name}"] = hints[f.name]
+    return paths
+
+
+def closest(name: str, choices: typing.Iterable[str]) -> str:
+    """" (did you mean 'x'?)" or an empty string."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _convert(key: str, raw: Any, kind: type) -> Any:
+    if not isinstance(raw, str):
+        if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+            return raw
+        raw = str(raw)
+    text = raw.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            number = float(text.replace("_", ""))
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError
+            return int(number)
+        if kind is float:
+            number = float(text.replace("_", ""))
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        return text
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r}: expected {kind.__name__}") from None
+
+
+def set_field(cfg: Config, key: str, raw: Any) -> None:
+    """Set one dotted field from a string (or value), converting and type-checking it."""
+    key = SHORTHANDS.get(key, key)
+    paths = field_paths(cfg)
+    if key not in paths:
+        raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
+    *parents, leaf = key.split(".")
+    node: Any = cfg
+    for part in parents:
+        node = getattr(node, part)
+    setattr(node, leaf, _convert(key, raw, paths[key]))
+
+
+def parse_overrides(items: typing.Sequence[str]) -> dict[str, str]:
+    """``["a.b=1", "task=dmc/x"]`` → ``{"a.b": "1", "task": "dmc/x"}`` (shorthands expanded)."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        key = SHORTHANDS.get(key.strip(), key.strip())
+        if key in out:
+            raise ConfigError(f"option {key!r} given twice")
+        out[key] = value
+    return out
+
+
+def _check_choice(what: str, value: str, choices: typing.Sequence[str]) -> None:
+    if value not in choices:
+        shown = ", ".join(choices) if len(choices) <= 12 else f"{len(choices)} choices; see `dormant tasks`"
+        raise ConfigError(f"unknown {what} {value!r}{closest(value, choices)}; valid: {shown}")
+
+
+def resolve(overrides: typing.Mapping[str, Any]) -> Config:
+    """Build and validate the full configuration for ``key=value`` overrides."""
+    from dormant.envs import task_names, task_preset
+
+    overrides = {SHORTHANDS.get(k, k): v for k, v in overrides.items()}
+    cfg = Config()
+    paths = field_paths(cfg)
+    for key in overrides:  # report unknown keys before anything else
+        if key not in paths:
+            raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
+    task = str(overrides.get("task", cfg.task))
+    _check_choice("task", task, task_names())
+    _check_choice("agent", str(overrides.get("agent.name", cfg.agent.name)), AGENTS)
+    obs = str(overrides.get("env.obs", cfg.env.obs))
+    _check_choice("observation kind (obs)", obs, OBS_KINDS)
+    layers: list[typing.Mapping[str, Any]] = [task_preset(task)]
+    if obs == "states":
+        layers.append(STATE_PRESET)
+    layers.append(overrides)
+    for layer in layers:
+        for key, value in layer.items():
+            set_field(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that a type alone cannot express."""
+    positive = {
+        "frames": cfg.frames, "env.image_size": cfg.env.image_size,
+        "env.frame_stack": cfg.env.frame_stack, "env.action_repeat": cfg.env.action_repeat,
+        "agent.lr": cfg.agent.lr, "agent.feature_dim": cfg.agent.feature_dim,
+        "agent.hidden_dim": cfg.agent.hidden_dim, "agent.update_every_steps": cfg.agent.update_every_steps,
+        "agent.batch_size": cfg.agent.batch_size, "agent.nstep": cfg.agent.nstep,
+        "replay.capacity": cfg.replay.capacity, "eval.every_frames": cfg.eval.every_frames,
+        "checkpoint_every_frames": cfg.checkpoint_every_frames,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    non_negative = {
+        "seed": cfg.seed, "threads": cfg.threads, "num_seed_frames": cfg.num_seed_frames,
+        "agent.num_expl_steps": cfg.agent.num_expl_steps, "eval.episodes": cfg.eval.episodes,
+        "agent.stddev_clip": cfg.agent.stddev_clip,
+    }
+    for key, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if not 0.0 < cfg.agent.discount <= 1.0:
+        raise ConfigError(f"agent.discount must be in (0, 1], got {cfg.agent.discount}")
+    if not 0.0 < cfg.agent.critic_target_tau <= 1.0:
+        raise ConfigError(f"agent.critic_target_tau must be in (0, 1], got {cfg.agent.critic_target_tau}")
+    try:
+        parse_schedule(cfg.agent.stddev_schedule)
+    except ValueError as err:
+        raise ConfigError(f"agent.stddev_schedule: {err}") from None
+    if cfg.frames <= cfg.num_seed_frames:
+        raise ConfigError(
+            f"impossible budget: frames={cfg.frames} ends before the first update "
+            f"(num_seed_frames={cfg.num_seed_frames}); raise frames or lower num_seed_frames"
+        )
+    if cfg.replay.capacity < cfg.agent.batch_size:
+        raise ConfigError(
+            f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
+            f"(agent.batch_size={cfg.agent.batch_size})"
+        )
+    device = cfg.device
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def from_dict(data: typing.Mapping[str, Any]) -> Config:
+    """Rebuild a Config saved with ``to_dict`` (e.g. from a run's config.yaml)."""
+    cfg = Config()
+    flat: dict[str, Any] = {}
+
+    def walk(node: typing.Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, typing.Mapping):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk(data, "")
+    for key, value in flat.items():
+        set_field(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def default_out(cfg: Config) -> str:
+    return f"runs/{cfg.task.replace('/', '-')}-{cfg.agent.name}-s{cfg.seed}"

@@ -1,0 +1,221 @@
+"""DeepMind Control Suite tasks as `TimeStep` environments (pixels or states).
+
+The wrapper order follows DrQ-v2: float32 action → action repeat (rewards summed,
+discounts multiplied) → action scaled to [−1, 1] → observation (84×84 render or the
+proprioceptive vector) → frame stack → extended time step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dormant.envs.base import FrameStack, TimeStep
+
+# (domain, task) pairs of dm_control 1.0.28's suite.ALL_TASKS; names are
+# `<domain>_<task>` with ball_in_cup shortened to cup, as the DrQ-v2 configs do.
+# Kept static so that task names can be checked before dm_control (and with it a
+# GL backend) is imported; a test compares it with the installed suite.
+DMC_TASKS: dict[str, tuple[str, str]] = {}
+for _domain, _tasks in {
+    "acrobot": ("swingup", "swingup_sparse"),
+    "ball_in_cup": ("catch",),
+    "cartpole": ("balance", "balance_sparse", "swingup", "swingup_sparse", "three_poles", "two_poles"),
+    "cheetah": ("run",),
+    "dog": ("fetch", "run", "stand", "trot", "walk"),
+    "finger": ("spin", "turn_easy", "turn_hard"),
+    "fish": ("swim", "upright"),
+    "hopper": ("hop", "stand"),
+    "humanoid": ("run", "run_pure_state", "stand", "walk"),
+    "humanoid_CMU": ("run", "stand", "walk"),
+    "lqr": ("lqr_2_1", "lqr_6_2"),
+    "manipulator": ("bring_ball", "bring_peg", "insert_ball", "insert_peg"),
+    "pendulum": ("swingup",),
+    "point_mass": ("easy", "hard"),
+    "quadruped": ("escape", "fetch", "run", "walk"),
+    "reacher": ("easy", "hard"),
+    "stacker": ("stack_2", "stack_4"),
+    "swimmer": ("swimmer15", "swimmer6"),
+    "walker": ("run", "stand", "walk"),
+}.items():
+    for _task in _tasks:
+        _alias = {"ball_in_cup": "cup"}.get(_domain, _domain)
+        DMC_TASKS[f"{_alias}_{_task}"] = (_domain, _task)
+
+# DrQ-v2's difficulty tiers (cfgs/task/*.yaml); every other task is "medium",
+# except dog and humanoid, which are "hard" as in DrM.
+EASY = {
+    "cartpole_balance", "cartpole_balance_sparse", "cartpole_swingup", "cup_catch",
+    "finger_spin", "hopper_stand", "pendulum_swingup", "walker_stand", "walker_walk",
+}
+TIERS: dict[str, dict[str, Any]] = {
+    "easy": {"frames": 1_100_000, "agent.stddev_schedule": "linear(1.0,0.1,100000)"},
+    "medium": {"frames": 3_100_000, "agent.stddev_schedule": "linear(1.0,0.1,500000)"},
+    "hard": {"frames": 30_100_000, "agent.stddev_schedule": "linear(1.0,0.1,2000000)"},
+}
+
+
+def dmc_tier(name: str) -> str:
+    domain = DMC_TASKS[name][0]
+    if name in EASY:
+        return "easy"
+    if domain in ("dog", "humanoid", "humanoid_CMU") or name == "manipulator_bring_ball":
+        return "hard"
+    return "medium"
+
+
+def dmc_preset(name: str) -> dict[str, Any]:
+    """Reference overrides for one DMC task (SPEC.md §1 "Defaults")."""
+    domain = DMC_TASKS[name][0]
+    preset = dict(TIERS[dmc_tier(name)])
+    if domain in ("dog", "humanoid", "humanoid_CMU"):
+        preset.update({"agent.lr": 8e-5, "agent.feature_dim": 100})
+    if domain == "quadruped":
+        preset["env.camera_id"] = 2
+    if name == "quadruped_run":  # the reference sets the smaller buffer for run only
+        preset["replay.capacity"] = 100_000
+    if domain == "walker":
+        preset.update({"agent.batch_size": 512, "agent.nstep": 1})
+    return preset
+
+
+def _flatten_state(observation: dict[str, np.ndarray]) -> np.ndarray:
+    parts = [np.asarray(v, dtype=np.float32).reshape(-1) for v in observation.values()]
+    return np.concatenate(parts)
+
+
+class DMCEnv:
+    """One DMC task with action repeat, [−1, 1] actions, pixels or states, frame stack.
+
+    Episode restarts are reproducible: `episode_start_state()` is the task RNG state
+    at the last reset, and `restore_episode()` rebuilds the simulator mid-episode by
+    replaying the episode's actions without rendering (used to resume checkpoints).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        obs: str = "pixels",
+        seed: int = 1,
+        image_size: int = 84,
+        camera_id: int = 0,
+        frame_stack: int = 3,
+        action_repeat: int = 2,
+        fast_render: bool = False,
+    ):
+        from dm_control import suite
+
+        domain, task = DMC_TASKS[name]
+        self.name = name
+        self._env = suite.load(domain, task, task_kwargs={"random": seed}, visualize_reward=False)
+        self._pixels = obs == "pixels"
+        self._image_size = image_size
+        self._camera_id = camera_id
+        self._action_repeat = action_repeat
+        self._stack = FrameStack(frame_stack)
+        spec = self._env.action_spec()
+        self._action_low = spec.minimum.astype(np.float64)
+        self._action_high = spec.maximum.astype(np.float64)
+        self.action_dim = int(spec.shape[0])
+        if fast_render:
+            self._make_render_fast()
+        self._episode_start_rng: dict[str, Any] | None = None
+        # Probe the observation shape without consuming the task's random stream,
+        # so that the first training episode is the one the reference would see.
+        before = self.rng_state()
+        first = self._observe_frame(self._env.reset())
+        self.set_rng_state(before)
+        self.frame_shape = first.shape
+        self.frame_dtype = first.dtype
+        self.obs_shape = (first.shape[0] * frame_stack, *first.shape[1:])
+
+    # --- rendering -------------------------------------------------------
+    def _make_render_fast(self) -> None:
+        """No MSAA, no shadows, no reflections: ≈3× cheaper, NOT benchmark-faithful."""
+        model = self._env.physics.model
+        model.vis.quality.offsamples = 0
+        model.light_castshadow[:] = 0
+        model.mat_reflectance[:] = 0
+
+    def render(self, size: int = 84) -> np.ndarray:
+        """An H×W×3 uint8 image from the task's camera."""
+        return self._env.physics.render(height=size, width=size, camera_id=self._camera_id)
+
+    def _observe_frame(self, dm_step: Any) -> np.ndarray:
+        if self._pixels:
+            return np.ascontiguousarray(self.render(self._image_size).transpose(2, 0, 1))
+        return _flatten_state(dm_step.observation)
+
+    # --- dynamics --------------------------------------------------------
+    def _scaled(self, action: np.ndarray) -> np.ndarray:
+        action = np.asarray(action, dtype=np.float32).astype(np.float64)
+        return self._action_low + (self._action_high - self._action_low) * (action + 1.0) / 2.0
+
+    def _repeat(self, action: np.ndarray) -> tuple[Any, float, float]:
+        reward, discount = 0.0, 1.0
+        scaled = self._scaled(action)
+        for _ in range(self._action_repeat):
+            dm_step = self._env.step(scaled)
+            reward += (dm_step.reward or 0.0) * discount
+            discount *= dm_step.discount
+            if dm_step.last():
+                break
+        return dm_step, reward, discount
+
+    def reset(self) -> TimeStep:
+        self._episode_start_rng = _rng_state(self._env.task.random)
+        dm_step = self._env.reset()
+        frame = self._observe_frame(dm_step)
+        return TimeStep(
+            observation=self._stack.reset(frame), frame=frame,
+            action=np.zeros(self.action_dim, np.float32), reward=0.0, discount=1.0,
+            first=True, last=False,
+        )
+
+    def step(self, action: np.ndarray) -> TimeStep:
+        dm_step, reward, discount = self._repeat(action)
+        frame = self._observe_frame(dm_step)
+        return TimeStep(
+            observation=self._stack.push(frame), frame=frame,
+            action=np.asarray(action, np.float32), reward=float(reward),
+            discount=float(discount), first=False, last=dm_step.last(),
+        )
+
+    # --- exact resume ----------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        return _rng_state(self._env.task.random)
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        _set_rng_state(self._env.task.random, state)
+
+    def episode_start_state(self) -> dict[str, Any] | None:
+        return self._episode_start_rng
+
+    def restore_episode(
+        self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]
+    ) -> np.ndarray:
+        """Re-run an episode's first steps to reach the checkpointed simulator state.
+
+        ``actions`` are the actions taken so far; ``frames`` the episode's stored
+        frames (newest last), which rebuild the frame stack without re-rendering.
+        Returns the stacked observation.
+        """
+        _set_rng_state(self._env.task.random, start_state)
+        self._episode_start_rng = start_state
+        self._env.reset()
+        for action in actions:
+            self._repeat(action)
+        return self._stack.fill(frames)
+
+
+def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = rng.get_state()
+    return {"name": name, "keys": keys.tolist(), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _set_rng_state(rng: np.random.RandomState, state: dict[str, Any]) -> None:
+    rng.set_state((state["name"], np.asarray(state["keys"], np.uint32), state["pos"],
+                   state["has_gauss"], state["cached"]))

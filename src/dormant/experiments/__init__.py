@@ -1,0 +1,1 @@
+"""Reading run directories: plots (and, later, sweeps and reports)."""

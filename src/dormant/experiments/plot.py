@@ -1,0 +1,93 @@
+"""Learning-curve plots of one run, with the published DrQ-v2 curve where it exists."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def reference_dir() -> Path | None:
+    """The DrQ-v2 authors' curves: $DORMANT_REFERENCE_DIR or a shared/ folder nearby."""
+    candidates = [os.environ.get("DORMANT_REFERENCE_DIR", "")]
+    for base in (Path.cwd(), Path(__file__).resolve()):
+        for parent in [base, *base.parents]:
+            candidates.append(str(parent / "shared" / "reference" / "drqv2_curves"))
+            candidates.append(str(parent.parent / "shared" / "reference" / "drqv2_curves"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    out = {}
+    for key in rows[0]:
+        try:
+            out[key] = np.array([float(r[key]) if r[key] != "" else np.nan for r in rows])
+        except ValueError:
+            continue
+    return out
+
+
+def reference_curve(task: str, max_frame: float | None = None):
+    """(frames, mean, std) of the published DrQ-v2 curve for a `dmc/<task>`, or None."""
+    folder = reference_dir()
+    if folder is None or not task.startswith("dmc/"):
+        return None
+    path = folder / f"dmc_{task.split('/', 1)[1]}.csv"
+    if not path.exists():
+        return None
+    data: dict[float, list[float]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            frame = float(row["frame"])
+            if max_frame is None or frame <= max_frame:
+                data.setdefault(frame, []).append(float(row["episode_reward"]))
+    frames = np.array(sorted(data))
+    values = [np.array(data[f]) for f in frames]
+    return frames, np.array([v.mean() for v in values]), np.array([v.std() for v in values])
+
+
+def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None) -> Path:
+    """Write ``learning_curve.png``: evaluation (and training) return against frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import yaml
+
+    run_dir = Path(run_dir)
+    if task is None and (run_dir / "config.yaml").exists():
+        task = yaml.safe_load((run_dir / "config.yaml").read_text()).get("task")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    train = read_csv(run_dir / "train.csv") if (run_dir / "train.csv").exists() else {}
+    evals = read_csv(run_dir / "eval.csv") if (run_dir / "eval.csv").exists() else {}
+    if train:
+        ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
+    if evals:
+        ax.errorbar(evals["frame"], evals["episode_reward"], yerr=evals.get("episode_reward_std"),
+                    marker="o", ms=3, capsize=2, color="C0", label="evaluation (mean action)")
+    if task:
+        last = max([*(train.get("frame", [0])), *(evals.get("frame", [0]))]) or None
+        ref = reference_curve(task, max_frame=None if last is None else max(last, 20_000) * 1.05)
+        if ref is not None:
+            frames, mean, std = ref
+            ax.plot(frames, mean, color="C3", label="DrQ-v2 published (pixels, 10 seeds)")
+            ax.fill_between(frames, mean - std, mean + std, color="C3", alpha=0.15)
+    ax.set_xlabel("environment frames")
+    ax.set_ylabel("episode return")
+    ax.set_title(f"{task or run_dir.name}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    out = Path(out) if out else run_dir / "learning_curve.png"
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

@@ -1,0 +1,147 @@
+"""DrQ-v2's networks: conv encoder (or identity for states), actor, twin-Q critic.
+
+Shapes and initialisation follow SPEC.md §1: orthogonal init (Linear gain 1, Conv
+gain √2), zero biases; the policy's σ comes from a schedule, not the network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def weight_init(module: nn.Module) -> None:
+    """DrQ-v2's initialiser; apply with ``net.apply(weight_init)``."""
+    if isinstance(module, nn.Linear):
+        nn.init.orthogonal_(module.weight.data)
+        if module.bias is not None:
+            module.bias.data.fill_(0.0)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.orthogonal_(module.weight.data, nn.init.calculate_gain("relu"))
+        if module.bias is not None:
+            module.bias.data.fill_(0.0)
+
+
+def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True),
+        nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True),
+        nn.Linear(hidden_dim, out_dim),
+    )
+
+
+def trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
+class PixelEncoder(nn.Module):
+    """Four 3×3 convs (stride 2, 1, 1, 1), 32 channels, no padding: 84² → 35²×32."""
+
+    def __init__(self, obs_shape: tuple[int, ...]):
+        super().__init__()
+        channels, height, width = obs_shape
+        self.convnet = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, stride=2), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
+        )
+        side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731 - conv arithmetic, one place
+        self.repr_dim = 32 * side(height) * side(width)
+        self.apply(weight_init)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = self.convnet(obs / 255.0 - 0.5)
+        return h.flatten(1)
+
+
+class StateEncoder(nn.Module):
+    """Identity for proprioceptive vectors, so the same agent runs on states."""
+
+    def __init__(self, obs_shape: tuple[int, ...]):
+        super().__init__()
+        self.repr_dim = int(obs_shape[0])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float()
+
+
+class Actor(nn.Module):
+    """Trunk (Linear → LayerNorm → Tanh) and a 2-hidden-layer MLP giving tanh(mean)."""
+
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int):
+        super().__init__()
+        self.trunk = trunk(repr_dim, feature_dim)
+        self.policy = mlp(feature_dim, hidden_dim, action_dim)
+        self.apply(weight_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.policy(self.trunk(h)))
+
+
+class Critic(nn.Module):
+    """Own trunk; Q1 and Q2 heads on ``concat(trunk(h), action)``."""
+
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int):
+        super().__init__()
+        self.trunk = trunk(repr_dim, feature_dim)
+        self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1)
+        self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1)
+        self.apply(weight_init)
+
+    def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.trunk(h), action], dim=-1)
+        return self.q1(x), self.q2(x)
+
+
+def sample_action(mean: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
+    """Truncated-normal sample: ``mean + clamp(ε·σ, ±clip)``, clamped to ±(1−1e−6)
+    with a straight-through gradient (DrQ-v2's ``TruncatedNormal.sample``)."""
+    noise = torch.randn_like(mean) * std
+    if clip is not None:
+        noise = noise.clamp(-clip, clip)
+    x = mean + noise
+    clamped = x.clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+    return x - x.detach() + clamped.detach()
+
+
+def normal_log_prob(action: torch.Tensor, mean: torch.Tensor, std: float) -> torch.Tensor:
+    """Σ over action dims of log N(action; mean, σ) (the reference's logged log-prob)."""
+    var = std * std
+    log_scale = torch.log(torch.as_tensor(std, dtype=mean.dtype, device=mean.device))
+    per_dim = -((action - mean) ** 2) / (2 * var) - log_scale - 0.5 * torch.log(
+        torch.as_tensor(2 * torch.pi, dtype=mean.dtype, device=mean.device)
+    )
+    return per_dim.sum(-1, keepdim=True)
+
+
+def random_shift(x: torch.Tensor, pad: int = 4, shifts: torch.Tensor | None = None) -> torch.Tensor:
+    """DrQ-v2's random-shift augmentation as an exact integer crop.
+
+    Replicate-pad by ``pad`` and crop back to the input size at an integer offset
+    in [0, 2·pad] per sample and axis. DrQ-v2 does this with bilinear
+    ``grid_sample`` on a grid that lands on pixel centres, which is the same crop
+    (tested); indexing is cheaper. ``shifts`` (N×2, x then y) may be given for tests.
+    """
+    n, c, h, w = x.shape
+    if shifts is None:
+        shifts = torch.randint(0, 2 * pad + 1, (n, 2), device=x.device)
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    rows = (torch.arange(h, device=x.device)[None, :] + shifts[:, 1:2]).long()  # n×h
+    cols = (torch.arange(w, device=x.device)[None, :] + shifts[:, 0:1]).long()  # n×w
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def random_shift_grid_sample(x: torch.Tensor, shifts: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """The reference formulation (bilinear grid_sample); kept to test `random_shift`."""
+    n, c, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    eps = 1.0 / (h + 2 * pad)
+    arange = torch.linspace(-1.0 + eps, 1.0 - eps, h + 2 * pad, device=x.device, dtype=x.dtype)[:h]
+    arange = arange.unsqueeze(0).repeat(h, 1).unsqueeze(2)
+    base = torch.cat([arange, arange.transpose(1, 0)], dim=2).unsqueeze(0).repeat(n, 1, 1, 1)
+    offset = shifts.to(x.dtype).view(n, 1, 1, 2) * (2.0 / (h + 2 * pad))
+    return F.grid_sample(padded, base + offset, padding_mode="zeros", align_corners=False)

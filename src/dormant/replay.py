@@ -1,0 +1,192 @@
+"""Replay with one stored frame per transition and DrQ-v2's n-step sampling.
+
+Each agent step is stored once in a ring of slots: its newest frame (uint8 C×H×W
+for pixels, float32 vector for states), the action that led to it, the reward and
+the discount. An episode occupies consecutive slots, starting with its reset step
+(zero action, reward 0, discount 1). Frame stacks are rebuilt at sample time,
+repeating the episode's first frame where the stack reaches back before it.
+
+Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
+``idx`` uniformly in [1, T − n + 1] (T = transitions in the episode); returns
+``obs[idx−1]``, ``action[idx]``, ``Σ_i γ^i·(Π_{j<i} d_j)·r[idx+i]``,
+``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]``. Capacity counts transitions; when adding
+an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
+reference does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class ReplayBuffer:
+    def __init__(
+        self,
+        frame_shape: tuple[int, ...],
+        frame_dtype: np.dtype | type,
+        action_dim: int,
+        *,
+        capacity: int,
+        frame_stack: int,
+        nstep: int,
+        discount: float,
+        seed: int = 0,
+    ):
+        self.capacity = int(capacity)
+        self.frame_stack = int(frame_stack)
+        self.nstep = int(nstep)
+        self.discount = float(discount)
+        # Room for the transitions plus one reset frame per episode; episodes are
+        # evicted when either runs out (episodes shorter than 20 steps on average
+        # would evict by slots slightly before the transition capacity is reached).
+        self.num_slots = self.capacity + math.ceil(self.capacity / 20) + 2
+        # np.empty maps memory lazily: pages cost RAM only once written.
+        self.frames = np.empty((self.num_slots, *frame_shape), dtype=frame_dtype)
+        self.actions = np.empty((self.num_slots, action_dim), dtype=np.float32)
+        self.rewards = np.empty((self.num_slots,), dtype=np.float32)
+        self.discounts = np.empty((self.num_slots,), dtype=np.float32)
+        self.rng = np.random.default_rng(seed)
+        self._written = 0  # slots ever written (monotonic; slot = index % num_slots)
+        self._open_start: int | None = None  # global index of the open episode's reset step
+        # Complete episodes as global start index and transition count, oldest first.
+        self._ep_starts = np.zeros(0, dtype=np.int64)
+        self._ep_lengths = np.zeros(0, dtype=np.int64)
+
+    # --- writing ---------------------------------------------------------
+    def add(self, frame: np.ndarray, action: np.ndarray, reward: float, discount: float,
+            first: bool, last: bool) -> None:
+        """Store one time step; ``first`` opens an episode, ``last`` completes it."""
+        if first:
+            self._open_start = self._written
+        elif self._open_start is None:
+            raise ValueError("replay: the first step of an episode must have first=True")
+        self._evict_for(self._written + 1 - self._open_start)
+        slot = self._written % self.num_slots
+        self.frames[slot] = frame
+        self.actions[slot] = action
+        self.rewards[slot] = reward
+        self.discounts[slot] = discount
+        self._written += 1
+        if last:
+            length = self._written - 1 - self._open_start
+            self._ep_starts = np.append(self._ep_starts, self._open_start)
+            self._ep_lengths = np.append(self._ep_lengths, length)
+            self._open_start = None
+
+    def _evict_for(self, open_slots: int) -> None:
+        """Drop oldest episodes until the open episode fits beside the stored ones."""
+        open_transitions = max(open_slots - 1, 0)
+        while len(self._ep_starts) and (
+            self.num_transitions + open_transitions > self.capacity
+            or self.num_stored_slots + open_slots > self.num_slots
+        ):
+            self._ep_starts = self._ep_starts[1:]
+            self._ep_lengths = self._ep_lengths[1:]
+        if open_slots > self.num_slots:
+            raise ValueError(f"replay: one episode exceeds the buffer ({self.num_slots} slots)")
+
+    # --- reading ---------------------------------------------------------
+    @property
+    def num_transitions(self) -> int:
+        """Transitions in complete, sampleable episodes."""
+        return int(self._ep_lengths.sum())
+
+    @property
+    def num_stored_slots(self) -> int:
+        return int((self._ep_lengths + 1).sum())
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._ep_starts)
+
+    def __len__(self) -> int:
+        return self.num_transitions
+
+    def can_sample(self) -> bool:
+        return bool(np.any(self._ep_lengths >= self.nstep))
+
+    def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Frames at episode positions ``pos`` stacked with their predecessors."""
+        offsets = np.arange(-(self.frame_stack - 1), 1)
+        positions = np.maximum(pos[:, None] + offsets[None, :], 0)  # repeat the reset frame
+        slots = (ep_start[:, None] + positions) % self.num_slots
+        frames = self.frames[slots]  # B × k × C × ...
+        return frames.reshape(len(pos), -1, *frames.shape[3:])
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics."""
+        eligible = np.flatnonzero(self._ep_lengths >= self.nstep)
+        if len(eligible) == 0:
+            raise ValueError(f"replay: no complete episode with ≥ nstep={self.nstep} transitions yet")
+        episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
+        starts = self._ep_starts[episodes]
+        lengths = self._ep_lengths[episodes]
+        idx = self.rng.integers(0, lengths - self.nstep + 1) + 1  # in [1, T−n+1]
+        steps = (starts[:, None] + idx[:, None] + np.arange(self.nstep)[None, :]) % self.num_slots
+        step_rewards = self.rewards[steps]  # B × n
+        step_discounts = self.discounts[steps] * self.discount
+        running = np.cumprod(step_discounts, axis=1)
+        before = np.concatenate([np.ones((batch_size, 1), np.float32), running[:, :-1]], axis=1)
+        return {
+            "obs": self._stack(starts, idx - 1),
+            "action": self.actions[(starts + idx) % self.num_slots],
+            "reward": (before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
+            "discount": running[:, -1:].astype(np.float32),
+            "next_obs": self._stack(starts, idx + self.nstep - 1),
+        }
+
+    def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Actions and frames of the episode being written (to rebuild an env on resume)."""
+        if self._open_start is None:
+            return np.zeros((0, self.actions.shape[1]), np.float32), []
+        slots = np.arange(self._open_start, self._written) % self.num_slots
+        return self.actions[slots[1:]].copy(), [self.frames[s].copy() for s in slots]
+
+    def bytes_per_transition(self, episode_length: int) -> float:
+        """Storage per transition for episodes of ``episode_length`` transitions."""
+        per_slot = (self.frames[0].nbytes + self.actions[0].nbytes
+                    + self.rewards.itemsize + self.discounts.itemsize)
+        return per_slot * (episode_length + 1) / episode_length
+
+    # --- checkpoints -----------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Only the slots in use, as tensors, so it loads with ``weights_only=True``."""
+        if len(self._ep_starts):
+            live_from = int(self._ep_starts[0])
+        else:
+            live_from = self._written if self._open_start is None else self._open_start
+        order = np.arange(live_from, self._written) % self.num_slots
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        return {
+            "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
+            "discount": self.discount, "live_from": live_from, "written": self._written,
+            "open_start": -1 if self._open_start is None else self._open_start,
+            "frames": as_tensor(self.frames[order]), "actions": as_tensor(self.actions[order]),
+            "rewards": as_tensor(self.rewards[order]), "discounts": as_tensor(self.discounts[order]),
+            "ep_starts": as_tensor(self._ep_starts), "ep_lengths": as_tensor(self._ep_lengths),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key in ("capacity", "frame_stack", "nstep"):
+            if int(state[key]) != getattr(self, key):
+                raise ValueError(f"replay checkpoint has {key}={state[key]}, this run {getattr(self, key)}")
+        live_from, written = int(state["live_from"]), int(state["written"])
+        frames = state["frames"].numpy()
+        if frames.shape[1:] != self.frames.shape[1:] or frames.dtype != self.frames.dtype:
+            raise ValueError(f"replay checkpoint frames {tuple(frames.shape[1:])} {frames.dtype} "
+                             f"do not match this run's {self.frames.shape[1:]} {self.frames.dtype}")
+        order = np.arange(live_from, written) % self.num_slots
+        self.frames[order] = frames
+        self.actions[order] = state["actions"].numpy()
+        self.rewards[order] = state["rewards"].numpy()
+        self.discounts[order] = state["discounts"].numpy()
+        self._written = written
+        self._open_start = None if int(state["open_start"]) < 0 else int(state["open_start"])
+        self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()
+        self._ep_lengths = state["ep_lengths"].numpy().astype(np.int64).copy()
+        self.rng.bit_generator.state = state["rng"]

@@ -1,0 +1,67 @@
+"""Exploration-noise schedule strings, as DrQ-v2 writes them.
+
+A schedule is a constant (``"0.2"``), ``linear(init, final, duration)`` or
+``step_linear(init, final1, duration1, final2, duration2)``. Durations are in
+**agent steps** (one step = ``action_repeat`` frames), as in the reference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CALL = re.compile(r"^\s*(linear|step_linear)\s*\((.*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule: ``value(step)`` gives σ at an agent step."""
+
+    kind: str
+    args: tuple[float, ...]
+
+    def value(self, step: float) -> float:
+        if self.kind == "constant":
+            return self.args[0]
+        if self.kind == "linear":
+            init, final, duration = self.args
+            mix = min(max(step / duration, 0.0), 1.0)
+            return (1.0 - mix) * init + mix * final
+        init, final1, duration1, final2, duration2 = self.args
+        if step <= duration1:
+            mix = min(max(step / duration1, 0.0), 1.0)
+            return (1.0 - mix) * init + mix * final1
+        mix = min(max((step - duration1) / duration2, 0.0), 1.0)
+        return (1.0 - mix) * final1 + mix * final2
+
+
+def parse_schedule(text: str | float) -> Schedule:
+    """Parse a schedule string; raise ``ValueError`` naming the accepted forms."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return Schedule("constant", (float(text),))
+    try:
+        return Schedule("constant", (float(text),))
+    except ValueError:
+        pass
+    match = _CALL.match(str(text))
+    expected = {"linear": 3, "step_linear": 5}
+    if match:
+        kind = match.group(1)
+        try:
+            args = tuple(float(part) for part in match.group(2).split(","))
+        except ValueError:
+            args = ()
+        if len(args) == expected[kind]:
+            durations = args[2::2]
+            if any(d <= 0 for d in durations):
+                raise ValueError(f"schedule {text!r}: durations must be > 0 agent steps")
+            return Schedule(kind, args)
+    raise ValueError(
+        f"invalid schedule {text!r}: expected a number, 'linear(init,final,duration)' "
+        "or 'step_linear(init,final1,duration1,final2,duration2)' (durations in agent steps)"
+    )
+
+
+def schedule(text: str | float, step: float) -> float:
+    """σ of schedule ``text`` at agent step ``step`` (DrQ-v2's ``utils.schedule``)."""
+    return parse_schedule(text).value(step)

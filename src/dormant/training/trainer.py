@@ -1,0 +1,311 @@
+"""The training loop: acting, replay, updates, evaluation, logging, checkpoints.
+
+No algorithm logic lives here. The loop has one *safe point* per agent step (after
+an episode end is handled, before acting): checkpoints are taken there, and Ctrl-C,
+the frame budget or an error stop the run there, so a resumed run continues exactly
+where the interrupted one stopped (the simulator is rebuilt by replaying the open
+episode's actions from its recorded start state).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dormant.agents import make_agent
+from dormant.config import Config
+from dormant.envs import TimeStep, make_env
+from dormant.replay import ReplayBuffer
+from dormant.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from dormant.training.guard import StateGuard
+from dormant.training.logger import RunLogger
+from dormant.training.progress import Progress
+
+
+class NonFiniteLossError(RuntimeError):
+    """An update produced NaN or inf; the agent was restored to its last good state."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but no CUDA GPU is visible; use device=cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Counters:
+    step: int = 0  # agent steps taken
+    episode: int = 0  # training episodes finished
+    episode_step: int = 0
+    episode_reward: float = 0.0
+    last_eval_step: int = -1
+    last_checkpoint_step: int = 0
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: Path, *, checkpoint: dict[str, Any] | None = None):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.device = resolve_device(cfg.device)
+        repeat = cfg.env.action_repeat
+        self.total_steps = math.ceil(cfg.frames / repeat)
+        self.seed_steps = cfg.num_seed_frames // repeat
+        self.eval_every_steps = max(cfg.eval.every_frames // repeat, 1)
+        self.checkpoint_every_steps = max(cfg.checkpoint_every_frames // repeat, 1)
+
+        self.env = make_env(cfg, seed=cfg.seed)
+        self.eval_env = make_env(cfg, seed=cfg.seed)
+        self.agent = make_agent(cfg.agent, self.env.obs_shape, self.env.action_dim,
+                                pixels=cfg.env.obs == "pixels", device=self.device)
+        self.replay = ReplayBuffer(
+            self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
+            capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
+            nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
+        )
+        self.logger = RunLogger(self.run_dir, self.agent.METRICS, cfg.log.tensorboard)
+        self.counters = Counters()
+        self.metric_sum = np.zeros(len(self.agent.METRICS))
+        self.metric_count = 0
+        self.elapsed_before = 0.0  # seconds trained before this process (resumed runs)
+        self.guard = StateGuard()
+        self.stop_requested = False
+        self._time_step: TimeStep | None = None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
+
+    # --- time ------------------------------------------------------------
+    @property
+    def frame(self) -> int:
+        return self.counters.step * self.cfg.env.action_repeat
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._t0
+
+    # --- the loop --------------------------------------------------------
+    def train(self) -> str:
+        """Run until the budget or a stop; returns 'finished' or 'interrupted'."""
+        self._t0 = time.perf_counter()
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress)
+        status = "failed"
+        try:
+            if self._time_step is None:
+                self._time_step = self._reset_episode()
+            progress.start(self.frame)
+            self._episode_t0 = time.perf_counter()
+            while True:
+                if self._time_step.last:
+                    self._finish_episode()
+                    self._time_step = self._reset_episode()
+                if self.stop_requested:
+                    break
+                if self.counters.step >= self.total_steps:
+                    self._maybe_evaluate(progress)  # the curve's last point, at the budget
+                    break
+                self._maybe_checkpoint()
+                self._maybe_evaluate(progress)
+                if self.stop_requested:
+                    continue
+                self._act_and_learn()
+                progress.update(self.frame)
+            status = "finished" if self.counters.step >= self.total_steps else "interrupted"
+            self.save()
+        except NonFiniteLossError:
+            self.save()  # the agent is back at its last good state
+            status = "nonfinite"
+            raise
+        finally:
+            progress.stop()
+            signal.signal(signal.SIGINT, previous)
+            self.logger.close()
+            self._write_status(status)
+        return status
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:  # second Ctrl-C: leave now, without saving
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        print("\nCtrl-C: stopping at the next safe point and saving a checkpoint "
+              "(press again to quit without saving)", flush=True)
+
+    def _reset_episode(self) -> TimeStep:
+        ts = self.env.reset()
+        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False)
+        self.counters.episode_step = 0
+        self.counters.episode_reward = 0.0
+        self._episode_t0 = time.perf_counter()
+        return ts
+
+    def _act_and_learn(self) -> None:
+        step = self.counters.step
+        action = self.agent.act(self._time_step.observation, step, eval_mode=False)
+        if step >= self.seed_steps and self.agent.should_update(step) and self.replay.can_sample():
+            self._update(step)
+        ts = self.env.step(action)
+        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last)
+        self.counters.step += 1
+        self.counters.episode_step += 1
+        self.counters.episode_reward += ts.reward
+        self._time_step = ts
+
+    def _update(self, step: int) -> None:
+        batch = self.agent.to_batch(self.replay.sample(self.cfg.agent.batch_size))
+        self.guard.snapshot(self.agent.live_tensors())
+        values = self.agent.update(batch, step).cpu().numpy()  # the one host sync
+        if not np.all(np.isfinite(values)):
+            bad = [n for n, v in zip(self.agent.METRICS, values) if not np.isfinite(v)]
+            restored = self.guard.restore()
+            raise NonFiniteLossError(
+                f"non-finite {', '.join(bad)} at frame {self.frame} (agent step {step}); "
+                + ("the agent was restored to its state before this update and saved to "
+                   f"{self.run_dir / FILENAME}" if restored else "no earlier state to restore")
+                + ". Try a lower agent.lr or check the reward scale.")
+        self.metric_sum += values
+        self.metric_count += 1
+
+    def _finish_episode(self) -> None:
+        self.counters.episode += 1
+        seconds = max(time.perf_counter() - self._episode_t0, 1e-9)
+        row = self._row(episode_reward=self.counters.episode_reward,
+                        episode_length=self.counters.episode_step * self.cfg.env.action_repeat,
+                        fps=self.counters.episode_step * self.cfg.env.action_repeat / seconds,
+                        buffer_transitions=len(self.replay))
+        if self.metric_count:
+            row.update(zip(self.agent.METRICS, (self.metric_sum / self.metric_count).tolist()))
+        self.metric_sum[:] = 0.0
+        self.metric_count = 0
+        self.logger.log("train", row)
+
+    def _row(self, **values: Any) -> dict[str, Any]:
+        return {"frame": self.frame, "step": self.counters.step, "episode": self.counters.episode,
+                "elapsed_s": round(self._elapsed(), 3), **values}
+
+    def _maybe_checkpoint(self) -> None:
+        step = self.counters.step
+        if step % self.checkpoint_every_steps == 0 and step != self.counters.last_checkpoint_step:
+            self.save()
+
+    def _maybe_evaluate(self, progress: Progress) -> None:
+        step = self.counters.step
+        if step % self.eval_every_steps != 0 or step == self.counters.last_eval_step:
+            return
+        result = self.evaluate(self.cfg.eval.episodes, video=self.cfg.eval.video)
+        if result is None:  # interrupted: it runs again after resuming
+            return
+        self.counters.last_eval_step = step
+        self.logger.log("eval", self._row(**result))
+        progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
+                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes")
+
+    # --- evaluation ------------------------------------------------------
+    def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
+        """Mean-action episodes on the evaluation env; None if Ctrl-C cut it short."""
+        rng_before = self.eval_env.rng_state()
+        result = evaluate(self.agent, self.eval_env, episodes, step=self.counters.step,
+                          action_repeat=self.cfg.env.action_repeat,
+                          video_path=self.run_dir / "videos" / f"eval_{self.frame}.mp4" if video else None,
+                          should_stop=lambda: self.stop_requested)
+        if result is None:
+            self.eval_env.set_rng_state(rng_before)
+        return result
+
+    # --- checkpoints -----------------------------------------------------
+    def save(self) -> Path:
+        """Checkpoint everything a resume needs (call at a safe point only)."""
+        path = self.run_dir / FILENAME
+        c = self.counters
+        save_checkpoint(path, {
+            "config": self.cfg.to_dict(),
+            "agent": self.agent.state_dict(),
+            "replay": self.replay.state_dict(),
+            "counters": {**c.__dict__, "last_checkpoint_step": c.step},
+            "metric_sum": torch.from_numpy(self.metric_sum.copy()), "metric_count": self.metric_count,
+            "elapsed_s": self._elapsed() if hasattr(self, "_t0") else self.elapsed_before,
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "env": {"episode_start": self.env.episode_start_state(), "eval": self.eval_env.rng_state()},
+        })
+        c.last_checkpoint_step = c.step
+        return path
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        self.agent.load_state_dict(ckpt["agent"])
+        self.replay.load_state_dict(ckpt["replay"])
+        self.counters = Counters(**ckpt["counters"])
+        self.metric_sum = ckpt["metric_sum"].numpy().astype(np.float64).copy()
+        self.metric_count = int(ckpt["metric_count"])
+        self.elapsed_before = float(ckpt["elapsed_s"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if ckpt["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        self.eval_env.set_rng_state(ckpt["env"]["eval"])
+        actions, frames = self.replay.open_episode()
+        if not frames or ckpt["env"]["episode_start"] is None:
+            raise ValueError("checkpoint has no open episode to resume from")
+        observation = self.env.restore_episode(ckpt["env"]["episode_start"], actions, frames)
+        self._time_step = TimeStep(
+            observation=observation, frame=frames[-1],
+            action=actions[-1] if len(actions) else np.zeros(self.env.action_dim, np.float32),
+            reward=0.0, discount=1.0, first=len(actions) == 0, last=False)
+        self.logger.truncate_after(self.frame)
+
+    def _write_status(self, status: str) -> None:
+        info = {"status": status, "frame": self.frame, "step": self.counters.step,
+                "total_frames": self.total_steps * self.cfg.env.action_repeat,
+                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
+        (self.run_dir / "status.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def evaluate(agent: Any, env: Any, episodes: int, *, step: int, action_repeat: int,
+             video_path: Path | None = None, should_stop=lambda: False) -> dict[str, float] | None:
+    """Run ``episodes`` episodes acting with the policy mean; video of the first if asked.
+
+    Returns mean/std return, mean length (frames) and frames/s, or None when
+    ``should_stop()`` turned true part-way.
+    """
+    if episodes <= 0:
+        return None
+    returns, lengths, images = [], [], []
+    t0 = time.perf_counter()
+    for episode in range(episodes):
+        ts = env.reset()
+        record = video_path is not None and episode == 0
+        if record:
+            images.append(env.render(256))
+        total, length = 0.0, 0
+        while not ts.last:
+            if should_stop():
+                return None
+            ts = env.step(agent.act(ts.observation, step, eval_mode=True))
+            total += ts.reward
+            length += 1
+            if record:
+                images.append(env.render(256))
+        returns.append(total)
+        lengths.append(length * action_repeat)
+    if images:
+        from dormant.training.video import write_video
+
+        write_video(video_path, images)
+    seconds = max(time.perf_counter() - t0, 1e-9)
+    return {"episode_reward": float(np.mean(returns)), "episode_reward_std": float(np.std(returns)),
+            "episode_length": float(np.mean(lengths)), "fps": float(np.sum(lengths) / seconds)}
+
+
+def load_trainer(run_dir: Path, cfg: Config) -> Trainer:
+    return Trainer(cfg, run_dir, checkpoint=load_checkpoint(Path(run_dir) / FILENAME))
