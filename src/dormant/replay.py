@@ -61,6 +61,8 @@ class ReplayBuffer:
             first: bool, last: bool) -> None:
         """Store one time step; ``first`` opens an episode, ``last`` completes it."""
         if first:
+            if self._open_start is not None:
+                raise ValueError("replay: an episode is still open; finish it with last=True first")
             self._open_start = self._written
         elif self._open_start is None:
             raise ValueError("replay: the first step of an episode must have first=True")

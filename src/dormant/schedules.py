@@ -7,6 +7,7 @@ A schedule is a constant (``"0.2"``), ``linear(init, final, duration)`` or
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -37,12 +38,14 @@ class Schedule:
 
 def parse_schedule(text: str | float) -> Schedule:
     """Parse a schedule string; raise ``ValueError`` naming the accepted forms."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return Schedule("constant", (float(text),))
     try:
-        return Schedule("constant", (float(text),))
+        constant = float(text) if not isinstance(text, bool) else math.nan
     except ValueError:
-        pass
+        constant = None
+    if constant is not None:
+        if not math.isfinite(constant) or constant < 0:
+            raise ValueError(f"invalid schedule {text!r}: a constant σ must be a finite number ≥ 0")
+        return Schedule("constant", (constant,))
     match = _CALL.match(str(text))
     expected = {"linear": 3, "step_linear": 5}
     if match:

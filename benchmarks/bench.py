@@ -1,0 +1,457 @@
+#!/usr/bin/env python
+"""Throughput benchmark for dormant's DrQ-v2: update, sampling, rendering, replay memory, end to end.
+
+Run from the repository root with the project's environment active:
+
+    python benchmarks/bench.py                 # full run (≈5–10 min on a 2-core CPU)
+    python benchmarks/bench.py --quick         # ≈1 min smoke version
+    python benchmarks/bench.py --out benchmarks/results/NAME.json
+
+Prints one JSON object (and writes it to ``--out``). Every figure is measured
+through the library's own classes (``DrQV2Agent``, ``ReplayBuffer``, ``DMCEnv``,
+``Trainer``); see benchmarks/README.md for what each one means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# MuJoCo reads MUJOCO_GL once, when dm_control is imported: choose it first.
+from dormant.envs.rendering import configure_rendering
+
+GL_BACKEND = configure_rendering(True)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from dormant.agents.drqv2 import DrQV2Agent  # noqa: E402
+from dormant.config import AgentConfig, resolve  # noqa: E402
+from dormant.replay import ReplayBuffer  # noqa: E402
+
+FRAME = (3, 84, 84)  # one rendered frame, uint8 C×H×W
+REQUIREMENT_BYTES = 21_500  # replay storage per transition, at most
+
+
+# --- helpers ---------------------------------------------------------------
+def now() -> float:
+    return time.perf_counter()
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(seconds: list[float]) -> float:
+    return round(1000.0 * statistics.median(seconds), 3)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (VmRSS in /proc/self/status)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mem_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True,
+                               text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def machine(device: torch.device) -> dict:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    info = {
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_cores_usable": usable,
+        "memory_gib": mem_total_gib(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "mujoco_gl": GL_BACKEND,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+    }
+    try:
+        import mujoco
+
+        info["mujoco"] = mujoco.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def fill_replay(buffer: ReplayBuffer, episodes: int, length: int, action_dim: int,
+                seed: int = 0) -> None:
+    """Write ``episodes`` complete episodes of ``length`` transitions of random uint8 frames."""
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 256, size=(64, *FRAME), dtype=np.uint8)  # frames to cycle through
+    actions = rng.uniform(-1, 1, size=(length, action_dim)).astype(np.float32)
+    zero = np.zeros(action_dim, np.float32)
+    k = 0
+    for _ in range(episodes):
+        buffer.add(pool[k % 64], zero, 0.0, 1.0, first=True, last=False)
+        k += 1
+        for t in range(length):
+            buffer.add(pool[k % 64], actions[t], float(rng.random()), 1.0,
+                       first=False, last=t == length - 1)
+            k += 1
+
+
+# --- 3. replay memory --------------------------------------------------------
+def bench_replay_memory(episodes: int, length: int) -> dict:
+    action_dim = 6
+    kwargs = dict(frame_stack=3, nstep=3, discount=0.99)
+    computed = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=1000, **kwargs).bytes_per_transition(length)
+    reference = ReplayBuffer((9, 84, 84), np.uint8, action_dim, capacity=1000,
+                             **kwargs).bytes_per_transition(length)
+    per_step_reference = 9 * 84 * 84 + 4 * action_dim + 4 + 4
+
+    capacity = episodes * length
+    # Build the frame pool and the RNG state before the baseline reading.
+    rng = np.random.default_rng(0)
+    pool = rng.integers(0, 256, size=(64, *FRAME), dtype=np.uint8)
+    actions = rng.uniform(-1, 1, size=(length, action_dim)).astype(np.float32)
+    rewards = rng.random(length).tolist()
+    zero = np.zeros(action_dim, np.float32)
+    before = rss_bytes()
+    buffer = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=capacity, **kwargs)
+    after_alloc = rss_bytes()
+    k = 0
+    for _ in range(episodes):
+        buffer.add(pool[k % 64], zero, 0.0, 1.0, first=True, last=False)
+        k += 1
+        for t in range(length):
+            buffer.add(pool[k % 64], actions[t], rewards[t], 1.0, first=False, last=t == length - 1)
+            k += 1
+    after = rss_bytes()
+    stored = len(buffer)
+    measured = (after - before) / stored
+    result = {
+        "computed": round(computed, 1),
+        "measured": round(measured, 1),
+        "requirement_max": REQUIREMENT_BYTES,
+        "meets_requirement": bool(computed <= REQUIREMENT_BYTES and measured <= REQUIREMENT_BYTES),
+        "reference_drqv2_computed": round(reference, 1),
+        "reference_drqv2_per_step": per_step_reference,
+        "reference_over_computed": round(reference / computed, 3),
+        "setup": {
+            "frame": list(FRAME), "frame_dtype": "uint8", "action_dim": action_dim,
+            "episode_length": length, "episodes": episodes, "capacity": capacity,
+            "transitions_stored": stored, "episodes_stored": buffer.num_episodes,
+            "rss_increase_bytes": after - before, "rss_on_allocation_bytes": after_alloc - before,
+            "reference": "DrQ-v2 stores the 9×84×84 uint8 stacked observation per step "
+                         "(plus float32 action, reward, discount); computed the same way",
+        },
+    }
+    del buffer
+    return result
+
+
+# --- 1. update and sampling --------------------------------------------------
+def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
+                 episodes: int, length: int) -> dict:
+    obs_shape, action_dim, batch_size = (9, 84, 84), 1, 256
+    replay = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=episodes * length,
+                          frame_stack=3, nstep=3, discount=0.99, seed=0)
+    fill_replay(replay, episodes, length, action_dim)
+    step = 100_000  # past the exploration phase; σ from the default schedule
+
+    out: dict = {"setup": {
+        "obs_shape": list(obs_shape), "action_dim": action_dim, "batch_size": batch_size,
+        "hidden_dim": AgentConfig().hidden_dim, "feature_dim": AgentConfig().feature_dim,
+        "warmup_updates": warmup, "timed_updates": n, "replay_transitions": len(replay),
+        "statistic": "median",
+    }}
+    sample_s, to_batch_s = [], []
+    update_ms, update_all = {}, {}
+    guard_s: list[float] = []
+    for label, cfg in (("fp32", AgentConfig()), ("bf16", AgentConfig(bf16=True))):
+        torch.manual_seed(0)
+        agent = DrQV2Agent(obs_shape, action_dim, cfg, pixels=True, device=device)
+        times = []
+        for i in range(warmup + n):
+            t0 = now()
+            raw = replay.sample(batch_size)
+            t1 = now()
+            batch = agent.to_batch(raw)
+            sync(device)
+            t2 = now()
+            agent.update(batch, step).cpu()  # .cpu(): the trainer's one host sync
+            sync(device)
+            t3 = now()
+            if i >= warmup:
+                times.append(t3 - t2)
+                sample_s.append(t1 - t0)
+                to_batch_s.append(t2 - t1)
+        update_ms[label] = median_ms(times)
+        update_all[label] = [round(1000 * t, 1) for t in times]
+        if label == "fp32":
+            from dormant.training.guard import StateGuard
+
+            guard = StateGuard()
+            live = agent.live_tensors()
+            guard.snapshot(live)  # first call allocates the copy
+            for _ in range(max(n, 3)):
+                sync(device)
+                t0 = now()
+                guard.snapshot(live)
+                sync(device)
+                guard_s.append(now() - t0)
+            out["setup"]["agent_state_floats"] = int(sum(t.numel() for t in live))
+            del guard, live
+            # Extra sampling-only repetitions (cheap) for a steadier median.
+            for _ in range(n_samples):
+                t0 = now()
+                raw = replay.sample(batch_size)
+                t1 = now()
+                agent.to_batch(raw)
+                sync(device)
+                t2 = now()
+                sample_s.append(t1 - t0)
+                to_batch_s.append(t2 - t1)
+        del agent
+    total = [a + b for a, b in zip(sample_s, to_batch_s)]
+    sample_ms = median_ms(total)
+    out["update_ms"] = update_ms
+    out["update_ms_each"] = update_all
+    out["bf16_over_fp32"] = round(update_ms["bf16"] / update_ms["fp32"], 3)
+    out["sample_ms"] = sample_ms
+    out["sample_only_ms"] = median_ms(sample_s)
+    out["to_batch_ms"] = median_ms(to_batch_s)
+    out["sample_repetitions"] = len(total)
+    out["samples_per_s"] = round(batch_size / (sample_ms / 1000.0), 1)
+    out["sample_over_update"] = round(sample_ms / update_ms["fp32"], 4)
+    out["guard_snapshot_ms"] = median_ms(guard_s)
+    out["guard_over_update"] = round(median_ms(guard_s) / update_ms["fp32"], 4)
+    return out
+
+
+# --- 2. environment frames/s --------------------------------------------------
+def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
+    from dormant.envs.dmc import DMCEnv
+
+    out: dict = {"setup": {"image_size": 84, "frame_stack": 3, "action_repeat": 2,
+                           "agent_steps": steps, "warmup_steps": warmup, "actions": "uniform random",
+                           "unit": "simulator frames per second (agent steps × action_repeat)"}}
+    for task in tasks:
+        name = task.split("/", 1)[1]
+        row = {}
+        for label, kwargs in (("default", dict(obs="pixels")),
+                              ("fast_render", dict(obs="pixels", fast_render=True)),
+                              ("states_no_render", dict(obs="states", frame_stack=1))):
+            env = DMCEnv(name, seed=1, image_size=84, action_repeat=2,
+                         **{"frame_stack": 3, **kwargs})
+            rng = np.random.default_rng(0)
+            ts = env.reset()
+            for _ in range(warmup):
+                ts = env.step(rng.uniform(-1, 1, env.action_dim).astype(np.float32))
+            frames = 0
+            t0 = now()
+            for _ in range(steps):
+                if ts.last:
+                    ts = env.reset()
+                ts = env.step(rng.uniform(-1, 1, env.action_dim).astype(np.float32))
+                frames += 2
+            row[label] = round(frames / (now() - t0), 1)
+            del env
+        row["fast_over_default"] = round(row["fast_render"] / row["default"], 3)
+        out[task] = row
+    return out
+
+
+# --- 4. end to end -------------------------------------------------------------
+def bench_end_to_end(overrides: dict, device: str) -> dict:
+    import csv
+
+    from dormant.training.trainer import Trainer
+
+    class TimedTrainer(Trainer):
+        """Trainer that notes when the update phase starts and times each update."""
+
+        marks: dict
+        update_s: list
+
+        def _act_and_learn(self) -> None:
+            step = self.counters.step
+            if step == 0 and "start" not in self.marks:
+                self.marks["start"] = now()
+            if step == self.seed_steps:
+                self.marks["seed_end"] = now()
+            super()._act_and_learn()
+            if self.counters.step >= self.total_steps:
+                self.marks["end"] = now()
+
+        def _update(self, step: int) -> None:
+            t0 = now()
+            super()._update(step)
+            self.update_s.append(now() - t0)
+
+    with tempfile.TemporaryDirectory(prefix="dormant-bench-") as tmp:
+        cfg = resolve({**overrides, "eval.episodes": 0, "log.progress": False,
+                       "log.tensorboard": False, "out": tmp, "device": device})
+        t0 = now()
+        trainer = TimedTrainer(cfg, Path(tmp))
+        trainer.marks, trainer.update_s = {}, []
+        t1 = now()
+        status = trainer.train()
+        t2 = now()
+        rows = []
+        if (Path(tmp) / "train.csv").exists():
+            with open(Path(tmp) / "train.csv", newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        repeat = cfg.env.action_repeat
+        seed_frames = trainer.seed_steps * repeat
+        update_frames = (trainer.total_steps - trainer.seed_steps) * repeat
+        marks = trainer.marks
+        result = {
+            "config": {k: v for k, v in overrides.items()},
+            "status": status,
+            "frames": trainer.frame,
+            "updates": len(trainer.update_s),
+            "setup_s": round(t1 - t0, 2),
+            "train_wall_s": round(t2 - t1, 2),
+        }
+        if {"start", "seed_end", "end"} <= marks.keys():
+            seed_s = marks["seed_end"] - marks["start"]
+            upd_s = marks["end"] - marks["seed_end"]
+            result["seed_phase"] = {"frames": seed_frames, "seconds": round(seed_s, 2),
+                                    "fps": round(seed_frames / seed_s, 1)}
+            result["update_phase"] = {"frames": update_frames, "seconds": round(upd_s, 2),
+                                      "fps": round(update_frames / upd_s, 1)}
+            if trainer.update_s:
+                result["update_phase"]["trainer_update_ms_median"] = median_ms(trainer.update_s)
+                result["update_phase"]["share_in_updates"] = round(sum(trainer.update_s) / upd_s, 3)
+        else:  # the trainer's internals changed; fall back to its own logs
+            result["note"] = "phase marks unavailable; fps from train.csv only"
+        seed_rows = [float(r["fps"]) for r in rows if int(float(r["step"])) <= trainer.seed_steps]
+        result["train_csv_fps_seed_episodes"] = [round(v, 1) for v in seed_rows]
+        del trainer
+    return result
+
+
+# --- main ---------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="≈1 minute smoke version")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--updates", type=int, help="timed updates per precision (default 5, quick 2)")
+    parser.add_argument("--warmup", type=int, help="untimed updates first (default 2, quick 1)")
+    parser.add_argument("--env-steps", type=int, help="agent steps per env measurement (default 200)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["update", "env", "replay", "e2e"],
+                        help="sections to leave out")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    quick = args.quick
+    updates = args.updates or (2 if quick else 5)
+    warmup = args.warmup if args.warmup is not None else (1 if quick else 2)
+    env_steps = args.env_steps or (50 if quick else 200)
+    mem_episodes = 10 if quick else 40
+    if quick:
+        pixels_e2e = {"task": "dmc/cartpole_swingup", "frames": 1020, "num_seed_frames": 1000}
+        states_e2e = {"task": "dmc/cartpole_swingup", "obs": "states", "agent.hidden_dim": 256,
+                      "frames": 1400, "num_seed_frames": 1000}
+    else:
+        pixels_e2e = {"task": "dmc/cartpole_swingup", "frames": 4400, "num_seed_frames": 4000}
+        states_e2e = {"task": "dmc/cartpole_swingup", "obs": "states", "agent.hidden_dim": 256,
+                      "frames": 12000, "num_seed_frames": 4000}
+
+    t_start = now()
+    result: dict = {"benchmark": "dormant DrQ-v2 throughput", "quick": quick,
+                    "machine": machine(device)}
+
+    def log(msg: str) -> None:
+        print(f"[bench {now() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    if "replay" not in args.skip:  # first: the RSS reading is cleanest before torch allocates
+        log("replay memory")
+        result["replay_bytes_per_transition"] = bench_replay_memory(mem_episodes, 500)
+    if "update" not in args.skip:
+        log("update and sampling")
+        upd = bench_update(device, warmup, updates, 20 if quick else 50, mem_episodes, 500)
+        for key in ("update_ms", "sample_ms", "samples_per_s", "sample_over_update"):
+            result[key] = upd.pop(key)
+        result["update_details"] = upd
+    if "env" not in args.skip:
+        log("environment frames/s")
+        result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)
+    if "e2e" not in args.skip:
+        log("end to end: pixels")
+        pixels = bench_end_to_end(pixels_e2e, str(device))
+        log("end to end: states")
+        states = bench_end_to_end(states_e2e, str(device))
+        result["end_to_end_fps"] = {
+            "pixels": {"seed_phase": pixels.get("seed_phase", {}).get("fps"),
+                       "update_phase": pixels.get("update_phase", {}).get("fps")},
+            "states_hidden256": {"seed_phase": states.get("seed_phase", {}).get("fps"),
+                                 "update_phase": states.get("update_phase", {}).get("fps")},
+            "details": {"pixels": pixels, "states_hidden256": states},
+        }
+    result["wall_s"] = round(now() - t_start, 1)
+    log("done")
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Shared builders for the tests: tiny, fast configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dormant.config import Config, resolve
+
+TINY_STATES = {
+    "task": "dmc/cartpole_balance", "obs": "states", "agent.hidden_dim": 64, "agent.feature_dim": 16,
+    "agent.batch_size": 64, "num_seed_frames": 2000, "agent.num_expl_steps": 500,
+    "eval.every_frames": 2000, "eval.episodes": 1, "log.progress": False, "log.tensorboard": False,
+    "threads": 1,
+}
+
+
+def tiny_states(**overrides: Any) -> Config:
+    return resolve({**TINY_STATES, **{k.replace("__", "."): v for k, v in overrides.items()}})
