@@ -65,6 +65,54 @@ def rss_bytes() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+class CpuMeter:
+    """CPU seconds used on the whole machine by *other* processes during a section.
+
+    On a small shared CPU another process's load slows torch's threaded ops far more
+    than its share (each parallel region waits for a descheduled thread), so every
+    section reports how busy the rest of the machine was while it ran.
+    """
+
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _busy_s() -> float | None:
+        try:
+            with open("/proc/stat") as handle:
+                fields = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait
+        return (sum(fields[:8]) - fields[3] - fields[4]) / CpuMeter.HZ
+
+    @staticmethod
+    def _own_s() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __init__(self, name: str, sink: dict):
+        self.name, self.sink = name, sink
+
+    def __enter__(self) -> "CpuMeter":
+        self.t0, self.busy0, self.own0 = now(), self._busy_s(), self._own_s()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = now() - self.t0
+        busy1, own1 = self._busy_s(), self._own_s()
+        self.report = {"wall_s": round(self.wall, 1), "own_cpu_s": round(own1 - self.own0, 1)}
+        if self.busy0 is not None and busy1 is not None:
+            other = max(busy1 - self.busy0 - (own1 - self.own0), 0.0)
+            self.report["other_processes_cpu_s"] = round(other, 1)
+            self.report["other_processes_cores"] = round(other / max(self.wall, 1e-9), 2)
+        try:
+            with open("/proc/loadavg") as handle:
+                self.report["loadavg_1min_after"] = float(handle.read().split()[0])
+        except (OSError, ValueError):
+            pass
+        self.sink[self.name] = self.report
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
@@ -310,7 +358,8 @@ def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
 
 
 # --- 4. end to end -------------------------------------------------------------
-def bench_end_to_end(overrides: dict, device: str) -> dict:
+def bench_end_to_end(overrides: dict, device: str, budget_s: float) -> dict:
+    """A real training run; the update phase stops early after ``budget_s`` seconds."""
     import csv
 
     from dormant.training.trainer import Trainer
@@ -330,6 +379,11 @@ def bench_end_to_end(overrides: dict, device: str) -> dict:
             super()._act_and_learn()
             if self.counters.step >= self.total_steps:
                 self.marks["end"] = now()
+            elif "seed_end" in self.marks and now() - self.marks["seed_end"] > budget_s:
+                # Out of time: stop at the next safe point, as Ctrl-C would.
+                self.stop_requested = True
+                self.marks["end"] = now()
+                self.marks["end_step"] = self.counters.step
 
         def _update(self, step: int) -> None:
             t0 = now()
@@ -350,14 +404,17 @@ def bench_end_to_end(overrides: dict, device: str) -> dict:
             with open(Path(tmp) / "train.csv", newline="") as handle:
                 rows = list(csv.DictReader(handle))
         repeat = cfg.env.action_repeat
-        seed_frames = trainer.seed_steps * repeat
-        update_frames = (trainer.total_steps - trainer.seed_steps) * repeat
         marks = trainer.marks
+        seed_frames = trainer.seed_steps * repeat
+        end_step = marks.get("end_step", trainer.total_steps)
+        update_frames = (end_step - trainer.seed_steps) * repeat
         result = {
             "config": {k: v for k, v in overrides.items()},
             "status": status,
             "frames": trainer.frame,
             "updates": len(trainer.update_s),
+            "stopped_early": "end_step" in marks,
+            "update_phase_budget_s": budget_s,
             "setup_s": round(t1 - t0, 2),
             "train_wall_s": round(t2 - t1, 2),
         }
@@ -389,6 +446,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--env-steps", type=int, help="agent steps per env measurement (default 200)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--e2e-budget-s", type=float,
+                        help="stop each end-to-end run's update phase after this many seconds "
+                             "(default 300 pixels / 120 states; quick 60 / 30)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["update", "env", "replay", "e2e"],
                         help="sections to leave out")
     args = parser.parse_args(argv)
@@ -404,7 +464,10 @@ def main(argv: list[str] | None = None) -> dict:
     env_steps = args.env_steps or (50 if quick else 200)
     mem_episodes = 10 if quick else 40
     if quick:
-        pixels_e2e = {"task": "dmc/cartpole_swingup", "frames": 1020, "num_seed_frames": 1000}
+        # One complete 1000-frame episode must be stored before the first update;
+        # quick mode renders it the cheap way (labelled in the output).
+        pixels_e2e = {"task": "dmc/cartpole_swingup", "frames": 1020, "num_seed_frames": 1000,
+                      "env.fast_render": True}
         states_e2e = {"task": "dmc/cartpole_swingup", "obs": "states", "agent.hidden_dim": 256,
                       "frames": 1400, "num_seed_frames": 1000}
     else:
@@ -419,30 +482,45 @@ def main(argv: list[str] | None = None) -> dict:
     def log(msg: str) -> None:
         print(f"[bench {now() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    sections: dict = {}
+    result["contention"] = sections
+
+    def section(name: str) -> CpuMeter:
+        log(name)
+        return CpuMeter(name, sections)
+
     if "replay" not in args.skip:  # first: the RSS reading is cleanest before torch allocates
-        log("replay memory")
-        result["replay_bytes_per_transition"] = bench_replay_memory(mem_episodes, 500)
+        with section("replay_memory"):
+            result["replay_bytes_per_transition"] = bench_replay_memory(mem_episodes, 500)
     if "update" not in args.skip:
-        log("update and sampling")
-        upd = bench_update(device, warmup, updates, 20 if quick else 50, mem_episodes, 500)
+        with section("update_and_sampling"):
+            upd = bench_update(device, warmup, updates, 20 if quick else 50, mem_episodes, 500)
         for key in ("update_ms", "sample_ms", "samples_per_s", "sample_over_update"):
             result[key] = upd.pop(key)
         result["update_details"] = upd
     if "env" not in args.skip:
-        log("environment frames/s")
-        result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)
+        with section("env_fps"):
+            result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)
     if "e2e" not in args.skip:
-        log("end to end: pixels")
-        pixels = bench_end_to_end(pixels_e2e, str(device))
-        log("end to end: states")
-        states = bench_end_to_end(states_e2e, str(device))
+        with section("end_to_end_pixels"):
+            pixels = bench_end_to_end(pixels_e2e, str(device),
+                                      args.e2e_budget_s or (60 if quick else 300))
+        with section("end_to_end_states"):
+            states = bench_end_to_end(states_e2e, str(device),
+                                      args.e2e_budget_s or (30 if quick else 120))
         result["end_to_end_fps"] = {
             "pixels": {"seed_phase": pixels.get("seed_phase", {}).get("fps"),
                        "update_phase": pixels.get("update_phase", {}).get("fps")},
             "states_hidden256": {"seed_phase": states.get("seed_phase", {}).get("fps"),
                                  "update_phase": states.get("update_phase", {}).get("fps")},
+            "pixels_render": "fast_render" if pixels_e2e.get("env.fast_render") else "default",
             "details": {"pixels": pixels, "states_hidden256": states},
         }
+        trainer_ms = pixels.get("update_phase", {}).get("trainer_update_ms_median")
+        if trainer_ms and "update_ms" in result:
+            # The trainer's update (sample + to_batch + guard + update) over the bare update.
+            result["end_to_end_fps"]["trainer_update_over_bench_update"] = round(
+                trainer_ms / result["update_ms"]["fp32"], 3)
     result["wall_s"] = round(now() - t_start, 1)
     log("done")
     text = json.dumps(result, indent=2)

@@ -64,8 +64,9 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     import yaml
 
     run_dir = Path(run_dir)
-    if task is None and (run_dir / "config.yaml").exists():
-        task = yaml.safe_load((run_dir / "config.yaml").read_text()).get("task")
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+    task = task or saved.get("task")
+    agent = f"{saved.get('agent', {}).get('name', '')}, {saved.get('env', {}).get('obs', '')}".strip(", ")
     fig, ax = plt.subplots(figsize=(7, 4.2))
     train = read_csv(run_dir / "train.csv") if (run_dir / "train.csv").exists() else {}
     evals = read_csv(run_dir / "eval.csv") if (run_dir / "eval.csv").exists() else {}
@@ -83,7 +84,7 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
             ax.fill_between(frames, mean - std, mean + std, color="C3", alpha=0.15)
     ax.set_xlabel("environment frames")
     ax.set_ylabel("episode return")
-    ax.set_title(f"{task or run_dir.name}")
+    ax.set_title(f"{task or run_dir.name}" + (f" ({agent}, this run)" if agent else ""))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
