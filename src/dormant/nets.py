@@ -6,6 +6,8 @@ gain √2), zero biases; the policy's σ comes from a schedule, not the network.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,11 +110,8 @@ def sample_action(mean: torch.Tensor, std: float, clip: float | None) -> torch.T
 
 def normal_log_prob(action: torch.Tensor, mean: torch.Tensor, std: float) -> torch.Tensor:
     """Σ over action dims of log N(action; mean, σ) (the reference's logged log-prob)."""
-    var = std * std
-    log_scale = torch.log(torch.as_tensor(std, dtype=mean.dtype, device=mean.device))
-    per_dim = -((action - mean) ** 2) / (2 * var) - log_scale - 0.5 * torch.log(
-        torch.as_tensor(2 * torch.pi, dtype=mean.dtype, device=mean.device)
-    )
+    constant = math.log(std) + 0.5 * math.log(2 * math.pi)  # host floats: no device copy
+    per_dim = -((action - mean) ** 2) / (2 * std * std) - constant
     return per_dim.sum(-1, keepdim=True)
 
 
