@@ -3,8 +3,8 @@
 
 Run from the repository root with the project's environment active:
 
-    python benchmarks/bench.py                 # full run (≈5–10 min on a 2-core CPU)
-    python benchmarks/bench.py --quick         # ≈1 min smoke version
+    python benchmarks/bench.py                 # full run (≈5 min on a quiet 2-core CPU)
+    python benchmarks/bench.py --quick         # smoke version (≈30 s on a quiet 2-core CPU)
     python benchmarks/bench.py --out benchmarks/results/NAME.json
 
 Prints one JSON object (and writes it to ``--out``). Every figure is measured
@@ -110,7 +110,26 @@ class CpuMeter:
                 self.report["loadavg_1min_after"] = float(handle.read().split()[0])
         except (OSError, ValueError):
             pass
+        self.report.update(getattr(self, "waited", {}))
         self.sink[self.name] = self.report
+
+
+def wait_quiet(max_s: float, window_s: float = 3.0, threshold_cores: float = 0.25) -> dict:
+    """Wait (up to ``max_s``) for a ``window_s`` window in which other processes use
+    fewer than ``threshold_cores`` cores; returns how long it waited and the last load."""
+    t0 = now()
+    other = None
+    while True:
+        busy0, own0 = CpuMeter._busy_s(), CpuMeter._own_s()
+        time.sleep(window_s)
+        busy1, own1 = CpuMeter._busy_s(), CpuMeter._own_s()
+        if busy0 is None or busy1 is None:
+            break
+        other = max(busy1 - busy0 - (own1 - own0), 0.0) / window_s
+        if other < threshold_cores or now() - t0 >= max_s:
+            break
+    return {"waited_s": round(now() - t0, 1),
+            "other_processes_cores_at_start": None if other is None else round(other, 2)}
 
 
 def cpu_model() -> str:
@@ -439,13 +458,16 @@ def bench_end_to_end(overrides: dict, device: str, budget_s: float) -> dict:
 # --- main ---------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="≈1 minute smoke version")
+    parser.add_argument("--quick", action="store_true", help="smoke version (≈30 s on a quiet 2-core CPU)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--updates", type=int, help="timed updates per precision (default 5, quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed updates first (default 2, quick 1)")
     parser.add_argument("--env-steps", type=int, help="agent steps per env measurement (default 200)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                        help="before each section, wait up to S seconds for other processes "
+                             "to use < 0.25 cores (shared machines; default 0: no wait)")
     parser.add_argument("--e2e-budget-s", type=float,
                         help="stop each end-to-end run's update phase after this many seconds "
                              "(default 300 pixels / 120 states; quick 60 / 30)")
@@ -487,7 +509,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     def section(name: str) -> CpuMeter:
         log(name)
-        return CpuMeter(name, sections)
+        meter = CpuMeter(name, sections)
+        if args.wait_quiet > 0:
+            meter.waited = wait_quiet(args.wait_quiet)
+        return meter
 
     if "replay" not in args.skip:  # first: the RSS reading is cleanest before torch allocates
         with section("replay_memory"):
