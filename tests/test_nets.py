@@ -222,3 +222,10 @@ def test_random_shift_default_draws_integer_shifts_in_range():
              for sx in range(3) for sy in range(3)}
     seen = {tuple(o.flatten().tolist()) for o in out}
     assert seen <= crops and len(seen) > 1
+
+
+def test_random_shift_on_uint8_equals_shift_on_float():
+    """The agent shifts uint8 frames before converting; the crop must not depend on dtype."""
+    x = torch.randint(0, 256, (5, 9, 84, 84), dtype=torch.uint8)
+    shifts = torch.randint(0, 9, (5, 2))
+    assert torch.equal(random_shift(x, shifts=shifts).float(), random_shift(x.float(), shifts=shifts))

@@ -252,3 +252,24 @@ def test_load_state_dict_rejects_mismatched_config():
     add_episode(a, 0, 4)
     with pytest.raises(ValueError):
         make(capacity=12, nstep=3).load_state_dict(a.state_dict())
+
+
+def test_budget_capped_allocation_resumes_into_a_larger_buffer():
+    """A run allocates only its budget; a resumed, longer run re-places the same data."""
+    def make(alloc):
+        return ReplayBuffer((1,), np.uint8, 1, capacity=1000, frame_stack=2, nstep=2, discount=0.9,
+                            seed=3, allocate_transitions=alloc)
+
+    small = make(30)
+    assert small.num_slots == 30 + 2 + 2  # 30 transitions + ceil(30/20) reset frames + 2
+    for ep in range(3):
+        for t in range(9):
+            small.add(np.array([10 * ep + t], np.uint8), np.array([t], np.float32), 1.0, 1.0,
+                      first=t == 0, last=t == 8)
+    big = make(None)
+    big.load_state_dict(small.state_dict())
+    a, b = small.sample(16), big.sample(16)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    with pytest.raises(ValueError, match="slots"):
+        make(10).load_state_dict(small.state_dict())

@@ -35,6 +35,7 @@ class ReplayBuffer:
         nstep: int,
         discount: float,
         seed: int = 0,
+        allocate_transitions: int | None = None,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
@@ -43,7 +44,10 @@ class ReplayBuffer:
         # Room for the transitions plus one reset frame per episode; episodes are
         # evicted when either runs out (episodes shorter than 20 steps on average
         # would evict by slots slightly before the transition capacity is reached).
-        self.num_slots = self.capacity + math.ceil(self.capacity / 20) + 2
+        # `allocate_transitions` (the run's budget) caps the allocation, so a short
+        # run never reserves a 1M-transition buffer; a resume may allocate more.
+        allocated = min(self.capacity, allocate_transitions or self.capacity)
+        self.num_slots = allocated + math.ceil(allocated / 20) + 2
         # np.empty maps memory lazily: pages cost RAM only once written.
         self.frames = np.empty((self.num_slots, *frame_shape), dtype=frame_dtype)
         self.actions = np.empty((self.num_slots, action_dim), dtype=np.float32)
@@ -182,6 +186,8 @@ class ReplayBuffer:
         if frames.shape[1:] != self.frames.shape[1:] or frames.dtype != self.frames.dtype:
             raise ValueError(f"replay checkpoint frames {tuple(frames.shape[1:])} {frames.dtype} "
                              f"do not match this run's {self.frames.shape[1:]} {self.frames.dtype}")
+        if written - live_from > self.num_slots:
+            raise ValueError(f"replay checkpoint holds {written - live_from} slots; this buffer has {self.num_slots}")
         order = np.arange(live_from, written) % self.num_slots
         self.frames[order] = frames
         self.actions[order] = state["actions"].numpy()

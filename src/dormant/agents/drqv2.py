@@ -64,15 +64,14 @@ class DrQV2Agent:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, step: int, eval_mode: bool) -> np.ndarray:
+        if not eval_mode and step < self.cfg.num_expl_steps:
+            # Uniform exploration; the reference also runs the networks here and
+            # discards their output, which costs time and changes nothing.
+            return torch.empty(self.action_dim).uniform_(-1.0, 1.0).numpy()
         obs_t = torch.as_tensor(obs, device=self.device).unsqueeze(0)
         with self._autocast():
             mean = self._actor_fwd(self._encode(obs_t.float())).float()
-        if eval_mode:
-            action = mean
-        else:
-            action = sample_action(mean, self.stddev(step), clip=None)
-            if step < self.cfg.num_expl_steps:
-                action = torch.empty_like(action).uniform_(-1.0, 1.0)
+        action = mean if eval_mode else sample_action(mean, self.stddev(step), clip=None)
         return action[0].cpu().numpy()
 
     # --- learning --------------------------------------------------------
@@ -87,9 +86,10 @@ class DrQV2Agent:
         return out
 
     def augment_and_encode(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        obs, next_obs = batch["obs"].float(), batch["next_obs"].float()
-        if self.pixels:
+        obs, next_obs = batch["obs"], batch["next_obs"]
+        if self.pixels:  # shift the uint8 frames, then convert
             obs, next_obs = random_shift(obs), random_shift(next_obs)
+        obs, next_obs = obs.float(), next_obs.float()
         with self._autocast():
             h = self._encode(obs)
             with torch.no_grad():
@@ -124,7 +124,13 @@ class DrQV2Agent:
         with self._autocast():
             mean = self._actor_fwd(h).float()
             action = sample_action(mean, std, self.cfg.stddev_clip)
-            q1, q2 = self._critic_fwd(h, action)
+            # The critic's weight gradients from this loss would be discarded (the
+            # reference computes them anyway); freezing it skips that work only.
+            self.critic.requires_grad_(False)
+            try:
+                q1, q2 = self._critic_fwd(h, action)
+            finally:
+                self.critic.requires_grad_(True)
         loss = -torch.min(q1, q2).float().mean()
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()

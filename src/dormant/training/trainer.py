@@ -75,6 +75,7 @@ class Trainer:
             self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
             capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
             nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
+            allocate_transitions=self.total_steps,
         )
         self.logger = RunLogger(self.run_dir, self.agent.METRICS, cfg.log.tensorboard)
         self.counters = Counters()
