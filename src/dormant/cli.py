@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from dormant.config import Config, ConfigError, default_out, from_dict, parse_overrides, resolve
+from dormant.config import ConfigError, default_out, flatten, from_dict, parse_overrides, resolve
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
 
@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
                               "(start a new run to change other options)")
         if "frames" in overrides:
-            cfg.frames = resolve({**_flat_user_view(cfg), "frames": overrides["frames"]}).frames
+            cfg.frames = resolve({**flatten(cfg.to_dict()), "frames": overrides["frames"]}).frames
         done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
         if cfg.frames < done:
             raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
@@ -77,21 +77,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _flat_user_view(cfg: Config) -> dict[str, object]:
-    """A resolved config as dotted overrides (for re-validating a changed field)."""
-    flat: dict[str, object] = {}
-
-    def walk(node: dict, prefix: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                flat[f"{prefix}{key}"] = value
-
-    walk(cfg.to_dict(), "")
-    return flat
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
@@ -105,7 +90,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"eval accepts episodes=, video=, device=, seed=; got {', '.join(sorted(unknown))}")
     checkpoint = load_checkpoint(Path(args.run_dir))
     cfg = from_dict(checkpoint["config"])
-    view = _flat_user_view(cfg)
+    view = flatten(cfg.to_dict())
     view.update({"eval.episodes": options.get("episodes", 10), "eval.video": options.get("video", "false"),
                  "device": options.get("device", "auto"), "seed": options.get("seed", cfg.seed)})
     cfg = resolve(view)

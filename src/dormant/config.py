@@ -256,20 +256,21 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
 
 
+def flatten(data: typing.Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as dotted ``key: value`` pairs."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, typing.Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def from_dict(data: typing.Mapping[str, Any]) -> Config:
     """Rebuild a Config saved with ``to_dict`` (e.g. from a run's config.yaml)."""
     cfg = Config()
-    flat: dict[str, Any] = {}
-
-    def walk(node: typing.Mapping[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, typing.Mapping):
-                walk(value, f"{prefix}{key}.")
-            else:
-                flat[f"{prefix}{key}"] = value
-
-    walk(data, "")
-    for key, value in flat.items():
+    for key, value in flatten(data).items():
         set_field(cfg, key, value)
     validate(cfg)
     return cfg
