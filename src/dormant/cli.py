@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from dormant.config import ConfigError, default_out, flatten, from_dict, parse_overrides, resolve
+from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
 
@@ -49,7 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
                               "(start a new run to change other options)")
         if "frames" in overrides:
-            cfg.frames = resolve({**flatten(cfg.to_dict()), "frames": overrides["frames"]}).frames
+            set_field(cfg, "frames", overrides["frames"])
+            validate(cfg)
         done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
         if cfg.frames < done:
             raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
@@ -90,14 +91,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"eval accepts episodes=, video=, device=, seed=; got {', '.join(sorted(unknown))}")
     checkpoint = load_checkpoint(Path(args.run_dir))
     cfg = from_dict(checkpoint["config"])
-    view = flatten(cfg.to_dict())
-    view.update({"eval.episodes": options.get("episodes", 10), "eval.video": options.get("video", "false"),
-                 "device": options.get("device", "auto"), "seed": options.get("seed", cfg.seed)})
-    cfg = resolve(view)
+    for key, value in {"eval.episodes": options.get("episodes", 10), "eval.video": options.get("video", "false"),
+                       "device": options.get("device", "auto"), "seed": options.get("seed", cfg.seed)}.items():
+        set_field(cfg, key, value)
+    validate(cfg)
     configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
     device = resolve_device(cfg.device)
     env = make_env(cfg, seed=cfg.seed)
-    agent = make_agent(cfg.agent, env.obs_shape, env.action_dim, pixels=cfg.env.obs == "pixels", device=device)
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=device)
     agent.load_state_dict(checkpoint["agent"])
     torch.manual_seed(cfg.seed)
     step = int(checkpoint["counters"]["step"])

@@ -53,6 +53,30 @@ class AgentConfig:
 
 
 @dataclass
+class DrMConfig:
+    """DrM (SPEC.md §3); used only by ``agent=drm``. Switches give the paper's ablations."""
+
+    dormant_tau: float = 0.025  # τ of DrM's dormant ratio (actor, every nn.Linear)
+    threshold: float = 0.2  # β̂
+    perturb: bool = True  # dormant-ratio-guided shrink-and-perturb
+    perturb_every_frames: int = 200_000
+    perturb_rate: float = 2.0  # k in α = clip(1 − kβ, α_min, α_max)
+    alpha_min: float = 0.2
+    alpha_max: float = 0.9
+    fixed_alpha: float = -1.0  # ≥ 0: perturb with this α instead of α(β) (ablation)
+    perturb_target: str = "fresh"  # fresh | initial (shrink towards initial parameters, App. J)
+    perturb_scope: str = "linear"  # linear (reference: Linear layers only) | all (paper's text)
+    awaken: bool = True  # awaken exploration; false: the plain agent.stddev_schedule
+    awaken_temperature: float = 0.1  # T
+    before_awaken: str = "dormant"  # dormant: σ(β) | max: σ = 1 until awake (App. H)
+    exploit: bool = True  # dormant-ratio-guided exploitation (V net, λ-mixed target)
+    lambda_max: float = 0.6  # λ̄
+    exploit_temperature: float = 0.02  # T'
+    fixed_lambda: float = -1.0  # ≥ 0: constant λ instead of λ(β) (ablation)
+    expectile: float = 0.9
+
+
+@dataclass
 class ReplayConfig:
     capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
 
@@ -68,6 +92,7 @@ class EvalConfig:
 class LogConfig:
     tensorboard: bool = True
     progress: bool = True  # progress bar with frames/s and ETA
+    diagnostics_every_updates: int = 1000  # per-layer dormant ratios of actor and critic; 0: off
 
 
 @dataclass
@@ -85,6 +110,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    drm: DrMConfig = field(default_factory=DrMConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,7 +119,7 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2",)
+AGENTS = ("drqv2", "drm")
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs"}
@@ -200,7 +226,10 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     _check_choice("agent", str(overrides.get("agent.name", cfg.agent.name)), AGENTS)
     obs = str(overrides.get("env.obs", cfg.env.obs))
     _check_choice("observation kind (obs)", obs, OBS_KINDS)
-    layers: list[typing.Mapping[str, Any]] = [task_preset(task)]
+    agent = str(overrides.get("agent.name", cfg.agent.name))
+    if agent != "drm" and any(key.startswith("drm.") for key in overrides):
+        raise ConfigError(f"drm.* options apply to agent=drm only (agent is {agent!r})")
+    layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent)]
     if obs == "states":
         layers.append(STATE_PRESET)
     layers.append(overrides)
@@ -228,11 +257,32 @@ def validate(cfg: Config) -> None:
     non_negative = {
         "seed": cfg.seed, "threads": cfg.threads, "num_seed_frames": cfg.num_seed_frames,
         "agent.num_expl_steps": cfg.agent.num_expl_steps, "eval.episodes": cfg.eval.episodes,
+        "log.diagnostics_every_updates": cfg.log.diagnostics_every_updates,
         "agent.stddev_clip": cfg.agent.stddev_clip,
     }
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    d = cfg.drm
+    for key, value in {"drm.dormant_tau": d.dormant_tau, "drm.threshold": d.threshold,
+                       "drm.alpha_min": d.alpha_min, "drm.alpha_max": d.alpha_max,
+                       "drm.expectile": d.expectile, "drm.lambda_max": d.lambda_max}.items():
+        if not 0.0 < value <= 1.0 and not (key == "drm.alpha_min" and value == 0.0):
+            raise ConfigError(f"{key} must be in (0, 1], got {value}")
+    if d.alpha_min > d.alpha_max:
+        raise ConfigError(f"drm.alpha_min={d.alpha_min} exceeds drm.alpha_max={d.alpha_max}")
+    for key, value in {"drm.fixed_alpha": d.fixed_alpha, "drm.fixed_lambda": d.fixed_lambda}.items():
+        if value > 1.0 or (value < 0.0 and value != -1.0):
+            raise ConfigError(f"{key} must be -1 (guided by β) or in [0, 1], got {value}")
+    for key, value in {"drm.perturb_every_frames": d.perturb_every_frames, "drm.awaken_temperature": d.awaken_temperature,
+                       "drm.exploit_temperature": d.exploit_temperature, "drm.perturb_rate": d.perturb_rate}.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
+                                ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
+                                ("drm.before_awaken", d.before_awaken, ("dormant", "max"))):
+        if value not in choices:
+            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
     if not 0.0 < cfg.agent.discount <= 1.0:
         raise ConfigError(f"agent.discount must be in (0, 1], got {cfg.agent.discount}")
     if not 0.0 < cfg.agent.critic_target_tau <= 1.0:

@@ -97,7 +97,7 @@ class Critic(nn.Module):
         return self.q1(x), self.q2(x)
 
 
-def sample_action(mean: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
+def sample_action(mean: torch.Tensor, std: float | torch.Tensor, clip: float | None) -> torch.Tensor:
     """Truncated-normal sample: ``mean + clamp(ε·σ, ±clip)``, clamped to ±(1−1e−6)
     with a straight-through gradient (DrQ-v2's ``TruncatedNormal.sample``)."""
     noise = torch.randn_like(mean) * std
@@ -108,10 +108,10 @@ def sample_action(mean: torch.Tensor, std: float, clip: float | None) -> torch.T
     return x - x.detach() + clamped.detach()
 
 
-def normal_log_prob(action: torch.Tensor, mean: torch.Tensor, std: float) -> torch.Tensor:
+def normal_log_prob(action: torch.Tensor, mean: torch.Tensor, std: float | torch.Tensor) -> torch.Tensor:
     """Σ over action dims of log N(action; mean, σ) (the reference's logged log-prob)."""
-    constant = math.log(std) + 0.5 * math.log(2 * math.pi)  # host floats: no device copy
-    per_dim = -((action - mean) ** 2) / (2 * std * std) - constant
+    log_std = torch.log(std) if isinstance(std, torch.Tensor) else math.log(std)  # no host↔device copy
+    per_dim = -((action - mean) ** 2) / (2 * std * std) - log_std - 0.5 * math.log(2 * math.pi)
     return per_dim.sum(-1, keepdim=True)
 
 

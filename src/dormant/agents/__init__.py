@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import torch
 
+from dormant.agents.drm import DrMAgent
 from dormant.agents.drqv2 import DrQV2Agent
-from dormant.config import AgentConfig
+from dormant.config import Config
 
-AGENT_CLASSES = {"drqv2": DrQV2Agent}
-
-
-def make_agent(cfg: AgentConfig, obs_shape: tuple[int, ...], action_dim: int, *,
-               pixels: bool, device: torch.device) -> DrQV2Agent:
-    return AGENT_CLASSES[cfg.name](obs_shape, action_dim, cfg, pixels=pixels, device=device)
+AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent}
 
 
-__all__ = ["AGENT_CLASSES", "DrQV2Agent", "make_agent"]
+def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device) -> DrQV2Agent:
+    """The agent a resolved config names, for an environment's observation/action shapes."""
+    kwargs = {"drm": cfg.drm} if cfg.agent.name == "drm" else {}
+    return AGENT_CLASSES[cfg.agent.name](obs_shape, action_dim, cfg.agent, pixels=cfg.env.obs == "pixels",
+                                         device=device, action_repeat=cfg.env.action_repeat, **kwargs)
+
+
+__all__ = ["AGENT_CLASSES", "DrMAgent", "DrQV2Agent", "make_agent"]

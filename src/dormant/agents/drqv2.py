@@ -26,10 +26,12 @@ class DrQV2Agent:
         "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
         "actor_loss", "actor_logprob", "actor_ent", "stddev",
     )
+    METRICS_LAST: frozenset[str] = frozenset()  # logged as the latest value, not the mean
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
-                 *, pixels: bool, device: torch.device):
+                 *, pixels: bool, device: torch.device, action_repeat: int = 2):
         self.cfg = cfg
+        self.action_repeat = action_repeat
         self.device = device
         self.action_dim = action_dim
         self.pixels = pixels
@@ -53,9 +55,15 @@ class DrQV2Agent:
                 torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
 
     # --- acting ----------------------------------------------------------
-    def stddev(self, step: int) -> float:
+    def stddev(self, step: int) -> float | torch.Tensor:
         """Exploration σ at an agent step (the hook DrM's awaken schedule replaces)."""
         return self.stddev_schedule.value(step)
+
+    def _tensor(self, value: float | torch.Tensor) -> torch.Tensor:
+        """A 0-d device tensor; floats are filled on the device (no host→device copy)."""
+        if isinstance(value, torch.Tensor):
+            return value.float()
+        return torch.full((), float(value), device=self.device)
 
     def _autocast(self):
         if self.cfg.bf16:
@@ -136,9 +144,8 @@ class DrQV2Agent:
         loss.backward()
         self.actor_opt.step()
         log_prob = normal_log_prob(action.detach(), mean.detach(), std)
-        entropy = 0.5 + 0.5 * np.log(2 * np.pi) + np.log(std)
-        return {"actor_loss": loss.detach(), "actor_logprob": log_prob.mean(),
-                "actor_ent": torch.full((), entropy * self.action_dim, device=self.device)}
+        entropy = (0.5 + 0.5 * np.log(2 * np.pi) + torch.log(self._tensor(std))) * self.action_dim
+        return {"actor_loss": loss.detach(), "actor_logprob": log_prob.mean(), "actor_ent": entropy}
 
     @torch.no_grad()
     def update_target(self) -> None:
@@ -148,16 +155,39 @@ class DrQV2Agent:
     def should_update(self, step: int) -> bool:
         return step % self.cfg.update_every_steps == 0
 
+    def before_learning(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """Hook between encoding and the critic update (DrM: dormant ratio, awakening, V)."""
+        return {}
+
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """One gradient update; returns the ``METRICS`` as a single device vector."""
-        std = self.stddev(step)
         h, next_h = self.augment_and_encode(batch)
         metrics = {"batch_reward": batch["reward"].mean()}
+        metrics.update(self.before_learning(h, batch, step))
+        std = self.stddev(step)
         metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h, std))
         metrics.update(self.update_actor(h.detach(), std))
         self.update_target()
-        metrics["stddev"] = torch.full((), std, device=self.device)
-        return torch.stack([metrics[name].float() for name in self.METRICS])
+        metrics["stddev"] = self._tensor(std)
+        return torch.stack([metrics[name].float().reshape(()) for name in self.METRICS])
+
+    def diagnostics(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """DrM-kind dormant ratios of actor and critic, per layer (syncs once; call rarely)."""
+        from dormant.plasticity import dormant_tensors
+
+        with torch.no_grad():  # un-augmented: no draw from the training RNG stream
+            h = self._encode(batch["obs"].float()).float()
+            parts = {"actor": dormant_tensors(self.actor, h),
+                     "critic": dormant_tensors(self.critic, h, batch["action"])}
+        flat = torch.cat([torch.cat([ratio.reshape(1), counts]) for ratio, _, counts, _ in parts.values()])
+        host = flat.cpu().tolist()
+        out, i = {}, 0
+        for net, (_, names, _, sizes) in parts.items():
+            out[f"{net}_dormant_ratio"] = host[i]
+            for name, count, size in zip(names, host[i + 1:], sizes):
+                out[f"{net}_dormant/{name}"] = count / size
+            i += 1 + len(names)
+        return out
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:

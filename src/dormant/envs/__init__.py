@@ -15,11 +15,11 @@ def task_names() -> list[str]:
     return [f"dmc/{name}" for name in sorted(DMC_TASKS)]
 
 
-def task_preset(task: str) -> dict[str, Any]:
-    """Dotted-key overrides that carry the reference settings of one task."""
+def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
+    """Dotted-key overrides that carry the reference settings of one task (for an agent)."""
     suite, name = task.split("/", 1)
     if suite == "dmc":
-        return dmc_preset(name)
+        return dmc_preset(name, agent)
     raise KeyError(task)
 
 

@@ -65,8 +65,12 @@ def dmc_tier(name: str) -> str:
     return "medium"
 
 
-def dmc_preset(name: str) -> dict[str, Any]:
-    """Reference overrides for one DMC task (SPEC.md §1 "Defaults")."""
+# DrM Table 1 / SPEC §3: α_max 0.6 on these DMC tasks, 0.9 elsewhere.
+DRM_LOW_ALPHA_MAX = {"dog_stand", "dog_walk", "dog_run", "humanoid_run"}
+
+
+def dmc_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
+    """Reference overrides for one DMC task (SPEC.md §1 "Defaults", §3 for DrM)."""
     domain = DMC_TASKS[name][0]
     preset = dict(TIERS[dmc_tier(name)])
     if domain in ("dog", "humanoid", "humanoid_CMU"):
@@ -77,6 +81,8 @@ def dmc_preset(name: str) -> dict[str, Any]:
         preset["replay.capacity"] = 100_000
     if domain == "walker":
         preset.update({"agent.batch_size": 512, "agent.nstep": 1})
+    if agent == "drm" and name in DRM_LOW_ALPHA_MAX:
+        preset["drm.alpha_max"] = 0.6
     return preset
 
 

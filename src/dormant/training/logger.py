@@ -13,9 +13,13 @@ BASE_COLUMNS = ("frame", "step", "episode", "episode_reward", "episode_length", 
 class CsvLog:
     """Append-only CSV with a fixed header; resuming drops rows past the checkpoint."""
 
-    def __init__(self, path: Path, columns: Sequence[str]):
+    def __init__(self, path: Path, columns: Sequence[str] | None = None):
+        """``columns=None``: taken from the existing file, else from the first row written."""
         self.path = Path(path)
-        self.columns = list(columns)
+        if columns is None and self.path.exists():
+            with open(self.path, newline="") as handle:
+                columns = next(csv.reader(handle), None)
+        self.columns = list(columns or [])
 
     def truncate_after(self, frame: int) -> None:
         """Keep only rows with ``frame ≤ frame`` (rows written after the last checkpoint)."""
@@ -33,6 +37,8 @@ class CsvLog:
             writer.writerows(rows)
 
     def write(self, row: dict[str, Any]) -> None:
+        if not self.columns:
+            self.columns = list(row)
         new = not self.path.exists()
         with open(self.path, "a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
@@ -55,6 +61,7 @@ class RunLogger:
     def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool):
         self.train = CsvLog(run_dir / "train.csv", [*BASE_COLUMNS, "buffer_transitions", *metric_names])
         self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std"])
+        self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -62,11 +69,11 @@ class RunLogger:
             self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
 
     def truncate_after(self, frame: int) -> None:
-        self.train.truncate_after(frame)
-        self.eval.truncate_after(frame)
+        for log in (self.train, self.eval, self.diagnostics):
+            log.truncate_after(frame)
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
-        (self.train if kind == "train" else self.eval).write(row)
+        {"train": self.train, "eval": self.eval, "diagnostics": self.diagnostics}[kind].write(row)
         if self._tb is not None:
             for key, value in row.items():
                 if key not in ("frame", "step") and isinstance(value, (int, float)):

@@ -50,6 +50,7 @@ class Counters:
     episode_reward: float = 0.0
     last_eval_step: int = -1
     last_checkpoint_step: int = 0
+    updates: int = 0
 
 
 class Trainer:
@@ -69,8 +70,7 @@ class Trainer:
 
         self.env = make_env(cfg, seed=cfg.seed)
         self.eval_env = make_env(cfg, seed=cfg.seed)
-        self.agent = make_agent(cfg.agent, self.env.obs_shape, self.env.action_dim,
-                                pixels=cfg.env.obs == "pixels", device=self.device)
+        self.agent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device)
         self.replay = ReplayBuffer(
             self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
             capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
@@ -80,6 +80,7 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, self.agent.METRICS, cfg.log.tensorboard)
         self.counters = Counters()
         self.metric_sum = np.zeros(len(self.agent.METRICS))
+        self.metric_last = np.zeros(len(self.agent.METRICS))
         self.metric_count = 0
         self.elapsed_before = 0.0  # seconds trained before this process (resumed runs)
         self.guard = StateGuard()
@@ -177,7 +178,13 @@ class Trainer:
                    f"{self.run_dir / FILENAME}" if restored else "no earlier state to restore")
                 + ". Try a lower agent.lr or check the reward scale.")
         self.metric_sum += values
+        self.metric_last = values
         self.metric_count += 1
+        self.counters.updates += 1
+        every = self.cfg.log.diagnostics_every_updates
+        if every and self.counters.updates % every == 0:
+            self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
+                                            **self.agent.diagnostics(batch)})
 
     def _finish_episode(self) -> None:
         self.counters.episode += 1
@@ -187,7 +194,10 @@ class Trainer:
                         fps=self.counters.episode_step * self.cfg.env.action_repeat / seconds,
                         buffer_transitions=len(self.replay))
         if self.metric_count:
-            row.update(zip(self.agent.METRICS, (self.metric_sum / self.metric_count).tolist()))
+            means = (self.metric_sum / self.metric_count).tolist()
+            last = self.metric_last.tolist()
+            row.update({name: last[i] if name in self.agent.METRICS_LAST else means[i]
+                        for i, name in enumerate(self.agent.METRICS)})
         self.metric_sum[:] = 0.0
         self.metric_count = 0
         self.logger.log("train", row)
@@ -236,6 +246,7 @@ class Trainer:
             "replay": self.replay.state_dict(),
             "counters": {**c.__dict__, "last_checkpoint_step": c.step},
             "metric_sum": torch.from_numpy(self.metric_sum.copy()), "metric_count": self.metric_count,
+            "metric_last": torch.from_numpy(np.asarray(self.metric_last, np.float64).copy()),
             "elapsed_s": self._elapsed() if hasattr(self, "_t0") else self.elapsed_before,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
@@ -250,6 +261,7 @@ class Trainer:
         self.counters = Counters(**ckpt["counters"])
         self.metric_sum = ckpt["metric_sum"].numpy().astype(np.float64).copy()
         self.metric_count = int(ckpt["metric_count"])
+        self.metric_last = ckpt["metric_last"].numpy().copy()
         self.elapsed_before = float(ckpt["elapsed_s"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():

@@ -1,0 +1,163 @@
+"""DrM (Xu et al., ICLR 2024) = DrQ-v2 + three dormant-ratio-guided mechanisms (SPEC.md §3).
+
+1. Perturbation: every ``perturb_every_frames``, θ ← α(β)·θ + (1−α)·φ on actor, critic,
+   critic target (its own draw) and V; optimisers reset.
+2. Awaken exploration: σ = σ(β) until β first drops below β̂ (the awakening), then
+   max(σ(β), linear schedule restarted at the awakening).
+3. Exploitation: an expectile value net V; the critic target mixes λ(β)·V(next) in.
+
+β (the actor's DrM dormant ratio on the current batch), the awakening step and σ stay
+on the device, so DrM adds no host synchronisation to an update.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from dormant.agents.drqv2 import DrQV2Agent
+from dormant.config import AgentConfig, DrMConfig
+from dormant.nets import mlp, sample_action, trunk, weight_init
+from dormant.plasticity import (
+    awaken_stddev, dormant_tensors, expectile_loss, exploit_lambda, perturb_factor, reset_optimizer_state_,
+    shrink_perturb_,
+)
+
+
+class ValueNet(torch.nn.Module):
+    """V(h): own trunk (Linear → LayerNorm → Tanh) and a 1024-1024-1 MLP."""
+
+    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int):
+        super().__init__()
+        self.trunk = trunk(repr_dim, feature_dim)
+        self.v = mlp(feature_dim, hidden_dim, 1)
+        self.apply(weight_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.v(self.trunk(h))
+
+
+class DrMAgent(DrQV2Agent):
+    METRICS = DrQV2Agent.METRICS + (
+        "dormant_ratio", "lambda", "v_loss", "v_value", "awaken_frame", "perturb_alpha", "perturb_count")
+    METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
+
+    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
+                 device: torch.device, action_repeat: int = 2, drm: DrMConfig | None = None):
+        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat)
+        self.drm = drm or DrMConfig()
+        self.value = ValueNet(self.encoder.repr_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
+        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
+        self.perturb_every_steps = max(self.drm.perturb_every_frames // action_repeat, 1)
+        self.beta = torch.ones((), device=device)  # before the first update: 1.0
+        self.awaken_step = torch.full((), -1.0, device=device)  # < 0: not awake yet
+        self.lam = torch.zeros((), device=device)
+        self.last_alpha = torch.zeros((), device=device)
+        self.perturbs_done = 0  # host counter: perturbation k happens at the first update ≥ k·period
+        self.initial_state = ({name: copy.deepcopy(net.state_dict()) for name, net in self._perturbed().items()}
+                              if self.drm.perturb_target == "initial" else {})
+
+    # --- exploration -----------------------------------------------------
+    def stddev(self, step: int) -> float | torch.Tensor:
+        d = self.drm
+        if not d.awaken:
+            return super().stddev(step)  # ablation: the plain linear schedule
+        sigma_beta = awaken_stddev(self.beta, d.threshold, d.awaken_temperature)
+        since = (step - self.awaken_step).clamp(min=0.0)
+        linear = self.stddev_schedule.value_tensor(since)
+        awake = self.awaken_step >= 0
+        if d.before_awaken == "max":  # App. H: σ = 1 until awake, then the restarted schedule
+            return torch.where(awake, linear, torch.ones_like(linear))
+        return torch.where(awake, torch.maximum(sigma_beta, linear), sigma_beta)
+
+    # --- exploitation ----------------------------------------------------
+    def target_q(self, next_h, reward, discount, std):
+        if not self.drm.exploit:
+            return super().target_q(next_h, reward, discount, std)
+        with torch.no_grad(), self._autocast():
+            next_action = sample_action(self._actor_fwd(next_h), std, self.cfg.stddev_clip)
+            target_q1, target_q2 = self._target_fwd(next_h, next_action)
+            q_next = torch.min(target_q1, target_q2).float()
+            v_next = self.value(next_h).float()
+            return reward + discount * (self.lam * v_next + (1.0 - self.lam) * q_next)
+
+    def update_value(self, h: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad(), self._autocast():
+            q1, q2 = self._critic_fwd(h, action)
+            q = torch.min(q1, q2).float()
+        with self._autocast():
+            v = self.value(h).float()
+        loss = expectile_loss(q - v, self.drm.expectile)
+        self.value_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.value_opt.step()
+        return {"v_loss": loss.detach(), "v_value": v.detach().mean()}
+
+    # --- the update ------------------------------------------------------
+    def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+        if self.drm.perturb and step >= (self.perturbs_done + 1) * self.perturb_every_steps:
+            self.perturb()  # with β of the previous update, as the reference
+        return super().update(batch, step)
+
+    def before_learning(self, h, batch, step):
+        d = self.drm
+        h = h.detach()
+        self.beta, _, _, _ = dormant_tensors(self.actor, h, tau=d.dormant_tau, kind="drm")
+        if step >= self.cfg.num_expl_steps:
+            newly = (self.awaken_step < 0) & (self.beta < d.threshold)
+            self.awaken_step = torch.where(newly, self._tensor(step), self.awaken_step)
+        metrics = {"dormant_ratio": self.beta, "awaken_frame": self.awaken_step * self.action_repeat,
+                   "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
+        if d.exploit:
+            self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
+                        else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))
+            metrics.update(self.update_value(h, batch["action"]))
+        else:
+            self.lam = torch.zeros((), device=self.device)
+            metrics.update({"v_loss": torch.zeros((), device=self.device),
+                            "v_value": torch.zeros((), device=self.device)})
+        metrics["lambda"] = self.lam
+        return metrics
+
+    # --- perturbation ----------------------------------------------------
+    def _perturbed(self) -> dict[str, torch.nn.Module]:
+        nets = {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
+                "value": self.value}
+        if self.drm.perturb_scope == "all":
+            nets["encoder"] = self.encoder  # the paper's "all parameters"; the reference leaves it
+        return nets
+
+    def perturb(self) -> torch.Tensor:
+        d = self.drm
+        alpha = (self._tensor(d.fixed_alpha) if d.fixed_alpha >= 0
+                 else perturb_factor(self.beta, d.perturb_rate, d.alpha_min, d.alpha_max))
+        for name, net in self._perturbed().items():
+            if any(True for _ in net.parameters()):
+                shrink_perturb_(net, alpha, target=d.perturb_target, initial_state=self.initial_state.get(name),
+                                init_fn=weight_init, scope=d.perturb_scope)
+        for optimizer in (self.encoder_opt, self.actor_opt, self.critic_opt, self.value_opt):
+            if optimizer is not None:
+                reset_optimizer_state_(optimizer)
+        self.last_alpha = alpha.reshape(())
+        self.perturbs_done += 1
+        return alpha
+
+    # --- checkpoints -----------------------------------------------------
+    def _modules(self) -> dict[str, Any]:
+        return {**super()._modules(), "value": self.value, "value_opt": self.value_opt}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "drm_state": {
+            "beta": self.beta, "awaken_step": self.awaken_step, "lam": self.lam,
+            "last_alpha": self.last_alpha, "perturbs_done": self.perturbs_done,
+            "initial_state": self.initial_state}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        extra = state["drm_state"]
+        for key in ("beta", "awaken_step", "lam", "last_alpha"):
+            setattr(self, key, extra[key].to(self.device))
+        self.perturbs_done = int(extra["perturbs_done"])
+        self.initial_state = extra["initial_state"]

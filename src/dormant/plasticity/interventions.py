@@ -1,0 +1,90 @@
+"""Interventions on a network's parameters: shrink-and-perturb (DrM's perturbation).
+
+Example::
+
+    from dormant.plasticity import shrink_perturb_, perturb_factor
+    alpha = perturb_factor(beta)                      # DrM: clip(1 − 2β, 0.2, 0.9)
+    shrink_perturb_(critic, alpha, optimizers=[critic_opt])
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+SCOPES = ("linear", "all")
+TARGETS = ("fresh", "initial")
+
+
+def _mixed_parameters(model: nn.Module, scope: str) -> list[tuple[str, torch.Tensor]]:
+    if scope == "all":
+        return list(model.named_parameters())
+    return [(f"{name}.{p_name}" if name else p_name, p)
+            for name, module in model.named_modules() if isinstance(module, nn.Linear)
+            for p_name, p in module.named_parameters(recurse=False)]
+
+
+def fresh_copy(model: nn.Module, init_fn: Callable[[nn.Module], None] | None = None) -> nn.Module:
+    """A copy of ``model`` re-drawn from its own initialiser: ``init_fn`` applied to every
+    submodule if given, else each submodule's ``reset_parameters()`` (PyTorch's default)."""
+    fresh = copy.deepcopy(model)
+    if init_fn is not None:
+        fresh.apply(init_fn)
+    else:
+        for module in fresh.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    return fresh
+
+
+def reset_optimizer_state_(optimizer: torch.optim.Optimizer) -> None:
+    """Forget Adam's moments and step counts (the next step starts as the first)."""
+    optimizer.state = defaultdict(dict)
+
+
+@torch.no_grad()
+def shrink_perturb_(
+    model: nn.Module,
+    alpha: float | torch.Tensor,
+    *,
+    target: str = "fresh",
+    initial_state: dict[str, torch.Tensor] | None = None,
+    init_fn: Callable[[nn.Module], None] | None = None,
+    scope: str = "linear",
+    optimizers: Iterable[torch.optim.Optimizer] = (),
+) -> list[str]:
+    """θ ← α·θ + (1−α)·φ in place; returns the names of the mixed parameters.
+
+    ``target="fresh"``: φ is a new draw of the model's initialiser (``init_fn``, else
+    ``reset_parameters``). ``target="initial"``: φ is ``initial_state`` (e.g. a copy of
+    ``model.state_dict()`` taken at construction). ``scope="linear"`` mixes only
+    ``nn.Linear`` weights and biases, as the DrM reference does (conv and LayerNorm
+    untouched); ``scope="all"`` mixes every parameter, as the DrM paper's text says.
+    ``alpha`` may be a 0-d device tensor (no host sync). ``optimizers`` are reset.
+    """
+    if isinstance(alpha, (int, float)) and not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    params = _mixed_parameters(model, scope)
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no parameter in scope {scope!r}")
+    if target == "fresh":
+        source = dict(fresh_copy(model, init_fn).named_parameters())
+    else:
+        if initial_state is None:
+            raise ValueError("target='initial' needs initial_state (a copy of the model's state_dict)")
+        source = initial_state
+    for name, param in params:
+        if name not in source:
+            raise ValueError(f"initial_state has no entry {name!r}")
+        param.lerp_(source[name].to(param.device, param.dtype), 1.0 - alpha)
+    for optimizer in optimizers:
+        reset_optimizer_state_(optimizer)
+    return [name for name, _ in params]

@@ -1,0 +1,125 @@
+"""DrM agent: awakening, perturbation, the λ-target, config, and a learning run."""
+
+import csv
+
+import pytest
+import torch
+
+import dormant.agents.drm as drm_module
+from dormant.agents.drm import DrMAgent
+from dormant.config import AgentConfig, ConfigError, DrMConfig, resolve
+from dormant.plasticity import awaken_stddev
+from dormant.training.trainer import Trainer
+
+
+def tiny_agent(**drm) -> DrMAgent:
+    torch.manual_seed(0)
+    cfg = AgentConfig(hidden_dim=16, feature_dim=8, num_expl_steps=10, stddev_schedule="linear(1.0,0.1,100)")
+    return DrMAgent((5,), 1, cfg, pixels=False, device=torch.device("cpu"), drm=DrMConfig(**drm))
+
+
+def batch(n=8):
+    return {"obs": torch.randn(n, 5), "next_obs": torch.randn(n, 5), "action": torch.rand(n, 1) * 2 - 1,
+            "reward": torch.rand(n, 1), "discount": torch.full((n, 1), 0.99)}
+
+
+def script_beta(monkeypatch, values):
+    """Make the agent's dormant ratio follow ``values``, one per update."""
+    it = iter(values)
+    monkeypatch.setattr(drm_module, "dormant_tensors",
+                        lambda *a, **k: (torch.tensor(next(it)), [], torch.zeros(0), []))
+
+
+def test_awakening_happens_once_after_exploration_and_restarts_the_schedule(monkeypatch):
+    agent = tiny_agent()
+    script_beta(monkeypatch, [0.1, 0.5, 0.3, 0.15, 0.05, 0.4])
+    assert agent.stddev(0).item() == pytest.approx(awaken_stddev(1.0))  # β = 1 before any update
+    agent.update(batch(), step=4)  # β 0.1 but still in the random phase (step < 10): no awakening
+    assert agent.awaken_step.item() < 0
+    assert agent.stddev(4).item() == pytest.approx(awaken_stddev(0.1))
+    agent.update(batch(), step=12)  # β 0.5
+    agent.update(batch(), step=14)  # β 0.3
+    assert agent.awaken_step.item() < 0
+    agent.update(batch(), step=16)  # β 0.15 < 0.2: awake at step 16
+    assert agent.awaken_step.item() == 16
+    assert agent.stddev(16).item() == pytest.approx(1.0)  # linear schedule restarted: σ jumps back to 1
+    assert agent.stddev(66).item() == pytest.approx(max(awaken_stddev(0.15), 0.55))  # 50 steps in: 0.55
+    agent.update(batch(), step=18)  # β 0.05
+    agent.update(batch(), step=20)  # β 0.4: awakening never resets
+    assert agent.awaken_step.item() == 16
+    assert agent.stddev(216).item() == pytest.approx(awaken_stddev(0.4))  # schedule at 0.1, σ(β) larger
+
+
+def test_ablations_switch_the_mechanisms(monkeypatch):
+    plain = tiny_agent(awaken=False)
+    assert plain.stddev(60) == pytest.approx(0.46)  # linear(1.0,0.1,100) at 60
+    maximal = tiny_agent(before_awaken="max")
+    assert maximal.stddev(5).item() == 1.0
+    fixed = tiny_agent(fixed_lambda=0.25)
+    fixed.update(batch(), step=12)
+    assert fixed.lam.item() == 0.25
+    no_exploit = tiny_agent(exploit=False)
+    v_before = [p.clone() for p in no_exploit.value.parameters()]
+    no_exploit.update(batch(), step=12)
+    assert no_exploit.lam.item() == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(v_before, no_exploit.value.parameters()))
+
+
+def test_lambda_target_mixes_v_and_min_q(monkeypatch):
+    agent = tiny_agent()
+    agent.lam = torch.tensor(0.25)
+    monkeypatch.setattr(agent, "_target_fwd", lambda h, a: (torch.full((2, 1), 3.0), torch.full((2, 1), 5.0)))
+    monkeypatch.setattr(agent, "value", lambda h: torch.full((2, 1), 7.0))
+    target = agent.target_q(torch.zeros(2, 5), torch.ones(2, 1), torch.full((2, 1), 0.5), 0.2)
+    assert torch.allclose(target, torch.full((2, 1), 1.0 + 0.5 * (0.25 * 7.0 + 0.75 * 3.0)))  # = 3.0
+
+
+def test_perturbation_uses_beta_and_gives_the_target_its_own_draw():
+    agent = tiny_agent(perturb_every_frames=20)  # every 10 agent steps
+    agent.update(batch(), step=4)
+    assert agent.perturbs_done == 0 and len(agent.critic_opt.state) > 0
+    before = {k: v.clone() for k, v in agent.critic.state_dict().items()}
+    agent.beta = torch.tensor(0.1)
+    alpha = agent.perturb()
+    assert alpha.item() == pytest.approx(0.8)  # clip(1 − 2·0.1, 0.2, 0.9)
+    assert len(agent.critic_opt.state) == 0 and len(agent.value_opt.state) == 0
+    after = agent.critic.state_dict()
+    assert not torch.equal(after["q1.0.weight"], before["q1.0.weight"])
+    assert torch.equal(after["trunk.1.weight"], before["trunk.1.weight"])  # LayerNorm untouched
+    zero = tiny_agent(fixed_alpha=0.0)
+    zero.critic_target.load_state_dict(zero.critic.state_dict())
+    zero.perturb()
+    assert not torch.equal(zero.critic.q1[0].weight, zero.critic_target.q1[0].weight)  # independent draws
+
+
+def test_perturbation_schedule_in_updates():
+    agent = tiny_agent(perturb_every_frames=20)
+    for step in range(0, 40, 2):
+        agent.update(batch(), step=step)
+    assert agent.perturbs_done == 3  # at steps 10, 20, 30
+
+
+def test_drm_config_presets_and_validation():
+    assert resolve({"agent": "drm", "task": "dmc/dog_run"}).drm.alpha_max == 0.6
+    assert resolve({"agent": "drm", "task": "dmc/humanoid_walk"}).drm.alpha_max == 0.9
+    with pytest.raises(ConfigError, match="agent=drm only"):
+        resolve({"drm.perturb": "false"})
+    with pytest.raises(ConfigError, match="did you mean 'initial'"):
+        resolve({"agent": "drm", "drm.perturb_target": "inital"})
+    with pytest.raises(ConfigError, match="drm.fixed_alpha"):
+        resolve({"agent": "drm", "drm.fixed_alpha": "2"})
+
+
+@pytest.mark.slow
+def test_state_based_drm_learns_cartpole_balance(tmp_path):
+    cfg = resolve({"agent": "drm", "task": "dmc/cartpole_balance", "obs": "states", "frames": 40_000,
+                   "agent.hidden_dim": 256, "eval.every_frames": 10_000, "eval.episodes": 5,
+                   "log.progress": False, "log.tensorboard": False, "seed": 1})
+    Trainer(cfg, tmp_path).train()
+    with open(tmp_path / "train.csv", newline="") as handle:
+        train = list(csv.DictReader(handle))
+    ratios = [float(r["dormant_ratio"]) for r in train if r["dormant_ratio"]]
+    assert ratios and all(0.0 <= r <= 1.0 for r in ratios)
+    with open(tmp_path / "eval.csv", newline="") as handle:
+        evals = {int(float(r["frame"])): float(r["episode_reward"]) for r in csv.DictReader(handle)}
+    assert max(v for f, v in evals.items() if f >= 30_000) >= 900, evals
