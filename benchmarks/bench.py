@@ -343,6 +343,45 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
     return out
 
 
+def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict:
+    """DrM's update against DrQ-v2's, same batches, updates interleaved (A B A B ...) so
+    that drift of a noisy machine hits both alike; the ratio of medians is the figure."""
+    from dormant.agents.drm import DrMAgent
+    from dormant.config import DrMConfig
+
+    obs_shape, action_dim, batch_size = (9, 84, 84), 1, 256
+    replay = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=episodes * length,
+                          frame_stack=3, nstep=3, discount=0.99, seed=1)
+    fill_replay(replay, episodes, length, action_dim)
+    torch.manual_seed(0)
+    agents = {"drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
+              "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device,
+                              drm=DrMConfig())}
+    times: dict[str, list[float]] = {name: [] for name in agents}
+    step = 100_000 + 2  # past exploration, not a perturbation step
+    for i in range(warmup + n):
+        batch = agents["drqv2"].to_batch(replay.sample(batch_size))
+        for name, agent in agents.items():
+            sync(device)
+            t0 = now()
+            agent.update(batch, step).cpu()
+            sync(device)
+            if i >= warmup:
+                times[name].append(now() - t0)
+    drm = agents["drm"]  # one perturbation, timed once (it runs every 100k agent steps)
+    sync(device)
+    t0 = now()
+    drm.perturb()
+    sync(device)
+    perturb_ms = round(1000 * (now() - t0), 1)
+    medians = {name: median_ms(t) for name, t in times.items()}
+    return {"update_ms": medians, "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
+            "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
+            "perturb_ms_once": perturb_ms, "target_max_ratio": 1.2,
+            "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,
+                      "timed_updates_each": n, "warmup_updates_each": warmup, "order": "interleaved"}}
+
+
 # --- 2. environment frames/s --------------------------------------------------
 def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
     from dormant.envs.dmc import DMCEnv
@@ -471,7 +510,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--e2e-budget-s", type=float,
                         help="stop each end-to-end run's update phase after this many seconds "
                              "(default 300 pixels / 120 states; quick 60 / 30)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["update", "env", "replay", "e2e"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["update", "drm", "env", "replay", "e2e"],
                         help="sections to leave out")
     args = parser.parse_args(argv)
 
@@ -498,7 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
                       "frames": 12000, "num_seed_frames": 4000}
 
     t_start = now()
-    result: dict = {"benchmark": "dormant DrQ-v2 throughput", "quick": quick,
+    result: dict = {"benchmark": "dormant DrQ-v2 / DrM throughput", "quick": quick,
                     "machine": machine(device)}
 
     def log(msg: str) -> None:
@@ -523,6 +562,9 @@ def main(argv: list[str] | None = None) -> dict:
         for key in ("update_ms", "sample_ms", "samples_per_s", "sample_over_update"):
             result[key] = upd.pop(key)
         result["update_details"] = upd
+    if "drm" not in args.skip:
+        with section("drm_overhead"):
+            result["drm_overhead"] = bench_drm_overhead(device, warmup, updates, mem_episodes, 500)
     if "env" not in args.skip:
         with section("env_fps"):
             result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)

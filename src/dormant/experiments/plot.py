@@ -67,9 +67,15 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
     task = task or saved.get("task")
     agent = f"{saved.get('agent', {}).get('name', '')}, {saved.get('env', {}).get('obs', '')}".strip(", ")
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     train = read_csv(run_dir / "train.csv") if (run_dir / "train.csv").exists() else {}
     evals = read_csv(run_dir / "eval.csv") if (run_dir / "eval.csv").exists() else {}
+    diag = read_csv(run_dir / "diagnostics.csv") if (run_dir / "diagnostics.csv").exists() else {}
+    dormant = _dormant_series(train, diag)
+    if dormant:
+        fig, (ax, ax_dormant) = plt.subplots(2, 1, figsize=(7, 6.4), sharex=True,
+                                             gridspec_kw={"height_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
     if train:
         ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
     if evals:
@@ -82,8 +88,17 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
             frames, mean, std = ref
             ax.plot(frames, mean, color="C3", label="DrQ-v2 published (pixels, 10 seeds)")
             ax.fill_between(frames, mean - std, mean + std, color="C3", alpha=0.15)
-    ax.set_xlabel("environment frames")
     ax.set_ylabel("episode return")
+    if dormant:
+        for label, (frames, values) in dormant.items():
+            ax_dormant.plot(frames, values, lw=1.2, label=label)
+        ax_dormant.set_ylabel("dormant ratio (τ = 0.025)")
+        ax_dormant.set_ylim(bottom=0)
+        ax_dormant.grid(alpha=0.3)
+        ax_dormant.legend(loc="best", fontsize=8)
+        ax_dormant.set_xlabel("environment frames")
+    else:
+        ax.set_xlabel("environment frames")
     ax.set_title(f"{task or run_dir.name}" + (f" ({agent}, this run)" if agent else ""))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
@@ -92,3 +107,17 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def _dormant_series(train: dict, diag: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Actor dormant ratio per training episode (DrM logs it every update) and the
+    per-layer diagnostics' actor and critic ratios, where the run has them."""
+    series = {}
+    if "dormant_ratio" in train and np.isfinite(train["dormant_ratio"]).any():
+        keep = np.isfinite(train["dormant_ratio"])
+        series["actor β (episode mean, every update)"] = (train["frame"][keep], train["dormant_ratio"][keep])
+    for net in ("actor", "critic"):
+        key = f"{net}_dormant_ratio"
+        if key in diag:
+            series[f"{net} (diagnostics, un-augmented batch)"] = (diag["frame"], diag[key])
+    return series
