@@ -123,3 +123,21 @@ def test_state_based_drm_learns_cartpole_balance(tmp_path):
     with open(tmp_path / "eval.csv", newline="") as handle:
         evals = {int(float(r["frame"])): float(r["episode_reward"]) for r in csv.DictReader(handle)}
     assert max(v for f, v in evals.items() if f >= 30_000) >= 900, evals
+
+
+def test_drm_resume_matches_an_uninterrupted_run(tmp_path):
+    """β, awakening, λ and the perturbation counter survive a mid-episode checkpoint."""
+    from helpers import tiny_states
+    from test_training import rows
+
+    from dormant.training.trainer import load_trainer
+
+    extra = {"agent": "drm", "drm__perturb_every_frames": 4000}
+    Trainer(tiny_states(frames=6000, **extra), tmp_path / "full").train()
+    part = tiny_states(frames=3100, **extra)
+    Trainer(part, tmp_path / "part").train()
+    part.frames = 6000
+    load_trainer(tmp_path / "part", part).train()
+    full_rows = rows(tmp_path / "full" / "train.csv")
+    assert rows(tmp_path / "part" / "train.csv") == full_rows
+    assert float(full_rows[-1]["perturb_count"]) == 1.0  # the perturbation at 4000 frames is after the resume
