@@ -19,7 +19,7 @@ import torch
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, DrMConfig
-from dormant.nets import mlp, sample_action, trunk, weight_init
+from dormant.nets import mlp, trunk, weight_init
 from dormant.plasticity import (
     awaken_stddev, dormant_tensors, expectile_loss, exploit_lambda, perturb_factor, reset_optimizer_state_,
     shrink_perturb_,
@@ -73,15 +73,14 @@ class DrMAgent(DrQV2Agent):
         return torch.where(awake, torch.maximum(sigma_beta, linear), sigma_beta)
 
     # --- exploitation ----------------------------------------------------
-    def target_q(self, next_h, reward, discount, std):
+    def next_value(self, next_h, std):
+        """λ·V(next) + (1−λ)·min Q'(next, a'), with λ = λ(β) of this update."""
+        q_next = super().next_value(next_h, std)
         if not self.drm.exploit:
-            return super().target_q(next_h, reward, discount, std)
+            return q_next
         with torch.no_grad(), self._autocast():
-            next_action = sample_action(self._actor_fwd(next_h), std, self.cfg.stddev_clip)
-            target_q1, target_q2 = self._target_fwd(next_h, next_action)
-            q_next = torch.min(target_q1, target_q2).float()
             v_next = self.value(next_h).float()
-            return reward + discount * (self.lam * v_next + (1.0 - self.lam) * q_next)
+        return self.lam * v_next + (1.0 - self.lam) * q_next
 
     def update_value(self, h: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad(), self._autocast():

@@ -104,13 +104,17 @@ class DrQV2Agent:
                 next_h = self._encode(next_obs)
         return h.float(), next_h.float()
 
-    def target_q(self, next_h: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor,
-                      std: float) -> torch.Tensor:
-        """``r_n + γ_n · min(Q1', Q2')(next_obs, a')``: the hook DrM's λ-target replaces."""
+    def next_value(self, next_h: torch.Tensor, std: float | torch.Tensor) -> torch.Tensor:
+        """min(Q1', Q2')(next_obs, a') from the target critic (DrM mixes its V in here)."""
         with torch.no_grad(), self._autocast():
             next_action = sample_action(self._actor_fwd(next_h), std, self.cfg.stddev_clip)
             target_q1, target_q2 = self._target_fwd(next_h, next_action)
-            return reward + discount * torch.min(target_q1, target_q2).float()
+            return torch.min(target_q1, target_q2).float()
+
+    def target_q(self, next_h: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor,
+                 std: float | torch.Tensor) -> torch.Tensor:
+        """The critic's regression target ``r_n + γ_n · next_value``."""
+        return reward + discount * self.next_value(next_h, std)
 
     def update_critic(self, h, action, reward, discount, next_h, std) -> dict[str, torch.Tensor]:
         target_q = self.target_q(next_h, reward, discount, std)
