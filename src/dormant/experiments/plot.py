@@ -121,3 +121,44 @@ def _dormant_series(train: dict, diag: dict) -> dict[str, tuple[np.ndarray, np.n
         if key in diag:
             series[f"{net} (diagnostics, un-augmented batch)"] = (diag["frame"], diag[key])
     return series
+
+
+def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "") -> Path:
+    """Evaluation return (mean ± std over seeds) and actor dormant ratio per group of runs.
+
+    The dormant ratio comes from ``diagnostics.csv`` (every agent logs it there), so
+    agents are compared on the same measurement.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_d) = plt.subplots(2, 1, figsize=(7, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    for i, (label, runs) in enumerate(groups.items()):
+        curves = [read_csv(Path(r) / "eval.csv") for r in runs]
+        frames = curves[0]["frame"]
+        n = min(len(c["frame"]) for c in curves)
+        values = np.stack([c["episode_reward"][:n] for c in curves])
+        ax.plot(frames[:n], values.mean(0), color=f"C{i}", label=f"{label} ({len(runs)} seeds)")
+        ax.fill_between(frames[:n], values.mean(0) - values.std(0), values.mean(0) + values.std(0),
+                        color=f"C{i}", alpha=0.2)
+        for j, r in enumerate(runs):
+            diag = read_csv(Path(r) / "diagnostics.csv") if (Path(r) / "diagnostics.csv").exists() else {}
+            if "actor_dormant_ratio" in diag:
+                ax_d.plot(diag["frame"], diag["actor_dormant_ratio"], color=f"C{i}", lw=1,
+                          label=label if j == 0 else None)
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax_d.set_ylabel("actor dormant ratio (DrM τ)")
+    ax_d.set_xlabel("environment frames")
+    ax_d.grid(alpha=0.3)
+    ax_d.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

@@ -42,7 +42,9 @@ class Progress:
     def note(self, text: str) -> None:
         self.console.print(text)
 
-    def stop(self) -> None:
+    def stop(self, frame: int | None = None) -> None:
         if self._bar is not None:
+            if frame is not None:
+                self._bar.update(self._task, completed=frame)
             self._bar.stop()
             self._bar = None

@@ -132,7 +132,7 @@ class Trainer:
             status = "nonfinite"
             raise
         finally:
-            progress.stop()
+            progress.stop(self.frame)
             signal.signal(signal.SIGINT, previous)
             self.logger.close()
             self._write_status(status)
