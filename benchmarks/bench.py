@@ -344,8 +344,8 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
 
 
 def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict:
-    """DrM's update against DrQ-v2's, same batches, updates interleaved (A B A B ...) so
-    that drift of a noisy machine hits both alike; the ratio of medians is the figure."""
+    """DrM's update against DrQ-v2's on the same batches, interleaved (A B, B A, ...) so
+    that drift and order effects hit both alike; the ratio of medians is the figure."""
     from dormant.agents.drm import DrMAgent
     from dormant.config import DrMConfig
 
@@ -361,7 +361,8 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
     step = 100_000 + 2  # past exploration, not a perturbation step
     for i in range(warmup + n):
         batch = agents["drqv2"].to_batch(replay.sample(batch_size))
-        for name, agent in agents.items():
+        order = list(agents.items()) if i % 2 == 0 else list(agents.items())[::-1]  # A B, B A, ...
+        for name, agent in order:
             sync(device)
             t0 = now()
             agent.update(batch, step).cpu()
@@ -379,7 +380,8 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
             "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
             "perturb_ms_once": perturb_ms, "target_max_ratio": 1.2,
             "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,
-                      "timed_updates_each": n, "warmup_updates_each": warmup, "order": "interleaved"}}
+                      "timed_updates_each": n, "warmup_updates_each": warmup,
+                      "order": "interleaved, alternating which agent goes first"}}
 
 
 # --- 2. environment frames/s --------------------------------------------------
