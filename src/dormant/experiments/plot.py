@@ -153,6 +153,7 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "") -
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax_d.set_ylabel("actor dormant ratio (DrM τ)")
+    ax_d.set_ylim(bottom=-0.01)
     ax_d.set_xlabel("environment frames")
     ax_d.grid(alpha=0.3)
     ax_d.legend(fontsize=8)
