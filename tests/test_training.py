@@ -145,3 +145,14 @@ def test_state_based_drqv2_learns_cartpole_balance(tmp_path):
     evals = {int(r["frame"]): float(r["episode_reward"]) for r in rows(tmp_path / "eval.csv")}
     assert evals[0] < 600
     assert max(v for f, v in evals.items() if f >= 30_000) >= 900, evals
+
+
+def test_training_in_a_worker_thread_runs_without_a_signal_handler(tmp_path):
+    """Signal handlers can only be installed in the main thread; a worker must still train."""
+    import threading
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(status=Trainer(tiny_states(frames=2200), tmp_path).train()))
+    thread.start()
+    thread.join(timeout=300)
+    assert result.get("status") == "finished"

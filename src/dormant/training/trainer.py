@@ -102,7 +102,10 @@ class Trainer:
     def train(self) -> str:
         """Run until the budget or a stop; returns 'finished' or 'interrupted'."""
         self._t0 = time.perf_counter()
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread (e.g. a worker): no Ctrl-C handling there
+            previous = None
         progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress)
         status = "failed"
         try:
@@ -133,7 +136,8 @@ class Trainer:
             raise
         finally:
             progress.stop(self.frame)
-            signal.signal(signal.SIGINT, previous)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             self.logger.close()
             self._write_status(status)
         return status
