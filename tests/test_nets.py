@@ -1,6 +1,5 @@
 """Networks, initialisation, policy sampling and augmentation (SPEC.md §1, "Network")."""
 
-import math
 
 import pytest
 import torch

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 _CALL = re.compile(r"^\s*(linear|step_linear)\s*\((.*)\)\s*$")
 
