@@ -77,6 +77,27 @@ class DrMConfig:
 
 
 @dataclass
+class PlasticityConfig:
+    """Replay ratio and plasticity interventions, for any agent (SPEC.md §5–§6)."""
+
+    replay_ratio: str = "auto"  # updates per agent step: auto (1/agent.update_every_steps), 0.25, 1/4, 2 … or adaptive
+    rr_low: float = 0.5  # adaptive: the ratio until the critic's FAU settles
+    rr_high: float = 2.0  # adaptive: the ratio after the switch
+    rr_check_every_episodes: int = 50  # adaptive: compare mean critic FAU this often
+    rr_fau_tolerance: float = 0.001  # adaptive: switch once |ΔFAU| ≤ this
+    redo: bool = False  # ReDo: recycle τ-dormant neurons periodically
+    redo_every_updates: int = 1000
+    redo_tau: float = 0.1
+    redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm)
+    redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
+    reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
+    reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
+    shrink_perturb_every_frames: int = 0  # periodic θ ← αθ + (1−α)φ (Ash & Adams 2020); 0: off
+    shrink_perturb_alpha: float = 0.8
+    shrink_perturb_scope: str = "all"  # all: every parameter, encoder included | linear: Linear layers
+
+
+@dataclass
 class ReplayConfig:
     capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
 
@@ -92,7 +113,8 @@ class EvalConfig:
 class LogConfig:
     tensorboard: bool = True
     progress: bool = True  # progress bar with frames/s and ETA
-    diagnostics_every_updates: int = 1000  # per-layer dormant ratios of actor and critic; 0: off
+    diagnostics_every_updates: int = 1000  # per-layer dormant ratios and FAU of every network; 0: off
+    redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
 
 
 @dataclass
@@ -111,6 +133,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
     drm: DrMConfig = field(default_factory=DrMConfig)
+    plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,7 +145,8 @@ class Config:
 AGENTS = ("drqv2", "drm")
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
-SHORTHANDS = {"agent": "agent.name", "obs": "env.obs"}
+SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
+REDO_NETS = ("critic", "actor", "encoder", "value")
 # Presets applied when observations are states (after the task's, before the user's).
 STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
 
@@ -301,9 +325,56 @@ def validate(cfg: Config) -> None:
             f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
             f"(agent.batch_size={cfg.agent.batch_size})"
         )
+    _validate_plasticity(cfg)
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def redo_nets(cfg: Config) -> list[str]:
+    return [name.strip() for name in cfg.plasticity.redo_nets.split(",") if name.strip()]
+
+
+def _validate_plasticity(cfg: Config) -> None:
+    from dormant.plasticity.replay_ratio import parse_replay_ratio
+
+    p = cfg.plasticity
+    if p.replay_ratio not in ("auto", "adaptive"):
+        try:
+            parse_replay_ratio(p.replay_ratio)
+        except ValueError as err:
+            raise ConfigError(f"plasticity.replay_ratio: {err}, 'auto' or 'adaptive'") from None
+    for key, value in {"plasticity.rr_low": p.rr_low, "plasticity.rr_high": p.rr_high,
+                       "plasticity.rr_check_every_episodes": p.rr_check_every_episodes,
+                       "plasticity.redo_every_updates": p.redo_every_updates}.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value in {"plasticity.rr_fau_tolerance": p.rr_fau_tolerance,
+                       "plasticity.reset_every_frames": p.reset_every_frames,
+                       "plasticity.shrink_perturb_every_frames": p.shrink_perturb_every_frames}.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if not 0.0 <= p.redo_tau < 1.0:
+        raise ConfigError(f"plasticity.redo_tau must be in [0, 1), got {p.redo_tau}")
+    if not 0.0 < cfg.log.redo_tau <= 1.0:
+        raise ConfigError(f"log.redo_tau must be in (0, 1], got {cfg.log.redo_tau}")
+    if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
+        raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
+    for key, value, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
+                                ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear"))):
+        if value not in choices:
+            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+    nets = redo_nets(cfg)
+    if p.redo and not nets:
+        raise ConfigError("plasticity.redo_nets is empty; name at least one of " + ", ".join(REDO_NETS))
+    for net in nets:
+        if net not in REDO_NETS:
+            raise ConfigError(f"plasticity.redo_nets: unknown network {net!r}{closest(net, REDO_NETS)}; "
+                              f"valid: {', '.join(REDO_NETS)}")
+    if p.redo and "encoder" in nets and cfg.env.obs != "pixels":
+        raise ConfigError("plasticity.redo_nets=encoder needs obs=pixels (the state encoder is the identity)")
+    if p.redo and "value" in nets and cfg.agent.name != "drm":
+        raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
 
 
 def flatten(data: typing.Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

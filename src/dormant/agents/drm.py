@@ -20,10 +20,7 @@ import torch
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, DrMConfig
 from dormant.nets import mlp, trunk, weight_init
-from dormant.plasticity import (
-    awaken_stddev, dormant_tensors, expectile_loss, exploit_lambda, perturb_factor, reset_optimizer_state_,
-    shrink_perturb_,
-)
+from dormant.plasticity import awaken_stddev, dormant_tensors, expectile_loss, exploit_lambda, perturb_factor
 
 
 class ValueNet(torch.nn.Module):
@@ -56,7 +53,8 @@ class DrMAgent(DrQV2Agent):
         self.lam = torch.zeros((), device=device)
         self.last_alpha = torch.zeros((), device=device)
         self.perturbs_done = 0  # host counter: perturbation k happens at the first update ≥ k·period
-        self.initial_state = ({name: copy.deepcopy(net.state_dict()) for name, net in self._perturbed().items()}
+        self.initial_state = ({name: copy.deepcopy(net.state_dict())
+                               for name, net in self._perturbed(self.drm.perturb_scope).items()}
                               if self.drm.perturb_target == "initial" else {})
 
     # --- exploration -----------------------------------------------------
@@ -121,24 +119,19 @@ class DrMAgent(DrQV2Agent):
         return metrics
 
     # --- perturbation ----------------------------------------------------
-    def _perturbed(self) -> dict[str, torch.nn.Module]:
-        nets = {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
-                "value": self.value}
-        if self.drm.perturb_scope == "all":
-            nets["encoder"] = self.encoder  # the paper's "all parameters"; the reference leaves it
-        return nets
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {**super().networks(), "value": self.value}
+
+    def _probe_inputs(self, h, batch):
+        return {**super()._probe_inputs(h, batch), "value": (h,)}
 
     def perturb(self) -> torch.Tensor:
+        """Shrink-and-perturb with α(β) (reference: Linear layers of actor, critic, its
+        target and V; the encoder only with perturb_scope=all); every optimiser reset."""
         d = self.drm
         alpha = (self._tensor(d.fixed_alpha) if d.fixed_alpha >= 0
                  else perturb_factor(self.beta, d.perturb_rate, d.alpha_min, d.alpha_max))
-        for name, net in self._perturbed().items():
-            if any(True for _ in net.parameters()):
-                shrink_perturb_(net, alpha, target=d.perturb_target, initial_state=self.initial_state.get(name),
-                                init_fn=weight_init, scope=d.perturb_scope)
-        for optimizer in (self.encoder_opt, self.actor_opt, self.critic_opt, self.value_opt):
-            if optimizer is not None:
-                reset_optimizer_state_(optimizer)
+        self.shrink_perturb(alpha, scope=d.perturb_scope, target=d.perturb_target, initial_state=self.initial_state)
         self.last_alpha = alpha.reshape(())
         self.perturbs_done += 1
         return alpha

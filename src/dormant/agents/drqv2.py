@@ -16,15 +16,19 @@ import torch.nn.functional as F
 
 from dormant.config import AgentConfig
 from dormant.nets import (
-    Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action,
+    Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
+from dormant.plasticity import (
+    ActiveUnitCounter, fau_tensors, recycle_dormant_, reset_optimizer_state_, shrink_perturb_,
+)
+from dormant.plasticity.redo import LAYER_TYPES
 from dormant.schedules import parse_schedule
 
 
 class DrQV2Agent:
     METRICS = (
         "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
-        "actor_loss", "actor_logprob", "actor_ent", "stddev",
+        "actor_loss", "actor_logprob", "actor_ent", "stddev", "critic_fau",
     )
     METRICS_LAST: frozenset[str] = frozenset()  # logged as the latest value, not the mean
 
@@ -50,6 +54,7 @@ class DrQV2Agent:
         self._actor_fwd = self.actor
         self._critic_fwd = self.critic
         self._target_fwd = self.critic_target
+        self._critic_units = ActiveUnitCounter(self.critic)  # critic FAU during its update
         if cfg.compile:
             self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
                 torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
@@ -119,7 +124,13 @@ class DrQV2Agent:
     def update_critic(self, h, action, reward, discount, next_h, std) -> dict[str, torch.Tensor]:
         target_q = self.target_q(next_h, reward, discount, std)
         with self._autocast():
-            q1, q2 = self._critic_fwd(h, action)
+            if self.cfg.compile:  # hooks would break the compiled graph: measure on a separate pass
+                q1, q2 = self._critic_fwd(h, action)
+                critic_fau = fau_tensors(self.critic, h.detach(), action)[0]
+            else:
+                with self._critic_units:
+                    q1, q2 = self._critic_fwd(h, action)
+                critic_fau = self._critic_units.fraction()
         q1, q2 = q1.float(), q2.float()
         loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
         if self.encoder_opt is not None:
@@ -130,7 +141,7 @@ class DrQV2Agent:
         if self.encoder_opt is not None:
             self.encoder_opt.step()
         return {"critic_loss": loss.detach(), "critic_q1": q1.detach().mean(),
-                "critic_q2": q2.detach().mean(), "critic_target_q": target_q.mean()}
+                "critic_q2": q2.detach().mean(), "critic_target_q": target_q.mean(), "critic_fau": critic_fau}
 
     def update_actor(self, h: torch.Tensor, std: float) -> dict[str, torch.Tensor]:
         with self._autocast():
@@ -156,9 +167,6 @@ class DrQV2Agent:
         tau = self.cfg.critic_target_tau
         torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), tau)
 
-    def should_update(self, step: int) -> bool:
-        return step % self.cfg.update_every_steps == 0
-
     def before_learning(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """Hook between encoding and the critic update (DrM: dormant ratio, awakening, V)."""
         return {}
@@ -175,23 +183,116 @@ class DrQV2Agent:
         metrics["stddev"] = self._tensor(std)
         return torch.stack([metrics[name].float().reshape(()) for name in self.METRICS])
 
-    def diagnostics(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """DrM-kind dormant ratios of actor and critic, per layer (syncs once; call rarely)."""
+    def _encoded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Un-augmented features (no draw from the training RNG stream), no gradients."""
+        with torch.no_grad():
+            return self._encode(batch["obs"].float()).float()
+
+    def _probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
+        """Each network's inputs on a batch (the encoder's are the raw frames)."""
+        inputs = {"actor": (h,), "critic": (h, batch["action"])}
+        if self.pixels:
+            inputs = {"encoder": (batch["obs"].float(),), **inputs}
+        return inputs
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The trained networks by name (the critic target follows the critic)."""
+        return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic}
+
+    def diagnostics(self, batch: dict[str, torch.Tensor], redo_tau: float = 0.025) -> dict[str, float]:
+        """Per network and layer: DrM-kind dormant ratio (actor, critic), ReDo-kind dormant
+        ratio and FAU (every network with ReLUs). One host sync; call rarely."""
         from dormant.plasticity import dormant_tensors
 
-        with torch.no_grad():  # un-augmented: no draw from the training RNG stream
-            h = self._encode(batch["obs"].float()).float()
-            parts = {"actor": dormant_tensors(self.actor, h),
-                     "critic": dormant_tensors(self.critic, h, batch["action"])}
-        flat = torch.cat([torch.cat([ratio.reshape(1), counts]) for ratio, _, counts, _ in parts.values()])
-        host = flat.cpu().tolist()
+        h = self._encoded(batch)
+        nets = self.networks()
+        parts: dict[str, tuple] = {}
+        for net, inputs in self._probe_inputs(h, batch).items():
+            if net != "encoder":
+                parts[f"{net}_dormant"] = dormant_tensors(nets[net], *inputs)
+            parts[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *inputs, tau=redo_tau, kind="redo")
+            fraction, names, actives, sizes = fau_tensors(nets[net], *inputs)
+            parts[f"{net}_fau"] = (fraction, names, actives, sizes)
+        flat = torch.cat([torch.cat([total.reshape(1), counts]) for total, _, counts, _ in parts.values()])
+        host = flat.cpu().tolist()  # the one sync
         out, i = {}, 0
-        for net, (_, names, _, sizes) in parts.items():
-            out[f"{net}_dormant_ratio"] = host[i]
+        for key, (_, names, _, sizes) in parts.items():
+            out[key if key.endswith("_fau") else f"{key}_ratio"] = host[i]
             for name, count, size in zip(names, host[i + 1:], sizes):
-                out[f"{net}_dormant/{name}"] = count / size
+                out[f"{key}/{name}"] = count / size
             i += 1 + len(names)
         return out
+
+    # --- plasticity interventions ---------------------------------------
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        return [m for m in self._modules().values() if isinstance(m, torch.optim.Optimizer)]
+
+    def recycle_dormant(self, batch: dict[str, torch.Tensor], nets: list[str], tau: float = 0.1,
+                        reset_step: bool = False) -> dict[str, int]:
+        """ReDo on the named networks, on the un-augmented batch; recycled neurons per layer.
+
+        Encoder channels are traced into every head that reads the features (actor,
+        critic, V), so their outgoing columns are zeroed in all of them. The critic
+        target is left to follow the critic through its moving average.
+        """
+        h = self._encoded(batch)
+        available = self.networks()
+        counts: dict[str, int] = {}
+        for net in nets:
+            if net not in available:
+                raise ValueError(f"agent has no network {net!r}; it has {sorted(available)}")
+            if net == "encoder":
+                wrapper = _EncoderAndHeads(self.encoder, {n: m for n, m in available.items() if n != "encoder"})
+                layers = [f"encoder.{n}" for n, m in self.encoder.named_modules() if isinstance(m, LAYER_TYPES)]
+                found = recycle_dormant_(wrapper, self._optimizers(), batch["obs"].float(), batch["action"],
+                                         tau=tau, reset_step=reset_step, init_fn=weight_init, layers=layers)
+                counts.update(found)
+                continue
+            inputs = self._probe_inputs(h, batch)[net]
+            found = recycle_dormant_(available[net], self._optimizers(), *inputs, tau=tau,
+                                     reset_step=reset_step, init_fn=weight_init)
+            counts.update({f"{net}.{layer}": n for layer, n in found.items()})
+        return counts
+
+    def _perturbed(self, scope: str) -> dict[str, torch.nn.Module]:
+        """What shrink-and-perturb mixes: heads and critic target; the encoder for scope=all."""
+        nets = {name: net for name, net in self.networks().items() if name != "encoder"}
+        nets["critic_target"] = self.critic_target
+        if scope == "all":
+            nets["encoder"] = self.encoder
+        return nets
+
+    def shrink_perturb(self, alpha: float | torch.Tensor, scope: str = "all", target: str = "fresh",
+                       initial_state: dict[str, dict] | None = None) -> None:
+        """θ ← αθ + (1−α)φ on every network (the critic target with its own draw); optimisers reset."""
+        for name, net in self._perturbed(scope).items():
+            if any(True for _ in net.parameters()):
+                shrink_perturb_(net, alpha, target=target, initial_state=(initial_state or {}).get(name),
+                                init_fn=weight_init, scope=scope)
+        for optimizer in self._optimizers():
+            reset_optimizer_state_(optimizer)
+
+    def reinitialise(self, scope: str = "heads") -> list[str]:
+        """Reset (Nikishin et al. 2022): a fresh draw of the heads (the MLPs after the
+        trunks) or of every network; the critic target copies the critic; the optimiser
+        state of exactly the re-drawn parameters is forgotten. Returns what was reset."""
+        modules: dict[str, torch.nn.Module] = {}
+        for name, net in self.networks().items():
+            if scope == "all":
+                modules[name] = net
+            else:
+                modules.update({f"{name}.{child}": m for child, m in net.named_children()
+                                if child != "trunk" and name != "encoder"})
+        params = set()
+        for module in modules.values():
+            module.apply(weight_init)
+            params.update(module.parameters())
+        for optimizer in self._optimizers():
+            for param in params:
+                optimizer.state.pop(param, None)
+        with torch.no_grad():
+            torch._foreach_copy_(list(self.critic_target.parameters()), list(self.critic.parameters()))
+        return sorted(modules)
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -224,3 +325,18 @@ class DrQV2Agent:
             raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
         for name, module in modules.items():
             module.load_state_dict(state[name])
+
+
+class _EncoderAndHeads(torch.nn.Module):
+    """Encoder followed by every head that reads its features: lets ReDo trace an
+    encoder channel into the columns it owns in each head's trunk."""
+
+    def __init__(self, encoder: torch.nn.Module, heads: dict[str, torch.nn.Module]):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = torch.nn.ModuleDict(heads)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> None:
+        h = self.encoder(obs)
+        for name, head in self.heads.items():
+            head(h, action) if name == "critic" else head(h)

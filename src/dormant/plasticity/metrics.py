@@ -119,15 +119,60 @@ def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
     return DormantResult(ratio=host[0], per_layer={n: d / t for n, d, t in zip(names, host[1:], total)})
 
 
-def fau(model: nn.Module, *inputs: torch.Tensor) -> FauResult:
-    """Fraction of active units: the share of ``nn.ReLU`` output elements > 0."""
+def fau_tensors(model: nn.Module, *inputs: torch.Tensor) -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
+    """Device-side FAU: (pooled fraction, layer names, active counts, element counts)."""
     modules = _probe_modules(model, "redo")
     collected = _run_with_hooks(model, modules, inputs, lambda out: ((out > 0).sum(), out.numel()))
     names = [name for name, calls in collected.items() if calls]
     if not names:
         raise ValueError(f"no nn.ReLU of {type(model).__name__} ran in the forward pass")
-    sizes = {n: sum(numel for _, numel in collected[n]) for n in names}
-    actives = torch.stack([sum(a for a, _ in collected[n]) for n in names]).float().cpu().tolist()  # one sync
-    total = sum(sizes.values())
-    return FauResult(fraction=sum(actives) / total,
-                     per_layer={n: a / sizes[n] for n, a in zip(names, actives)})
+    sizes = [sum(numel for _, numel in collected[n]) for n in names]
+    actives = torch.stack([sum(a for a, _ in collected[n]) for n in names]).float()
+    return actives.sum() / float(sum(sizes)), names, actives, sizes
+
+
+def fau(model: nn.Module, *inputs: torch.Tensor) -> FauResult:
+    """Fraction of active units: the share of ``nn.ReLU`` output elements > 0."""
+    fraction, names, actives, sizes = fau_tensors(model, *inputs)
+    host = torch.cat([fraction.reshape(1), actives]).cpu().tolist()  # one sync
+    return FauResult(fraction=host[0], per_layer={n: a / s for n, a, s in zip(names, host[1:], sizes)})
+
+
+class ActiveUnitCounter:
+    """Counts active ReLU outputs of ``model`` during forward passes run inside ``with``.
+
+    For FAU *during training* (SPEC.md §6): no extra forward pass and no host sync;
+    ``fraction()`` is a device tensor. Outside the ``with`` block no hook is attached.
+
+    Example::
+
+        counter = ActiveUnitCounter(critic)
+        with counter:
+            q1, q2 = critic(h, action)     # the update's own forward pass
+        critic_fau = counter.fraction()    # tensor, pooled over every ReLU element
+    """
+
+    def __init__(self, model: nn.Module):
+        self.modules = list(_probe_modules(model, "redo").values())
+        self._handles: list = []
+        self._active: list[torch.Tensor] = []
+        self._total = 0
+
+    def _hook(self, _module, _inputs, out) -> None:
+        self._active.append((out.detach() > 0).sum())
+        self._total += out.numel()
+
+    def __enter__(self) -> "ActiveUnitCounter":
+        self._active, self._total = [], 0
+        self._handles = [m.register_forward_hook(self._hook) for m in self.modules]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def fraction(self) -> torch.Tensor:
+        if not self._total:
+            raise ValueError("no nn.ReLU ran inside the `with` block")
+        return torch.stack(self._active).sum().float() / float(self._total)

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 FORMAT = "dormant-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: replay-ratio and intervention state; critic_fau metric
 FILENAME = "checkpoint.pt"
 
 

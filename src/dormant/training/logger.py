@@ -56,12 +56,14 @@ def _fmt(value: Any) -> Any:
 
 
 class RunLogger:
-    """train.csv, eval.csv and TensorBoard events in one run directory."""
+    """train.csv, eval.csv, diagnostics.csv, events.csv (interventions) and TensorBoard in one run directory."""
 
     def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool):
         self.train = CsvLog(run_dir / "train.csv", [*BASE_COLUMNS, "buffer_transitions", *metric_names])
         self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std"])
         self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
+        self.events = CsvLog(run_dir / "events.csv", [*BASE_COLUMNS[:3], "elapsed_s", "updates", "event", "count",
+                                                      "detail"])
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -69,11 +71,11 @@ class RunLogger:
             self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
 
     def truncate_after(self, frame: int) -> None:
-        for log in (self.train, self.eval, self.diagnostics):
+        for log in (self.train, self.eval, self.diagnostics, self.events):
             log.truncate_after(frame)
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
-        {"train": self.train, "eval": self.eval, "diagnostics": self.diagnostics}[kind].write(row)
+        {"train": self.train, "eval": self.eval, "diagnostics": self.diagnostics, "events": self.events}[kind].write(row)
         if self._tb is not None:
             for key, value in row.items():
                 if key not in ("frame", "step") and isinstance(value, (int, float)):

@@ -26,6 +26,7 @@ from dormant.envs import TimeStep, make_env
 from dormant.replay import ReplayBuffer
 from dormant.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from dormant.training.guard import StateGuard
+from dormant.training.interventions import Interventions, make_replay_ratio
 from dormant.training.logger import RunLogger
 from dormant.training.progress import Progress
 
@@ -77,7 +78,11 @@ class Trainer:
             nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
             allocate_transitions=self.total_steps,
         )
-        self.logger = RunLogger(self.run_dir, self.agent.METRICS, cfg.log.tensorboard)
+        self.replay_ratio = make_replay_ratio(cfg)
+        self.interventions = Interventions(cfg)
+        self._fau_index = self.agent.METRICS.index("critic_fau")
+        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
+                                cfg.log.tensorboard)
         self.counters = Counters()
         self.metric_sum = np.zeros(len(self.agent.METRICS))
         self.metric_last = np.zeros(len(self.agent.METRICS))
@@ -160,8 +165,9 @@ class Trainer:
     def _act_and_learn(self) -> None:
         step = self.counters.step
         action = self.agent.act(self._time_step.observation, step, eval_mode=False)
-        if step >= self.seed_steps and self.agent.should_update(step) and self.replay.can_sample():
-            self._update(step)
+        if step >= self.seed_steps and self.replay.can_sample():
+            for _ in range(self.replay_ratio.updates_due(step)):
+                self._update(step)
         ts = self.env.step(action)
         self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last)
         self.counters.step += 1
@@ -185,18 +191,26 @@ class Trainer:
         self.metric_last = values
         self.metric_count += 1
         self.counters.updates += 1
+        self.replay_ratio.observe(float(values[self._fau_index]))
         every = self.cfg.log.diagnostics_every_updates
         if every and self.counters.updates % every == 0:
             self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
-                                            **self.agent.diagnostics(batch)})
+                                            **self.agent.diagnostics(batch, redo_tau=self.cfg.log.redo_tau)})
+        for event in self.interventions.after_update(self.agent, batch, self.counters.updates, self.frame):
+            self.logger.log("events", {**self._row(), "updates": self.counters.updates, **event})
 
     def _finish_episode(self) -> None:
         self.counters.episode += 1
+        if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):
+            self.logger.log("events", {**self._row(), "updates": self.counters.updates, "event": "replay_ratio",
+                                       "count": self.replay_ratio.current,
+                                       "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
         seconds = max(time.perf_counter() - self._episode_t0, 1e-9)
         row = self._row(episode_reward=self.counters.episode_reward,
                         episode_length=self.counters.episode_step * self.cfg.env.action_repeat,
                         fps=self.counters.episode_step * self.cfg.env.action_repeat / seconds,
-                        buffer_transitions=len(self.replay))
+                        buffer_transitions=len(self.replay), replay_ratio=self.replay_ratio.current,
+                        rr_switch_frame=self.replay_ratio.switch_frame)
         if self.metric_count:
             means = (self.metric_sum / self.metric_count).tolist()
             last = self.metric_last.tolist()
@@ -255,6 +269,8 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
             "env": {"episode_start": self.env.episode_start_state(), "eval": self.eval_env.rng_state()},
+            "plasticity": {"replay_ratio": self.replay_ratio.state_dict(),
+                           "interventions": self.interventions.state_dict()},
         })
         c.last_checkpoint_step = c.step
         return path
@@ -271,6 +287,8 @@ class Trainer:
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.eval_env.set_rng_state(ckpt["env"]["eval"])
+        self.replay_ratio.load_state_dict(ckpt["plasticity"]["replay_ratio"])
+        self.interventions.load_state_dict(ckpt["plasticity"]["interventions"])
         actions, frames = self.replay.open_episode()
         if not frames or ckpt["env"]["episode_start"] is None:
             raise ValueError("checkpoint has no open episode to resume from")
