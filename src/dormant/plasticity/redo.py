@@ -130,6 +130,7 @@ def _where_(tensor: torch.Tensor, mask: torch.Tensor, value: torch.Tensor | floa
 def _reset_moments_(optimizers: list[torch.optim.Optimizer], param: torch.Tensor, mask: torch.Tensor,
                     reset_step: bool) -> None:
     """Zero every per-entry optimiser state (Adam moments, momentum) where ``mask``."""
+    touched = None
     for optimizer in optimizers:
         state = optimizer.state.get(param)
         if not state:
@@ -138,7 +139,9 @@ def _reset_moments_(optimizers: list[torch.optim.Optimizer], param: torch.Tensor
             if isinstance(value, torch.Tensor) and value.shape == param.shape:
                 _where_(value, mask, 0.0)
             elif key == "step" and reset_step:
-                state[key] = torch.zeros_like(value) if isinstance(value, torch.Tensor) else 0
+                touched = bool(mask.any()) if touched is None else touched  # a sync, only with this option
+                if touched:
+                    state[key] = torch.zeros_like(value) if isinstance(value, torch.Tensor) else 0
 
 
 @torch.no_grad()
@@ -178,7 +181,7 @@ def recycle_dormant_(
         if unknown:
             raise ValueError(f"no recyclable layer named {sorted(unknown)}; recyclable: {sorted(sites)}")
         sites = {name: site for name, site in sites.items() if name in wanted}
-    counts: dict[str, torch.Tensor] = {}
+    plan = []  # validate every layer before changing any, so a refusal changes nothing
     for name, site in sites.items():
         if site.leaves_model:
             continue  # the output layer (its activations are the model's output): never recycled
@@ -190,7 +193,11 @@ def recycle_dormant_(
                 "Pass layers=[...] to recycle the others.")
         scores = torch.stack(site.scores).mean(dim=0)
         dormant = scores / (scores.mean() + 1e-9) <= tau
-        layer = site.module
+        outgoing = [(consumer, _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant))
+                    for consumer_name, (consumer, consumer_in) in site.consumers.items()]
+        plan.append((name, site.module, dormant, outgoing))
+    counts: dict[str, torch.Tensor] = {}
+    for name, layer, dormant, outgoing in plan:
         fresh = copy.deepcopy(layer)
         if init_fn is not None:
             fresh.apply(init_fn)
@@ -202,8 +209,7 @@ def recycle_dormant_(
         if layer.bias is not None:
             _where_(layer.bias, dormant, 0.0)
             _reset_moments_(optimizers, layer.bias, dormant, reset_step)
-        for consumer_name, (consumer, consumer_in) in site.consumers.items():
-            columns = _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant)
+        for consumer, columns in outgoing:
             mask = columns.view(1, -1, *([1] * (consumer.weight.dim() - 2))).expand_as(consumer.weight)
             _where_(consumer.weight, mask, 0.0)
             _reset_moments_(optimizers, consumer.weight, mask, reset_step)

@@ -201,10 +201,6 @@ class Trainer:
 
     def _finish_episode(self) -> None:
         self.counters.episode += 1
-        if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):
-            self.logger.log("events", {**self._row(), "updates": self.counters.updates, "event": "replay_ratio",
-                                       "count": self.replay_ratio.current,
-                                       "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
         seconds = max(time.perf_counter() - self._episode_t0, 1e-9)
         row = self._row(episode_reward=self.counters.episode_reward,
                         episode_length=self.counters.episode_step * self.cfg.env.action_repeat,
@@ -219,6 +215,10 @@ class Trainer:
         self.metric_sum[:] = 0.0
         self.metric_count = 0
         self.logger.log("train", row)
+        if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):  # after the row: it ran at the old ratio
+            self.logger.log("events", {**self._row(), "updates": self.counters.updates, "event": "replay_ratio",
+                                       "count": self.replay_ratio.current,
+                                       "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
 
     def _row(self, **values: Any) -> dict[str, Any]:
         return {"frame": self.frame, "step": self.counters.step, "episode": self.counters.episode,
