@@ -384,6 +384,76 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
                       "order": "interleaved, alternating which agent goes first"}}
 
 
+class _NoCount:
+    """Stands in for the agent's critic ActiveUnitCounter: the baseline without FAU hooks."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def fraction(self) -> torch.Tensor:
+        return torch.zeros(())
+
+
+def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict:
+    """What the plasticity machinery costs: the per-update critic-FAU hooks (interleaved
+    A/B against the same agent without them, pixels and states), and one ReDo event, one
+    diagnostics row, one reset and one shrink-and-perturb on the full pixel network
+    (each runs every ~1000 updates or rarer: reported next to an update's time)."""
+    out: dict = {}
+    replay = ReplayBuffer(FRAME, np.uint8, 1, capacity=episodes * length, frame_stack=3, nstep=3,
+                          discount=0.99, seed=1)
+    fill_replay(replay, episodes, length, 1)
+    step = 100_000 + 2
+    for kind, obs_shape, pixels in (("pixels", (9, 84, 84), True), ("states_hidden1024", (24,), False)):
+        torch.manual_seed(0)
+        agents = {"with_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device),
+                  "without_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device)}
+        agents["without_fau"]._critic_units = _NoCount()
+        times: dict[str, list[float]] = {name: [] for name in agents}
+        rounds = warmup + (n if pixels else 20 * n)
+        for i in range(rounds):
+            if pixels:
+                batch = agents["with_fau"].to_batch(replay.sample(256))
+            else:
+                g = torch.Generator().manual_seed(i)
+                batch = {"obs": torch.randn(256, 24, generator=g), "next_obs": torch.randn(256, 24, generator=g),
+                         "action": torch.rand(256, 1, generator=g) * 2 - 1, "reward": torch.rand(256, 1, generator=g),
+                         "discount": torch.full((256, 1), 0.99)}
+                batch = {k: v.to(device) for k, v in batch.items()}
+            order = list(agents.items()) if i % 2 == 0 else list(agents.items())[::-1]
+            for name, agent in order:
+                sync(device)
+                t0 = now()
+                agent.update(batch, step).cpu()
+                sync(device)
+                if i >= warmup:
+                    times[name].append(now() - t0)
+        medians = {name: median_ms(t) for name, t in times.items()}
+        out[f"fau_hooks_{kind}"] = {"update_ms": medians,
+                                   "with_over_without": round(medians["with_fau"] / medians["without_fau"], 3),
+                                   "timed_updates_each": len(times["with_fau"])}
+        if pixels:
+            agent = agents["with_fau"]
+            once = {}
+            for name, fn in (("redo_critic", lambda: agent.recycle_dormant(batch, ["critic"])),
+                             ("redo_critic_actor_encoder", lambda: agent.recycle_dormant(batch, ["critic", "actor", "encoder"])),
+                             ("diagnostics", lambda: agent.diagnostics(batch)),
+                             ("reset_heads", lambda: agent.reinitialise("heads")),
+                             ("shrink_perturb_all", lambda: agent.shrink_perturb(0.8, scope="all"))):
+                sync(device)
+                t0 = now()
+                fn()
+                sync(device)
+                once[name] = round(1000 * (now() - t0), 1)
+            out["once_ms_pixels"] = once
+            out["redo_every_1000_updates_over_update"] = round(
+                once["redo_critic_actor_encoder"] / (1000 * medians["with_fau"]), 5)
+    return out
+
+
 # --- 2. environment frames/s --------------------------------------------------
 def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
     from dormant.envs.dmc import DMCEnv
@@ -512,7 +582,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--e2e-budget-s", type=float,
                         help="stop each end-to-end run's update phase after this many seconds "
                              "(default 300 pixels / 120 states; quick 60 / 30)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["update", "drm", "env", "replay", "e2e"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["update", "drm", "plasticity", "env", "replay", "e2e"],
                         help="sections to leave out")
     args = parser.parse_args(argv)
 
@@ -539,7 +609,7 @@ def main(argv: list[str] | None = None) -> dict:
                       "frames": 12000, "num_seed_frames": 4000}
 
     t_start = now()
-    result: dict = {"benchmark": "dormant DrQ-v2 / DrM throughput", "quick": quick,
+    result: dict = {"benchmark": "dormant DrQ-v2 / DrM / plasticity throughput", "quick": quick,
                     "machine": machine(device)}
 
     def log(msg: str) -> None:
@@ -567,6 +637,9 @@ def main(argv: list[str] | None = None) -> dict:
     if "drm" not in args.skip:
         with section("drm_overhead"):
             result["drm_overhead"] = bench_drm_overhead(device, warmup, updates, mem_episodes, 500)
+    if "plasticity" not in args.skip:
+        with section("plasticity"):
+            result["plasticity"] = bench_plasticity(device, warmup, updates, mem_episodes, 500)
     if "env" not in args.skip:
         with section("env_fps"):
             result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)

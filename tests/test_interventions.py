@@ -157,3 +157,27 @@ def test_resume_with_interventions_matches_an_uninterrupted_run(tmp_path):
     load_trainer(tmp_path / "part", part).train()
     for name in ("train.csv", "events.csv"):
         assert rows(tmp_path / "part" / name) == rows(tmp_path / "full" / name), name
+
+
+def _fake_run(path, seed, switch):
+    path.mkdir(parents=True)
+    (path / "eval.csv").write_text("frame,episode_reward\n0,10\n1000,20\n2000,30\n".replace(",2", f",{2 + seed}"))
+    (path / "diagnostics.csv").write_text("frame,actor_dormant_ratio,critic_fau\n500,0.1,0.6\n1500,0.2,0.5\n")
+    (path / "train.csv").write_text(f"frame,rr_switch_frame\n1000,-1\n2000,{switch}\n")
+
+
+def test_compare_plot_renders_one_panel_per_diagnostic(tmp_path):
+    from matplotlib import image
+
+    from dormant.experiments.plot import plot_compare
+
+    groups = {"plain": [], "adaptive RR": []}
+    for seed in (1, 2):
+        _fake_run(tmp_path / f"a{seed}", seed, -1)
+        _fake_run(tmp_path / f"b{seed}", seed, 1500)
+        groups["plain"].append(tmp_path / f"a{seed}")
+        groups["adaptive RR"].append(tmp_path / f"b{seed}")
+    one = plot_compare(groups, tmp_path / "one.png")
+    two = plot_compare(groups, tmp_path / "two.png", panels=("actor_dormant_ratio", "critic_fau"))
+    assert image.imread(two).shape[0] > image.imread(one).shape[0]  # taller: one more panel
+    assert one.stat().st_size > 10_000

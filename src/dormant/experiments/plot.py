@@ -123,18 +123,34 @@ def _dormant_series(train: dict, diag: dict) -> dict[str, tuple[np.ndarray, np.n
     return series
 
 
-def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "") -> Path:
-    """Evaluation return (mean ± std over seeds) and actor dormant ratio per group of runs.
+PANEL_LABELS = {
+    "actor_dormant_ratio": "actor dormant ratio (DrM, τ 0.025)",
+    "critic_dormant_ratio": "critic dormant ratio (DrM, τ 0.025)",
+    "critic_redo_dormant_ratio": "critic dormant ratio (ReDo, τ 0.025)",
+    "actor_redo_dormant_ratio": "actor dormant ratio (ReDo, τ 0.025)",
+    "encoder_redo_dormant_ratio": "encoder dormant ratio (ReDo, τ 0.025)",
+    "critic_fau": "critic FAU",
+    "actor_fau": "actor FAU",
+    "encoder_fau": "encoder FAU",
+}
 
-    The dormant ratio comes from ``diagnostics.csv`` (every agent logs it there), so
-    agents are compared on the same measurement.
+
+def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
+                 panels: tuple[str, ...] = ("actor_dormant_ratio",)) -> Path:
+    """Evaluation return (mean ± std over seeds) and one panel per ``diagnostics.csv``
+    column (one line per seed), for groups of runs.
+
+    Every agent logs the same diagnostics, so agents are compared on the same
+    measurement. Runs whose replay ratio switched are marked with a dotted line.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax_d) = plt.subplots(2, 1, figsize=(7, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    fig, axes = plt.subplots(1 + len(panels), 1, figsize=(7, 3.6 + 2.2 * len(panels)), sharex=True,
+                             gridspec_kw={"height_ratios": [3] + [2] * len(panels)})
+    ax, panel_axes = axes[0], list(axes[1:])
     for i, (label, runs) in enumerate(groups.items()):
         curves = [read_csv(Path(r) / "eval.csv") for r in runs]
         frames = curves[0]["frame"]
@@ -145,18 +161,24 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "") -
                         color=f"C{i}", alpha=0.2)
         for j, r in enumerate(runs):
             diag = read_csv(Path(r) / "diagnostics.csv") if (Path(r) / "diagnostics.csv").exists() else {}
-            if "actor_dormant_ratio" in diag:
-                ax_d.plot(diag["frame"], diag["actor_dormant_ratio"], color=f"C{i}", lw=1,
-                          label=label if j == 0 else None)
+            for key, ax_p in zip(panels, panel_axes):
+                if key in diag:
+                    ax_p.plot(diag["frame"], diag[key], color=f"C{i}", lw=1, label=label if j == 0 else None)
+            train = read_csv(Path(r) / "train.csv") if (Path(r) / "train.csv").exists() else {}
+            switched = train.get("rr_switch_frame", np.array([-1.0]))
+            if len(switched) and switched[-1] >= 0:
+                for axis in axes:
+                    axis.axvline(switched[-1], color=f"C{i}", ls=":", lw=1)
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax_d.set_ylabel("actor dormant ratio (DrM τ)")
-    ax_d.set_ylim(bottom=-0.01)
-    ax_d.set_xlabel("environment frames")
-    ax_d.grid(alpha=0.3)
-    ax_d.legend(fontsize=8)
+    for key, ax_p in zip(panels, panel_axes):
+        ax_p.set_ylabel(PANEL_LABELS.get(key, key), fontsize=8)
+        ax_p.grid(alpha=0.3)
+        if ax_p.get_legend_handles_labels()[0]:
+            ax_p.legend(fontsize=7)
+    axes[-1].set_xlabel("environment frames")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
