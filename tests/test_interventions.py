@@ -45,6 +45,7 @@ def test_encoder_channels_are_traced_into_every_head_that_reads_them():
     assert counts["encoder.convnet.6"] >= 1  # the planted channel (and any naturally silent one)
     side = (20 - 3) // 2 + 1 - 6  # 3×3 maps: 9 columns per channel in each trunk
     owned = slice(5 * side * side, 6 * side * side)
+    assert torch.equal(agent.critic_target.trunk[0].weight[:, owned], torch.zeros(8, side * side))
     for head in (agent.actor, agent.critic, agent.value):
         assert torch.equal(head.trunk[0].weight[:, owned], torch.zeros(8, side * side))
         state = agent._modules()[{agent.actor: "actor_opt", agent.critic: "critic_opt",
@@ -53,6 +54,31 @@ def test_encoder_channels_are_traced_into_every_head_that_reads_them():
     h = agent.encoder(obs)
     after = (agent.actor(h), *agent.critic(h, batch["action"]), agent.value(h))
     assert all(torch.equal(a, b) for a, b in zip(before, after))  # function unchanged
+
+
+def test_critic_recycling_is_mirrored_in_the_target():
+    agent = pixel_agent()
+    batch = pixel_batch()
+    for _ in range(3):
+        agent.update(batch, step=0)  # Adam moments everywhere
+    with torch.no_grad():  # plant a dead hidden neuron in Q1
+        agent.critic.q1[0].weight[3] = 0.0
+        agent.critic.q1[0].bias[3] = -10.0
+    # A target with the critic's dormant neurons (in training it lags by a moving average):
+    # then mirroring must leave its function unchanged too.
+    agent.critic_target.load_state_dict(agent.critic.state_dict())
+    h = agent._encoded(batch)
+    target_before = agent.critic_target(h, batch["action"])
+    counts = agent.recycle_dormant(batch, ["critic"], tau=0.0)
+    assert counts["critic.q1.0"] >= 1
+    q1, q1_target = agent.critic.q1, agent.critic_target.q1
+    assert torch.equal(q1_target[0].weight[3], q1[0].weight[3])  # the re-drawn row, copied
+    assert q1_target[0].bias[3] == 0
+    # Outgoing column 3: zero, except in rows of the next layer that were themselves re-drawn,
+    # and identical in the target.
+    assert torch.equal(q1_target[2].weight[:, 3], q1[2].weight[:, 3])
+    assert (q1[2].weight[:, 3] == 0).sum() >= 16 - counts["critic.q1.2"]
+    assert all(torch.equal(a, b) for a, b in zip(target_before, agent.critic_target(h, batch["action"])))
 
 
 def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
@@ -67,7 +93,10 @@ def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
     assert not torch.equal(agent.critic.q1[0].weight, old_head)
     assert all(torch.equal(p, keep[n]) for n, p in agent.encoder.named_parameters())
     assert all(torch.equal(p, keep[f"trunk.{n}"]) for n, p in agent.critic.trunk.named_parameters())
-    assert all(torch.equal(a, b) for a, b in zip(agent.critic.parameters(), agent.critic_target.parameters()))
+    for head in ("q1", "q2"):  # re-drawn heads are copied into the target; its lagging trunk is kept
+        online, target = agent.critic.get_submodule(head), agent.critic_target.get_submodule(head)
+        assert all(torch.equal(a, b) for a, b in zip(online.parameters(), target.parameters()))
+    assert not torch.equal(agent.critic_target.trunk[0].weight, agent.critic.trunk[0].weight)
     assert agent.critic.q1[0].weight not in agent.critic_opt.state  # re-drawn: its moments forgotten
     assert agent.critic.trunk[0].weight in agent.critic_opt.state  # kept: its moments kept
     assert agent.reinitialise("all") == ["actor", "critic", "encoder"]
@@ -80,6 +109,10 @@ def test_periodic_shrink_perturb_mixes_towards_a_fresh_draw():
     assert torch.equal(agent.encoder.convnet[0].weight, before)
     agent.shrink_perturb(0.5, scope="all")
     assert not torch.equal(agent.encoder.convnet[0].weight, before)
+    with torch.no_grad():
+        agent.critic.trunk[1].weight.fill_(3.0)  # a trained LayerNorm gain
+    agent.shrink_perturb(0.0, scope="all")  # α = 0: a pure fresh draw, LayerNorm included
+    assert torch.equal(agent.critic.trunk[1].weight, torch.ones(8))
 
 
 def test_every_update_reports_the_critic_fau():

@@ -19,7 +19,7 @@ from dormant.nets import (
     Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
 from dormant.plasticity import (
-    ActiveUnitCounter, fau_tensors, recycle_dormant_, reset_optimizer_state_, shrink_perturb_,
+    ActiveUnitCounter, fau_tensors, recycle_dormant_, reinitialise_, reset_optimizer_state_, shrink_perturb_,
 )
 from dormant.plasticity.redo import LAYER_TYPES
 from dormant.schedules import parse_schedule
@@ -232,32 +232,41 @@ class DrQV2Agent:
         """ReDo on the named networks, on the un-augmented batch; recycled neurons per layer.
 
         Encoder channels are traced into every head that reads the features (actor,
-        critic, V), so their outgoing columns are zeroed in all of them. The critic
-        target is left to follow the critic through its moving average.
+        critic, its target, V), so their outgoing columns are zeroed in all of them.
+        The critic target mirrors the critic's recycling (same rows, zero biases and
+        outgoing weights), so neither function changes and the moving average stays
+        consistent. The encoder goes last, so that the heads are scored on the features
+        they were trained on.
         """
-        h = self._encoded(batch)
         available = self.networks()
+        unknown = [net for net in nets if net not in available]
+        if unknown:
+            raise ValueError(f"agent has no network {unknown}; it has {sorted(available)}")
+        h = self._encoded(batch)
         counts: dict[str, int] = {}
-        for net in nets:
-            if net not in available:
-                raise ValueError(f"agent has no network {net!r}; it has {sorted(available)}")
+        for net in sorted(nets, key=lambda n: n == "encoder"):
             if net == "encoder":
-                wrapper = _EncoderAndHeads(self.encoder, {n: m for n, m in available.items() if n != "encoder"})
+                heads = {n: m for n, m in available.items() if n != "encoder"}
+                wrapper = _EncoderAndHeads(self.encoder, {**heads, "critic_target": self.critic_target})
                 layers = [f"encoder.{n}" for n, m in self.encoder.named_modules() if isinstance(m, LAYER_TYPES)]
-                found = recycle_dormant_(wrapper, self._optimizers(), batch["obs"].float(), batch["action"],
-                                         tau=tau, reset_step=reset_step, init_fn=weight_init, layers=layers)
-                counts.update(found)
+                counts.update(recycle_dormant_(wrapper, self._optimizers(), batch["obs"].float(), batch["action"],
+                                               tau=tau, reset_step=reset_step, init_fn=weight_init, layers=layers))
                 continue
-            inputs = self._probe_inputs(h, batch)[net]
-            found = recycle_dormant_(available[net], self._optimizers(), *inputs, tau=tau,
-                                     reset_step=reset_step, init_fn=weight_init)
+            followers = [self.critic_target] if net == "critic" else []
+            found = recycle_dormant_(available[net], self._optimizers(), *self._probe_inputs(h, batch)[net],
+                                     tau=tau, reset_step=reset_step, init_fn=weight_init, followers=followers)
             counts.update({f"{net}.{layer}": n for layer, n in found.items()})
         return counts
 
     def _perturbed(self, scope: str) -> dict[str, torch.nn.Module]:
-        """What shrink-and-perturb mixes: heads and critic target; the encoder for scope=all."""
-        nets = {name: net for name, net in self.networks().items() if name != "encoder"}
-        nets["critic_target"] = self.critic_target
+        """What shrink-and-perturb mixes: the heads, the critic target (after the critic,
+        with its own draw), and the encoder for scope=all."""
+        nets: dict[str, torch.nn.Module] = {}
+        for name, net in self.networks().items():
+            if name != "encoder":
+                nets[name] = net
+            if name == "critic":
+                nets["critic_target"] = self.critic_target
         if scope == "all":
             nets["encoder"] = self.encoder
         return nets
@@ -274,8 +283,9 @@ class DrQV2Agent:
 
     def reinitialise(self, scope: str = "heads") -> list[str]:
         """Reset (Nikishin et al. 2022): a fresh draw of the heads (the MLPs after the
-        trunks) or of every network; the critic target copies the critic; the optimiser
-        state of exactly the re-drawn parameters is forgotten. Returns what was reset."""
+        trunks) or of every network; the critic target copies exactly what was re-drawn
+        of the critic; the optimiser state of exactly the re-drawn parameters is
+        forgotten. Returns what was reset."""
         modules: dict[str, torch.nn.Module] = {}
         for name, net in self.networks().items():
             if scope == "all":
@@ -285,14 +295,18 @@ class DrQV2Agent:
                                 if child != "trunk" and name != "encoder"})
         params = set()
         for module in modules.values():
-            module.apply(weight_init)
+            reinitialise_(module, weight_init)
             params.update(module.parameters())
         for optimizer in self._optimizers():
             for param in params:
                 optimizer.state.pop(param, None)
         with torch.no_grad():
-            torch._foreach_copy_(list(self.critic_target.parameters()), list(self.critic.parameters()))
+            for name, module in modules.items():
+                if name == "critic" or name.startswith("critic."):
+                    target = self.critic_target.get_submodule(name.partition(".")[2])
+                    torch._foreach_copy_(list(target.parameters()), list(module.parameters()))
         return sorted(modules)
+
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -328,8 +342,9 @@ class DrQV2Agent:
 
 
 class _EncoderAndHeads(torch.nn.Module):
-    """Encoder followed by every head that reads its features: lets ReDo trace an
-    encoder channel into the columns it owns in each head's trunk."""
+    """Encoder followed by every head that reads its features (critics take the
+    action too): lets ReDo trace an encoder channel into the columns it owns in each
+    head's trunk."""
 
     def __init__(self, encoder: torch.nn.Module, heads: dict[str, torch.nn.Module]):
         super().__init__()
@@ -339,4 +354,4 @@ class _EncoderAndHeads(torch.nn.Module):
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> None:
         h = self.encoder(obs)
         for name, head in self.heads.items():
-            head(h, action) if name == "critic" else head(h)
+            head(h, action) if name.startswith("critic") else head(h)

@@ -8,7 +8,7 @@
 - DrM's schedules: ``awaken_stddev(β)``, ``exploit_lambda(β)``, ``perturb_factor(β)``; ``expectile_loss``
 """
 
-from dormant.plasticity.interventions import fresh_copy, reset_optimizer_state_, shrink_perturb_
+from dormant.plasticity.interventions import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
 from dormant.plasticity.metrics import (
     ActiveUnitCounter, DormantResult, FauResult, dormant_ratio, dormant_tensors, fau, fau_tensors,
 )
@@ -19,5 +19,5 @@ from dormant.plasticity.schedules import awaken_stddev, expectile_loss, exploit_
 __all__ = [
     "ActiveUnitCounter", "AdaptiveReplayRatio", "DormantResult", "FauResult", "ReplayRatio", "awaken_stddev",
     "dormant_ratio", "dormant_tensors", "expectile_loss", "exploit_lambda", "fau", "fau_tensors", "fresh_copy",
-    "parse_replay_ratio", "perturb_factor", "recycle_dormant_", "reset_optimizer_state_", "shrink_perturb_",
+    "parse_replay_ratio", "perturb_factor", "recycle_dormant_", "reinitialise_", "reset_optimizer_state_", "shrink_perturb_",
 ]

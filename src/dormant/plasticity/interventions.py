@@ -28,17 +28,31 @@ def _mixed_parameters(model: nn.Module, scope: str) -> list[tuple[str, torch.Ten
             for p_name, p in module.named_parameters(recurse=False)]
 
 
-def fresh_copy(model: nn.Module, init_fn: Callable[[nn.Module], None] | None = None) -> nn.Module:
-    """A copy of ``model`` re-drawn from its own initialiser: ``init_fn`` applied to every
-    submodule if given, else each submodule's ``reset_parameters()`` (PyTorch's default)."""
-    fresh = copy.deepcopy(model)
-    if init_fn is not None:
-        fresh.apply(init_fn)
-    else:
-        for module in fresh.modules():
+def reinitialise_(model: nn.Module, init_fn: Callable[[nn.Module], None] | None = None) -> nn.Module:
+    """Re-draw every parameter of ``model`` in place from its initialiser.
+
+    ``init_fn`` is applied to every submodule (e.g. DrQ-v2's orthogonal init for
+    Linear/Conv); submodules it leaves unchanged (LayerNorm, for such an init) get
+    their own ``reset_parameters()``. Without ``init_fn``, every submodule's
+    ``reset_parameters()`` (PyTorch's default initialisers).
+    """
+    if init_fn is None:
+        for module in model.modules():
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
-    return fresh
+        return model
+    before = {module: [p.detach().clone() for p in module.parameters(recurse=False)] for module in model.modules()}
+    model.apply(init_fn)
+    for module, old in before.items():
+        own = list(module.parameters(recurse=False))
+        if own and hasattr(module, "reset_parameters") and all(torch.equal(a, b) for a, b in zip(own, old)):
+            module.reset_parameters()
+    return model
+
+
+def fresh_copy(model: nn.Module, init_fn: Callable[[nn.Module], None] | None = None) -> nn.Module:
+    """A copy of ``model`` re-drawn from its own initialiser (see ``reinitialise_``)."""
+    return reinitialise_(copy.deepcopy(model), init_fn)
 
 
 def reset_optimizer_state_(optimizer: torch.optim.Optimizer) -> None:

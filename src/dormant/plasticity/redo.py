@@ -153,6 +153,7 @@ def recycle_dormant_(
     reset_step: bool = False,
     init_fn: Callable[[nn.Module], None] | None = None,
     layers: Iterable[str] | None = None,
+    followers: Iterable[nn.Module] = (),
 ) -> dict[str, int]:
     """Recycle the τ-dormant neurons of ``model`` on ``inputs``; returns recycled counts per layer.
 
@@ -164,7 +165,11 @@ def recycle_dormant_(
     exactly those entries (Adam's moments, momentum) is zeroed; ``reset_step=True``
     also restarts the step count of the touched parameters (Adam keeps one per
     tensor, so this changes the bias correction of its other entries too).
-    ``layers`` restricts recycling to the named layers. No host sync until the counts.
+    ``layers`` restricts recycling to the named layers. ``followers`` are copies of
+    ``model`` that track it (a Polyak target network): they get the same re-drawn rows,
+    zero biases and zero outgoing weights, so that the target's function is unchanged
+    too and the moving average does not mix fresh rows with stale outgoing weights.
+    No host sync until the counts.
     """
     if not (isinstance(tau, (int, float)) and 0.0 <= tau < 1.0):
         raise ValueError(f"tau must be in [0, 1), got {tau!r}")
@@ -193,9 +198,16 @@ def recycle_dormant_(
                 "Pass layers=[...] to recycle the others.")
         scores = torch.stack(site.scores).mean(dim=0)
         dormant = scores / (scores.mean() + 1e-9) <= tau
-        outgoing = [(consumer, _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant))
+        outgoing = [(consumer_name, consumer,
+                     _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant))
                     for consumer_name, (consumer, consumer_in) in site.consumers.items()]
         plan.append((name, site.module, dormant, outgoing))
+    followers = list(followers)
+    for follower in followers:  # same structure, checked before anything changes
+        for name, layer, _, outgoing in plan:
+            copy_layer = follower.get_submodule(name)
+            if copy_layer.weight.shape != layer.weight.shape:
+                raise ValueError(f"follower {type(follower).__name__} differs from the model at {name!r}")
     counts: dict[str, torch.Tensor] = {}
     for name, layer, dormant, outgoing in plan:
         fresh = copy.deepcopy(layer)
@@ -209,10 +221,17 @@ def recycle_dormant_(
         if layer.bias is not None:
             _where_(layer.bias, dormant, 0.0)
             _reset_moments_(optimizers, layer.bias, dormant, reset_step)
-        for consumer, columns in outgoing:
+        for follower in followers:
+            twin = follower.get_submodule(name)
+            _where_(twin.weight, rows, layer.weight)
+            if twin.bias is not None:
+                _where_(twin.bias, dormant, 0.0)
+        for consumer_name, consumer, columns in outgoing:
             mask = columns.view(1, -1, *([1] * (consumer.weight.dim() - 2))).expand_as(consumer.weight)
             _where_(consumer.weight, mask, 0.0)
             _reset_moments_(optimizers, consumer.weight, mask, reset_step)
+            for follower in followers:
+                _where_(follower.get_submodule(consumer_name).weight, mask, 0.0)
         counts[name] = dormant.sum()
     if not counts:
         return {}

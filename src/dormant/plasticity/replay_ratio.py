@@ -54,7 +54,7 @@ class ReplayRatio:
         return {"ratio": str(self.ratio), "switch_frame": self.switch_frame}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.ratio = parse_replay_ratio(state["ratio"])
+        """A static ratio is configuration, not state: only the switch record is restored."""
         self.switch_frame = int(state["switch_frame"])
 
 
@@ -104,6 +104,7 @@ class AdaptiveReplayRatio(ReplayRatio):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
+        self.ratio = parse_replay_ratio(state["ratio"])
         self.fau_sum = float(state["fau_sum"])
         self.fau_count = int(state["fau_count"])
         self.previous_mean = None if state["previous_mean"] is None else float(state["previous_mean"])
