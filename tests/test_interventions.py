@@ -214,3 +214,13 @@ def test_compare_plot_renders_one_panel_per_diagnostic(tmp_path):
     two = plot_compare(groups, tmp_path / "two.png", panels=("actor_dormant_ratio", "critic_fau"))
     assert image.imread(two).shape[0] > image.imread(one).shape[0]  # taller: one more panel
     assert one.stat().st_size > 10_000
+
+
+def test_drm_takes_redo_on_every_network_including_v():
+    agent = pixel_agent(DrMAgent)
+    batch = pixel_batch()
+    agent.update(batch, step=0)
+    counts = agent.recycle_dormant(batch, ["critic", "actor", "value", "encoder"], tau=0.1)
+    assert {"critic.q1.0", "actor.policy.2", "value.v.0", "encoder.convnet.0"} <= set(counts)
+    values = agent.update(batch, step=1)  # still trains
+    assert torch.isfinite(values).all()
