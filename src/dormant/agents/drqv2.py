@@ -19,7 +19,7 @@ from dormant.nets import (
     Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
 from dormant.plasticity import (
-    ActiveUnitCounter, fau_tensors, recycle_dormant_, reinitialise_, reset_optimizer_state_, shrink_perturb_,
+    ActiveUnitCounter, dormant_tensors, fau_tensors, recycle_dormant_, reinitialise_, reset_optimizer_state_, shrink_perturb_,
 )
 from dormant.plasticity.redo import LAYER_TYPES
 from dormant.schedules import parse_schedule
@@ -202,8 +202,6 @@ class DrQV2Agent:
     def diagnostics(self, batch: dict[str, torch.Tensor], redo_tau: float = 0.025) -> dict[str, float]:
         """Per network and layer: DrM-kind dormant ratio (actor, critic), ReDo-kind dormant
         ratio and FAU (every network with ReLUs). One host sync; call rarely."""
-        from dormant.plasticity import dormant_tensors
-
         h = self._encoded(batch)
         nets = self.networks()
         parts: dict[str, tuple] = {}
