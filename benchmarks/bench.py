@@ -343,6 +343,33 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
     return out
 
 
+def time_interleaved(agents: dict, next_batch, rounds: int, warmup: int, step: int,
+                     device: torch.device) -> dict[str, list[float]]:
+    """Seconds per update of each agent on the same batches, interleaved with the order
+    alternating (A B, B A, ...) so that drift hits all alike; the first ``warmup``
+    rounds are not kept. ``next_batch(i)`` gives round i's batch."""
+    times: dict[str, list[float]] = {name: [] for name in agents}
+    for i in range(rounds):
+        batch = next_batch(i)
+        order = list(agents.items()) if i % 2 == 0 else list(agents.items())[::-1]
+        for name, agent in order:
+            sync(device)
+            t0 = now()
+            agent.update(batch, step).cpu()
+            sync(device)
+            if i >= warmup:
+                times[name].append(now() - t0)
+    return times
+
+
+def time_once_ms(fn, device: torch.device) -> float:
+    sync(device)
+    t0 = now()
+    fn()
+    sync(device)
+    return round(1000 * (now() - t0), 1)
+
+
 def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict:
     """DrM's update against DrQ-v2's on the same batches, interleaved (A B, B A, ...) so
     that drift and order effects hit both alike; the ratio of medians is the figure."""
@@ -357,24 +384,10 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
     agents = {"drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
               "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device,
                               drm=DrMConfig())}
-    times: dict[str, list[float]] = {name: [] for name in agents}
     step = 100_000 + 2  # past exploration, not a perturbation step
-    for i in range(warmup + n):
-        batch = agents["drqv2"].to_batch(replay.sample(batch_size))
-        order = list(agents.items()) if i % 2 == 0 else list(agents.items())[::-1]  # A B, B A, ...
-        for name, agent in order:
-            sync(device)
-            t0 = now()
-            agent.update(batch, step).cpu()
-            sync(device)
-            if i >= warmup:
-                times[name].append(now() - t0)
-    drm = agents["drm"]  # one perturbation, timed once (it runs every 100k agent steps)
-    sync(device)
-    t0 = now()
-    drm.perturb()
-    sync(device)
-    perturb_ms = round(1000 * (now() - t0), 1)
+    times = time_interleaved(agents, lambda i: agents["drqv2"].to_batch(replay.sample(batch_size)),
+                             warmup + n, warmup, step, device)
+    perturb_ms = time_once_ms(agents["drm"].perturb, device)  # once: it runs every 100k agent steps
     medians = {name: median_ms(t) for name, t in times.items()}
     return {"update_ms": medians, "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
             "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
@@ -412,42 +425,31 @@ def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int, l
         agents = {"with_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device),
                   "without_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device)}
         agents["without_fau"]._critic_units = _NoCount()
-        times: dict[str, list[float]] = {name: [] for name in agents}
-        rounds = warmup + (n if pixels else 20 * n)
-        for i in range(rounds):
+
+        def next_batch(i: int, pixels: bool = pixels, agent: DrQV2Agent = agents["with_fau"]) -> dict:
             if pixels:
-                batch = agents["with_fau"].to_batch(replay.sample(256))
-            else:
-                g = torch.Generator().manual_seed(i)
-                batch = {"obs": torch.randn(256, 24, generator=g), "next_obs": torch.randn(256, 24, generator=g),
-                         "action": torch.rand(256, 1, generator=g) * 2 - 1, "reward": torch.rand(256, 1, generator=g),
-                         "discount": torch.full((256, 1), 0.99)}
-                batch = {k: v.to(device) for k, v in batch.items()}
-            order = list(agents.items()) if i % 2 == 0 else list(agents.items())[::-1]
-            for name, agent in order:
-                sync(device)
-                t0 = now()
-                agent.update(batch, step).cpu()
-                sync(device)
-                if i >= warmup:
-                    times[name].append(now() - t0)
+                return agent.to_batch(replay.sample(256))
+            g = torch.Generator().manual_seed(i)
+            batch = {"obs": torch.randn(256, 24, generator=g), "next_obs": torch.randn(256, 24, generator=g),
+                     "action": torch.rand(256, 1, generator=g) * 2 - 1, "reward": torch.rand(256, 1, generator=g),
+                     "discount": torch.full((256, 1), 0.99)}
+            return {k: v.to(device) for k, v in batch.items()}
+
+        times = time_interleaved(agents, next_batch, warmup + (n if pixels else 20 * n), warmup, step, device)
         medians = {name: median_ms(t) for name, t in times.items()}
         out[f"fau_hooks_{kind}"] = {"update_ms": medians,
                                    "with_over_without": round(medians["with_fau"] / medians["without_fau"], 3),
                                    "timed_updates_each": len(times["with_fau"])}
         if pixels:
             agent = agents["with_fau"]
+            batch = next_batch(0)
             once = {}
             for name, fn in (("redo_critic", lambda: agent.recycle_dormant(batch, ["critic"])),
                              ("redo_critic_actor_encoder", lambda: agent.recycle_dormant(batch, ["critic", "actor", "encoder"])),
                              ("diagnostics", lambda: agent.diagnostics(batch)),
                              ("reset_heads", lambda: agent.reinitialise("heads")),
                              ("shrink_perturb_all", lambda: agent.shrink_perturb(0.8, scope="all"))):
-                sync(device)
-                t0 = now()
-                fn()
-                sync(device)
-                once[name] = round(1000 * (now() - t0), 1)
+                once[name] = time_once_ms(fn, device)
             out["once_ms_pixels"] = once
             out["redo_every_1000_updates_over_update"] = round(
                 once["redo_critic_actor_encoder"] / (1000 * medians["with_fau"]), 5)
