@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up dormant in ./.venv: Mesa for headless MuJoCo rendering (Debian/Ubuntu, when
-# root), then the package with its pinned, tested versions (constraints.txt).
+# root), then the package with every suite (DMC, MetaWorld, Adroit) and its pinned,
+# tested versions (constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,5 @@ fi
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,test]"
 .venv/bin/python -m pip check

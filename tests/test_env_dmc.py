@@ -84,7 +84,7 @@ def test_restore_episode_reproduces_the_simulator_state():
     follow = [rng.uniform(-1, 1, env.action_dim).astype(np.float32) for _ in range(5)]
     expected = [env.step(a) for a in follow]
     other = DMCEnv("walker_walk", obs="states", seed=99, frame_stack=1)
-    obs = other.restore_episode(start, np.array(actions), frames)
+    obs = other.restore_episode(start, np.array(actions), frames).observation
     assert np.array_equal(obs, frames[-1])
     for a, want in zip(follow, expected):
         got = other.step(a)

@@ -98,7 +98,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
     device = resolve_device(cfg.device)
     env = make_env(cfg, seed=cfg.seed)
-    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=device)
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=device, proprio_dim=env.proprio_dim)
     agent.load_state_dict(checkpoint["agent"])
     torch.manual_seed(cfg.seed)
     step = int(checkpoint["counters"]["step"])
@@ -109,6 +109,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _fail("episodes must be ≥ 1")
     print(f"{cfg.task} at frame {step * cfg.env.action_repeat}: return {result['episode_reward']:.1f} "
           f"± {result['episode_reward_std']:.1f} over {cfg.eval.episodes} episodes"
+          + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else "")
           + (f"; video {video}" if cfg.eval.video else ""))
     return 0
 

@@ -1,4 +1,5 @@
-"""One typed configuration tree, resolved as defaults → task preset → obs preset → user.
+"""One typed configuration tree, resolved as defaults → task preset → named preset →
+obs preset → user.
 
 Field names carry their unit: ``frames`` are simulator steps, ``steps`` are agent
 steps (one step = ``env.action_repeat`` frames), ``updates`` are gradient updates.
@@ -30,8 +31,12 @@ class EnvConfig:
     image_size: int = 84  # pixels per side
     frame_stack: int = 3  # frames concatenated along channels (states: 1)
     action_repeat: int = 2  # frames per agent step
-    camera_id: int = 0
+    camera_id: int = 0  # DMC camera index
+    camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
     fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
+    proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
+    reward_scale: float = 1.0  # multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
+    reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
 
 
 @dataclass
@@ -48,6 +53,8 @@ class AgentConfig:
     batch_size: int = 256
     nstep: int = 3
     discount: float = 0.99
+    critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
+    critic_layernorm: bool = False  # LayerNorm after each hidden Linear of Q1/Q2 (reference MetaWorld)
     bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
     compile: bool = False  # torch.compile the networks (off until shown harmless)
 
@@ -120,6 +127,7 @@ class LogConfig:
 @dataclass
 class Config:
     task: str = "dmc/cartpole_swingup"
+    preset: str = ""  # a named bundle of overrides (see PRESETS), applied after the task's
     frames: int = 1_100_000  # training budget in simulator frames
     seed: int = 1
     out: str = ""  # run directory; empty → runs/<task>-<agent>-s<seed>
@@ -149,6 +157,20 @@ SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plastici
 REDO_NETS = ("critic", "actor", "encoder", "value")
 # Presets applied when observations are states (after the task's, before the user's).
 STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
+# Named presets (`preset=NAME`), applied after the task preset and before the user's
+# overrides. They reproduce code paths of the reference repositories that differ from
+# the paper and from our defaults; each entry says why it is not the default.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The DrM reference's MetaWorld trainer (train_mw.py + agents/drm_mw.py): its
+    # buffer is built with n-step ⌊3 + 7⌋ = 10 and γ = 0.997 − 0.02 − 0.007 = 0.97 (the
+    # schedules that would change them are never called), λ is the constant 0.5, α_max
+    # 0.95, and Q1/Q2 have Dropout(0.01) + LayerNorm after each hidden Linear. The paper
+    # describes none of this, so it is a preset, not the MetaWorld default.
+    "drm-reference-metaworld": {
+        "agent.nstep": 10, "agent.discount": 0.97, "agent.critic_dropout": 0.01,
+        "agent.critic_layernorm": True, "drm.fixed_lambda": 0.5, "drm.alpha_max": 0.95,
+    },
+}
 
 
 def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
@@ -253,7 +275,17 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     agent = str(overrides.get("agent.name", cfg.agent.name))
     if agent != "drm" and any(key.startswith("drm.") for key in overrides):
         raise ConfigError(f"drm.* options apply to agent=drm only (agent is {agent!r})")
+    preset = str(overrides.get("preset", cfg.preset))
+    if preset:
+        _check_choice("preset", preset, list(PRESETS))
+    suite = task.split("/", 1)[0]
+    if obs == "states" and suite != "dmc":
+        raise ConfigError(f"obs=states is available for dmc/ tasks only; {task} is pixels (+ proprioception)")
     layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent)]
+    if preset:
+        if agent != "drm" and any(key.startswith("drm.") for key in PRESETS[preset]):
+            raise ConfigError(f"preset={preset} sets drm.* options: it needs agent=drm (agent is {agent!r})")
+        layers.append(PRESETS[preset])
     if obs == "states":
         layers.append(STATE_PRESET)
     layers.append(overrides)
@@ -307,6 +339,12 @@ def validate(cfg: Config) -> None:
                                 ("drm.before_awaken", d.before_awaken, ("dormant", "max"))):
         if value not in choices:
             raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+    if not 0.0 <= cfg.agent.critic_dropout < 1.0:
+        raise ConfigError(f"agent.critic_dropout must be in [0, 1), got {cfg.agent.critic_dropout}")
+    if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
+        raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
+    if cfg.env.proprio and not cfg.task.startswith("adroit/"):
+        raise ConfigError(f"env.proprio=true needs a suite with proprioception (adroit/); {cfg.task} has none")
     if not 0.0 < cfg.agent.discount <= 1.0:
         raise ConfigError(f"agent.discount must be in (0, 1], got {cfg.agent.discount}")
     if not 0.0 < cfg.agent.critic_target_tau <= 1.0:
@@ -373,6 +411,12 @@ def _validate_plasticity(cfg: Config) -> None:
                               f"valid: {', '.join(REDO_NETS)}")
     if p.redo and "encoder" in nets and cfg.env.obs != "pixels":
         raise ConfigError("plasticity.redo_nets=encoder needs obs=pixels (the state encoder is the identity)")
+    if p.redo and "encoder" in nets and cfg.env.proprio:
+        raise ConfigError("plasticity.redo_nets=encoder cannot trace encoder channels through the "
+                          "proprioception concatenation (env.proprio=true); recycle the heads only")
+    if p.redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
+        raise ConfigError("plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
+                          "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks")
     if p.redo and "value" in nets and cfg.agent.name != "drm":
         raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
 

@@ -25,16 +25,49 @@ def weight_init(module: nn.Module) -> None:
             module.bias.data.fill_(0.0)
 
 
-def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True),
-        nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True),
-        nn.Linear(hidden_dim, out_dim),
-    )
+def mlp(in_dim: int, hidden_dim: int, out_dim: int, *, dropout: float = 0.0,
+        layernorm: bool = False) -> nn.Sequential:
+    """Two hidden ReLU layers. ``dropout``/``layernorm`` insert Dropout then LayerNorm
+    after each hidden Linear (the DrM reference's MetaWorld critic)."""
+    layers: list[nn.Module] = []
+    for fan_in in (in_dim, hidden_dim):
+        layers.append(nn.Linear(fan_in, hidden_dim))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        if layernorm:
+            layers.append(nn.LayerNorm(hidden_dim))
+        layers.append(nn.ReLU(inplace=True))
+    layers.append(nn.Linear(hidden_dim, out_dim))
+    return nn.Sequential(*layers)
 
 
-def trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
+def trunk(repr_dim: int, feature_dim: int, proprio_dim: int = 0, hidden_dim: int = 0) -> nn.Module:
+    """Linear → LayerNorm → Tanh; with ``proprio_dim`` the proprioception is fused in."""
+    if proprio_dim:
+        return ProprioFusionTrunk(repr_dim, proprio_dim, feature_dim, hidden_dim)
     return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
+class ProprioFusionTrunk(nn.Module):
+    """The DrM reference's Adroit fusion, on ``h = concat(image features, proprio)``.
+
+    ``fusion(image_trunk(image) + state_encoder(proprio))``, where the image trunk is the
+    usual Linear → LayerNorm → Tanh, the state encoder Linear → ReLU → Linear to the
+    feature size and the fusion Linear → ReLU → Linear. Taking one concatenated input
+    keeps every head's signature (and the agent's code) the same with and without it.
+    """
+
+    def __init__(self, repr_dim: int, proprio_dim: int, feature_dim: int, hidden_dim: int):
+        super().__init__()
+        self.image_dim = repr_dim - proprio_dim
+        self.image = nn.Sequential(nn.Linear(self.image_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+        self.state = nn.Sequential(nn.Linear(proprio_dim, hidden_dim), nn.ReLU(inplace=True),
+                                   nn.Linear(hidden_dim, feature_dim))
+        self.fusion = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(inplace=True),
+                                    nn.Linear(hidden_dim, feature_dim))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.fusion(self.image(h[:, :self.image_dim]) + self.state(h[:, self.image_dim:]))
 
 
 class PixelEncoder(nn.Module):
@@ -70,11 +103,12 @@ class StateEncoder(nn.Module):
 
 
 class Actor(nn.Module):
-    """Trunk (Linear → LayerNorm → Tanh) and a 2-hidden-layer MLP giving tanh(mean)."""
+    """Trunk (Linear → LayerNorm → Tanh) and a 2-hidden-layer MLP giving tanh(mean).
+    ``repr_dim`` includes the ``proprio_dim`` last columns of a fused input."""
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int):
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0):
         super().__init__()
-        self.trunk = trunk(repr_dim, feature_dim)
+        self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.policy = mlp(feature_dim, hidden_dim, action_dim)
         self.apply(weight_init)
 
@@ -85,11 +119,12 @@ class Actor(nn.Module):
 class Critic(nn.Module):
     """Own trunk; Q1 and Q2 heads on ``concat(trunk(h), action)``."""
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int):
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
+                 *, dropout: float = 0.0, layernorm: bool = False):
         super().__init__()
-        self.trunk = trunk(repr_dim, feature_dim)
-        self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1)
-        self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1)
+        self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
+        self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
+        self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
         self.apply(weight_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,8 @@ repeating the episode's first frame where the stack reaches back before it.
 Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
 ``idx`` uniformly in [1, T − n + 1] (T = transitions in the episode); returns
 ``obs[idx−1]``, ``action[idx]``, ``Σ_i γ^i·(Π_{j<i} d_j)·r[idx+i]``,
-``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]``. Capacity counts transitions; when adding
+``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]`` (plus ``proprio``/``next_proprio`` at the same
+steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
 """
@@ -36,6 +37,7 @@ class ReplayBuffer:
         discount: float,
         seed: int = 0,
         allocate_transitions: int | None = None,
+        proprio_dim: int = 0,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
@@ -53,6 +55,7 @@ class ReplayBuffer:
         self.actions = np.empty((self.num_slots, action_dim), dtype=np.float32)
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)
         self.discounts = np.empty((self.num_slots,), dtype=np.float32)
+        self.proprio = np.empty((self.num_slots, proprio_dim), dtype=np.float32) if proprio_dim else None
         self.rng = np.random.default_rng(seed)
         self._written = 0  # slots ever written (monotonic; slot = index % num_slots)
         self._open_start: int | None = None  # global index of the open episode's reset step
@@ -62,8 +65,10 @@ class ReplayBuffer:
 
     # --- writing ---------------------------------------------------------
     def add(self, frame: np.ndarray, action: np.ndarray, reward: float, discount: float,
-            first: bool, last: bool) -> None:
+            first: bool, last: bool, proprio: np.ndarray | None = None) -> None:
         """Store one time step; ``first`` opens an episode, ``last`` completes it."""
+        if (proprio is None) != (self.proprio is None):
+            raise ValueError("replay: proprio must be given exactly when the buffer stores it (proprio_dim > 0)")
         if first:
             if self._open_start is not None:
                 raise ValueError("replay: an episode is still open; finish it with last=True first")
@@ -76,6 +81,8 @@ class ReplayBuffer:
         self.actions[slot] = action
         self.rewards[slot] = reward
         self.discounts[slot] = discount
+        if self.proprio is not None:
+            self.proprio[slot] = proprio
         self._written += 1
         if last:
             length = self._written - 1 - self._open_start
@@ -137,13 +144,17 @@ class ReplayBuffer:
         step_discounts = self.discounts[steps] * self.discount
         running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((batch_size, 1), np.float32), running[:, :-1]], axis=1)
-        return {
+        batch = {
             "obs": self._stack(starts, idx - 1),
             "action": self.actions[(starts + idx) % self.num_slots],
             "reward": (before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
             "discount": running[:, -1:].astype(np.float32),
             "next_obs": self._stack(starts, idx + self.nstep - 1),
         }
+        if self.proprio is not None:
+            batch["proprio"] = self.proprio[(starts + idx - 1) % self.num_slots]
+            batch["next_proprio"] = self.proprio[(starts + idx + self.nstep - 1) % self.num_slots]
+        return batch
 
     def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Actions and frames of the episode being written (to rebuild an env on resume)."""
@@ -155,7 +166,8 @@ class ReplayBuffer:
     def bytes_per_transition(self, episode_length: int) -> float:
         """Storage per transition for episodes of ``episode_length`` transitions."""
         per_slot = (self.frames[0].nbytes + self.actions[0].nbytes
-                    + self.rewards.itemsize + self.discounts.itemsize)
+                    + self.rewards.itemsize + self.discounts.itemsize
+                    + (self.proprio[0].nbytes if self.proprio is not None else 0))
         return per_slot * (episode_length + 1) / episode_length
 
     # --- checkpoints -----------------------------------------------------
@@ -167,7 +179,7 @@ class ReplayBuffer:
             live_from = self._written if self._open_start is None else self._open_start
         order = np.arange(live_from, self._written) % self.num_slots
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-        return {
+        state = {
             "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
             "discount": self.discount, "live_from": live_from, "written": self._written,
             "open_start": -1 if self._open_start is None else self._open_start,
@@ -176,6 +188,9 @@ class ReplayBuffer:
             "ep_starts": as_tensor(self._ep_starts), "ep_lengths": as_tensor(self._ep_lengths),
             "rng": self.rng.bit_generator.state,
         }
+        if self.proprio is not None:
+            state["proprio"] = as_tensor(self.proprio[order])
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key in ("capacity", "frame_stack", "nstep"):
@@ -193,6 +208,10 @@ class ReplayBuffer:
         self.actions[order] = state["actions"].numpy()
         self.rewards[order] = state["rewards"].numpy()
         self.discounts[order] = state["discounts"].numpy()
+        if ("proprio" in state) != (self.proprio is not None):
+            raise ValueError("replay checkpoint and this run disagree on storing proprioception")
+        if self.proprio is not None:
+            self.proprio[order] = state["proprio"].numpy()
         self._written = written
         self._open_start = None if int(state["open_start"]) < 0 else int(state["open_start"])
         self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()

@@ -11,11 +11,14 @@ from dormant.config import Config
 AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent}
 
 
-def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device) -> DrQV2Agent:
-    """The agent a resolved config names, for an environment's observation/action shapes."""
+def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device,
+               proprio_dim: int = 0) -> DrQV2Agent:
+    """The agent a resolved config names, for an environment's observation/action shapes
+    (``proprio_dim`` > 0: proprioception fused into every head)."""
     kwargs = {"drm": cfg.drm} if cfg.agent.name == "drm" else {}
     return AGENT_CLASSES[cfg.agent.name](obs_shape, action_dim, cfg.agent, pixels=cfg.env.obs == "pixels",
-                                         device=device, action_repeat=cfg.env.action_repeat, **kwargs)
+                                         device=device, action_repeat=cfg.env.action_repeat,
+                                         proprio_dim=proprio_dim, **kwargs)
 
 
 __all__ = ["AGENT_CLASSES", "DrMAgent", "DrQV2Agent", "make_agent"]

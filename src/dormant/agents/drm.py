@@ -24,11 +24,12 @@ from dormant.plasticity import awaken_stddev, dormant_tensors, expectile_loss, e
 
 
 class ValueNet(torch.nn.Module):
-    """V(h): own trunk (Linear → LayerNorm → Tanh) and a 1024-1024-1 MLP."""
+    """V(h): own trunk (Linear → LayerNorm → Tanh, proprioception fused in if any) and a
+    1024-1024-1 MLP."""
 
-    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int):
+    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0):
         super().__init__()
-        self.trunk = trunk(repr_dim, feature_dim)
+        self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.v = mlp(feature_dim, hidden_dim, 1)
         self.apply(weight_init)
 
@@ -42,10 +43,11 @@ class DrMAgent(DrQV2Agent):
     METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, drm: DrMConfig | None = None):
-        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat)
+                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, drm: DrMConfig | None = None):
+        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
+                         proprio_dim=proprio_dim)
         self.drm = drm or DrMConfig()
-        self.value = ValueNet(self.encoder.repr_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
+        self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
         self.perturb_every_steps = max(self.drm.perturb_every_frames // action_repeat, 1)
         self.beta = torch.ones((), device=device)  # before the first update: 1.0

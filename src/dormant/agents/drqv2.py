@@ -33,7 +33,7 @@ class DrQV2Agent:
     METRICS_LAST: frozenset[str] = frozenset()  # logged as the latest value, not the mean
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
-                 *, pixels: bool, device: torch.device, action_repeat: int = 2):
+                 *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
         self.cfg = cfg
         self.action_repeat = action_repeat
         self.device = device
@@ -41,9 +41,12 @@ class DrQV2Agent:
         self.pixels = pixels
         self.stddev_schedule = parse_schedule(cfg.stddev_schedule)
         self.encoder = (PixelEncoder(obs_shape) if pixels else StateEncoder(obs_shape)).to(device)
-        repr_dim = self.encoder.repr_dim
-        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
-        self.critic = Critic(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim).to(device)
+        # Heads read h = concat(encoder(obs), proprio) when proprioception is fused in.
+        self.proprio_dim = proprio_dim
+        self.repr_dim = repr_dim = self.encoder.repr_dim + proprio_dim
+        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
+        self.critic = Critic(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
+                             dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         params = list(self.encoder.parameters())
@@ -75,15 +78,25 @@ class DrQV2Agent:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def _features(self, obs: torch.Tensor, proprio: torch.Tensor | None) -> torch.Tensor:
+        """The heads' input: encoder features, with the proprioception appended if fused."""
+        h = self._encode(obs.float())
+        if self.proprio_dim:
+            if proprio is None:
+                raise ValueError("this agent fuses proprioception; pass proprio with the observation")
+            h = torch.cat([h, proprio.to(h.dtype)], dim=1)
+        return h
+
     @torch.no_grad()
-    def act(self, obs: np.ndarray, step: int, eval_mode: bool) -> np.ndarray:
+    def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         if not eval_mode and step < self.cfg.num_expl_steps:
             # Uniform exploration; the reference also runs the networks here and
             # discards their output, which costs time and changes nothing.
             return torch.empty(self.action_dim).uniform_(-1.0, 1.0).numpy()
         obs_t = torch.as_tensor(obs, device=self.device).unsqueeze(0)
+        proprio_t = None if proprio is None else torch.as_tensor(proprio, device=self.device).unsqueeze(0)
         with self._autocast():
-            mean = self._actor_fwd(self._encode(obs_t.float())).float()
+            mean = self._actor_fwd(self._features(obs_t, proprio_t)).float()
         action = mean if eval_mode else sample_action(mean, self.stddev(step), clip=None)
         return action[0].cpu().numpy()
 
@@ -102,11 +115,10 @@ class DrQV2Agent:
         obs, next_obs = batch["obs"], batch["next_obs"]
         if self.pixels:  # shift the uint8 frames, then convert
             obs, next_obs = random_shift(obs), random_shift(next_obs)
-        obs, next_obs = obs.float(), next_obs.float()
         with self._autocast():
-            h = self._encode(obs)
+            h = self._features(obs, batch.get("proprio"))
             with torch.no_grad():
-                next_h = self._encode(next_obs)
+                next_h = self._features(next_obs, batch.get("next_proprio"))
         return h.float(), next_h.float()
 
     def next_value(self, next_h: torch.Tensor, std: float | torch.Tensor) -> torch.Tensor:
@@ -186,7 +198,7 @@ class DrQV2Agent:
     def _encoded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Un-augmented features (no draw from the training RNG stream), no gradients."""
         with torch.no_grad():
-            return self._encode(batch["obs"].float()).float()
+            return self._features(batch["obs"], batch.get("proprio")).float()
 
     def _probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
         """Each network's inputs on a batch (the encoder's are the raw frames)."""
@@ -244,6 +256,8 @@ class DrQV2Agent:
         counts: dict[str, int] = {}
         for net in sorted(nets, key=lambda n: n == "encoder"):
             if net == "encoder":
+                if self.proprio_dim:
+                    raise ValueError("ReDo cannot trace encoder channels through the proprioception concatenation")
                 heads = {n: m for n, m in available.items() if n != "encoder"}
                 wrapper = _EncoderAndHeads(self.encoder, {**heads, "critic_target": self.critic_target})
                 layers = [f"encoder.{n}" for n, m in self.encoder.named_modules() if isinstance(m, LAYER_TYPES)]

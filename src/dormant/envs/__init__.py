@@ -1,18 +1,43 @@
-"""Task registry: `suite/task` names → environment constructors and reference presets."""
+"""Task registry: `suite/task` names → environment constructors and reference presets.
+
+Suites: `dmc/` (DeepMind Control, always installed), `metaworld/` and `adroit/`
+(optional extras). Task names are static lists, so that a name is checked (with the
+closest valid one suggested) before any simulator or GL backend is imported.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from dormant.envs import adroit, metaworld
 from dormant.envs.base import FrameStack, TimeStep
 from dormant.envs.dmc import DMC_TASKS, dmc_preset
 
-SUITES = ("dmc",)
+SUITES = ("dmc", "metaworld", "adroit")
+# The pip extra that installs each optional suite.
+EXTRAS = {"metaworld": "metaworld", "adroit": "adroit"}
+
+
+class MissingSuiteError(ImportError):
+    """An optional suite's package is not installed; the message names the extra."""
+
+    def __init__(self, suite: str, cause: BaseException | None = None):
+        extra = EXTRAS[suite]
+        super().__init__(
+            f"the {suite} suite is not installed ({cause}). Install it with "
+            f"`pip install -c constraints.txt -e '.[{extra}]'` (or '.[all]' for every suite; "
+            "scripts/setup.sh installs all of them)")
+        self.suite = suite
 
 
 def task_names() -> list[str]:
     """Every task the registry knows, as `suite/task`."""
-    return [f"dmc/{name}" for name in sorted(DMC_TASKS)]
+    return [f"dmc/{name}" for name in sorted(DMC_TASKS)] + metaworld.task_names() + adroit.task_names()
+
+
+def suite_of(task: str) -> str:
+    return task.split("/", 1)[0]
 
 
 def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
@@ -20,26 +45,37 @@ def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
     suite, name = task.split("/", 1)
     if suite == "dmc":
         return dmc_preset(name, agent)
+    if suite == "metaworld":
+        return metaworld.metaworld_preset(name, agent)
+    if suite == "adroit":
+        return adroit.adroit_preset(name, agent)
     raise KeyError(task)
 
 
 def make_env(cfg: Any, *, seed: int):
     """Build the environment a resolved config describes (`cfg` is `dormant.config.Config`)."""
     suite, name = cfg.task.split("/", 1)
+    e = cfg.env
     if suite == "dmc":
         from dormant.envs.dmc import DMCEnv
 
-        return DMCEnv(
-            name,
-            obs=cfg.env.obs,
-            seed=seed,
-            image_size=cfg.env.image_size,
-            camera_id=cfg.env.camera_id,
-            frame_stack=cfg.env.frame_stack,
-            action_repeat=cfg.env.action_repeat,
-            fast_render=cfg.env.fast_render,
-        )
-    raise KeyError(cfg.task)
+        return DMCEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, camera_id=e.camera_id,
+                      frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render)
+    if suite == "metaworld":
+        spec = metaworld.metaworld_spec(name, camera=e.camera or metaworld.CAMERA)
+    elif suite == "adroit":
+        spec = adroit.adroit_spec(name, reward_fix=e.reward_fix)
+        if e.camera:
+            spec = dataclasses.replace(spec, camera=e.camera)
+    else:
+        raise KeyError(cfg.task)
+    if e.reward_scale != 1.0:
+        spec = dataclasses.replace(spec, reward_scale=spec.reward_scale * e.reward_scale)
+    from dormant.envs.gym_mujoco import GymMujocoEnv
+
+    return GymMujocoEnv(name, spec, seed=seed, image_size=e.image_size, frame_stack=e.frame_stack,
+                        action_repeat=e.action_repeat, fast_render=e.fast_render, proprio=e.proprio)
 
 
-__all__ = ["FrameStack", "TimeStep", "make_env", "task_names", "task_preset", "SUITES"]
+__all__ = ["FrameStack", "MissingSuiteError", "TimeStep", "make_env", "suite_of", "task_names", "task_preset",
+           "SUITES"]

@@ -15,7 +15,9 @@ class TimeStep:
     ``observation`` is what the agent acts on (stacked frames for pixels);
     ``frame`` is only the newest frame, which is all the replay buffer stores.
     ``action`` is the action that led here (zeros at reset), DrQ-v2's
-    "extended time step".
+    "extended time step". ``success`` (suites with a success signal) is 1.0 once the
+    episode counts as a success; ``proprio`` is the proprioceptive vector that pixel
+    agents may fuse in (Adroit), stored beside the frame in replay.
     """
 
     observation: np.ndarray
@@ -26,6 +28,7 @@ class TimeStep:
     first: bool
     last: bool
     success: float | None = None
+    proprio: np.ndarray | None = None
 
     def is_last(self) -> bool:
         return self.last

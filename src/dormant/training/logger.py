@@ -58,9 +58,13 @@ def _fmt(value: Any) -> Any:
 class RunLogger:
     """train.csv, eval.csv, diagnostics.csv, events.csv (interventions) and TensorBoard in one run directory."""
 
-    def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool):
-        self.train = CsvLog(run_dir / "train.csv", [*BASE_COLUMNS, "buffer_transitions", *metric_names])
-        self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std"])
+    def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool, success: bool = False):
+        """``success``: the task reports success (MetaWorld, Adroit): train.csv gains
+        ``episode_success`` and eval.csv ``success_rate``."""
+        train_success, eval_success = (("episode_success",), ("success_rate",)) if success else ((), ())
+        self.train = CsvLog(run_dir / "train.csv",
+                            [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
+        self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success])
         self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
         self.events = CsvLog(run_dir / "events.csv", [*BASE_COLUMNS[:3], "elapsed_s", "updates", "event", "count",
                                                       "detail"])

@@ -71,18 +71,19 @@ class Trainer:
 
         self.env = make_env(cfg, seed=cfg.seed)
         self.eval_env = make_env(cfg, seed=cfg.seed)
-        self.agent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device)
+        self.agent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device,
+                                proprio_dim=self.env.proprio_dim)
         self.replay = ReplayBuffer(
             self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
             capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
             nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
-            allocate_transitions=self.total_steps,
+            allocate_transitions=self.total_steps, proprio_dim=self.env.proprio_dim,
         )
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = Interventions(cfg)
         self._fau_index = self.agent.METRICS.index("critic_fau")
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
-                                cfg.log.tensorboard)
+                                cfg.log.tensorboard, success=self.env.has_success)
         self.counters = Counters()
         self.metric_sum = np.zeros(len(self.agent.METRICS))
         self.metric_last = np.zeros(len(self.agent.METRICS))
@@ -156,7 +157,7 @@ class Trainer:
 
     def _reset_episode(self) -> TimeStep:
         ts = self.env.reset()
-        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False)
+        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False, proprio=ts.proprio)
         self.counters.episode_step = 0
         self.counters.episode_reward = 0.0
         self._episode_t0 = time.perf_counter()
@@ -164,12 +165,12 @@ class Trainer:
 
     def _act_and_learn(self) -> None:
         step = self.counters.step
-        action = self.agent.act(self._time_step.observation, step, eval_mode=False)
+        action = self.agent.act(self._time_step.observation, step, eval_mode=False, proprio=self._time_step.proprio)
         if step >= self.seed_steps and self.replay.can_sample():
             for _ in range(self.replay_ratio.updates_due(step)):
                 self._update(step)
         ts = self.env.step(action)
-        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last)
+        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last, proprio=ts.proprio)
         self.counters.step += 1
         self.counters.episode_step += 1
         self.counters.episode_reward += ts.reward
@@ -206,7 +207,7 @@ class Trainer:
                         episode_length=self.counters.episode_step * self.cfg.env.action_repeat,
                         fps=self.counters.episode_step * self.cfg.env.action_repeat / seconds,
                         buffer_transitions=len(self.replay), replay_ratio=self.replay_ratio.current,
-                        rr_switch_frame=self.replay_ratio.switch_frame)
+                        rr_switch_frame=self.replay_ratio.switch_frame, episode_success=self._time_step.success)
         if self.metric_count:
             means = (self.metric_sum / self.metric_count).tolist()
             last = self.metric_last.tolist()
@@ -239,7 +240,8 @@ class Trainer:
         self.counters.last_eval_step = step
         self.logger.log("eval", self._row(**result))
         progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
-                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes")
+                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes"
+                      + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""))
 
     # --- evaluation ------------------------------------------------------
     def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
@@ -292,11 +294,7 @@ class Trainer:
         actions, frames = self.replay.open_episode()
         if not frames or ckpt["env"]["episode_start"] is None:
             raise ValueError("checkpoint has no open episode to resume from")
-        observation = self.env.restore_episode(ckpt["env"]["episode_start"], actions, frames)
-        self._time_step = TimeStep(
-            observation=observation, frame=frames[-1],
-            action=actions[-1] if len(actions) else np.zeros(self.env.action_dim, np.float32),
-            reward=0.0, discount=1.0, first=len(actions) == 0, last=False)
+        self._time_step = self.env.restore_episode(ckpt["env"]["episode_start"], actions, frames)
         self.logger.truncate_after(self.frame)
 
     def _write_status(self, status: str) -> None:
@@ -310,12 +308,13 @@ def evaluate(agent: Any, env: Any, episodes: int, *, step: int, action_repeat: i
              video_path: Path | None = None, should_stop=lambda: False) -> dict[str, float] | None:
     """Run ``episodes`` episodes acting with the policy mean; video of the first if asked.
 
-    Returns mean/std return, mean length (frames) and frames/s, or None when
-    ``should_stop()`` turned true part-way.
+    Returns mean/std return, mean length (frames), frames/s and, where the suite has a
+    success signal, the success rate (fraction of episodes that succeeded), or None
+    when ``should_stop()`` turned true part-way.
     """
     if episodes <= 0:
         return None
-    returns, lengths, images = [], [], []
+    returns, lengths, successes, images = [], [], [], []
     t0 = time.perf_counter()
     for episode in range(episodes):
         ts = env.reset()
@@ -326,20 +325,25 @@ def evaluate(agent: Any, env: Any, episodes: int, *, step: int, action_repeat: i
         while not ts.last:
             if should_stop():
                 return None
-            ts = env.step(agent.act(ts.observation, step, eval_mode=True))
+            ts = env.step(agent.act(ts.observation, step, eval_mode=True, proprio=ts.proprio))
             total += ts.reward
             length += 1
             if record:
                 images.append(env.render(256))
         returns.append(total)
         lengths.append(length * action_repeat)
+        if ts.success is not None:
+            successes.append(ts.success)
     if images:
         from dormant.training.video import write_video
 
         write_video(video_path, images)
     seconds = max(time.perf_counter() - t0, 1e-9)
-    return {"episode_reward": float(np.mean(returns)), "episode_reward_std": float(np.std(returns)),
-            "episode_length": float(np.mean(lengths)), "fps": float(np.sum(lengths) / seconds)}
+    result = {"episode_reward": float(np.mean(returns)), "episode_reward_std": float(np.std(returns)),
+              "episode_length": float(np.mean(lengths)), "fps": float(np.sum(lengths) / seconds)}
+    if successes:
+        result["success_rate"] = float(np.mean(successes))
+    return result
 
 
 def load_trainer(run_dir: Path, cfg: Config) -> Trainer:
