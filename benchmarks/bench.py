@@ -458,19 +458,25 @@ def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int, l
 
 # --- 2. environment frames/s --------------------------------------------------
 def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
-    from dormant.envs.dmc import DMCEnv
+    """Simulator frames/s of every suite through the same `make_env` the trainer uses:
+    the reference render, the fast test render and (DMC) states without rendering."""
+    from dormant.config import resolve
+    from dormant.envs import MissingSuiteError, make_env
 
-    out: dict = {"setup": {"image_size": 84, "frame_stack": 3, "action_repeat": 2,
+    out: dict = {"setup": {"image_size": 84, "action_repeat": 2, "frame_stack": "the task preset's",
                            "agent_steps": steps, "warmup_steps": warmup, "actions": "uniform random",
                            "unit": "simulator frames per second (agent steps × action_repeat)"}}
     for task in tasks:
-        name = task.split("/", 1)[1]
         row = {}
-        for label, kwargs in (("default", dict(obs="pixels")),
-                              ("fast_render", dict(obs="pixels", fast_render=True)),
-                              ("states_no_render", dict(obs="states", frame_stack=1))):
-            env = DMCEnv(name, seed=1, image_size=84, action_repeat=2,
-                         **{"frame_stack": 3, **kwargs})
+        variants = [("default", {}), ("fast_render", {"env.fast_render": True})]
+        if task.startswith("dmc/"):
+            variants.append(("states_no_render", {"obs": "states"}))
+        for label, overrides in variants:
+            try:
+                env = make_env(resolve({"task": task, **overrides}), seed=1)
+            except MissingSuiteError as err:
+                row = {"skipped": str(err)}
+                break
             rng = np.random.default_rng(0)
             ts = env.reset()
             for _ in range(warmup):
@@ -483,8 +489,11 @@ def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict:
                 ts = env.step(rng.uniform(-1, 1, env.action_dim).astype(np.float32))
                 frames += 2
             row[label] = round(frames / (now() - t0), 1)
+            if hasattr(env, "close"):
+                env.close()
             del env
-        row["fast_over_default"] = round(row["fast_render"] / row["default"], 3)
+        if "skipped" not in row:
+            row["fast_over_default"] = round(row["fast_render"] / row["default"], 3)
         out[task] = row
     return out
 
@@ -569,6 +578,10 @@ def bench_end_to_end(overrides: dict, device: str, budget_s: float) -> dict:
 
 
 # --- main ---------------------------------------------------------------------
+# One or two tasks per suite; the optional suites are skipped when not installed.
+ENV_TASKS = ["dmc/cartpole_swingup", "dmc/walker_walk", "metaworld/assembly", "adroit/door", "adroit/pen"]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke version (≈30 s on a quiet 2-core CPU)")
@@ -576,6 +589,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--updates", type=int, help="timed updates per precision (default 5, quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed updates first (default 2, quick 1)")
     parser.add_argument("--env-steps", type=int, help="agent steps per env measurement (default 200)")
+    parser.add_argument("--env-tasks", nargs="+", default=ENV_TASKS, help="tasks of the env section")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S",
@@ -644,7 +658,7 @@ def main(argv: list[str] | None = None) -> dict:
             result["plasticity"] = bench_plasticity(device, warmup, updates, mem_episodes, 500)
     if "env" not in args.skip:
         with section("env_fps"):
-            result["env_fps"] = bench_env(["dmc/cartpole_swingup", "dmc/walker_walk"], env_steps)
+            result["env_fps"] = bench_env(args.env_tasks, env_steps)
     if "e2e" not in args.skip:
         with section("end_to_end_pixels"):
             pixels = bench_end_to_end(pixels_e2e, str(device),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dormant.config import resolve
+from dormant.experiments.plot import plot_run
 from dormant.training.trainer import Trainer, load_trainer
 
 pytest.importorskip("metaworld")
@@ -33,6 +34,7 @@ def test_metaworld_drm_reference_preset_trains_and_logs_success(tmp_path):
     assert train[-1]["critic_loss"] != "" and train[-1]["dormant_ratio"] != ""
     assert [r["frame"] for r in evals] == ["0", "1500"] and evals[-1]["success_rate"] in ("0.0", "1.0")
     assert (tmp_path / "diagnostics.csv").exists()
+    assert plot_run(tmp_path).stat().st_size > 10_000  # success-rate panel
 
 
 def test_adroit_run_with_proprioception_resumes_exactly(tmp_path):

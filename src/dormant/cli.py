@@ -125,9 +125,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from dormant.envs import task_names
     from dormant.envs.dmc import dmc_tier
 
+    notes = {"metaworld": lambda t: "sparse success reward" if t.endswith("-sparse") else "dense reward",
+             "adroit": lambda t: "pixels + 24-d hand proprioception", "dmc": dmc_tier}
     for name in task_names():
         suite, task = name.split("/", 1)
-        print(f"{name:36s} {dmc_tier(task) if suite == 'dmc' else ''}")
+        print(f"{name:40s} {notes[suite](task)}")
     return 0
 
 

@@ -76,19 +76,10 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
                                              gridspec_kw={"height_ratios": [3, 2]})
     else:
         fig, ax = plt.subplots(figsize=(7, 4.2))
-    if train:
-        ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
-    if evals:
-        ax.errorbar(evals["frame"], evals["episode_reward"], yerr=evals.get("episode_reward_std"),
-                    marker="o", ms=3, capsize=2, color="C0", label="evaluation (mean action)")
-    if task:
-        last = max([*(train.get("frame", [0])), *(evals.get("frame", [0]))]) or None
-        ref = reference_curve(task, max_frame=None if last is None else max(last, 20_000) * 1.05)
-        if ref is not None:
-            frames, mean, std = ref
-            ax.plot(frames, mean, color="C3", label="DrQ-v2 published (pixels, 10 seeds)")
-            ax.fill_between(frames, mean - std, mean + std, color="C3", alpha=0.15)
-    ax.set_ylabel("episode return")
+    if "success_rate" in evals:
+        _plot_success(ax, train, evals)
+    else:
+        _plot_return(ax, train, evals, task)
     if dormant:
         for label, (frames, values) in dormant.items():
             ax_dormant.plot(frames, values, lw=1.2, label=label)
@@ -107,6 +98,34 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def _plot_return(ax, train: dict, evals: dict, task: str | None) -> None:
+    if train:
+        ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
+    if evals:
+        ax.errorbar(evals["frame"], evals["episode_reward"], yerr=evals.get("episode_reward_std"),
+                    marker="o", ms=3, capsize=2, color="C0", label="evaluation (mean action)")
+    if task:
+        last = max([*(train.get("frame", [0])), *(evals.get("frame", [0]))]) or None
+        ref = reference_curve(task, max_frame=None if last is None else max(last, 20_000) * 1.05)
+        if ref is not None:
+            frames, mean, std = ref
+            ax.plot(frames, mean, color="C3", label="DrQ-v2 published (pixels, 10 seeds)")
+            ax.fill_between(frames, mean - std, mean + std, color="C3", alpha=0.15)
+    ax.set_ylabel("episode return")
+
+
+def _plot_success(ax, train: dict, evals: dict, window: int = 10) -> None:
+    """Tasks with a success signal (MetaWorld, Adroit) are judged by success rate."""
+    if "episode_success" in train and len(train["episode_success"]):
+        values = np.nan_to_num(train["episode_success"])
+        kernel = np.ones(min(window, len(values))) / min(window, len(values))
+        ax.plot(train["frame"], np.convolve(values, kernel, mode="same"), color="0.65", lw=1,
+                label=f"train episodes (mean of {len(kernel)})")
+    ax.plot(evals["frame"], evals["success_rate"], marker="o", ms=3, color="C0", label="evaluation (mean action)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("success rate")
 
 
 def _dormant_series(train: dict, diag: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
