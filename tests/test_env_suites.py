@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from dormant.config import resolve
+from dormant.config import ConfigError, resolve
 from dormant.envs import MissingSuiteError, make_env
 from dormant.envs import adroit as adroit_suite
 from dormant.envs import metaworld as mw_suite
@@ -188,9 +188,22 @@ def test_restore_episode_reproduces_the_simulator_state(task):
 @pytest.mark.parametrize("task, module, extra", [("metaworld/reach", "metaworld", "metaworld"),
                                                  ("adroit/door", "gymnasium_robotics", "adroit")])
 def test_missing_suite_names_the_extra_to_install(monkeypatch, task, module, extra):
+    cfg = resolve({"task": task, "env.fast_render": True})
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
-    with pytest.raises(MissingSuiteError, match=rf"\.\[{extra}\]"):
-        env_for(task)
+    with pytest.raises(ConfigError, match=rf"\.\[{extra}\]"):  # before any work …
+        resolve({"task": task})
+    with pytest.raises(MissingSuiteError, match=rf"\.\[{extra}\]"):  # … and where the env is built
+        make_env(cfg, seed=1)
+
+
+def test_metaworld_draws_a_new_goal_every_episode_reproducibly():
+    a, b = env_for("metaworld/reach", seed=4), env_for("metaworld/reach", seed=4)
+    goals = []
+    for _ in range(3):
+        a.reset(), b.reset()
+        goals.append(a._env._target_pos.copy())
+        np.testing.assert_array_equal(a._env._target_pos, b._env._target_pos)  # same seed, same goals
+    assert not np.allclose(goals[0], goals[1]) and not np.allclose(goals[1], goals[2])
 
 
 def test_adroit_proprioception_is_the_reference_slice_of_qpos():

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
+from dormant.envs import MissingSuiteError
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
 
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, RenderingUnavailable) as err:
+    except (ConfigError, CheckpointError, RenderingUnavailable, MissingSuiteError) as err:
         return _fail(str(err))
     except BrokenPipeError:  # e.g. `dormant tasks | head`
         return 0

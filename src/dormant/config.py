@@ -259,7 +259,7 @@ def _check_choice(what: str, value: str, choices: typing.Sequence[str]) -> None:
 
 def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     """Build and validate the full configuration for ``key=value`` overrides."""
-    from dormant.envs import task_names, task_preset
+    from dormant.envs import MissingSuiteError, require_suite, task_names, task_preset
 
     overrides = {SHORTHANDS.get(k, k): v for k, v in overrides.items()}
     cfg = Config()
@@ -269,6 +269,10 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
             raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
     task = str(overrides.get("task", cfg.task))
     _check_choice("task", task, task_names())
+    try:
+        require_suite(task)
+    except MissingSuiteError as err:
+        raise ConfigError(str(err)) from None
     _check_choice("agent", str(overrides.get("agent.name", cfg.agent.name)), AGENTS)
     obs = str(overrides.get("env.obs", cfg.env.obs))
     _check_choice("observation kind (obs)", obs, OBS_KINDS)

@@ -15,8 +15,9 @@ from dormant.envs.base import FrameStack, TimeStep
 from dormant.envs.dmc import DMC_TASKS, dmc_preset
 
 SUITES = ("dmc", "metaworld", "adroit")
-# The pip extra that installs each optional suite.
+# The pip extra that installs each optional suite, and the module it provides.
 EXTRAS = {"metaworld": "metaworld", "adroit": "adroit"}
+SUITE_MODULES = {"metaworld": "metaworld", "adroit": "gymnasium_robotics"}
 
 
 class MissingSuiteError(ImportError):
@@ -29,6 +30,21 @@ class MissingSuiteError(ImportError):
             f"`pip install -c constraints.txt -e '.[{extra}]'` (or '.[all]' for every suite; "
             "scripts/setup.sh installs all of them)")
         self.suite = suite
+
+
+def require_suite(task: str) -> None:
+    """Raise `MissingSuiteError` now (before any work) if the task's optional suite is absent."""
+    import importlib.util
+
+    suite = suite_of(task)
+    module = SUITE_MODULES.get(suite)
+    if module is not None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ValueError:  # a module set to None in sys.modules (tests do that)
+            found = False
+        if not found:
+            raise MissingSuiteError(suite, ModuleNotFoundError(f"no module named {module!r}"))
 
 
 def task_names() -> list[str]:
@@ -77,5 +93,5 @@ def make_env(cfg: Any, *, seed: int):
                         action_repeat=e.action_repeat, fast_render=e.fast_render, proprio=e.proprio)
 
 
-__all__ = ["FrameStack", "MissingSuiteError", "TimeStep", "make_env", "suite_of", "task_names", "task_preset",
+__all__ = ["FrameStack", "MissingSuiteError", "require_suite", "TimeStep", "make_env", "suite_of", "task_names", "task_preset",
            "SUITES"]
