@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from dormant.envs.base import scale_action
 from dormant.envs import task_names
 from dormant.envs.dmc import DMC_TASKS, DMCEnv
 
@@ -55,10 +56,9 @@ def test_action_repeat_sums_rewards():
 
 
 def test_actions_are_scaled_from_unit_interval():
-    env = DMCEnv("cartpole_balance", obs="states", seed=0, frame_stack=1)
-    env._action_low, env._action_high = np.array([-2.0]), np.array([4.0])
-    assert env._scaled(np.array([-1.0]))[0] == -2.0 and env._scaled(np.array([1.0]))[0] == 4.0
-    assert env._scaled(np.array([0.0]))[0] == 1.0
+    low, high = np.array([-2.0]), np.array([4.0])
+    assert scale_action(np.array([-1.0]), low, high)[0] == -2.0 and scale_action(np.array([1.0]), low, high)[0] == 4.0
+    assert scale_action(np.array([0.0]), low, high)[0] == 1.0
 
 
 def test_construction_does_not_consume_the_task_random_stream():

@@ -212,3 +212,11 @@ def test_adroit_proprioception_is_the_reference_slice_of_qpos():
         ts = env.reset()
         np.testing.assert_array_equal(ts.proprio, env._env.data.qpos[ref_slice].astype(np.float32))
     assert adroit_suite.TASKS["pen"]["success"] == 21  # "> 20 steps"
+
+
+def test_camera_names_are_checked():
+    with pytest.raises(ConfigError, match="did you mean 'topview'"):
+        env_for("metaworld/reach", **{"env.camera": "topveiw"})
+    with pytest.raises(ConfigError, match="camera_id"):
+        resolve({"task": "dmc/walker_walk", "env.camera": "corner4"})
+    assert env_for("adroit/door", **{"env.camera": "fixed"}).spec.camera == "fixed"

@@ -347,6 +347,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"agent.critic_dropout must be in [0, 1), got {cfg.agent.critic_dropout}")
     if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
         raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
+    if cfg.env.camera and cfg.task.startswith("dmc/"):
+        raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
     if cfg.env.proprio and not cfg.task.startswith("adroit/"):
         raise ConfigError(f"env.proprio=true needs a suite with proprioception (adroit/); {cfg.task} has none")
     if not 0.0 < cfg.agent.discount <= 1.0:

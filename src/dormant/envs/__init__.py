@@ -15,8 +15,7 @@ from dormant.envs.base import FrameStack, TimeStep
 from dormant.envs.dmc import DMC_TASKS, dmc_preset
 
 SUITES = ("dmc", "metaworld", "adroit")
-# The pip extra that installs each optional suite, and the module it provides.
-EXTRAS = {"metaworld": "metaworld", "adroit": "adroit"}
+# The module each optional suite needs; the pip extra that installs it has the suite's name.
 SUITE_MODULES = {"metaworld": "metaworld", "adroit": "gymnasium_robotics"}
 
 
@@ -24,10 +23,9 @@ class MissingSuiteError(ImportError):
     """An optional suite's package is not installed; the message names the extra."""
 
     def __init__(self, suite: str, cause: BaseException | None = None):
-        extra = EXTRAS[suite]
         super().__init__(
             f"the {suite} suite is not installed ({cause}). Install it with "
-            f"`pip install -c constraints.txt -e '.[{extra}]'` (or '.[all]' for every suite; "
+            f"`pip install -c constraints.txt -e '.[{suite}]'` (or '.[all]' for every suite; "
             "scripts/setup.sh installs all of them)")
         self.suite = suite
 
@@ -77,12 +75,11 @@ def make_env(cfg: Any, *, seed: int):
 
         return DMCEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, camera_id=e.camera_id,
                       frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render)
+    require_suite(cfg.task)
     if suite == "metaworld":
         spec = metaworld.metaworld_spec(name, camera=e.camera or metaworld.CAMERA)
     elif suite == "adroit":
-        spec = adroit.adroit_spec(name, reward_fix=e.reward_fix)
-        if e.camera:
-            spec = dataclasses.replace(spec, camera=e.camera)
+        spec = adroit.adroit_spec(name, camera=e.camera or adroit.CAMERA, reward_fix=e.reward_fix)
     else:
         raise KeyError(cfg.task)
     if e.reward_scale != 1.0:

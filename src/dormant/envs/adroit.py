@@ -50,14 +50,13 @@ def adroit_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
     return preset
 
 
-def hand_joint_positions(env: Any) -> np.ndarray:
-    """The 24 hand joint angles, found by joint name (robust to the arm joints around them)."""
+def hand_joint_qpos(model: Any) -> np.ndarray:
+    """qpos addresses of the 24 hand joints, found by joint name (robust to the arm
+    joints around them)."""
     import mujoco
 
-    model = env.model
-    addresses = [model.jnt_qposadr[j] for j in range(model.njnt)
-                 if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").startswith(HAND_JOINT_PREFIXES)]
-    return env.data.qpos[addresses].astype(np.float32)
+    return np.array([model.jnt_qposadr[j] for j in range(model.njnt)
+                     if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").startswith(HAND_JOINT_PREFIXES)])
 
 
 def _hand_to_object(env: Any, task: str) -> float:
@@ -76,13 +75,8 @@ def reward_correction(task: str) -> Callable[[Any], float] | None:
 
 
 def _make(env_id: str, seed: int) -> Any:
-    try:
-        import gymnasium as gym
-        import gymnasium_robotics
-    except ImportError as err:
-        from dormant.envs import MissingSuiteError
-
-        raise MissingSuiteError("adroit", err) from None
+    import gymnasium as gym
+    import gymnasium_robotics
     from gymnasium.utils import seeding
 
     gym.register_envs(gymnasium_robotics)
@@ -91,10 +85,10 @@ def _make(env_id: str, seed: int) -> Any:
     return env
 
 
-def adroit_spec(name: str, *, reward_fix: bool = True) -> SuiteSpec:
+def adroit_spec(name: str, *, camera: str = CAMERA, reward_fix: bool = True) -> SuiteSpec:
     task = TASKS[name]
     return SuiteSpec(
-        make=lambda seed: _make(task["id"], seed), camera=CAMERA, episode_frames=task["frames"],
-        success_steps=task["success"], reward_scale=task["scale"], proprio=hand_joint_positions,
+        make=lambda seed: _make(task["id"], seed), camera=camera, episode_frames=task["frames"],
+        success_steps=task["success"], reward_scale=task["scale"], proprio_qpos=hand_joint_qpos,
         reward_correction=reward_correction(name) if reward_fix else None,
     )

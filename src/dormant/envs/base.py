@@ -34,6 +34,20 @@ class TimeStep:
         return self.last
 
 
+def scale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """An agent's action in [−1, 1] mapped linearly onto the task's bounds (float64)."""
+    action = np.asarray(action, dtype=np.float32).astype(np.float64)
+    return low + (high - low) * (action + 1.0) / 2.0
+
+
+def make_render_fast(model) -> None:
+    """No MSAA, no shadows, no reflections on a MuJoCo model: several times cheaper
+    renders, visibly different images, so for tests only (NOT benchmark-faithful)."""
+    model.vis.quality.offsamples = 0
+    model.light_castshadow[:] = 0
+    model.mat_reflectance[:] = 0
+
+
 class FrameStack:
     """Keeps the last ``k`` frames and concatenates them along the first axis.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from dormant.envs.base import FrameStack, TimeStep
+from dormant.envs.base import FrameStack, TimeStep, make_render_fast, scale_action
 
 # (domain, task) pairs of dm_control 1.0.28's suite.ALL_TASKS; names are
 # `<domain>_<task>` with ball_in_cup shortened to cup, as the DrQ-v2 configs do.
@@ -135,7 +135,7 @@ class DMCEnv:
         self._action_high = spec.maximum.astype(np.float64)
         self.action_dim = int(spec.shape[0])
         if fast_render:
-            self._make_render_fast()
+            make_render_fast(self._env.physics.model)
         self._episode_start_rng: dict[str, Any] | None = None
         # Probe the observation shape without consuming the task's random stream,
         # so that the first training episode is the one the reference would see.
@@ -147,13 +147,6 @@ class DMCEnv:
         self.obs_shape = (first.shape[0] * frame_stack, *first.shape[1:])
 
     # --- rendering -------------------------------------------------------
-    def _make_render_fast(self) -> None:
-        """No MSAA, no shadows, no reflections: ≈3× cheaper, NOT benchmark-faithful."""
-        model = self._env.physics.model
-        model.vis.quality.offsamples = 0
-        model.light_castshadow[:] = 0
-        model.mat_reflectance[:] = 0
-
     def render(self, size: int = 84) -> np.ndarray:
         """An H×W×3 uint8 image from the task's camera."""
         return self._env.physics.render(height=size, width=size, camera_id=self._camera_id)
@@ -164,13 +157,9 @@ class DMCEnv:
         return _flatten_state(dm_step.observation)
 
     # --- dynamics --------------------------------------------------------
-    def _scaled(self, action: np.ndarray) -> np.ndarray:
-        action = np.asarray(action, dtype=np.float32).astype(np.float64)
-        return self._action_low + (self._action_high - self._action_low) * (action + 1.0) / 2.0
-
     def _repeat(self, action: np.ndarray) -> tuple[Any, float, float]:
         reward, discount = 0.0, 1.0
-        scaled = self._scaled(action)
+        scaled = scale_action(action, self._action_low, self._action_high)
         for _ in range(self._action_repeat):
             dm_step = self._env.step(scaled)
             reward += (dm_step.reward or 0.0) * discount

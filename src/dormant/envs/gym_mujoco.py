@@ -10,7 +10,7 @@ exact resume from the episode's start RNG state.
 What a suite supplies is a `SuiteSpec`: how to build the unwrapped env, its camera,
 whether frames need a vertical flip, episode length in simulator steps, how to read
 proprioception, how many successful simulator steps make an episode a success, and
-the reward transform (scale, sparse).
+the reward transform (scale, sparse, correction).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from dormant.envs.base import FrameStack, TimeStep
+from dormant.envs.base import FrameStack, TimeStep, make_render_fast, scale_action
 
 
 @dataclass
@@ -36,12 +36,12 @@ class SuiteSpec:
     success_steps: int = 1  # an episode succeeds once this many simulator steps report success
     reward_scale: float = 1.0
     sparse: bool = False  # reward = 1 per simulator step with success, else 0
-    proprio: Callable[[Any], np.ndarray] | None = None  # unwrapped env → float vector
+    proprio_qpos: Callable[[Any], np.ndarray] | None = None  # model → qpos addresses of the proprioception
     reward_correction: Callable[[Any], float] | None = None  # added to each simulator step's reward
 
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()
-_CLOSE_AT_EXIT: list[bool] = []
+_exit_hook_registered = False
 
 
 def _close_all() -> None:
@@ -85,21 +85,23 @@ class GymMujocoEnv:
         self._camera_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, spec.camera)
         if self._camera_id < 0:
             cameras = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
-            raise ValueError(f"{name}: no camera {spec.camera!r}; it has {cameras}")
+            from dormant.config import ConfigError, closest
+
+            raise ConfigError(f"env.camera={spec.camera!r}: {name} has no such camera{closest(spec.camera, cameras)}; "
+                              f"it has {', '.join(cameras)}")
         if fast_render:
-            model.vis.quality.offsamples = 0
-            model.light_castshadow[:] = 0
-            model.mat_reflectance[:] = 0
+            make_render_fast(model)
         self._renderers: dict[int, Any] = {}
         _LIVE.add(self)
         space = self._env.action_space
         self._action_low = np.asarray(space.low, np.float64)
         self._action_high = np.asarray(space.high, np.float64)
         self.action_dim = int(space.shape[0])
-        if proprio and spec.proprio is None:
+        if proprio and spec.proprio_qpos is None:
             raise ValueError(f"{name}: this suite has no proprioception to fuse (env.proprio=true)")
-        self._read_proprio = spec.proprio if proprio else None
-        self.proprio_dim = 0 if self._read_proprio is None else int(self._read_proprio(self._env).shape[0])
+        # Looked up once: reading the proprioception is then one indexing per step.
+        self._proprio_qpos = spec.proprio_qpos(model) if proprio else None
+        self.proprio_dim = 0 if self._proprio_qpos is None else len(self._proprio_qpos)
         self._episode_start_rng: dict[str, Any] | None = None
         self._frames_done = 0
         self._success_steps = 0
@@ -115,9 +117,10 @@ class GymMujocoEnv:
             import mujoco
 
             renderer = self._renderers[size] = mujoco.Renderer(self._env.model, size, size)
-            if not _CLOSE_AT_EXIT:
+            global _exit_hook_registered
+            if not _exit_hook_registered:
                 atexit.register(_close_all)
-                _CLOSE_AT_EXIT.append(True)
+                _exit_hook_registered = True
         renderer.update_scene(self._env.data, camera=self._camera_id)
         image = renderer.render()
         return image[::-1] if self.spec.flip_vertical else image
@@ -131,19 +134,15 @@ class GymMujocoEnv:
         return np.ascontiguousarray(self.render(self._image_size).transpose(2, 0, 1))
 
     def _proprio(self) -> np.ndarray | None:
-        if self._read_proprio is None:
+        if self._proprio_qpos is None:
             return None
-        return np.asarray(self._read_proprio(self._env), np.float32)
+        return self._env.data.qpos[self._proprio_qpos].astype(np.float32)
 
     # --- dynamics --------------------------------------------------------
-    def _scaled(self, action: np.ndarray) -> np.ndarray:
-        action = np.asarray(action, dtype=np.float32).astype(np.float64)
-        return self._action_low + (self._action_high - self._action_low) * (action + 1.0) / 2.0
-
     def _repeat(self, action: np.ndarray) -> tuple[float, float, bool]:
         """Up to ``action_repeat`` simulator steps; (reward, discount, episode over)."""
         reward, discount, over = 0.0, 1.0, False
-        scaled = self._scaled(action)
+        scaled = scale_action(action, self._action_low, self._action_high)
         for _ in range(self._action_repeat):
             _, step_reward, terminated, _, info = self._env.step(scaled)
             self._frames_done += 1

@@ -65,12 +65,7 @@ def metaworld_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
 
 
 def _make(task: str, seed: int) -> Any:
-    try:
-        import metaworld
-    except ImportError as err:
-        from dormant.envs import MissingSuiteError
-
-        raise MissingSuiteError("metaworld", err) from None
+    import metaworld
     from gymnasium.utils import seeding
 
     env_name = f"{task}-v3"
