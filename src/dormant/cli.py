@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
 from dormant.envs import MissingSuiteError
+from dormant.experiments.runs import BOOKKEEPING
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
+from dormant.training.lock import EXIT_LOCKED, DirLock, LockedError
+
 
 USAGE = """dormant <command> [key=value ...]
 
@@ -21,6 +26,9 @@ commands:
   config  key=value ...            print the fully resolved configuration (YAML)
   tasks                            list the tasks
   plot    DIR                      write DIR/learning_curve.png
+  sweep   agent=a,b task=x,y seeds=N out=DIR [frames=N jobs=N retries=2 backend=local|ray ...]
+                                   run a grid of runs; the same command again continues it
+  report  DIR [DIR ...] [out=DIR]  a Markdown + HTML report of a sweep or of run directories
 """
 
 
@@ -30,36 +38,52 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _check_new_run_dir(path: Path) -> None:
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
         hint = (f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists()
                 else "it is not empty")
         raise ConfigError(f"run directory {path} already holds a run; {hint}, or choose another out=")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dormant.training.trainer import NonFiniteLossError, Trainer
-
+    """Train a new run or resume one, holding the run directory's lock throughout."""
     overrides = parse_overrides(args.overrides)
-    checkpoint = None
     if args.resume:
         run_dir = Path(args.resume)
-        checkpoint = load_checkpoint(run_dir)
-        cfg = from_dict(checkpoint["config"])
-        refused = sorted(set(overrides) - {"frames"})
-        if refused:
-            raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
-                              "(start a new run to change other options)")
-        if "frames" in overrides:
-            set_field(cfg, "frames", overrides["frames"])
-            validate(cfg)
-        done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
-        if cfg.frames < done:
-            raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
+        if not (run_dir / FILENAME).exists():
+            load_checkpoint(run_dir)  # raises the usual "no checkpoint at ..." error
     else:
         cfg = resolve(overrides)
         run_dir = Path(cfg.out or default_out(cfg))
         cfg.out = str(run_dir)
         _check_new_run_dir(run_dir)
+    with DirLock(run_dir):
+        checkpoint = None
+        if args.resume:
+            checkpoint = load_checkpoint(run_dir)
+            cfg = _resumed_config(checkpoint, overrides)
+        else:
+            _check_new_run_dir(run_dir)  # again, now that no one else can start it
+        return _train_locked(cfg, run_dir, checkpoint)
+
+
+def _resumed_config(checkpoint: dict, overrides: dict[str, str]):
+    cfg = from_dict(checkpoint["config"])
+    refused = sorted(set(overrides) - {"frames"})
+    if refused:
+        raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
+                          "(start a new run to change other options)")
+    if "frames" in overrides:
+        set_field(cfg, "frames", overrides["frames"])
+        validate(cfg)
+    done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
+    if cfg.frames < done:
+        raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
+    return cfg
+
+
+def _train_locked(cfg, run_dir: Path, checkpoint) -> int:
+    from dormant.training.trainer import NonFiniteLossError, Trainer
+
     configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
     trainer = Trainer(cfg, run_dir, checkpoint=checkpoint)
     print(f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
@@ -144,6 +168,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from dormant.experiments.sweep import run_sweep
+
+    return run_sweep(args.overrides)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,17 +193,53 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="plot a run")
     plot.add_argument("run_dir")
     plot.set_defaults(func=cmd_plot)
+    sweep = sub.add_parser("sweep", help="run a grid of agents × tasks × seeds")
+    sweep.add_argument("overrides", nargs="*")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
+
+
+def describe_os_error(err: OSError) -> str:
+    """A full disk or a permission problem as one line that names the path."""
+    path = err.filename or "a file"
+    reasons = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+               errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+               errno.EROFS: "read-only file system"}
+    reason = reasons.get(err.errno, err.strerror or str(err))
+    return f"cannot write {path}: {reason}"
+
+
+def _die_with_parent() -> None:
+    """Children of a sweep (DORMANT_PARENT_PID set) get SIGTERM when the sweep dies, so
+    they checkpoint and stop instead of running on unsupervised (Linux only). SIGTERM,
+    not SIGINT: the kernel may send it more than once, and only SIGTERM is idempotent."""
+    parent = os.environ.get("DORMANT_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != int(parent):  # the sweep died before prctl took effect
+        sys.exit(130)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _die_with_parent()
     try:
         return args.func(args)
     except (ConfigError, CheckpointError, RenderingUnavailable, MissingSuiteError) as err:
         return _fail(str(err))
+    except LockedError as err:
+        return _fail(str(err), EXIT_LOCKED)
     except BrokenPipeError:  # e.g. `dormant tasks | head`
         return 0
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+            return _fail(describe_os_error(err), 1)
+        raise
 
 
 if __name__ == "__main__":

@@ -108,8 +108,9 @@ class Trainer:
     def train(self) -> str:
         """Run until the budget or a stop; returns 'finished' or 'interrupted'."""
         self._t0 = time.perf_counter()
-        try:
-            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:  # SIGTERM (a scheduler's preemption, a dying sweep) stops gracefully like a first Ctrl-C
+            previous = {sig: signal.signal(sig, handler) for sig, handler in
+                        ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm))}
         except ValueError:  # not the main thread (e.g. a worker): no Ctrl-C handling there
             previous = None
         progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress)
@@ -142,8 +143,8 @@ class Trainer:
             raise
         finally:
             progress.stop(self.frame)
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in (previous or {}).items():
+                signal.signal(sig, handler)
             self.logger.close()
             self._write_status(status)
         return status
@@ -154,6 +155,11 @@ class Trainer:
         self.stop_requested = True
         print("\nCtrl-C: stopping at the next safe point and saving a checkpoint "
               "(press again to quit without saving)", flush=True)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if not self.stop_requested:  # idempotent: repeated SIGTERMs never skip the checkpoint
+            self.stop_requested = True
+            print("\nSIGTERM: stopping at the next safe point and saving a checkpoint", flush=True)
 
     def _reset_episode(self) -> TimeStep:
         ts = self.env.reset()

@@ -1,0 +1,232 @@
+"""Where sweep runs execute: local subprocesses (default) or Ray tasks.
+
+Each attempt of a run is one ``dormant train`` subprocess, so a crash, an OOM kill or
+a segfault in a run never takes the sweep down. ``run_attempt`` is the whole unit of
+work and runs unchanged in a local worker thread or in a Ray worker; it decides from
+the run directory whether to start, restart or resume.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dormant.experiments.runs import BOOKKEEPING, log_tail, read_json, run_state
+
+
+@dataclass
+class RunSpec:
+    """One cell of the grid: a `dormant train` command and its run directory."""
+
+    run_id: str  # e.g. "dmc_cartpole_swingup/drm/seed1"
+    task: str
+    agent: str
+    seed: int
+    run_dir: Path
+    frames: int
+    overrides: dict[str, str] = field(default_factory=dict)  # `dormant train` key=value, without out=
+
+
+@dataclass
+class AttemptResult:
+    run_id: str
+    attempt: int
+    code: int  # the subprocess's exit code; -1 if it never ran (e.g. a Ray worker died)
+    status: str  # status.json's word after the attempt ("" if none)
+    frame: int
+    action: str  # started, restarted, resumed, already finished
+    log: str
+    tail: list[str]
+    host: str
+    seconds: float
+    error: str = ""
+
+
+def train_command(spec: RunSpec, action: str) -> list[str]:
+    base = [sys.executable, "-m", "dormant.cli", "train"]
+    if action == "resumed":
+        state_frames = int((run_state(spec.run_dir, spec.frames).config or {}).get("frames", 0))
+        extra = [f"frames={spec.frames}"] if spec.frames > state_frames else []
+        return [*base, "--resume", str(spec.run_dir), *extra]
+    return [*base, *(f"{k}={v}" for k, v in spec.overrides.items()), f"out={spec.run_dir}"]
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """A run that died before its first checkpoint starts again from nothing (its
+    sweep.log stays, so earlier attempts can still be read)."""
+    for path in run_dir.iterdir():
+        if path.name in BOOKKEEPING:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str] | None = None,
+                poll_s: float = 1.0) -> AttemptResult:
+    """Run one attempt of ``spec`` to its end; creating ``stop_file`` asks it to checkpoint
+    and stop (SIGTERM, which the trainer treats as a first Ctrl-C)."""
+    t0 = time.perf_counter()
+    state = run_state(spec.run_dir, spec.frames)
+    log = spec.run_dir / "sweep.log"
+    if state.kind == "finished":
+        return AttemptResult(spec.run_id, attempt, 0, state.status, state.frame, "already finished", str(log), [],
+                             socket.gethostname(), 0.0)
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    action = {"new": "started", "restart": "restarted", "resume": "resumed"}[state.kind]
+    if state.kind == "restart":
+        _clear_run_dir(spec.run_dir)
+    command = train_command(spec, action)
+    child_env = {**os.environ, **(env or {}), "DORMANT_PARENT_PID": str(os.getpid())}
+    with open(log, "a") as handle:
+        handle.write(f"\n=== attempt {attempt} ({action}) on {socket.gethostname()} at "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command[1:])}\n")
+        handle.flush()
+        # Own session: a terminal's Ctrl-C reaches the sweep only, which passes it on as SIGTERM.
+        proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env,
+                                start_new_session=True)
+        interrupted = False
+        while True:
+            try:
+                code = proc.wait(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
+                if not interrupted and os.path.exists(stop_file):
+                    proc.send_signal(signal.SIGTERM)
+                    interrupted = True
+            except KeyboardInterrupt:  # e.g. a Ray task cancelled
+                proc.send_signal(signal.SIGTERM)
+                interrupted = True
+    status = read_json(spec.run_dir / "status.json") or {}
+    return AttemptResult(spec.run_id, attempt, code, str(status.get("status", "")), int(status.get("frame", 0)),
+                         action, str(log), log_tail(log), socket.gethostname(), time.perf_counter() - t0)
+
+
+class LocalBackend:
+    """A bounded pool of subprocesses on this machine; GPUs are handed out one per
+    slot (CUDA_VISIBLE_DEVICES), round robin when there are more slots than GPUs."""
+
+    def __init__(self, jobs: int, stop_file: str, *, threads: int, gpus: int = 0):
+        self.jobs = jobs
+        self.stop_file = stop_file
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sweep-run")
+        self._slots: queue.Queue[int] = queue.Queue()
+        for slot in range(jobs):
+            self._slots.put(slot)
+        self.gpus = gpus
+        self._futures: dict[Future, RunSpec] = {}
+
+    @property
+    def free(self) -> int:
+        return self.jobs - len(self._futures)
+
+    def _run(self, spec: RunSpec, attempt: int) -> AttemptResult:
+        slot = self._slots.get()
+        try:
+            env = {"OMP_NUM_THREADS": str(self.threads)}
+            if self.gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
+            return run_attempt(spec, attempt, self.stop_file, env)
+        finally:
+            self._slots.put(slot)
+
+    def submit(self, spec: RunSpec, attempt: int) -> None:
+        self._futures[self._pool.submit(self._run, spec, attempt)] = spec
+
+    def wait(self, timeout: float) -> list[tuple[RunSpec, AttemptResult]]:
+        if not self._futures:
+            time.sleep(min(timeout, 0.05))
+            return []
+        done, _ = wait_futures(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        out = []
+        for future in done:
+            spec = self._futures.pop(future)
+            try:
+                out.append((spec, future.result()))
+            except Exception as err:  # a bug or OSError in the attempt itself, not in the run
+                out.append((spec, _error_result(spec, err)))
+        return out
+
+    @property
+    def running(self) -> list[RunSpec]:
+        return list(self._futures.values())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _error_result(spec: RunSpec, err: BaseException, attempt: int = 0) -> AttemptResult:
+    log = spec.run_dir / "sweep.log"
+    return AttemptResult(spec.run_id, attempt, -1, "", 0, "not run", str(log), log_tail(log), socket.gethostname(),
+                         0.0, error=f"{type(err).__name__}: {err}")
+
+
+class RayBackend:
+    """One Ray task per attempt with per-run CPU/GPU requests. Run directories must be
+    on storage that every node sees (the same path), as results are written there."""
+
+    def __init__(self, stop_file: str, *, address: str, cpus_per_run: float, gpus_per_run: float | None,
+                 threads: int):
+        try:
+            import ray
+        except ImportError:
+            from dormant.envs import MissingSuiteError
+
+            raise MissingSuiteError("backend=ray needs Ray: pip install 'dormant[ray]'") from None
+        self.ray = ray
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+        if gpus_per_run is None:
+            gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+        self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
+        self.threads = threads
+        self.stop_file = stop_file
+        self._remote = ray.remote(run_attempt).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
+        self._refs: dict[Any, tuple[RunSpec, int]] = {}
+        self.jobs = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_run, 1e-9)))
+        if gpus_per_run:
+            self.jobs = min(self.jobs, max(1, int(ray.cluster_resources().get("GPU", 0) // gpus_per_run)))
+
+    @property
+    def free(self) -> int:
+        return 1 << 30  # Ray queues tasks until their resources are free
+
+    def submit(self, spec: RunSpec, attempt: int) -> None:
+        env = {"OMP_NUM_THREADS": str(self.threads)}
+        self._refs[self._remote.remote(spec, attempt, self.stop_file, env)] = (spec, attempt)
+
+    def wait(self, timeout: float) -> list[tuple[RunSpec, AttemptResult]]:
+        if not self._refs:
+            time.sleep(min(timeout, 0.05))
+            return []
+        ready, _ = self.ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        out = []
+        for ref in ready:
+            spec, attempt = self._refs.pop(ref)
+            try:
+                out.append((spec, self.ray.get(ref)))
+            except self.ray.exceptions.RayError as err:  # the worker or its node died
+                out.append((spec, _error_result(spec, err, attempt)))
+        return out
+
+    @property
+    def running(self) -> list[RunSpec]:
+        return [spec for spec, _ in self._refs.values()]
+
+    def close(self) -> None:
+        if self._owns_ray:
+            self.ray.shutdown()

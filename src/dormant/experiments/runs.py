@@ -1,0 +1,85 @@
+"""What a run directory says about its run: read by sweeps (what to do next) and
+reports (what to show), never written here."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dormant.training.checkpoint import FILENAME
+from dormant.training.lock import LOCK_NAME
+
+BOOKKEEPING = {LOCK_NAME, "sweep.log"}  # a sweep's files, present before a run starts
+
+
+@dataclass
+class RunState:
+    """``kind``: new (nothing trained yet), finished, resume (a checkpoint to continue
+    from: interrupted, killed, failed, or finished with fewer frames than wanted),
+    restart (files but no checkpoint: it died before its first one)."""
+
+    kind: str
+    frame: int = 0
+    status: str = ""  # status.json's word: finished, interrupted, failed, nonfinite; "" if none
+    config: dict[str, Any] | None = None
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_config(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def last_frame(run_dir: Path) -> int:
+    """The frame of the last row of train.csv (cheap: reads the file's tail only)."""
+    path = Path(run_dir) / "train.csv"
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return 0
+    if len(lines) < 2:
+        return 0
+    try:
+        return int(float(lines[-1].split(",", 1)[0]))
+    except ValueError:
+        return 0
+
+
+def run_state(run_dir: Path, frames_wanted: int) -> RunState:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or all(p.name in BOOKKEEPING for p in run_dir.iterdir()):
+        return RunState("new")
+    status = read_json(run_dir / "status.json") or {}
+    config = read_config(run_dir)
+    frame = int(status.get("frame", last_frame(run_dir)))
+    word = str(status.get("status", ""))
+    if not (run_dir / FILENAME).exists():
+        return RunState("restart", frame, word, config)
+    if word == "finished" and frame >= frames_wanted:
+        return RunState("finished", frame, word, config)
+    return RunState("resume", frame, word, config)
+
+
+def log_tail(path: Path, lines: int = 6) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 8192))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]

@@ -1,0 +1,366 @@
+"""`dormant sweep`: expand a grid of agents × tasks × seeds into runs, run the ones not
+finished (bounded concurrency, bounded retries), and survive its own death: the run
+directories are the state, so running the same command again continues the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from dormant.config import ConfigError, flatten, parse_overrides, resolve
+from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec
+from dormant.experiments.runs import last_frame, run_state
+from dormant.training.lock import EXIT_LOCKED, DirLock
+
+MANIFEST = "sweep.json"
+SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
+# Keys that may differ between a run directory and the sweep that owns it.
+NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress"}
+
+
+@dataclass
+class SweepOptions:
+    out: Path
+    jobs: int | None = None  # None: as many as fit (see plan_jobs)
+    backend: str = "local"
+    retries: int = 2  # attempts after the first one fails
+    address: str = ""  # Ray cluster address; "" starts a local Ray instance
+    cpus_per_run: float = 1.0  # Ray resource request per run
+    gpus_per_run: float | None = None  # Ray: None = 1 when the cluster has GPUs, else 0
+
+
+def _int(key: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{key} must be ≥ {minimum}, got {number}")
+    return number
+
+
+def _float(key: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    return number
+
+
+def _split(value: str) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{value!r} lists a value twice")
+    return items
+
+
+def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
+    """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``) and shared ``key=value``
+    options → the runs, the sweep's own options, and the shared overrides.
+
+    Only agent, task and seed are grid axes; every other option is passed to every run
+    as written (so a schedule like ``linear(1.0,0.1,500000)`` keeps its commas).
+    Every run's configuration is resolved here, so a bad task, agent or option stops
+    the sweep before anything runs.
+    """
+    raw = parse_overrides(items)
+    if "out" not in raw:
+        raise ConfigError("sweep needs out=DIR (running the same command again continues the sweep there)")
+    options = SweepOptions(out=Path(raw.pop("out")))
+    if "jobs" in raw:
+        options.jobs = _int("jobs", raw.pop("jobs"), 1)
+    options.backend = raw.pop("backend", "local")
+    if options.backend not in ("local", "ray"):
+        raise ConfigError(f"backend must be local or ray, got {options.backend!r}")
+    options.retries = _int("retries", raw.pop("retries", "2"), 0)
+    options.address = raw.pop("address", "")
+    if options.address and options.backend != "ray":
+        raise ConfigError("address= is for backend=ray")
+    options.cpus_per_run = _float("cpus_per_run", raw.pop("cpus_per_run", "1"))
+    if "gpus_per_run" in raw:
+        options.gpus_per_run = _float("gpus_per_run", raw.pop("gpus_per_run"))
+    if "seeds" in raw and "seed" in raw:
+        raise ConfigError("give seeds=N (seeds 1..N) or seed=a,b,c, not both")
+    if "seed" in raw:
+        seeds = [_int("seed", s, 0) for s in _split(raw.pop("seed"))]
+    else:
+        seeds = list(range(1, _int("seeds", raw.pop("seeds", "1"), 1) + 1))
+    agents = _split(raw.pop("agent.name", "drm"))
+    tasks = _split(raw.pop("task", "dmc/cartpole_swingup"))
+    runs = []
+    for task in tasks:
+        for agent in agents:
+            for seed in seeds:
+                overrides = {"agent": agent, "task": task, "seed": str(seed), **raw}
+                overrides.setdefault("log.progress", "false")
+                cfg = resolve(overrides)  # raises ConfigError naming the bad value
+                run_id = f"{task.replace('/', '_')}/{agent}/seed{seed}"
+                runs.append(RunSpec(run_id, task, agent, seed, options.out / run_id, cfg.frames, overrides))
+    return runs, options, raw
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in flatten(config).items() if k not in NOT_COMPARED}
+
+
+def check_conflicts(runs: list[RunSpec]) -> None:
+    """A run directory trained with other settings is never continued or overwritten."""
+    problems = []
+    for spec in runs:
+        state = run_state(spec.run_dir, spec.frames)
+        if state.config is None:
+            continue
+        wanted = _comparable(resolve(spec.overrides).to_dict())
+        have = _comparable(state.config)
+        diff = [f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(wanted) | set(have))
+                if have.get(k) != wanted.get(k)]
+        if diff:
+            problems.append(f"  {spec.run_dir}: " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else ""))
+    if problems:
+        raise ConfigError("these run directories hold runs with other settings (use another out=, or the "
+                          "settings they were started with):\n" + "\n".join(problems))
+
+
+def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str, str], argv: Sequence[str]) -> None:
+    """``sweep.json`` lists every run the sweep owns (so a report can name missing
+    ones). A later command into the same out= must share its settings; it may add
+    agents, tasks and seeds, or raise frames."""
+    path = options.out / MANIFEST
+    old = json.loads(path.read_text()) if path.exists() else {"runs": {}, "shared": shared}
+    old_shared = {k: v for k, v in old.get("shared", {}).items() if k not in NOT_COMPARED}
+    new_shared = {k: v for k, v in shared.items() if k not in NOT_COMPARED}
+    if old_shared != new_shared:
+        changed = sorted(k for k in set(old_shared) | set(new_shared) if old_shared.get(k) != new_shared.get(k))
+        raise ConfigError(f"{options.out} holds a sweep with other settings ({', '.join(changed)}: "
+                          f"{ {k: old_shared.get(k) for k in changed} } there); use another out=")
+    entries = dict(old.get("runs", {}))
+    for spec in runs:
+        entries[spec.run_id] = {"task": spec.task, "agent": spec.agent, "seed": spec.seed, "frames": spec.frames}
+    manifest = {"version": 1, "shared": shared, "runs": entries,
+                "commands": [*old.get("commands", []), " ".join(["dormant", "sweep", *argv])]}
+    tmp = path.with_name(MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _mem_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_memory_bytes(spec: RunSpec) -> int:
+    """Rough peak memory of one run: its replay (one uint8 frame per transition for
+    pixels) plus ~1.5 GiB for Python, torch and the simulator."""
+    cfg = resolve(spec.overrides)
+    steps = min(cfg.replay.capacity, math.ceil(cfg.frames / cfg.env.action_repeat))
+    per_step = 3 * cfg.env.image_size ** 2 if cfg.env.obs == "pixels" else 512
+    return steps * (per_step + 64) + int(1.5 * 2**30)
+
+
+def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
+              mem_available: int | None) -> tuple[int, int, str]:
+    """(concurrent runs, threads per run, why). Default: one run per GPU; on CPU one
+    run per two cores; never more than memory holds or than there are runs."""
+    if jobs is None:
+        jobs, why = (gpus, f"one per GPU ({gpus})") if gpus else (max(1, cpus // 2), f"one per 2 of {cpus} CPU cores")
+        if mem_available and runs:
+            fit = max(1, int(0.9 * mem_available // max(run_memory_bytes(r) for r in runs)))
+            if fit < jobs:
+                jobs, why = fit, f"memory holds {fit} ({mem_available / 2**30:.0f} GiB available)"
+    else:
+        why = "jobs="
+    jobs = max(1, min(jobs, len(runs) or 1))
+    return jobs, max(1, cpus // jobs), why
+
+
+class SweepProgress:
+    """Overall progress: a rich bar on a terminal, one line per event otherwise."""
+
+    def __init__(self, runs: list[RunSpec], done_frames: dict[str, int]):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, soft_wrap=True)
+        self.total = sum(spec.frames for spec in runs)
+        self.done_frames = done_frames
+        self._bar = None
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[counts]}"),
+                                 TextColumn("frames {task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+            self._bar.start()
+            self._task = self._bar.add_task("sweep", total=self.total, completed=sum(done_frames.values()), counts="")
+
+    def note(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+    def update(self, running: list[RunSpec], counts: str) -> None:
+        if self._bar is None:
+            return
+        frames = dict(self.done_frames)
+        for spec in running:
+            frames[spec.run_id] = max(frames.get(spec.run_id, 0), last_frame(spec.run_dir))
+        self._bar.update(self._task, completed=min(sum(frames.values()), self.total), counts=counts)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _summary(result: AttemptResult) -> str:
+    import csv
+
+    score = ""
+    try:
+        with open(Path(result.log).parent / "eval.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if rows:
+            row = rows[-1]
+            score = (f", success {float(row['success_rate']):.0%}" if row.get("success_rate")
+                     else f", return {float(row['episode_reward']):.1f}")
+    except (OSError, ValueError, KeyError):
+        pass
+    return f"{result.frame} frames{score}, {result.seconds / 60:.1f} min"
+
+
+def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
+    """The `dormant sweep` command. Exit code 0: all finished; 1: some failed; 130: stopped."""
+    runs, options, shared = parse_sweep(items)
+    options.out.mkdir(parents=True, exist_ok=True)
+    with DirLock(options.out, what="sweep", name=".sweep.lock"):
+        check_conflicts(runs)
+        write_manifest(options, runs, shared, items)
+        return _execute(runs, options, poll_s)
+
+
+def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
+    stop_file = options.out / ".stop"
+    stop_file.unlink(missing_ok=True)
+    states = {spec.run_id: run_state(spec.run_dir, spec.frames) for spec in runs}
+    todo = [spec for spec in runs if states[spec.run_id].kind != "finished"]
+    done_frames = {spec.run_id: states[spec.run_id].frame for spec in runs}
+    if options.backend == "ray":
+        threads = max(1, int(options.cpus_per_run))
+        backend: Any = RayBackend(str(stop_file), address=options.address, cpus_per_run=options.cpus_per_run,
+                                  gpus_per_run=options.gpus_per_run, threads=threads)
+        how = (f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
+               f"up to {backend.jobs} at once on this cluster")
+    else:
+        gpus = _local_gpus(runs)
+        jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
+                                       mem_available=_mem_available())
+        backend = LocalBackend(jobs, str(stop_file), threads=threads, gpus=gpus)
+        how = f"{jobs} at a time ({why}), {threads} thread(s) each" + (f", {gpus} GPU(s)" if gpus else "")
+    for spec in todo:
+        spec.overrides.setdefault("threads", str(threads))
+    counts: Counter[str] = Counter(finished=len(runs) - len(todo))
+    progress = SweepProgress(runs, done_frames)
+    progress.note(f"sweep {options.out}: {len(runs)} runs, {counts['finished']} already finished, "
+                  f"{len(todo)} to run; {how}")
+    attempts: Counter[str] = Counter()
+    failures: dict[str, AttemptResult] = {}
+    queue = list(todo)
+    stopping = False
+    try:
+        while queue or backend.running:
+            try:
+                while queue and backend.free > 0 and not stopping:
+                    spec = queue.pop(0)
+                    attempts[spec.run_id] += 1
+                    backend.submit(spec, attempts[spec.run_id])
+                for spec, result in backend.wait(timeout=poll_s):
+                    done_frames[spec.run_id] = max(done_frames[spec.run_id], result.frame)
+                    outcome = _outcome(result, stopping)
+                    label = f"{spec.task} {spec.agent} seed {spec.seed}"
+                    if outcome == "finished":
+                        counts["finished"] += 1
+                        failures.pop(spec.run_id, None)
+                        progress.note(f"[{counts['finished']}/{len(runs)}] finished {label}: {_summary(result)}")
+                    elif outcome == "retry" and attempts[spec.run_id] <= options.retries:
+                        how_next = "resume from its checkpoint" if (spec.run_dir / "checkpoint.pt").exists() else "restart"
+                        progress.note(f"attempt {attempts[spec.run_id]} of {label} failed "
+                                      f"({_why(result)}); will {how_next}. Log: {result.log}")
+                        queue.append(spec)
+                    elif outcome in ("retry", "failed"):
+                        counts["failed"] += 1
+                        failures[spec.run_id] = result
+                        progress.note(f"FAILED {label} after {attempts[spec.run_id]} attempt(s): {_why(result)}. "
+                                      f"Log: {result.log}")
+                    else:  # interrupted or busy
+                        counts[outcome] += 1
+                running = backend.running
+                progress.update(running, f"{counts['finished']}/{len(runs)} done · {len(running)} running"
+                                + (f" · {counts['failed']} failed" if counts["failed"] else ""))
+            except KeyboardInterrupt:
+                if not stopping:
+                    stopping = True
+                    stop_file.touch()
+                    progress.note("Ctrl-C: asking the running runs to checkpoint and stop; "
+                                  "re-run the same command to continue")
+                else:
+                    progress.note("still waiting for runs to save their checkpoints")
+    finally:
+        progress.stop()
+        backend.close()
+        stop_file.unlink(missing_ok=True)
+    return _report_end(runs, counts, failures, stopping or counts["interrupted"] > 0, options)
+
+
+def _outcome(result: AttemptResult, stopping: bool) -> str:
+    if result.code == 0 and result.status == "finished":
+        return "finished"
+    if result.code == EXIT_LOCKED:
+        return "busy"
+    if stopping and result.status == "interrupted":
+        return "interrupted"  # asked to stop (Ctrl-C): it saved a checkpoint
+    if result.code == 2:
+        return "failed"  # the run's configuration was refused: trying again cannot help
+    return "retry"  # a crash, a kill, non-finite losses, a lost Ray worker: bounded retries, resuming
+
+
+def _why(result: AttemptResult) -> str:
+    if result.error:
+        return result.error
+    last = next((line for line in reversed(result.tail) if not line.startswith("===")), "")
+    return f"exit code {result.code}" + (f": {last.strip()[:300]}" if last else "")
+
+
+def _report_end(runs: list[RunSpec], counts: Counter, failures: dict[str, AttemptResult], stopped: bool,
+                options: SweepOptions) -> int:
+    print(f"sweep {options.out}: {counts['finished']}/{len(runs)} finished"
+          + (f", {counts['failed']} failed" if counts["failed"] else "")
+          + (f", {counts['busy']} in use by another process (skipped)" if counts["busy"] else "")
+          + (", stopped early: re-run the same command to continue" if stopped else ""))
+    for run_id, result in failures.items():
+        print(f"  failed {run_id} ({_why(result)}); last lines of {result.log}:")
+        for line in result.tail:
+            print(f"    {line}")
+    print(f"report: dormant report {options.out}")
+    if stopped:
+        return 130
+    return 1 if failures or counts["busy"] else 0
+
+
+def _local_gpus(runs: list[RunSpec]) -> int:
+    if {resolve(spec.overrides).device for spec in runs} <= {"cpu"}:
+        return 0
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:
+        return 0
