@@ -174,6 +174,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_sweep(args.overrides)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dormant.experiments.report import write_report
+
+    paths = [item for item in args.items if "=" not in item]
+    options = parse_overrides([item for item in args.items if "=" in item])
+    unknown = set(options) - {"out", "reps", "seed", "broken_fraction"}
+    if unknown:
+        raise ConfigError(f"report accepts out=, reps=, seed=, broken_fraction=; got {', '.join(sorted(unknown))}")
+    if not paths:
+        raise ConfigError("report needs a sweep directory or run directories")
+    try:
+        reps, seed = int(options.get("reps", 2000)), int(options.get("seed", 0))
+        fraction = float(options.get("broken_fraction", 0.5))
+    except ValueError as err:
+        raise ConfigError(f"report options: {err}") from None
+    if reps < 100 or not 0 < fraction < 1:
+        raise ConfigError("reps must be ≥ 100 and broken_fraction in (0, 1)")
+    default = Path(paths[0]) / "report" if len(paths) == 1 else Path("report")
+    md, page = write_report([Path(p) for p in paths], Path(options.get("out", default)), reps=reps, seed=seed,
+                            broken_fraction=fraction)
+    print(f"report: {md}\n        {page}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run a grid of agents × tasks × seeds")
     sweep.add_argument("overrides", nargs="*")
     sweep.set_defaults(func=cmd_sweep)
+    report = sub.add_parser("report", help="report on a sweep or run directories")
+    report.add_argument("items", nargs="*")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

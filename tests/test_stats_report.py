@@ -1,0 +1,147 @@
+"""Aggregate statistics against hand-computed values, and the report on fixed runs."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from dormant.cli import main
+from dormant.experiments.plot import reference_dir
+from dormant.experiments.report import collect, write_report
+from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
+from helpers import tiny_states
+
+
+def test_iqm_by_hand_and_like_scipy_trim_mean():
+    assert iqm(np.arange(1.0, 9.0)) == 4.5  # drop 1, 2 and 7, 8: mean(3, 4, 5, 6)
+    assert iqm([10.0, 1.0, 2.0, 3.0, 100.0]) == 5.0  # ⌊5/4⌋ = 1 from each end: mean(2, 3, 10)
+    assert iqm([7.0]) == 7.0 and iqm([1.0, 3.0]) == 2.0  # fewer than 4 scores: nothing dropped
+    x = np.random.default_rng(0).normal(size=(5, 11))
+    np.testing.assert_allclose(iqm(x, axis=-1), scipy.stats.trim_mean(x, 0.25, axis=1))
+    assert math.isclose(iqm(x), scipy.stats.trim_mean(x.ravel(), 0.25))
+    assert mean(np.array([[1.0, 2.0], [3.0, 6.0]])) == 3.0
+
+
+def test_bootstrap_ci_matches_the_exact_resampling_distribution():
+    # One task, seeds [0, 0, 0, 1]: a resample's sum is Binomial(4, 1/4):
+    # P(≤0) = .316, P(≤1) = .738, P(≤2) = .949, P(≤3) = .996, so the 2.5 % and
+    # 97.5 % quantiles of the resampled mean are 0 and 3/4; the point estimate 1/4.
+    ci = stratified_bootstrap([np.array([0.0, 0.0, 0.0, 1.0])], mean, reps=20_000, seed=1)
+    assert (ci.point, ci.low, ci.high) == (0.25, 0.0, 0.75)
+    # Seeds [0, 1, 2]: P(mean = 0) = 1/27 = 3.7 % > 2.5 %, so the interval is [0, 2].
+    ci = stratified_bootstrap([np.array([0.0, 1.0, 2.0])], mean, reps=20_000, seed=1)
+    assert (ci.point, ci.low, ci.high) == (1.0, 0.0, 2.0)
+
+
+def test_bootstrap_is_stratified_by_task():
+    # Task A scores 0 on every seed, task B 1: each resample keeps four of each, so
+    # the pooled IQM (drop two lowest and two highest of eight) is always 0.5. Pooling
+    # seeds across tasks would give resamples with IQM 0 or 1.
+    ci = stratified_bootstrap([np.zeros(4), np.ones(4)], iqm, reps=5000)
+    assert (ci.point, ci.low, ci.high) == (0.5, 0.5, 0.5)
+    # Unequal seed counts are allowed (a missing seed shrinks one task only).
+    ci = stratified_bootstrap([np.zeros(3), np.ones(5)], mean, reps=2000)
+    assert ci.point == 5 / 8 and ci.low == ci.high == 5 / 8
+
+
+def test_auc_and_broken_seeds():
+    assert normalized_auc([0, 10, 20], [0.0, 10.0, 10.0]) == 7.5  # (50 + 100) / 20
+    assert normalized_auc([5], [3.0]) == 3.0
+    assert broken_seeds({1: 0.80, 2: 0.75, 3: 0.10}) == [3]  # 0.10 < 0.5 × median(0.80, 0.75)
+    assert broken_seeds({1: 0.80, 2: 0.75, 3: 0.45}) == []
+    assert broken_seeds({1: 0.05, 2: 0.01, 3: 0.0}) == []  # nothing learned: no broken seed
+
+
+def _fake_run(path, task, agent, seed, evals, *, status="finished", frames=None, success=None):
+    """A run directory as the trainer leaves it, with fixed evaluation numbers."""
+    frames = frames or evals[-1][0]
+    path.mkdir(parents=True)
+    cfg = tiny_states(task=task, agent=agent, seed=seed, frames=frames)
+    (path / "config.yaml").write_text(cfg.to_yaml())
+    header = "frame,step,episode,episode_reward,episode_length,fps,elapsed_s,episode_reward_std"
+    header += ",success_rate" if success else ""
+    rows = [f"{f},{f // 2},0,{r},1000,100,1,0" + (f",{s}" if success else "")
+            for (f, r), s in zip(evals, success or [None] * len(evals))]
+    (path / "eval.csv").write_text("\n".join([header, *rows]) + "\n")
+    (path / "train.csv").write_text("frame,step,episode,episode_reward,dormant_ratio\n"
+                                    + "".join(f"{f},{f // 2},1,{r},{0.1 * i}\n" for i, (f, r) in enumerate(evals)))
+    (path / "status.json").write_text(json.dumps({"status": status, "frame": evals[-1][0]}))
+
+
+@pytest.fixture
+def fake_sweep(tmp_path):
+    """2 methods × 2 DMC tasks × 3 seeds, one seed partial and one never started."""
+    sweep = tmp_path / "sweep"
+    runs = {}
+    finals = {("dmc/cartpole_swingup", "drqv2"): [800, 700, 100], ("dmc/cartpole_swingup", "drm"): [850, 820, 790],
+              ("dmc/cartpole_balance", "drqv2"): [900, 950, 1000], ("dmc/cartpole_balance", "drm"): [990, 980, None]}
+    for (task, agent), scores in finals.items():
+        for seed, final in enumerate(scores, start=1):
+            run_id = f"{task.replace('/', '_')}/{agent}/seed{seed}"
+            runs[run_id] = {"task": task, "agent": agent, "seed": seed, "frames": 20000}
+            if final is None:
+                continue  # planned, never started
+            status = "interrupted" if (task, agent, seed) == ("dmc/cartpole_swingup", "drm", 3) else "finished"
+            evals = [(0, 0.0), (10000, final / 2), (20000, final)] if status == "finished" else [(0, 0.0), (10000, 400.0)]
+            _fake_run(sweep / run_id, task, agent, seed, evals, status=status, frames=20000)
+    (sweep / "sweep.json").write_text(json.dumps({"version": 1, "shared": {}, "runs": runs}))
+    return sweep
+
+
+def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp_path):
+    runs = collect([fake_sweep])
+    assert len(runs) == 12
+    assert sorted(r.status for r in runs).count("finished") == 10
+    md, page = write_report([fake_sweep], tmp_path / "report", reps=500)
+    text = md.read_text()
+    # Finished drqv2 seeds on swingup: finals 800, 700, 100: mean 533.3, std 309.1;
+    # AUC of (0, f/2, f) over (0, 10k, 20k) frames = f/2: 266.7 ± 154.6.
+    assert "| dmc/cartpole_swingup | drqv2 | 3/3 | return | 533.3 ± 309.1 | 266.7 ± 154.6 |" in text
+    assert "| dmc/cartpole_swingup | drm | 2/3 | return | 835.0 ± 15.0 |" in text
+    # The partial and the missing run are listed, never dropped silently.
+    assert "interrupted at frame 10000 of 20000" in text
+    assert "dmc_cartpole_balance/drm/seed3 (missing: not started)" in text
+    # Seed 3 of drqv2 on swingup (0.1) is below half the others' median (0.75).
+    assert "| dmc/cartpole_swingup | drqv2 | 3 | 0.100 | 0.750 |" in text
+    # Aggregate: drqv2's normalized finals {0.8, 0.7, 0.1} ∪ {0.9, 0.95, 1.0}: IQM drops
+    # ⌊6/4⌋ = 1 at each end: mean(0.7, 0.8, 0.9, 0.95) = 0.8375 (0.83749… in binary);
+    # mean 0.741667. drm: {0.85, 0.82} ∪ {0.99, 0.98}: IQM mean(0.85, 0.98) = 0.915.
+    assert "| drqv2 | 6 | 0.837 [" in text and "| 0.742 [" in text
+    assert "| drm | 4 | 0.915 [" in text and "| 0.910 [" in text
+    for png in (tmp_path / "report" / "figures").iterdir():
+        assert png.stat().st_size > 10_000, png
+    assert {p.name for p in (tmp_path / "report" / "figures").iterdir()} == {
+        "aggregate.png", "dmc_cartpole_swingup.png", "dmc_cartpole_balance.png"}
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+    if reference_dir() is not None:
+        assert (reference_dir() / "dmc_cartpole_swingup.csv").exists()
+
+
+def test_report_labels_methods_that_differ_in_a_setting(tmp_path):
+    _fake_run(tmp_path / "a", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 500.0)])
+    _fake_run(tmp_path / "b", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 600.0)])
+    config = (tmp_path / "b" / "config.yaml").read_text().replace("redo: false", "redo: true")
+    (tmp_path / "b" / "config.yaml").write_text(config)
+    labels = sorted(r.label for r in collect([tmp_path]))
+    assert labels == ["drqv2 plasticity.redo=False", "drqv2 plasticity.redo=True"]
+
+
+def test_report_success_tasks_use_success_rate(tmp_path):
+    _fake_run(tmp_path / "mw", "dmc/cartpole_balance", "drm", 1, [(0, 10.0), (4000, 30.0)], success=[0.0, 0.6])
+    (run,) = collect([tmp_path])
+    assert run.has_success and run.final == 0.6 and run.normalized(run.final) == 0.6
+    md, _ = write_report([tmp_path], tmp_path / "rep", reps=200)
+    assert "| success | 0.60 ± 0.00 |" in md.read_text()
+    assert (tmp_path / "rep" / "figures" / "dmc_cartpole_balance.png").stat().st_size > 10_000
+
+
+def test_report_cli_errors(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no run directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path), "reps=abc"]) == 2
+    assert main(["report", str(tmp_path), "colour=red"]) == 2
