@@ -129,18 +129,26 @@ def check_conflicts(runs: list[RunSpec]) -> None:
                           "settings they were started with):\n" + "\n".join(problems))
 
 
-def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str, str], argv: Sequence[str]) -> None:
-    """``sweep.json`` lists every run the sweep owns (so a report can name missing
-    ones). A later command into the same out= must share its settings; it may add
-    agents, tasks and seeds, or raise frames."""
-    path = options.out / MANIFEST
-    old = json.loads(path.read_text()) if path.exists() else {"runs": {}, "shared": shared}
+def check_manifest(out: Path, shared: dict[str, str]) -> dict[str, Any]:
+    """The sweep already in ``out`` (``{}`` if none); it must share this command's
+    settings: a later command may add agents, tasks and seeds, or raise frames."""
+    path = out / MANIFEST
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
     old_shared = {k: v for k, v in old.get("shared", {}).items() if k not in NOT_COMPARED}
     new_shared = {k: v for k, v in shared.items() if k not in NOT_COMPARED}
     if old_shared != new_shared:
         changed = sorted(k for k in set(old_shared) | set(new_shared) if old_shared.get(k) != new_shared.get(k))
-        raise ConfigError(f"{options.out} holds a sweep with other settings ({', '.join(changed)}: "
+        raise ConfigError(f"{out} holds a sweep with other settings ({', '.join(changed)}: "
                           f"{ {k: old_shared.get(k) for k in changed} } there); use another out=")
+    return old
+
+
+def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str, str], argv: Sequence[str]) -> None:
+    """``sweep.json`` lists every run the sweep owns, so a report can name missing ones."""
+    path = options.out / MANIFEST
+    old = check_manifest(options.out, shared)
     entries = dict(old.get("runs", {}))
     for spec in runs:
         entries[spec.run_id] = {"task": spec.task, "agent": spec.agent, "seed": spec.seed, "frames": spec.frames}
@@ -242,6 +250,7 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
     runs, options, shared = parse_sweep(items)
     options.out.mkdir(parents=True, exist_ok=True)
     with DirLock(options.out, what="sweep", name=".sweep.lock"):
+        check_manifest(options.out, shared)
         check_conflicts(runs)
         write_manifest(options, runs, shared, items)
         return _execute(runs, options, poll_s)
