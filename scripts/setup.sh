@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up dormant in ./.venv: Mesa for headless MuJoCo rendering (Debian/Ubuntu, when
-# root), then the package with every suite (DMC, MetaWorld, Adroit) and its pinned,
+# root), then the package with every suite (DMC, MetaWorld, Adroit), Ray for sweeps
+# on a cluster, and their pinned,
 # tested versions (constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
