@@ -145,3 +145,20 @@ def test_report_cli_errors(tmp_path, capsys):
     assert "no run directory" in capsys.readouterr().err
     assert main(["report", str(tmp_path), "reps=abc"]) == 2
     assert main(["report", str(tmp_path), "colour=red"]) == 2
+
+
+def test_report_of_a_folder_of_sweeps_keeps_missing_runs_with_their_method(fake_sweep, tmp_path):
+    # Both sweeps in one folder: the second sweep's runs differ in a setting.
+    other = tmp_path / "sweep-redo"
+    _fake_run(other / "dmc_cartpole_balance/drqv2/seed1", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 9.0)])
+    config = other / "dmc_cartpole_balance/drqv2/seed1/config.yaml"
+    config.write_text(config.read_text().replace("redo: false", "redo: true"))
+    (other / "sweep.json").write_text(json.dumps({"runs": {
+        "dmc_cartpole_balance/drqv2/seed1": {"task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 1,
+                                             "frames": 4000},
+        "dmc_cartpole_balance/drqv2/seed2": {"task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 2,
+                                             "frames": 4000}}}))
+    runs = collect([tmp_path])
+    assert len(runs) == 14
+    missing = next(r for r in runs if r.sweep == other and r.seed == 2)
+    assert missing.status == "missing" and missing.label == "drqv2 plasticity.redo=True"

@@ -22,10 +22,9 @@ import numpy as np
 
 from dormant.config import ConfigError, flatten
 from dormant.experiments.plot import read_csv, reference_curve
-from dormant.experiments.runs import read_config, read_json
+from dormant.experiments.runs import MANIFEST, read_config, read_json
 from dormant.experiments.stats import STATISTICS, Interval, broken_seeds, normalized_auc, stratified_bootstrap
 
-MANIFEST = "sweep.json"
 # Keys that differ between runs of one method without making it another method.
 NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
                 "eval.video", "checkpoint_every_frames"}
@@ -43,6 +42,7 @@ class Run:
     frame: int = 0
     config: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    sweep: Path | None = None  # the sweep that planned it, if any
     evals: dict[str, np.ndarray] = field(default_factory=dict)
     train: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
@@ -100,26 +100,28 @@ def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames
 
 def collect(paths: Sequence[Path]) -> list[Run]:
     """Runs of sweeps (every run their manifest lists, found or not), run directories,
-    and folders holding run directories."""
+    and folders holding either."""
     runs: list[Run] = []
     seen: set[Path] = set()
     for path in map(Path, paths):
         if not path.exists():
             raise ConfigError(f"{path} does not exist")
-        manifest = read_json(path / MANIFEST)
-        if manifest:
-            for run_id, entry in manifest["runs"].items():
-                seen.add((path / run_id).resolve())
-                runs.append(_load(path / run_id, task=entry["task"], agent=entry["agent"], seed=entry["seed"],
-                                  frames=entry["frames"]))
-            continue
-        found = [path] if (path / "config.yaml").exists() else sorted(p.parent for p in path.rglob("config.yaml"))
-        if not found:
+        sweeps = [path] if (path / MANIFEST).exists() else sorted(p.parent for p in path.rglob(MANIFEST))
+        for sweep in sweeps:
+            manifest = read_json(sweep / MANIFEST) or {}
+            for run_id, entry in manifest.get("runs", {}).items():
+                seen.add((sweep / run_id).resolve())
+                run = _load(sweep / run_id, task=entry["task"], agent=entry["agent"], seed=entry["seed"],
+                            frames=entry["frames"])
+                run.sweep = sweep
+                runs.append(run)
+        singles = [path] if (path / "config.yaml").exists() else sorted(p.parent for p in path.rglob("config.yaml"))
+        singles = [d for d in singles if d.resolve() not in seen]
+        if not sweeps and not singles:
             raise ConfigError(f"{path} holds no sweep (sweep.json) and no run directory (config.yaml)")
-        for run_dir in found:
-            if run_dir.resolve() not in seen:
-                seen.add(run_dir.resolve())
-                runs.append(_load(run_dir))
+        for run_dir in singles:
+            seen.add(run_dir.resolve())
+            runs.append(_load(run_dir))
     _label(runs)
     return runs
 
@@ -139,6 +141,10 @@ def _label(runs: list[Run]) -> None:
     for run in runs:
         keys = sorted(distinguishing.get(run.agent, ()))
         run.label = " ".join([run.agent, *(f"{k}={flat[id(run)].get(k)}" for k in keys)])
+    for run in runs:  # a run that never started has no config: it is its sweep siblings' method
+        if not run.config:
+            sibling = next((r for r in runs if r.config and r.sweep == run.sweep and r.agent == run.agent), None)
+            run.label = sibling.label if sibling else run.agent
 
 
 def _group(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:

@@ -14,6 +14,7 @@ import yaml
 from dormant.training.checkpoint import FILENAME
 from dormant.training.lock import LOCK_NAME
 
+MANIFEST = "sweep.json"  # a sweep's list of runs and shared settings
 BOOKKEEPING = {LOCK_NAME, "sweep.log"}  # a sweep's files, present before a run starts
 
 

@@ -15,10 +15,9 @@ from typing import Any, Sequence
 
 from dormant.config import ConfigError, flatten, parse_overrides, resolve
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec
-from dormant.experiments.runs import last_frame, run_state
+from dormant.experiments.runs import MANIFEST, last_frame, run_state
 from dormant.training.lock import EXIT_LOCKED, DirLock
 
-MANIFEST = "sweep.json"
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
 # Keys that may differ between a run directory and the sweep that owns it.
 NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress"}
