@@ -15,7 +15,7 @@ from dormant.cli import main
 from dormant.experiments import backends
 from dormant.experiments.runs import run_state
 from dormant.experiments.sweep import parse_sweep, plan_jobs, run_sweep
-from dormant.training.lock import DirLock
+from dormant.training.lock import DirLock, is_locked
 
 TINY = ["obs=states", "frames=3000", "num_seed_frames=1000", "eval.every_frames=1000", "eval.episodes=1",
         "agent.hidden_dim=64", "agent.batch_size=64", "log.tensorboard=false", "log.diagnostics_every_updates=0"]
@@ -156,6 +156,9 @@ def test_locks_two_writers_never_share_a_run_directory(tmp_path, capsys):
                               f"out={run}"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 75 and "is in use by pid" in out.stderr
     assert not (run / "checkpoint.pt").exists()
+    assert not is_locked(run)
+    with DirLock(run):
+        assert is_locked(run)
 
 
 def test_conflicting_run_directories_are_left_alone(tmp_path, capsys):

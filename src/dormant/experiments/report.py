@@ -23,7 +23,14 @@ import numpy as np
 from dormant.config import ConfigError, flatten
 from dormant.experiments.plot import read_csv, reference_curve
 from dormant.experiments.runs import MANIFEST, read_config, read_json
-from dormant.experiments.stats import STATISTICS, Interval, broken_seeds, normalized_auc, stratified_bootstrap
+from dormant.experiments.stats import (
+    STATISTICS,
+    Interval,
+    broken_seeds,
+    normalized_auc,
+    stratified_bootstrap,
+)
+from dormant.training.lock import is_locked
 
 # Keys that differ between runs of one method without making it another method.
 NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
@@ -94,7 +101,8 @@ def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames
         run.status, run.detail = "failed", f"{word} at frame {run.frame}"
     else:
         run.status = "partial"
-        run.detail = (f"{word or 'running or killed'} at frame {run.frame} of {planned}")
+        word = "running" if is_locked(path) else word or "killed"
+        run.detail = f"{word} at frame {run.frame} of {planned}"
     return run
 
 

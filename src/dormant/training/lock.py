@@ -63,3 +63,18 @@ class DirLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def is_locked(directory: Path, name: str = LOCK_NAME) -> bool:
+    """Whether a live process holds ``directory``'s lock (read-only: creates nothing)."""
+    try:
+        handle = open(Path(directory) / name)
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
