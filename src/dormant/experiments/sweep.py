@@ -188,7 +188,7 @@ def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
             if fit < jobs:
                 jobs, why = fit, f"memory holds {fit} ({mem_available / 2**30:.0f} GiB available)"
     else:
-        why = "jobs="
+        why = f"jobs={jobs}"
     jobs = max(1, min(jobs, len(runs) or 1))
     return jobs, max(1, cpus // jobs), why
 
