@@ -208,8 +208,11 @@ def test_sweep_process_death_then_rerun_continues(tmp_path, signum):
     args = ["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}", "jobs=2",
             *(a for a in TINY if not a.startswith("frames=")), "frames=10000", "checkpoint_every_frames=1000"]
     runs = [tmp_path / "dmc_cartpole_balance" / "drqv2" / f"seed{s}" for s in (1, 2)]
+    # A terminal's process gets SIGINT by default; a background job of a shell (CI) may
+    # inherit it ignored, and Python then leaves it ignored: restore it, as a terminal has it.
     sweep = subprocess.Popen([sys.executable, "-m", "dormant.cli", "sweep", *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert _wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs))
         sweep.send_signal(signum)
