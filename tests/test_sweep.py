@@ -123,11 +123,11 @@ def test_failed_attempts_are_retried_then_reported(tmp_path, monkeypatch, capsys
     real = backends.train_command
     calls = []
 
-    def flaky(spec, action):
+    def flaky(spec, action, *budget):
         calls.append((spec.seed, action))
         if (spec.seed == 1 and len([c for c in calls if c[0] == 1]) == 1) or spec.seed == 2:
             return [sys.executable, "-c", "import sys; print('simulated crash'); sys.exit(3)"]
-        return real(spec, action)
+        return real(spec, action, *budget)
 
     monkeypatch.setattr(backends, "train_command", flaky)
     assert run_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seed=1,2", f"out={tmp_path}", "jobs=2",

@@ -11,11 +11,10 @@ from typing import Sequence
 
 from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
 from dormant.envs import MissingSuiteError
-from dormant.experiments.runs import BOOKKEEPING
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
+from dormant.experiments.runs import BOOKKEEPING
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
 from dormant.training.lock import EXIT_LOCKED, DirLock, LockedError
-
 
 USAGE = """dormant <command> [key=value ...]
 

@@ -53,11 +53,11 @@ class AttemptResult:
     error: str = ""
 
 
-def train_command(spec: RunSpec, action: str) -> list[str]:
+def train_command(spec: RunSpec, action: str, trained_budget: int = 0) -> list[str]:
+    """``trained_budget``: the frames the existing run was configured for (resume only)."""
     base = [sys.executable, "-m", "dormant.cli", "train"]
     if action == "resumed":
-        state_frames = int((run_state(spec.run_dir, spec.frames).config or {}).get("frames", 0))
-        extra = [f"frames={spec.frames}"] if spec.frames > state_frames else []
+        extra = [f"frames={spec.frames}"] if spec.frames > trained_budget else []
         return [*base, "--resume", str(spec.run_dir), *extra]
     return [*base, *(f"{k}={v}" for k, v in spec.overrides.items()), f"out={spec.run_dir}"]
 
@@ -88,7 +88,7 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
     action = {"new": "started", "restart": "restarted", "resume": "resumed"}[state.kind]
     if state.kind == "restart":
         _clear_run_dir(spec.run_dir)
-    command = train_command(spec, action)
+    command = train_command(spec, action, int((state.config or {}).get("frames", 0)))
     child_env = {**os.environ, **(env or {}), "DORMANT_PARENT_PID": str(os.getpid())}
     with open(log, "a") as handle:
         handle.write(f"\n=== attempt {attempt} ({action}) on {socket.gethostname()} at "

@@ -67,7 +67,7 @@ def run_state(run_dir: Path, frames_wanted: int) -> RunState:
         return RunState("new")
     status = read_json(run_dir / "status.json") or {}
     config = read_config(run_dir)
-    frame = int(status.get("frame", last_frame(run_dir)))
+    frame = int(status["frame"]) if "frame" in status else last_frame(run_dir)  # no status: killed or running
     word = str(status.get("status", ""))
     if not (run_dir / FILENAME).exists():
         return RunState("restart", frame, word, config)

@@ -229,18 +229,17 @@ class SweepProgress:
 
 
 def _summary(result: AttemptResult) -> str:
-    import csv
+    from dormant.experiments.plot import read_csv
 
     score = ""
     try:
-        with open(Path(result.log).parent / "eval.csv", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        if rows:
-            row = rows[-1]
-            score = (f", success {float(row['success_rate']):.0%}" if row.get("success_rate")
-                     else f", return {float(row['episode_reward']):.1f}")
-    except (OSError, ValueError, KeyError):
-        pass
+        evals = read_csv(Path(result.log).parent / "eval.csv")
+    except OSError:
+        evals = {}
+    if "success_rate" in evals and len(evals["success_rate"]):
+        score = f", success {evals['success_rate'][-1]:.0%}"
+    elif "episode_reward" in evals and len(evals["episode_reward"]):
+        score = f", return {evals['episode_reward'][-1]:.1f}"
     return f"{result.frame} frames{score}, {result.seconds / 60:.1f} min"
 
 
