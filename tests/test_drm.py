@@ -5,10 +5,9 @@ import csv
 import pytest
 import torch
 
-import dormant.agents.drm as drm_module
 from dormant.agents.drm import DrMAgent
 from dormant.config import AgentConfig, ConfigError, DrMConfig, resolve
-from dormant.plasticity import awaken_stddev
+from dormant.plasticity import awaken_stddev, dormant_ratio, exploit_lambda, perturb_factor
 from dormant.training.trainer import Trainer
 
 
@@ -26,8 +25,8 @@ def batch(n=8):
 def script_beta(monkeypatch, values):
     """Make the agent's dormant ratio follow ``values``, one per update."""
     it = iter(values)
-    monkeypatch.setattr(drm_module, "dormant_tensors",
-                        lambda *a, **k: (torch.tensor(next(it)), [], torch.zeros(0), []))
+    monkeypatch.setattr(DrMAgent, "actor_dormant", lambda self, h: (
+        torch.tensor(next(it)), self.beta_layers, torch.zeros(len(self.beta_layers)), [1] * len(self.beta_layers)))
 
 
 def test_awakening_happens_once_after_exploration_and_restarts_the_schedule(monkeypatch):
@@ -48,6 +47,62 @@ def test_awakening_happens_once_after_exploration_and_restarts_the_schedule(monk
     agent.update(batch(), step=20)  # β 0.4: awakening never resets
     assert agent.awaken_step.item() == 16
     assert agent.stddev(216).item() == pytest.approx(awaken_stddev(0.4))  # schedule at 0.1, σ(β) larger
+
+
+def test_awakening_needs_a_step_strictly_after_the_random_phase_unless_metaworld_reference(monkeypatch):
+    agent = tiny_agent()  # num_expl_steps = 10
+    script_beta(monkeypatch, [0.1, 0.1])
+    agent.update(batch(), step=10)  # β < β̂ at step == num_expl_steps: DrM's code waits (step > 10)
+    assert agent.awaken_step.item() < 0
+    agent.update(batch(), step=12)
+    assert agent.awaken_step.item() == 12
+    mw = tiny_agent(awaken_after_exploration=False)  # drm_mw.py: no step condition at all
+    script_beta(monkeypatch, [0.1])
+    mw.update(batch(), step=4)
+    assert mw.awaken_step.item() == 4
+    preset = resolve({"agent": "drm", "task": "metaworld/assembly", "preset": "drm-reference-metaworld"})
+    assert preset.drm.awaken_after_exploration is False
+    assert resolve({"agent": "drm", "task": "metaworld/assembly"}).drm.awaken_after_exploration is True
+
+
+def test_one_beta_everywhere_agent_log_diagnostics_and_library():
+    """The β an update logs, the agent's diagnostics and dormant_ratio(kind="drm") agree
+    on the same actor and batch (states: no augmentation, so the features are equal)."""
+    agent = tiny_agent(dormant_tau=0.1)
+    b = batch(64)
+    expected = dormant_ratio(agent.actor, agent._encoded(b), tau=0.1, kind="drm")
+    assert 0.0 < expected.ratio < 1.0
+    diag = agent.diagnostics(b)
+    assert diag["actor_dormant_ratio"] == pytest.approx(expected.ratio)
+    assert {k: diag[f"actor_dormant/{k}"] for k in expected.per_layer} == pytest.approx(expected.per_layer)
+    logged = dict(zip(agent.METRICS, agent.update(b, step=12).tolist()))
+    assert logged["dormant_ratio"] == pytest.approx(expected.ratio)
+    assert {k: logged[f"dormant_ratio/{k}"] for k in expected.per_layer} == pytest.approx(expected.per_layer)
+    assert logged["sigma_beta"] == pytest.approx(awaken_stddev(expected.ratio))
+    assert logged["lambda"] == pytest.approx(exploit_lambda(expected.ratio))
+    assert logged["alpha_beta"] == pytest.approx(perturb_factor(expected.ratio))
+
+
+def test_fresh_pixel_actor_has_a_clearly_non_zero_beta_and_sigma_lambda_follow():
+    """Regression: scored pre-activation, a freshly initialised actor at the default widths
+    looks fully alive (β ≈ 0, so DrM would awaken at once with λ = 0.6); scored as DrM's code
+    does, its hidden ReLUs that are off for the whole batch count as dormant."""
+    torch.manual_seed(0)
+    agent = DrMAgent((9, 84, 84), 1, AgentConfig(), pixels=True, device=torch.device("cpu"), drm=DrMConfig())
+    frames = torch.randint(0, 256, (128, 9, 84, 84), dtype=torch.uint8)
+    b = {"obs": frames, "next_obs": frames, "action": torch.zeros(128, 1)}
+    h, _ = agent.augment_and_encode(b)
+    agent.update_value = lambda h, action: {"v_loss": torch.zeros(()), "v_value": torch.zeros(())}  # not under test
+    step = agent.cfg.num_expl_steps  # the last step of the random phase: no awakening yet
+    metrics = agent.before_learning(h, b, step=step)
+    beta = metrics["dormant_ratio"].item()
+    assert 0.03 < beta < 0.6, beta  # measured 0.07–0.14 on random frames, ≈ 0.43 on cartpole frames
+    assert metrics["dormant_ratio/trunk.0"].item() == 0.0 and metrics["dormant_ratio/policy.0"].item() > 0.03
+    assert dormant_ratio(agent.actor, h, scoring="pre_activation").ratio < 0.01
+    assert agent.stddev(step).item() == pytest.approx(awaken_stddev(beta), abs=1e-6)
+    assert agent.lam.item() == pytest.approx(exploit_lambda(beta), abs=1e-6)
+    agent.before_learning(h, b, step=step + 2)  # β < β̂ after the random phase: awake, σ restarts at 1
+    assert agent.awaken_step.item() == step + 2 and agent.stddev(step + 2).item() == pytest.approx(1.0)
 
 
 def test_ablations_switch_the_mechanisms(monkeypatch):

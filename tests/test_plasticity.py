@@ -66,7 +66,10 @@ def test_redo_kind_is_post_activation_hidden_only_with_conv_channels():
         net[0].weight[2] = torch.tensor([-1.0, -1.0])  # pre-activation −2 → ReLU 0
     # Post-ReLU scores [1,1,0,2] normalised by their mean 1: neuron 2 ≤ 0.1; output layer excluded.
     assert dormant_ratio(net, x, tau=0.1, kind="redo").ratio == pytest.approx(0.25)
-    assert dormant_ratio(net, x, tau=0.025, kind="drm").per_layer["0"] == 0.0  # |−2| is alive pre-activation
+    # DrM's kind scores a Linear that feeds a ReLU after it: the −2 neuron is dead there,
+    # alive (|−2|) in the literal pre-activation reading.
+    assert dormant_ratio(net, x, tau=0.025, kind="drm").per_layer["0"] == 0.25
+    assert dormant_ratio(net, x, tau=0.025, kind="drm", scoring="pre_activation").per_layer["0"] == 0.0
     conv = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU())
     with torch.no_grad():
         conv[0].weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
@@ -89,6 +92,7 @@ def test_hooks_removed_and_mode_preserved_even_on_error():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"tau": 0.0}, "tau"), ({"tau": 1.5}, "tau"), ({"kind": "other"}, "kind"),
+    ({"scoring": "post_activaton"}, "did you mean 'post_activation'"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -63,7 +63,8 @@ class AgentConfig:
 class DrMConfig:
     """DrM (SPEC.md §3); used only by ``agent=drm``. Switches give the paper's ablations."""
 
-    dormant_tau: float = 0.025  # τ of DrM's dormant ratio (actor, every nn.Linear)
+    dormant_tau: float = 0.025  # τ of DrM's dormant ratio β (actor, every nn.Linear)
+    dormant_scoring: str = "post_activation"  # post_activation: a Linear feeding an activation is scored after it (DrM's code) | pre_activation: raw Linear outputs
     threshold: float = 0.2  # β̂
     perturb: bool = True  # dormant-ratio-guided shrink-and-perturb
     perturb_every_frames: int = 200_000
@@ -74,6 +75,7 @@ class DrMConfig:
     perturb_target: str = "fresh"  # fresh | initial (shrink towards initial parameters, App. J)
     perturb_scope: str = "linear"  # linear (reference: Linear layers only) | all (paper's text)
     awaken: bool = True  # awaken exploration; false: the plain agent.stddev_schedule
+    awaken_after_exploration: bool = True  # awaken only at steps > agent.num_expl_steps (DMC/Adroit code; MetaWorld's has no such condition)
     awaken_temperature: float = 0.1  # T
     before_awaken: str = "dormant"  # dormant: σ(β) | max: σ = 1 until awake (App. H)
     exploit: bool = True  # dormant-ratio-guided exploitation (V net, λ-mixed target)
@@ -164,11 +166,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The DrM reference's MetaWorld trainer (train_mw.py + agents/drm_mw.py): its
     # buffer is built with n-step ⌊3 + 7⌋ = 10 and γ = 0.997 − 0.02 − 0.007 = 0.97 (the
     # schedules that would change them are never called), λ is the constant 0.5, α_max
-    # 0.95, and Q1/Q2 have Dropout(0.01) + LayerNorm after each hidden Linear. The paper
+    # 0.95, Q1/Q2 have Dropout(0.01) + LayerNorm after each hidden Linear, and the agent
+    # awakens the first time β < β̂ whatever the step. The paper
     # describes none of this, so it is a preset, not the MetaWorld default.
     "drm-reference-metaworld": {
         "agent.nstep": 10, "agent.discount": 0.97, "agent.critic_dropout": 0.01,
         "agent.critic_layernorm": True, "drm.fixed_lambda": 0.5, "drm.alpha_max": 0.95,
+        "drm.awaken_after_exploration": False,  # drm_mw.py awakens on β alone, with no step condition
     },
 }
 
@@ -340,7 +344,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} must be > 0, got {value}")
     for key, value, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
                                 ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
-                                ("drm.before_awaken", d.before_awaken, ("dormant", "max"))):
+                                ("drm.before_awaken", d.before_awaken, ("dormant", "max")),
+                                ("drm.dormant_scoring", d.dormant_scoring, ("post_activation", "pre_activation"))):
         if value not in choices:
             raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
     if not 0.0 <= cfg.agent.critic_dropout < 1.0:

@@ -20,7 +20,7 @@ import torch
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, DrMConfig
 from dormant.nets import mlp, trunk, weight_init
-from dormant.plasticity import awaken_stddev, dormant_tensors, expectile_loss, exploit_lambda, perturb_factor
+from dormant.plasticity import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
 
 
 class ValueNet(torch.nn.Module):
@@ -39,7 +39,8 @@ class ValueNet(torch.nn.Module):
 
 class DrMAgent(DrQV2Agent):
     METRICS = DrQV2Agent.METRICS + (
-        "dormant_ratio", "lambda", "v_loss", "v_value", "awaken_frame", "perturb_alpha", "perturb_count")
+        "dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
+        "perturb_alpha", "perturb_count")
     METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
@@ -47,6 +48,10 @@ class DrMAgent(DrQV2Agent):
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
                          proprio_dim=proprio_dim)
         self.drm = drm or DrMConfig()
+        self.dormant_tau, self.dormant_scoring = self.drm.dormant_tau, self.drm.dormant_scoring
+        # β per actor layer is logged too: one column per nn.Linear, in forward order.
+        self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
+        self.METRICS = type(self).METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
         self.perturb_every_steps = max(self.drm.perturb_every_frames // action_repeat, 1)
@@ -103,12 +108,17 @@ class DrMAgent(DrQV2Agent):
     def before_learning(self, h, batch, step):
         d = self.drm
         h = h.detach()
-        self.beta, _, _, _ = dormant_tensors(self.actor, h, tau=d.dormant_tau, kind="drm")
-        if step >= self.cfg.num_expl_steps:
+        self.beta, names, counts, sizes = self.actor_dormant(h)
+        # The reference's DMC and Adroit agents awaken only after the random phase
+        # (step > num_expl_steps, strictly); its MetaWorld agent has no step condition.
+        if not d.awaken_after_exploration or step > self.cfg.num_expl_steps:
             newly = (self.awaken_step < 0) & (self.beta < d.threshold)
             self.awaken_step = torch.where(newly, self._tensor(step), self.awaken_step)
         metrics = {"dormant_ratio": self.beta, "awaken_frame": self.awaken_step * self.action_repeat,
+                   "sigma_beta": awaken_stddev(self.beta, d.threshold, d.awaken_temperature),
+                   "alpha_beta": self._alpha(),
                    "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
+        metrics.update({f"dormant_ratio/{name}": count / size for name, count, size in zip(names, counts, sizes)})
         if d.exploit:
             self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
                         else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))
@@ -127,12 +137,18 @@ class DrMAgent(DrQV2Agent):
     def _probe_inputs(self, h, batch):
         return {**super()._probe_inputs(h, batch), "value": (h,)}
 
+    def _alpha(self) -> torch.Tensor:
+        """The perturbation factor a perturbation would use now: α(β), or the fixed α."""
+        d = self.drm
+        if d.fixed_alpha >= 0:
+            return self._tensor(d.fixed_alpha)
+        return perturb_factor(self.beta, d.perturb_rate, d.alpha_min, d.alpha_max)
+
     def perturb(self) -> torch.Tensor:
         """Shrink-and-perturb with α(β) (reference: Linear layers of actor, critic, its
         target and V; the encoder only with perturb_scope=all); every optimiser reset."""
         d = self.drm
-        alpha = (self._tensor(d.fixed_alpha) if d.fixed_alpha >= 0
-                 else perturb_factor(self.beta, d.perturb_rate, d.alpha_min, d.alpha_max))
+        alpha = self._alpha()
         self.shrink_perturb(alpha, scope=d.perturb_scope, target=d.perturb_target, initial_state=self.initial_state)
         self.last_alpha = alpha.reshape(())
         self.perturbs_done += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,10 @@ class DrQV2Agent:
         "actor_loss", "actor_logprob", "actor_ent", "stddev", "critic_fau",
     )
     METRICS_LAST: frozenset[str] = frozenset()  # logged as the latest value, not the mean
+    # The actor's DrM-kind dormant ratio β: DrM steers by it, diagnostics report it for
+    # every agent. DrM sets these from its configuration; one method computes β for both.
+    dormant_tau: float = 0.025
+    dormant_scoring: str = "post_activation"
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
                  *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
@@ -195,6 +200,10 @@ class DrQV2Agent:
         metrics["stddev"] = self._tensor(std)
         return torch.stack([metrics[name].float().reshape(()) for name in self.METRICS])
 
+    def actor_dormant(self, h: torch.Tensor) -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
+        """β on features ``h``, as device tensors: (ratio, layer names, dormant counts, sizes)."""
+        return dormant_tensors(self.actor, h, tau=self.dormant_tau, kind="drm", scoring=self.dormant_scoring)
+
     def _encoded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Un-augmented features (no draw from the training RNG stream), no gradients."""
         with torch.no_grad():
@@ -212,14 +221,18 @@ class DrQV2Agent:
         return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic}
 
     def diagnostics(self, batch: dict[str, torch.Tensor], redo_tau: float = 0.025) -> dict[str, float]:
-        """Per network and layer: DrM-kind dormant ratio (actor, critic), ReDo-kind dormant
-        ratio and FAU (every network with ReLUs). One host sync; call rarely."""
+        """Per network and layer: DrM-kind dormant ratio (actor, critic; the actor's is β,
+        computed as in ``update``), ReDo-kind dormant ratio and FAU (every network with
+        ReLUs), on the un-augmented batch. One host sync; call rarely."""
         h = self._encoded(batch)
         nets = self.networks()
         parts: dict[str, tuple] = {}
         for net, inputs in self._probe_inputs(h, batch).items():
-            if net != "encoder":
-                parts[f"{net}_dormant"] = dormant_tensors(nets[net], *inputs)
+            if net == "actor":
+                parts["actor_dormant"] = self.actor_dormant(*inputs)
+            elif net != "encoder":
+                parts[f"{net}_dormant"] = dormant_tensors(nets[net], *inputs, tau=self.dormant_tau, kind="drm",
+                                                          scoring=self.dormant_scoring)
             parts[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *inputs, tau=redo_tau, kind="redo")
             fraction, names, actives, sizes = fau_tensors(nets[net], *inputs)
             parts[f"{net}_fau"] = (fraction, names, actives, sizes)
@@ -231,6 +244,9 @@ class DrQV2Agent:
             for name, count, size in zip(names, host[i + 1:], sizes):
                 out[f"{key}/{name}"] = count / size
             i += 1 + len(names)
+        bad = sorted(key for key, value in out.items() if not math.isfinite(value))
+        if bad:
+            raise ValueError(f"diagnostics: non-finite (NaN/inf) activations behind {', '.join(bad)}")
         return out
 
     # --- plasticity interventions ---------------------------------------

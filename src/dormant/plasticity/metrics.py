@@ -15,12 +15,28 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
 KINDS = ("drm", "redo")
+SCORINGS = ("post_activation", "pre_activation")
+
+# Element-wise activation modules: a Linear whose output goes straight into one of these
+# (the next module of an ``nn.Sequential``) is scored on the activation's output.
+ACTIVATIONS: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+    nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+)
+
+# A module may declare what its Linears feed, for wiring a Sequential cannot show
+# (``F.relu`` in ``forward``, say): an attribute ``dormant_activations`` mapping a
+# Linear's name *relative to that module* to the activation (a module or a callable),
+# or to None for "score the raw output". Declarations override what the structure says.
+DECLARATION = "dormant_activations"
 
 
 @dataclass
@@ -33,6 +49,58 @@ class DormantResult:
 class FauResult:
     fraction: float  # active ReLU output elements / all, pooled over layers
     per_layer: dict[str, float]
+
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def linear_activations(model: nn.Module) -> dict[str, Activation | None]:
+    """Every ``nn.Linear`` of ``model`` (by name) → the activation its output feeds, or None.
+
+    Decided from the structure, never from whether an activation runs in place: inside
+    an ``nn.Sequential``, a Linear immediately followed by an element-wise activation
+    module (``ACTIVATIONS``) feeds it; anything else in between (LayerNorm, Dropout) or
+    nothing after it means the raw output. A module's ``dormant_activations`` attribute
+    overrides this for the Linears below it (see ``DECLARATION``).
+    """
+    found: dict[str, Activation | None] = {
+        name: None for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module.named_children())
+            for (child, layer), (_, after) in zip(children, children[1:]):
+                if isinstance(layer, nn.Linear) and isinstance(after, ACTIVATIONS):
+                    found[f"{name}.{child}" if name else child] = after
+    for name, module in model.named_modules():  # parents first, so deeper declarations win
+        declared = getattr(module, DECLARATION, None)
+        if declared is None:
+            continue
+        if not isinstance(declared, dict):
+            raise ValueError(f"{type(module).__name__}.{DECLARATION} must be a dict of Linear name → activation")
+        for child, activation in declared.items():
+            full = f"{name}.{child}" if name else child
+            if full not in found:
+                own = [n[len(name) + 1:] if name else n for n in found if not name or n.startswith(f"{name}.")]
+                raise ValueError(f"{type(module).__name__}.{DECLARATION} names {child!r}, which is not an "
+                                 f"nn.Linear of it{_closest(child, own)}")
+            if activation is not None and not callable(activation):
+                raise ValueError(f"{type(module).__name__}.{DECLARATION}[{child!r}] must be callable or None")
+            found[full] = activation
+    return found
+
+
+def _closest(name: str, choices) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _apply(activation: Activation, out: torch.Tensor) -> torch.Tensor:
+    """The activation of a hooked output without touching the forward pass's tensor."""
+    if getattr(activation, "inplace", False):
+        out = out.clone()
+    return activation(out)
 
 
 def _probe_modules(model: nn.Module, kind: str) -> dict[str, nn.Module]:
@@ -48,14 +116,14 @@ def _probe_modules(model: nn.Module, kind: str) -> dict[str, nn.Module]:
 
 
 def _run_with_hooks(model: nn.Module, modules: dict[str, nn.Module], inputs: tuple,
-                    reduce) -> dict[str, list]:
-    """Forward ``inputs`` once, collecting ``reduce(output)`` per module; hooks always removed."""
-    collected: dict[str, list[torch.Tensor]] = {name: [] for name in modules}
+                    reduce: Callable[[str, torch.Tensor], object]) -> dict[str, list]:
+    """Forward ``inputs`` once, collecting ``reduce(name, output)`` per module; hooks always removed."""
+    collected: dict[str, list] = {name: [] for name in modules}
     handles = []
     try:
         for name, module in modules.items():
             handles.append(module.register_forward_hook(
-                lambda _m, _i, out, name=name: collected[name].append(reduce(out.detach()))))
+                lambda _m, _i, out, name=name: collected[name].append(reduce(name, out.detach()))))
         with torch.no_grad():
             try:
                 model(*inputs)
@@ -76,53 +144,96 @@ def _neuron_scores(out: torch.Tensor) -> torch.Tensor:
     return out.reshape(-1, out.shape[-1]).mean(dim=0)
 
 
-def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
-                    kind: str = "drm") -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
+def _check_batch(inputs: tuple) -> None:
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == 0:
+            raise ValueError("the batch is empty: a dormant ratio needs at least one sample")
+
+
+def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm",
+                    scoring: str = "post_activation") -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
     """Device-side dormant ratio: (pooled ratio, layer names, dormant counts, neuron counts).
 
-    Nothing here waits for the device: counts stay tensors, sizes are host ints.
+    Nothing here waits for the device: counts stay tensors, sizes are host ints. A layer
+    with a NaN/inf activation gets a NaN count, so the pooled ratio is NaN too: the
+    caller's one synchronisation sees it (``dormant_ratio`` raises; the trainer stops on
+    a non-finite metric) instead of a ratio computed from garbage.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}{_closest(scoring, SCORINGS)}")
     if not (isinstance(tau, (int, float)) and 0.0 < tau <= 1.0):
         raise ValueError(f"tau must be in (0, 1], got {tau!r}")
+    _check_batch(inputs)
     modules = _probe_modules(model, kind)
-    collected = _run_with_hooks(model, modules, inputs, _neuron_scores)
+    after = linear_activations(model) if kind == "drm" and scoring == "post_activation" else {}
+
+    def reduce(name: str, out: torch.Tensor) -> torch.Tensor:
+        activation = after.get(name)
+        return _neuron_scores(out if activation is None else _apply(activation, out))
+
+    collected = _run_with_hooks(model, modules, inputs, reduce)
     names, dormant, total = [], [], []
     for name, calls in collected.items():
         if not calls:
             continue  # a module the forward pass did not use
         scores = torch.stack(calls).mean(dim=0)
-        normalised = scores / (scores.mean() + 1e-9)
-        # DrM: dormant when below τ × layer mean; ReDo: when ≤ τ after normalising.
-        is_dormant = normalised < tau if kind == "drm" else normalised <= tau
+        if kind == "drm":
+            # DrM's rule: strictly below τ × the layer's mean score. A layer whose scores
+            # are all zero therefore has no dormant neuron (0 < 0 is false), as in DrM's code.
+            is_dormant = scores < tau * scores.mean()
+        else:
+            # ReDo's rule: the score normalised by the layer mean is ≤ τ; an all-zero layer
+            # is entirely dormant.
+            is_dormant = scores / (scores.mean() + 1e-9) <= tau
+        count = is_dormant.sum().float()
         names.append(name)
-        dormant.append(is_dormant.sum())
+        dormant.append(torch.where(torch.isfinite(scores).all(), count, torch.full_like(count, float("nan"))))
         total.append(scores.numel())
     if not names:
         raise ValueError(f"no measured layer of {type(model).__name__} ran in the forward pass")
-    dormant_t = torch.stack(dormant).float()
+    dormant_t = torch.stack(dormant)
     return dormant_t.sum() / float(sum(total)), names, dormant_t, total
 
 
-def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
-                  kind: str = "drm") -> DormantResult:
-    """The τ-dormant ratio of ``model`` on ``inputs`` (SPEC.md §2).
+def per_layer_host(names: list[str], counts: list[float], total: list[int], what: str) -> dict[str, float]:
+    """Per-layer ratios from synced counts; NaN counts (non-finite activations) raise."""
+    bad = [name for name, count in zip(names, counts) if not math.isfinite(count)]
+    if bad:
+        raise ValueError(f"{what}: non-finite (NaN/inf) activations in layer(s) {', '.join(bad)}; "
+                         "no dormant ratio can be computed from them")
+    return {n: c / t for n, c, t in zip(names, counts, total)}
 
-    ``kind="drm"``: pre-activation |output| of every ``nn.Linear`` (output layer
-    included), dormant when below τ × the layer's mean score. ``kind="redo"``: the
-    output of every ``nn.ReLU`` (hidden layers only; conv channels are neurons),
-    dormant when the layer-normalised score is ≤ τ. Neuron-weighted over layers.
+
+def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm",
+                  scoring: str = "post_activation") -> DormantResult:
+    """The τ-dormant ratio of ``model`` on ``inputs``, pooled over layers by neuron count.
+
+    ``kind="drm"`` (DrM's definition, as its authors' code computes it): every
+    ``nn.Linear``, output layer included; a neuron's score is its mean |activation|
+    over the batch, where the activation is the output of the activation function the
+    Linear feeds (``scoring="post_activation"``, default; see ``linear_activations``)
+    or the raw output when it feeds none (e.g. a Linear before a LayerNorm, or the
+    last layer). A neuron is dormant when its score is strictly below τ × the layer's
+    mean score. ``scoring="pre_activation"`` scores every Linear's raw output instead.
+
+    ``kind="redo"`` (ReDo's definition): the output of every ``nn.ReLU`` (hidden layers
+    only; conv channels are neurons, averaged over batch, H and W), dormant when the
+    score divided by the layer mean is ≤ τ.
+
+    NaN/inf activations or an empty batch raise ``ValueError``.
     """
-    ratio, names, dormant, total = dormant_tensors(model, *inputs, tau=tau, kind=kind)
+    ratio, names, dormant, total = dormant_tensors(model, *inputs, tau=tau, kind=kind, scoring=scoring)
     host = torch.cat([ratio.reshape(1), dormant]).cpu().tolist()  # one sync
-    return DormantResult(ratio=host[0], per_layer={n: d / t for n, d, t in zip(names, host[1:], total)})
+    per_layer = per_layer_host(names, host[1:], total, f"dormant ratio of {type(model).__name__}")
+    return DormantResult(ratio=host[0], per_layer=per_layer)
 
 
 def fau_tensors(model: nn.Module, *inputs: torch.Tensor) -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
     """Device-side FAU: (pooled fraction, layer names, active counts, element counts)."""
     modules = _probe_modules(model, "redo")
-    collected = _run_with_hooks(model, modules, inputs, lambda out: ((out > 0).sum(), out.numel()))
+    collected = _run_with_hooks(model, modules, inputs, lambda _name, out: ((out > 0).sum(), out.numel()))
     names = [name for name, calls in collected.items() if calls]
     if not names:
         raise ValueError(f"no nn.ReLU of {type(model).__name__} ran in the forward pass")
