@@ -71,27 +71,45 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     evals = read_csv(run_dir / "eval.csv") if (run_dir / "eval.csv").exists() else {}
     diag = read_csv(run_dir / "diagnostics.csv") if (run_dir / "diagnostics.csv").exists() else {}
     dormant = _dormant_series(train, diag)
-    if dormant:
-        fig, (ax, ax_dormant) = plt.subplots(2, 1, figsize=(7, 6.4), sharex=True,
-                                             gridspec_kw={"height_ratios": [3, 2]})
-    else:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+    drm_panel = "sigma_beta" in train and np.isfinite(train["sigma_beta"]).any()
+    rows = 1 + bool(dormant) + drm_panel
+    fig, axes = plt.subplots(rows, 1, figsize=(7, 4.2 + 2.6 * (rows - 1)), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [3] + [2] * (rows - 1)})
+    axes = list(axes[:, 0])
+    ax = axes[0]
     if "success_rate" in evals:
         _plot_success(ax, train, evals)
     else:
         _plot_return(ax, train, evals, task)
     if dormant:
+        ax_dormant = axes[1]
         for label, (frames, values) in dormant.items():
-            ax_dormant.plot(frames, values, lw=1.2, label=label)
+            ax_dormant.plot(frames, values, lw=1.6 if label.startswith("actor β") else 1.0, label=label)
+        for name, (frames, values) in _layer_series(train).items():
+            ax_dormant.plot(frames, values, lw=0.8, ls="--", alpha=0.8, label=f"β of {name}")
+        if drm_panel:
+            threshold = float(saved.get("drm", {}).get("threshold", 0.2))
+            ax_dormant.axhline(threshold, color="k", lw=0.8, ls=":", label=f"threshold β̂ = {threshold:g}")
         ax_dormant.set_ylabel("dormant ratio (τ = 0.025)")
         ax_dormant.set_ylim(bottom=0)
-        ax_dormant.grid(alpha=0.3)
-        ax_dormant.legend(loc="best", fontsize=8)
-        ax_dormant.set_xlabel("environment frames")
-    else:
-        ax.set_xlabel("environment frames")
+    if drm_panel:
+        ax_drm = axes[-1]
+        for key, label in (("stddev", "σ used (exploration)"), ("sigma_beta", "σ(β)"), ("lambda", "λ (V mix)"),
+                           ("alpha_beta", "α(β) (perturbation factor)")):
+            if key in train:
+                keep = np.isfinite(train[key])
+                ax_drm.plot(train["frame"][keep], train[key][keep], lw=1.2, label=label)
+        ax_drm.set_ylabel("DrM schedules")
+        ax_drm.set_ylim(-0.03, 1.03)
+    awake = _awakening_frame(train)
+    for axis in axes:
+        if awake is not None:
+            axis.axvline(awake, color="C3", lw=1, ls="--", label="awakening" if axis is not ax else None)
+        axis.grid(alpha=0.3)
+        if axis is not ax and axis.get_legend_handles_labels()[0]:
+            axis.legend(loc="best", fontsize=7)
+    axes[-1].set_xlabel("environment frames")
     ax.set_title(f"{task or run_dir.name}" + (f" ({agent}, this run)" if agent else ""))
-    ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     out = Path(out) if out else run_dir / "learning_curve.png"
@@ -140,6 +158,25 @@ def _dormant_series(train: dict, diag: dict) -> dict[str, tuple[np.ndarray, np.n
         if key in diag:
             series[f"{net} (diagnostics, un-augmented batch)"] = (diag["frame"], diag[key])
     return series
+
+
+def _layer_series(train: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """DrM's β per actor layer (``dormant_ratio/<layer>`` columns), where logged."""
+    series = {}
+    for key, values in train.items():
+        if key.startswith("dormant_ratio/") and np.isfinite(values).any():
+            keep = np.isfinite(values)
+            series[key.split("/", 1)[1]] = (train["frame"][keep], values[keep])
+    return series
+
+
+def _awakening_frame(train: dict) -> float | None:
+    """The frame DrM awakened at (its ``awaken_frame`` column is −2 until then)."""
+    frames = train.get("awaken_frame")
+    if frames is None:
+        return None
+    awake = frames[np.isfinite(frames) & (frames >= 0)]
+    return float(awake[-1]) if len(awake) else None
 
 
 PANEL_LABELS = {
