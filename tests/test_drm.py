@@ -196,3 +196,23 @@ def test_drm_resume_matches_an_uninterrupted_run(tmp_path):
     full_rows = rows(tmp_path / "full" / "train.csv")
     assert rows(tmp_path / "part" / "train.csv") == full_rows
     assert float(full_rows[-1]["perturb_count"]) == 1.0  # the perturbation at 4000 frames is after the resume
+
+
+def test_drm_run_logs_its_mechanisms_and_plots_them(tmp_path):
+    """β, β per actor layer, σ, σ(β), λ, α(β) and the awakening reach train.csv and the plot."""
+    from helpers import tiny_states
+
+    from dormant.experiments.plot import _awakening_frame, _layer_series, plot_run, read_csv
+
+    Trainer(tiny_states(frames=4000, agent="drm"), tmp_path).train()
+    train = read_csv(tmp_path / "train.csv")
+    learned = train["dormant_ratio"] == train["dormant_ratio"]  # rows with updates (others are blank)
+    for key in ("dormant_ratio", "sigma_beta", "stddev", "lambda", "alpha_beta", "awaken_frame",
+                "dormant_ratio/trunk.0", "dormant_ratio/policy.0", "dormant_ratio/policy.2", "dormant_ratio/policy.4"):
+        assert key in train and (train[key][learned] >= (-2 if key == "awaken_frame" else 0)).all(), key
+    assert train["sigma_beta"][learned] == pytest.approx(
+        [awaken_stddev(b) for b in train["dormant_ratio"][learned]], abs=0.05)  # means of σ(β) vs σ of mean β
+    awake = _awakening_frame(train)
+    assert awake is not None and awake == train["awaken_frame"][-1] and awake > 2 * 500  # after the random phase
+    assert set(_layer_series(train)) == {"trunk.0", "policy.0", "policy.2", "policy.4"}
+    assert plot_run(tmp_path).stat().st_size > 10_000
