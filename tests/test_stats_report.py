@@ -98,8 +98,10 @@ def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp
     text = md.read_text()
     # Finished drqv2 seeds on swingup: finals 800, 700, 100: mean 533.3, std 309.1;
     # AUC of (0, f/2, f) over (0, 10k, 20k) frames = f/2: 266.7 ± 154.6.
-    assert "| dmc/cartpole_swingup | drqv2 | 3/3 | return | 533.3 ± 309.1 | 266.7 ± 154.6 |" in text
-    assert "| dmc/cartpole_swingup | drm | 2/3 | return | 835.0 ± 15.0 |" in text
+    # "final at frame": the frame of the evaluation each final number comes from.
+    assert "| dmc/cartpole_swingup | drqv2 | 3/3 | return | 533.3 ± 309.1 | 20000 | 266.7 ± 154.6 |" in text
+    assert "| dmc/cartpole_swingup | drm | 2/3 | return | 835.0 ± 15.0 | 20000 |" in text
+    assert "400 (10000)" in text  # the partial run's last evaluation, with its frame
     # The partial and the missing run are listed, never dropped silently.
     assert "interrupted at frame 10000 of 20000" in text
     assert "dmc_cartpole_balance/drm/seed3 (missing: not started)" in text

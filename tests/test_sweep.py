@@ -200,37 +200,52 @@ def _wait_for(predicate, timeout=120.0):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
-def test_sweep_process_death_then_rerun_continues(tmp_path, signum):
-    """Ctrl-C (SIGINT) asks the runs to checkpoint and stop; SIGKILL of the sweep makes
-    the kernel send its runs SIGTERM, so they checkpoint and stop too. Either way the
-    same command continues from the checkpoints."""
-    args = ["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}", "jobs=2",
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT twice", "SIGKILL"])
+def test_sweep_process_death_then_rerun_continues(tmp_path, how):
+    """With a run still queued: Ctrl-C (SIGINT) or SIGTERM asks the running runs to
+    checkpoint and stop, drops the queue and exits 130 within seconds; a second Ctrl-C
+    stops the runs at once; SIGKILL of the sweep makes the kernel send its runs SIGTERM.
+    Every way, the same command then finishes every run, with no log row twice."""
+    args = ["agent=drqv2", "task=dmc/cartpole_balance", "seeds=3", f"out={tmp_path}", "jobs=2",
             *(a for a in TINY if not a.startswith("frames=")), "frames=10000", "checkpoint_every_frames=1000"]
-    runs = [tmp_path / "dmc_cartpole_balance" / "drqv2" / f"seed{s}" for s in (1, 2)]
+    runs = [tmp_path / "dmc_cartpole_balance" / "drqv2" / f"seed{s}" for s in (1, 2, 3)]
     # A terminal's process gets SIGINT by default; a background job of a shell (CI) may
     # inherit it ignored, and Python then leaves it ignored: restore it, as a terminal has it.
     sweep = subprocess.Popen([sys.executable, "-m", "dormant.cli", "sweep", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        assert _wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs))
+        assert _wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs[:2]))
+        signum = getattr(signal, how.split()[0])
         sweep.send_signal(signum)
+        if how == "SIGINT twice":
+            time.sleep(0.5)
+            sweep.send_signal(signum)
+        t0 = time.time()
         code = sweep.wait(timeout=120)
-        assert code == (130 if signum == signal.SIGINT else -9), sweep.stdout.read()
-        assert _wait_for(lambda: all((r / "status.json").exists() for r in runs))
-        for run in runs:
-            status = json.loads((run / "status.json").read_text())
-            assert status["status"] == "interrupted" and 0 < status["frame"] < 10000
-            assert "stopping at the next safe point and saving a checkpoint" in (run / "sweep.log").read_text()
+        output = sweep.stdout.read()
+        assert code == (-9 if how == "SIGKILL" else 130), output
+        if how != "SIGKILL":
+            assert time.time() - t0 < 60 and "re-run the same command to continue" in output, output
+        assert not runs[2].exists() or not (runs[2] / "train.csv").exists()  # the queued run never started
+        if how in ("SIGINT", "SIGTERM", "SIGKILL"):
+            assert _wait_for(lambda: all((r / "status.json").exists() for r in runs[:2]))
+            for run in runs[:2]:
+                status = json.loads((run / "status.json").read_text())
+                assert status["status"] == "interrupted" and 0 < status["frame"] < 10000
+                assert "stopping at the next safe point and saving a checkpoint" in (run / "sweep.log").read_text()
     finally:
         sweep.kill()
     assert _wait_for(lambda: not any(DirLock(r).path.exists() and _locked(r) for r in runs), timeout=60)
     out = subprocess.run([sys.executable, "-m", "dormant.cli", "sweep", *args], capture_output=True, text=True,
-                         timeout=600)
+                         timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     for run in runs:
         assert json.loads((run / "status.json").read_text())["frame"] == 10000
+        for log in ("train.csv", "eval.csv"):
+            frames = [line.split(",", 1)[0] for line in (run / log).read_text().splitlines()[1:]]
+            assert len(frames) == len(set(frames)), (run, log)
+    for run in runs[:2]:
         assert "(resumed)" in _attempts(run)[-1]
 
 

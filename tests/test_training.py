@@ -40,7 +40,7 @@ def test_short_pixel_run_writes_the_run_directory(tmp_path):
     assert {"frame", "step", "episode", "episode_reward", "critic_loss", "critic_q1", "stddev"} <= set(train[0])
     assert train[-1]["critic_loss"] != ""  # updates happened after the seed frames
     evals = rows(tmp_path / "eval.csv")
-    assert [int(r["frame"]) for r in evals] == [0]  # no final eval: 3000 is not a multiple of 4000
+    assert [int(r["frame"]) for r in evals] == [0, 3000]  # the end of the budget is always evaluated
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "finished"
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert ckpt["replay"]["frames"].dtype == torch.uint8

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from pathlib import Path
@@ -12,8 +11,10 @@ from typing import Sequence
 from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
 from dormant.envs import MissingSuiteError
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
-from dormant.experiments.runs import BOOKKEEPING
+from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
+from dormant.training.exit_codes import EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_WRITE_FAILED
+from dormant.training.files import RunWriteError, describe_write_failure, is_write_failure
 from dormant.training.lock import EXIT_LOCKED, DirLock, LockedError
 
 USAGE = """dormant <command> [key=value ...]
@@ -31,16 +32,27 @@ commands:
 """
 
 
-def _fail(message: str, code: int = 2) -> int:
+def _fail(message: str, code: int = EXIT_CONFIG) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
 
 
+# Options a resume may change: none of them changes the numbers the run produces.
+RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.tensorboard", "eval.video", "checkpoint_every_frames")
+
+
 def _check_new_run_dir(path: Path) -> None:
+    if never_checkpointed(path):
+        return  # a run killed before its first checkpoint: nothing to resume, started again below
     if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
         hint = (f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists()
                 else "it is not empty")
         raise ConfigError(f"run directory {path} already holds a run; {hint}, or choose another out=")
+
+
+def _restart_note(path: Path) -> None:
+    print(f"{path} holds a run that stopped before its first checkpoint: starting it again from frame 0 "
+          "(its earlier logs are removed)", flush=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -48,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / FILENAME).exists():
+        if not (run_dir / FILENAME).exists() and not never_checkpointed(run_dir):
             load_checkpoint(run_dir)  # raises the usual "no checkpoint at ..." error
     else:
         cfg = resolve(overrides)
@@ -57,24 +69,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_new_run_dir(run_dir)
     with DirLock(run_dir):
         checkpoint = None
-        if args.resume:
+        if args.resume and (run_dir / FILENAME).exists():
             checkpoint = load_checkpoint(run_dir)
-            cfg = _resumed_config(checkpoint, overrides)
+            cfg = _resumed_config(checkpoint["config"], overrides, int(checkpoint["counters"]["step"]))
+        elif args.resume:  # no checkpoint yet: the same configuration, from the start
+            saved = read_config(run_dir)
+            if not isinstance(saved, dict):
+                raise ConfigError(f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
+                                  "again from; start a new run with `dormant train ... out=DIR`")
+            cfg = _resumed_config(saved, overrides, 0)
+            _restart_note(run_dir)
+            clear_run_dir(run_dir)
         else:
             _check_new_run_dir(run_dir)  # again, now that no one else can start it
+            if never_checkpointed(run_dir):
+                _restart_note(run_dir)
+                clear_run_dir(run_dir)
         return _train_locked(cfg, run_dir, checkpoint)
 
 
-def _resumed_config(checkpoint: dict, overrides: dict[str, str]):
-    cfg = from_dict(checkpoint["config"])
-    refused = sorted(set(overrides) - {"frames"})
+def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
+    try:
+        cfg = from_dict(saved)
+    except ConfigError as err:
+        raise ConfigError(f"the run's saved configuration is not valid for this dormant: {err}") from None
+    refused = sorted(set(overrides) - set(RESUME_OPTIONS))
     if refused:
-        raise ConfigError(f"on resume only frames=N may change; refused: {', '.join(refused)} "
-                          "(start a new run to change other options)")
-    if "frames" in overrides:
-        set_field(cfg, "frames", overrides["frames"])
-        validate(cfg)
-    done = int(checkpoint["counters"]["step"]) * cfg.env.action_repeat
+        raise ConfigError(f"on resume only {', '.join(o + '=' for o in RESUME_OPTIONS)} may change (they leave the "
+                          f"numbers as they are); refused: {', '.join(refused)} (start a new run to change them)")
+    for key, value in overrides.items():
+        set_field(cfg, key, value)
+    validate(cfg)
+    done = steps_done * cfg.env.action_repeat
     if cfg.frames < done:
         raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
     return cfg
@@ -90,14 +116,16 @@ def _train_locked(cfg, run_dir: Path, checkpoint) -> int:
     try:
         status = trainer.train()
     except NonFiniteLossError as err:
-        return _fail(str(err), 1)
+        return _fail(str(err), EXIT_DIVERGED)
+    finally:
+        trainer.close()
     from dormant.experiments.plot import plot_run
 
     png = plot_run(run_dir)
     if status == "interrupted":
         print(f"interrupted at frame {trainer.frame}; checkpoint saved. Continue with: "
               f"dormant train --resume {run_dir}")
-        return 130
+        return EXIT_INTERRUPTED
     print(f"finished {trainer.frame} frames; learning curve: {png}")
     return 0
 
@@ -127,8 +155,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     torch.manual_seed(cfg.seed)
     step = int(checkpoint["counters"]["step"])
     video = Path(args.run_dir) / "videos" / f"checkpoint_eval_{step * cfg.env.action_repeat}.mp4"
-    result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
-                      video_path=video if cfg.eval.video else None)
+    try:
+        result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
+                          video_path=video if cfg.eval.video else None)
+    finally:
+        env.close()
     if result is None:
         return _fail("episodes must be ≥ 1")
     print(f"{cfg.task} at frame {step * cfg.env.action_repeat}: return {result['episode_reward']:.1f} "
@@ -227,12 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def describe_os_error(err: OSError) -> str:
     """A full disk or a permission problem as one line that names the path."""
-    path = err.filename or "a file"
-    reasons = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-               errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
-               errno.EROFS: "read-only file system"}
-    reason = reasons.get(err.errno, err.strerror or str(err))
-    return f"cannot write {path}: {reason}"
+    return describe_write_failure(err)
 
 
 def _die_with_parent() -> None:
@@ -262,9 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(err), EXIT_LOCKED)
     except BrokenPipeError:  # e.g. `dormant tasks | head`
         return 0
+    except RunWriteError as err:
+        return _fail(str(err), EXIT_WRITE_FAILED)
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
-            return _fail(describe_os_error(err), 1)
+        if is_write_failure(err):
+            return _fail(describe_os_error(err), EXIT_WRITE_FAILED)
         raise
 
 

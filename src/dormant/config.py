@@ -10,6 +10,7 @@ and bad values fail before any work starts, naming the closest valid choice.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import difflib
 import math
 import typing
@@ -153,6 +154,7 @@ class Config:
 
 
 AGENTS = ("drqv2", "drm")
+MAX_SEED = 2**32 - 1
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
@@ -214,9 +216,12 @@ def _convert(key: str, raw: Any, kind: type) -> Any:
                 return False
             raise ValueError
         if kind is int:
-            number = float(text.replace("_", ""))
-            if not math.isfinite(number) or number != int(number):
+            # Exact: "9007199254740993" stays itself (a float would round it); "1e6" is 10⁶.
+            number = decimal.Decimal(text.replace("_", ""))
+            if not number.is_finite() or number != number.to_integral_value():
                 raise ValueError
+            if abs(number) > 2**63 - 1:
+                raise ConfigError(f"{key}={raw!r}: out of range (at most 2⁶³ − 1 in size)")
             return int(number)
         if kind is float:
             number = float(text.replace("_", ""))
@@ -224,7 +229,9 @@ def _convert(key: str, raw: Any, kind: type) -> Any:
                 raise ValueError
             return number
         return text
-    except ValueError:
+    except ConfigError:
+        raise
+    except (ValueError, decimal.InvalidOperation):
         raise ConfigError(f"{key}={raw!r}: expected {kind.__name__}") from None
 
 
@@ -327,6 +334,8 @@ def validate(cfg: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if cfg.seed > MAX_SEED:  # the simulators seed NumPy's legacy RandomState, which takes 32 bits
+        raise ConfigError(f"seed must be ≤ {MAX_SEED} (2³² − 1), got {cfg.seed}")
     d = cfg.drm
     for key, value in {"drm.dormant_tau": d.dormant_tau, "drm.threshold": d.threshold,
                        "drm.alpha_min": d.alpha_min, "drm.alpha_max": d.alpha_max,

@@ -151,6 +151,12 @@ class DMCEnv:
         """An H×W×3 uint8 image from the task's camera."""
         return self._env.physics.render(height=size, width=size, camera_id=self._camera_id)
 
+    def close(self) -> None:
+        """Free the rendering context now. Left to the garbage collector at interpreter
+        exit, dm_control frees it after its render thread has shut down, which prints a
+        second traceback ("cannot schedule new futures after shutdown") under a crash."""
+        self._env.physics.free()
+
     def _observe_frame(self, dm_step: Any) -> np.ndarray:
         if self._pixels:
             return np.ascontiguousarray(self.render(self._image_size).transpose(2, 0, 1))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dormant.experiments.runs import BOOKKEEPING, log_tail, read_json, run_state
+from dormant.experiments.runs import clear_run_dir, log_tail, read_json, run_state
 
 
 @dataclass
@@ -62,32 +62,30 @@ def train_command(spec: RunSpec, action: str, trained_budget: int = 0) -> list[s
     return [*base, *(f"{k}={v}" for k, v in spec.overrides.items()), f"out={spec.run_dir}"]
 
 
-def _clear_run_dir(run_dir: Path) -> None:
-    """A run that died before its first checkpoint starts again from nothing (its
-    sweep.log stays, so earlier attempts can still be read)."""
-    for path in run_dir.iterdir():
-        if path.name in BOOKKEEPING:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+def kill_file_for(stop_file: str) -> str:
+    """The file that asks every attempt to end at once (a second Ctrl-C of the sweep)."""
+    return stop_file + "-now"
 
 
 def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str] | None = None,
                 poll_s: float = 1.0) -> AttemptResult:
     """Run one attempt of ``spec`` to its end; creating ``stop_file`` asks it to checkpoint
-    and stop (SIGTERM, which the trainer treats as a first Ctrl-C)."""
+    and stop (SIGTERM, which the trainer treats as a first Ctrl-C), creating its kill file
+    (``kill_file_for``) ends it at once (SIGKILL; it resumes from its last checkpoint). An
+    attempt that would start after the stop file exists does not start."""
     t0 = time.perf_counter()
     state = run_state(spec.run_dir, spec.frames)
     log = spec.run_dir / "sweep.log"
     if state.kind == "finished":
         return AttemptResult(spec.run_id, attempt, 0, state.status, state.frame, "already finished", str(log), [],
                              socket.gethostname(), 0.0)
+    if os.path.exists(stop_file):
+        return AttemptResult(spec.run_id, attempt, 130, "interrupted", state.frame, "not started", str(log), [],
+                             socket.gethostname(), 0.0)
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     action = {"new": "started", "restart": "restarted", "resume": "resumed"}[state.kind]
     if state.kind == "restart":
-        _clear_run_dir(spec.run_dir)
+        clear_run_dir(spec.run_dir)  # it died before its first checkpoint: start again from nothing
     command = train_command(spec, action, int((state.config or {}).get("frames", 0)))
     child_env = {**os.environ, **(env or {}), "DORMANT_PARENT_PID": str(os.getpid())}
     with open(log, "a") as handle:
@@ -98,12 +96,15 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
         proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env,
                                 start_new_session=True)
         interrupted = False
+        kill_file = kill_file_for(stop_file)
         while True:
             try:
                 code = proc.wait(timeout=poll_s)
                 break
             except subprocess.TimeoutExpired:
-                if not interrupted and os.path.exists(stop_file):
+                if os.path.exists(kill_file):
+                    _kill_group(proc)
+                elif not interrupted and os.path.exists(stop_file):
                     proc.send_signal(signal.SIGTERM)
                     interrupted = True
             except KeyboardInterrupt:  # e.g. a Ray task cancelled
@@ -112,6 +113,14 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
     status = read_json(spec.run_dir / "status.json") or {}
     return AttemptResult(spec.run_id, attempt, code, str(status.get("status", "")), int(status.get("frame", 0)),
                          action, str(log), log_tail(log), socket.gethostname(), time.perf_counter() - t0)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the attempt and anything it started (it leads its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class LocalBackend:
@@ -165,7 +174,7 @@ class LocalBackend:
         return list(self._futures.values())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _error_result(spec: RunSpec, err: BaseException, attempt: int = 0) -> AttemptResult:

@@ -72,6 +72,11 @@ class Run:
         return float(self.score_curve()[1][-1]) if self.evals else math.nan
 
     @property
+    def final_frame(self) -> int | None:
+        """The frame of the evaluation that ``final`` reports."""
+        return int(self.score_curve()[0][-1]) if self.evals else None
+
+    @property
     def auc(self) -> float:
         return normalized_auc(*self.score_curve())
 
@@ -97,7 +102,7 @@ def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames
     word = status.get("status", "")
     if word == "finished" and run.frame >= planned:
         run.status = "finished"
-    elif word in ("failed", "nonfinite"):
+    elif word in ("failed", "nonfinite", "write_failed"):
         run.status, run.detail = "failed", f"{word} at frame {run.frame}"
     else:
         run.status = "partial"
@@ -339,9 +344,13 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
             done = [r for r in members if r.status == "finished"]
             unit = "success" if any(r.has_success for r in members) else "return"
             digits = 2 if unit == "success" else 1
+            frames = sorted({r.final_frame for r in done if r.final_frame is not None})
+            at = ", ".join(map(str, frames)) if len(frames) <= 3 else f"{frames[0]}–{frames[-1]}"
             rows.append([task, label, f"{len(done)}/{len(members)}", unit, _fmt([r.final for r in done], digits),
-                         _fmt([r.auc for r in done], digits)])
-    doc.table(["task", "method", "finished seeds", "score", "final (mean ± std)", "AUC (mean ± std)"], rows)
+                         at or "–", _fmt([r.auc for r in done], digits)])
+    doc.table(["task", "method", "finished seeds", "score", "final (mean ± std)", "final at frame",
+               "AUC (mean ± std)"], rows)
+    doc.text("\"Final\" is each run's last evaluation; training always ends with one at the end of its budget.")
 
     doc.heading(2, "Broken seeds")
     broken_rows = []
@@ -365,9 +374,9 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
         doc.image(png, f"{task} learning curves")
 
     doc.heading(2, "Every run")
-    doc.table(["task", "method", "seed", "status", "frames", "final", "AUC", "directory"],
+    doc.table(["task", "method", "seed", "status", "frames", "final (at frame)", "AUC", "directory"],
               [[r.task, r.label, str(r.seed), r.status + (f" ({r.detail})" if r.detail else ""),
-                f"{r.frame}/{r.planned_frames}", f"{r.final:.3g}" if r.evals else "–",
+                f"{r.frame}/{r.planned_frames}", f"{r.final:.3g} ({r.final_frame})" if r.evals else "–",
                 f"{r.auc:.3g}" if r.evals else "–", str(r.path)] for tr in grouped.values() for m in tr.values()
                for r in m])
     incomplete = [r for r in runs if r.status != "finished"]

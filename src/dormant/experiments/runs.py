@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from dormant.training.lock import LOCK_NAME
 
 MANIFEST = "sweep.json"  # a sweep's list of runs and shared settings
 BOOKKEEPING = {LOCK_NAME, "sweep.log"}  # a sweep's files, present before a run starts
+# What `dormant train` writes into a run directory (temporary twins included).
+_WRITTEN = ("config.yaml", "train.csv", "eval.csv", "diagnostics.csv", "events.csv", "status.json", FILENAME)
+RUN_FILES = {*_WRITTEN, *(f"{name}.tmp" for name in _WRITTEN), "tb", "videos", "learning_curve.png"}
 
 
 @dataclass
@@ -74,6 +78,30 @@ def run_state(run_dir: Path, frames_wanted: int) -> RunState:
     if word == "finished" and frame >= frames_wanted:
         return RunState("finished", frame, word, config)
     return RunState("resume", frame, word, config)
+
+
+def never_checkpointed(run_dir: Path) -> bool:
+    """A run that died before its first checkpoint: nothing but a run's own files, no
+    checkpoint, and not a finished run (whose logs are results worth keeping)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or (run_dir / FILENAME).exists():
+        return False
+    names = {p.name for p in run_dir.iterdir()}
+    if not names - BOOKKEEPING or not names <= RUN_FILES | BOOKKEEPING:
+        return False
+    return (read_json(run_dir / "status.json") or {}).get("status") != "finished"
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove a run's files so it can start again from nothing; a sweep's log and lock
+    stay (earlier attempts can still be read)."""
+    for path in Path(run_dir).iterdir():
+        if path.name in BOOKKEEPING:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def log_tail(path: Path, lines: int = 6) -> list[str]:

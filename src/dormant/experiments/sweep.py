@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from dormant.config import ConfigError, flatten, parse_overrides, resolve
-from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec
+from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
 from dormant.experiments.runs import MANIFEST, last_frame, run_state
+from dormant.training.exit_codes import NO_RETRY
 from dormant.training.lock import EXIT_LOCKED, DirLock
 
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
@@ -254,9 +256,28 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
         return _execute(runs, options, poll_s)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
+
+
 def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
     stop_file = options.out / ".stop"
+    kill_file = Path(kill_file_for(str(stop_file)))
     stop_file.unlink(missing_ok=True)
+    kill_file.unlink(missing_ok=True)
+    try:
+        previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread: no signal handling
+        previous_term = None
+    try:
+        return _execute_runs(runs, options, poll_s, stop_file, kill_file)
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _execute_runs(runs: list[RunSpec], options: SweepOptions, poll_s: float, stop_file: Path,
+                  kill_file: Path) -> int:
     states = {spec.run_id: run_state(spec.run_dir, spec.frames) for spec in runs}
     todo = [spec for spec in runs if states[spec.run_id].kind != "finished"]
     done_frames = {spec.run_id: states[spec.run_id].frame for spec in runs}
@@ -283,7 +304,7 @@ def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
     queue = list(todo)
     stopping = False
     try:
-        while queue or backend.running:
+        while (queue and not stopping) or backend.running:
             try:
                 while queue and backend.free > 0 and not stopping:
                     spec = queue.pop(0)
@@ -315,15 +336,20 @@ def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
             except KeyboardInterrupt:
                 if not stopping:
                     stopping = True
+                    dropped = len(queue)
+                    queue.clear()  # nothing new starts; the same command runs them later
                     stop_file.touch()
-                    progress.note("Ctrl-C: asking the running runs to checkpoint and stop; "
-                                  "re-run the same command to continue")
-                else:
-                    progress.note("still waiting for runs to save their checkpoints")
+                    progress.note(f"stopping: asking {len(backend.running)} running run(s) to checkpoint and stop"
+                                  + (f"; {dropped} queued run(s) not started" if dropped else "")
+                                  + " (Ctrl-C again: stop them at once, losing the work since their last checkpoint)")
+                elif not kill_file.exists():
+                    kill_file.touch()
+                    progress.note("stopping the running runs at once; they resume from their last checkpoint")
     finally:
         progress.stop()
         backend.close()
         stop_file.unlink(missing_ok=True)
+        kill_file.unlink(missing_ok=True)
     return _report_end(runs, counts, failures, stopping or counts["interrupted"] > 0, options)
 
 
@@ -332,10 +358,10 @@ def _outcome(result: AttemptResult, stopping: bool) -> str:
         return "finished"
     if result.code == EXIT_LOCKED:
         return "busy"
-    if stopping and result.status == "interrupted":
-        return "interrupted"  # asked to stop (Ctrl-C): it saved a checkpoint
-    if result.code == 2:
-        return "failed"  # the run's configuration was refused: trying again cannot help
+    if stopping:
+        return "interrupted"  # asked to stop: it checkpointed (or was killed); the same command continues it
+    if result.code in NO_RETRY:
+        return "failed"  # refused config, diverged, or a file it cannot write: trying again cannot help
     return "retry"  # a crash, a kill, non-finite losses, a lost Ray worker: bounded retries, resuming
 
 

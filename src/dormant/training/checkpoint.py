@@ -37,9 +37,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
         full = isinstance(err, OSError) and err.errno == errno.ENOSPC or "write" in str(err).lower()
         hint = f" (disk full? {free / 2**20:.0f} MiB free)" if full else ""
-        raise CheckpointError(
-            f"could not write checkpoint {path}{hint}: {err}; the previous checkpoint is unchanged"
-        ) from err
+        previous = "the previous checkpoint is unchanged" if path.exists() else "no earlier checkpoint exists"
+        raise CheckpointError(f"could not write checkpoint {path}{hint}: {err}; {previous}") from err
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

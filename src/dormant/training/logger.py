@@ -3,48 +3,79 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any, Sequence
+
+from dormant.training.files import append_text, atomic_write_text
 
 BASE_COLUMNS = ("frame", "step", "episode", "episode_reward", "episode_length", "fps", "elapsed_s")
 
 
 class CsvLog:
-    """Append-only CSV with a fixed header; resuming drops rows past the checkpoint."""
+    """Append-only CSV with a fixed header. It counts its rows, so that a resumed run
+    keeps exactly the rows written before its checkpoint (``truncate_to``).
+
+    Writes are safe against a full disk: a new file appears whole (header and first row
+    written to a temporary file, then renamed), and a failed append is cut back to the
+    file's previous size, so the file never holds a partial row.
+    """
 
     def __init__(self, path: Path, columns: Sequence[str] | None = None):
         """``columns=None``: taken from the existing file, else from the first row written."""
         self.path = Path(path)
-        if columns is None and self.path.exists():
+        self.rows = 0
+        if self.path.exists():
             with open(self.path, newline="") as handle:
-                columns = next(csv.reader(handle), None)
+                reader = csv.reader(handle)
+                header = next(reader, None)
+                self.rows = sum(1 for _ in reader)
+            if columns is None:
+                columns = header
         self.columns = list(columns or [])
 
-    def truncate_after(self, frame: int) -> None:
-        """Keep only rows with ``frame ≤ frame`` (rows written after the last checkpoint)."""
+    def read(self) -> list[dict[str, str]]:
         if not self.path.exists():
-            return
+            return []
         with open(self.path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        kept = [row for row in rows if float(row["frame"]) <= frame]
-        self._write_all(kept)
+            return list(csv.DictReader(handle))
+
+    def truncate_to(self, rows: int) -> list[dict[str, str]]:
+        """Keep the first ``rows`` rows (those written before a checkpoint); returns them."""
+        kept = self.read()[:rows]
+        if self.path.exists():
+            self._write_all(kept)
+        return kept
+
+    def truncate_after(self, frame: int) -> list[dict[str, str]]:
+        """Keep only rows with ``frame ≤ frame`` (checkpoints that predate row counts)."""
+        kept = [row for row in self.read() if float(row["frame"]) <= frame]
+        if self.path.exists():
+            self._write_all(kept)
+        return kept
 
     def _write_all(self, rows: list[dict[str, Any]]) -> None:
-        with open(self.path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns)
+        atomic_write_text(self.path, self._format(rows, header=True))
+        self.rows = len(rows)
+
+    def _format(self, rows: list[dict[str, Any]], *, header: bool) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
+        if header:
             writer.writeheader()
-            writer.writerows(rows)
+        writer.writerows(rows)
+        return buffer.getvalue()
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.columns:
             self.columns = list(row)
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
+        line = self._format([{k: _fmt(row.get(k)) for k in self.columns}], header=not self.path.exists())
+        if not self.path.exists():
+            atomic_write_text(self.path, line)
+        else:
+            append_text(self.path, line)
+        self.rows += 1
 
 
 def _fmt(value: Any) -> Any:
@@ -53,6 +84,13 @@ def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)
     return value
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 class RunLogger:
@@ -69,21 +107,49 @@ class RunLogger:
         self.events = CsvLog(run_dir / "events.csv", [*BASE_COLUMNS[:3], "elapsed_s", "updates", "event", "count",
                                                       "detail"])
         self._tb = None
-        if tensorboard:
+        self._tb_dir = run_dir / "tb" if tensorboard else None
+        self._purge_step: int | None = None
+
+    @property
+    def logs(self) -> dict[str, CsvLog]:
+        return {"train": self.train, "eval": self.eval, "diagnostics": self.diagnostics, "events": self.events}
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per log, saved in a checkpoint so that a resume keeps exactly these."""
+        return {kind: log.rows for kind, log in self.logs.items()}
+
+    def resume(self, frame: int, row_counts: dict[str, int] | None) -> None:
+        """Drop what was logged after the checkpoint (at ``frame``), in the CSVs and in
+        TensorBoard, so a resumed run never shows a point twice."""
+        kept = {kind: (log.truncate_to(row_counts[kind]) if row_counts is not None else log.truncate_after(frame))
+                for kind, log in self.logs.items()}
+        if self._tb_dir is not None:
+            # TensorBoard discards every earlier event at step ≥ purge_step; rows at the
+            # checkpoint's own frame that were logged before it are written again.
+            self._purge_step = frame
+            for kind, rows in kept.items():
+                for row in rows:
+                    if float(row["frame"]) == frame:
+                        self._add_scalars(kind, {k: _number(v) for k, v in row.items()})
+
+    def _writer(self):
+        if self._tb is None and self._tb_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+            self._tb = SummaryWriter(log_dir=str(self._tb_dir), purge_step=self._purge_step)
+        return self._tb
 
-    def truncate_after(self, frame: int) -> None:
-        for log in (self.train, self.eval, self.diagnostics, self.events):
-            log.truncate_after(frame)
+    def _add_scalars(self, kind: str, row: dict[str, Any]) -> None:
+        writer = self._writer()
+        if writer is None:
+            return
+        for key, value in row.items():
+            if key not in ("frame", "step") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                writer.add_scalar(f"{kind}/{key}", value, global_step=int(float(row["frame"])))
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
-        {"train": self.train, "eval": self.eval, "diagnostics": self.diagnostics, "events": self.events}[kind].write(row)
-        if self._tb is not None:
-            for key, value in row.items():
-                if key not in ("frame", "step") and isinstance(value, (int, float)):
-                    self._tb.add_scalar(f"{kind}/{key}", value, global_step=row["frame"])
+        self.logs[kind].write(row)
+        self._add_scalars(kind, row)
 
     def close(self) -> None:
         if self._tb is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from dormant.agents import make_agent
 from dormant.config import Config
 from dormant.envs import TimeStep, make_env
 from dormant.replay import ReplayBuffer
-from dormant.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
+from dormant.training.files import RunWriteError, atomic_write_text, describe_write_failure, is_write_failure
 from dormant.training.guard import StateGuard
 from dormant.training.interventions import Interventions, make_replay_ratio
 from dormant.training.logger import RunLogger
@@ -94,7 +96,8 @@ class Trainer:
         self._time_step: TimeStep | None = None
         if checkpoint is not None:
             self._restore(checkpoint)
-        (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
+        (self.run_dir / (FILENAME + ".tmp")).unlink(missing_ok=True)  # left by a kill during a save
+        atomic_write_text(self.run_dir / "config.yaml", cfg.to_yaml())
 
     # --- time ------------------------------------------------------------
     @property
@@ -127,7 +130,7 @@ class Trainer:
                 if self.stop_requested:
                     break
                 if self.counters.step >= self.total_steps:
-                    self._maybe_evaluate(progress)  # the curve's last point, at the budget
+                    self._maybe_evaluate(progress, final=True)  # the curve's last point, at the budget
                     break
                 self._maybe_checkpoint()
                 self._maybe_evaluate(progress)
@@ -135,19 +138,51 @@ class Trainer:
                     continue
                 self._act_and_learn()
                 progress.update(self.frame)
-            status = "finished" if self.counters.step >= self.total_steps else "interrupted"
             self.save()
+            status = "finished" if self.counters.step >= self.total_steps else "interrupted"
         except NonFiniteLossError:
-            self.save()  # the agent is back at its last good state
             status = "nonfinite"
+            self.save()  # the agent is back at its last good state
             raise
+        except (OSError, CheckpointError) as err:
+            if not isinstance(err, CheckpointError) and not is_write_failure(err):
+                raise
+            status = "write_failed"
+            raise RunWriteError(self._write_failure(err)) from None
         finally:
             progress.stop(self.frame)
             for sig, handler in (previous or {}).items():
                 signal.signal(sig, handler)
-            self.logger.close()
-            self._write_status(status)
+            try:
+                self.logger.close()
+                self._write_status(status)
+            except OSError:
+                if status == "finished":  # nothing failed before: this failure is the news
+                    status = "write_failed"
+                    raise RunWriteError(self._write_failure(sys.exc_info()[1])) from None
+                # otherwise the first error is on its way out; never hide it behind this one
         return status
+
+    def _write_failure(self, err: BaseException) -> str:
+        """One message: the file, the cause, and what survived."""
+        cause = err.__cause__ if isinstance(err, CheckpointError) and err.__cause__ else err
+        if is_write_failure(cause):
+            what = describe_write_failure(cause)
+        else:  # e.g. torch's own "failed writing" error while saving the checkpoint
+            what = f"cannot write {self.run_dir / FILENAME}: {cause}"
+        checkpoint = self.run_dir / FILENAME
+        if checkpoint.exists():
+            saved = self.counters.last_checkpoint_step * self.cfg.env.action_repeat
+            kept = (f"the checkpoint at frame {saved} is intact; resume from it with "
+                    f"`dormant train --resume {self.run_dir}` once the problem is fixed")
+        else:
+            kept = "no checkpoint had been written yet, so the run must start again"
+        return f"{what}; training stopped at frame {self.frame}; {kept}"
+
+    def close(self) -> None:
+        """Release the simulators and their renderers (safe to call twice)."""
+        for env in (self.env, self.eval_env):
+            env.close()
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.stop_requested:  # second Ctrl-C: leave now, without saving
@@ -236,9 +271,10 @@ class Trainer:
         if step % self.checkpoint_every_steps == 0 and step != self.counters.last_checkpoint_step:
             self.save()
 
-    def _maybe_evaluate(self, progress: Progress) -> None:
+    def _maybe_evaluate(self, progress: Progress, final: bool = False) -> None:
+        """Every ``eval.every_frames``, and always at the end of the budget."""
         step = self.counters.step
-        if step % self.eval_every_steps != 0 or step == self.counters.last_eval_step:
+        if step == self.counters.last_eval_step or (step % self.eval_every_steps != 0 and not final):
             return
         result = self.evaluate(self.cfg.eval.episodes, video=self.cfg.eval.video)
         if result is None:  # interrupted: it runs again after resuming
@@ -279,6 +315,7 @@ class Trainer:
             "env": {"episode_start": self.env.episode_start_state(), "eval": self.eval_env.rng_state()},
             "plasticity": {"replay_ratio": self.replay_ratio.state_dict(),
                            "interventions": self.interventions.state_dict()},
+            "log_rows": self.logger.row_counts(),
         })
         c.last_checkpoint_step = c.step
         return path
@@ -301,13 +338,13 @@ class Trainer:
         if not frames or ckpt["env"]["episode_start"] is None:
             raise ValueError("checkpoint has no open episode to resume from")
         self._time_step = self.env.restore_episode(ckpt["env"]["episode_start"], actions, frames)
-        self.logger.truncate_after(self.frame)
+        self.logger.resume(self.frame, ckpt.get("log_rows"))
 
     def _write_status(self, status: str) -> None:
         info = {"status": status, "frame": self.frame, "step": self.counters.step,
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
                 "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
-        (self.run_dir / "status.json").write_text(json.dumps(info, indent=2) + "\n")
+        atomic_write_text(self.run_dir / "status.json", json.dumps(info, indent=2) + "\n")
 
 
 def evaluate(agent: Any, env: Any, episodes: int, *, step: int, action_repeat: int,

@@ -1,0 +1,68 @@
+"""Writes of run state that a crash or a full disk cannot leave half-done.
+
+``atomic_write_text`` replaces a file whole (temporary file, fsync, rename), so readers
+see the old content or the new, never a truncated file. ``append_text`` adds to a file
+and, if the write fails, cuts it back to its previous size, so a log never ends in a
+partial line. Both let the ``OSError`` through with the path set, for the caller to
+report.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+# The errors that mean "this file cannot be written here", with the words users search for.
+WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+                errno.EROFS: "read-only file system"}
+
+
+class RunWriteError(RuntimeError):
+    """A file of a run could not be written (full disk, permissions); the message names
+    the file, the cause and what survived."""
+
+
+def is_write_failure(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in WRITE_ERRORS
+
+
+def describe_write_failure(err: OSError) -> str:
+    """``cannot write PATH: reason`` in one line."""
+    reason = WRITE_ERRORS.get(err.errno, err.strerror or str(err))
+    return f"cannot write {err.filename or 'a file'}: {reason}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _with_path(err, path) from None
+
+
+def append_text(path: Path, text: str) -> None:
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with open(path, "a", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+    except OSError as err:
+        try:
+            os.truncate(path, size)
+        except OSError:
+            pass
+        raise _with_path(err, path) from None
+
+
+def _with_path(err: OSError, path: Path) -> OSError:
+    """The same error, naming the file the caller meant (not its temporary twin)."""
+    return type(err)(err.errno, err.strerror or str(err), str(path))
