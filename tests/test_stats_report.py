@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 
 from dormant.cli import main
-from dormant.experiments.plot import reference_dir
+from dormant.experiments.plot import reference_curve, reference_dir
 from dormant.experiments.report import collect, write_report
 from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
 from helpers import tiny_states
@@ -118,8 +118,15 @@ def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp
         "aggregate.png", "dmc_cartpole_swingup.png", "dmc_cartpole_balance.png"}
     html = page.read_text()
     assert html.count("data:image/png;base64,") == 3 and "<table>" in html
-    if reference_dir() is not None:
-        assert (reference_dir() / "dmc_cartpole_swingup.csv").exists()
+    assert reference_dir() is None  # the overlay comes from the curves packaged with dormant
+
+
+def test_published_drqv2_curves_ship_with_the_package():
+    frames, mean, std = reference_curve("dmc/cartpole_swingup")
+    assert len(frames) == 50 and frames[0] == 0 and frames[-1] == 980_000  # every 20k frames
+    # The authors' 10 seeds reach ≈ 800+ on cartpole swingup by 500k frames.
+    assert mean[frames <= 500_000][-1] > 750 and (std >= 0).all()
+    assert reference_curve("metaworld/assembly") is None and reference_curve("dmc/not_a_task") is None
 
 
 def test_report_labels_methods_that_differ_in_a_setting(tmp_path):

@@ -179,14 +179,14 @@ def test_disk_full_and_permission_errors_name_the_path(tmp_path, monkeypatch, ca
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "sweep.json.tmp"))
 
     monkeypatch.setattr(sweep, "write_manifest", full)
-    assert main(["sweep", "agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY]) == 1
+    assert main(["sweep", "agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY]) == 4
     assert f"cannot write {tmp_path / 'sweep.json.tmp'}: no space left on the device" in capsys.readouterr().err
 
     def denied(self, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "mkdir", denied)
-    assert main(["sweep", "agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path / 'new'}", *TINY]) == 1
+    assert main(["sweep", "agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path / 'new'}", *TINY]) == 4
     assert f"cannot write {tmp_path / 'new'}: permission denied" in capsys.readouterr().err
 
 

@@ -16,6 +16,7 @@ from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoi
 from dormant.training.exit_codes import EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_WRITE_FAILED
 from dormant.training.files import RunWriteError, describe_write_failure, is_write_failure
 from dormant.training.lock import EXIT_LOCKED, DirLock, LockedError
+from dormant.training.memory import memory_problem
 
 USAGE = """dormant <command> [key=value ...]
 
@@ -38,10 +39,17 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> int:
 
 
 # Options a resume may change: none of them changes the numbers the run produces.
-RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.tensorboard", "eval.video", "checkpoint_every_frames")
+RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "log.tensorboard", "eval.video",
+                  "checkpoint_every_frames")
 
 
 def _check_new_run_dir(path: Path) -> None:
+    try:
+        is_file = path.exists() and not path.is_dir()
+    except OSError as err:  # e.g. a name too long for the file system
+        raise ConfigError(f"out={path}: cannot create the run directory ({err.strerror or err})") from None
+    if is_file:
+        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
     if never_checkpointed(path):
         return  # a run killed before its first checkpoint: nothing to resume, started again below
     if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
@@ -67,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = Path(cfg.out or default_out(cfg))
         cfg.out = str(run_dir)
         _check_new_run_dir(run_dir)
+    _prepare_run_dir(run_dir)
     with DirLock(run_dir):
         checkpoint = None
         if args.resume and (run_dir / FILENAME).exists():
@@ -85,7 +94,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             if never_checkpointed(run_dir):
                 _restart_note(run_dir)
                 clear_run_dir(run_dir)
+        problem = memory_problem(cfg)
+        if problem:
+            raise ConfigError(problem)
         return _train_locked(cfg, run_dir, checkpoint)
+
+
+def _prepare_run_dir(path: Path) -> None:
+    """The run directory exists (created if need be), or a one-line reason why it cannot."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"out={path}: cannot create the run directory ({err.strerror or err})") from None
 
 
 def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
@@ -228,12 +250,57 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def options_help() -> str:
+    """Every training option as ``key=default  what it is (unit)``, grouped by section."""
+    import dataclasses
+    import inspect
+    import re
+
+    import dormant.config as config
+
+    comments: dict[str, dict[str, str]] = {}
+    current = ""
+    for line in inspect.getsource(config).splitlines():
+        klass = re.match(r"class (\w+)", line)
+        if klass:
+            current = klass.group(1)
+            continue
+        found = re.match(r"    (\w+): [^=]+=.*?#\s*(.*)$", line)
+        if found and current:
+            comments.setdefault(current, {})[found.group(1)] = found.group(2)
+    root = config.Config()
+    lines = ["options (key=value; dotted keys for sections; units are in the names: *_frames are",
+             "simulator frames, *_steps agent steps, *_updates gradient updates):", ""]
+    sections: list[tuple[str, object]] = [("", root)]
+    sections += [(f.name, getattr(root, f.name)) for f in dataclasses.fields(root)
+                 if dataclasses.is_dataclass(getattr(root, f.name))]
+    for name, node in sections:
+        lines.append(f"{name or 'run'}:")
+        notes = comments.get(type(node).__name__, {})
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if dataclasses.is_dataclass(value):
+                continue
+            key = f"{name + '.' if name else ''}{f.name}={value}"
+            lines.append(f"  {key:44s} {notes.get(f.name, '')}".rstrip())
+        lines.append("")
+    lines.append("shorthands: " + ", ".join(f"{k}= → {v}=" for k, v in config.SHORTHANDS.items()))
+    lines.append("presets: " + ", ".join(config.PRESETS) + " (preset=NAME); agents: " + ", ".join(config.AGENTS))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from dormant import __version__
+
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
+    parser.add_argument("--version", action="version", version=f"dormant {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train or resume a run")
-    train.add_argument("--resume", metavar="DIR")
-    train.add_argument("overrides", nargs="*")
+    train = sub.add_parser("train", help="train or resume a run", usage="dormant train [--resume DIR] [key=value ...]",
+                           description="Train a new run, or continue one with --resume DIR.",
+                           epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR (on resume only frames=, threads=, "
+                       "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=)")
+    train.add_argument("overrides", nargs="*", metavar="key=value")
     train.set_defaults(func=cmd_train)
     ev = sub.add_parser("eval", help="evaluate a checkpoint")
     ev.add_argument("run_dir")

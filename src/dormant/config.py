@@ -36,7 +36,7 @@ class EnvConfig:
     camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
     fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
     proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
-    reward_scale: float = 1.0  # multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
+    reward_scale: float = 1.0  # MetaWorld/Adroit: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
     reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
 
 
@@ -122,7 +122,8 @@ class EvalConfig:
 @dataclass
 class LogConfig:
     tensorboard: bool = True
-    progress: bool = True  # progress bar with frames/s and ETA
+    progress: bool = True  # progress bar with frames/s and ETA (a plain line when output is not a terminal)
+    progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
     diagnostics_every_updates: int = 1000  # per-layer dormant ratios and FAU of every network; 0: off
     redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
 
@@ -155,6 +156,10 @@ class Config:
 
 AGENTS = ("drqv2", "drm")
 MAX_SEED = 2**32 - 1
+MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1
+MAX_IMAGE_SIZE = 512
+MAX_FRAME_STACK = 16
+MAX_ACTION_REPEAT = 100
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
@@ -361,6 +366,19 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"agent.critic_dropout must be in [0, 1), got {cfg.agent.critic_dropout}")
     if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
         raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
+    if cfg.env.reward_scale != 1.0 and cfg.task.startswith("dmc/"):
+        raise ConfigError("env.reward_scale applies to MetaWorld/Adroit tasks; DMC rewards stay in the suite's "
+                          "units (0–1 per frame), so that returns compare with published curves")
+    if cfg.env.obs == "pixels" and cfg.env.image_size < MIN_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size} is too small for the conv encoder "
+                          f"(4 unpadded 3×3 convs, the first with stride 2); use ≥ {MIN_IMAGE_SIZE} (default 84)")
+    if cfg.env.image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size} is above {MAX_IMAGE_SIZE}; the paper's setting is 84")
+    if cfg.env.frame_stack > MAX_FRAME_STACK:
+        raise ConfigError(f"env.frame_stack={cfg.env.frame_stack} is above {MAX_FRAME_STACK}; "
+                          "DrQ-v2 and DrM stack 3 (Adroit 1)")
+    if cfg.env.action_repeat > MAX_ACTION_REPEAT:
+        raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} is above {MAX_ACTION_REPEAT}; the papers use 2")
     if cfg.env.camera and cfg.task.startswith("dmc/"):
         raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
     if cfg.env.proprio and not cfg.task.startswith("adroit/"):
@@ -414,6 +432,8 @@ def _validate_plasticity(cfg: Config) -> None:
             raise ConfigError(f"{key} must be ≥ 0, got {value}")
     if not 0.0 <= p.redo_tau < 1.0:
         raise ConfigError(f"plasticity.redo_tau must be in [0, 1), got {p.redo_tau}")
+    if not cfg.log.progress_every_s > 0:
+        raise ConfigError(f"log.progress_every_s must be > 0, got {cfg.log.progress_every_s}")
     if not 0.0 < cfg.log.redo_tau <= 1.0:
         raise ConfigError(f"log.redo_tau must be in (0, 1], got {cfg.log.redo_tau}")
     if not 0.0 <= p.shrink_perturb_alpha <= 1.0:

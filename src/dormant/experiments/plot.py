@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 
 def reference_dir() -> Path | None:
-    """The DrQ-v2 authors' curves: $DORMANT_REFERENCE_DIR or a shared/ folder nearby."""
-    candidates = [os.environ.get("DORMANT_REFERENCE_DIR", "")]
-    for base in (Path.cwd(), Path(__file__).resolve()):
-        for parent in [base, *base.parents]:
-            candidates.append(str(parent / "shared" / "reference" / "drqv2_curves"))
-            candidates.append(str(parent.parent / "shared" / "reference" / "drqv2_curves"))
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+    """A folder of the DrQ-v2 authors' per-task curve files, if $DORMANT_REFERENCE_DIR names one."""
+    folder = os.environ.get("DORMANT_REFERENCE_DIR", "")
+    return Path(folder) if folder and Path(folder).is_dir() else None
 
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:
@@ -36,20 +32,37 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def reference_curve(task: str, max_frame: float | None = None):
-    """(frames, mean, std) of the published DrQ-v2 curve for a `dmc/<task>`, or None."""
-    folder = reference_dir()
-    if folder is None or not task.startswith("dmc/"):
-        return None
-    path = folder / f"dmc_{task.split('/', 1)[1]}.csv"
-    if not path.exists():
-        return None
-    data: dict[float, list[float]] = {}
-    with open(path, newline="") as handle:
+@functools.lru_cache(maxsize=1)
+def _packaged_curves() -> dict[str, list[tuple[float, float]]]:
+    """task → [(frame, return)] from the curves shipped in the package (data/README.md)."""
+    curves: dict[str, list[tuple[float, float]]] = {}
+    data = resources.files("dormant") / "data" / "drqv2_curves.csv.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
-            frame = float(row["frame"])
-            if max_frame is None or frame <= max_frame:
-                data.setdefault(frame, []).append(float(row["episode_reward"]))
+            curves.setdefault(row["task"], []).append((float(row["frame"]), float(row["episode_reward"])))
+    return curves
+
+
+def reference_curve(task: str, max_frame: float | None = None):
+    """(frames, mean, std) over seeds of the published DrQ-v2 curve for a `dmc/<task>`, or None."""
+    if not task.startswith("dmc/"):
+        return None
+    name = task.split("/", 1)[1]
+    folder = reference_dir()
+    if folder is not None:
+        path = folder / f"dmc_{name}.csv"
+        if not path.exists():
+            return None
+        with open(path, newline="") as handle:
+            points = [(float(r["frame"]), float(r["episode_reward"])) for r in csv.DictReader(handle)]
+    else:
+        points = _packaged_curves().get(name)
+        if not points:
+            return None
+    data: dict[float, list[float]] = {}
+    for frame, value in points:
+        if max_frame is None or frame <= max_frame:
+            data.setdefault(frame, []).append(value)
     frames = np.array(sorted(data))
     values = [np.array(data[f]) for f in frames]
     return frames, np.array([v.mean() for v in values]), np.array([v.std() for v in values])

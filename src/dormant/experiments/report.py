@@ -85,8 +85,10 @@ class Run:
 
 
 def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0) -> Run:
-    config = read_config(path) or {}
-    task = config.get("task", task)
+    config = read_config(path)
+    unreadable = config is None and (path / "config.yaml").exists()
+    config = config if isinstance(config, dict) else {}
+    task = config.get("task", task) or "unknown"
     agent = config.get("agent", {}).get("name", agent)
     seed = int(config.get("seed", seed))
     planned = int(frames or config.get("frames", 0))
@@ -100,7 +102,9 @@ def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames
     status = read_json(path / "status.json") or {}
     run.frame = int(status.get("frame", run.evals["frame"][-1] if run.evals else 0))
     word = status.get("status", "")
-    if word == "finished" and run.frame >= planned:
+    if unreadable:
+        run.status, run.detail = "failed", "its config.yaml is unreadable (corrupt?), so its task and method are unknown"
+    elif word == "finished" and run.frame >= planned:
         run.status = "finished"
     elif word in ("failed", "nonfinite", "write_failed"):
         run.status, run.detail = "failed", f"{word} at frame {run.frame}"

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from dormant.config import ConfigError, flatten, parse_overrides, resolve
+from dormant.config import Config, ConfigError, flatten, parse_overrides, resolve
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
 from dormant.experiments.runs import MANIFEST, last_frame, run_state
 from dormant.training.exit_codes import NO_RETRY
+from dormant.training.memory import mem_available
+from dormant.training.memory import run_memory_bytes as estimate_memory
 from dormant.training.lock import EXIT_LOCKED, DirLock
 
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
@@ -56,8 +58,10 @@ def _float(key: str, value: str) -> float:
     return number
 
 
-def _split(value: str) -> list[str]:
-    items = [item.strip() for item in value.split(",") if item.strip()]
+def _split(value: str, key: str = "") -> list[str]:
+    items = [item.strip() for item in value.split(",")]
+    if not all(items):
+        raise ConfigError(f"{key + '=' if key else ''}{value!r} has an empty item (two commas, or one at an end)")
     if len(set(items)) != len(items):
         raise ConfigError(f"{value!r} lists a value twice")
     return items
@@ -91,11 +95,11 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
     if "seeds" in raw and "seed" in raw:
         raise ConfigError("give seeds=N (seeds 1..N) or seed=a,b,c, not both")
     if "seed" in raw:
-        seeds = [_int("seed", s, 0) for s in _split(raw.pop("seed"))]
+        seeds = [_int("seed", s, 0) for s in _split(raw.pop("seed"), "seed")]
     else:
         seeds = list(range(1, _int("seeds", raw.pop("seeds", "1"), 1) + 1))
-    agents = _split(raw.pop("agent.name", "drm"))
-    tasks = _split(raw.pop("task", "dmc/cartpole_swingup"))
+    agents = _split(raw.pop("agent.name", "drm"), "agent")
+    tasks = _split(raw.pop("task", "dmc/cartpole_swingup"), "task")
     runs = []
     for task in tasks:
         for agent in agents:
@@ -106,6 +110,9 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
                 run_id = f"{task.replace('/', '_')}/{agent}/seed{seed}"
                 runs.append(RunSpec(run_id, task, agent, seed, options.out / run_id, cfg.frames, overrides))
     return runs, options, raw
+
+
+DEFAULTS = flatten(Config().to_dict())
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +128,8 @@ def check_conflicts(runs: list[RunSpec]) -> None:
             continue
         wanted = _comparable(resolve(spec.overrides).to_dict())
         have = _comparable(state.config)
+        # An option the run's dormant did not have yet ran at today's default.
+        have = {**{k: v for k, v in DEFAULTS.items() if k in wanted and k not in have}, **have}
         diff = [f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(wanted) | set(have))
                 if have.get(k) != wanted.get(k)]
         if diff:
@@ -160,23 +169,8 @@ def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str,
     os.replace(tmp, path)
 
 
-def _mem_available() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def run_memory_bytes(spec: RunSpec) -> int:
-    """Rough peak memory of one run: its replay (one uint8 frame per transition for
-    pixels) plus ~1.5 GiB for Python, torch and the simulator."""
-    cfg = resolve(spec.overrides)
-    steps = min(cfg.replay.capacity, math.ceil(cfg.frames / cfg.env.action_repeat))
-    per_step = 3 * cfg.env.image_size ** 2 if cfg.env.obs == "pixels" else 512
-    return steps * (per_step + 64) + int(1.5 * 2**30)
+    return estimate_memory(resolve(spec.overrides))
 
 
 def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
@@ -290,7 +284,7 @@ def _execute_runs(runs: list[RunSpec], options: SweepOptions, poll_s: float, sto
     else:
         gpus = _local_gpus(runs)
         jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
-                                       mem_available=_mem_available())
+                                       mem_available=mem_available())
         backend = LocalBackend(jobs, str(stop_file), threads=threads, gpus=gpus)
         how = f"{jobs} at a time ({why}), {threads} thread(s) each" + (f", {gpus} GPU(s)" if gpus else "")
     for spec in todo:

@@ -9,17 +9,43 @@
 - DrM's schedules: ``awaken_stddev(β)``, ``exploit_lambda(β)``, ``perturb_factor(β)``; ``expectile_loss``
 """
 
-from dormant.plasticity.interventions import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
-from dormant.plasticity.metrics import (
-    ActiveUnitCounter, DormantResult, FauResult, dormant_ratio, dormant_tensors, fau, fau_tensors, linear_activations,
-)
-from dormant.plasticity.redo import recycle_dormant_
-from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio, parse_replay_ratio
-from dormant.plasticity.schedules import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
+from __future__ import annotations
 
-__all__ = [
-    "ActiveUnitCounter", "AdaptiveReplayRatio", "DormantResult", "FauResult", "ReplayRatio", "awaken_stddev",
-    "dormant_ratio", "dormant_tensors", "expectile_loss", "exploit_lambda", "fau", "fau_tensors", "fresh_copy",
-    "linear_activations",
-    "parse_replay_ratio", "perturb_factor", "recycle_dormant_", "reinitialise_", "reset_optimizer_state_", "shrink_perturb_",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names → the submodule that defines them. Imported on first use (PEP 562), so that
+# reading the configuration (which checks replay-ratio strings) does not import torch.
+_WHERE = {
+    "fresh_copy": "interventions", "reinitialise_": "interventions", "reset_optimizer_state_": "interventions",
+    "shrink_perturb_": "interventions",
+    "ActiveUnitCounter": "metrics", "DormantResult": "metrics", "FauResult": "metrics", "dormant_ratio": "metrics",
+    "dormant_tensors": "metrics", "fau": "metrics", "fau_tensors": "metrics", "linear_activations": "metrics",
+    "recycle_dormant_": "redo",
+    "AdaptiveReplayRatio": "replay_ratio", "ReplayRatio": "replay_ratio", "parse_replay_ratio": "replay_ratio",
+    "awaken_stddev": "schedules", "expectile_loss": "schedules", "exploit_lambda": "schedules",
+    "perturb_factor": "schedules",
+}
+__all__ = sorted(_WHERE)
+
+if TYPE_CHECKING:
+    from dormant.plasticity.interventions import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
+    from dormant.plasticity.metrics import (
+        ActiveUnitCounter, DormantResult, FauResult, dormant_ratio, dormant_tensors, fau, fau_tensors,
+        linear_activations,
+    )
+    from dormant.plasticity.redo import recycle_dormant_
+    from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio, parse_replay_ratio
+    from dormant.plasticity.schedules import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'dormant.plasticity' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dormant.plasticity.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -8,8 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
-
 FORMAT = "dormant-checkpoint"
 VERSION = 2  # 2: replay-ratio and intervention state; critic_fau metric
 FILENAME = "checkpoint.pt"
@@ -24,6 +22,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
     A crash or a full disk leaves the previous checkpoint intact.
     """
+    import torch  # here, not at the top: the CLI's help and config answer without torch
+
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -43,6 +43,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by this project; reject anything else clearly."""
+    import torch
+
     path = Path(path)
     if path.is_dir():
         path = path / FILENAME

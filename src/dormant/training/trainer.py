@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from dormant.agents import make_agent
-from dormant.config import Config
+from dormant.config import Config, ConfigError
 from dormant.envs import TimeStep, make_env
 from dormant.replay import ReplayBuffer
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
@@ -40,8 +40,13 @@ class NonFiniteLossError(RuntimeError):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but no CUDA GPU is visible; use device=cpu")
+    if name.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise ConfigError(f"device={name} but no CUDA GPU is visible here; use device=cpu (or device=auto)")
+        index = name.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= count):
+            raise ConfigError(f"device={name}: this machine has {count} CUDA GPU(s), cuda:0 … cuda:{count - 1}")
     return torch.device(name)
 
 
@@ -116,7 +121,8 @@ class Trainer:
                         ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm))}
         except ValueError:  # not the main thread (e.g. a worker): no Ctrl-C handling there
             previous = None
-        progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress)
+        progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress,
+                            every_s=self.cfg.log.progress_every_s)
         status = "failed"
         try:
             if self._time_step is None:
@@ -276,14 +282,23 @@ class Trainer:
         step = self.counters.step
         if step == self.counters.last_eval_step or (step % self.eval_every_steps != 0 and not final):
             return
+        off_schedule = step % self.eval_every_steps != 0
+        rng_before = self.eval_env.rng_state()
         result = self.evaluate(self.cfg.eval.episodes, video=self.cfg.eval.video)
         if result is None:  # interrupted: it runs again after resuming
             return
+        if off_schedule:
+            # The end-of-budget evaluation leaves the evaluation episodes' random stream as
+            # it found it, so a run extended later evaluates exactly as an uninterrupted one.
+            self.eval_env.set_rng_state(rng_before)
         self.counters.last_eval_step = step
         self.logger.log("eval", self._row(**result))
+        score = (f"return {result['episode_reward']:.1f}"
+                 + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""))
         progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
                       f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes"
-                      + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""))
+                      + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""),
+                      last_eval=f"last eval {score} at frame {self.frame}")
 
     # --- evaluation ------------------------------------------------------
     def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
