@@ -192,3 +192,15 @@ def test_integers_keep_their_value():
         resolve({"seed": "1.5"})
     with pytest.raises(ConfigError, match="out of range"):
         resolve({"frames": "1e400"})
+
+
+@pytest.mark.slow
+def test_progress_is_printed_as_plain_lines_when_output_is_not_a_terminal(tmp_path):
+    run = tmp_path / "run"
+    args = [a for a in TINY if not a.startswith("log.progress")]
+    out = dormant("train", *args, "frames=3000", "eval.every_frames=1000", "log.progress_every_s=0.2", f"out={run}")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("frames ")]
+    assert lines, out.stderr  # captured output is not a terminal: no bar, plain lines instead
+    assert all("frames/s · ETA" in line for line in lines)
+    assert any("last eval return" in line for line in lines)
