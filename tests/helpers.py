@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from dormant.config import Config, resolve
 
@@ -16,3 +17,13 @@ TINY_STATES = {
 
 def tiny_states(**overrides: Any) -> Config:
     return resolve({**TINY_STATES, **{k.replace("__", "."): v for k, v in overrides.items()}})
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

@@ -3,17 +3,16 @@ without duplicated log rows, harmless options on resume, exit codes and status w
 write failures, crashes, and integers that keep their value."""
 
 import csv
-import errno
 import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from dormant.config import ConfigError, resolve
+from helpers import wait_for
 
 TINY = ["task=dmc/cartpole_balance", "obs=states", "agent.hidden_dim=32", "agent.feature_dim=8",
         "agent.batch_size=32", "num_seed_frames=1000", "agent.num_expl_steps=200", "eval.episodes=1",
@@ -65,15 +64,6 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def status(run: Path) -> dict:
     return json.loads((run / "status.json").read_text())
-
-
-def wait_for(condition, timeout: float = 300.0) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.slow

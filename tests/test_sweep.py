@@ -16,6 +16,7 @@ from dormant.experiments import backends
 from dormant.experiments.runs import run_state
 from dormant.experiments.sweep import parse_sweep, plan_jobs, run_sweep
 from dormant.training.lock import DirLock, is_locked
+from helpers import wait_for
 
 TINY = ["obs=states", "frames=3000", "num_seed_frames=1000", "eval.every_frames=1000", "eval.episodes=1",
         "agent.hidden_dim=64", "agent.batch_size=64", "log.tensorboard=false", "log.diagnostics_every_updates=0"]
@@ -190,15 +191,6 @@ def test_disk_full_and_permission_errors_name_the_path(tmp_path, monkeypatch, ca
     assert f"cannot write {tmp_path / 'new'}: permission denied" in capsys.readouterr().err
 
 
-def _wait_for(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT twice", "SIGKILL"])
 def test_sweep_process_death_then_rerun_continues(tmp_path, how):
@@ -215,7 +207,7 @@ def test_sweep_process_death_then_rerun_continues(tmp_path, how):
                              stderr=subprocess.STDOUT, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        assert _wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs[:2]))
+        assert wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs[:2]))
         signum = getattr(signal, how.split()[0])
         sweep.send_signal(signum)
         if how == "SIGINT twice":
@@ -229,14 +221,14 @@ def test_sweep_process_death_then_rerun_continues(tmp_path, how):
             assert time.time() - t0 < 60 and "re-run the same command to continue" in output, output
         assert not runs[2].exists() or not (runs[2] / "train.csv").exists()  # the queued run never started
         if how in ("SIGINT", "SIGTERM", "SIGKILL"):
-            assert _wait_for(lambda: all((r / "status.json").exists() for r in runs[:2]))
+            assert wait_for(lambda: all((r / "status.json").exists() for r in runs[:2]))
             for run in runs[:2]:
                 status = json.loads((run / "status.json").read_text())
                 assert status["status"] == "interrupted" and 0 < status["frame"] < 10000
                 assert "stopping at the next safe point and saving a checkpoint" in (run / "sweep.log").read_text()
     finally:
         sweep.kill()
-    assert _wait_for(lambda: not any(DirLock(r).path.exists() and _locked(r) for r in runs), timeout=60)
+    assert wait_for(lambda: not any(DirLock(r).path.exists() and _locked(r) for r in runs), timeout=60)
     out = subprocess.run([sys.executable, "-m", "dormant.cli", "sweep", *args], capture_output=True, text=True,
                          timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
