@@ -23,7 +23,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ckpt_mod.torch, "save", full)
+    monkeypatch.setattr(torch, "save", full)  # checkpoint.py imports torch when it saves
     with pytest.raises(CheckpointError, match="disk full"):
         save_checkpoint(path, {"counters": {"step": 2}})
     monkeypatch.undo()
