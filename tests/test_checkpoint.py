@@ -3,7 +3,6 @@ import errno
 import pytest
 import torch
 
-from dormant.training import checkpoint as ckpt_mod
 from dormant.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
