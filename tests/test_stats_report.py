@@ -171,3 +171,20 @@ def test_report_of_a_folder_of_sweeps_keeps_missing_runs_with_their_method(fake_
     assert len(runs) == 14
     missing = next(r for r in runs if r.sweep == other and r.seed == 2)
     assert missing.status == "missing" and missing.label == "drqv2 plasticity.redo=True"
+
+
+def test_saved_configs_that_predate_an_option_are_read_with_what_they_ran(tmp_path):
+    """A run saved before an option existed ran with today's default, or with the old
+    behaviour where the option changed it (DrM's β scoring); logging options never make a
+    method."""
+    from dormant.config import with_defaults
+
+    assert with_defaults({})["drm.dormant_scoring"] == "pre_activation"
+    assert with_defaults({})["drm.awaken_after_exploration"] is True
+    assert with_defaults({"drm.dormant_scoring": "post_activation"})["drm.dormant_scoring"] == "post_activation"
+    _fake_run(tmp_path / "old", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 500.0)])
+    _fake_run(tmp_path / "new", "dmc/cartpole_balance", "drqv2", 2, [(0, 0.0), (4000, 600.0)])
+    for name, drop in (("old", "progress_every_s"), ("new", None)):
+        lines = (tmp_path / name / "config.yaml").read_text().splitlines()
+        (tmp_path / name / "config.yaml").write_text("\n".join(l for l in lines if not drop or drop not in l))
+    assert {r.label for r in collect([tmp_path])} == {"drqv2"}

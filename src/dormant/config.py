@@ -472,6 +472,20 @@ def flatten(data: typing.Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Options added after runs had been saved without them, whose default changed what such a
+# run did: a saved config that lacks the key ran with this value, not today's default.
+LEGACY_VALUES: dict[str, Any] = {
+    "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
+}
+
+
+def with_defaults(flat: typing.Mapping[str, Any]) -> dict[str, Any]:
+    """A saved, flattened config completed with what its run used for options it predates:
+    ``LEGACY_VALUES`` where the behaviour changed, else today's default."""
+    defaults = {**flatten(Config().to_dict()), **LEGACY_VALUES}
+    return {**{k: v for k, v in defaults.items() if k not in flat}, **flat}
+
+
 def from_dict(data: typing.Mapping[str, Any]) -> Config:
     """Rebuild a Config saved with ``to_dict`` (e.g. from a run's config.yaml)."""
     cfg = Config()

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dormant.config import ConfigError, flatten
+from dormant.config import ConfigError, flatten, with_defaults
 from dormant.experiments.plot import read_csv, reference_curve
 from dormant.experiments.runs import MANIFEST, read_config, read_json
 from dormant.experiments.stats import (
@@ -146,7 +146,8 @@ def collect(paths: Sequence[Path]) -> list[Run]:
 def _label(runs: list[Run]) -> None:
     """Runs of one agent that differ in a setting within a task are different methods:
     their label names the setting (e.g. ``drqv2 plasticity.redo=True``)."""
-    flat = {id(r): {k: v for k, v in flatten(r.config).items() if k not in NOT_A_METHOD} for r in runs}
+    flat = {id(r): {k: v for k, v in with_defaults(flatten(r.config)).items()
+                    if k not in NOT_A_METHOD and not k.startswith("log.")} for r in runs}
     distinguishing: dict[str, set[str]] = {}
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:

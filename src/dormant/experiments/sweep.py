@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from dormant.config import Config, ConfigError, flatten, parse_overrides, resolve
+from dormant.config import ConfigError, flatten, parse_overrides, resolve, with_defaults
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
 from dormant.experiments.runs import MANIFEST, last_frame, run_state
 from dormant.training.exit_codes import NO_RETRY
@@ -24,7 +24,7 @@ from dormant.training.lock import EXIT_LOCKED, DirLock
 
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
 # Keys that may differ between a run directory and the sweep that owns it.
-NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress"}
+NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress", "log.progress_every_s"}
 
 
 @dataclass
@@ -112,9 +112,6 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
     return runs, options, raw
 
 
-DEFAULTS = flatten(Config().to_dict())
-
-
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flatten(config).items() if k not in NOT_COMPARED}
 
@@ -127,9 +124,7 @@ def check_conflicts(runs: list[RunSpec]) -> None:
         if state.config is None:
             continue
         wanted = _comparable(resolve(spec.overrides).to_dict())
-        have = _comparable(state.config)
-        # An option the run's dormant did not have yet ran at today's default.
-        have = {**{k: v for k, v in DEFAULTS.items() if k in wanted and k not in have}, **have}
+        have = _comparable(with_defaults(flatten(state.config)))  # options it predates: what it ran with
         diff = [f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(wanted) | set(have))
                 if have.get(k) != wanted.get(k)]
         if diff:
