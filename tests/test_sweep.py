@@ -127,17 +127,17 @@ def test_failed_attempts_are_retried_then_reported(tmp_path, monkeypatch, capsys
     def flaky(spec, action, *budget):
         calls.append((spec.seed, action))
         if (spec.seed == 1 and len([c for c in calls if c[0] == 1]) == 1) or spec.seed == 2:
-            return [sys.executable, "-c", "import sys; print('simulated crash'); sys.exit(3)"]
+            return [sys.executable, "-c", "import sys; print('simulated crash'); sys.exit(1)"]  # 1: a crash
         return real(spec, action, *budget)
 
     monkeypatch.setattr(backends, "train_command", flaky)
     assert run_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seed=1,2", f"out={tmp_path}", "jobs=2",
                       "retries=1", *TINY]) == 1
     out = capsys.readouterr()
-    assert "attempt 1 of dmc/cartpole_balance drqv2 seed 1 failed (exit code 3: simulated crash)" in out.err
+    assert "attempt 1 of dmc/cartpole_balance drqv2 seed 1 failed (exit code 1: simulated crash)" in out.err
     assert "1/2 finished, 1 failed" in out.out
     seed2 = tmp_path / "dmc_cartpole_balance" / "drqv2" / "seed2"
-    assert f"failed dmc_cartpole_balance/drqv2/seed2 (exit code 3: simulated crash); last lines of {seed2}" in out.out
+    assert f"failed dmc_cartpole_balance/drqv2/seed2 (exit code 1: simulated crash); last lines of {seed2}" in out.out
     assert len(_attempts(seed2)) == 2  # one try and one retry, then reported
     seed1 = tmp_path / "dmc_cartpole_balance" / "drqv2" / "seed1"
     assert json.loads((seed1 / "status.json").read_text())["status"] == "finished"
@@ -264,3 +264,18 @@ def test_ray_backend_on_a_local_cluster(tmp_path, capsys):
         run = tmp_path / "dmc_cartpole_balance" / agent / "seed1"
         assert json.loads((run / "status.json").read_text()) ["status"] == "finished"
         assert "threads=1" in _attempts(run)[0]
+
+
+def test_outcomes_that_a_retry_cannot_change_are_not_retried():
+    from dormant.experiments.backends import AttemptResult
+    from dormant.experiments.sweep import _outcome
+
+    def result(code, status=""):
+        return AttemptResult("r", 1, code, status, 0, "started", "log", [], "host", 0.0)
+
+    assert _outcome(result(0, "finished"), stopping=False) == "finished"
+    assert _outcome(result(1, "failed"), stopping=False) == "retry"
+    assert _outcome(result(-9), stopping=False) == "retry"  # killed (OOM, a lost node)
+    for code in (2, 3, 4):  # refused config, diverged, cannot write
+        assert _outcome(result(code), stopping=False) == "failed"
+    assert _outcome(result(-9), stopping=True) == "interrupted"  # stopped by the sweep itself: never retried
