@@ -180,6 +180,7 @@ def test_state_based_drm_learns_cartpole_balance(tmp_path):
     assert max(v for f, v in evals.items() if f >= 30_000) >= 900, evals
 
 
+@pytest.mark.slow
 def test_drm_resume_matches_an_uninterrupted_run(tmp_path):
     """β, awakening, λ and the perturbation counter survive a mid-episode checkpoint."""
     from helpers import tiny_states

@@ -180,6 +180,7 @@ def test_adaptive_replay_ratio_switches_and_runs_two_updates_per_step(tmp_path):
     assert len(switch) == 1 and int(switch[0]["frame"]) == 4000
 
 
+@pytest.mark.slow
 def test_resume_with_interventions_matches_an_uninterrupted_run(tmp_path):
     extra = {"replay_ratio": "adaptive", "plasticity__rr_check_every_episodes": 1, "plasticity__rr_fau_tolerance": 1.0,
              "plasticity__redo": True, "plasticity__redo_every_updates": 300, "plasticity__reset_every_frames": 5000}

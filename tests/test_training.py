@@ -24,6 +24,7 @@ def rows(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_short_pixel_run_writes_the_run_directory(tmp_path):
     cfg = resolve({"task": "dmc/cartpole_swingup", "frames": 3000, "num_seed_frames": 2000,
                    "agent.num_expl_steps": 500, "agent.batch_size": 16, "agent.hidden_dim": 32,
@@ -47,6 +48,7 @@ def test_short_pixel_run_writes_the_run_directory(tmp_path):
     assert tuple(ckpt["replay"]["frames"].shape[1:]) == (3, 84, 84)  # single frames, not stacks
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
     full = tiny_states(frames=6000)
     Trainer(full, tmp_path / "full").train()
@@ -110,6 +112,7 @@ def test_cli_refuses_bad_input_before_work(tmp_path):
     assert out.returncode == 2 and "not a dormant checkpoint" in out.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
     run = tmp_path / "run"
     args = [f"{k}={v}" for k, v in TINY_STATES.items()] + ["frames=200000", f"out={run}"]
