@@ -44,12 +44,7 @@ RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "
 
 
 def _check_new_run_dir(path: Path) -> None:
-    try:
-        is_file = path.exists() and not path.is_dir()
-    except OSError as err:  # e.g. a name too long for the file system
-        raise ConfigError(f"out={path}: cannot create the run directory ({err.strerror or err})") from None
-    if is_file:
-        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
+    """``path`` (an existing directory, see ``_prepare_run_dir``) may take a new run."""
     if never_checkpointed(path):
         return  # a run killed before its first checkpoint: nothing to resume, started again below
     if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
@@ -74,8 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = resolve(overrides)
         run_dir = Path(cfg.out or default_out(cfg))
         cfg.out = str(run_dir)
+        _prepare_run_dir(run_dir)
         _check_new_run_dir(run_dir)
-    _prepare_run_dir(run_dir)
     with DirLock(run_dir):
         checkpoint = None
         if args.resume and (run_dir / FILENAME).exists():
@@ -102,12 +97,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _prepare_run_dir(path: Path) -> None:
     """The run directory exists (created if need be), or a one-line reason why it cannot."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+        is_file = path.exists() and not path.is_dir()
+        if not is_file:
+            path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # e.g. a name too long for the file system, or a file on the way
         raise ConfigError(f"out={path}: cannot create the run directory ({err.strerror or err})") from None
+    if is_file:
+        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
 
 
 def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
@@ -323,11 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe_os_error(err: OSError) -> str:
-    """A full disk or a permission problem as one line that names the path."""
-    return describe_write_failure(err)
-
-
 def _die_with_parent() -> None:
     """Children of a sweep (DORMANT_PARENT_PID set) get SIGTERM when the sweep dies, so
     they checkpoint and stop instead of running on unsupervised (Linux only). SIGTERM,
@@ -359,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(err), EXIT_WRITE_FAILED)
     except OSError as err:
         if is_write_failure(err):
-            return _fail(describe_os_error(err), EXIT_WRITE_FAILED)
+            return _fail(describe_write_failure(err), EXIT_WRITE_FAILED)
         raise
 
 

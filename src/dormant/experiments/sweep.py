@@ -18,6 +18,7 @@ from dormant.config import ConfigError, flatten, parse_overrides, resolve, with_
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
 from dormant.experiments.runs import MANIFEST, last_frame, run_state
 from dormant.training.exit_codes import NO_RETRY
+from dormant.training.files import atomic_write_text
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
 from dormant.training.lock import EXIT_LOCKED, DirLock
@@ -159,9 +160,7 @@ def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str,
         entries[spec.run_id] = {"task": spec.task, "agent": spec.agent, "seed": spec.seed, "frames": spec.frames}
     manifest = {"version": 1, "shared": shared, "runs": entries,
                 "commands": [*old.get("commands", []), " ".join(["dormant", "sweep", *argv])]}
-    tmp = path.with_name(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def run_memory_bytes(spec: RunSpec) -> int:

@@ -22,6 +22,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from dormant.config import closest
+
 KINDS = ("drm", "redo")
 SCORINGS = ("post_activation", "pre_activation")
 
@@ -82,18 +84,11 @@ def linear_activations(model: nn.Module) -> dict[str, Activation | None]:
             if full not in found:
                 own = [n[len(name) + 1:] if name else n for n in found if not name or n.startswith(f"{name}.")]
                 raise ValueError(f"{type(module).__name__}.{DECLARATION} names {child!r}, which is not an "
-                                 f"nn.Linear of it{_closest(child, own)}")
+                                 f"nn.Linear of it{closest(child, own)}")
             if activation is not None and not callable(activation):
                 raise ValueError(f"{type(module).__name__}.{DECLARATION}[{child!r}] must be callable or None")
             found[full] = activation
     return found
-
-
-def _closest(name: str, choices) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _apply(activation: Activation, out: torch.Tensor) -> torch.Tensor:
@@ -162,7 +157,7 @@ def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if scoring not in SCORINGS:
-        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}{_closest(scoring, SCORINGS)}")
+        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}{closest(scoring, SCORINGS)}")
     if not (isinstance(tau, (int, float)) and 0.0 < tau <= 1.0):
         raise ValueError(f"tau must be in (0, 1], got {tau!r}")
     _check_batch(inputs)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from dormant.training.files import atomic_write
 
 FORMAT = "dormant-checkpoint"
 VERSION = 2  # 2: replay-ratio and intervention state; critic_fau metric
@@ -25,15 +26,10 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     import torch  # here, not at the top: the CLI's help and config answer without torch
 
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as handle:
-            torch.save({"format": FORMAT, "version": VERSION, **payload}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda handle: torch.save({"format": FORMAT, "version": VERSION, **payload}, handle),
+                     binary=True)
     except (OSError, RuntimeError) as err:
-        tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
         full = isinstance(err, OSError) and err.errno == errno.ENOSPC or "write" in str(err).lower()
         hint = f" (disk full? {free / 2**20:.0f} MiB free)" if full else ""

@@ -1,6 +1,6 @@
 """Writes of run state that a crash or a full disk cannot leave half-done.
 
-``atomic_write_text`` replaces a file whole (temporary file, fsync, rename), so readers
+``atomic_write`` (``atomic_write_text``) replaces a file whole (temporary file, fsync, rename), so readers
 see the old content or the new, never a truncated file. ``append_text`` adds to a file
 and, if the write fails, cuts it back to its previous size, so a log never ends in a
 partial line. Both let the ``OSError`` through with the path set, for the caller to
@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import IO, Callable
 
 # The errors that mean "this file cannot be written here", with the words users search for.
 WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
@@ -34,18 +35,27 @@ def describe_write_failure(err: OSError) -> str:
     return f"cannot write {err.filename or 'a file'}: {reason}"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write(path: Path, write: Callable[[IO], None], *, binary: bool = False) -> None:
+    """Call ``write(handle)`` on a temporary file beside ``path``, fsync, then rename it
+    over ``path``. On any error the temporary file is removed and ``path`` is untouched;
+    an ``OSError`` names ``path`` (not its temporary twin)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w", newline="") as handle:
-            handle.write(text)
+        with open(tmp, "wb") if binary else open(tmp, "w", newline="") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as err:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
-        raise _with_path(err, path) from None
+        if isinstance(err, OSError):
+            raise _with_path(err, path) from None
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda handle: handle.write(text))
 
 
 def append_text(path: Path, text: str) -> None:

@@ -43,21 +43,18 @@ class CsvLog:
 
     def truncate_to(self, rows: int) -> list[dict[str, str]]:
         """Keep the first ``rows`` rows (those written before a checkpoint); returns them."""
-        kept = self.read()[:rows]
-        if self.path.exists():
-            self._write_all(kept)
-        return kept
+        return self._keep(self.read()[:rows])
 
     def truncate_after(self, frame: int) -> list[dict[str, str]]:
         """Keep only rows with ``frame ≤ frame`` (checkpoints that predate row counts)."""
-        kept = [row for row in self.read() if float(row["frame"]) <= frame]
-        if self.path.exists():
-            self._write_all(kept)
-        return kept
+        return self._keep([row for row in self.read() if float(row["frame"]) <= frame])
 
-    def _write_all(self, rows: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.path, self._format(rows, header=True))
-        self.rows = len(rows)
+    def _keep(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        """Rewrite the file (if there is one) with just ``rows``; returns them."""
+        if self.path.exists():
+            atomic_write_text(self.path, self._format(rows, header=True))
+            self.rows = len(rows)
+        return rows
 
     def _format(self, rows: list[dict[str, Any]], *, header: bool) -> str:
         buffer = io.StringIO()
@@ -70,11 +67,9 @@ class CsvLog:
     def write(self, row: dict[str, Any]) -> None:
         if not self.columns:
             self.columns = list(row)
-        line = self._format([{k: _fmt(row.get(k)) for k in self.columns}], header=not self.path.exists())
-        if not self.path.exists():
-            atomic_write_text(self.path, line)
-        else:
-            append_text(self.path, line)
+        new = not self.path.exists()
+        line = self._format([{k: _fmt(row.get(k)) for k in self.columns}], header=new)
+        (atomic_write_text if new else append_text)(self.path, line)
         self.rows += 1
 
 

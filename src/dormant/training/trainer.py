@@ -280,9 +280,9 @@ class Trainer:
     def _maybe_evaluate(self, progress: Progress, final: bool = False) -> None:
         """Every ``eval.every_frames``, and always at the end of the budget."""
         step = self.counters.step
-        if step == self.counters.last_eval_step or (step % self.eval_every_steps != 0 and not final):
-            return
         off_schedule = step % self.eval_every_steps != 0
+        if step == self.counters.last_eval_step or (off_schedule and not final):
+            return
         rng_before = self.eval_env.rng_state()
         result = self.evaluate(self.cfg.eval.episodes, video=self.cfg.eval.video)
         if result is None:  # interrupted: it runs again after resuming
@@ -293,12 +293,10 @@ class Trainer:
             self.eval_env.set_rng_state(rng_before)
         self.counters.last_eval_step = step
         self.logger.log("eval", self._row(**result))
-        score = (f"return {result['episode_reward']:.1f}"
-                 + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""))
+        success = f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""
         progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
-                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes"
-                      + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""),
-                      last_eval=f"last eval {score} at frame {self.frame}")
+                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes{success}",
+                      last_eval=f"last eval return {result['episode_reward']:.1f}{success} at frame {self.frame}")
 
     # --- evaluation ------------------------------------------------------
     def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
