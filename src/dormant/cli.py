@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dormant.config import ConfigError, default_out, from_dict, parse_overrides, resolve, set_field, validate
-from dormant.envs import MissingSuiteError
+from dormant.errors import MissingExtraError
 from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint
@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _die_with_parent()
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, RenderingUnavailable, MissingSuiteError) as err:
+    except (ConfigError, CheckpointError, RenderingUnavailable, MissingExtraError) as err:
         return _fail(str(err))
     except LockedError as err:
         return _fail(str(err), EXIT_LOCKED)

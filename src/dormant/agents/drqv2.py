@@ -23,7 +23,7 @@ from dormant.plasticity import (
     ActiveUnitCounter, dormant_tensors, fau_tensors, recycle_dormant_, reinitialise_, reset_optimizer_state_, shrink_perturb_,
 )
 from dormant.plasticity.redo import LAYER_TYPES
-from dormant.schedules import parse_schedule
+from dormant.exploration import parse_schedule
 
 
 class DrQV2Agent:

@@ -13,21 +13,11 @@ from typing import Any
 from dormant.envs import adroit, metaworld
 from dormant.envs.base import FrameStack, TimeStep
 from dormant.envs.dmc import DMC_TASKS, dmc_preset
+from dormant.errors import MissingSuiteError
 
 SUITES = ("dmc", "metaworld", "adroit")
 # The module each optional suite needs; the pip extra that installs it has the suite's name.
 SUITE_MODULES = {"metaworld": "metaworld", "adroit": "gymnasium_robotics"}
-
-
-class MissingSuiteError(ImportError):
-    """An optional suite's package is not installed; the message names the extra."""
-
-    def __init__(self, suite: str, cause: BaseException | None = None):
-        super().__init__(
-            f"the {suite} suite is not installed ({cause}). Install it with "
-            f"`pip install -c constraints.txt -e '.[{suite}]'` (or '.[all]' for every suite; "
-            "scripts/setup.sh installs all of them)")
-        self.suite = suite
 
 
 def require_suite(task: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from dormant.envs.base import FrameStack, TimeStep, make_render_fast, scale_action
+from dormant.errors import ConfigError, closest
 
 
 @dataclass
@@ -85,8 +86,6 @@ class GymMujocoEnv:
         self._camera_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, spec.camera)
         if self._camera_id < 0:
             cameras = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
-            from dormant.config import ConfigError, closest
-
             raise ConfigError(f"env.camera={spec.camera!r}: {name} has no such camera{closest(spec.camera, cameras)}; "
                               f"it has {', '.join(cameras)}")
         if fast_render:

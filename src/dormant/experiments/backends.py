@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dormant.errors import MissingExtraError
 from dormant.experiments.runs import clear_run_dir, log_tail, read_json, run_state
 
 
@@ -190,10 +191,8 @@ class RayBackend:
                  threads: int):
         try:
             import ray
-        except ImportError:
-            from dormant.envs import MissingSuiteError
-
-            raise MissingSuiteError("backend=ray needs Ray: pip install 'dormant[ray]'") from None
+        except ImportError as err:
+            raise MissingExtraError("backend=ray", "ray", err) from None
         self.ray = ray
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:

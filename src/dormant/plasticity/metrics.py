@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dormant.config import closest
+from dormant.errors import closest
 
 KINDS = ("drm", "redo")
 SCORINGS = ("post_activation", "pre_activation")

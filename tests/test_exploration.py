@@ -2,7 +2,7 @@
 
 import pytest
 
-from dormant.schedules import parse_schedule, schedule
+from dormant.exploration import parse_schedule, schedule
 
 
 def test_constant_number_and_string():

@@ -1,0 +1,162 @@
+"""Range and consistency checks that a field's type alone cannot express.
+
+Each failure is a ``ConfigError`` naming the option, the bad value and what is valid.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+
+from dormant.config.schema import (
+    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, redo_nets,
+)
+from dormant.errors import ConfigError, closest
+from dormant.exploration import parse_schedule
+from dormant.plasticity.replay_ratio import parse_replay_ratio
+
+
+def check_choice(what: str, value: str, choices: typing.Sequence[str]) -> None:
+    if value not in choices:
+        shown = ", ".join(choices) if len(choices) <= 12 else f"{len(choices)} choices; see `dormant tasks`"
+        raise ConfigError(f"unknown {what} {value!r}{closest(value, choices)}; valid: {shown}")
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that a type alone cannot express."""
+    positive = {
+        "frames": cfg.frames, "env.image_size": cfg.env.image_size,
+        "env.frame_stack": cfg.env.frame_stack, "env.action_repeat": cfg.env.action_repeat,
+        "agent.lr": cfg.agent.lr, "agent.feature_dim": cfg.agent.feature_dim,
+        "agent.hidden_dim": cfg.agent.hidden_dim, "agent.update_every_steps": cfg.agent.update_every_steps,
+        "agent.batch_size": cfg.agent.batch_size, "agent.nstep": cfg.agent.nstep,
+        "replay.capacity": cfg.replay.capacity, "eval.every_frames": cfg.eval.every_frames,
+        "checkpoint_every_frames": cfg.checkpoint_every_frames,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    non_negative = {
+        "seed": cfg.seed, "threads": cfg.threads, "num_seed_frames": cfg.num_seed_frames,
+        "agent.num_expl_steps": cfg.agent.num_expl_steps, "eval.episodes": cfg.eval.episodes,
+        "log.diagnostics_every_updates": cfg.log.diagnostics_every_updates,
+        "agent.stddev_clip": cfg.agent.stddev_clip,
+    }
+    for key, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if cfg.seed > MAX_SEED:  # the simulators seed NumPy's legacy RandomState, which takes 32 bits
+        raise ConfigError(f"seed must be ≤ {MAX_SEED} (2³² − 1), got {cfg.seed}")
+    d = cfg.drm
+    for key, value in {"drm.dormant_tau": d.dormant_tau, "drm.threshold": d.threshold,
+                       "drm.alpha_min": d.alpha_min, "drm.alpha_max": d.alpha_max,
+                       "drm.expectile": d.expectile, "drm.lambda_max": d.lambda_max}.items():
+        if not 0.0 < value <= 1.0 and not (key == "drm.alpha_min" and value == 0.0):
+            raise ConfigError(f"{key} must be in (0, 1], got {value}")
+    if d.alpha_min > d.alpha_max:
+        raise ConfigError(f"drm.alpha_min={d.alpha_min} exceeds drm.alpha_max={d.alpha_max}")
+    for key, value in {"drm.fixed_alpha": d.fixed_alpha, "drm.fixed_lambda": d.fixed_lambda}.items():
+        if value > 1.0 or (value < 0.0 and value != -1.0):
+            raise ConfigError(f"{key} must be -1 (guided by β) or in [0, 1], got {value}")
+    for key, value in {"drm.perturb_every_frames": d.perturb_every_frames, "drm.awaken_temperature": d.awaken_temperature,
+                       "drm.exploit_temperature": d.exploit_temperature, "drm.perturb_rate": d.perturb_rate}.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
+                                ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
+                                ("drm.before_awaken", d.before_awaken, ("dormant", "max")),
+                                ("drm.dormant_scoring", d.dormant_scoring, ("post_activation", "pre_activation"))):
+        if value not in choices:
+            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+    if not 0.0 <= cfg.agent.critic_dropout < 1.0:
+        raise ConfigError(f"agent.critic_dropout must be in [0, 1), got {cfg.agent.critic_dropout}")
+    if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
+        raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
+    if cfg.env.reward_scale != 1.0 and cfg.task.startswith("dmc/"):
+        raise ConfigError("env.reward_scale applies to MetaWorld/Adroit tasks; DMC rewards stay in the suite's "
+                          "units (0–1 per frame), so that returns compare with published curves")
+    if cfg.env.obs == "pixels" and cfg.env.image_size < MIN_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size} is too small for the conv encoder "
+                          f"(4 unpadded 3×3 convs, the first with stride 2); use ≥ {MIN_IMAGE_SIZE} (default 84)")
+    if cfg.env.image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size} is above {MAX_IMAGE_SIZE}; the paper's setting is 84")
+    if cfg.env.frame_stack > MAX_FRAME_STACK:
+        raise ConfigError(f"env.frame_stack={cfg.env.frame_stack} is above {MAX_FRAME_STACK}; "
+                          "DrQ-v2 and DrM stack 3 (Adroit 1)")
+    if cfg.env.action_repeat > MAX_ACTION_REPEAT:
+        raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} is above {MAX_ACTION_REPEAT}; the papers use 2")
+    if cfg.env.camera and cfg.task.startswith("dmc/"):
+        raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
+    if cfg.env.proprio and not cfg.task.startswith("adroit/"):
+        raise ConfigError(f"env.proprio=true needs a suite with proprioception (adroit/); {cfg.task} has none")
+    if not 0.0 < cfg.agent.discount <= 1.0:
+        raise ConfigError(f"agent.discount must be in (0, 1], got {cfg.agent.discount}")
+    if not 0.0 < cfg.agent.critic_target_tau <= 1.0:
+        raise ConfigError(f"agent.critic_target_tau must be in (0, 1], got {cfg.agent.critic_target_tau}")
+    try:
+        parse_schedule(cfg.agent.stddev_schedule)
+    except ValueError as err:
+        raise ConfigError(f"agent.stddev_schedule: {err}") from None
+    if cfg.frames <= cfg.num_seed_frames:
+        raise ConfigError(
+            f"impossible budget: frames={cfg.frames} ends before the first update "
+            f"(num_seed_frames={cfg.num_seed_frames}); raise frames or lower num_seed_frames"
+        )
+    if cfg.replay.capacity < cfg.agent.batch_size:
+        raise ConfigError(
+            f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
+            f"(agent.batch_size={cfg.agent.batch_size})"
+        )
+    _validate_plasticity(cfg)
+    device = cfg.device
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_plasticity(cfg: Config) -> None:
+    p = cfg.plasticity
+    if p.replay_ratio not in ("auto", "adaptive"):
+        try:
+            parse_replay_ratio(p.replay_ratio)
+        except ValueError as err:
+            raise ConfigError(f"plasticity.replay_ratio: {err}, 'auto' or 'adaptive'") from None
+    for key, value in {"plasticity.rr_low": p.rr_low, "plasticity.rr_high": p.rr_high,
+                       "plasticity.rr_check_every_episodes": p.rr_check_every_episodes,
+                       "plasticity.redo_every_updates": p.redo_every_updates}.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value in {"plasticity.rr_fau_tolerance": p.rr_fau_tolerance,
+                       "plasticity.reset_every_frames": p.reset_every_frames,
+                       "plasticity.shrink_perturb_every_frames": p.shrink_perturb_every_frames}.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if not 0.0 <= p.redo_tau < 1.0:
+        raise ConfigError(f"plasticity.redo_tau must be in [0, 1), got {p.redo_tau}")
+    if not cfg.log.progress_every_s > 0:
+        raise ConfigError(f"log.progress_every_s must be > 0, got {cfg.log.progress_every_s}")
+    if not 0.0 < cfg.log.redo_tau <= 1.0:
+        raise ConfigError(f"log.redo_tau must be in (0, 1], got {cfg.log.redo_tau}")
+    if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
+        raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
+    for key, value, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
+                                ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear"))):
+        if value not in choices:
+            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+    nets = redo_nets(cfg)
+    if p.redo and not nets:
+        raise ConfigError("plasticity.redo_nets is empty; name at least one of " + ", ".join(REDO_NETS))
+    for net in nets:
+        if net not in REDO_NETS:
+            raise ConfigError(f"plasticity.redo_nets: unknown network {net!r}{closest(net, REDO_NETS)}; "
+                              f"valid: {', '.join(REDO_NETS)}")
+    if p.redo and "encoder" in nets and cfg.env.obs != "pixels":
+        raise ConfigError("plasticity.redo_nets=encoder needs obs=pixels (the state encoder is the identity)")
+    if p.redo and "encoder" in nets and cfg.env.proprio:
+        raise ConfigError("plasticity.redo_nets=encoder cannot trace encoder channels through the "
+                          "proprioception concatenation (env.proprio=true); recycle the heads only")
+    if p.redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
+        raise ConfigError("plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
+                          "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks")
+    if p.redo and "value" in nets and cfg.agent.name != "drm":
+        raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
+

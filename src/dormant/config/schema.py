@@ -1,0 +1,200 @@
+"""The configuration schema: one typed dataclass per section, the named presets and the
+limits that range checks use.
+
+Field names carry their unit: ``frames`` are simulator steps, ``steps`` are agent
+steps (one step = ``env.action_repeat`` frames), ``updates`` are gradient updates.
+The comment after each field is its documentation: ``docs/configuration.md`` is
+generated from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+@dataclass
+class EnvConfig:
+    obs: str = "pixels"  # "pixels" (84×84 renders) or "states" (proprioceptive vector)
+    image_size: int = 84  # pixels per side
+    frame_stack: int = 3  # frames concatenated along channels (states: 1)
+    action_repeat: int = 2  # frames per agent step
+    camera_id: int = 0  # DMC camera index
+    camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
+    fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
+    proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
+    reward_scale: float = 1.0  # MetaWorld/Adroit: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
+    reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
+
+
+@dataclass
+class AgentConfig:
+    name: str = "drqv2"
+    lr: float = 1e-4
+    feature_dim: int = 50
+    hidden_dim: int = 1024
+    critic_target_tau: float = 0.01
+    update_every_steps: int = 2  # one update per this many agent steps
+    num_expl_steps: int = 2000  # agent steps of uniform random actions
+    stddev_schedule: str = "linear(1.0,0.1,500000)"  # durations in agent steps
+    stddev_clip: float = 0.3
+    batch_size: int = 256
+    nstep: int = 3
+    discount: float = 0.99
+    critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
+    critic_layernorm: bool = False  # LayerNorm after each hidden Linear of Q1/Q2 (reference MetaWorld)
+    bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
+    compile: bool = False  # torch.compile the networks (off until shown harmless)
+
+
+@dataclass
+class DrMConfig:
+    """DrM (Xu et al., ICLR 2024); used only by ``agent=drm``. Switches give the paper's ablations."""
+
+    dormant_tau: float = 0.025  # τ of DrM's dormant ratio β (actor, every nn.Linear)
+    dormant_scoring: str = "post_activation"  # post_activation: a Linear feeding an activation is scored after it (DrM's code) | pre_activation: raw Linear outputs
+    threshold: float = 0.2  # β̂
+    perturb: bool = True  # dormant-ratio-guided shrink-and-perturb
+    perturb_every_frames: int = 200_000
+    perturb_rate: float = 2.0  # k in α = clip(1 − kβ, α_min, α_max)
+    alpha_min: float = 0.2
+    alpha_max: float = 0.9
+    fixed_alpha: float = -1.0  # ≥ 0: perturb with this α instead of α(β) (ablation)
+    perturb_target: str = "fresh"  # fresh | initial (shrink towards initial parameters, App. J)
+    perturb_scope: str = "linear"  # linear (reference: Linear layers only) | all (paper's text)
+    awaken: bool = True  # awaken exploration; false: the plain agent.stddev_schedule
+    awaken_after_exploration: bool = True  # awaken only at steps > agent.num_expl_steps (DMC/Adroit code; MetaWorld's has no such condition)
+    awaken_temperature: float = 0.1  # T
+    before_awaken: str = "dormant"  # dormant: σ(β) | max: σ = 1 until awake (App. H)
+    exploit: bool = True  # dormant-ratio-guided exploitation (V net, λ-mixed target)
+    lambda_max: float = 0.6  # λ̄
+    exploit_temperature: float = 0.02  # T'
+    fixed_lambda: float = -1.0  # ≥ 0: constant λ instead of λ(β) (ablation)
+    expectile: float = 0.9
+
+
+@dataclass
+class PlasticityConfig:
+    """Replay ratio (static, or adaptive as Ma et al. 2024) and the plasticity interventions, for any agent."""
+
+    replay_ratio: str = "auto"  # updates per agent step: auto (1/agent.update_every_steps), 0.25, 1/4, 2 … or adaptive
+    rr_low: float = 0.5  # adaptive: the ratio until the critic's FAU settles
+    rr_high: float = 2.0  # adaptive: the ratio after the switch
+    rr_check_every_episodes: int = 50  # adaptive: compare mean critic FAU this often
+    rr_fau_tolerance: float = 0.001  # adaptive: switch once |ΔFAU| ≤ this
+    redo: bool = False  # ReDo: recycle τ-dormant neurons periodically
+    redo_every_updates: int = 1000
+    redo_tau: float = 0.1
+    redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm)
+    redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
+    reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
+    reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
+    shrink_perturb_every_frames: int = 0  # periodic θ ← αθ + (1−α)φ (Ash & Adams 2020); 0: off
+    shrink_perturb_alpha: float = 0.8
+    shrink_perturb_scope: str = "all"  # all: every parameter, encoder included | linear: Linear layers
+
+
+@dataclass
+class ReplayConfig:
+    capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
+
+
+@dataclass
+class EvalConfig:
+    every_frames: int = 10_000
+    episodes: int = 10
+    video: bool = False  # write an mp4 of the first evaluation episode
+
+
+@dataclass
+class LogConfig:
+    tensorboard: bool = True
+    progress: bool = True  # progress bar with frames/s and ETA (a plain line when output is not a terminal)
+    progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
+    diagnostics_every_updates: int = 1000  # per-layer dormant ratios and FAU of every network; 0: off
+    redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
+
+
+@dataclass
+class Config:
+    task: str = "dmc/cartpole_swingup"
+    preset: str = ""  # a named bundle of overrides (see PRESETS), applied after the task's
+    frames: int = 1_100_000  # training budget in simulator frames
+    seed: int = 1
+    out: str = ""  # run directory; empty → runs/<task>-<agent>-s<seed>
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    num_seed_frames: int = 4000  # frames before the first update
+    checkpoint_every_frames: int = 100_000  # plus at the end, on Ctrl-C and on errors
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    drm: DrMConfig = field(default_factory=DrMConfig)
+    plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+AGENTS = ("drqv2", "drm")
+MAX_SEED = 2**32 - 1
+MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1
+MAX_IMAGE_SIZE = 512
+MAX_FRAME_STACK = 16
+MAX_ACTION_REPEAT = 100
+OBS_KINDS = ("pixels", "states")
+# Short top-level spellings accepted on the command line.
+SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
+REDO_NETS = ("critic", "actor", "encoder", "value")
+# Presets applied when observations are states (after the task's, before the user's).
+STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
+# Named presets (`preset=NAME`), applied after the task preset and before the user's
+# overrides. They reproduce code paths of the reference repositories that differ from
+# the paper and from our defaults; each entry says why it is not the default.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The DrM reference's MetaWorld trainer (train_mw.py + agents/drm_mw.py): its
+    # buffer is built with n-step ⌊3 + 7⌋ = 10 and γ = 0.997 − 0.02 − 0.007 = 0.97 (the
+    # schedules that would change them are never called), λ is the constant 0.5, α_max
+    # 0.95, Q1/Q2 have Dropout(0.01) + LayerNorm after each hidden Linear, and the agent
+    # awakens the first time β < β̂ whatever the step. The paper
+    # describes none of this, so it is a preset, not the MetaWorld default.
+    "drm-reference-metaworld": {
+        "agent.nstep": 10, "agent.discount": 0.97, "agent.critic_dropout": 0.01,
+        "agent.critic_layernorm": True, "drm.fixed_lambda": 0.5, "drm.alpha_max": 0.95,
+        "drm.awaken_after_exploration": False,  # drm_mw.py awakens on β alone, with no step condition
+    },
+}
+
+
+def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
+    """Every settable dotted key and its type."""
+    node = Config() if node is None else node
+    hints = typing.get_type_hints(type(node))
+    paths: dict[str, type] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            paths.update(field_paths(value, f"{prefix}{f.name}."))
+        else:
+            paths[f"{prefix}{f.name}"] = hints[f.name]
+    return paths
+
+
+def redo_nets(cfg: Config) -> list[str]:
+    return [name.strip() for name in cfg.plasticity.redo_nets.split(",") if name.strip()]
+
+
+# Options added after runs had been saved without them, whose default changed what such a
+# run did: a saved config that lacks the key ran with this value, not today's default.
+LEGACY_VALUES: dict[str, Any] = {
+    "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
+}
+
