@@ -1,4 +1,4 @@
-"""DrQ-v2 agent arithmetic on a tiny state-based agent (SPEC.md §1, "Update")."""
+"""DrQ-v2 agent arithmetic on a tiny state-based agent."""
 
 import numpy as np
 import pytest

@@ -5,9 +5,9 @@ import csv
 import pytest
 import torch
 
-from dormant.agents.drm import DrMAgent
+from dormant.agents.drm import DrMAgent, awaken_stddev, exploit_lambda, perturb_factor
 from dormant.config import AgentConfig, ConfigError, DrMConfig, resolve
-from dormant.plasticity import awaken_stddev, dormant_ratio, exploit_lambda, perturb_factor
+from dormant.plasticity import agent_diagnostics, dormant_ratio
 from dormant.training.trainer import Trainer
 
 
@@ -70,9 +70,9 @@ def test_one_beta_everywhere_agent_log_diagnostics_and_library():
     on the same actor and batch (states: no augmentation, so the features are equal)."""
     agent = tiny_agent(dormant_tau=0.1)
     b = batch(64)
-    expected = dormant_ratio(agent.actor, agent._encoded(b), tau=0.1, kind="drm")
+    expected = dormant_ratio(agent.actor, agent.probe_features(b), tau=0.1, kind="drm")
     assert 0.0 < expected.ratio < 1.0
-    diag = agent.diagnostics(b)
+    diag = agent_diagnostics(agent, b)
     assert diag["actor_dormant_ratio"] == pytest.approx(expected.ratio)
     assert {k: diag[f"actor_dormant/{k}"] for k in expected.per_layer} == pytest.approx(expected.per_layer)
     logged = dict(zip(agent.METRICS, agent.update(b, step=12).tolist()))

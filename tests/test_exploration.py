@@ -1,4 +1,4 @@
-"""Exploration-σ schedules against hand-computed values (SPEC.md §1, "Exploration σ")."""
+"""Exploration-σ schedules against hand-computed values (DrQ-v2's utils.schedule)."""
 
 import pytest
 

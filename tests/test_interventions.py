@@ -1,4 +1,4 @@
-"""Plasticity interventions wired into the agents and the trainer (SPEC.md §5–§6)."""
+"""Plasticity interventions (ReDo, resets, shrink-and-perturb, replay ratio) wired into the agents and the trainer."""
 
 import csv
 
@@ -8,6 +8,7 @@ import torch
 from dormant.agents.drm import DrMAgent
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, ConfigError
+from dormant.plasticity import recycle_agent_, reset_agent_, shrink_perturb_agent_
 from dormant.training.trainer import Trainer, load_trainer
 from helpers import tiny_states
 from test_training import rows
@@ -40,7 +41,7 @@ def test_encoder_channels_are_traced_into_every_head_that_reads_them():
     before = (agent.actor(h), *agent.critic(h, batch["action"]), agent.value(h))
 
     # τ = 0: only neurons that are exactly silent on this batch, so the function must not change.
-    counts = agent.recycle_dormant(batch, ["encoder"], tau=0.0)
+    counts = recycle_agent_(agent, batch, ["encoder"], tau=0.0)
 
     assert counts["encoder.convnet.6"] >= 1  # the planted channel (and any naturally silent one)
     side = (20 - 3) // 2 + 1 - 6  # 3×3 maps: 9 columns per channel in each trunk
@@ -67,9 +68,9 @@ def test_critic_recycling_is_mirrored_in_the_target():
     # A target with the critic's dormant neurons (in training it lags by a moving average):
     # then mirroring must leave its function unchanged too.
     agent.critic_target.load_state_dict(agent.critic.state_dict())
-    h = agent._encoded(batch)
+    h = agent.probe_features(batch)
     target_before = agent.critic_target(h, batch["action"])
-    counts = agent.recycle_dormant(batch, ["critic"], tau=0.0)
+    counts = recycle_agent_(agent, batch, ["critic"], tau=0.0)
     assert counts["critic.q1.0"] >= 1
     q1, q1_target = agent.critic.q1, agent.critic_target.q1
     assert torch.equal(q1_target[0].weight[3], q1[0].weight[3])  # the re-drawn row, copied
@@ -88,7 +89,7 @@ def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
     keep = {n: p.clone() for n, p in agent.encoder.named_parameters()}
     keep.update({f"trunk.{n}": p.clone() for n, p in agent.critic.trunk.named_parameters()})
     old_head = agent.critic.q1[0].weight.clone()
-    reset = agent.reinitialise("heads")
+    reset = reset_agent_(agent, "heads")
     assert reset == ["actor.policy", "critic.q1", "critic.q2"]
     assert not torch.equal(agent.critic.q1[0].weight, old_head)
     assert all(torch.equal(p, keep[n]) for n, p in agent.encoder.named_parameters())
@@ -99,19 +100,19 @@ def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
     assert not torch.equal(agent.critic_target.trunk[0].weight, agent.critic.trunk[0].weight)
     assert agent.critic.q1[0].weight not in agent.critic_opt.state  # re-drawn: its moments forgotten
     assert agent.critic.trunk[0].weight in agent.critic_opt.state  # kept: its moments kept
-    assert agent.reinitialise("all") == ["actor", "critic", "encoder"]
+    assert reset_agent_(agent, "all") == ["actor", "critic", "encoder"]
 
 
 def test_periodic_shrink_perturb_mixes_towards_a_fresh_draw():
     agent = pixel_agent()
     before = agent.encoder.convnet[0].weight.clone()
-    agent.shrink_perturb(1.0, scope="all")  # α = 1 keeps everything
+    shrink_perturb_agent_(agent, 1.0, scope="all")  # α = 1 keeps everything
     assert torch.equal(agent.encoder.convnet[0].weight, before)
-    agent.shrink_perturb(0.5, scope="all")
+    shrink_perturb_agent_(agent, 0.5, scope="all")
     assert not torch.equal(agent.encoder.convnet[0].weight, before)
     with torch.no_grad():
         agent.critic.trunk[1].weight.fill_(3.0)  # a trained LayerNorm gain
-    agent.shrink_perturb(0.0, scope="all")  # α = 0: a pure fresh draw, LayerNorm included
+    shrink_perturb_agent_(agent, 0.0, scope="all")  # α = 0: a pure fresh draw, LayerNorm included
     assert torch.equal(agent.critic.trunk[1].weight, torch.ones(8))
 
 
@@ -221,7 +222,7 @@ def test_drm_takes_redo_on_every_network_including_v():
     agent = pixel_agent(DrMAgent)
     batch = pixel_batch()
     agent.update(batch, step=0)
-    counts = agent.recycle_dormant(batch, ["critic", "actor", "value", "encoder"], tau=0.1)
+    counts = recycle_agent_(agent, batch, ["critic", "actor", "value", "encoder"], tau=0.1)
     assert {"critic.q1.0", "actor.policy.2", "value.v.0", "encoder.convnet.0"} <= set(counts)
     values = agent.update(batch, step=1)  # still trains
     assert torch.isfinite(values).all()

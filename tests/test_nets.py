@@ -1,4 +1,4 @@
-"""Networks, initialisation, policy sampling and augmentation (SPEC.md §1, "Network")."""
+"""Networks, initialisation, policy sampling and augmentation (DrQ-v2 reference architecture)."""
 
 
 import pytest

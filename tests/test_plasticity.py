@@ -1,4 +1,4 @@
-"""dormant.plasticity against hand-worked values (SPEC.md §2–§3)."""
+"""dormant.plasticity (and DrM's formulas of β) against hand-worked values."""
 
 import math
 
@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from dormant.plasticity import (
-    awaken_stddev, dormant_ratio, expectile_loss, exploit_lambda, fau, fresh_copy, perturb_factor, shrink_perturb_,
-)
+from dormant.agents.drm import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
+from dormant.plasticity import dormant_ratio, fau, fresh_copy, shrink_perturb_
 
 
 def test_drm_schedules_by_hand():

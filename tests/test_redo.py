@@ -1,4 +1,4 @@
-"""ReDo's recycle_dormant_ on networks with planted dormant neurons (SPEC.md §5)."""
+"""ReDo's recycle_dormant_ on networks with planted dormant neurons."""
 
 import copy
 

@@ -1,4 +1,4 @@
-"""Replay buffer: DrQ-v2 n-step sampling, frame stacking, eviction, checkpoints (SPEC.md §1)."""
+"""Replay buffer: DrQ-v2 n-step sampling, frame stacking, eviction, checkpoints."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""Static and adaptive replay ratios (SPEC.md §6) on synthetic FAU series."""
+"""Static and adaptive replay ratios (Ma et al. 2024) on synthetic FAU series."""
 
 from fractions import Fraction
 

@@ -9,7 +9,8 @@ import scipy.stats
 
 from dormant.cli import main
 from dormant.experiments.plot import reference_curve, reference_dir
-from dormant.experiments.report import collect, write_report
+from dormant.experiments.collect import collect
+from dormant.experiments.report import write_report
 from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
 from helpers import tiny_states
 

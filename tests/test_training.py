@@ -141,7 +141,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_state_based_drqv2_learns_cartpole_balance(tmp_path):
-    """SPEC §8: random policies score 216–492 and a zero action ≈ 750; learning means ≥ 900."""
+    """cartpole_balance from states: random policies score 216–492 and a zero action ≈ 750; learning means ≥ 900."""
     cfg = resolve({"task": "dmc/cartpole_balance", "obs": "states", "frames": 40_000,
                    "agent.hidden_dim": 256, "eval.every_frames": 10_000, "eval.episodes": 5,
                    "log.progress": False, "log.tensorboard": False, "seed": 1})

@@ -154,7 +154,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from dormant.agents import make_agent
     from dormant.envs import make_env
-    from dormant.training.trainer import evaluate, resolve_device
+    from dormant.training.evaluation import evaluate
+    from dormant.training.trainer import resolve_device
 
     options = parse_overrides(args.overrides)
     unknown = set(options) - {"episodes", "video", "device", "seed"}

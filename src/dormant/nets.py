@@ -1,6 +1,6 @@
 """DrQ-v2's networks: conv encoder (or identity for states), actor, twin-Q critic.
 
-Shapes and initialisation follow SPEC.md §1: orthogonal init (Linear gain 1, Conv
+Shapes and initialisation follow the DrQ-v2 reference code: orthogonal init (Linear gain 1, Conv
 gain √2), zero biases; the policy's σ comes from a schedule, not the network.
 """
 

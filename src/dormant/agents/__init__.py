@@ -1,4 +1,9 @@
-"""Agents by name. New agents compose DrQ-v2's pieces; they are not forks of it."""
+"""Agents by name. New agents compose DrQ-v2's pieces; they are not forks of it.
+
+An agent is a plain class with ``act`` and ``update`` (``dormant.interfaces.Agent``);
+exposing its networks (``PlasticAgent``) gives it every plasticity diagnostic and
+intervention by configuration.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ import torch
 from dormant.agents.drm import DrMAgent
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import Config
+from dormant.interfaces import PlasticAgent
 
 AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent}
 
 
 def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device,
-               proprio_dim: int = 0) -> DrQV2Agent:
+               proprio_dim: int = 0) -> PlasticAgent:
     """The agent a resolved config names, for an environment's observation/action shapes
     (``proprio_dim`` > 0: proprioception fused into every head)."""
     kwargs = {"drm": cfg.drm} if cfg.agent.name == "drm" else {}

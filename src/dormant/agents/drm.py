@@ -1,18 +1,25 @@
-"""DrM (Xu et al., ICLR 2024) = DrQ-v2 + three dormant-ratio-guided mechanisms (SPEC.md §3).
+"""DrM (Xu et al., ICLR 2024) = DrQ-v2 + three mechanisms steered by the actor's
+dormant ratio β (``docs/dormant-ratio.md`` says how β is scored). Everything that is
+DrM's alone is in this module: the three formulas of β, the value net, the agent.
 
-1. Perturbation: every ``perturb_every_frames``, θ ← α(β)·θ + (1−α)·φ on actor, critic,
-   critic target (its own draw) and V; optimisers reset.
+1. Perturbation: every ``drm.perturb_every_frames`` (the shared ``Periodic`` rule), at
+   the start of an update, θ ← α(β)·θ + (1−α)·φ on actor, critic, critic target (its
+   own draw) and V, with β of the previous update; every optimiser reset.
 2. Awaken exploration: σ = σ(β) until β first drops below β̂ (the awakening), then
-   max(σ(β), linear schedule restarted at the awakening).
+   max(σ(β), the linear schedule restarted at the awakening).
 3. Exploitation: an expectile value net V; the critic target mixes λ(β)·V(next) in.
 
-β (the actor's DrM dormant ratio on the current batch), the awakening step and σ stay
-on the device, so DrM adds no host synchronisation to an update.
+β (on the current batch), the awakening step and σ stay on the device, so DrM adds no
+host synchronisation to an update.
+
+>>> awaken_stddev(0.2), exploit_lambda(0.2), perturb_factor(0.1)
+(0.5, 0.3, 0.8)
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -20,7 +27,39 @@ import torch
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, DrMConfig
 from dormant.nets import mlp, trunk, weight_init
-from dormant.plasticity import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
+from dormant.plasticity.agent_surgery import perturbed_networks, shrink_perturb_agent_
+from dormant.training.clock import Periodic
+
+Number = float | torch.Tensor
+
+
+# --- the three formulas of β (floats or device tensors, elementwise) -------------------
+def _sigmoid(x: Number) -> Number:
+    return torch.sigmoid(x) if isinstance(x, torch.Tensor) else 1.0 / (1.0 + math.exp(-x))
+
+
+def awaken_stddev(beta: Number, threshold: float = 0.2, temperature: float = 0.1) -> Number:
+    """σ(β) = 1 / (1 + exp(−(β − β̂)/T)): more exploration noise while many neurons sleep."""
+    return _sigmoid((beta - threshold) / temperature)
+
+
+def exploit_lambda(beta: Number, lambda_max: float = 0.6, threshold: float = 0.2,
+                   temperature: float = 0.02) -> Number:
+    """λ(β) = λ̄ / (1 + exp((β − β̂)/T')): lean on the expectile V once the network is awake."""
+    return lambda_max * _sigmoid(-(beta - threshold) / temperature)
+
+
+def perturb_factor(beta: Number, k: float = 2.0, alpha_min: float = 0.2, alpha_max: float = 0.9) -> Number:
+    """α(β) = clip(1 − k·β, α_min, α_max): shrink harder when more neurons are dormant."""
+    if isinstance(beta, torch.Tensor):
+        return (1.0 - k * beta).clamp(alpha_min, alpha_max)
+    return min(max(1.0 - k * beta, alpha_min), alpha_max)
+
+
+def expectile_loss(diff: torch.Tensor, expectile: float = 0.9) -> torch.Tensor:
+    """mean(w·diff²) with diff = Q − V and w = expectile where V < Q, else 1 − expectile."""
+    weight = torch.where(diff > 0, expectile, 1.0 - expectile)
+    return (weight * diff.pow(2)).mean()
 
 
 class ValueNet(torch.nn.Module):
@@ -54,14 +93,13 @@ class DrMAgent(DrQV2Agent):
         self.METRICS = type(self).METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
-        self.perturb_every_steps = max(self.drm.perturb_every_frames // action_repeat, 1)
+        self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)
         self.beta = torch.ones((), device=device)  # before the first update: 1.0
         self.awaken_step = torch.full((), -1.0, device=device)  # < 0: not awake yet
         self.lam = torch.zeros((), device=device)
         self.last_alpha = torch.zeros((), device=device)
-        self.perturbs_done = 0  # host counter: perturbation k happens at the first update ≥ k·period
         self.initial_state = ({name: copy.deepcopy(net.state_dict())
-                               for name, net in self._perturbed(self.drm.perturb_scope).items()}
+                               for name, net in perturbed_networks(self, self.drm.perturb_scope).items()}
                               if self.drm.perturb_target == "initial" else {})
 
     # --- exploration -----------------------------------------------------
@@ -101,7 +139,7 @@ class DrMAgent(DrQV2Agent):
 
     # --- the update ------------------------------------------------------
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
-        if self.drm.perturb and step >= (self.perturbs_done + 1) * self.perturb_every_steps:
+        if self.perturb_clock.due(step * self.action_repeat):
             self.perturb()  # with β of the previous update, as the reference
         return super().update(batch, step)
 
@@ -134,8 +172,8 @@ class DrMAgent(DrQV2Agent):
     def networks(self) -> dict[str, torch.nn.Module]:
         return {**super().networks(), "value": self.value}
 
-    def _probe_inputs(self, h, batch):
-        return {**super()._probe_inputs(h, batch), "value": (h,)}
+    def probe_inputs(self, h, batch):
+        return {**super().probe_inputs(h, batch), "value": (h,)}
 
     def _alpha(self) -> torch.Tensor:
         """The perturbation factor a perturbation would use now: α(β), or the fixed α."""
@@ -149,10 +187,15 @@ class DrMAgent(DrQV2Agent):
         target and V; the encoder only with perturb_scope=all); every optimiser reset."""
         d = self.drm
         alpha = self._alpha()
-        self.shrink_perturb(alpha, scope=d.perturb_scope, target=d.perturb_target, initial_state=self.initial_state)
+        shrink_perturb_agent_(self, alpha, scope=d.perturb_scope, target=d.perturb_target,
+                              initial_state=self.initial_state)
         self.last_alpha = alpha.reshape(())
-        self.perturbs_done += 1
         return alpha
+
+    @property
+    def perturbs_done(self) -> int:
+        """Perturbations so far (by the clock; a direct ``perturb()`` call is not counted)."""
+        return self.perturb_clock.count
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -161,7 +204,7 @@ class DrMAgent(DrQV2Agent):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "drm_state": {
             "beta": self.beta, "awaken_step": self.awaken_step, "lam": self.lam,
-            "last_alpha": self.last_alpha, "perturbs_done": self.perturbs_done,
+            "last_alpha": self.last_alpha, "perturb_clock": self.perturb_clock.state_dict(),
             "initial_state": self.initial_state}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -169,5 +212,8 @@ class DrMAgent(DrQV2Agent):
         extra = state["drm_state"]
         for key in ("beta", "awaken_step", "lam", "last_alpha"):
             setattr(self, key, extra[key].to(self.device))
-        self.perturbs_done = int(extra["perturbs_done"])
+        if "perturb_clock" in extra:
+            self.perturb_clock.load_state_dict(extra["perturb_clock"])
+        else:  # saved before the shared clock: perturbation k ran at the first update ≥ k·period
+            self.perturb_clock.load_state_dict({"last": extra["perturbs_done"], "count": extra["perturbs_done"]})
         self.initial_state = extra["initial_state"]

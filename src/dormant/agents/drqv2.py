@@ -1,14 +1,18 @@
-"""DrQ-v2 (Yarats et al. 2022), SPEC.md §1.
+"""DrQ-v2 (Yarats et al. 2022): act with a deterministic policy plus scheduled Gaussian
+noise; learn a double-Q critic on n-step targets from randomly shifted frames, and the
+actor through the critic; the encoder learns from the critic's loss only.
 
 ``update`` returns its metrics as one device tensor (see ``METRICS``) so that the
-trainer synchronises with the host once per update, not once per number.
+trainer synchronises with the host once per update, not once per number. What the
+plasticity tools need (``networks``, ``target_networks``, ``optimizers``, ``features``,
+``probe_inputs``, ``actor_dormant``) is exposed here; the tools themselves live in
+``dormant.plasticity`` (``agent_surgery``, ``agent_diagnostics``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from typing import Any
 
 import numpy as np
@@ -19,10 +23,7 @@ from dormant.config import AgentConfig
 from dormant.nets import (
     Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
-from dormant.plasticity import (
-    ActiveUnitCounter, dormant_tensors, fau_tensors, recycle_dormant_, reinitialise_, reset_optimizer_state_, shrink_perturb_,
-)
-from dormant.plasticity.redo import LAYER_TYPES
+from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 from dormant.exploration import parse_schedule
 
 
@@ -36,6 +37,7 @@ class DrQV2Agent:
     # every agent. DrM sets these from its configuration; one method computes β for both.
     dormant_tau: float = 0.025
     dormant_scoring: str = "post_activation"
+    init_fn = staticmethod(weight_init)  # what a fresh draw of any of its networks uses
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
                  *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
@@ -204,12 +206,12 @@ class DrQV2Agent:
         """β on features ``h``, as device tensors: (ratio, layer names, dormant counts, sizes)."""
         return dormant_tensors(self.actor, h, tau=self.dormant_tau, kind="drm", scoring=self.dormant_scoring)
 
-    def _encoded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def probe_features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Un-augmented features (no draw from the training RNG stream), no gradients."""
         with torch.no_grad():
             return self._features(batch["obs"], batch.get("proprio")).float()
 
-    def _probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
+    def probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
         """Each network's inputs on a batch (the encoder's are the raw frames)."""
         inputs = {"actor": (h,), "critic": (h, batch["action"])}
         if self.pixels:
@@ -220,121 +222,12 @@ class DrQV2Agent:
         """The trained networks by name (the critic target follows the critic)."""
         return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic}
 
-    def diagnostics(self, batch: dict[str, torch.Tensor], redo_tau: float = 0.025) -> dict[str, float]:
-        """Per network and layer: DrM-kind dormant ratio (actor, critic; the actor's is β,
-        computed as in ``update``), ReDo-kind dormant ratio and FAU (every network with
-        ReLUs), on the un-augmented batch. One host sync; call rarely."""
-        h = self._encoded(batch)
-        nets = self.networks()
-        parts: dict[str, tuple] = {}
-        for net, inputs in self._probe_inputs(h, batch).items():
-            if net == "actor":
-                parts["actor_dormant"] = self.actor_dormant(*inputs)
-            elif net != "encoder":
-                parts[f"{net}_dormant"] = dormant_tensors(nets[net], *inputs, tau=self.dormant_tau, kind="drm",
-                                                          scoring=self.dormant_scoring)
-            parts[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *inputs, tau=redo_tau, kind="redo")
-            fraction, names, actives, sizes = fau_tensors(nets[net], *inputs)
-            parts[f"{net}_fau"] = (fraction, names, actives, sizes)
-        flat = torch.cat([torch.cat([total.reshape(1), counts]) for total, _, counts, _ in parts.values()])
-        host = flat.cpu().tolist()  # the one sync
-        out, i = {}, 0
-        for key, (_, names, _, sizes) in parts.items():
-            out[key if key.endswith("_fau") else f"{key}_ratio"] = host[i]
-            for name, count, size in zip(names, host[i + 1:], sizes):
-                out[f"{key}/{name}"] = count / size
-            i += 1 + len(names)
-        bad = sorted(key for key, value in out.items() if not math.isfinite(value))
-        if bad:
-            raise ValueError(f"diagnostics: non-finite (NaN/inf) activations behind {', '.join(bad)}")
-        return out
+    def target_networks(self) -> dict[str, torch.nn.Module]:
+        """Slow copies by the network they follow: the critic target follows the critic."""
+        return {"critic": self.critic_target}
 
-    # --- plasticity interventions ---------------------------------------
-    def _optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[torch.optim.Optimizer]:
         return [m for m in self._modules().values() if isinstance(m, torch.optim.Optimizer)]
-
-    def recycle_dormant(self, batch: dict[str, torch.Tensor], nets: list[str], tau: float = 0.1,
-                        reset_step: bool = False) -> dict[str, int]:
-        """ReDo on the named networks, on the un-augmented batch; recycled neurons per layer.
-
-        Encoder channels are traced into every head that reads the features (actor,
-        critic, its target, V), so their outgoing columns are zeroed in all of them.
-        The critic target mirrors the critic's recycling (same rows, zero biases and
-        outgoing weights), so neither function changes and the moving average stays
-        consistent. The encoder goes last, so that the heads are scored on the features
-        they were trained on.
-        """
-        available = self.networks()
-        unknown = [net for net in nets if net not in available]
-        if unknown:
-            raise ValueError(f"agent has no network {unknown}; it has {sorted(available)}")
-        h = self._encoded(batch)
-        counts: dict[str, int] = {}
-        for net in sorted(nets, key=lambda n: n == "encoder"):
-            if net == "encoder":
-                if self.proprio_dim:
-                    raise ValueError("ReDo cannot trace encoder channels through the proprioception concatenation")
-                heads = {n: m for n, m in available.items() if n != "encoder"}
-                wrapper = _EncoderAndHeads(self.encoder, {**heads, "critic_target": self.critic_target})
-                layers = [f"encoder.{n}" for n, m in self.encoder.named_modules() if isinstance(m, LAYER_TYPES)]
-                counts.update(recycle_dormant_(wrapper, self._optimizers(), batch["obs"].float(), batch["action"],
-                                               tau=tau, reset_step=reset_step, init_fn=weight_init, layers=layers))
-                continue
-            followers = [self.critic_target] if net == "critic" else []
-            found = recycle_dormant_(available[net], self._optimizers(), *self._probe_inputs(h, batch)[net],
-                                     tau=tau, reset_step=reset_step, init_fn=weight_init, followers=followers)
-            counts.update({f"{net}.{layer}": n for layer, n in found.items()})
-        return counts
-
-    def _perturbed(self, scope: str) -> dict[str, torch.nn.Module]:
-        """What shrink-and-perturb mixes: the heads, the critic target (after the critic,
-        with its own draw), and the encoder for scope=all."""
-        nets: dict[str, torch.nn.Module] = {}
-        for name, net in self.networks().items():
-            if name != "encoder":
-                nets[name] = net
-            if name == "critic":
-                nets["critic_target"] = self.critic_target
-        if scope == "all":
-            nets["encoder"] = self.encoder
-        return nets
-
-    def shrink_perturb(self, alpha: float | torch.Tensor, scope: str = "all", target: str = "fresh",
-                       initial_state: dict[str, dict] | None = None) -> None:
-        """θ ← αθ + (1−α)φ on every network (the critic target with its own draw); optimisers reset."""
-        for name, net in self._perturbed(scope).items():
-            if any(True for _ in net.parameters()):
-                shrink_perturb_(net, alpha, target=target, initial_state=(initial_state or {}).get(name),
-                                init_fn=weight_init, scope=scope)
-        for optimizer in self._optimizers():
-            reset_optimizer_state_(optimizer)
-
-    def reinitialise(self, scope: str = "heads") -> list[str]:
-        """Reset (Nikishin et al. 2022): a fresh draw of the heads (the MLPs after the
-        trunks) or of every network; the critic target copies exactly what was re-drawn
-        of the critic; the optimiser state of exactly the re-drawn parameters is
-        forgotten. Returns what was reset."""
-        modules: dict[str, torch.nn.Module] = {}
-        for name, net in self.networks().items():
-            if scope == "all":
-                modules[name] = net
-            else:
-                modules.update({f"{name}.{child}": m for child, m in net.named_children()
-                                if child != "trunk" and name != "encoder"})
-        params = set()
-        for module in modules.values():
-            reinitialise_(module, weight_init)
-            params.update(module.parameters())
-        for optimizer in self._optimizers():
-            for param in params:
-                optimizer.state.pop(param, None)
-        with torch.no_grad():
-            for name, module in modules.items():
-                if name == "critic" or name.startswith("critic."):
-                    target = self.critic_target.get_submodule(name.partition(".")[2])
-                    torch._foreach_copy_(list(target.parameters()), list(module.parameters()))
-        return sorted(modules)
-
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -367,19 +260,3 @@ class DrQV2Agent:
             raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
         for name, module in modules.items():
             module.load_state_dict(state[name])
-
-
-class _EncoderAndHeads(torch.nn.Module):
-    """Encoder followed by every head that reads its features (critics take the
-    action too): lets ReDo trace an encoder channel into the columns it owns in each
-    head's trunk."""
-
-    def __init__(self, encoder: torch.nn.Module, heads: dict[str, torch.nn.Module]):
-        super().__init__()
-        self.encoder = encoder
-        self.heads = torch.nn.ModuleDict(heads)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> None:
-        h = self.encoder(obs)
-        for name, head in self.heads.items():
-            head(h, action) if name.startswith("critic") else head(h)

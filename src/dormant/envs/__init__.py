@@ -8,12 +8,15 @@ closest valid one suggested) before any simulator or GL backend is imported.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dormant.envs import adroit, metaworld
 from dormant.envs.base import FrameStack, TimeStep
 from dormant.envs.dmc import DMC_TASKS, dmc_preset
 from dormant.errors import MissingSuiteError
+
+if TYPE_CHECKING:
+    from dormant.interfaces import Env
 
 SUITES = ("dmc", "metaworld", "adroit")
 # The module each optional suite needs; the pip extra that installs it has the suite's name.
@@ -56,8 +59,9 @@ def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
     raise KeyError(task)
 
 
-def make_env(cfg: Any, *, seed: int):
-    """Build the environment a resolved config describes (`cfg` is `dormant.config.Config`)."""
+def make_env(cfg: Any, *, seed: int) -> Env:
+    """Build the environment a resolved ``dormant.config.Config`` describes (not imported
+    here: the configuration imports this registry)."""
     suite, name = cfg.task.split("/", 1)
     e = cfg.env
     if suite == "dmc":

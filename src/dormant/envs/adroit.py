@@ -40,7 +40,7 @@ def task_names() -> list[str]:
 
 
 def adroit_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
-    """Reference settings (SPEC.md §4): 6.1M frames, frame stack 1, proprioception."""
+    """Reference settings (DrM's Adroit runs): 6.1M frames, frame stack 1, proprioception."""
     preset: dict[str, Any] = {
         "frames": 6_100_000, "agent.stddev_schedule": "linear(1.0,0.1,500000)",
         "env.frame_stack": 1, "env.action_repeat": 2, "env.proprio": True,

@@ -65,12 +65,12 @@ def dmc_tier(name: str) -> str:
     return "medium"
 
 
-# DrM Table 1 / SPEC §3: α_max 0.6 on these DMC tasks, 0.9 elsewhere.
+# DrM paper, Table 1: α_max 0.6 on these DMC tasks, 0.9 elsewhere.
 DRM_LOW_ALPHA_MAX = {"dog_stand", "dog_walk", "dog_run", "humanoid_run"}
 
 
 def dmc_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
-    """Reference overrides for one DMC task (SPEC.md §1 "Defaults", §3 for DrM)."""
+    """Reference overrides for one DMC task (DrQ-v2's configs; DrM's for agent=drm)."""
     domain = DMC_TASKS[name][0]
     preset = dict(TIERS[dmc_tier(name)])
     if domain in ("dog", "humanoid", "humanoid_CMU"):
@@ -79,7 +79,7 @@ def dmc_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
         preset["agent.lr"] = 8e-5
     if name == "acrobot_swingup_sparse":
         # DrM's task file inherits the hard tier (σ over 2M steps); the paper trains it for
-        # 6M frames (SPEC.md §4), not the hard tier's 30M.
+        # 6M frames (DrM's runs), not the hard tier's 30M.
         preset.update({"frames": 6_100_000, "agent.stddev_schedule": TIERS["hard"]["agent.stddev_schedule"]})
     if domain == "quadruped":
         preset["env.camera_id"] = 2

@@ -1,4 +1,4 @@
-"""MetaWorld v3 MT1 tasks from pixels, as the DrM reference runs them (SPEC.md §4).
+"""MetaWorld v3 MT1 tasks from pixels, as the DrM reference code runs them.
 
 - Camera `corner4`: v3's name for the reference's `corner2` moved to (0.75, 0.075, 0.7).
   It renders upside down with a correct (top-row-first) renderer; the reference's
@@ -37,7 +37,7 @@ TASKS = (
     "push-wall", "push-back", "reach", "reach-wall", "shelf-place", "sweep-into", "sweep",
     "window-open", "window-close",
 )
-# SPEC.md §3/§4: α_max 0.6 on these (DrM paper, Table 1).
+# α_max 0.6 on these (DrM paper, Table 1).
 DRM_LOW_ALPHA_MAX = {"coffee-push", "soccer"}
 
 
@@ -53,7 +53,7 @@ def split_name(name: str) -> tuple[str, bool]:
 
 
 def metaworld_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
-    """Reference settings for every MetaWorld task (SPEC.md §4)."""
+    """Reference settings for every MetaWorld task (DrM's MetaWorld runs)."""
     task, _ = split_name(name)
     preset: dict[str, Any] = {
         "frames": 2_100_000, "agent.lr": 1e-4, "agent.stddev_schedule": "linear(1.0,0.1,500000)",

@@ -9,168 +9,20 @@ suite's maximum), success rate for tasks that have success (MetaWorld, Adroit).
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from dormant.config import ConfigError, flatten, with_defaults
-from dormant.experiments.plot import read_csv, reference_curve
-from dormant.experiments.runs import MANIFEST, read_config, read_json
-from dormant.experiments.stats import (
-    STATISTICS,
-    Interval,
-    broken_seeds,
-    normalized_auc,
-    stratified_bootstrap,
-)
-from dormant.training.lock import is_locked
-
-# Keys that differ between runs of one method without making it another method.
-NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
-                "eval.video", "checkpoint_every_frames"}
-
-
-@dataclass
-class Run:
-    path: Path
-    task: str
-    agent: str  # the agent's name; `label` adds the options that set it apart
-    seed: int
-    planned_frames: int
-    status: str  # finished, partial, failed, missing
-    detail: str = ""
-    frame: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-    label: str = ""
-    sweep: Path | None = None  # the sweep that planned it, if any
-    evals: dict[str, np.ndarray] = field(default_factory=dict)
-    train: dict[str, np.ndarray] = field(default_factory=dict)
-    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def has_success(self) -> bool:
-        return "success_rate" in self.evals
-
-    @property
-    def metric(self) -> str:
-        return "success_rate" if self.has_success else "episode_reward"
-
-    def score_curve(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.evals:
-            return np.zeros(0), np.zeros(0)
-        return self.evals["frame"], self.evals[self.metric]
-
-    @property
-    def final(self) -> float:
-        return float(self.score_curve()[1][-1]) if self.evals else math.nan
-
-    @property
-    def final_frame(self) -> int | None:
-        """The frame of the evaluation that ``final`` reports."""
-        return int(self.score_curve()[0][-1]) if self.evals else None
-
-    @property
-    def auc(self) -> float:
-        return normalized_auc(*self.score_curve())
-
-    def normalized(self, value: float) -> float:
-        return value if self.has_success else value / 1000.0
-
-
-def _load(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0) -> Run:
-    config = read_config(path)
-    unreadable = config is None and (path / "config.yaml").exists()
-    config = config if isinstance(config, dict) else {}
-    task = config.get("task", task) or "unknown"
-    agent = config.get("agent", {}).get("name", agent)
-    seed = int(config.get("seed", seed))
-    planned = int(frames or config.get("frames", 0))
-    run = Run(path, task, agent, seed, planned, "missing", config=config)
-    if not path.is_dir() or not (path / "eval.csv").exists():
-        run.detail = "not started" if not path.is_dir() else "no evaluation yet"
-        return run
-    run.evals = read_csv(path / "eval.csv")
-    run.train = read_csv(path / "train.csv") if (path / "train.csv").exists() else {}
-    run.diagnostics = read_csv(path / "diagnostics.csv") if (path / "diagnostics.csv").exists() else {}
-    status = read_json(path / "status.json") or {}
-    run.frame = int(status.get("frame", run.evals["frame"][-1] if run.evals else 0))
-    word = status.get("status", "")
-    if unreadable:
-        run.status, run.detail = "failed", "its config.yaml is unreadable (corrupt?), so its task and method are unknown"
-    elif word == "finished" and run.frame >= planned:
-        run.status = "finished"
-    elif word in ("failed", "nonfinite", "write_failed"):
-        run.status, run.detail = "failed", f"{word} at frame {run.frame}"
-    else:
-        run.status = "partial"
-        word = "running" if is_locked(path) else word or "killed"
-        run.detail = f"{word} at frame {run.frame} of {planned}"
-    return run
-
-
-def collect(paths: Sequence[Path]) -> list[Run]:
-    """Runs of sweeps (every run their manifest lists, found or not), run directories,
-    and folders holding either."""
-    runs: list[Run] = []
-    seen: set[Path] = set()
-    for path in map(Path, paths):
-        if not path.exists():
-            raise ConfigError(f"{path} does not exist")
-        sweeps = [path] if (path / MANIFEST).exists() else sorted(p.parent for p in path.rglob(MANIFEST))
-        for sweep in sweeps:
-            manifest = read_json(sweep / MANIFEST) or {}
-            for run_id, entry in manifest.get("runs", {}).items():
-                seen.add((sweep / run_id).resolve())
-                run = _load(sweep / run_id, task=entry["task"], agent=entry["agent"], seed=entry["seed"],
-                            frames=entry["frames"])
-                run.sweep = sweep
-                runs.append(run)
-        singles = [path] if (path / "config.yaml").exists() else sorted(p.parent for p in path.rglob("config.yaml"))
-        singles = [d for d in singles if d.resolve() not in seen]
-        if not sweeps and not singles:
-            raise ConfigError(f"{path} holds no sweep (sweep.json) and no run directory (config.yaml)")
-        for run_dir in singles:
-            seen.add(run_dir.resolve())
-            runs.append(_load(run_dir))
-    _label(runs)
-    return runs
-
-
-def _label(runs: list[Run]) -> None:
-    """Runs of one agent that differ in a setting within a task are different methods:
-    their label names the setting (e.g. ``drqv2 plasticity.redo=True``)."""
-    flat = {id(r): {k: v for k, v in with_defaults(flatten(r.config)).items()
-                    if k not in NOT_A_METHOD and not k.startswith("log.")} for r in runs}
-    distinguishing: dict[str, set[str]] = {}
-    groups: dict[tuple[str, str], list[Run]] = {}
-    for run in runs:
-        groups.setdefault((run.agent, run.task), []).append(run)
-    for (agent, _), members in groups.items():
-        keys = set().union(*(flat[id(r)] for r in members))
-        varying = {k for k in keys if len({repr(flat[id(r)].get(k)) for r in members if r.config}) > 1}
-        distinguishing.setdefault(agent, set()).update(varying)
-    for run in runs:
-        keys = sorted(distinguishing.get(run.agent, ()))
-        run.label = " ".join([run.agent, *(f"{k}={flat[id(run)].get(k)}" for k in keys)])
-    for run in runs:  # a run that never started has no config: it is its sweep siblings' method
-        if not run.config:
-            sibling = next((r for r in runs if r.config and r.sweep == run.sweep and r.agent == run.agent), None)
-            run.label = sibling.label if sibling else run.agent
-
-
-def _group(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
-    """task → method label → runs (sorted by seed)."""
-    out: dict[str, dict[str, list[Run]]] = {}
-    for run in sorted(runs, key=lambda r: (r.task, r.label, r.seed)):
-        out.setdefault(run.task, {}).setdefault(run.label, []).append(run)
-    return out
+from dormant.errors import ConfigError
+from dormant.experiments.collect import Run, collect, group_runs
+from dormant.experiments.document import Doc
+from dormant.experiments.plot import reference_curve
+from dormant.experiments.stats import STATISTICS, Interval, broken_seeds, stratified_bootstrap
 
 
 def _mean_std(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -312,7 +164,7 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
     out = Path(out)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    grouped = _group(runs)
+    grouped = group_runs(runs)
     doc = Doc()
     finished = sum(r.status == "finished" for r in runs)
     doc.heading(1, "dormant report")
@@ -393,63 +245,3 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
     page = out / "report.html"
     page.write_text(doc.html())
     return md, page
-
-
-class Doc:
-    """A tiny document model rendered twice: Markdown (images linked) and one HTML file
-    (images embedded, so it can be mailed or attached as it is)."""
-
-    def __init__(self) -> None:
-        self.blocks: list[tuple[str, Any]] = []
-
-    def heading(self, level: int, text: str) -> None:
-        self.blocks.append(("h", (level, text)))
-
-    def text(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.blocks.append(("table", (header, rows)))
-
-    def image(self, path: Path, alt: str) -> None:
-        self.blocks.append(("img", (Path(path), alt)))
-
-    def markdown(self, base: Path) -> str:
-        parts = []
-        for kind, value in self.blocks:
-            if kind == "h":
-                parts.append("#" * value[0] + " " + value[1])
-            elif kind == "p":
-                parts.append(value)
-            elif kind == "table":
-                header, rows = value
-                lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-                parts.append("\n".join(lines))
-            else:
-                parts.append(f"![{value[1]}]({value[0].relative_to(base)})")
-        return "\n\n".join(parts) + "\n"
-
-    def html(self) -> str:
-        body = []
-        for kind, value in self.blocks:
-            if kind == "h":
-                body.append(f"<h{value[0]}>{html.escape(value[1])}</h{value[0]}>")
-            elif kind == "p":
-                text = html.escape(value)
-                while "**" in text:  # the one Markdown emphasis the report uses
-                    text = text.replace("**", "<b>", 1).replace("**", "</b>", 1)
-                body.append(f"<p>{text.replace('*', '')}</p>")
-            elif kind == "table":
-                header, rows = value
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-                cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
-            else:
-                data = base64.b64encode(value[0].read_bytes()).decode()
-                body.append(f'<img alt="{html.escape(value[1])}" src="data:image/png;base64,{data}">')
-        style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-                 "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-                 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}img{max-width:100%}")
-        return (f"<!doctype html><html><head><meta charset='utf-8'><title>dormant report</title>"
-                f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")

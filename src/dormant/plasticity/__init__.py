@@ -5,8 +5,13 @@
 - ``fau(model, *inputs)`` → ``.fraction``, ``.per_layer``; ``ActiveUnitCounter`` for FAU during training
 - ``recycle_dormant_(model, optimizer, *inputs, tau=0.1)`` → recycled neurons per layer (ReDo)
 - ``shrink_perturb_(model, alpha, target="fresh"|"initial", scope="linear"|"all", optimizers=...)``
-- ``ReplayRatio`` (static, any rational ratio) and ``AdaptiveReplayRatio`` (FAU-driven, Ma et al.)
-- DrM's schedules: ``awaken_stddev(β)``, ``exploit_lambda(β)``, ``perturb_factor(β)``; ``expectile_loss``
+- ``reinitialise_``, ``fresh_copy``, ``reset_optimizer_state_`` (resets)
+- ``ReplayRatio`` (static, any rational ratio) and ``AdaptiveReplayRatio`` (FAU-driven, Ma et al. 2024)
+- on a whole agent (``dormant.interfaces.PlasticAgent``): ``agent_diagnostics``, ``recycle_agent_``,
+  ``reset_agent_``, ``shrink_perturb_agent_``
+
+DrM's own formulas of β (σ(β), λ(β), α(β)) and its expectile loss live with the DrM
+agent, in ``dormant.agents.drm``.
 """
 
 from __future__ import annotations
@@ -17,26 +22,30 @@ from typing import TYPE_CHECKING, Any
 # Names → the submodule that defines them. Imported on first use (PEP 562), so that
 # reading the configuration (which checks replay-ratio strings) does not import torch.
 _WHERE = {
-    "fresh_copy": "interventions", "reinitialise_": "interventions", "reset_optimizer_state_": "interventions",
-    "shrink_perturb_": "interventions",
+    "fresh_copy": "surgery", "reinitialise_": "surgery", "reset_optimizer_state_": "surgery",
+    "shrink_perturb_": "surgery",
+    "agent_diagnostics": "diagnostics",
+    "perturbed_networks": "agent_surgery", "recycle_agent_": "agent_surgery", "reset_agent_": "agent_surgery",
+    "shrink_perturb_agent_": "agent_surgery",
     "ActiveUnitCounter": "metrics", "DormantResult": "metrics", "FauResult": "metrics", "dormant_ratio": "metrics",
     "dormant_tensors": "metrics", "fau": "metrics", "fau_tensors": "metrics", "linear_activations": "metrics",
     "recycle_dormant_": "redo",
     "AdaptiveReplayRatio": "replay_ratio", "ReplayRatio": "replay_ratio", "parse_replay_ratio": "replay_ratio",
-    "awaken_stddev": "schedules", "expectile_loss": "schedules", "exploit_lambda": "schedules",
-    "perturb_factor": "schedules",
 }
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:
-    from dormant.plasticity.interventions import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
+    from dormant.plasticity.diagnostics import agent_diagnostics
+    from dormant.plasticity.agent_surgery import (
+        perturbed_networks, recycle_agent_, reset_agent_, shrink_perturb_agent_,
+    )
     from dormant.plasticity.metrics import (
         ActiveUnitCounter, DormantResult, FauResult, dormant_ratio, dormant_tensors, fau, fau_tensors,
         linear_activations,
     )
     from dormant.plasticity.redo import recycle_dormant_
     from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio, parse_replay_ratio
-    from dormant.plasticity.schedules import awaken_stddev, expectile_loss, exploit_lambda, perturb_factor
+    from dormant.plasticity.surgery import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
 
 
 def __getattr__(name: str) -> Any:

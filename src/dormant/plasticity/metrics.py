@@ -247,7 +247,7 @@ def fau(model: nn.Module, *inputs: torch.Tensor) -> FauResult:
 class ActiveUnitCounter:
     """Counts active ReLU outputs of ``model`` during forward passes run inside ``with``.
 
-    For FAU *during training* (SPEC.md §6): no extra forward pass and no host sync;
+    For FAU *during training* (the adaptive replay ratio's signal): no extra forward pass and no host sync;
     ``fraction()`` is a device tensor. Outside the ``with`` block no hook is attached.
 
     Example::

@@ -1,4 +1,4 @@
-"""ReDo: recycle τ-dormant neurons (Sokar et al. 2023; SPEC.md §5).
+"""ReDo: recycle τ-dormant neurons (Sokar et al., ICML 2023).
 
 The wiring is traced, not assumed: one ``no_grad`` forward pass records which
 ``nn.Linear``/``nn.Conv2d`` produced each ``nn.ReLU``'s input and which layers read

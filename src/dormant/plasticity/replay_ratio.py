@@ -5,7 +5,7 @@ A static ratio ``r`` (any positive rational: 1/4, 1/2, 1, 2, 3/2 …) performs
 average, with no drift, and for ``r = 1/k`` an update when ``s % k == 0`` — DrQ-v2's
 ``update_every_steps = k``.
 
-The adaptive ratio (Ma et al., ICLR 2024; SPEC.md §6) starts at ``low`` (0.5) and
+The adaptive ratio (Ma et al., ICLR 2024) starts at ``low`` (0.5) and
 every ``check_every_episodes`` (50) training episodes compares the critic's mean FAU
 over the updates since the last check with the previous check's mean; the first time
 the change is ≤ ``tolerance`` (0.001) it switches, for good, to ``high`` (2).

@@ -24,11 +24,14 @@ import torch
 from dormant.agents import make_agent
 from dormant.config import Config, ConfigError
 from dormant.envs import TimeStep, make_env
+from dormant.interfaces import Env, PlasticAgent
+from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import ReplayBuffer
+from dormant.training.evaluation import evaluate
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
 from dormant.training.files import RunWriteError, atomic_write_text, describe_write_failure, is_write_failure
 from dormant.training.guard import StateGuard
-from dormant.training.interventions import Interventions, make_replay_ratio
+from dormant.training.clock import PlasticityInterventions, make_replay_ratio
 from dormant.training.logger import RunLogger
 from dormant.training.progress import Progress
 
@@ -76,9 +79,9 @@ class Trainer:
         self.eval_every_steps = max(cfg.eval.every_frames // repeat, 1)
         self.checkpoint_every_steps = max(cfg.checkpoint_every_frames // repeat, 1)
 
-        self.env = make_env(cfg, seed=cfg.seed)
-        self.eval_env = make_env(cfg, seed=cfg.seed)
-        self.agent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device,
+        self.env: Env = make_env(cfg, seed=cfg.seed)
+        self.eval_env: Env = make_env(cfg, seed=cfg.seed)
+        self.agent: PlasticAgent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device,
                                 proprio_dim=self.env.proprio_dim)
         self.replay = ReplayBuffer(
             self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
@@ -87,7 +90,7 @@ class Trainer:
             allocate_transitions=self.total_steps, proprio_dim=self.env.proprio_dim,
         )
         self.replay_ratio = make_replay_ratio(cfg)
-        self.interventions = Interventions(cfg)
+        self.interventions = PlasticityInterventions(cfg)
         self._fau_index = self.agent.METRICS.index("critic_fau")
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
                                 cfg.log.tensorboard, success=self.env.has_success)
@@ -243,7 +246,7 @@ class Trainer:
         every = self.cfg.log.diagnostics_every_updates
         if every and self.counters.updates % every == 0:
             self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
-                                            **self.agent.diagnostics(batch, redo_tau=self.cfg.log.redo_tau)})
+                                            **agent_diagnostics(self.agent, batch, redo_tau=self.cfg.log.redo_tau)})
         for event in self.interventions.after_update(self.agent, batch, self.counters.updates, self.frame):
             self.logger.log("events", {**self._row(), "updates": self.counters.updates, **event})
 
@@ -346,7 +349,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.eval_env.set_rng_state(ckpt["env"]["eval"])
         self.replay_ratio.load_state_dict(ckpt["plasticity"]["replay_ratio"])
-        self.interventions.load_state_dict(ckpt["plasticity"]["interventions"])
+        self.interventions.load_state_dict(ckpt["plasticity"]["interventions"], updates=self.counters.updates)
         actions, frames = self.replay.open_episode()
         if not frames or ckpt["env"]["episode_start"] is None:
             raise ValueError("checkpoint has no open episode to resume from")
@@ -358,48 +361,6 @@ class Trainer:
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
                 "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
         atomic_write_text(self.run_dir / "status.json", json.dumps(info, indent=2) + "\n")
-
-
-def evaluate(agent: Any, env: Any, episodes: int, *, step: int, action_repeat: int,
-             video_path: Path | None = None, should_stop=lambda: False) -> dict[str, float] | None:
-    """Run ``episodes`` episodes acting with the policy mean; video of the first if asked.
-
-    Returns mean/std return, mean length (frames), frames/s and, where the suite has a
-    success signal, the success rate (fraction of episodes that succeeded), or None
-    when ``should_stop()`` turned true part-way.
-    """
-    if episodes <= 0:
-        return None
-    returns, lengths, successes, images = [], [], [], []
-    t0 = time.perf_counter()
-    for episode in range(episodes):
-        ts = env.reset()
-        record = video_path is not None and episode == 0
-        if record:
-            images.append(env.render(256))
-        total, length = 0.0, 0
-        while not ts.last:
-            if should_stop():
-                return None
-            ts = env.step(agent.act(ts.observation, step, eval_mode=True, proprio=ts.proprio))
-            total += ts.reward
-            length += 1
-            if record:
-                images.append(env.render(256))
-        returns.append(total)
-        lengths.append(length * action_repeat)
-        if ts.success is not None:
-            successes.append(ts.success)
-    if images:
-        from dormant.training.video import write_video
-
-        write_video(video_path, images)
-    seconds = max(time.perf_counter() - t0, 1e-9)
-    result = {"episode_reward": float(np.mean(returns)), "episode_reward_std": float(np.std(returns)),
-              "episode_length": float(np.mean(lengths)), "fps": float(np.sum(lengths) / seconds)}
-    if successes:
-        result["success_rate"] = float(np.mean(successes))
-    return result
 
 
 def load_trainer(run_dir: Path, cfg: Config) -> Trainer:

@@ -1,10 +1,11 @@
-"""Interventions on a network's parameters: shrink-and-perturb (DrM's perturbation).
+"""In-place operations on one network's parameters: re-initialise (resets, Nikishin et
+al. 2022), shrink-and-perturb (Ash & Adams 2020; DrM's perturbation is one with α(β)),
+and forgetting an optimiser's state.
 
 Example::
 
-    from dormant.plasticity import shrink_perturb_, perturb_factor
-    alpha = perturb_factor(beta)                      # DrM: clip(1 − 2β, 0.2, 0.9)
-    shrink_perturb_(critic, alpha, optimizers=[critic_opt])
+    from dormant.plasticity import shrink_perturb_
+    shrink_perturb_(critic, 0.8, optimizers=[critic_opt])   # θ ← 0.8·θ + 0.2·φ, φ a fresh draw
 """
 
 from __future__ import annotations
