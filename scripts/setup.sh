@@ -20,5 +20,5 @@ fi
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,test,docs]"
 .venv/bin/python -m pip check

@@ -32,18 +32,18 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"
-    lr: float = 1e-4
-    feature_dim: int = 50
-    hidden_dim: int = 1024
-    critic_target_tau: float = 0.01
+    name: str = "drqv2"  # `drqv2` or `drm`
+    lr: float = 1e-4  # Adam learning rate of every network
+    feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
+    hidden_dim: int = 1024  # width of the hidden layers of actor, critic heads and V
+    critic_target_tau: float = 0.01  # Polyak rate of the critic target, after every update
     update_every_steps: int = 2  # one update per this many agent steps
     num_expl_steps: int = 2000  # agent steps of uniform random actions
     stddev_schedule: str = "linear(1.0,0.1,500000)"  # durations in agent steps
-    stddev_clip: float = 0.3
-    batch_size: int = 256
-    nstep: int = 3
-    discount: float = 0.99
+    stddev_clip: float = 0.3  # clip of the exploration noise inside the updates
+    batch_size: int = 256  # transitions per update
+    nstep: int = 3  # n of the n-step return
+    discount: float = 0.99  # γ
     critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
     critic_layernorm: bool = False  # LayerNorm after each hidden Linear of Q1/Q2 (reference MetaWorld)
     bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
@@ -58,10 +58,10 @@ class DrMConfig:
     dormant_scoring: str = "post_activation"  # post_activation: a Linear feeding an activation is scored after it (DrM's code) | pre_activation: raw Linear outputs
     threshold: float = 0.2  # β̂
     perturb: bool = True  # dormant-ratio-guided shrink-and-perturb
-    perturb_every_frames: int = 200_000
+    perturb_every_frames: int = 200_000  # period of DrM's perturbation
     perturb_rate: float = 2.0  # k in α = clip(1 − kβ, α_min, α_max)
-    alpha_min: float = 0.2
-    alpha_max: float = 0.9
+    alpha_min: float = 0.2  # α_min in α = clip(1 − kβ, α_min, α_max)
+    alpha_max: float = 0.9  # α_max in α = clip(1 − kβ, α_min, α_max) (0.6 on some tasks: see the task presets)
     fixed_alpha: float = -1.0  # ≥ 0: perturb with this α instead of α(β) (ablation)
     perturb_target: str = "fresh"  # fresh | initial (shrink towards initial parameters, App. J)
     perturb_scope: str = "linear"  # linear (reference: Linear layers only) | all (paper's text)
@@ -73,7 +73,7 @@ class DrMConfig:
     lambda_max: float = 0.6  # λ̄
     exploit_temperature: float = 0.02  # T'
     fixed_lambda: float = -1.0  # ≥ 0: constant λ instead of λ(β) (ablation)
-    expectile: float = 0.9
+    expectile: float = 0.9  # expectile of V's regression towards min(Q1, Q2) (Adroit: 0.7)
 
 
 @dataclass
@@ -86,14 +86,14 @@ class PlasticityConfig:
     rr_check_every_episodes: int = 50  # adaptive: compare mean critic FAU this often
     rr_fau_tolerance: float = 0.001  # adaptive: switch once |ΔFAU| ≤ this
     redo: bool = False  # ReDo: recycle τ-dormant neurons periodically
-    redo_every_updates: int = 1000
-    redo_tau: float = 0.1
+    redo_every_updates: int = 1000  # ReDo's period
+    redo_tau: float = 0.1  # ReDo's recycling threshold τ (score ÷ layer mean ≤ τ)
     redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm)
     redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
     reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
     reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
     shrink_perturb_every_frames: int = 0  # periodic θ ← αθ + (1−α)φ (Ash & Adams 2020); 0: off
-    shrink_perturb_alpha: float = 0.8
+    shrink_perturb_alpha: float = 0.8  # α in θ ← αθ + (1−α)φ
     shrink_perturb_scope: str = "all"  # all: every parameter, encoder included | linear: Linear layers
 
 
@@ -104,14 +104,14 @@ class ReplayConfig:
 
 @dataclass
 class EvalConfig:
-    every_frames: int = 10_000
-    episodes: int = 10
+    every_frames: int = 10_000  # period of the evaluation
+    episodes: int = 10  # episodes per evaluation (0: none)
     video: bool = False  # write an mp4 of the first evaluation episode
 
 
 @dataclass
 class LogConfig:
-    tensorboard: bool = True
+    tensorboard: bool = True  # also write TensorBoard events (`tb/`)
     progress: bool = True  # progress bar with frames/s and ETA (a plain line when output is not a terminal)
     progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
     diagnostics_every_updates: int = 1000  # per-layer dormant ratios and FAU of every network; 0: off
@@ -120,10 +120,10 @@ class LogConfig:
 
 @dataclass
 class Config:
-    task: str = "dmc/cartpole_swingup"
+    task: str = "dmc/cartpole_swingup"  # `suite/task`; `dormant tasks` lists them
     preset: str = ""  # a named bundle of overrides (see PRESETS), applied after the task's
     frames: int = 1_100_000  # training budget in simulator frames
-    seed: int = 1
+    seed: int = 1  # seeds torch, the replay's sampling and both environments (train and eval, as DrQ-v2's code)
     out: str = ""  # run directory; empty → runs/<task>-<agent>-s<seed>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
