@@ -62,7 +62,7 @@ def test_named_metaworld_reference_preset_and_its_limits():
 @pytest.mark.parametrize("overrides, message", [
     ({"task": "metaworld/assembli"}, "did you mean 'metaworld/assembly'"),
     ({"task": "adroit/dor"}, "did you mean 'adroit/door'"),
-    ({"task": "metaworld/assembly", "obs": "states"}, "dmc/ tasks only"),
+    ({"task": "metaworld/assembly", "obs": "states"}, "dmc/, gym: tasks only"),
     ({"task": "dmc/walker_walk", "env.proprio": "true"}, "needs a suite with proprioception"),
     ({"task": "adroit/door", "plasticity.redo": "true", "plasticity.redo_nets": "encoder"}, "proprioception"),
     ({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld",

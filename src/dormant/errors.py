@@ -1,4 +1,4 @@
-"""The errors a user can fix, and the closest-name helper their messages use.
+"""The errors a user can fix, and the closest-name helpers their messages use (closest, check_choice).
 
 A leaf module (standard library only), so that the configuration, the task registry,
 the plasticity metrics and the sweep backends can all raise them without importing
@@ -8,7 +8,7 @@ each other.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 class ConfigError(ValueError):
@@ -28,10 +28,17 @@ class MissingExtraError(ImportError):
 
 
 class MissingSuiteError(MissingExtraError):
-    """An optional suite's package is not installed; its pip extra has the suite's name."""
+    """A suite's package is not installed. A built-in suite's pip extra has the suite's name;
+    a registered suite gives its own install hint (``pip``)."""
 
-    def __init__(self, suite: str, cause: BaseException | None = None):
-        super().__init__(f"the {suite} suite", suite, cause)
+    def __init__(self, suite: str, cause: BaseException | None = None, *, pip: str | None = None):
+        if pip is None:
+            super().__init__(f"the {suite} suite", suite, cause)
+        else:
+            because = f" ({cause})" if cause is not None else ""
+            ImportError.__init__(self, f"the {suite} suite needs a package that is not installed{because}. "
+                                       f"Install it with `{pip}`")
+            self.extra = ""
         self.suite = suite
 
 
@@ -39,3 +46,10 @@ def closest(name: str, choices: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the most similar choice, or an empty string."""
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def check_choice(what: str, value: str, choices: Sequence[str]) -> None:
+    """Refuse ``value`` unless it is one of ``choices``, naming the closest and the valid ones."""
+    if value not in choices:
+        shown = ", ".join(choices) if len(choices) <= 12 else f"{len(choices)} choices; see `dormant tasks`"
+        raise ConfigError(f"unknown {what} {value!r}{closest(value, choices)}; valid: {shown}")

@@ -6,20 +6,15 @@ Each failure is a ``ConfigError`` naming the option, the bad value and what is v
 from __future__ import annotations
 
 import math
-import typing
 
 from dormant.config.schema import (
     MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, redo_nets,
 )
-from dormant.errors import ConfigError, closest
+from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
 from dormant.plasticity.replay_ratio import parse_replay_ratio
 
-
-def check_choice(what: str, value: str, choices: typing.Sequence[str]) -> None:
-    if value not in choices:
-        shown = ", ".join(choices) if len(choices) <= 12 else f"{len(choices)} choices; see `dormant tasks`"
-        raise ConfigError(f"unknown {what} {value!r}{closest(value, choices)}; valid: {shown}")
+__all__ = ["check_choice", "validate"]  # check_choice lives in errors.py (the task registry uses it too)
 
 
 def validate(cfg: Config) -> None:
@@ -73,8 +68,8 @@ def validate(cfg: Config) -> None:
     if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
         raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
     if cfg.env.reward_scale != 1.0 and cfg.task.startswith("dmc/"):
-        raise ConfigError("env.reward_scale applies to MetaWorld/Adroit tasks; DMC rewards stay in the suite's "
-                          "units (0–1 per frame), so that returns compare with published curves")
+        raise ConfigError("env.reward_scale applies to MetaWorld/Adroit and gym: tasks; DMC rewards stay in the "
+                          "suite's units (0–1 per frame), so that returns compare with published curves")
     if cfg.env.obs == "pixels" and cfg.env.image_size < MIN_IMAGE_SIZE:
         raise ConfigError(f"env.image_size={cfg.env.image_size} is too small for the conv encoder "
                           f"(4 unpadded 3×3 convs, the first with stride 2); use ≥ {MIN_IMAGE_SIZE} (default 84)")

@@ -11,10 +11,10 @@ import math
 import typing
 from typing import Any
 
-from dormant.config.checks import check_choice, validate
+from dormant.config.checks import validate
 from dormant.config.schema import AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
-from dormant.envs import require_suite, task_names, task_preset
-from dormant.errors import ConfigError, MissingSuiteError, closest
+from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
+from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
 def _convert(key: str, raw: Any, kind: type) -> Any:
     if not isinstance(raw, str):
@@ -89,7 +89,7 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
         if key not in paths:
             raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
     task = str(overrides.get("task", cfg.task))
-    check_choice("task", task, task_names())
+    check_task_name(task)
     try:
         require_suite(task)
     except MissingSuiteError as err:
@@ -103,9 +103,7 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     preset = str(overrides.get("preset", cfg.preset))
     if preset:
         check_choice("preset", preset, list(PRESETS))
-    suite = task.split("/", 1)[0]
-    if obs == "states" and suite != "dmc":
-        raise ConfigError(f"obs=states is available for dmc/ tasks only; {task} is pixels (+ proprioception)")
+    check_obs(task, obs)
     layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent)]
     if preset:
         if agent != "drm" and any(key.startswith("drm.") for key in PRESETS[preset]):
@@ -118,6 +116,7 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
         for key, value in layer.items():
             set_field(cfg, key, value)
     validate(cfg)
+    check_task(cfg)  # the suite's own checks (a gym: task is built once here)
     return cfg
 
 
@@ -149,4 +148,4 @@ def from_dict(data: typing.Mapping[str, Any]) -> Config:
 
 
 def default_out(cfg: Config) -> str:
-    return f"runs/{cfg.task.replace('/', '-')}-{cfg.agent.name}-s{cfg.seed}"
+    return f"runs/{cfg.task.replace('/', '-').replace(':', '-')}-{cfg.agent.name}-s{cfg.seed}"

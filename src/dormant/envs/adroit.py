@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from dormant.envs.gym_mujoco import SuiteSpec
+from dormant.envs.gym_mujoco import SuiteSpec, make_gym_mujoco
+from dormant.envs.registry import Suite
 
 CAMERA = "vil_camera"
 TASKS: dict[str, dict[str, Any]] = {
@@ -33,10 +34,6 @@ TASKS: dict[str, dict[str, Any]] = {
     "relocate": {"id": "AdroitHandRelocate-v1", "frames": 200, "scale": 1 / 30, "success": 26},
 }
 HAND_JOINT_PREFIXES = ("WRJ", "FFJ", "MFJ", "RFJ", "LFJ", "THJ")
-
-
-def task_names() -> list[str]:
-    return [f"adroit/{task}" for task in sorted(TASKS)]
 
 
 def adroit_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
@@ -92,3 +89,12 @@ def adroit_spec(name: str, *, camera: str = CAMERA, reward_fix: bool = True) -> 
         success_steps=task["success"], reward_scale=task["scale"], proprio_qpos=hand_joint_qpos,
         reward_correction=reward_correction(name) if reward_fix else None,
     )
+
+
+def _make_env(name: str, cfg: Any, seed: int) -> Any:
+    spec = adroit_spec(name, camera=cfg.env.camera or CAMERA, reward_fix=cfg.env.reward_fix)
+    return make_gym_mujoco(name, spec, cfg, seed)
+
+
+SUITE = Suite(make=_make_env, tasks=sorted(TASKS), preset=adroit_preset, requires="gymnasium_robotics",
+              note=lambda task: "pixels + 24-d hand proprioception")

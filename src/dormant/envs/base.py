@@ -1,9 +1,15 @@
-"""The time-step type every suite wrapper produces, and the frame stack they share."""
+"""The time-step type every suite wrapper produces, the frame stack and action scaling they
+share, and `GymnasiumTask`: what every wrapper of a Gymnasium env shares (MetaWorld, Adroit
+and any `gym:` task)."""
 
 from __future__ import annotations
 
+import atexit
+import math
+import weakref
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +54,26 @@ def make_render_fast(model) -> None:
     model.mat_reflectance[:] = 0
 
 
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+_exit_hook_registered = False
+
+
+def _close_all() -> None:
+    for env in list(_LIVE):
+        env.close()
+
+
+def close_at_exit(env: Any) -> None:
+    """Close ``env`` at interpreter exit, before MuJoCo's own exit hook terminates EGL (else
+    noisy ``__del__`` errors). Call it once the env has rendered: the hook registered then
+    runs before MuJoCo's, registered earlier."""
+    global _exit_hook_registered
+    _LIVE.add(env)
+    if not _exit_hook_registered:
+        atexit.register(_close_all)
+        _exit_hook_registered = True
+
+
 class FrameStack:
     """Keeps the last ``k`` frames and concatenates them along the first axis.
 
@@ -78,3 +104,129 @@ class FrameStack:
 
     def stacked(self) -> np.ndarray:
         return np.concatenate(list(self._frames), axis=0)
+
+
+class GymnasiumTask:
+    """The part of a `TimeStep` wrapper that any Gymnasium env shares.
+
+    - Actions in [−1, 1] are scaled linearly onto the Box bounds, then repeated
+      ``action_repeat`` times: rewards summed, stopping at the episode's end.
+    - Episode end: ``terminated`` gives discount 0 (no bootstrapping); ``truncated`` (a time
+      limit) gives discount 1, the episode ends and bootstrapping continues, as DrQ-v2 treats
+      time limits. So does ``episode_frames`` (a limit in simulator steps kept by the wrapper).
+    - Seeds: the first reset is ``reset(seed=seed)`` unless the env arrives seeded; later
+      resets draw from the env's own ``np_random``.
+    - Exact resume: ``episode_start_state()`` is ``{"seed": s}`` for an episode that started
+      with ``reset(seed=s)``, else the ``np_random`` bit-generator state before its reset;
+      ``restore_episode`` resets from it and replays the episode's actions without rendering.
+
+    A subclass sets up with ``_init_task`` and provides ``_frame()`` (the newest frame);
+    it may override ``_reward`` (one simulator step's reward), ``_extras`` (``success``,
+    ``proprio`` of a `TimeStep`) and ``_on_reset``.
+    """
+
+    has_success = False
+    proprio_dim = 0
+
+    def _init_task(self, env: Any, *, seed: int, frame_stack: int, action_repeat: int, seeded: bool,
+                   episode_frames: float = math.inf, action_dtype: Any = np.float64) -> None:
+        self._env = env
+        space = env.action_space
+        self._action_low = np.asarray(space.low, np.float64).reshape(-1)
+        self._action_high = np.asarray(space.high, np.float64).reshape(-1)
+        self._action_shape = tuple(space.shape)
+        self._action_dtype = action_dtype
+        self.action_dim = int(np.prod(space.shape))
+        self._stack = FrameStack(frame_stack)
+        self._action_repeat = action_repeat
+        self._episode_frames = episode_frames
+        self._seed = seed
+        self._seeded = seeded
+        self._episode_start: dict[str, Any] | None = None
+        self._frames_done = 0
+        self._last_obs: Any = None
+
+    # --- hooks -----------------------------------------------------------
+    def _frame(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _reward(self, reward: float, info: dict[str, Any]) -> float:
+        return reward
+
+    def _extras(self) -> dict[str, Any]:
+        return {}
+
+    def _on_reset(self) -> None:
+        pass
+
+    # --- dynamics --------------------------------------------------------
+    def _reset_sim(self) -> None:
+        if self._seeded:
+            self._last_obs, _ = self._env.reset()
+        else:
+            self._last_obs, _ = self._env.reset(seed=self._seed)
+            self._seeded = True
+        self._frames_done = 0
+        self._on_reset()
+
+    def _repeat(self, action: np.ndarray) -> tuple[float, float, bool]:
+        """Up to ``action_repeat`` simulator steps; (reward, discount, episode over)."""
+        reward, discount, over = 0.0, 1.0, False
+        scaled = scale_action(action, self._action_low, self._action_high)
+        scaled = scaled.astype(self._action_dtype, copy=False).reshape(self._action_shape)
+        for _ in range(self._action_repeat):
+            self._last_obs, step_reward, terminated, truncated, info = self._env.step(scaled)
+            self._frames_done += 1
+            reward += self._reward(float(step_reward), info)
+            if terminated:
+                discount = 0.0
+            over = bool(terminated or truncated) or self._frames_done >= self._episode_frames
+            if over:
+                break
+        return reward, discount, over
+
+    def reset(self) -> TimeStep:
+        self._episode_start = self.rng_state()
+        self._reset_sim()
+        frame = self._frame()
+        return TimeStep(observation=self._stack.reset(frame), frame=frame,
+                        action=np.zeros(self.action_dim, np.float32), reward=0.0, discount=1.0,
+                        first=True, last=False, **self._extras())
+
+    def step(self, action: np.ndarray) -> TimeStep:
+        reward, discount, over = self._repeat(action)
+        frame = self._frame()
+        return TimeStep(observation=self._stack.push(frame), frame=frame,
+                        action=np.asarray(action, np.float32), reward=reward, discount=discount,
+                        first=False, last=over, **self._extras())
+
+    # --- exact resume ----------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        """What the next reset starts from: the seed it will use, or the env's RNG state."""
+        return dict(self._env.np_random.bit_generator.state) if self._seeded else {"seed": self._seed}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        if "seed" in state:
+            self._seed, self._seeded = int(state["seed"]), False
+        else:
+            self._env.np_random.bit_generator.state = state
+            self._seeded = True
+
+    def episode_start_state(self) -> dict[str, Any] | None:
+        return self._episode_start
+
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
+                        frames: list[np.ndarray]) -> TimeStep:
+        """Re-run an episode's first steps without rendering to reach the checkpointed state.
+
+        ``actions`` are the actions taken so far; ``frames`` the episode's stored frames
+        (newest last), which rebuild the frame stack. Returns the time step to continue from
+        (its reward is not needed)."""
+        self.set_rng_state(start_state)
+        self._episode_start = start_state
+        self._reset_sim()
+        for action in actions:
+            self._repeat(action)
+        return TimeStep(observation=self._stack.fill(frames), frame=frames[-1],
+                        action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
+                        reward=0.0, discount=1.0, first=len(actions) == 0, last=False, **self._extras())

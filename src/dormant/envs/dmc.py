@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dormant.envs.base import FrameStack, TimeStep, make_render_fast, scale_action
+from dormant.envs.registry import Suite
 
 # (domain, task) pairs of dm_control 1.0.28's suite.ALL_TASKS; names are
 # `<domain>_<task>` with ball_in_cup shortened to cup, as the DrQ-v2 configs do.
@@ -232,3 +233,12 @@ def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
 def _set_rng_state(rng: np.random.RandomState, state: dict[str, Any]) -> None:
     rng.set_state((state["name"], np.asarray(state["keys"], np.uint32), state["pos"],
                    state["has_gauss"], state["cached"]))
+
+
+def _make_env(name: str, cfg: Any, seed: int) -> DMCEnv:
+    e = cfg.env
+    return DMCEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, camera_id=e.camera_id,
+                  frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render)
+
+
+SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dormant.envs.gym_mujoco import SuiteSpec
+from dormant.envs.gym_mujoco import SuiteSpec, make_gym_mujoco
+from dormant.envs.registry import Suite
 
 CAMERA = "corner4"
 EPISODE_FRAMES = 500
@@ -42,7 +43,8 @@ DRM_LOW_ALPHA_MAX = {"coffee-push", "soccer"}
 
 
 def task_names() -> list[str]:
-    return [f"metaworld/{task}{suffix}" for task in sorted(TASKS) for suffix in ("", SPARSE_SUFFIX)]
+    """The suite's task names (without `metaworld/`): every task, dense and sparse."""
+    return [f"{task}{suffix}" for task in sorted(TASKS) for suffix in ("", SPARSE_SUFFIX)]
 
 
 def split_name(name: str) -> tuple[str, bool]:
@@ -82,3 +84,11 @@ def metaworld_spec(name: str, camera: str = CAMERA) -> SuiteSpec:
     task, sparse = split_name(name)
     return SuiteSpec(make=lambda seed: _make(task, seed), camera=camera, episode_frames=EPISODE_FRAMES,
                      flip_vertical=camera.startswith("corner"), success_steps=1, sparse=sparse)
+
+
+def _make_env(name: str, cfg: Any, seed: int) -> Any:
+    return make_gym_mujoco(name, metaworld_spec(name, camera=cfg.env.camera or CAMERA), cfg, seed)
+
+
+SUITE = Suite(make=_make_env, tasks=task_names(), preset=metaworld_preset, requires="metaworld",
+              note=lambda task: "sparse success reward" if task.endswith(SPARSE_SUFFIX) else "dense reward")

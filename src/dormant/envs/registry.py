@@ -1,0 +1,225 @@
+"""The suite registry: every task name `suite/task` (or `gym:<id>`) resolves through here.
+
+A suite is a `Suite`: its task names, a factory ``make(task, cfg, seed) -> Env``, an
+optional preset and the checks it needs. The built-in suites (dmc, metaworld, adroit,
+gym) are registered by ``dormant.envs``; a package adds one with ``register_suite`` or,
+without being imported by anyone, through the entry-point group ``dormant.suites``
+(``mysuite = "mypkg.module:SUITE"``, a `Suite` or a function returning one), which is
+read the first time an unregistered suite name is asked for. Task names of a listed
+suite are checked before any simulator (or GL backend) is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
+
+if TYPE_CHECKING:
+    from dormant.interfaces import Env
+
+ENTRY_POINT_GROUP = "dormant.suites"
+SEPARATORS = ("/", ":")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One family of tasks: how to name, list, configure, check and build them."""
+
+    make: Callable[[str, Any, int], Env]  # (task name within the suite, resolved Config, seed) → a new Env
+    tasks: Sequence[str] | Callable[[], Sequence[str]] | None  # names in the suite; None: any (`check` validates)
+    preset: Callable[[str, str], Mapping[str, Any]] | None = None  # (task, agent name) → dotted-key overrides
+    pip: str = ""  # the install command shown when `requires` is missing (built-ins name their pip extra)
+    requires: str = ""  # a module the suite imports, looked up (not imported) before any work
+    obs: tuple[str, ...] = ("pixels",)  # the observation kinds (env.obs) the suite offers
+    check: Callable[[str, Any], None] | None = None  # (task, resolved Config) → raises ConfigError; run by resolve
+    note: Callable[[str], str] | None = None  # a task's line in `dormant tasks` (open suites: the suite's line)
+    separator: str = "/"  # between the suite's name and the task's: `dmc/…`, `gym:…`
+
+    def task_list(self) -> list[str]:
+        tasks = self.tasks() if callable(self.tasks) else self.tasks
+        return list(tasks or ())
+
+
+_SUITES: dict[str, Suite] = {}
+BUILT_IN = ("dmc", "metaworld", "adroit", "gym")
+
+
+def register_suite(name: str, suite: Suite | None = None, /, **fields: Any) -> Suite:
+    """Register a suite under ``name`` (a `Suite`, or its fields as keywords) and return it.
+
+    Refuses a name already registered, and a name with ``/`` or ``:`` (they separate the
+    suite from the task)."""
+    if suite is None:
+        suite = Suite(**fields)
+    elif fields:
+        raise TypeError("register_suite: give a Suite or its fields, not both")
+    if not isinstance(suite, Suite):
+        raise TypeError(f"register_suite({name!r}): expected a dormant.envs.Suite, got {type(suite).__name__}")
+    if not name or any(sep in name for sep in SEPARATORS) or name != name.strip():
+        raise ConfigError(f"suite name {name!r}: must be non-empty, without spaces at its ends, '/' or ':'")
+    if name in _SUITES:
+        raise ConfigError(f"a suite named {name!r} is already registered")
+    if suite.separator not in SEPARATORS:
+        raise ConfigError(f"suite {name!r}: separator must be one of {SEPARATORS}, got {suite.separator!r}")
+    if suite.tasks is None and suite.check is None:
+        raise ConfigError(f"suite {name!r} takes any task name (tasks=None), so it needs a check to validate them")
+    _SUITES[name] = suite
+    return suite
+
+
+def unregister_suite(name: str) -> None:
+    """Remove a registered suite (tests; a built-in suite cannot be removed)."""
+    if name in BUILT_IN:
+        raise ConfigError(f"{name!r} is a built-in suite")
+    _SUITES.pop(name, None)
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _load_entry_point(name: str, entry_point: Any) -> Suite:
+    try:
+        loaded = entry_point.load()
+        suite = loaded if isinstance(loaded, Suite) else loaded() if callable(loaded) else loaded
+    except Exception as err:  # the user's package: any failure is a configuration problem
+        raise ConfigError(f"suite {name!r} (entry point {entry_point.value!r} in group {ENTRY_POINT_GROUP!r}) "
+                          f"failed to load: {type(err).__name__}: {err}") from err
+    if not isinstance(suite, Suite):
+        raise ConfigError(f"entry point {entry_point.value!r} (suite {name!r}) gave a {type(suite).__name__}, "
+                          "not a dormant.envs.Suite (or a function returning one)")
+    return register_suite(name, suite)
+
+
+def suite_names(*, discover: bool = False) -> list[str]:
+    """Registered suite names (with ``discover``: also those packages announce as entry points)."""
+    names = list(_SUITES)
+    if discover:
+        names += [name for name in _entry_points() if name not in _SUITES]
+    return names
+
+
+def get_suite(name: str) -> Suite | None:
+    """The suite registered as ``name``, loading its entry point if a package announces one."""
+    if name not in _SUITES:
+        entry_point = _entry_points().get(name)
+        if entry_point is None:
+            return None
+        _load_entry_point(name, entry_point)
+    return _SUITES[name]
+
+
+def split_task(task: str) -> tuple[str, str, Suite | None]:
+    """``"dmc/walker_walk"`` → ``("dmc", "walker_walk", <Suite>)``: the suite's name is the text
+    before the first ``/`` or ``:``; the suite is None when no suite has that name."""
+    cut = min((task.find(sep) for sep in SEPARATORS if sep in task), default=len(task))
+    name = task[:cut]
+    return name, task[cut + 1:], get_suite(name) if name else None
+
+
+def _suite_of(task: str) -> tuple[str, str, Suite]:
+    """(suite name, task within it, suite) of a task ``check_task_name`` accepted."""
+    name, rest, suite = split_task(task)
+    if suite is None or task[len(name):len(name) + 1] != suite.separator:
+        raise KeyError(task)
+    return name, rest, suite
+
+
+def task_names() -> list[str]:
+    """Every listed task, as `suite/task`, of every suite (entry-point suites loaded)."""
+    for name in suite_names(discover=True):
+        get_suite(name)
+    return _listed()
+
+
+def _listed() -> list[str]:
+    return [f"{name}{suite.separator}{task}" for name, suite in _SUITES.items() for task in suite.task_list()]
+
+
+def task_listing() -> list[tuple[str, str]]:
+    """`dormant tasks`' rows: (task, note) per listed task, and one (`suite:<task>`, note) row
+    per open suite (``tasks=None``)."""
+    task_names()  # loads the entry-point suites
+    rows = []
+    for name, suite in _SUITES.items():
+        note = suite.note or (lambda task: "")
+        if suite.tasks is None:
+            rows.append((f"{name}{suite.separator}<task>", note("")))
+        rows += [(f"{name}{suite.separator}{task}", note(task)) for task in suite.task_list()]
+    return rows
+
+
+def check_task_name(task: str) -> None:
+    """Refuse (ConfigError, closest name suggested) a task no suite lists, before any work.
+    Open suites (``tasks=None``) validate their names later, in ``check_task``."""
+    name, _, suite = split_task(task)
+    if suite is None:
+        usage = ", ".join(f"{n}{s.separator}…" for n, s in _SUITES.items())
+        raise ConfigError(f"unknown task {task!r}{closest(task, _listed())}: no suite {name!r}"
+                          f"{closest(name, suite_names(discover=True))}; tasks are {usage} (`dormant tasks`)")
+    prefix = f"{name}{suite.separator}"
+    if not task.startswith(prefix):
+        raise ConfigError(f"unknown task {task!r}: {name} tasks are written {prefix}<task>")
+    if suite.tasks is None:
+        return
+    check_choice("task", task, [prefix + t for t in suite.task_list()])
+
+
+def require_suite(task: str) -> None:
+    """Raise `MissingSuiteError` now (before any work) if the module the task's suite needs is absent."""
+    name, _, suite = _suite_of(task)
+    if not suite.requires:
+        return
+    try:
+        found = importlib.util.find_spec(suite.requires) is not None
+    except (ValueError, ImportError):  # a module set to None in sys.modules (tests do that), a missing parent
+        found = False
+    if not found:
+        pip = None if name in BUILT_IN else suite.pip or "pip install <the package that provides it>"
+        raise MissingSuiteError(name, ModuleNotFoundError(f"no module named {suite.requires!r}"), pip=pip)
+
+
+def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
+    """Dotted-key overrides that carry the reference settings of one task (for an agent)."""
+    _, rest, suite = _suite_of(task)
+    return dict(suite.preset(rest, agent)) if suite.preset is not None else {}
+
+
+def check_obs(task: str, obs: str) -> None:
+    """Refuse an observation kind the task's suite does not offer, naming the suites that do."""
+    suite = _suite_of(task)[2]
+    if obs not in suite.obs:
+        offering = ", ".join(f"{name}{s.separator}" for name, s in _SUITES.items() if obs in s.obs)
+        raise ConfigError(f"obs={obs} is available for {offering} tasks only; {task} offers {' and '.join(suite.obs)}")
+
+
+def check_task(cfg: Any) -> None:
+    """The suite's own checks on a resolved configuration (ConfigError), before any work.
+
+    The GL backend is chosen first, as a check may build an environment and MuJoCo reads
+    ``MUJOCO_GL`` once, when imported: a working one even for states, so that a pixel
+    configuration resolved later in the same process (a sweep's grid) can still render."""
+    _, rest, suite = _suite_of(cfg.task)
+    if suite.check is None:
+        return
+    from dormant.envs.rendering import RenderingUnavailable, configure_rendering
+
+    try:
+        configure_rendering(True)
+    except RenderingUnavailable:
+        if cfg.env.obs == "pixels" or cfg.eval.video:
+            raise
+        configure_rendering(False)
+    suite.check(rest, cfg)
+
+
+def make_env(cfg: Any, *, seed: int) -> Env:
+    """Build the environment a resolved ``dormant.config.Config`` describes (not imported
+    here: the configuration imports this registry)."""
+    require_suite(cfg.task)
+    _, rest, suite = _suite_of(cfg.task)
+    return suite.make(rest, cfg, seed)
