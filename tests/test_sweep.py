@@ -1,11 +1,17 @@
-"""`dormant sweep`: grid expansion, planning, skip/resume/retry on tiny state runs,
-locks, conflicts, errors; and the Ray backend on a local Ray instance."""
+"""`dormant sweep`: grid expansion (hyperparameter axes, their quoting and run directories),
+planning, skip/resume/retry on tiny state runs, locks, conflicts, errors; the Ray backend
+(resource checks on a stand-in, then a sweep against a `ray start` head); the example script."""
 
 import errno
 import json
+import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,10 +20,13 @@ import pytest
 from dormant.cli import main
 from dormant.experiments import backends
 from dormant.experiments.runs import run_state
+from dormant.config import ConfigError
+from dormant.experiments.grid import check_manifest, dir_part, option_values, split_values, write_manifest
 from dormant.experiments.sweep import parse_sweep, plan_jobs, run_sweep
 from dormant.training.lock import DirLock, is_locked
 from helpers import wait_for
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["obs=states", "frames=3000", "num_seed_frames=1000", "eval.every_frames=1000", "eval.episodes=1",
         "agent.hidden_dim=64", "agent.batch_size=64", "log.tensorboard=false", "log.diagnostics_every_updates=0"]
 
@@ -46,6 +55,17 @@ def test_grid_expansion(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["agent=drqv2", "task=dmc/cartpole_swingupp"], "did you mean 'dmc/cartpole_swingup'"),
+    (["agent=drqv2", "agent.lr=1e-4,-1"], "(in the run dmc/cartpole_swingup drqv2 seed 1 agent.lr=-1)"),
+    (["agent=drqv2,drm", "seeds=2", "drm.threshold=0.1,2"], "drm.threshold"),
+    (["agent=drqv2", "agent.lr=1e-4,0.0001"], "agent.lr: 1e-4 and 0.0001 are the same value (0.0001)"),
+    (["agent=drqv2", "drm.threshold=0.1,0.2"], "drm.* options apply to agent=drm only"),
+    (["agent=drqv2", "agent.stddev_schedule=linear(1.0,0.1,500000"], "an opening bracket is never closed"),
+    (["agent=drqv2", "agent.lr=1e-4,,3e-4"], "has an empty item"),
+    (["frames=100000,200000"], "frames cannot be a sweep axis"),
+    (["log.tensorboard=true,false"], "log.tensorboard cannot be a sweep axis"),
+    (["cpus_per_run=2"], "cpus_per_run ask Ray for resources per run (backend=ray)"),
+    (["backend=ray", "cpus_per_run=0"], "cpus_per_run must be > 0"),
+    (["backend=ray", "gpus_per_run=1.5"], "gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole"),
     (["agent=drqv3", "task=dmc/cartpole_swingup"], "did you mean 'drqv2'"),
     (["agent=drqv2,drqv2"], "lists a value twice"),
     (["seeds=0"], "seeds must be ≥ 1"),
@@ -63,6 +83,192 @@ def test_bad_sweeps_are_refused_before_anything_runs(tmp_path, capsys, args, mes
     assert message in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
     assert main(["sweep", "agent=drm"]) == 2 and "needs out=DIR" in capsys.readouterr().err
+
+
+def test_value_lists_split_at_top_level_commas_only():
+    assert split_values("1e-4,3e-4") == ["1e-4", "3e-4"]
+    assert split_values("linear(1.0,0.1,500000)") == ["linear(1.0,0.1,500000)"]  # nested: one value
+    assert split_values("linear(1.0,0.1,500000), step_linear(1.0,0.1,100,0.05,500)") == [
+        "linear(1.0,0.1,500000)", "step_linear(1.0,0.1,100,0.05,500)"]
+    assert split_values("[a,b],c") == ["a,b", "c"]  # brackets hold a value with a top-level comma
+    assert split_values("[a],[b]") == ["a", "b"]
+    for bad, message in [("a,(b", "never closed"), ("a)", "without its opening"), ("a,,b", "empty item"),
+                         ("[]", "empty item"), ("a,[a]", "lists a value twice")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            split_values(bad, "k")
+    # plasticity.redo_nets is itself a list: one value as written, an axis only with brackets.
+    assert option_values("plasticity.redo_nets", "critic,actor") == ["critic,actor"]
+    assert option_values("plasticity.redo_nets", "[critic],[critic,actor]") == ["critic", "critic,actor"]
+    assert option_values("plasticity.redo_nets", "critic,[critic,actor]") == ["critic", "critic,actor"]
+    assert option_values("agent.lr", "[1e-4]") == ["1e-4"]
+    assert option_values("env.camera", "") == [""]  # an empty value is a value (the default camera)
+
+
+def test_hyperparameter_axes_are_crossed_with_agents_tasks_and_seeds(tmp_path):
+    runs, options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}",
+                                         "agent.lr=1e-4,3e-4", "plasticity.redo=true,false", *TINY])
+    assert len(runs) == 8 and "agent.lr" not in shared and shared["env.obs"] == "states"
+    assert [r.run_id for r in runs[:3]] == [  # values in the order given; axes by name
+        "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=True/seed1",
+        "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=True/seed2",
+        "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=False/seed1"]
+    assert runs[2].params == {"agent.lr": "0.0001", "plasticity.redo": "False"}
+    assert runs[2].overrides["agent.lr"] == "1e-4" and runs[2].overrides["plasticity.redo"] == "false"
+    assert runs[2].label == "dmc/cartpole_balance drqv2 agent.lr=0.0001 plasticity.redo=False seed 1"
+    assert runs[0].run_dir == tmp_path / runs[0].run_id
+    # The order options are given in does not change the directories.
+    again, _, _ = parse_sweep(["plasticity.redo=false,true", "agent.lr=3e-4,0.0001", "agent=drqv2", "seeds=2",
+                               "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY])
+    assert sorted(r.run_id for r in again) == sorted(r.run_id for r in runs)
+    # redo_nets: one value without brackets, an axis with them.
+    runs, _, shared = parse_sweep(["agent=drqv2", f"out={tmp_path}", "plasticity.redo=true",
+                                   "plasticity.redo_nets=critic,actor", *TINY])
+    assert len(runs) == 1 and shared["plasticity.redo_nets"] == "critic,actor"
+    assert runs[0].run_id == "dmc_cartpole_swingup/drqv2/seed1"
+    runs, _, _ = parse_sweep(["agent=drqv2", f"out={tmp_path}", "plasticity.redo=true",
+                              "plasticity.redo_nets=[critic],[critic,actor]", *TINY])
+    assert [r.overrides["plasticity.redo_nets"] for r in runs] == ["critic", "critic,actor"]
+    assert runs[0].run_id.split("/")[2] == "plasticity.redo_nets=critic"
+    assert re.fullmatch(r"plasticity\.redo_nets=critic-actor~[0-9a-f]{6}", runs[1].run_id.split("/")[2])
+    # A list of schedules is an axis; each keeps its commas.
+    runs, _, _ = parse_sweep(["agent=drqv2", f"out={tmp_path}", *TINY,
+                              "agent.stddev_schedule=linear(1.0,0.1,500000),linear(0.5,0.1,500000)"])
+    assert [r.overrides["agent.stddev_schedule"] for r in runs] == ["linear(1.0,0.1,500000)",
+                                                                   "linear(0.5,0.1,500000)"]
+
+
+def test_drm_axes_apply_to_drm_runs_only(tmp_path, capsys):
+    runs, options, shared = parse_sweep(["agent=drqv2,drm", "task=dmc/cartpole_balance", "seeds=2",
+                                         "drm.threshold=0.1,0.2", "drm.expectile=0.8", f"out={tmp_path}", *TINY])
+    drqv2 = [r for r in runs if r.agent == "drqv2"]
+    drm = [r for r in runs if r.agent == "drm"]
+    assert len(drqv2) == 2 and len(drm) == 4  # drqv2: one run per seed, not one per threshold
+    assert not any(k.startswith("drm.") for r in drqv2 for k in r.overrides)
+    assert [r.run_id for r in drqv2] == ["dmc_cartpole_balance/drqv2/seed1", "dmc_cartpole_balance/drqv2/seed2"]
+    assert drm[0].run_id == "dmc_cartpole_balance/drm/drm.threshold=0.1/seed1"
+    assert all(r.overrides["drm.expectile"] == "0.8" for r in drm) and shared["drm.expectile"] == "0.8"
+    assert options.notes == ["drm.expectile, drm.threshold apply to agent=drm only: the drqv2 runs do not take "
+                             "them and are not repeated for each value"]
+
+
+def test_run_directory_names_are_safe_unique_and_stable():
+    assert dir_part("agent.lr", "0.0003") == "agent.lr=0.0003"  # readable when it can be
+    assert dir_part("k", "-0.5") == "k=-0.5"
+    values = ["linear(1.0,0.1,500000)", "linear(1.0,0.1,50000)", "linear-1.0-0.1-500000", "a/b", "a b", "..",
+              "critic,actor", "critic actor", "x" * 300, "x" * 301, "é", "-0.5", "(0.5)", "0.5"]
+    parts = [dir_part("k", v) for v in values]
+    assert len(set(parts)) == len(parts)  # unique
+    assert all(re.fullmatch(r"k=[A-Za-z0-9._+~-]{1,110}", p) for p in parts), parts  # one safe path component
+    assert parts == [dir_part("k", v) for v in values]  # stable
+    assert dir_part("k", "linear(1.0,0.1,500000)").startswith("k=linear-1.0-0.1-500000~")
+
+
+def _record(tmp_path, *args):
+    runs, options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY, *args])
+    tmp_path.mkdir(exist_ok=True)
+    check_manifest(tmp_path, shared)
+    write_manifest(tmp_path, runs, shared, args)
+    return runs, json.loads((tmp_path / "sweep.json").read_text())
+
+
+def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys):
+    runs, manifest = _record(tmp_path, "agent.lr=1e-4,3e-4")
+    assert manifest["axes"] == {"agent.lr": ["0.0001", "0.0003"]} and "agent.lr" not in manifest["shared"]
+    assert manifest["runs"]["dmc_cartpole_balance/drqv2/agent.lr=0.0003/seed1"] == {
+        "task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 1, "frames": 3000, "params": {"agent.lr": "0.0003"}}
+    # The same command again plans the same runs; a later one may add values (or give one).
+    assert [r.run_id for r in _record(tmp_path, "agent.lr=1e-4,3e-4")[0]] == [r.run_id for r in runs]
+    more, manifest = _record(tmp_path, "agent.lr=0.0003,1e-3", "seeds=2")
+    assert manifest["axes"] == {"agent.lr": ["0.0001", "0.0003", "0.001"]} and len(manifest["runs"]) == 5
+    one, manifest = _record(tmp_path, "agent.lr=3e-3")
+    assert one[0].run_id == "dmc_cartpole_balance/drqv2/agent.lr=0.003/seed1" and len(manifest["runs"]) == 6
+    # Axes are fixed by the first command: none added, none dropped; other options must match.
+    args = ["sweep", "agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY]
+    assert main([*args, "agent.lr=1e-4", "agent.nstep=1,3"]) == 2
+    assert "has no agent.nstep axis" in capsys.readouterr().err
+    assert main(args) == 2
+    assert "has the axis agent.lr (agent.lr=0.0001,0.0003,0.001,0.003): name it in this command too" in \
+        capsys.readouterr().err
+    assert main([*args, "agent.lr=1e-4", "agent.nstep=1"]) == 2
+    assert "holds a sweep with other settings (agent.nstep" in capsys.readouterr().err
+    # A sweep without axes cannot grow one (its runs would be renamed).
+    plain = tmp_path / "plain"
+    _record(plain, "agent.lr=1e-4")
+    assert main([*args[:3], f"out={plain}", *TINY, "agent.lr=1e-4,3e-4"]) == 2
+    assert "has no agent.lr axis (every run has agent.lr=1e-4)" in capsys.readouterr().err
+
+
+def test_drm_axis_of_a_sweep_need_not_be_named_for_drqv2_runs(tmp_path):
+    runs, options, shared = parse_sweep(["agent=drm", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY,
+                                         "drm.threshold=0.1,0.2"])
+    write_manifest(tmp_path, runs, shared, [])
+    runs, _, _ = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY])
+    assert [r.run_id for r in runs] == ["dmc_cartpole_balance/drqv2/seed1"]
+
+
+def test_sweeps_without_hyperparameter_axes_keep_their_layout(tmp_path):
+    """The evidence sweep, planned again by its own command, is the same sweep: same run
+    directories and the same settings in its manifest."""
+    evidence = ROOT / "docs" / "evidence" / "sweep" / "s1"
+    manifest = json.loads((evidence / "sweep.json").read_text())
+    command = manifest["commands"][0].split()[2:]
+    runs, _, shared = parse_sweep([a if not a.startswith("out=") else f"out={evidence}" for a in command])
+    assert [r.run_id for r in runs] == list(manifest["runs"]) and all(not r.params for r in runs)
+    assert check_manifest(evidence, shared) == manifest
+
+
+class FakeRay:
+    """Just enough of ray for RayBackend: a cluster of the given nodes, recording requests."""
+
+    def __init__(self, *nodes):
+        self.nodes_ = [{"Alive": True, "Resources": n} for n in nodes]
+        self.requests, self.exceptions = [], type("exceptions", (), {"RayError": RuntimeError})
+        self.up = False
+
+    def is_initialized(self):
+        return self.up
+
+    def init(self, **kwargs):
+        self.up = True
+
+    def shutdown(self):
+        self.up = False
+
+    def nodes(self):
+        return self.nodes_
+
+    def cluster_resources(self):
+        return {k: sum(n["Resources"].get(k, 0) for n in self.nodes_) for k in ("CPU", "GPU")}
+
+    def remote(self, fn):
+        fake = self
+
+        class Remote:
+            def options(self, **kwargs):
+                fake.requests.append(kwargs)
+                return self
+
+        return Remote()
+
+
+def test_ray_resources_per_run_are_checked_and_passed_through(monkeypatch):
+    from dormant.experiments.backends import RayBackend
+
+    fake = FakeRay({"CPU": 16, "GPU": 2}, {"CPU": 16, "GPU": 2})
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    backend = RayBackend("stop", address="10.0.0.1:6379", cpus_per_run=4, gpus_per_run=0.5, threads=4)
+    assert fake.requests[-1] == {"num_cpus": 4, "num_gpus": 0.5, "max_retries": 0}
+    assert backend.jobs == 8  # 32 CPUs / 4, 4 GPUs / 0.5
+    assert RayBackend("stop", address="", cpus_per_run=1, gpus_per_run=None, threads=1).gpus_per_run == 1.0
+    for nodes, cpus, gpus, message in [
+            ([{"CPU": 8}], 1, 0.5, "gpus_per_run=0.5 but the Ray cluster has no GPUs (its nodes: 8 CPU + 0 GPU)"),
+            ([{"CPU": 8, "GPU": 1}], 16, 0, "no node of the Ray cluster has 16 CPU + 0 GPU for one run"),
+            ([{"CPU": 8, "GPU": 1}, {"CPU": 2, "GPU": 0}], 4, 2, "no node of the Ray cluster has 4 CPU + 2 GPU")]:
+        fake = FakeRay(*nodes)
+        monkeypatch.setitem(sys.modules, "ray", fake)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            RayBackend("stop", address="head:6379", cpus_per_run=cpus, gpus_per_run=gpus, threads=1)
+        assert not fake.up  # the connection it opened is closed again
 
 
 def test_plan_jobs(tmp_path):
@@ -249,21 +455,102 @@ def _locked(run: Path) -> bool:
         return True
 
 
-@pytest.mark.slow
-def test_ray_backend_on_a_local_cluster(tmp_path, capsys):
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
     try:
-        assert run_sweep(["agent=drqv2,drm", "task=dmc/cartpole_balance", "seeds=1", f"out={tmp_path}",
-                          "backend=ray", "cpus_per_run=1", *TINY]) == 0
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def ray_head():
+    """A Ray cluster of one node started as a cluster is (`ray start --head`), in its own
+    temporary directory (so `ray.init()` elsewhere on this machine does not find it) and
+    without token authentication (whatever ~/.ray holds). Stopped by its own pid: `ray stop`
+    would stop every Ray instance of this user on the machine."""
+    pytest.importorskip("ray")
+    port = _free_port()
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
+                             "--num-cpus=2", "--num-gpus=0", "--disable-usage-stats", "--include-dashboard=false",
+                             f"--temp-dir={temp}", "--block"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env, start_new_session=True)
+    try:
+        assert wait_for(lambda: _port_open(port), timeout=120), "the Ray head did not start"
+        yield f"127.0.0.1:{port}", env
     finally:
-        ray.shutdown()
-    out = capsys.readouterr()
-    assert "Ray, 1 CPU + 0 GPU per run, up to 2 at once" in out.err and "2/2 finished" in out.out
+        head.terminate()  # `ray start --block` stops its processes on SIGTERM
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # anything of its session still there
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_sweep_on_an_existing_ray_cluster(tmp_path, ray_head):
+    """`dormant sweep backend=ray address=HOST:PORT` against a running head: a GPU request
+    the cluster cannot meet is refused at once, before the sweep records anything; CPU
+    runs then train on the cluster's workers (out= relative to the sweep's directory)."""
+    address, env = ray_head
+    sweep = [sys.executable, "-m", "dormant.cli", "sweep", "task=dmc/cartpole_balance", "seeds=1", "out=s",
+             "backend=ray", f"address={address}", *TINY]
+    t0 = time.time()
+    refused = subprocess.run([*sweep, "agent=drqv2", "gpus_per_run=0.5"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "gpus_per_run=0.5 but the Ray cluster has no GPUs (its nodes: 2 CPU + 0 GPU)" in refused.stderr
+    assert time.time() - t0 < 120 and not (tmp_path / "s" / "sweep.json").exists()
+    done = subprocess.run([*sweep, "agent=drqv2,drm", "cpus_per_run=1", "gpus_per_run=0"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Ray, 1 CPU + 0 GPU per run, up to 2 at once" in done.stderr and "2/2 finished" in done.stdout
     for agent in ("drqv2", "drm"):
-        run = tmp_path / "dmc_cartpole_balance" / agent / "seed1"
-        assert json.loads((run / "status.json").read_text()) ["status"] == "finished"
-        assert "threads=1" in _attempts(run)[0]
+        run = tmp_path / "s" / "dmc_cartpole_balance" / agent / "seed1"
+        assert json.loads((run / "status.json").read_text())["status"] == "finished"
+        assert "threads=1" in _attempts(run)[0] and f"out={run}" in _attempts(run)[0]
+
+
+@pytest.mark.slow
+def test_hyperparameter_sweep_example_then_report(tmp_path):
+    """examples/hyperparameter_sweep.sh with a tiny budget: two learning rates, then the
+    report, whose methods are the two values; running it again trains nothing."""
+    out = tmp_path / "lr"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "OUT": str(out), "FRAMES": "3000", "SEEDS": "1"}
+    command = ["bash", str(ROOT / "examples" / "hyperparameter_sweep.sh"), "jobs=2",
+               *(a for a in TINY if not a.startswith(("obs=", "frames=")))]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2/2 finished" in first.stdout
+    for lr in ("0.0001", "0.0003"):
+        run = out / "dmc_cartpole_balance" / "drqv2" / f"agent.lr={lr}" / "seed1"
+        assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    assert json.loads((out / "sweep.json").read_text())["axes"] == {"agent.lr": ["0.0001", "0.0003"]}
+    report = (out / "report" / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| dmc/cartpole_balance |")]
+    for label in ("drqv2 agent.lr=0.0001", "drqv2 agent.lr=0.0003"):
+        assert any(f"| {label} |" in row for row in rows), report  # its own rows in the tables
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "2 already finished, 0 to run" in again.stderr, again.stdout + again.stderr
+
+
+def test_example_scripts_are_valid_shell():
+    for script in ("hyperparameter_sweep.sh", "ray_slurm.sbatch"):  # the SLURM one cannot run here
+        check = subprocess.run(["bash", "-n", str(ROOT / "examples" / script)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
 
 
 def test_outcomes_that_a_retry_cannot_change_are_not_retried():

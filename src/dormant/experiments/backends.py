@@ -17,11 +17,11 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dormant.errors import MissingExtraError
+from dormant.errors import ConfigError, MissingExtraError
 from dormant.experiments.runs import clear_run_dir, log_tail, read_json, run_state
 
 
@@ -29,13 +29,19 @@ from dormant.experiments.runs import clear_run_dir, log_tail, read_json, run_sta
 class RunSpec:
     """One cell of the grid: a `dormant train` command and its run directory."""
 
-    run_id: str  # e.g. "dmc_cartpole_swingup/drm/seed1"
+    run_id: str  # e.g. "dmc_cartpole_swingup/drm/seed1", "dmc_cartpole_swingup/drm/agent.lr=0.0003/seed1"
     task: str
     agent: str
     seed: int
     run_dir: Path
     frames: int
     overrides: dict[str, str] = field(default_factory=dict)  # `dormant train` key=value, without out=
+    params: dict[str, str] = field(default_factory=dict)  # its values of the sweep's hyperparameter axes
+
+    @property
+    def label(self) -> str:
+        """``dmc/cartpole_balance drqv2 agent.lr=0.0003 seed 1``"""
+        return " ".join([self.task, self.agent, *(f"{k}={v}" for k, v in self.params.items()), f"seed {self.seed}"])
 
 
 @dataclass
@@ -196,10 +202,20 @@ class RayBackend:
         self.ray = ray
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+            try:  # no address: a Ray instance of our own, even if this machine runs another one
+                ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, ray.exceptions.RayError) as err:
+                raise ConfigError(f"cannot connect to the Ray cluster at {address or 'this machine'}: {err}. Is it "
+                                  "running (`ray status` on its head)? If it uses token authentication, give the "
+                                  "sweep the same RAY_AUTH_MODE and token") from None
         if gpus_per_run is None:
             gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
+        try:
+            check_fits(cpus_per_run, gpus_per_run, [n["Resources"] for n in ray.nodes() if n.get("Alive")])
+        except ConfigError:
+            self.close()
+            raise
         self.threads = threads
         self.stop_file = stop_file
         self._remote = ray.remote(run_attempt).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
@@ -214,7 +230,9 @@ class RayBackend:
 
     def submit(self, spec: RunSpec, attempt: int) -> None:
         env = {"OMP_NUM_THREADS": str(self.threads)}
-        self._refs[self._remote.remote(spec, attempt, self.stop_file, env)] = (spec, attempt)
+        # An absolute run directory: a worker's working directory is not the sweep's.
+        remote_spec = replace(spec, run_dir=spec.run_dir.absolute())
+        self._refs[self._remote.remote(remote_spec, attempt, self.stop_file, env)] = (spec, attempt)
 
     def wait(self, timeout: float) -> list[tuple[RunSpec, AttemptResult]]:
         if not self._refs:
@@ -237,3 +255,16 @@ class RayBackend:
     def close(self) -> None:
         if self._owns_ray:
             self.ray.shutdown()
+
+
+def check_fits(cpus: float, gpus: float, nodes: list[dict[str, float]]) -> None:
+    """A run needs its CPUs and GPUs on one node; Ray would queue one that fits no node
+    forever, so refuse it now, saying what the nodes have."""
+    if any(n.get("CPU", 0) >= cpus and n.get("GPU", 0) >= gpus for n in nodes):
+        return
+    have = ", ".join(f"{n.get('CPU', 0):g} CPU + {n.get('GPU', 0):g} GPU" for n in nodes) or "no nodes"
+    if gpus and not any(n.get("GPU", 0) for n in nodes):
+        raise ConfigError(f"gpus_per_run={gpus:g} but the Ray cluster has no GPUs (its nodes: {have}); "
+                          "give gpus_per_run=0 to train on CPUs, or add GPU nodes")
+    raise ConfigError(f"no node of the Ray cluster has {cpus:g} CPU + {gpus:g} GPU for one run (its nodes: {have}); "
+                      "lower cpus_per_run / gpus_per_run")

@@ -1,31 +1,29 @@
-"""`dormant sweep`: expand a grid of agents × tasks × seeds into runs, run the ones not
-finished (bounded concurrency, bounded retries), and survive its own death: the run
-directories are the state, so running the same command again continues the sweep.
+"""`dormant sweep`: expand a grid of agents × tasks × seeds × hyperparameter values into
+runs (``experiments/grid.py``), run the ones not finished (bounded concurrency, bounded
+retries), and survive its own death: the run directories are the state, so running the
+same command again continues the sweep.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from dormant.config import ConfigError, flatten, parse_overrides, resolve, with_defaults
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
-from dormant.experiments.runs import MANIFEST, last_frame, run_state
+from dormant.experiments.grid import NOT_COMPARED, check_manifest, expand, make_grid, split_values, write_manifest
+from dormant.experiments.runs import MANIFEST, last_frame, read_json, run_state
 from dormant.training.exit_codes import NO_RETRY
-from dormant.training.files import atomic_write_text
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
 from dormant.training.lock import EXIT_LOCKED, DirLock
 
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
-# Keys that may differ between a run directory and the sweep that owns it.
-NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress", "log.progress_every_s"}
 
 
 @dataclass
@@ -37,6 +35,7 @@ class SweepOptions:
     address: str = ""  # Ray cluster address; "" starts a local Ray instance
     cpus_per_run: float = 1.0  # Ray resource request per run
     gpus_per_run: float | None = None  # Ray: None = 1 when the cluster has GPUs, else 0
+    notes: list[str] = field(default_factory=list)  # said when the sweep starts
 
 
 def _int(key: str, value: str, minimum: int) -> int:
@@ -49,33 +48,36 @@ def _int(key: str, value: str, minimum: int) -> int:
     return number
 
 
-def _float(key: str, value: str) -> float:
+def _float(key: str, value: str, *, positive: bool = False) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{key} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or number < 0:
-        raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ConfigError(f"{key} must be {'> 0' if positive else '≥ 0'}, got {value}")
     return number
 
 
-def _split(value: str, key: str = "") -> list[str]:
-    items = [item.strip() for item in value.split(",")]
-    if not all(items):
-        raise ConfigError(f"{key + '=' if key else ''}{value!r} has an empty item (two commas, or one at an end)")
-    if len(set(items)) != len(items):
-        raise ConfigError(f"{value!r} lists a value twice")
-    return items
+def _resources(raw: dict[str, str], options: SweepOptions) -> None:
+    """Ray's per-run requests: CPUs > 0; GPUs ≥ 0, a fraction ≤ 1 (runs share a GPU) or whole."""
+    given = [key for key in ("cpus_per_run", "gpus_per_run") if key in raw]
+    if given and options.backend != "ray":
+        raise ConfigError(f"{' and '.join(given)} ask Ray for resources per run (backend=ray); "
+                          "on this machine use jobs= (and threads=)")
+    options.cpus_per_run = _float("cpus_per_run", raw.pop("cpus_per_run", "1"), positive=True)
+    if "gpus_per_run" in raw:
+        options.gpus_per_run = _float("gpus_per_run", raw.pop("gpus_per_run"))
+        if options.gpus_per_run > 1 and not options.gpus_per_run.is_integer():
+            raise ConfigError(f"gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole number, "
+                              f"got {options.gpus_per_run:g}")
 
 
 def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
-    """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``) and shared ``key=value``
-    options → the runs, the sweep's own options, and the shared overrides.
-
-    Only agent, task and seed are grid axes; every other option is passed to every run
-    as written (so a schedule like ``linear(1.0,0.1,500000)`` keeps its commas).
-    Every run's configuration is resolved here, so a bad task, agent or option stops
-    the sweep before anything runs.
+    """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``), options with one value or a
+    list of them (``agent.lr=1e-4,3e-4``: an axis) → the runs, the sweep's own options,
+    and the options shared by every run (see ``experiments/grid.py`` for how lists are
+    written). Every run's configuration is resolved here, so a bad task, agent or value
+    in any combination stops the sweep before anything runs.
     """
     raw = parse_overrides(items)
     if "out" not in raw:
@@ -90,27 +92,18 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
     options.address = raw.pop("address", "")
     if options.address and options.backend != "ray":
         raise ConfigError("address= is for backend=ray")
-    options.cpus_per_run = _float("cpus_per_run", raw.pop("cpus_per_run", "1"))
-    if "gpus_per_run" in raw:
-        options.gpus_per_run = _float("gpus_per_run", raw.pop("gpus_per_run"))
+    _resources(raw, options)
     if "seeds" in raw and "seed" in raw:
         raise ConfigError("give seeds=N (seeds 1..N) or seed=a,b,c, not both")
     if "seed" in raw:
-        seeds = [_int("seed", s, 0) for s in _split(raw.pop("seed"), "seed")]
+        seeds = [_int("seed", s, 0) for s in split_values(raw.pop("seed"), "seed")]
     else:
         seeds = list(range(1, _int("seeds", raw.pop("seeds", "1"), 1) + 1))
-    agents = _split(raw.pop("agent.name", "drm"), "agent")
-    tasks = _split(raw.pop("task", "dmc/cartpole_swingup"), "task")
-    runs = []
-    for task in tasks:
-        for agent in agents:
-            for seed in seeds:
-                overrides = {"agent": agent, "task": task, "seed": str(seed), **raw}
-                overrides.setdefault("log.progress", "false")
-                cfg = resolve(overrides)  # raises ConfigError naming the bad value
-                run_id = f"{task.replace('/', '_')}/{agent}/seed{seed}"
-                runs.append(RunSpec(run_id, task, agent, seed, options.out / run_id, cfg.frames, overrides))
-    return runs, options, raw
+    agents = split_values(raw.pop("agent.name", "drm"), "agent")
+    tasks = split_values(raw.pop("task", "dmc/cartpole_swingup"), "task")
+    grid = make_grid(raw, agents, tasks, seeds, read_json(options.out / MANIFEST) or {})
+    options.notes = grid.notes
+    return expand(grid, options.out), options, grid.shared
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -133,34 +126,6 @@ def check_conflicts(runs: list[RunSpec]) -> None:
     if problems:
         raise ConfigError("these run directories hold runs with other settings (use another out=, or the "
                           "settings they were started with):\n" + "\n".join(problems))
-
-
-def check_manifest(out: Path, shared: dict[str, str]) -> dict[str, Any]:
-    """The sweep already in ``out`` (``{}`` if none); it must share this command's
-    settings: a later command may add agents, tasks and seeds, or raise frames."""
-    path = out / MANIFEST
-    if not path.exists():
-        return {}
-    old = json.loads(path.read_text())
-    old_shared = {k: v for k, v in old.get("shared", {}).items() if k not in NOT_COMPARED}
-    new_shared = {k: v for k, v in shared.items() if k not in NOT_COMPARED}
-    if old_shared != new_shared:
-        changed = sorted(k for k in set(old_shared) | set(new_shared) if old_shared.get(k) != new_shared.get(k))
-        raise ConfigError(f"{out} holds a sweep with other settings ({', '.join(changed)}: "
-                          f"{ {k: old_shared.get(k) for k in changed} } there); use another out=")
-    return old
-
-
-def write_manifest(options: SweepOptions, runs: list[RunSpec], shared: dict[str, str], argv: Sequence[str]) -> None:
-    """``sweep.json`` lists every run the sweep owns, so a report can name missing ones."""
-    path = options.out / MANIFEST
-    old = check_manifest(options.out, shared)
-    entries = dict(old.get("runs", {}))
-    for spec in runs:
-        entries[spec.run_id] = {"task": spec.task, "agent": spec.agent, "seed": spec.seed, "frames": spec.frames}
-    manifest = {"version": 1, "shared": shared, "runs": entries,
-                "commands": [*old.get("commands", []), " ".join(["dormant", "sweep", *argv])]}
-    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def run_memory_bytes(spec: RunSpec) -> int:
@@ -240,16 +205,42 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
     with DirLock(options.out, what="sweep", name=".sweep.lock"):
         check_manifest(options.out, shared)
         check_conflicts(runs)
-        write_manifest(options, runs, shared, items)
-        return _execute(runs, options, poll_s)
+        states = {spec.run_id: run_state(spec.run_dir, spec.frames) for spec in runs}
+        todo = [spec for spec in runs if states[spec.run_id].kind != "finished"]
+        backend, threads, how = open_backend(todo, options)  # Ray: refused here if no node can hold a run
+        try:
+            write_manifest(options.out, runs, shared, items)
+        except BaseException:
+            backend.close()
+            raise
+        for spec in todo:
+            spec.overrides.setdefault("threads", str(threads))
+        return _execute(runs, todo, {k: state.frame for k, state in states.items()}, options, backend, how, poll_s)
+
+
+def open_backend(todo: list[RunSpec], options: SweepOptions) -> tuple[Any, int, str]:
+    """The backend, the threads each run gets, and a line saying how runs are placed."""
+    stop_file = str(options.out.absolute() / ".stop")  # absolute: Ray workers need not share our cwd
+    if options.backend == "ray":
+        threads = max(1, int(options.cpus_per_run))
+        backend = RayBackend(stop_file, address=options.address, cpus_per_run=options.cpus_per_run,
+                             gpus_per_run=options.gpus_per_run, threads=threads)
+        return backend, threads, (f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
+                                  f"up to {backend.jobs} at once on this cluster")
+    gpus = _local_gpus(todo)
+    jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
+                                   mem_available=mem_available())
+    return (LocalBackend(jobs, stop_file, threads=threads, gpus=gpus), threads,
+            f"{jobs} at a time ({why}), {threads} thread(s) each" + (f", {gpus} GPU(s)" if gpus else ""))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
 
 
-def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
-    stop_file = options.out / ".stop"
+def _execute(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[str, int], options: SweepOptions,
+             backend: Any, how: str, poll_s: float) -> int:
+    stop_file = Path(backend.stop_file)
     kill_file = Path(kill_file_for(str(stop_file)))
     stop_file.unlink(missing_ok=True)
     kill_file.unlink(missing_ok=True)
@@ -258,35 +249,22 @@ def _execute(runs: list[RunSpec], options: SweepOptions, poll_s: float) -> int:
     except ValueError:  # not the main thread: no signal handling
         previous_term = None
     try:
-        return _execute_runs(runs, options, poll_s, stop_file, kill_file)
+        return _execute_runs(runs, todo, done_frames, options, backend, how, poll_s)
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
 
 
-def _execute_runs(runs: list[RunSpec], options: SweepOptions, poll_s: float, stop_file: Path,
-                  kill_file: Path) -> int:
-    states = {spec.run_id: run_state(spec.run_dir, spec.frames) for spec in runs}
-    todo = [spec for spec in runs if states[spec.run_id].kind != "finished"]
-    done_frames = {spec.run_id: states[spec.run_id].frame for spec in runs}
-    if options.backend == "ray":
-        threads = max(1, int(options.cpus_per_run))
-        backend: Any = RayBackend(str(stop_file), address=options.address, cpus_per_run=options.cpus_per_run,
-                                  gpus_per_run=options.gpus_per_run, threads=threads)
-        how = (f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
-               f"up to {backend.jobs} at once on this cluster")
-    else:
-        gpus = _local_gpus(runs)
-        jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
-                                       mem_available=mem_available())
-        backend = LocalBackend(jobs, str(stop_file), threads=threads, gpus=gpus)
-        how = f"{jobs} at a time ({why}), {threads} thread(s) each" + (f", {gpus} GPU(s)" if gpus else "")
-    for spec in todo:
-        spec.overrides.setdefault("threads", str(threads))
+def _execute_runs(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[str, int], options: SweepOptions,
+                  backend: Any, how: str, poll_s: float) -> int:
+    stop_file = Path(backend.stop_file)
+    kill_file = Path(kill_file_for(str(stop_file)))
     counts: Counter[str] = Counter(finished=len(runs) - len(todo))
     progress = SweepProgress(runs, done_frames)
     progress.note(f"sweep {options.out}: {len(runs)} runs, {counts['finished']} already finished, "
                   f"{len(todo)} to run; {how}")
+    for note in options.notes:
+        progress.note(f"note: {note}")
     attempts: Counter[str] = Counter()
     failures: dict[str, AttemptResult] = {}
     queue = list(todo)
@@ -301,7 +279,7 @@ def _execute_runs(runs: list[RunSpec], options: SweepOptions, poll_s: float, sto
                 for spec, result in backend.wait(timeout=poll_s):
                     done_frames[spec.run_id] = max(done_frames[spec.run_id], result.frame)
                     outcome = _outcome(result, stopping)
-                    label = f"{spec.task} {spec.agent} seed {spec.seed}"
+                    label = spec.label
                     if outcome == "finished":
                         counts["finished"] += 1
                         failures.pop(spec.run_id, None)
