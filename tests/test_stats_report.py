@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -97,11 +98,12 @@ def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp
     assert sorted(r.status for r in runs).count("finished") == 10
     md, page = write_report([fake_sweep], tmp_path / "report", reps=500)
     text = md.read_text()
-    # Finished drqv2 seeds on swingup: finals 800, 700, 100: mean 533.3, std 309.1;
-    # AUC of (0, f/2, f) over (0, 10k, 20k) frames = f/2: 266.7 ± 154.6.
-    # "final at frame": the frame of the evaluation each final number comes from.
-    assert "| dmc/cartpole_swingup | drqv2 | 3/3 | return | 533.3 ± 309.1 | 20000 | 266.7 ± 154.6 |" in text
-    assert "| dmc/cartpole_swingup | drm | 2/3 | return | 835.0 ± 15.0 | 20000 |" in text
+    # Finished drqv2 seeds on swingup: finals 800, 700, 100: mean 533.3, sample std (ddof 1)
+    # √((266.7² + 166.7² + 433.3²) / 2) = 378.6; AUC of (0, f/2, f) over (0, 10k, 20k)
+    # frames = f/2: 266.7 ± 189.3. "final at frame": the frame each final comes from.
+    assert "| dmc/cartpole_swingup | drqv2 | 3/3 | return | 533.3 ± 378.6 | 20000 | 266.7 ± 189.3 |" in text
+    assert "| dmc/cartpole_swingup | drm | 2/3 | return | 835.0 ± 21.2 | 20000 |" in text  # √(15² + 15²)
+    assert "sample std over seeds (ddof=1)" in text
     assert "400 (10000)" in text  # the partial run's last evaluation, with its frame
     # The partial and the missing run are listed, never dropped silently.
     assert "interrupted at frame 10000 of 20000" in text
@@ -111,14 +113,20 @@ def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp
     # Aggregate: drqv2's normalized finals {0.8, 0.7, 0.1} ∪ {0.9, 0.95, 1.0}: IQM drops
     # ⌊6/4⌋ = 1 at each end: mean(0.7, 0.8, 0.9, 0.95) = 0.8375 (0.83749… in binary);
     # mean 0.741667. drm: {0.85, 0.82} ∪ {0.99, 0.98}: IQM mean(0.85, 0.98) = 0.915.
-    assert "| drqv2 | 6 | 0.837 [" in text and "| 0.742 [" in text
-    assert "| drm | 4 | 0.915 [" in text and "| 0.910 [" in text
+    # The aggregate says how many runs it used and how many unfinished it left out, per group.
+    assert "| drqv2 | 6 | 0 | 0.837 [" in text and "| 0.742 [" in text
+    assert "| drm | 4 | 1 | 0.915 [" in text and "| 0.910 [" in text
+    assert "drm: 4 finished run(s) used, 1 unfinished left out, 1 planned but never started" in text
+    # P(drqv2 > drm) on finished runs: swingup {0.8, 0.7, 0.1} vs {0.85, 0.82}: 0 of 6 pairs;
+    # balance {0.9, 0.95, 1.0} vs {0.99, 0.98}: 1.0 beats both, 2 of 6 pairs: (0 + 1/3) / 2.
+    assert "| drqv2 | drm | 0.167 [" in text and "| drm | drqv2 | 0.833 [" in text
     for png in (tmp_path / "report" / "figures").iterdir():
         assert png.stat().st_size > 10_000, png
     assert {p.name for p in (tmp_path / "report" / "figures").iterdir()} == {
-        "aggregate.png", "dmc_cartpole_swingup.png", "dmc_cartpole_balance.png"}
+        "aggregate.png", "improvement.png", "profiles.png", "iqm_frames.png", "dmc_cartpole_swingup.png",
+        "dmc_cartpole_balance.png", "dmc_cartpole_swingup_plasticity.png", "dmc_cartpole_balance_plasticity.png"}
     html = page.read_text()
-    assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+    assert html.count("data:image/png;base64,") == 8 and "<table>" in html
     assert reference_dir() is None  # the overlay comes from the curves packaged with dormant
 
 
@@ -144,7 +152,7 @@ def test_report_success_tasks_use_success_rate(tmp_path):
     (run,) = collect([tmp_path])
     assert run.has_success and run.final == 0.6 and run.normalized(run.final) == 0.6
     md, _ = write_report([tmp_path], tmp_path / "rep", reps=200)
-    assert "| success | 0.60 ± 0.00 |" in md.read_text()
+    assert "| success | 0.60 (1 seed, no std) |" in md.read_text()
     assert (tmp_path / "rep" / "figures" / "dmc_cartpole_balance.png").stat().st_size > 10_000
 
 
@@ -189,3 +197,110 @@ def test_saved_configs_that_predate_an_option_are_read_with_what_they_ran(tmp_pa
         lines = (tmp_path / name / "config.yaml").read_text().splitlines()
         (tmp_path / name / "config.yaml").write_text("\n".join(l for l in lines if not drop or drop not in l))
     assert {r.label for r in collect([tmp_path])} == {"drqv2"}
+
+
+def _links(text: str) -> list[str]:
+    """Relative targets of Markdown links and HTML anchors/images (not embedded data)."""
+    found = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'(?:href|src)="([^"]+)"', text)
+    return [t for t in found if not t.startswith(("data:", "http"))]
+
+
+def test_report_links_every_run_to_its_directory_config_and_tensorboard(fake_sweep, tmp_path):
+    (fake_sweep / "dmc_cartpole_swingup/drqv2/seed1/tb").mkdir()
+    out = tmp_path / "elsewhere" / "report"
+    md, page = write_report([fake_sweep], out, reps=100)
+    text, html = md.read_text(), page.read_text()
+    for target in _links(text) + _links(html):
+        assert (out / target).exists(), target  # relative to the report, in both renderings
+    run = "../../sweep/dmc_cartpole_swingup/drqv2/seed1"
+    assert f'<a href="{run}/">' in text and f"[config.yaml]({run}/config.yaml)" in text
+    assert f'<a href="{run}/tb/">TensorBoard</a>' in text and f'<a href="{run}/config.yaml">' in html
+    assert text.count("no TensorBoard logs") == 11  # every other run, the one never started included
+    assert "dmc_cartpole_balance/drm/seed3 (does not exist)" in text
+
+
+def test_unfinished_runs_are_drawn_apart_and_counted_per_group(fake_sweep, tmp_path):
+    md, _ = write_report([fake_sweep], tmp_path / "r", reps=100)
+    text = md.read_text()
+    assert "Unfinished runs drawn: drm 1." in text  # swingup, drm seed 3 (interrupted at 10k of 20k)
+    assert "drqv2: 6 finished of 6" in text and "drm: 4 finished of 6" in text
+
+
+def test_settings_block_names_differences_and_unknown_versions(fake_sweep, tmp_path):
+    run = fake_sweep / "dmc_cartpole_swingup/drm/seed1"
+    (run / "environment.json").write_text(json.dumps({"versions": {
+        "torch": "9.9", "dm-control": "1.0.28", "mujoco": "3.3.0", "numpy": "2.4.6", "dormant": "0.1.0"},
+        "device": "cuda:0 (GPU X)"}))
+    md, _ = write_report([fake_sweep], tmp_path / "r", reps=100)
+    text = md.read_text()
+    assert "| option | drm | drqv2 |\n|---|---|---|\n| agent.name | drm | drqv2 |\n\n" in text  # the one difference
+    assert "| env.obs | states | states |" in text  # every resolved option of every group
+    assert "| drm | 1 of 5 | 9.9 | 1.0.28 | 3.3.0 | 2.4.6 | 0.1.0 | cuda:0 (GPU X) |" in text
+    assert "| drm | 4 of 5 | unknown | unknown | unknown | unknown | unknown | unknown |" in text
+    assert "Seeds per group: drm: 3 (1, 2, 3); drqv2: 3 (1, 2, 3)." in text
+
+
+def test_reference_overlay_only_where_the_settings_match(tmp_path):
+    _fake_run(tmp_path / "states", "dmc/cartpole_swingup", "drqv2", 1, [(0, 0.0), (4000, 100.0)])
+    md, _ = write_report([tmp_path / "states"], tmp_path / "r1", reps=50)
+    assert "not drawn: no group ran with its settings (drqv2: env.frame_stack=1, env.obs=states)" in md.read_text()
+    pixels = tmp_path / "pixels"
+    _fake_run(pixels, "dmc/cartpole_swingup", "drm", 1, [(0, 0.0), (4000, 100.0)])
+    config = (pixels / "config.yaml").read_text().replace("obs: states", "obs: pixels")
+    (pixels / "config.yaml").write_text(config.replace("frame_stack: 1", "frame_stack: 3"))
+    md, _ = write_report([pixels], tmp_path / "r2", reps=50)
+    assert "Published DrQ-v2 curve drawn: drm ran with its environment settings." in md.read_text()
+
+
+def test_bands_are_clipped_to_the_quantity_range():
+    from dormant.experiments.report_figures import draw_band
+
+    class Axes:
+        def plot(self, *args, **kwargs):
+            pass
+
+        def fill_between(self, frames, low, high, **kwargs):
+            self.low, self.high = low, high
+
+    ax = Axes()
+    draw_band(ax, np.array([0, 1, 2]), np.array([50.0, 500.0, 990.0]), np.array([100.0, 10.0, 30.0]), "C0",
+              (0.0, 1000.0))
+    assert list(ax.low) == [0.0, 490.0, 960.0] and list(ax.high) == [150.0, 510.0, 1000.0]
+
+
+def test_old_runs_without_new_diagnostics_are_reported_as_missing(tmp_path):
+    run = tmp_path / "old"
+    _fake_run(run, "dmc/cartpole_balance", "drm", 1, [(0, 0.0), (4000, 100.0)])
+    (run / "diagnostics.csv").write_text("frame,step,episode,elapsed_s,updates,actor_dormant_ratio,critic_fau\n"
+                                         "2000,1000,1,1.0,100,0.1,0.5\n4000,2000,2,2.0,200,0.05,0.6\n")
+    md, _ = write_report([run], tmp_path / "r", reps=50)
+    text = md.read_text()
+    assert "| critic srank (penultimate, mean of heads) | 0 of 1 | their diagnostics.csv predates this column" in text
+    assert "| DrM σ(β) | 0 of 1 | their train.csv predates this column" in text
+    assert "Not applicable to these runs" in text and "encoder FAU" in text
+    assert (tmp_path / "r" / "figures" / "dmc_cartpole_balance_plasticity.png").stat().st_size > 10_000
+
+
+def test_hyperparameter_axes_label_runs_that_never_started_and_lone_values(tmp_path):
+    """A sweep's axis names its methods from the manifest: a planned run that never started
+    gets its own value's label, and an axis whose other value has not started yet still shows."""
+    sweep = tmp_path / "sweep"
+    _fake_run(sweep / "a/seed1", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 500.0)])
+    config = sweep / "a/seed1/config.yaml"
+    config.write_text(config.read_text().replace("lr: 0.0001", "lr: 0.0003"))
+    entry = {"task": "dmc/cartpole_balance", "agent": "drqv2", "frames": 4000}
+    (sweep / "sweep.json").write_text(json.dumps({"runs": {
+        "a/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0003"}},
+        "a/seed2": {**entry, "seed": 2, "params": {"agent.lr": "0.0003"}},
+        "b/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0001"}}}}))
+    labels = {(r.path.parent.name, r.seed): r.label for r in collect([sweep])}
+    assert labels == {("a", 1): "drqv2 agent.lr=0.0003", ("a", 2): "drqv2 agent.lr=0.0003",
+                      ("b", 1): "drqv2 agent.lr=0.0001"}
+
+
+def test_tasks_without_a_known_score_range_stay_out_of_the_aggregates(tmp_path):
+    _fake_run(tmp_path / "g", "gym:Pendulum-v1", "drqv2", 1, [(0, -1200.0), (4000, -150.0)])
+    (run,) = collect([tmp_path])
+    assert run.score_range is None and math.isnan(run.normalized(run.final))
+    md, _ = write_report([tmp_path], tmp_path / "rep", reps=200)
+    assert "no known score range to normalise by" in md.read_text() and "gym:Pendulum-v1" in md.read_text()

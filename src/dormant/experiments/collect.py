@@ -4,6 +4,7 @@ or not) and run directories, loaded with their logs and status, and labelled by 
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from dormant.experiments.plot import read_csv
 from dormant.experiments.runs import MANIFEST, read_config, read_json
 from dormant.experiments.stats import normalized_auc
 from dormant.training.lock import is_locked
+from dormant.training.run_environment import FILENAME as ENVIRONMENT
 
 # Keys that differ between runs of one method without making it another method.
 NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
@@ -38,6 +40,17 @@ class Run:
     evals: dict[str, np.ndarray] = field(default_factory=dict)
     train: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
+    events: list[tuple[float, str, float]] = field(default_factory=list)  # (frame, event, count) from events.csv
+    environment: dict[str, Any] | None = None  # environment.json (versions, device); None: the run predates it
+    params: dict[str, str] = field(default_factory=dict)  # the sweep's hyperparameter-axis values of this run
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def has_tensorboard(self) -> bool:
+        return (self.path / "tb").is_dir()
 
     @property
     def has_success(self) -> bool:
@@ -66,7 +79,35 @@ class Run:
         return normalized_auc(*self.score_curve())
 
     def normalized(self, value: float) -> float:
-        return value if self.has_success else value / 1000.0
+        """The score on [0, 1] by its range (NaN where the range is unknown: such tasks stay out of aggregates)."""
+        if self.score_range is None:
+            return math.nan
+        low, high = self.score_range
+        return (value - low) / (high - low)
+
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """The range the score can take: success rate [0, 1], DMC return [0, 1000] (≤ 1 per
+        step for 1000 steps); None where the suite has no known bound."""
+        if self.has_success:
+            return 0.0, 1.0
+        return (0.0, 1000.0) if self.task.startswith("dmc/") else None
+
+
+def read_events(path: Path) -> list[tuple[float, str, float]]:
+    """(frame, event, count) of every row of an events.csv (interventions); [] if none."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError:
+        return []
+    out = []
+    for row in rows:
+        try:
+            out.append((float(row["frame"]), str(row.get("event", "")), float(row.get("count") or "nan")))
+        except (KeyError, ValueError):
+            continue
+    return out
 
 
 def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0) -> Run:
@@ -84,6 +125,8 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     run.evals = read_csv(path / "eval.csv")
     run.train = read_csv(path / "train.csv") if (path / "train.csv").exists() else {}
     run.diagnostics = read_csv(path / "diagnostics.csv") if (path / "diagnostics.csv").exists() else {}
+    run.events = read_events(path / "events.csv")
+    run.environment = read_json(path / ENVIRONMENT)
     status = read_json(path / "status.json") or {}
     run.frame = int(status.get("frame", run.evals["frame"][-1] if run.evals else 0))
     word = status.get("status", "")
@@ -116,6 +159,7 @@ def collect(paths: Sequence[Path]) -> list[Run]:
                 run = load_run(sweep / run_id, task=entry["task"], agent=entry["agent"], seed=entry["seed"],
                             frames=entry["frames"])
                 run.sweep = sweep
+                run.params = dict(entry.get("params", {}))
                 runs.append(run)
         singles = [path] if (path / "config.yaml").exists() else sorted(p.parent for p in path.rglob("config.yaml"))
         singles = [d for d in singles if d.resolve() not in seen]
@@ -141,13 +185,16 @@ def label_methods(runs: list[Run]) -> None:
         keys = set().union(*(flat[id(r)] for r in members))
         varying = {k for k in keys if len({repr(flat[id(r)].get(k)) for r in members if r.config}) > 1}
         distinguishing.setdefault(agent, set()).update(varying)
+        for run in members:  # a sweep's axes name methods even where only one value has started
+            distinguishing[agent].update(run.params)
     for run in runs:
-        keys = sorted(distinguishing.get(run.agent, ()))
-        run.label = " ".join([run.agent, *(f"{k}={flat[id(run)].get(k)}" for k in keys)])
-    for run in runs:  # a run that never started has no config: it is its sweep siblings' method
-        if not run.config:
-            sibling = next((r for r in runs if r.config and r.sweep == run.sweep and r.agent == run.agent), None)
-            run.label = sibling.label if sibling else run.agent
+        if not run.config:  # never started: its sweep sibling with the same axis values is its method
+            sibling = next((r for r in runs if r.config and r.sweep == run.sweep and r.agent == run.agent
+                            and r.params == run.params), None)
+            flat[id(run)] = {**(flat[id(sibling)] if sibling else {}), **run.params}
+    for run in runs:
+        keys = sorted(k for k in distinguishing.get(run.agent, ()) if k in flat[id(run)])
+        run.label = " ".join([run.agent, *(f"{k}={flat[id(run)][k]}" for k in keys)])
 
 
 def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:

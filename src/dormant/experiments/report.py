@@ -1,18 +1,18 @@
-"""`dormant report`: learning curves, dormant ratios, score tables and aggregate
-statistics for a sweep or any run directories, as Markdown and self-contained HTML.
+"""`dormant report`: settings, aggregate statistics, score tables, learning curves, DrM
+and plasticity panels and the list of every run, for a sweep or any run directories, as
+Markdown and self-contained HTML.
 
 Every run the sweep planned appears in the report: finished runs make the tables and
-aggregates, partial ones are drawn as far as they got and listed, missing ones are
-listed. Scores are normalized to [0, 1] for aggregation: DMC return / 1000 (the
-suite's maximum), success rate for tasks that have success (MetaWorld, Adroit).
+aggregates; unfinished ones (interrupted, killed, failed, still running) are drawn dashed
+as far as they got, counted per group and left out of every final-score statistic;
+missing ones are listed. Scores are normalized to [0, 1] for aggregation: DMC return /
+1000 (the suite's maximum), success rate for tasks that have success (MetaWorld, Adroit).
+What each section shows and the conventions: docs/report.md.
 """
 
 from __future__ import annotations
 
-import math
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -20,140 +20,192 @@ import numpy as np
 
 from dormant.errors import ConfigError
 from dormant.experiments.collect import Run, collect, group_runs
-from dormant.experiments.document import Doc
-from dormant.experiments.plot import reference_curve
-from dormant.experiments.stats import STATISTICS, Interval, broken_seeds, stratified_bootstrap
+from dormant.experiments.document import Doc, Link
+from dormant.experiments.report_figures import (
+    plot_aggregates, plot_improvement, plot_iqm_curves, plot_profiles, plot_task,
+)
+from dormant.experiments.report_plasticity import coverage, plot_layers, plot_plasticity
+from dormant.experiments.report_settings import write_settings
+from dormant.experiments.report_stats import TAUS, aggregates, improvements, iqm_curves, profiles
+from dormant.experiments.stats import STD_DDOF, broken_seeds, mean_std
 
-
-def _mean_std(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, std and count over runs at every frame any run reached (runs that stopped
-    early are averaged only where they have data)."""
-    frames = np.unique(np.concatenate([f for f, _ in curves])) if curves else np.zeros(0)
-    table = np.full((len(curves), len(frames)), np.nan)
-    for i, (f, v) in enumerate(curves):
-        table[i, np.searchsorted(frames, f)] = v
-    count = np.isfinite(table).sum(0)
-    with warnings.catch_warnings():  # all-NaN columns cannot occur; empty slices are fine
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return frames, np.nanmean(table, 0), np.nanstd(table, 0), count
-
-
-def _dormant_curve(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
-    if "actor_dormant_ratio" in run.diagnostics:
-        return run.diagnostics["frame"], run.diagnostics["actor_dormant_ratio"]
-    if "dormant_ratio" in run.train and np.isfinite(run.train["dormant_ratio"]).any():
-        keep = np.isfinite(run.train["dormant_ratio"])
-        return run.train["frame"][keep], run.train["dormant_ratio"][keep]
-    return None
-
-
-def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    success = any(r.has_success for runs in methods.values() for r in runs)
-    panels = ["episode_reward", *(["success_rate"] if success else []), "dormant"]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 2.9 * len(panels) + 0.6), sharex=True)
-    last_frame = 0.0
-    for i, (label, runs) in enumerate(methods.items()):
-        color = f"C{i}"
-        started = [r for r in runs if r.evals]
-        partial = sum(r.status != "finished" for r in started)
-        seeds = f"{len(started)} seeds" + (f", {partial} partial" if partial else "")
-        for ax, key in zip(axes, panels):
-            if key == "dormant":
-                curves = [c for c in map(_dormant_curve, started) if c is not None]
-            else:
-                curves = [(r.evals["frame"], r.evals[key]) for r in started if key in r.evals]
-            if not curves:
-                continue
-            frames, mu, sd, _ = _mean_std(curves)
-            last_frame = max(last_frame, float(frames[-1]))
-            ax.plot(frames, mu, color=color, lw=1.6, label=f"{label} ({seeds})")
-            ax.fill_between(frames, mu - sd, mu + sd, color=color, alpha=0.2)
-    ref = reference_curve(task, max_frame=max(last_frame, 20_000) * 1.05)
-    if ref is not None:
-        frames, mu, sd = ref
-        axes[0].plot(frames, mu, color="k", ls="--", lw=1.2, label="DrQ-v2 published (pixels, 10 seeds)")
-        axes[0].fill_between(frames, mu - sd, mu + sd, color="k", alpha=0.08)
-    names = {"episode_reward": "evaluation return", "success_rate": "evaluation success rate",
-             "dormant": "actor dormant ratio (τ 0.025)"}
-    for ax, key in zip(axes, panels):
-        ax.set_ylabel(names[key])
-        ax.grid(alpha=0.3)
-        if key == "success_rate":
-            ax.set_ylim(-0.03, 1.03)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="best")
-    axes[0].set_title(f"{task}: mean ± std over seeds")
-    axes[-1].set_xlabel("environment frames")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-@dataclass
-class Aggregate:
-    label: str
-    tasks: list[str]
-    intervals: dict[str, Interval]  # "IQM final", "mean final", "IQM AUC", "mean AUC"
-
-
-def aggregates(grouped: dict[str, dict[str, list[Run]]], *, reps: int, seed: int) -> tuple[list[Aggregate], list[str]]:
-    """IQM and mean of normalized scores over the tasks every method finished (at least
-    one seed each), so methods are compared on the same tasks; other tasks are named."""
-    labels = sorted({label for methods in grouped.values() for label in methods})
-    common = [t for t, methods in grouped.items()
-              if all(any(r.status == "finished" for r in methods.get(label, [])) for label in labels)]
-    left_out = [t for t in grouped if t not in common]
-    out = []
-    for label in labels:
-        finals, aucs = [], []
-        for task in common:
-            done = [r for r in grouped[task][label] if r.status == "finished"]
-            finals.append(np.array([r.normalized(r.final) for r in done]))
-            aucs.append(np.array([r.normalized(r.auc) for r in done]))
-        intervals = {}
-        for name, stat in STATISTICS.items():
-            intervals[f"{name} final"] = stratified_bootstrap(finals, stat, reps=reps, seed=seed)
-            intervals[f"{name} AUC"] = stratified_bootstrap(aucs, stat, reps=reps, seed=seed)
-        out.append(Aggregate(label, common, intervals))
-    return out, left_out
-
-
-def plot_aggregates(aggs: list[Aggregate], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = ["IQM final", "mean final", "IQM AUC", "mean AUC"]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 0.6 * len(aggs) + 1.4), sharey=True)
-    for ax, name in zip(axes, names):
-        for i, agg in enumerate(aggs):
-            iv = agg.intervals[name]
-            if math.isfinite(iv.point):
-                ax.barh(i, iv.high - iv.low, left=iv.low, height=0.6, color=f"C{i}", alpha=0.6)
-                ax.plot([iv.point, iv.point], [i - 0.3, i + 0.3], color="k", lw=1.5)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("normalized score", fontsize=8)
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(aggs)), [a.label for a in aggs], fontsize=8)
-    fig.suptitle("95% stratified-bootstrap CIs (bar) and point estimate (line)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+STD_WORDS = f"sample std over seeds (ddof={STD_DDOF})"
 
 
 def _fmt(values: list[float], digits: int) -> str:
-    values = [v for v in values if math.isfinite(v)]
-    if not values:
+    mu, sd, n = mean_std(values)
+    if n == 0:
         return "–"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+    if n == 1:
+        return f"{mu:.{digits}f} (1 seed, no std)"
+    return f"{mu:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _by_group(grouped: dict[str, dict[str, list[Run]]]) -> dict[str, list[Run]]:
+    out: dict[str, list[Run]] = {}
+    for methods in grouped.values():
+        for label, runs in methods.items():
+            out.setdefault(label, []).extend(runs)
+    return dict(sorted(out.items()))
+
+
+def _aggregate_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figures: Path, reps: int,
+                       seed: int) -> None:
+    doc.heading(2, "Aggregate over tasks")
+    aggs, left_out = aggregates(grouped, reps=reps, seed=seed)
+    if not (aggs and aggs[0].tasks):
+        doc.text("No task has a finished run of every group: no aggregate.")
+        if left_out:
+            doc.text(f"Tasks without a finished run of every group, or with no known score range to normalise by "
+                     f"(e.g. a gym: task): {', '.join(left_out)}.")
+        return
+    doc.text(f"Normalized scores (DMC return / 1000; success rate) over {len(aggs[0].tasks)} task(s) where every "
+             f"group has a finished run: {', '.join(aggs[0].tasks)}. Statistics as rliable (Agarwal et al. 2021) "
+             f"reports them: interquartile mean (IQM) and mean with 95% percentile intervals from a stratified "
+             f"bootstrap ({reps} replicates, seed {seed}; runs resampled within each task). Only finished runs "
+             "count: " + "; ".join(f"{a.label}: {a.used} finished run(s) used, {a.unfinished} unfinished left out"
+                                   + (f", {a.missing} planned but never started" if a.missing else "")
+                                   for a in aggs) + ".")
+    doc.table(["group", "runs used", "unfinished (left out)", "IQM final", "mean final", "IQM AUC", "mean AUC"],
+              [[a.label, str(a.used), str(a.unfinished), *(str(a.intervals[k]) for k in
+                                                           ("IQM final", "mean final", "IQM AUC", "mean AUC"))]
+               for a in aggs])
+    doc.image(plot_aggregates(aggs, figures / "aggregate.png"), "aggregate scores")
+    if left_out:
+        doc.text(f"Left out of every aggregate (not every group has a finished run there, or the task's score has "
+                 f"no known range to normalise by): {', '.join(left_out)}.")
+    runs = {a.label: a.used for a in aggs}
+
+    doc.heading(3, "Probability of improvement")
+    if len(aggs) < 2:
+        doc.text("One group only: no pair to compare.")
+    else:
+        pairs = improvements(aggs, reps=reps, seed=seed)
+        doc.text("P(X > Y): for each task, the probability that a finished run of X has a higher normalized final "
+                 "score than a finished run of Y (every pair of runs compared, a tie counting ½), averaged over the "
+                 f"{len(aggs[0].tasks)} task(s); 95% interval from a stratified bootstrap that resamples X's and Y's "
+                 "runs independently within each task. 0.5: neither tends to score higher; an interval that "
+                 "excludes 0.5 shows a difference larger than the resampling noise of these runs.")
+        doc.table(["X", "Y", "P(X > Y) [95% CI]", "runs of X", "runs of Y"],
+                  [[x, y, str(iv), str(runs[x]), str(runs[y])] for x, y, iv in pairs])
+        doc.image(plot_improvement(pairs, figures / "improvement.png"), "probability of improvement")
+
+    doc.heading(3, "Performance profiles")
+    doc.text(f"For each threshold τ from 0 to 1 (step {TAUS[1] - TAUS[0]:.2f}), the fraction of finished runs (all "
+             "tasks pooled) whose normalized final score is strictly above τ; the band is the pointwise 95% "
+             f"interval of a stratified bootstrap ({reps} replicates). Runs: "
+             + ", ".join(f"{k} {v}" for k, v in runs.items()) + ".")
+    doc.image(plot_profiles(profiles(aggs, reps=reps, seed=seed), TAUS, runs, figures / "profiles.png"),
+              "performance profiles")
+
+    doc.heading(3, "IQM over frames")
+    doc.text("At each evaluation frame, the IQM of the normalized evaluation score over every finished run of the "
+             "common tasks, with its pointwise 95% stratified-bootstrap band (whole runs resampled within their "
+             "task). The curve stops at the earliest last evaluation among the runs; runs evaluated at different "
+             "frames are interpolated linearly between their evaluations.")
+    doc.image(plot_iqm_curves(iqm_curves(aggs, reps=reps, seed=seed), runs, figures / "iqm_frames.png"),
+              "IQM over frames")
+
+
+def _scores_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], broken_fraction: float) -> None:
+    doc.heading(2, "Scores per task")
+    rows = []
+    for task, methods in grouped.items():
+        for label, members in methods.items():
+            done = [r for r in members if r.finished]
+            unit = "success" if any(r.has_success for r in members) else "return"
+            digits = 2 if unit == "success" else 1
+            frames = sorted({r.final_frame for r in done if r.final_frame is not None})
+            at = ", ".join(map(str, frames)) if len(frames) <= 3 else f"{frames[0]}–{frames[-1]}"
+            rows.append([task, label, f"{len(done)}/{len(members)}", unit, _fmt([r.final for r in done], digits),
+                         at or "–", _fmt([r.auc for r in done], digits)])
+    doc.table(["task", "group", "finished seeds", "score", "final (mean ± std)", "final at frame",
+               "AUC (mean ± std)"], rows)
+    doc.text(f"Mean ± {STD_WORDS} of the finished seeds (their number: the *finished seeds* column, finished / "
+             "planned). "
+             "*Final* is each run's last evaluation (training ends with one at its budget); *AUC* is the area under "
+             "the evaluation curve divided by its frame span (the curve's average).")
+
+    doc.heading(2, "Broken seeds")
+    broken_rows = []
+    for task, methods in grouped.items():
+        for label, members in methods.items():
+            done = {r.seed: r.normalized(r.final) for r in members if r.finished}
+            for s in broken_seeds(done, fraction=broken_fraction):
+                median = float(np.median([v for k, v in done.items() if k != s]))
+                broken_rows.append([task, label, str(s), f"{done[s]:.3f}", f"{median:.3f}"])
+    doc.text(f"A seed is broken when its normalized final score is below {broken_fraction:g} × the median of the "
+             "other finished seeds of the same group and task (when that median is at least 0.1).")
+    if broken_rows:
+        doc.table(["task", "group", "seed", "normalized final", "median of the other seeds"], broken_rows)
+    else:
+        doc.text("None found.")
+
+
+def _curves_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figures: Path) -> None:
+    doc.heading(2, "Learning curves")
+    doc.text(f"Finished runs: mean ± {STD_WORDS}, the band clipped to the score's range (DMC return [0, 1000], "
+             "success rate [0, 1]). Unfinished runs: one dashed line each, ending in ×, never in the mean. The "
+             "published DrQ-v2 curve (pixels, 10 seeds) is drawn only for groups whose runs used its environment "
+             "settings (pixels, action repeat 2, frame stack 3, 84×84 images, camera 0, full-quality rendering, no "
+             "fused proprioception); state-based runs never get it.")
+    for task, methods in grouped.items():
+        png, note = plot_task(task, methods, figures / f"{task.replace('/', '_')}.png")
+        doc.heading(3, task)
+        doc.image(png, f"{task} learning curves")
+        unfinished = {label: sum(not r.finished and bool(r.evals) for r in runs) for label, runs in methods.items()}
+        doc.text(note + (" Unfinished runs drawn: " + ", ".join(f"{k} {v}" for k, v in unfinished.items() if v) + "."
+                         if any(unfinished.values()) else ""))
+
+
+def _plasticity_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figures: Path) -> None:
+    doc.heading(2, "DrM and plasticity")
+    doc.text("From each run's diagnostics.csv (every `log.diagnostics_every_updates` updates, un-augmented batch) and "
+             "train.csv (episode means of every update): dormant ratios of both kinds (DrM's at τ of the agent, "
+             "ReDo's at `log.redo_tau`), FAU, srank (Kumar et al. 2021, δ = 0.01), feature norms and weight norms "
+             "(Lyle et al. 2022, 2023), gradient norms of one extra critic and actor backward pass, DrM's σ(β), λ, "
+             f"α(β), the exploration σ and the replay ratio. Lines: mean ± {STD_WORDS} over the runs that logged "
+             "the quantity (finished and unfinished). Markers along the top: interventions from events.csv and DrM's "
+             "awakening, in their group's colour. Per-layer figures show each layer's mean over the group's runs.")
+    for task, methods in grouped.items():
+        doc.heading(3, task)
+        missing, never = coverage(methods)
+        if missing:
+            doc.text("Not logged by every run that should have (a panel averages the runs that have it; a "
+                     "quantity no run logged is not drawn):")
+            doc.table(["quantity", *(f"runs of {label}" for label in methods), "why"], missing)
+        if never:
+            doc.text(f"Not applicable to these runs (state runs have no encoder; σ(β), λ, α(β) are DrM's): "
+                     f"{', '.join(never)}.")
+        png = plot_plasticity(task, methods, figures / f"{task.replace('/', '_')}_plasticity.png")
+        if png is None:
+            doc.text("No run of this task logged diagnostics or DrM values.")
+            continue
+        doc.image(png, f"{task} plasticity")
+        for i, (label, runs) in enumerate(methods.items()):
+            layers = plot_layers(task, label, [r for r in runs if r.status != "missing"],
+                                 figures / f"{task.replace('/', '_')}_layers_{i}.png")
+            if layers is not None:
+                doc.image(layers, f"{task} {label} per layer")
+
+
+def _runs_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], runs: list[Run]) -> None:
+    doc.heading(2, "Every run")
+    rows = []
+    for members in (m for tr in grouped.values() for m in tr.values()):
+        for r in members:
+            links: list = [Link("config.yaml", r.path / "config.yaml")] if (r.path / "config.yaml").exists() else []
+            links.append(Link("TensorBoard", r.path / "tb") if r.has_tensorboard else "no TensorBoard logs")
+            rows.append([r.task, r.label, str(r.seed), r.status + (f" ({r.detail})" if r.detail else ""),
+                         f"{r.frame}/{r.planned_frames}", f"{r.final:.3g} ({r.final_frame})" if r.evals else "–",
+                         f"{r.auc:.3g}" if r.evals else "–",
+                         Link(str(r.path), r.path) if r.path.is_dir() else f"{r.path} (does not exist)", links])
+    doc.table(["task", "group", "seed", "status", "frames", "final (at frame)", "AUC", "directory", "links"], rows)
+    doc.text("TensorBoard: `tensorboard --logdir DIR` on a run's `tb/` folder or on the sweep's folder (every run).")
+    incomplete = [r for r in runs if not r.finished]
+    if incomplete:
+        doc.text(f"**{len(incomplete)} run(s) not finished** (left out of tables and aggregates): "
+                 + "; ".join(f"{r.path} ({r.status}{': ' + r.detail if r.detail else ''})" for r in incomplete))
 
 
 def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: int = 0,
@@ -165,83 +217,29 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     grouped = group_runs(runs)
+    groups = _by_group(grouped)
     doc = Doc()
-    finished = sum(r.status == "finished" for r in runs)
     doc.heading(1, "dormant report")
-    doc.text(f"{len(runs)} runs from {', '.join(str(p) for p in paths)}: {finished} finished, "
-             f"{sum(r.status == 'partial' for r in runs)} partial, {sum(r.status == 'failed' for r in runs)} failed, "
-             f"{sum(r.status == 'missing' for r in runs)} missing. Written {time.strftime('%Y-%m-%d %H:%M')}.")
-    doc.text("Scores are evaluation returns (mean-action episodes) or, for tasks with success, success rates. "
-             "*Final* is the last evaluation; *AUC* is the area under the evaluation curve divided by its frame "
-             "span (the curve's average). Tables and aggregates use finished runs only; curves also draw "
-             "partial runs as far as they got.")
-
-    doc.heading(2, "Aggregate over tasks")
-    aggs, left_out = aggregates(grouped, reps=reps, seed=seed)
-    if aggs and aggs[0].tasks:
-        doc.text(f"Normalized scores (DMC return / 1000; success rate) over {len(aggs[0].tasks)} task(s): "
-                 f"{', '.join(aggs[0].tasks)}. Interquartile mean (IQM) and mean with 95% percentile intervals "
-                 f"from a stratified bootstrap ({reps} replicates, seeds resampled within each task, rliable's "
-                 f"method).")
-        doc.table(["method", "runs", "IQM final", "mean final", "IQM AUC", "mean AUC"],
-                  [[a.label, str(sum(r.status == "finished" and r.label == a.label and r.task in a.tasks
-                                     for r in runs)), *(str(a.intervals[k]) for k in
-                                                        ("IQM final", "mean final", "IQM AUC", "mean AUC"))]
-                   for a in aggs])
-        doc.image(plot_aggregates(aggs, figures / "aggregate.png"), "aggregate scores")
-    else:
-        doc.text("No task has a finished run of every method: no aggregate.")
-    if left_out:
-        doc.text(f"Left out of the aggregate (not every method has a finished run): {', '.join(left_out)}.")
-
-    doc.heading(2, "Scores per task")
-    rows = []
-    for task, methods in grouped.items():
-        for label, members in methods.items():
-            done = [r for r in members if r.status == "finished"]
-            unit = "success" if any(r.has_success for r in members) else "return"
-            digits = 2 if unit == "success" else 1
-            frames = sorted({r.final_frame for r in done if r.final_frame is not None})
-            at = ", ".join(map(str, frames)) if len(frames) <= 3 else f"{frames[0]}–{frames[-1]}"
-            rows.append([task, label, f"{len(done)}/{len(members)}", unit, _fmt([r.final for r in done], digits),
-                         at or "–", _fmt([r.auc for r in done], digits)])
-    doc.table(["task", "method", "finished seeds", "score", "final (mean ± std)", "final at frame",
-               "AUC (mean ± std)"], rows)
-    doc.text("\"Final\" is each run's last evaluation; training always ends with one at the end of its budget.")
-
-    doc.heading(2, "Broken seeds")
-    broken_rows = []
-    for task, methods in grouped.items():
-        for label, members in methods.items():
-            done = {r.seed: r.normalized(r.final) for r in members if r.status == "finished"}
-            for s in broken_seeds(done, fraction=broken_fraction):
-                median = float(np.median([v for k, v in done.items() if k != s]))
-                broken_rows.append([task, label, str(s), f"{done[s]:.3f}", f"{median:.3f}"])
-    doc.text(f"A seed is broken when its normalized final score is below {broken_fraction:g} × the median of the "
-             "other seeds of the same method and task (when that median is at least 0.1).")
-    if broken_rows:
-        doc.table(["task", "method", "seed", "normalized final", "median of the other seeds"], broken_rows)
-    else:
-        doc.text("None found.")
-
-    doc.heading(2, "Learning curves")
-    for task, methods in grouped.items():
-        png = plot_task(task, methods, figures / f"{task.replace('/', '_')}.png")
-        doc.heading(3, task)
-        doc.image(png, f"{task} learning curves")
-
-    doc.heading(2, "Every run")
-    doc.table(["task", "method", "seed", "status", "frames", "final (at frame)", "AUC", "directory"],
-              [[r.task, r.label, str(r.seed), r.status + (f" ({r.detail})" if r.detail else ""),
-                f"{r.frame}/{r.planned_frames}", f"{r.final:.3g} ({r.final_frame})" if r.evals else "–",
-                f"{r.auc:.3g}" if r.evals else "–", str(r.path)] for tr in grouped.values() for m in tr.values()
-               for r in m])
-    incomplete = [r for r in runs if r.status != "finished"]
-    if incomplete:
-        doc.text(f"**{len(incomplete)} run(s) not finished** (left out of tables and aggregates): "
-                 + "; ".join(f"{r.path} ({r.status}{': ' + r.detail if r.detail else ''})" for r in incomplete))
+    counts = {s: sum(r.status == s for r in runs) for s in ("finished", "partial", "failed", "missing")}
+    doc.text(f"{len(runs)} runs from {', '.join(str(p) for p in paths)}: {counts['finished']} finished, "
+             f"{counts['partial']} partial, {counts['failed']} failed, {counts['missing']} missing. Written "
+             f"{time.strftime('%Y-%m-%d %H:%M')}. Per group: "
+             + "; ".join(f"{label}: {sum(r.finished for r in rs)} finished of {len(rs)}"
+                         for label, rs in groups.items())
+             + ".")
+    doc.text("Scores are evaluation returns (mean-action episodes) or, for tasks with success, success rates. Tables "
+             "and aggregates use finished runs only (a run that has not reached its budget has no final score); "
+             "curves also draw unfinished runs, dashed, as far as they got. What every section means: the "
+             "project's docs/report.md.")
+    write_settings(doc, groups)
+    _aggregate_section(doc, grouped, figures, reps, seed)
+    _scores_section(doc, grouped, broken_fraction)
+    _curves_section(doc, grouped, figures)
+    _plasticity_section(doc, grouped, figures)
+    _runs_section(doc, grouped, runs)
     md = out / "report.md"
     md.write_text(doc.markdown(out))
     page = out / "report.html"
-    page.write_text(doc.html())
+    page.write_text(doc.html(out))
     return md, page
+

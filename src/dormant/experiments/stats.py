@@ -1,9 +1,12 @@
 """Aggregate statistics for many seeds and tasks, following rliable (Agarwal et al.,
-NeurIPS 2021): interquartile mean and mean of normalized scores, with percentile
-confidence intervals from a stratified bootstrap (seeds resampled within each task).
+*Deep Reinforcement Learning at the Edge of the Statistical Precipice*, NeurIPS 2021):
+interquartile mean and mean of normalized scores, probability of improvement between
+two methods, performance profiles and IQM over frames, each with percentile confidence
+intervals from a stratified bootstrap (runs resampled within each task, tasks never mixed).
 
 Our own numpy implementation (rliable pins 2022-era dependencies); the tests check it
-against hand-computed values and against ``scipy.stats.trim_mean``.
+against hand-computed values, ``scipy.stats.trim_mean`` and ``scipy.stats.mannwhitneyu``.
+Spread over seeds is the sample standard deviation (``STD_DDOF`` = 1).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def mean(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
 
 
 STATISTICS: dict[str, Callable] = {"IQM": iqm, "mean": mean}
+STD_DDOF = 1  # spread over seeds: the sample standard deviation (n − 1 in the denominator)
 
 
 @dataclass
@@ -62,12 +66,98 @@ def stratified_bootstrap(per_task: Sequence[np.ndarray], statistic: Callable, *,
     if not groups:
         return Interval(math.nan, math.nan, math.nan)
     point = float(statistic(np.concatenate(groups)))
-    rng = np.random.default_rng(seed)
-    samples = np.concatenate([g[rng.integers(0, len(g), size=(reps, len(g)))] for g in groups], axis=1)
-    boot = statistic(samples, axis=-1)
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(boot, [tail, 100 - tail])
+    boot = statistic(_resample(groups, reps, np.random.default_rng(seed)), axis=-1)
+    low, high = _percentiles(boot, confidence)
     return Interval(point, float(low), float(high))
+
+
+def _resample(groups: Sequence[np.ndarray], reps: int, rng: np.random.Generator) -> np.ndarray:
+    """``reps`` stratified resamples of the runs: for each task, as many runs as it has,
+    drawn with replacement from that task only; (reps, runs of all tasks, ...)."""
+    return np.concatenate([g[rng.integers(0, len(g), size=(reps, len(g)))] for g in groups], axis=1)
+
+
+def _percentiles(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval over the replicates (axis 0)."""
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(boot, [tail, 100 - tail], axis=0)
+    return low, high
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof = ``STD_DDOF``; NaN for fewer than two values)
+    and count of the finite ``values``."""
+    finite = np.asarray([v for v in values if math.isfinite(v)], np.float64)
+    if not len(finite):
+        return math.nan, math.nan, 0
+    spread = float(np.std(finite, ddof=STD_DDOF)) if len(finite) > STD_DDOF else math.nan
+    return float(finite.mean()), spread, len(finite)
+
+
+def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) on one task from runs ``x`` (..., n) and ``y`` (..., m): the share of the
+    n·m pairs in which X scores higher, a tie counting ½."""
+    diff = x[..., :, None] - y[..., None, :]
+    return ((diff > 0) + 0.5 * (diff == 0)).mean(axis=(-2, -1))
+
+
+def probability_of_improvement(x_per_task: Sequence[np.ndarray], y_per_task: Sequence[np.ndarray]) -> float:
+    """P(X > Y) (Agarwal et al. 2021): for each task, the probability that a run of X
+    scores higher than a run of Y (ties count ½; the Mann–Whitney U statistic ÷ n·m),
+    averaged over tasks with equal weight. The two lists hold the same tasks in order."""
+    if len(x_per_task) != len(y_per_task) or not len(x_per_task):
+        raise ValueError("probability of improvement needs the same, non-empty list of tasks for both methods")
+    return float(np.mean([_improvement(np.asarray(x, np.float64), np.asarray(y, np.float64))
+                          for x, y in zip(x_per_task, y_per_task)]))
+
+
+def improvement_bootstrap(x_per_task: Sequence[np.ndarray], y_per_task: Sequence[np.ndarray], *,
+                          reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
+    """P(X > Y) with a percentile CI: every replicate resamples X's runs and Y's runs
+    independently, each within its task (rliable's stratified independent bootstrap)."""
+    point = probability_of_improvement(x_per_task, y_per_task)
+    rng = np.random.default_rng(seed)
+    boot = np.zeros(reps)
+    for x, y in zip(x_per_task, y_per_task):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        xs = x[rng.integers(0, len(x), size=(reps, len(x)))]
+        ys = y[rng.integers(0, len(y), size=(reps, len(y)))]
+        boot += _improvement(xs, ys)
+    low, high = _percentiles(boot / len(x_per_task), confidence)
+    return Interval(point, float(low), float(high))
+
+
+def performance_profile(per_task: Sequence[np.ndarray], taus: np.ndarray) -> np.ndarray:
+    """The score distribution of Agarwal et al. 2021: for each threshold τ, the fraction
+    of all runs (of every task) whose normalized score is strictly above τ."""
+    pooled = np.concatenate([np.asarray(g, np.float64).ravel() for g in per_task])
+    return (pooled[:, None] > np.asarray(taus)[None, :]).mean(axis=0)
+
+
+def profile_bootstrap(per_task: Sequence[np.ndarray], taus: np.ndarray, *, reps: int = 2000,
+                      confidence: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The performance profile at ``taus`` and its pointwise percentile band from a
+    stratified bootstrap (one set of resampled runs per replicate, shared by every τ)."""
+    groups = [np.asarray(g, np.float64).ravel() for g in per_task if len(g)]
+    taus = np.asarray(taus, np.float64)
+    samples = _resample(groups, reps, np.random.default_rng(seed))
+    boot = np.stack([(samples > tau).mean(axis=1) for tau in taus], axis=1)
+    low, high = _percentiles(boot, confidence)
+    return performance_profile(groups, taus), low, high
+
+
+def iqm_curve(per_task: Sequence[np.ndarray], *, reps: int = 2000, confidence: float = 0.95,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM over frames: ``per_task`` holds, per task, a (runs, frames) array of normalized
+    scores on a shared frame grid; returns the IQM over all runs at each frame and its
+    pointwise percentile band (each replicate resamples whole runs, within their task, so
+    a run's curve stays together, as rliable's sample-efficiency curves)."""
+    groups = [np.asarray(g, np.float64) for g in per_task if len(g)]
+    pooled = np.concatenate(groups, axis=0)
+    samples = _resample(groups, reps, np.random.default_rng(seed))  # (reps, runs, frames)
+    boot = iqm(np.swapaxes(samples, 1, 2), axis=-1)  # (reps, frames)
+    low, high = _percentiles(boot, confidence)
+    return np.asarray(iqm(pooled.T, axis=-1)), low, high
 
 
 def normalized_auc(frames: np.ndarray, values: np.ndarray) -> float:

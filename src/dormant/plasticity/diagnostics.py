@@ -2,8 +2,24 @@
 
 For every network of a ``PlasticAgent``, on the un-augmented batch: the DrM-kind
 dormant ratio (actor and heads; the actor's is β, computed by the agent's own
-``actor_dormant`` so it matches what DrM steers by), the ReDo-kind dormant ratio and
-the fraction of active units (FAU). Meant for logging every few thousand updates.
+``actor_dormant`` so it matches what DrM steers by), the ReDo-kind dormant ratio, the
+fraction of active units (FAU) and the weight norm. Beside them, the representation
+measures the plasticity literature tracks (``representation.py``): the effective rank
+(srank, δ = 0.01) and mean norm of the encoder's output features (pixels) and of the
+critic's penultimate features (each Q head), and the gradient norm of the encoder, the
+critic and the actor on this batch. Meant for logging every few thousand updates.
+
+The gradients come from one extra backward pass each, through ``torch.autograd.grad``
+(no parameter is copied, no ``.grad`` is written, no optimiser moves):
+
+- critic and encoder: DrQ-v2's critic loss ``Σ_i (Q_i(h, a) − y)²`` (mean over the
+  batch), with ``y = r + γ_n · min_i Q'_i(h', μ(h'))``: the target critic at the actor's
+  mean action (no exploration noise, so nothing is drawn from the training RNG; DrM's V
+  term is left out, so every agent is measured the same way);
+- actor: ``−min_i Q_i(h, μ(h))`` (the deterministic policy gradient, features detached).
+
+Random number generator states are restored afterwards, so logging diagnostics never
+changes the training run (a critic with dropout draws masks here).
 """
 
 from __future__ import annotations
@@ -12,36 +28,117 @@ import math
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 
 from dormant.plasticity.metrics import dormant_tensors, fau_tensors
+from dormant.plasticity.representation import (
+    InputCapture, feature_norm, output_heads, srank, total_norm, weight_norm,
+)
 
 if TYPE_CHECKING:
     from dormant.interfaces import Batch, PlasticAgent
 
+LayerParts = tuple[torch.Tensor, list[str], torch.Tensor, list[int]]  # total, layer names, counts, sizes
+
 
 def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025) -> dict[str, float]:
-    """``{"<net>_dormant_ratio", "<net>_redo_dormant_ratio", "<net>_fau"}`` and the same per
-    layer (``"<net>_fau/<layer>"`` …). Raises ``ValueError`` naming any non-finite entry."""
-    h = agent.probe_features(batch)
-    nets = agent.networks()
-    parts: dict[str, tuple] = {}
-    for net, inputs in agent.probe_inputs(h, batch).items():
-        if net == "actor":
-            parts["actor_dormant"] = agent.actor_dormant(*inputs)
-        elif net != "encoder":
-            parts[f"{net}_dormant"] = dormant_tensors(nets[net], *inputs, tau=agent.dormant_tau, kind="drm",
-                                                      scoring=agent.dormant_scoring)
-        parts[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *inputs, tau=redo_tau, kind="redo")
-        parts[f"{net}_fau"] = fau_tensors(nets[net], *inputs)
-    flat = torch.cat([torch.cat([total.reshape(1), counts]) for total, _, counts, _ in parts.values()])
+    """``{"<net>_dormant_ratio", "<net>_redo_dormant_ratio", "<net>_fau", "<net>_weight_norm"}``
+    and the same per layer (``"<net>_fau/<layer>"`` …), ``encoder_srank``,
+    ``encoder_feature_norm`` (pixels), ``critic_srank``, ``critic_feature_norm`` (mean over
+    the Q heads) and per head (``critic_srank/q1`` …), ``<net>_grad_norm`` of encoder
+    (pixels), critic and actor (when ``batch`` has ``next_obs``, ``reward`` and
+    ``discount``). Raises ``ValueError`` naming any non-finite entry."""
+    device = batch["obs"].device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        layered, scalars = _device_values(agent, batch, redo_tau)
+    # (``.to`` is a no-op for every value but a parameterless network's zero norm)
+    flat = torch.cat([torch.stack([v.reshape(()).float().to(device) for v in scalars.values()]) if scalars
+                      else torch.zeros(0, device=device),
+                      *(torch.cat([total.reshape(1).float(), counts.float()])
+                        for total, _, counts, _ in layered.values())])
     host = flat.cpu().tolist()  # the one sync
-    out, i = {}, 0
-    for key, (_, names, _, sizes) in parts.items():
+    out: dict[str, float] = {}
+    i = len(scalars)
+    for key, (_, names, _, sizes) in layered.items():
         out[key if key.endswith("_fau") else f"{key}_ratio"] = host[i]
         for name, count, size in zip(names, host[i + 1:], sizes):
             out[f"{key}/{name}"] = count / size
         i += 1 + len(names)
+    out.update(zip(scalars, host[:len(scalars)]))
     bad = sorted(key for key, value in out.items() if not math.isfinite(value))
     if bad:
         raise ValueError(f"diagnostics: non-finite (NaN/inf) activations behind {', '.join(bad)}")
     return out
+
+
+def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float
+                   ) -> tuple[dict[str, LayerParts], dict[str, torch.Tensor]]:
+    h = agent.probe_features(batch)
+    nets = agent.networks()
+    layered: dict[str, LayerParts] = {}
+    scalars: dict[str, torch.Tensor] = {}
+    inputs = agent.probe_inputs(h, batch)
+    for net, net_inputs in inputs.items():
+        if net == "actor":
+            layered["actor_dormant"] = agent.actor_dormant(*net_inputs)
+        elif net != "encoder":
+            layered[f"{net}_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=agent.dormant_tau, kind="drm",
+                                                        scoring=agent.dormant_scoring)
+        layered[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=redo_tau, kind="redo")
+        layered[f"{net}_fau"] = fau_tensors(nets[net], *net_inputs)
+    for net in inputs:
+        scalars[f"{net}_weight_norm"] = weight_norm(nets[net])
+    if "encoder" in inputs:
+        own = h[:, :h.shape[1] - agent.proprio_dim]  # the encoder's output, without fused proprioception
+        scalars["encoder_srank"] = srank(own)
+        scalars["encoder_feature_norm"] = feature_norm(own)
+    scalars.update(_critic_and_gradients(agent, batch, h, inputs))
+    return layered, scalars
+
+
+def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
+                          inputs: dict[str, tuple]) -> dict[str, torch.Tensor]:
+    """srank and norm of the critic's penultimate features, and the gradient norms."""
+    nets = agent.networks()
+    critic, actor = nets["critic"], nets["actor"]
+    heads = output_heads(critic)
+    out: dict[str, torch.Tensor] = {}
+    learn = all(key in batch for key in ("next_obs", "reward", "discount"))
+    encoder = nets.get("encoder")
+    enc_params = [p for p in encoder.parameters() if p.requires_grad] if "encoder" in inputs and encoder else []
+    with torch.set_grad_enabled(learn):
+        features = h
+        if enc_params and learn:
+            features = encoder(*inputs["encoder"])
+            if agent.proprio_dim:
+                features = torch.cat([features, batch["proprio"].to(features.dtype)], dim=1)
+        with InputCapture(heads) as captured:
+            q1, q2 = critic(features, batch["action"])
+        if learn:
+            target = _td_target(agent, batch)
+            loss = F.mse_loss(q1.float(), target) + F.mse_loss(q2.float(), target)
+            critic_params = [p for p in critic.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(loss, critic_params + enc_params, allow_unused=True)
+            out["critic_grad_norm"] = total_norm(grads[:len(critic_params)])
+            if enc_params:
+                out["encoder_grad_norm"] = total_norm(grads[len(critic_params):])
+            action = actor(h.detach())
+            policy_loss = -torch.min(*critic(h.detach(), action)).float().mean()
+            actor_params = [p for p in actor.parameters() if p.requires_grad]
+            out["actor_grad_norm"] = total_norm(torch.autograd.grad(policy_loss, actor_params, allow_unused=True))
+    per_head = {name: (srank(x), feature_norm(x)) for name, x in captured.inputs.items()}
+    if per_head:
+        out["critic_srank"] = torch.stack([r for r, _ in per_head.values()]).mean()
+        out["critic_feature_norm"] = torch.stack([n for _, n in per_head.values()]).mean()
+        out.update({f"critic_srank/{name}": r for name, (r, _) in per_head.items()})
+        out.update({f"critic_feature_norm/{name}": n for name, (_, n) in per_head.items()})
+    return out
+
+
+@torch.no_grad()
+def _td_target(agent: PlasticAgent, batch: Batch) -> torch.Tensor:
+    """``r + γ_n · min_i Q'_i(h', μ(h'))`` with the target critic and the actor's mean action."""
+    next_h = agent.probe_features({"obs": batch["next_obs"], "proprio": batch.get("next_proprio")})
+    target_critic = agent.target_networks().get("critic", agent.networks()["critic"])
+    next_q = torch.min(*target_critic(next_h, agent.networks()["actor"](next_h))).float()
+    return batch["reward"].float() + batch["discount"].float() * next_q

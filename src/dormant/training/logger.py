@@ -1,4 +1,4 @@
-"""CSV and TensorBoard logging of training and evaluation rows."""
+"""CSV, TensorBoard and Weights & Biases logging of training and evaluation rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from dormant.config import Config, flatten
 from dormant.training.files import append_text, atomic_write_text
+from dormant.training.log_tags import CUSTOM_LAYOUT, event_tag, tag
+from dormant.training.run_environment import read_environment, record_environment
+from dormant.training.wandb_log import WandbLog
 
 BASE_COLUMNS = ("frame", "step", "episode", "episode_reward", "episode_length", "fps", "elapsed_s")
 
@@ -89,12 +93,19 @@ def _number(text: str) -> float | str:
 
 
 class RunLogger:
-    """train.csv, eval.csv, diagnostics.csv, events.csv (interventions) and TensorBoard in one run directory."""
+    """train.csv, eval.csv, diagnostics.csv, events.csv (interventions), environment.json,
+    TensorBoard and (optionally) Weights & Biases in one run directory.
+
+    Dashboards get every value under a namespaced tag (``log_tags.py``) against
+    environment frames; TensorBoard also gets the resolved configuration as hparams, with
+    the final evaluation's return as its metric, when a finished run's logger closes.
+    """
 
     def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool, success: bool = False):
         """``success``: the task reports success (MetaWorld, Adroit): train.csv gains
         ``episode_success`` and eval.csv ``success_rate``."""
         train_success, eval_success = (("episode_success",), ("success_rate",)) if success else ((), ())
+        self.run_dir = Path(run_dir)
         self.train = CsvLog(run_dir / "train.csv",
                             [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
         self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success])
@@ -104,6 +115,24 @@ class RunLogger:
         self._tb = None
         self._tb_dir = run_dir / "tb" if tensorboard else None
         self._purge_step: int | None = None
+        self._hparams: dict[str, Any] | None = None
+        self._wandb: WandbLog | None = None
+        self._last_eval: dict[str, Any] | None = None
+
+    def start(self, cfg: Config, device: Any) -> None:
+        """Called once the trainer is built, before training (new or resumed run): records
+        the package versions and the device in ``environment.json``, keeps the resolved
+        configuration for TensorBoard's hparams and opens W&B if ``log.wandb`` (a missing
+        ``wandb`` package raises ``MissingExtraError`` here, before any training)."""
+        self._hparams = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                         for k, v in flatten(cfg.to_dict()).items()}
+        extra = {}
+        if cfg.log.wandb:
+            previous = (read_environment(self.run_dir) or {}).get("wandb", {})
+            self._wandb = WandbLog(self.run_dir, project=cfg.log.wandb_project, mode=cfg.log.wandb_mode,
+                                   config=self._hparams, run_id=previous.get("id"), name=self.run_dir.name)
+            extra["wandb"] = {"id": self._wandb.run_id, "project": cfg.log.wandb_project, "mode": cfg.log.wandb_mode}
+        record_environment(self.run_dir, device, **extra)
 
     @property
     def logs(self) -> dict[str, CsvLog]:
@@ -118,6 +147,8 @@ class RunLogger:
         TensorBoard, so a resumed run never shows a point twice."""
         kept = {kind: (log.truncate_to(row_counts[kind]) if row_counts is not None else log.truncate_after(frame))
                 for kind, log in self.logs.items()}
+        if kept["eval"]:
+            self._last_eval = {k: _number(v) for k, v in kept["eval"][-1].items()}
         if self._tb_dir is not None:
             # TensorBoard discards every earlier event at step ≥ purge_step; rows at the
             # checkpoint's own frame that were logged before it are written again.
@@ -125,28 +156,68 @@ class RunLogger:
             for kind, rows in kept.items():
                 for row in rows:
                     if float(row["frame"]) == frame:
-                        self._add_scalars(kind, {k: _number(v) for k, v in row.items()})
+                        self._add_scalars(kind, {k: _number(v) for k, v in row.items()}, dashboards=False)
 
     def _writer(self):
         if self._tb is None and self._tb_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(log_dir=str(self._tb_dir), purge_step=self._purge_step)
+            self._tb.add_custom_scalars(CUSTOM_LAYOUT)
         return self._tb
 
-    def _add_scalars(self, kind: str, row: dict[str, Any]) -> None:
+    def _add_scalars(self, kind: str, row: dict[str, Any], *, dashboards: bool = True) -> None:
+        """``dashboards=False``: TensorBoard only (rows it purged on resume; W&B kept them)."""
         writer = self._writer()
-        if writer is None:
+        if writer is None and (self._wandb is None or not dashboards):
             return
-        for key, value in row.items():
-            if key not in ("frame", "step") and isinstance(value, (int, float)) and not isinstance(value, bool):
-                writer.add_scalar(f"{kind}/{key}", value, global_step=int(float(row["frame"])))
+        values = scalars(kind, row)
+        frame = int(float(row["frame"]))
+        if writer is not None:
+            for name, value in values.items():
+                writer.add_scalar(name, value, global_step=frame)
+        if self._wandb is not None and dashboards:
+            self._wandb.log(values, frame)
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
         self.logs[kind].write(row)
+        if kind == "eval":
+            self._last_eval = row
         self._add_scalars(kind, row)
 
+    def final_metrics(self) -> dict[str, float]:
+        """The last evaluation's return (and success rate), the hparams' metric."""
+        last = self._last_eval or {}
+        return {f"hparams/final_eval_{'return' if key == 'episode_reward' else key}": float(last[key])
+                for key in ("episode_reward", "success_rate") if isinstance(last.get(key), (int, float))}
+
     def close(self) -> None:
-        if self._tb is not None:
-            self._tb.flush()
-            self._tb.close()
+        """Flush and close; once the evaluation at the frame budget is logged, TensorBoard gets
+        the hparams (an interrupted run gets them when a resume finishes it)."""
+        metrics = self.final_metrics()
+        frame = int(float((self._last_eval or {}).get("frame", 0)))
+        final = bool(self._hparams and metrics) and frame >= int(self._hparams.get("frames", 0))
+        if self._tb is not None or (self._tb_dir is not None and final):
+            writer = self._writer()
+            if final:
+                writer.add_hparams(self._hparams, metrics, run_name=".", global_step=frame)
+            writer.flush()
+            writer.close()
+            self._tb = None
+        if self._wandb is not None:
+            self._wandb.close(metrics)
+            self._wandb = None
+
+
+def scalars(kind: str, row: dict[str, Any]) -> dict[str, float]:
+    """A log row's numbers under their dashboard tags (``log_tags.py``)."""
+    if kind == "events":
+        name = event_tag(str(row.get("event", "")))
+        count = row.get("count")
+        return {name: count} if name and _is_number(count) else {}
+    return {name: value for key, value in row.items()
+            if _is_number(value) and (name := tag(kind, key)) is not None}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

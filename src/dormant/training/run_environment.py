@@ -1,0 +1,92 @@
+"""``environment.json``: the package versions and the device a run trained with.
+
+Written when a run starts (and again when it resumes); a resume on another machine or
+with other versions keeps the earlier entries under ``"earlier"``, so a run that mixed
+environments says so. Reports read it (without importing torch); runs older than this
+file show "unknown".
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dormant.training.files import atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
+
+FILENAME = "environment.json"
+PACKAGES = ("torch", "dm-control", "mujoco", "numpy", "dormant")  # the versions a report shows
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_commit() -> str:
+    """The commit of the dormant source tree this runs from, if it is a git checkout
+    (``+modified`` when tracked files differ from it); empty otherwise."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode:
+            return ""
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5)
+        return commit.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def describe_device(device: torch.device) -> str:
+    """``cpu (8 threads)`` or ``cuda:0 (NVIDIA H200, CUDA 12.8)``."""
+    import torch
+
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)}, CUDA {torch.version.cuda})"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def environment_info(device: torch.device) -> dict[str, Any]:
+    versions = {package: _version(package) for package in PACKAGES}
+    commit = _git_commit()
+    if commit:
+        versions["dormant"] += f" (git {commit})"
+    return {"versions": versions, "device": describe_device(device), "python": platform.python_version(),
+            "platform": platform.platform(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def read_environment(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((Path(run_dir) / FILENAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def record_environment(run_dir: Path, device: torch.device, **extra: Any) -> dict[str, Any]:
+    """Write this process's environment to ``run_dir/environment.json`` (``extra`` keys are
+    kept as given, e.g. a W&B run id). An earlier entry whose versions or device differ is
+    kept in ``"earlier"``."""
+    info = environment_info(device)
+    previous = read_environment(run_dir) or {}
+    earlier = list(previous.get("earlier", []))
+    if previous.get("versions") and (previous.get("versions"), previous.get("device")) != (
+            info["versions"], info["device"]):
+        earlier.append({k: previous[k] for k in ("versions", "device", "python", "platform", "started")
+                        if k in previous})
+    kept = {k: v for k, v in previous.items() if k not in info and k != "earlier"}
+    record = {**kept, **info, **extra, **({"earlier": earlier} if earlier else {})}
+    atomic_write_text(Path(run_dir) / FILENAME, json.dumps(record, indent=2) + "\n")
+    return record
