@@ -18,7 +18,6 @@ import dataclasses
 import inspect
 import io
 import sys
-import textwrap
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import dormant.config as config
 from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
-    ReplayConfig, field_paths,
+    ReplayConfig, field_docs, field_paths,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,16 +51,6 @@ SECTIONS: dict[type, str] = {
 # The unit a field's name carries (its suffix), shown in its own column.
 UNITS = (("frames", "frames"), ("_steps", "agent steps"), ("_updates", "updates"),
          ("_episodes", "episodes"), ("_s", "seconds"))
-
-
-def field_comments(cls: type) -> dict[str, str]:
-    """Each field's trailing ``# comment`` in the dataclass source, by field name."""
-    source = textwrap.dedent(inspect.getsource(cls))
-    comments = {tok.start[0]: tok.string.lstrip("#").strip()
-                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
-    classdef = next(node for node in ast.parse(source).body if isinstance(node, ast.ClassDef))
-    return {node.target.id: comments[node.end_lineno] for node in classdef.body
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments}
 
 
 def preset_comments() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
@@ -167,7 +156,7 @@ def render() -> str:
         out += [f"## {title}", ""]
         if SECTIONS.get(cls):
             out += [SECTIONS[cls], ""]
-        comments = field_comments(cls)
+        comments = field_docs(cls)
         out += ["| key | type | default | unit | meaning |", "|---|---|---|---|---|"]
         for f in dataclasses.fields(cls):
             value = getattr(defaults, f.name)

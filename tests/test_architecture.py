@@ -1,5 +1,5 @@
-"""The source tree's shape: no import cycle (counting imports inside functions too), and
-no module so long that it hides more than one job."""
+"""The source tree's shape: no import cycle (counting imports inside functions too; not
+annotation-only ones), and no module so long that it hides more than one job."""
 
 from __future__ import annotations
 
@@ -16,10 +16,24 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _type_checking_blocks(tree: ast.AST) -> set[int]:
+    """ids of the nodes under ``if TYPE_CHECKING:`` (imports for annotations only, never run)."""
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    return skipped
+
+
 def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """The dormant modules a file imports, anywhere in it (top level or inside a function)."""
+    """The dormant modules a file imports when it runs: at the top level or inside a function
+    (annotation-only imports under ``if TYPE_CHECKING:`` are not counted)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    skipped = _type_checking_blocks(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -103,7 +103,7 @@ TRAIN = [
     (["fràmes=1"], "unknown option 'fràmes'"),
     (["task=metaworld/assembly"], ""),  # pixels: placeholder replaced below (obs=states on MetaWorld)
 ]
-TRAIN[-1] = (["task=metaworld/assembly", "obs=states"], "obs=states is available for dmc/ tasks only")
+TRAIN[-1] = (["task=metaworld/assembly", "obs=states"], "obs=states is available for dmc/, gym: tasks only")
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -121,7 +121,7 @@ def check(code: int, err: str, expected: str) -> None:
 
 @pytest.mark.parametrize("args, expected", TRAIN, ids=[" ".join(a) for a, _ in TRAIN])
 def test_train_refuses_bad_options(tmp_path, capsys, monkeypatch, args, expected):
-    monkeypatch.setattr("dormant.cli._train_locked", lambda *a: pytest.fail("training started"))
+    monkeypatch.setattr("dormant.training.launch._train_locked", lambda *a: pytest.fail("training started"))
     code, err = run(capsys, "train", *(["obs=states"] if not any(a.startswith("obs=") for a in args) else []),
                     *args, f"out={tmp_path / 'run'}")
     check(code, err, expected)

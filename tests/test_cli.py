@@ -32,3 +32,16 @@ def test_eval_plot_config_tasks(finished_run):
     assert out.returncode == 0 and "camera_id: 2" in out.stdout and "capacity: 100000" in out.stdout
     out = _cli("tasks")
     assert out.returncode == 0 and "dmc/cartpole_swingup" in out.stdout and "dmc/dog_run" in out.stdout
+
+
+def test_train_help_documents_every_option_from_the_schema():
+    from dormant.cli import options_help
+    from dormant.config import field_paths
+
+    text = options_help()
+    assert "frames=1100000" in text and "training budget in simulator frames" in text
+    documented = [line.split("=")[0].strip() for line in text.splitlines() if line.startswith("  ")]
+    bare = {key.rsplit(".", 1)[-1] for key in field_paths()}
+    assert bare <= {key.rsplit(".", 1)[-1] for key in documented}
+    assert all(len(line.split(None, 1)) == 2 for line in text.splitlines() if line.startswith("  ")), \
+        "an option without its description"

@@ -1,3 +1,45 @@
-"""dormant: visual RL that keeps its networks alive (DrQ-v2, DrM, plasticity tools)."""
+"""dormant: visual RL that keeps its networks alive (DrQ-v2, DrM, plasticity tools).
+
+The Python API (``dormant.api``, documented in docs/api.md)::
+
+    import dormant
+    result = dormant.train(agent="drm", task="dmc/cartpole_balance", obs="states", frames=40_000, out="runs/x")
+
+Names are imported on first use, so ``import dormant`` stays light (no torch, no simulator).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "make_config": "dormant.api", "train": "dormant.api", "resume": "dormant.api", "evaluate": "dormant.api",
+    "load_logs": "dormant.api", "load_agent": "dormant.api", "Policy": "dormant.api", "RunLogs": "dormant.api",
+    "RunResult": "dormant.training.launch", "Config": "dormant.config", "ConfigError": "dormant.errors",
+    "Trainer": "dormant.training.trainer", "NonFiniteLossError": "dormant.training.trainer",
+    "Callback": "dormant.training.callbacks", "EarlyStopping": "dormant.training.callbacks",
+}
+__all__ = sorted(_WHERE)
+
+if TYPE_CHECKING:
+    from dormant.api import Policy, RunLogs, evaluate, load_agent, load_logs, make_config, resume, train
+    from dormant.config import Config
+    from dormant.errors import ConfigError
+    from dormant.training.callbacks import Callback, EarlyStopping
+    from dormant.training.launch import RunResult
+    from dormant.training.trainer import NonFiniteLossError, Trainer
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'dormant' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

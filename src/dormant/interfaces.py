@@ -7,7 +7,7 @@ with ``isinstance`` in the tests, as they are ``runtime_checkable``).
 - ``Agent``: what the trainer needs to act, learn, log and checkpoint.
 - ``PlasticAgent``: an ``Agent`` whose networks the plasticity tools can measure and
   operate on (diagnostics, ReDo, resets, shrink-and-perturb).
-- ``Env``: a suite wrapper (DMC, MetaWorld, Adroit) as the trainer drives it.
+- ``Env``: a suite wrapper (DMC, MetaWorld, Adroit, `gym:`, a registered suite's) as the trainer drives it.
 - ``Intervention``: periodic work the trainer runs after an update.
 """
 
@@ -36,6 +36,10 @@ class Agent(Protocol):
 
     def update(self, batch: Batch, step: int) -> torch.Tensor:
         """One gradient update; the ``METRICS`` as one device vector (one host sync for the caller)."""
+
+    def drain_events(self) -> list[dict]:
+        """Interventions the agent ran inside ``update`` since the last call (DrM's perturbation),
+        as events.csv rows (``event``, ``count``, ``detail``)."""
 
     def live_tensors(self) -> list[torch.Tensor]:
         """Every tensor an update changes in place (parameters, buffers, optimiser state):

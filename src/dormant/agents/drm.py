@@ -94,6 +94,7 @@ class DrMAgent(DrQV2Agent):
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
         self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)
+        self._events: list[dict] = []  # perturbations since the trainer last asked (drain_events)
         self.beta = torch.ones((), device=device)  # before the first update: 1.0
         self.awaken_step = torch.full((), -1.0, device=device)  # < 0: not awake yet
         self.lam = torch.zeros((), device=device)
@@ -141,6 +142,9 @@ class DrMAgent(DrQV2Agent):
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         if self.perturb_clock.due(step * self.action_repeat):
             self.perturb()  # with β of the previous update, as the reference
+            d = self.drm
+            self._events.append({"event": "drm_perturb", "count": self.perturb_clock.count,
+                                 "detail": f"scope={d.perturb_scope} target={d.perturb_target} (α in train.csv)"})
         return super().update(batch, step)
 
     def before_learning(self, h, batch, step):
@@ -191,6 +195,10 @@ class DrMAgent(DrQV2Agent):
                               initial_state=self.initial_state)
         self.last_alpha = alpha.reshape(())
         return alpha
+
+    def drain_events(self) -> list[dict]:
+        events, self._events = self._events, []
+        return events
 
     @property
     def perturbs_done(self) -> int:

@@ -222,6 +222,10 @@ class DrQV2Agent:
         """The trained networks by name (the critic target follows the critic)."""
         return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic}
 
+    def drain_events(self) -> list[dict]:
+        """Interventions the agent ran on its own since the last call (events.csv rows); none here."""
+        return []
+
     def target_networks(self) -> dict[str, torch.nn.Module]:
         """Slow copies by the network they follow: the critic target follows the critic."""
         return {"critic": self.critic_target}

@@ -9,7 +9,12 @@ generated from it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import io
+import textwrap
+import tokenize
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +31,7 @@ class EnvConfig:
     camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
     fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
     proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
-    reward_scale: float = 1.0  # MetaWorld/Adroit: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
+    reward_scale: float = 1.0  # MetaWorld/Adroit/gym: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
     reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
 
 
@@ -114,13 +119,16 @@ class LogConfig:
     tensorboard: bool = True  # also write TensorBoard events (`tb/`)
     progress: bool = True  # progress bar with frames/s and ETA (a plain line when output is not a terminal)
     progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
-    diagnostics_every_updates: int = 1000  # per-layer dormant ratios and FAU of every network; 0: off
+    diagnostics_every_updates: int = 1000  # per-layer dormant ratios, FAU, srank, weight/feature/gradient norms of every network; 0: off
     redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
+    wandb: bool = False  # also log to Weights & Biases (needs the `wandb` extra: pip install -e '.[wandb]')
+    wandb_project: str = "dormant"  # W&B project the run is logged to
+    wandb_mode: str = "offline"  # offline: files in the run directory (upload later with `wandb sync`) | online | disabled
 
 
 @dataclass
 class Config:
-    task: str = "dmc/cartpole_swingup"  # `suite/task`; `dormant tasks` lists them
+    task: str = "dmc/cartpole_swingup"  # `suite/task`, or `gym:` and a Gymnasium id; `dormant tasks` lists them
     preset: str = ""  # a named bundle of overrides (see PRESETS), applied after the task's
     frames: int = 1_100_000  # training budget in simulator frames
     seed: int = 1  # seeds torch, the replay's sampling and both environments (train and eval, as DrQ-v2's code)
@@ -172,6 +180,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drm.awaken_after_exploration": False,  # drm_mw.py awakens on β alone, with no step condition
     },
 }
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's trailing ``# comment`` in its dataclass's source, by field name: the
+    option's documentation (``dormant train --help`` and docs/configuration.md show it)."""
+    source = textwrap.dedent(inspect.getsource(cls))
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    classdef = next(node for node in ast.parse(source).body if isinstance(node, ast.ClassDef))
+    return {node.target.id: comments[node.end_lineno] for node in classdef.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments}
 
 
 def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:

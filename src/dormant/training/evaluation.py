@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from dormant.interfaces import Agent, Env
+from dormant.training.checkpoint import load_checkpoint
 
 
 def evaluate(agent: Agent, env: Env, episodes: int, *, step: int, action_repeat: int,
@@ -52,3 +53,45 @@ def evaluate(agent: Agent, env: Env, episodes: int, *, step: int, action_repeat:
     if successes:
         result["success_rate"] = float(np.mean(successes))
     return result
+
+
+def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video: bool | str = False,
+                        device: str = "auto", seed: int | str | None = None) -> dict[str, Any] | None:
+    """Evaluate a run's checkpoint on a fresh environment (``dormant eval``); the result of
+    ``evaluate`` plus ``task``, ``frame``, ``episodes`` and ``video`` (the mp4, if asked).
+    None when ``episodes`` is 0."""
+    import torch
+
+    from dormant.agents import make_agent
+    from dormant.config import from_dict, set_field, validate
+    from dormant.envs import make_env
+    from dormant.envs.rendering import configure_rendering
+    from dormant.training.device import resolve_device
+
+    run_dir = Path(run_dir)
+    checkpoint = load_checkpoint(run_dir)
+    cfg = from_dict(checkpoint["config"])
+    for key, value in {"eval.episodes": episodes, "eval.video": video, "device": device,
+                       "seed": cfg.seed if seed is None else seed}.items():
+        set_field(cfg, key, value)
+    validate(cfg)
+    configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
+    env = make_env(cfg, seed=cfg.seed)
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(cfg.device),
+                       proprio_dim=env.proprio_dim)
+    agent.load_state_dict(checkpoint["agent"])
+    torch.manual_seed(cfg.seed)
+    step = int(checkpoint["counters"]["step"])
+    frame = step * cfg.env.action_repeat
+    video_path = run_dir / "videos" / f"checkpoint_eval_{frame}.mp4"
+    try:
+        result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
+                          video_path=video_path if cfg.eval.video else None)
+    finally:
+        env.close()
+    if result is None:
+        return None
+    extra: dict[str, Any] = {"task": cfg.task, "frame": frame, "episodes": cfg.eval.episodes}
+    if cfg.eval.video:
+        extra["video"] = video_path
+    return {**result, **extra}

@@ -16,41 +16,33 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 
 from dormant.agents import make_agent
-from dormant.config import Config, ConfigError
+from dormant.config import Config
 from dormant.envs import TimeStep, make_env
+from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import ReplayBuffer
-from dormant.training.evaluation import evaluate
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
+from dormant.training.clock import Periodic, PlasticityInterventions, make_replay_ratio
+from dormant.training.device import resolve_device
+from dormant.training.evaluation import evaluate
 from dormant.training.files import RunWriteError, atomic_write_text, describe_write_failure, is_write_failure
 from dormant.training.guard import StateGuard
-from dormant.training.clock import PlasticityInterventions, make_replay_ratio
 from dormant.training.logger import RunLogger
 from dormant.training.progress import Progress
+
+if TYPE_CHECKING:
+    from dormant.training.callbacks import Callback
 
 
 class NonFiniteLossError(RuntimeError):
     """An update produced NaN or inf; the agent was restored to its last good state."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if not count:
-            raise ConfigError(f"device={name} but no CUDA GPU is visible here; use device=cpu (or device=auto)")
-        index = name.partition(":")[2]
-        if index and (not index.isdigit() or int(index) >= count):
-            raise ConfigError(f"device={name}: this machine has {count} CUDA GPU(s), cuda:0 … cuda:{count - 1}")
-    return torch.device(name)
 
 
 @dataclass
@@ -65,10 +57,17 @@ class Counters:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: Path, *, checkpoint: dict[str, Any] | None = None):
+    """One run: build it from a resolved config (``checkpoint``: resume from it), ``train()``.
+
+    ``callbacks`` (``training.callbacks.Callback``) see episodes, evaluations and
+    interventions as they happen and may stop the run early."""
+
+    def __init__(self, cfg: Config, run_dir: Path, *, checkpoint: dict[str, Any] | None = None,
+                 callbacks: Sequence[Callback] = ()):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)  # before any simulator is imported
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -94,6 +93,7 @@ class Trainer:
         self._fau_index = self.agent.METRICS.index("critic_fau")
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
                                 cfg.log.tensorboard, success=self.env.has_success)
+        self.logger.start(cfg, self.device)  # environment.json, hparams, W&B (a missing extra fails here)
         self.counters = Counters()
         self.metric_sum = np.zeros(len(self.agent.METRICS))
         self.metric_last = np.zeros(len(self.agent.METRICS))
@@ -101,6 +101,9 @@ class Trainer:
         self.elapsed_before = 0.0  # seconds trained before this process (resumed runs)
         self.guard = StateGuard()
         self.stop_requested = False
+        self.stop_reason = ""
+        self.last_eval: dict[str, Any] | None = None
+        self.callbacks = list(callbacks)
         self._time_step: TimeStep | None = None
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -132,6 +135,9 @@ class Trainer:
                 self._time_step = self._reset_episode()
             progress.start(self.frame)
             self._episode_t0 = time.perf_counter()
+            clocks = [(cb, Periodic(cb.every_frames, last=self.frame // cb.every_frames if cb.every_frames else 0))
+                      for cb in self.callbacks]
+            self._notify("on_train_start")
             while True:
                 if self._time_step.last:
                     self._finish_episode()
@@ -147,6 +153,9 @@ class Trainer:
                     continue
                 self._act_and_learn()
                 progress.update(self.frame)
+                for callback, clock in clocks:
+                    if clock.due(self.frame):
+                        callback.on_frames(self)
             self.save()
             status = "finished" if self.counters.step >= self.total_steps else "interrupted"
         except NonFiniteLossError:
@@ -170,7 +179,23 @@ class Trainer:
                     status = "write_failed"
                     raise RunWriteError(self._write_failure(sys.exc_info()[1])) from None
                 # otherwise the first error is on its way out; never hide it behind this one
+        self._notify("on_train_end", status)
         return status
+
+    def request_stop(self, reason: str = "") -> None:
+        """End the run at the next safe point with a checkpoint (resumable), as Ctrl-C does."""
+        if not self.stop_requested:
+            self.stop_requested, self.stop_reason = True, reason
+            print(f"stopping at the next safe point{': ' + reason if reason else ''}", flush=True)
+
+    def _notify(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    def _log_event(self, event: dict[str, Any]) -> None:
+        row = {**self._row(), "updates": self.counters.updates, **event}
+        self.logger.log("events", row)
+        self._notify("on_intervention", row)
 
     def _write_failure(self, err: BaseException) -> str:
         """One message: the file, the cause, and what survived."""
@@ -247,8 +272,9 @@ class Trainer:
         if every and self.counters.updates % every == 0:
             self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
                                             **agent_diagnostics(self.agent, batch, redo_tau=self.cfg.log.redo_tau)})
-        for event in self.interventions.after_update(self.agent, batch, self.counters.updates, self.frame):
-            self.logger.log("events", {**self._row(), "updates": self.counters.updates, **event})
+        for event in [*self.agent.drain_events(), *self.interventions.after_update(
+                self.agent, batch, self.counters.updates, self.frame)]:
+            self._log_event(event)
 
     def _finish_episode(self) -> None:
         self.counters.episode += 1
@@ -266,10 +292,10 @@ class Trainer:
         self.metric_sum[:] = 0.0
         self.metric_count = 0
         self.logger.log("train", row)
+        self._notify("on_episode_end", row)
         if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):  # after the row: it ran at the old ratio
-            self.logger.log("events", {**self._row(), "updates": self.counters.updates, "event": "replay_ratio",
-                                       "count": self.replay_ratio.current,
-                                       "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
+            self._log_event({"event": "replay_ratio", "count": self.replay_ratio.current,
+                             "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
 
     def _row(self, **values: Any) -> dict[str, Any]:
         return {"frame": self.frame, "step": self.counters.step, "episode": self.counters.episode,
@@ -295,11 +321,13 @@ class Trainer:
             # it found it, so a run extended later evaluates exactly as an uninterrupted one.
             self.eval_env.set_rng_state(rng_before)
         self.counters.last_eval_step = step
-        self.logger.log("eval", self._row(**result))
+        self.last_eval = self._row(**result)
+        self.logger.log("eval", self.last_eval)
         success = f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""
         progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
                       f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes{success}",
                       last_eval=f"last eval return {result['episode_reward']:.1f}{success} at frame {self.frame}")
+        self._notify("on_eval", self.last_eval)
 
     # --- evaluation ------------------------------------------------------
     def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
@@ -357,7 +385,8 @@ class Trainer:
         self.logger.resume(self.frame, ckpt.get("log_rows"))
 
     def _write_status(self, status: str) -> None:
-        info = {"status": status, "frame": self.frame, "step": self.counters.step,
+        info = {"status": status, **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
+                "frame": self.frame, "step": self.counters.step,
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
                 "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
         atomic_write_text(self.run_dir / "status.json", json.dumps(info, indent=2) + "\n")

@@ -1,0 +1,172 @@
+"""dormant from Python: the same runs as the ``dormant`` command, as functions.
+
+>>> import dormant
+>>> cfg = dormant.make_config(agent="drm", task="dmc/cartpole_balance", obs="states", frames=40_000)
+>>> result = dormant.train(cfg, out="runs/api")           # RunResult(run_dir, status, frames, last_eval, ...)
+>>> logs = dormant.load_logs(result.run_dir)              # logs.eval["episode_reward"], logs.train[...]
+>>> policy = dormant.load_agent(result.run_dir)           # policy.act(observation) -> action in [-1, 1]
+>>> dormant.evaluate(result.run_dir, episodes=10)         # {"episode_reward": ..., ...}
+
+``train`` goes through the same code as ``dormant train`` (configuration checks, run
+directory lock, headless rendering set-up, memory check, Ctrl-C → checkpoint, logs,
+learning curve), so a run started here can be resumed from the command line and the
+other way round.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from dormant.config import Config, ConfigError, parse_overrides, resolve
+
+if TYPE_CHECKING:
+    from dormant.interfaces import Env, PlasticAgent
+    from dormant.training.callbacks import Callback
+    from dormant.training.launch import RunResult
+
+
+def _overrides(args: Sequence[str | Mapping[str, Any]], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``"k=v"`` strings, mappings and keyword options (``__`` for a dot) as one override dict."""
+    out: dict[str, Any] = {}
+    for arg in args:
+        if isinstance(arg, str):
+            out.update(parse_overrides([arg]))
+        elif isinstance(arg, Mapping):
+            out.update({str(k): v for k, v in arg.items()})
+        else:
+            raise ConfigError(f"expected 'key=value' strings or a mapping, got {type(arg).__name__}: {arg!r}")
+    out.update({key.replace("__", "."): value for key, value in options.items()})
+    return out
+
+
+def make_config(*overrides: str | Mapping[str, Any], **options: Any) -> Config:
+    """The resolved configuration for CLI-style overrides: ``make_config("agent.lr=3e-4",
+    task="dmc/walker_walk", drm__threshold=0.1)`` (keyword ``__`` stands for a dot).
+    Unknown options and bad values raise ``ConfigError`` naming the closest valid one."""
+    return resolve(_overrides(overrides, options))
+
+
+def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, callbacks: Sequence[Callback] = (),
+          **options: Any) -> RunResult:
+    """Train one run; returns how it ended (``RunResult``: run_dir, status, frames, last_eval,
+    learning_curve). ``config`` is a ``Config`` (from ``make_config`` or built by hand), a
+    mapping of overrides or a list of ``key=value`` strings; ``options`` override it
+    (``out="runs/x"``, ``frames=10_000``). Raises ``ConfigError`` on bad input before any
+    work, ``NonFiniteLossError`` if an update diverges (the agent is saved first)."""
+    from dormant.training.launch import launch
+
+    if isinstance(config, Config):
+        return launch(_overrides((), options), config=config, callbacks=callbacks)
+    args: tuple = () if config is None else (config,) if isinstance(config, Mapping) else tuple(config)
+    return launch(_overrides(args, options), callbacks=callbacks)
+
+
+def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), **options: Any) -> RunResult:
+    """Continue a run where it stopped (``dormant train --resume``); ``options`` may change only
+    what leaves the numbers unchanged (``frames``, ``threads``, ``log.*`` display options, …)."""
+    from dormant.training.launch import launch
+
+    return launch(_overrides((), options), resume=run_dir, callbacks=callbacks)
+
+
+def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto",
+             seed: int | None = None) -> dict[str, Any]:
+    """Evaluate a run's checkpoint (``dormant eval``): mean return, its std, length, success rate."""
+    from dormant.training.evaluation import evaluate_checkpoint
+
+    if episodes < 1:
+        raise ConfigError(f"episodes must be ≥ 1, got {episodes}")
+    result = evaluate_checkpoint(run_dir, episodes=episodes, video=video, device=device, seed=seed)
+    assert result is not None  # episodes ≥ 1
+    return result
+
+
+@dataclass
+class RunLogs:
+    """A run directory's logs as columns: numeric columns are float arrays (NaN where a row
+    has no value), text columns (events' names and details) are arrays of ``str``."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    status: dict[str, Any]
+    train: dict[str, np.ndarray] = field(default_factory=dict)
+    eval: dict[str, np.ndarray] = field(default_factory=dict)
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
+    events: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _columns(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out: dict[str, np.ndarray] = {}
+    for key in rows[0] if rows else ():
+        values = [row[key] for row in rows]
+        try:
+            out[key] = np.array([float(v) if v != "" else np.nan for v in values])
+        except ValueError:
+            out[key] = np.array(values, dtype=str)
+    return out
+
+
+def load_logs(run_dir: str | Path) -> RunLogs:
+    """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events)."""
+    from dormant.experiments.runs import read_config, read_json
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+    config = read_config(run_dir)
+    if not isinstance(config, dict):
+        raise ConfigError(f"{run_dir / 'config.yaml'} is unreadable")
+    return RunLogs(run_dir, config, read_json(run_dir / "status.json") or {},
+                   **{kind: _columns(run_dir / f"{kind}.csv") for kind in ("train", "eval", "diagnostics", "events")})
+
+
+class Policy:
+    """A trained agent loaded from a checkpoint, acting with its mean action (no noise)."""
+
+    def __init__(self, agent: PlasticAgent, config: Config, frame: int):
+        self.agent, self.config, self.frame = agent, config, frame
+
+    def act(self, observation: np.ndarray, proprio: np.ndarray | None = None) -> np.ndarray:
+        """The action in [−1, 1] for one observation (stacked frames for pixels, as the env gives)."""
+        step = self.frame // self.config.env.action_repeat
+        return self.agent.act(observation, step, eval_mode=True, proprio=proprio)
+
+    def make_env(self, seed: int | None = None) -> Env:
+        """A fresh environment of the run's task, with the run's wrappers (frame stack, action repeat)."""
+        return _make_env(self.config, self.config.seed if seed is None else seed)
+
+
+def _make_env(cfg: Config, seed: int) -> Env:
+    from dormant.envs import make_env
+    from dormant.envs.rendering import configure_rendering
+
+    configure_rendering(cfg.env.obs == "pixels")
+    return make_env(cfg, seed=seed)
+
+
+def load_agent(run_dir: str | Path, *, device: str = "auto") -> Policy:
+    """The agent in a run's checkpoint, ready to act (``Policy``); its networks are ``policy.agent``."""
+    from dormant.agents import make_agent
+    from dormant.config import from_dict
+    from dormant.training.checkpoint import load_checkpoint
+    from dormant.training.device import resolve_device
+
+    checkpoint = load_checkpoint(Path(run_dir))
+    cfg = from_dict(checkpoint["config"])
+    env = _make_env(cfg, cfg.seed)  # the shapes come from the task's own wrapper
+    try:
+        agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device),
+                           proprio_dim=env.proprio_dim)
+    finally:
+        env.close()
+    agent.load_state_dict(checkpoint["agent"])
+    return Policy(agent, cfg, int(checkpoint["counters"]["step"]) * cfg.env.action_repeat)

@@ -1,0 +1,151 @@
+"""Start or resume one training run as ``dormant train`` does: resolve and check the
+configuration, prepare and lock the run directory, check memory, train, plot.
+
+The command line and the Python API (``dormant.train``) both go through ``launch``, so
+they behave the same (rendering set-up, resume rules, Ctrl-C, logs, the learning curve).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from dormant.config import Config, ConfigError, default_out, from_dict, resolve, set_field, validate
+from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
+from dormant.training.checkpoint import FILENAME, load_checkpoint
+from dormant.training.lock import DirLock
+from dormant.training.memory import memory_problem
+
+if TYPE_CHECKING:
+    from dormant.training.callbacks import Callback
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its directory, status (finished | interrupted), the frames trained,
+    the last evaluation (``None`` if none ran) and the learning-curve image."""
+
+    run_dir: Path
+    status: str
+    frames: int
+    last_eval: dict[str, float] | None
+    learning_curve: Path | None
+
+
+# Options a resume may change: none of them changes the numbers the run produces.
+RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "log.tensorboard", "eval.video",
+                  "checkpoint_every_frames")
+
+
+def _check_new_run_dir(path: Path) -> None:
+    """``path`` (an existing directory, see ``_prepare_run_dir``) may take a new run."""
+    if never_checkpointed(path):
+        return  # a run killed before its first checkpoint: nothing to resume, started again below
+    if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
+        hint = (f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists()
+                else "it is not empty")
+        raise ConfigError(f"run directory {path} already holds a run; {hint}, or choose another out=")
+
+
+def _restart_note(path: Path) -> None:
+    print(f"{path} holds a run that stopped before its first checkpoint: starting it again from frame 0 "
+          "(its earlier logs are removed)", flush=True)
+
+
+def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | None = None,
+           config: Config | None = None, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Train a new run (from ``overrides`` or a ready ``config``) or resume the run in
+    ``resume`` (``overrides`` may then change only ``RESUME_OPTIONS``), holding the run
+    directory's lock throughout. Raises ``ConfigError`` (and friends) before any work on bad
+    input, ``NonFiniteLossError`` when an update diverges."""
+    overrides = dict(overrides or {})
+    if resume:
+        run_dir = Path(resume)
+        if not (run_dir / FILENAME).exists() and not never_checkpointed(run_dir):
+            load_checkpoint(run_dir)  # raises the usual "no checkpoint at ..." error
+    else:
+        cfg = copy.deepcopy(config) if config is not None else resolve(overrides)
+        if config is not None:
+            for key, value in overrides.items():
+                set_field(cfg, key, value)
+            validate(cfg)
+        run_dir = Path(cfg.out or default_out(cfg))
+        cfg.out = str(run_dir)
+        _prepare_run_dir(run_dir)
+        _check_new_run_dir(run_dir)
+    with DirLock(run_dir):
+        checkpoint = None
+        if resume and (run_dir / FILENAME).exists():
+            checkpoint = load_checkpoint(run_dir)
+            cfg = _resumed_config(checkpoint["config"], overrides, int(checkpoint["counters"]["step"]))
+        elif resume:  # no checkpoint yet: the same configuration, from the start
+            saved = read_config(run_dir)
+            if not isinstance(saved, dict):
+                raise ConfigError(f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
+                                  "again from; start a new run with `dormant train ... out=DIR`")
+            cfg = _resumed_config(saved, overrides, 0)
+            _restart_note(run_dir)
+            clear_run_dir(run_dir)
+        else:
+            _check_new_run_dir(run_dir)  # again, now that no one else can start it
+            if never_checkpointed(run_dir):
+                _restart_note(run_dir)
+                clear_run_dir(run_dir)
+        problem = memory_problem(cfg)
+        if problem:
+            raise ConfigError(problem)
+        return _train_locked(cfg, run_dir, checkpoint, callbacks)
+
+
+def _prepare_run_dir(path: Path) -> None:
+    """The run directory exists (created if need be), or a one-line reason why it cannot."""
+    try:
+        is_file = path.exists() and not path.is_dir()
+        if not is_file:
+            path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # e.g. a name too long for the file system, or a file on the way
+        raise ConfigError(f"out={path}: cannot create the run directory ({err.strerror or err})") from None
+    if is_file:
+        raise ConfigError(f"out={path} is a file, not a directory; choose another out=")
+
+
+def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
+    try:
+        cfg = from_dict(saved)
+    except ConfigError as err:
+        raise ConfigError(f"the run's saved configuration is not valid for this dormant: {err}") from None
+    refused = sorted(set(overrides) - set(RESUME_OPTIONS))
+    if refused:
+        raise ConfigError(f"on resume only {', '.join(o + '=' for o in RESUME_OPTIONS)} may change (they leave the "
+                          f"numbers as they are); refused: {', '.join(refused)} (start a new run to change them)")
+    for key, value in overrides.items():
+        set_field(cfg, key, value)
+    validate(cfg)
+    done = steps_done * cfg.env.action_repeat
+    if cfg.frames < done:
+        raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
+    return cfg
+
+
+def _train_locked(cfg: Config, run_dir: Path, checkpoint: dict[str, Any] | None,
+                  callbacks: Sequence[Callback]) -> RunResult:
+    from dormant.training.trainer import Trainer
+
+    trainer = Trainer(cfg, run_dir, checkpoint=checkpoint, callbacks=callbacks)
+    print(f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
+          f"{cfg.frames} frames, device {trainer.device})", flush=True)
+    try:
+        status = trainer.train()
+    finally:
+        trainer.close()
+    from dormant.experiments.plot import plot_run
+
+    png = plot_run(run_dir)
+    if status == "interrupted":
+        print(f"interrupted at frame {trainer.frame}; checkpoint saved. Continue with: "
+              f"dormant train --resume {run_dir}")
+    else:
+        print(f"finished {trainer.frame} frames; learning curve: {png}")
+    return RunResult(run_dir, status, trainer.frame, trainer.last_eval, png)
