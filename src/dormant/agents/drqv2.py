@@ -118,9 +118,15 @@ class DrQV2Agent:
             out[key] = tensor.to(self.device, non_blocking=pin)
         return out
 
-    def augment_and_encode(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def augmenting(self, step: int) -> bool:
+        """Random shift at this agent step: ``agent.augment``, flipped from ``agent.augment_switch_frame`` on."""
+        switch = self.cfg.augment_switch_frame
+        return self.cfg.augment != (switch > 0 and step * self.action_repeat >= switch)
+
+    def augment_and_encode(self, batch: dict[str, torch.Tensor],
+                           augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         obs, next_obs = batch["obs"], batch["next_obs"]
-        if self.pixels:  # shift the uint8 frames, then convert
+        if self.pixels and augment:  # shift the uint8 frames, then convert
             obs, next_obs = random_shift(obs), random_shift(next_obs)
         with self._autocast():
             h = self._features(obs, batch.get("proprio"))
@@ -192,7 +198,7 @@ class DrQV2Agent:
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """One gradient update; returns the ``METRICS`` as a single device vector."""
-        h, next_h = self.augment_and_encode(batch)
+        h, next_h = self.augment_and_encode(batch, self.augmenting(step))
         metrics = {"batch_reward": batch["reward"].mean()}
         metrics.update(self.before_learning(h, batch, step))
         std = self.stddev(step)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from dormant.config.schema import (
-    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, redo_nets,
+    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, frame_list, net_list,
+    redo_nets,
 )
 from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
@@ -102,6 +103,10 @@ def validate(cfg: Config) -> None:
             f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
             f"(agent.batch_size={cfg.agent.batch_size})"
         )
+    if cfg.agent.augment_switch_frame < 0:
+        raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
+    if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":
+        raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); states are never shifted")
     _validate_plasticity(cfg)
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
@@ -137,21 +142,37 @@ def _validate_plasticity(cfg: Config) -> None:
                                 ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear"))):
         if value not in choices:
             raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+    frames = {}
+    for key in ("plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames"):
+        text = getattr(p, key.split(".")[1])
+        try:
+            frames[key] = frame_list(text)
+        except ValueError as err:
+            raise ConfigError(f"{key}={text!r}: {err}; expected frames like 100000,500000") from None
+        if frames[key] != sorted(set(frames[key])):
+            raise ConfigError(f"{key}={text!r}: list each frame once, in increasing order")
+    for key in ("plasticity.reset_nets", "plasticity.shrink_perturb_nets"):
+        for net in net_list(getattr(p, key.split(".")[1])):
+            if net not in REDO_NETS:
+                raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}")
+            if net == "value" and cfg.agent.name != "drm":
+                raise ConfigError(f"{key}=value needs agent=drm (agent is {cfg.agent.name!r})")
     nets = redo_nets(cfg)
-    if p.redo and not nets:
+    redo = p.redo or bool(frames["plasticity.redo_at_frames"])
+    if redo and not nets:
         raise ConfigError("plasticity.redo_nets is empty; name at least one of " + ", ".join(REDO_NETS))
     for net in nets:
         if net not in REDO_NETS:
             raise ConfigError(f"plasticity.redo_nets: unknown network {net!r}{closest(net, REDO_NETS)}; "
                               f"valid: {', '.join(REDO_NETS)}")
-    if p.redo and "encoder" in nets and cfg.env.obs != "pixels":
+    if redo and "encoder" in nets and cfg.env.obs != "pixels":
         raise ConfigError("plasticity.redo_nets=encoder needs obs=pixels (the state encoder is the identity)")
-    if p.redo and "encoder" in nets and cfg.env.proprio:
+    if redo and "encoder" in nets and cfg.env.proprio:
         raise ConfigError("plasticity.redo_nets=encoder cannot trace encoder channels through the "
                           "proprioception concatenation (env.proprio=true); recycle the heads only")
-    if p.redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
+    if redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
         raise ConfigError("plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
                           "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks")
-    if p.redo and "value" in nets and cfg.agent.name != "drm":
+    if redo and "value" in nets and cfg.agent.name != "drm":
         raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
 

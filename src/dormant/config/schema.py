@@ -51,6 +51,8 @@ class AgentConfig:
     discount: float = 0.99  # γ
     critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
     critic_layernorm: bool = False  # LayerNorm after each hidden Linear of Q1/Q2 (reference MetaWorld)
+    augment: bool = True  # random shift of pixel observations (DrQ-v2's only augmentation); false: none
+    augment_switch_frame: int = 0  # > 0: augmentation flips (on → off, or off → on) from this frame on; 0: never
     bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
     compile: bool = False  # torch.compile the networks (off until shown harmless)
 
@@ -95,9 +97,14 @@ class PlasticityConfig:
     redo_tau: float = 0.1  # ReDo's recycling threshold τ (score ÷ layer mean ≤ τ)
     redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm)
     redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
+    redo_at_frames: str = ""  # one-shot ReDo at these frames (comma-separated, e.g. 100000,500000), whatever plasticity.redo says
     reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
+    reset_at_frames: str = ""  # one-shot resets at these frames (comma-separated)
     reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
+    reset_nets: str = ""  # comma-separated networks resets touch (encoder, actor, critic, value); empty: all
     shrink_perturb_every_frames: int = 0  # periodic θ ← αθ + (1−α)φ (Ash & Adams 2020); 0: off
+    shrink_perturb_at_frames: str = ""  # one-shot shrink-and-perturb at these frames (comma-separated)
+    shrink_perturb_nets: str = ""  # comma-separated networks shrink-and-perturb touches; empty: all (as the scope says)
     shrink_perturb_alpha: float = 0.8  # α in θ ← αθ + (1−α)φ
     shrink_perturb_scope: str = "all"  # all: every parameter, encoder included | linear: Linear layers
 
@@ -208,7 +215,23 @@ def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
 
 
 def redo_nets(cfg: Config) -> list[str]:
-    return [name.strip() for name in cfg.plasticity.redo_nets.split(",") if name.strip()]
+    return net_list(cfg.plasticity.redo_nets)
+
+
+def net_list(text: str) -> list[str]:
+    """``"critic, actor"`` → ``["critic", "actor"]`` (empty → [])."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def frame_list(text: str) -> list[int]:
+    """``"100000,5e5"`` → ``[100000, 500000]`` (ValueError on anything else)."""
+    frames = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        value = float(item.replace("_", ""))
+        if not value.is_integer() or value <= 0:
+            raise ValueError(f"{item!r} is not a positive whole number of frames")
+        frames.append(int(value))
+    return frames
 
 
 # Options added after runs had been saved without them, whose default changed what such a

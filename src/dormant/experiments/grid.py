@@ -4,9 +4,10 @@ directory each combination gets, and the record of it all (``sweep.json``).
 Any option may list values: ``agent.lr=1e-4,3e-4`` is an axis crossed with agents × tasks
 × seeds. Commas split a list only outside parentheses and brackets, so a schedule like
 ``linear(1.0,0.1,500000)`` is one value; brackets hold a value with a top-level comma
-(``[a,b]`` is the value ``a,b``). ``plasticity.redo_nets`` is itself a comma-separated
-list, so without brackets its whole text is one value (as in ``dormant train``);
-``plasticity.redo_nets=[critic],[critic,actor]`` is an axis of two values.
+(``[a,b]`` is the value ``a,b``). List-valued options (``LIST_VALUED``: the networks and
+frames of the plasticity interventions, e.g. ``plasticity.redo_nets``) are themselves
+comma-separated, so without brackets their whole text is one value (as in ``dormant
+train``); ``plasticity.redo_nets=[critic],[critic,actor]`` is an axis of two values.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from dormant.experiments.runs import MANIFEST
 from dormant.training.files import atomic_write_text
 
 # Options whose value is itself a comma-separated list: one value unless bracketed.
-LIST_VALUED = {"plasticity.redo_nets"}
+LIST_VALUED = {"plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shrink_perturb_nets",
+               "plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames"}
 # Options that never make another method (the budget, where and how a run executes,
 # what it logs): a list of values for them is refused rather than swept.
 NOT_AXES = {"frames", "out", "threads", "device", "checkpoint_every_frames", "eval.video"}

@@ -14,7 +14,7 @@ that these functions handle, for any ``PlasticAgent`` (DrQ-v2, DrM, and agents t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -61,42 +61,56 @@ def recycle_agent_(agent: PlasticAgent, batch: Batch, nets: list[str], tau: floa
     return counts
 
 
-def perturbed_networks(agent: PlasticAgent, scope: str) -> dict[str, torch.nn.Module]:
+def _chosen(agent: PlasticAgent, only: Sequence[str] | None) -> dict[str, torch.nn.Module]:
+    """The agent's networks, restricted to the names in ``only`` (None: all of them)."""
+    available = agent.networks()
+    unknown = sorted(set(only or ()) - set(available))
+    if unknown:
+        raise ValueError(f"agent has no network {unknown}; it has {sorted(available)}")
+    return {name: net for name, net in available.items() if only is None or name in only}
+
+
+def perturbed_networks(agent: PlasticAgent, scope: str, nets: Sequence[str] | None = None) -> dict[str, torch.nn.Module]:
     """What shrink-and-perturb mixes: the heads, each target after its network (with its
-    own draw), and the encoder for ``scope="all"``."""
+    own draw), and the encoder for ``scope="all"``; only the networks in ``nets`` if given."""
     targets = agent.target_networks()
-    nets: dict[str, torch.nn.Module] = {}
-    for name, net in agent.networks().items():
+    chosen: dict[str, torch.nn.Module] = {}
+    for name, net in _chosen(agent, nets).items():
         if name != "encoder":
-            nets[name] = net
+            chosen[name] = net
         if name in targets:
-            nets[f"{name}_target"] = targets[name]
-    if scope == "all":
-        nets["encoder"] = agent.encoder
-    return nets
+            chosen[f"{name}_target"] = targets[name]
+    if scope == "all" and (nets is None or "encoder" in nets):
+        chosen["encoder"] = agent.encoder
+    return chosen
 
 
 def shrink_perturb_agent_(agent: PlasticAgent, alpha: float | torch.Tensor, scope: str = "all",
-                          target: str = "fresh", initial_state: dict[str, dict] | None = None) -> None:
-    """θ ← αθ + (1−α)φ on every network (each target with its own draw); every optimiser reset.
+                          target: str = "fresh", initial_state: dict[str, dict] | None = None,
+                          nets: Sequence[str] | None = None) -> list[str]:
+    """θ ← αθ + (1−α)φ on every network (each target with its own draw), or only on ``nets``;
+    every optimiser is reset. Returns the networks mixed.
 
     ``initial_state`` (``target="initial"``): per network name, the state dict to shrink towards.
     """
-    for name, net in perturbed_networks(agent, scope).items():
+    mixed = []
+    for name, net in perturbed_networks(agent, scope, nets).items():
         if any(True for _ in net.parameters()):
             shrink_perturb_(net, alpha, target=target, initial_state=(initial_state or {}).get(name),
                             init_fn=agent.init_fn, scope=scope)
+            mixed.append(name)
     for optimizer in agent.optimizers():
         reset_optimizer_state_(optimizer)
+    return mixed
 
 
-def reset_agent_(agent: PlasticAgent, scope: str = "heads") -> list[str]:
+def reset_agent_(agent: PlasticAgent, scope: str = "heads", nets: Sequence[str] | None = None) -> list[str]:
     """Reset (Nikishin et al. 2022): a fresh draw of the heads (each network's children
-    after its trunk) or of every network; a target copies exactly what was re-drawn of
-    its network; the optimiser state of exactly the re-drawn parameters is forgotten.
-    Returns what was reset."""
+    after its trunk) or of every network, of all networks or only of ``nets``; a target
+    copies exactly what was re-drawn of its network; the optimiser state of exactly the
+    re-drawn parameters is forgotten. Returns what was reset."""
     modules: dict[str, torch.nn.Module] = {}
-    for name, net in agent.networks().items():
+    for name, net in _chosen(agent, nets).items():
         if scope == "all":
             modules[name] = net
         else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dormant.config import Config, redo_nets
+from dormant.config.schema import frame_list, net_list
 from dormant.plasticity.agent_surgery import recycle_agent_, reset_agent_, shrink_perturb_agent_
 from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio
 
@@ -48,6 +49,29 @@ class Periodic:
         self.last, self.count = int(state["last"]), int(state["count"])
 
 
+@dataclass
+class Milestones:
+    """One-shot work at listed points (frames), by the same rule as ``Periodic``: it fires at
+    the first check at or after a listed point; points passed over in one jump fire once."""
+
+    points: list[int]
+    done: int = 0  # how many listed points have been reached
+    count: int = 0  # firings so far
+
+    def due(self, now: int) -> bool:
+        reached = sum(point <= now for point in self.points)
+        if reached <= self.done:
+            return False
+        self.done, self.count = reached, self.count + 1
+        return True
+
+    def state_dict(self) -> dict[str, int]:
+        return {"done": self.done, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.done, self.count = int(state["done"]), int(state["count"])
+
+
 def make_replay_ratio(cfg: Config) -> ReplayRatio:
     p = cfg.plasticity
     if p.replay_ratio == "adaptive":
@@ -58,34 +82,49 @@ def make_replay_ratio(cfg: Config) -> ReplayRatio:
 
 
 class PlasticityInterventions:
-    """The periodic interventions a config switches on (an ``Intervention``); ``after_update``
-    runs what is due and returns one event row per action."""
+    """The periodic and one-shot interventions a config switches on (an ``Intervention``);
+    ``after_update`` runs what is due and returns one event row per action."""
 
     def __init__(self, cfg: Config):
         self.p = p = cfg.plasticity
         self.nets = redo_nets(cfg)
+        self.reset_nets = net_list(p.reset_nets) or None
+        self.shrink_perturb_nets = net_list(p.shrink_perturb_nets) or None
         self.redo = Periodic(p.redo_every_updates if p.redo else 0)
         self.reset = Periodic(p.reset_every_frames)
         self.shrink_perturb = Periodic(p.shrink_perturb_every_frames)
+        self.redo_at = Milestones(frame_list(p.redo_at_frames))
+        self.reset_at = Milestones(frame_list(p.reset_at_frames))
+        self.shrink_perturb_at = Milestones(frame_list(p.shrink_perturb_at_frames))
+
+    @staticmethod
+    def _due(periodic: Periodic | Milestones, once: Milestones, now_periodic: int, frame: int) -> bool:
+        fired = periodic.due(now_periodic)
+        fired_once = once.due(frame)  # both advance, so neither fires late for the other
+        return fired or fired_once
 
     def after_update(self, agent: PlasticAgent, batch: Batch, updates: int, frame: int) -> list[dict]:
         p, events = self.p, []
-        if self.redo.due(updates):
+        if self._due(self.redo, self.redo_at, updates, frame):
             counts = recycle_agent_(agent, batch, self.nets, tau=p.redo_tau, reset_step=p.redo_reset_step)
             events.append({"event": "redo", "count": sum(counts.values()),
                            "detail": " ".join(f"{layer}={n}" for layer, n in counts.items())})
-        if self.reset.due(frame):
-            reset = reset_agent_(agent, p.reset_scope)
-            events.append({"event": f"reset_{p.reset_scope}", "count": self.reset.count, "detail": " ".join(reset)})
-        if self.shrink_perturb.due(frame):
-            shrink_perturb_agent_(agent, p.shrink_perturb_alpha, scope=p.shrink_perturb_scope)
-            events.append({"event": "shrink_perturb", "count": self.shrink_perturb.count,
-                           "detail": f"alpha={p.shrink_perturb_alpha} scope={p.shrink_perturb_scope}"})
+        if self._due(self.reset, self.reset_at, frame, frame):
+            reset = reset_agent_(agent, p.reset_scope, nets=self.reset_nets)
+            events.append({"event": f"reset_{p.reset_scope}", "count": self.reset.count + self.reset_at.count,
+                           "detail": " ".join(reset)})
+        if self._due(self.shrink_perturb, self.shrink_perturb_at, frame, frame):
+            mixed = shrink_perturb_agent_(agent, p.shrink_perturb_alpha, scope=p.shrink_perturb_scope,
+                                          nets=self.shrink_perturb_nets)
+            events.append({"event": "shrink_perturb", "count": self.shrink_perturb.count + self.shrink_perturb_at.count,
+                           "detail": f"alpha={p.shrink_perturb_alpha} scope={p.shrink_perturb_scope} "
+                                     f"nets={','.join(mixed)}"})
         return events
 
     def state_dict(self) -> dict[str, Any]:
         return {"redo": self.redo.state_dict(), "reset": self.reset.state_dict(),
-                "shrink_perturb": self.shrink_perturb.state_dict()}
+                "shrink_perturb": self.shrink_perturb.state_dict(), "redo_at": self.redo_at.state_dict(),
+                "reset_at": self.reset_at.state_dict(), "shrink_perturb_at": self.shrink_perturb_at.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], updates: int = 0) -> None:
         if "reset" not in state:  # a checkpoint from before the shared clock: the periods last fired at
@@ -95,3 +134,6 @@ class PlasticityInterventions:
         self.redo.load_state_dict(state["redo"])
         self.reset.load_state_dict(state["reset"])
         self.shrink_perturb.load_state_dict(state["shrink_perturb"])
+        for name in ("redo_at", "reset_at", "shrink_perturb_at"):  # absent in checkpoints from before one-shots
+            if name in state:
+                getattr(self, name).load_state_dict(state[name])
