@@ -90,7 +90,7 @@ class DrMAgent(DrQV2Agent):
         self.dormant_tau, self.dormant_scoring = self.drm.dormant_tau, self.drm.dormant_scoring
         # β per actor layer is logged too: one column per nn.Linear, in forward order.
         self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
-        self.METRICS = type(self).METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
+        self.METRICS = self.METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
         self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)

@@ -23,6 +23,7 @@ from dormant.config import AgentConfig
 from dormant.nets import (
     Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
+from dormant.agents.intrinsic import make_intrinsic
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 from dormant.exploration import parse_schedule
 
@@ -65,6 +66,10 @@ class DrQV2Agent:
         self._critic_fwd = self.critic
         self._target_fwd = self.critic_target
         self._critic_units = ActiveUnitCounter(self.critic)  # critic FAU during its update
+        self.intrinsic = make_intrinsic(cfg.intrinsic, obs_shape, pixels=pixels, lr=cfg.lr)
+        if self.intrinsic is not None:
+            self.intrinsic.to(device)
+            self.METRICS = type(self).METRICS + ("intrinsic_reward",)
         if cfg.compile:
             self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
                 torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
@@ -200,6 +205,10 @@ class DrQV2Agent:
         """One gradient update; returns the ``METRICS`` as a single device vector."""
         h, next_h = self.augment_and_encode(batch, self.augmenting(step))
         metrics = {"batch_reward": batch["reward"].mean()}
+        if self.intrinsic is not None:  # r = r_task + ρ·r_intrinsic, on the un-augmented batch
+            bonus = self.intrinsic(batch)
+            metrics["intrinsic_reward"] = bonus.mean()
+            batch = {**batch, "reward": batch["reward"] + self.cfg.intrinsic_weight * bonus}
         metrics.update(self.before_learning(h, batch, step))
         std = self.stddev(step)
         metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h, std))
@@ -246,6 +255,10 @@ class DrQV2Agent:
                  "critic_opt": self.critic_opt}
         if self.encoder_opt is not None:
             found["encoder_opt"] = self.encoder_opt
+        if self.intrinsic is not None:
+            found["intrinsic"] = self.intrinsic
+            if hasattr(self.intrinsic, "optimizer"):
+                found["intrinsic_opt"] = self.intrinsic.optimizer
         return found
 
     def live_tensors(self) -> list[torch.Tensor]:

@@ -103,6 +103,12 @@ def validate(cfg: Config) -> None:
             f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
             f"(agent.batch_size={cfg.agent.batch_size})"
         )
+    check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
+    if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):
+        raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
+    if cfg.agent.intrinsic == "frame_diff" and (cfg.env.obs != "pixels" or cfg.env.frame_stack < 2):
+        raise ConfigError("agent.intrinsic=frame_diff compares the first and last stacked frames: it needs "
+                          f"obs=pixels and env.frame_stack ≥ 2 (have obs={cfg.env.obs}, frame_stack={cfg.env.frame_stack})")
     if cfg.agent.augment_switch_frame < 0:
         raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
     if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":

@@ -51,6 +51,8 @@ class AgentConfig:
     discount: float = 0.99  # γ
     critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
     critic_layernorm: bool = False  # LayerNorm after each hidden Linear of Q1/Q2 (reference MetaWorld)
+    intrinsic: str = "none"  # intrinsic reward added to the task's: none | rnd (random network distillation) | frame_diff (|first − last stacked frame|, standardised)
+    intrinsic_weight: float = 1.0  # ρ in r = r_task + ρ·r_intrinsic (DrM's RND baseline: 1.0)
     augment: bool = True  # random shift of pixel observations (DrQ-v2's only augmentation); false: none
     augment_switch_frame: int = 0  # > 0: augmentation flips (on → off, or off → on) from this frame on; 0: never
     bf16: bool = False  # autocast the networks to bfloat16 (off until shown harmless)
