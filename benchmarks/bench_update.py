@@ -100,8 +100,10 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
 
 def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
                        length: int) -> dict[str, Any]:
-    """DrM's update against DrQ-v2's on the same batches, interleaved (A B, B A, ...) so
-    that drift and order effects hit both alike; the ratio of medians is the figure."""
+    """DrM's update (and ALIX's, and DrQ-v2 + RND's) against DrQ-v2's on the same batches,
+    interleaved (A B, B A, ...) so that drift and order effects hit all alike; the ratios
+    of medians are the figures."""
+    from dormant.agents.alix import ALIXAgent
     from dormant.agents.drm import DrMAgent
     from dormant.config import DrMConfig
 
@@ -110,13 +112,18 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
     torch.manual_seed(0)
     agents = {"drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
               "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device,
-                              drm=DrMConfig())}
+                              drm=DrMConfig()),
+              "alix": ALIXAgent(obs_shape, action_dim, AgentConfig(augment=False), pixels=True, device=device),
+              "drqv2_rnd": DrQV2Agent(obs_shape, action_dim, AgentConfig(intrinsic="rnd"), pixels=True,
+                                      device=device)}
     step = 100_000 + 2  # past exploration, not a perturbation step
     times = time_interleaved(agents, lambda i: agents["drqv2"].to_batch(replay.sample(batch_size)),
                              warmup + n, warmup, step, device)
     perturb_ms = time_once_ms(agents["drm"].perturb, device)  # once: it runs every 100k agent steps
     medians = {name: median_ms(t) for name, t in times.items()}
     return {"update_ms": medians, "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
+            "alix_over_drqv2": round(medians["alix"] / medians["drqv2"], 3),
+            "rnd_over_drqv2": round(medians["drqv2_rnd"] / medians["drqv2"], 3),
             "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
             "perturb_ms_once": perturb_ms, "target_max_ratio": 1.2,
             "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,

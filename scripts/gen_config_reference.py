@@ -24,7 +24,7 @@ from typing import Any
 
 import dormant.config as config
 from dormant.config import (
-    PRESETS, SHORTHANDS, AgentConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
+    PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
     ReplayConfig, field_docs, field_paths,
 )
 
@@ -44,6 +44,8 @@ SECTIONS: dict[type, str] = {
     LogConfig: "Logs and diagnostics (`log.*`). What each file holds: [usage](usage.md#a-run-directory).",
     DrMConfig: "DrM's mechanisms and ablations (`drm.*`, refused unless `agent=drm`). Formulas: "
                "[algorithms](algorithms.md#drm).",
+    ALIXConfig: "ALIX's feature smoothing and how it learns its strength (`alix.*`, refused unless `agent=alix`). "
+                "What it does: [algorithms](algorithms.md#alix).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
 }

@@ -48,7 +48,7 @@ class DrQV2Agent:
         self.action_dim = action_dim
         self.pixels = pixels
         self.stddev_schedule = parse_schedule(cfg.stddev_schedule)
-        self.encoder = (PixelEncoder(obs_shape) if pixels else StateEncoder(obs_shape)).to(device)
+        self.encoder = self.make_encoder(obs_shape).to(device)
         # Heads read h = concat(encoder(obs), proprio) when proprioception is fused in.
         self.proprio_dim = proprio_dim
         self.repr_dim = repr_dim = self.encoder.repr_dim + proprio_dim
@@ -57,8 +57,7 @@ class DrQV2Agent:
                              dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
-        params = list(self.encoder.parameters())
-        self.encoder_opt = torch.optim.Adam(params, lr=cfg.lr) if params else None
+        self.encoder_opt = self.make_encoder_optimizer()
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
         self._encode = self.encoder
@@ -73,6 +72,15 @@ class DrQV2Agent:
         if cfg.compile:
             self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
                 torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
+
+    def make_encoder(self, obs_shape: tuple[int, ...]) -> torch.nn.Module:
+        """The observation encoder: DrQ-v2's conv net for pixels, the identity for states (ALIX replaces it)."""
+        return PixelEncoder(obs_shape) if self.pixels else StateEncoder(obs_shape)
+
+    def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
+        """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""
+        params = list(self.encoder.parameters())
+        return torch.optim.Adam(params, lr=self.cfg.lr) if params else None
 
     # --- acting ----------------------------------------------------------
     def stddev(self, step: int) -> float | torch.Tensor:

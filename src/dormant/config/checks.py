@@ -103,6 +103,13 @@ def validate(cfg: Config) -> None:
             f"replay.capacity={cfg.replay.capacity} transitions is smaller than one batch "
             f"(agent.batch_size={cfg.agent.batch_size})"
         )
+    a = cfg.alix
+    if cfg.agent.name == "alix" and cfg.env.obs != "pixels":
+        raise ConfigError("agent=alix smooths convolutional feature maps: it needs obs=pixels")
+    if not 0.0 <= a.s_init <= 1.0 or a.max_shift <= 0 or a.s_lr <= 0 or not 0.0 <= a.s_beta1 < 1.0:
+        raise ConfigError("alix: s_init must be in [0, 1], max_shift and s_lr > 0, s_beta1 in [0, 1)")
+    if a.nd_kernel < 3 or a.nd_kernel % 2 == 0:
+        raise ConfigError(f"alix.nd_kernel must be odd and ≥ 3, got {a.nd_kernel}")
     check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
     if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):
         raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
@@ -179,6 +186,9 @@ def _validate_plasticity(cfg: Config) -> None:
     if redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
         raise ConfigError("plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
                           "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks")
+    if redo and "encoder" in nets and cfg.agent.name == "alix":
+        raise ConfigError("plasticity.redo_nets=encoder: ReDo cannot trace channels through ALIX's smoothing layers; "
+                          "recycle the heads only")
     if redo and "value" in nets and cfg.agent.name != "drm":
         raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
 

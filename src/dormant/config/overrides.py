@@ -12,7 +12,7 @@ import typing
 from typing import Any
 
 from dormant.config.checks import validate
-from dormant.config.schema import AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
+from dormant.config.schema import AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
 from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
@@ -98,13 +98,14 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     obs = str(overrides.get("env.obs", cfg.env.obs))
     check_choice("observation kind (obs)", obs, OBS_KINDS)
     agent = str(overrides.get("agent.name", cfg.agent.name))
-    if agent != "drm" and any(key.startswith("drm.") for key in overrides):
-        raise ConfigError(f"drm.* options apply to agent=drm only (agent is {agent!r})")
+    for section, owner in AGENT_SECTIONS.items():
+        if agent != owner and any(key.startswith(section + ".") for key in overrides):
+            raise ConfigError(f"{section}.* options apply to agent={owner} only (agent is {agent!r})")
     preset = str(overrides.get("preset", cfg.preset))
     if preset:
         check_choice("preset", preset, list(PRESETS))
     check_obs(task, obs)
-    layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent)]
+    layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent), AGENT_PRESETS.get(agent, {})]
     if preset:
         if agent != "drm" and any(key.startswith("drm.") for key in PRESETS[preset]):
             raise ConfigError(f"preset={preset} sets drm.* options: it needs agent=drm (agent is {agent!r})")

@@ -37,7 +37,7 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"  # `drqv2` or `drm`
+    name: str = "drqv2"  # `drqv2`, `drm` or `alix`
     lr: float = 1e-4  # Adam learning rate of every network
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
     hidden_dim: int = 1024  # width of the hidden layers of actor, critic heads and V
@@ -83,6 +83,19 @@ class DrMConfig:
     exploit_temperature: float = 0.02  # T'
     fixed_lambda: float = -1.0  # ≥ 0: constant λ instead of λ(β) (ablation)
     expectile: float = 0.9  # expectile of V's regression towards min(Q1, Q2) (Adroit: 0.7)
+
+
+@dataclass
+class ALIXConfig:
+    """ALIX (Cetin et al., ICML 2022); used only by ``agent=alix``. Defaults: the authors' DMC configuration."""
+
+    max_shift: float = 2.0  # LIX resamples feature maps at a random offset within ±(max_shift + ½)·S pixels
+    s_init: float = 0.5  # initial smoothing S, in [0, 1]
+    nd_target: float = 0.535  # target of mean log(1 + ND), the last layer's gradient discontinuity
+    nd_kernel: int = 3  # N: the N×N neighbourhood the discontinuity score compares (odd, ≥ 3)
+    s_lr: float = 2e-3  # Adam learning rate of S
+    s_beta1: float = 0.5  # Adam β1 of S (β2 = 0.999)
+    fixed_batch: bool = True  # one random LIX offset per batch (the authors' setting); false: one per sample
 
 
 @dataclass
@@ -152,6 +165,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
     drm: DrMConfig = field(default_factory=DrMConfig)
+    alix: ALIXConfig = field(default_factory=ALIXConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +175,14 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2", "drm")
+AGENTS = ("drqv2", "drm", "alix")
+# Option sections that belong to one agent: refused for the others, applied only to that
+# agent's runs in a mixed sweep.
+AGENT_SECTIONS = {"drm": "drm", "alix": "alix"}
+# Overrides an agent brings (after the task preset, before named presets and the user's).
+AGENT_PRESETS: dict[str, dict[str, Any]] = {
+    "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
+}
 MAX_SEED = 2**32 - 1
 MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1
 MAX_IMAGE_SIZE = 512

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from dormant.config import ConfigError, flatten, resolve
+from dormant.config import AGENT_SECTIONS, ConfigError, flatten, resolve
 from dormant.experiments.backends import RunSpec
 from dormant.experiments.runs import MANIFEST
 from dormant.training.files import atomic_write_text
@@ -31,7 +31,6 @@ LIST_VALUED = {"plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shri
 # Options that never make another method (the budget, where and how a run executes,
 # what it logs): a list of values for them is refused rather than swept.
 NOT_AXES = {"frames", "out", "threads", "device", "checkpoint_every_frames", "eval.video"}
-DRM_ONLY = "drm."  # options of DrM alone: applied to agent=drm runs only
 # Keys that may differ between a run directory and the sweep that owns it.
 NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress", "log.progress_every_s"}
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -102,8 +101,13 @@ def dir_part(key: str, value: str) -> str:
     return f"{key}={safe}"
 
 
+def owner(key: str) -> str | None:
+    """The agent an option belongs to alone (``drm.*`` → drm, ``alix.*`` → alix), else None."""
+    return AGENT_SECTIONS.get(key.split(".", 1)[0]) if "." in key else None
+
+
 def applies(key: str, agent: str) -> bool:
-    return not key.startswith(DRM_ONLY) or agent == "drm"
+    return owner(key) in (None, agent)
 
 
 @dataclass
@@ -132,7 +136,7 @@ def make_grid(raw: dict[str, str], agents: list[str], tasks: list[str], seeds: l
         else:
             shared[key] = values[0]
     if manifest.get("runs"):
-        needed = {k for k in old_axes if "drm" in agents or not k.startswith(DRM_ONLY)}
+        needed = {k for k in old_axes if owner(k) is None or owner(k) in agents}
         added, missing = sorted(set(axes) - old_axes), sorted(needed - set(axes))
         if added:
             before = "; ".join(f"{k}={manifest['shared'][k]}" for k in added if k in manifest.get("shared", {}))
@@ -144,13 +148,14 @@ def make_grid(raw: dict[str, str], agents: list[str], tasks: list[str], seeds: l
                               + "; ".join(f"{k}={','.join(manifest['axes'][k])}" for k in missing)
                               + "): name it in this command too, with one or more values")
     grid = Grid(agents, tasks, seeds, axes, shared)
-    drm_keys = sorted(k for k in [*axes, *shared] if k.startswith(DRM_ONLY))
-    others = [a for a in agents if a != "drm"]
-    if drm_keys and "drm" in agents and others:
-        one = len(drm_keys) == 1
-        grid.notes.append(f"{', '.join(drm_keys)} appl{'ies' if one else 'y'} to agent=drm only: the "
-                          f"{', '.join(others)} runs do not take {'it' if one else 'them'}"
-                          + (" and are not repeated for each value" if set(drm_keys) & set(axes) else ""))
+    for agent in sorted(set(AGENT_SECTIONS.values()) & set(agents)):
+        own = sorted(k for k in [*axes, *shared] if owner(k) == agent)
+        others = [a for a in agents if a != agent]
+        if own and others:
+            one = len(own) == 1
+            grid.notes.append(f"{', '.join(own)} appl{'ies' if one else 'y'} to agent={agent} only: the "
+                              f"{', '.join(others)} runs do not take {'it' if one else 'them'}"
+                              + (" and are not repeated for each value" if set(own) & set(axes) else ""))
     return grid
 
 
