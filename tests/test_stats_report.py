@@ -12,6 +12,7 @@ from dormant.cli import main
 from dormant.experiments.plot import reference_curve, reference_dir
 from dormant.experiments.collect import collect
 from dormant.experiments.report import write_report
+from dormant.config import resolve
 from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
 from helpers import tiny_states
 
@@ -304,3 +305,13 @@ def test_tasks_without_a_known_score_range_stay_out_of_the_aggregates(tmp_path):
     assert run.score_range is None and math.isnan(run.normalized(run.final))
     md, _ = write_report([tmp_path], tmp_path / "rep", reps=200)
     assert "no known score range to normalise by" in md.read_text() and "gym:Pendulum-v1" in md.read_text()
+
+
+def test_the_published_curve_is_drawn_only_for_runs_at_its_settings():
+    from dormant.experiments.plot import config_reference_mismatch
+
+    assert config_reference_mismatch(resolve({"task": "dmc/cartpole_swingup"}).to_dict()) == []
+    states = config_reference_mismatch(resolve({"task": "dmc/cartpole_balance", "obs": "states"}).to_dict())
+    assert states == ["env.obs=states", "env.frame_stack=1"]
+    fast = resolve({"task": "dmc/cartpole_swingup", "env.fast_render": "true"}).to_dict()
+    assert config_reference_mismatch(fast) == ["env.fast_render=True"]

@@ -68,6 +68,21 @@ def reference_curve(task: str, max_frame: float | None = None):
     return frames, np.array([v.mean() for v in values]), np.array([v.std() for v in values])
 
 
+# The published DrQ-v2 curves (Yarats et al. 2021, 10 seeds) were trained from pixels with
+# these environment settings; runs of other settings get no overlay (their curve answers
+# another question). The agent's own settings may differ: the overlay is the baseline.
+REFERENCE_SETTINGS = {"env.obs": "pixels", "env.action_repeat": 2, "env.frame_stack": 3, "env.image_size": 84,
+                      "env.camera_id": 0, "env.fast_render": False, "env.proprio": False}
+
+
+def config_reference_mismatch(config: dict) -> list[str]:
+    """The settings in which a run's saved config differs from the published curves' (empty: it matches)."""
+    from dormant.config import flatten, with_defaults
+
+    flat = with_defaults(flatten(config))
+    return [f"{k}={flat.get(k)}" for k, v in REFERENCE_SETTINGS.items() if flat.get(k) != v]
+
+
 def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None) -> Path:
     """Write ``learning_curve.png``: evaluation (and training) return against frames."""
     import matplotlib
@@ -90,10 +105,14 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
                              gridspec_kw={"height_ratios": [3] + [2] * (rows - 1)})
     axes = list(axes[:, 0])
     ax = axes[0]
+    mismatch = config_reference_mismatch(saved) if saved else []
     if "success_rate" in evals:
         _plot_success(ax, train, evals)
     else:
-        _plot_return(ax, train, evals, task)
+        _plot_return(ax, train, evals, None if mismatch else task)
+        if mismatch:
+            ax.text(0.01, 0.01, "published DrQ-v2 curve not drawn: it was trained with other settings "
+                    f"({', '.join(mismatch)})", transform=ax.transAxes, fontsize=7, color="0.35")
     if dormant:
         ax_dormant = axes[1]
         for label, (frames, values) in dormant.items():

@@ -12,16 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from dormant.config import flatten, with_defaults
 from dormant.experiments.collect import Run
-from dormant.experiments.plot import reference_curve
+from dormant.experiments.plot import config_reference_mismatch, reference_curve
 from dormant.experiments.stats import STD_DDOF, Interval
 
-# The published DrQ-v2 curves (Yarats et al. 2021, 10 seeds) were trained from pixels with
-# these environment settings; runs of other settings get no overlay (their curve answers
-# another question). The agent's own settings may differ: the overlay is the baseline.
-REFERENCE_SETTINGS = {"env.obs": "pixels", "env.action_repeat": 2, "env.frame_stack": 3, "env.image_size": 84,
-                      "env.camera_id": 0, "env.fast_render": False, "env.proprio": False}
 STD = f"std over seeds, ddof={STD_DDOF}"
 
 
@@ -36,8 +30,7 @@ def pyplot():
 
 def reference_mismatch(run: Run) -> list[str]:
     """The settings in which ``run`` differs from the published DrQ-v2 curves' (empty: it matches)."""
-    flat = with_defaults(flatten(run.config))
-    return [f"{k}={flat.get(k)}" for k, v in REFERENCE_SETTINGS.items() if flat.get(k) != v]
+    return config_reference_mismatch(run.config)
 
 
 def mean_band(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
