@@ -15,7 +15,6 @@ other way round.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -100,23 +99,9 @@ class RunLogs:
     events: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _columns(path: Path) -> dict[str, np.ndarray]:
-    if not path.exists():
-        return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out: dict[str, np.ndarray] = {}
-    for key in rows[0] if rows else ():
-        values = [row[key] for row in rows]
-        try:
-            out[key] = np.array([float(v) if v != "" else np.nan for v in values])
-        except ValueError:
-            out[key] = np.array(values, dtype=str)
-    return out
-
-
 def load_logs(run_dir: str | Path) -> RunLogs:
     """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events)."""
+    from dormant.experiments.plot import read_csv
     from dormant.experiments.runs import read_config, read_json
 
     run_dir = Path(run_dir)
@@ -126,7 +111,8 @@ def load_logs(run_dir: str | Path) -> RunLogs:
     if not isinstance(config, dict):
         raise ConfigError(f"{run_dir / 'config.yaml'} is unreadable")
     return RunLogs(run_dir, config, read_json(run_dir / "status.json") or {},
-                   **{kind: _columns(run_dir / f"{kind}.csv") for kind in ("train", "eval", "diagnostics", "events")})
+                   **{kind: read_csv(run_dir / f"{kind}.csv", text=True) if (run_dir / f"{kind}.csv").exists() else {}
+                      for kind in ("train", "eval", "diagnostics", "events")})
 
 
 class Policy:
@@ -155,18 +141,15 @@ def _make_env(cfg: Config, seed: int) -> Env:
 
 def load_agent(run_dir: str | Path, *, device: str = "auto") -> Policy:
     """The agent in a run's checkpoint, ready to act (``Policy``); its networks are ``policy.agent``."""
-    from dormant.agents import make_agent
     from dormant.config import from_dict
     from dormant.training.checkpoint import load_checkpoint
-    from dormant.training.device import resolve_device
+    from dormant.training.evaluation import agent_from_checkpoint
 
     checkpoint = load_checkpoint(Path(run_dir))
     cfg = from_dict(checkpoint["config"])
     env = _make_env(cfg, cfg.seed)  # the shapes come from the task's own wrapper
     try:
-        agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device),
-                           proprio_dim=env.proprio_dim)
+        agent = agent_from_checkpoint(cfg, checkpoint, env, device)
     finally:
         env.close()
-    agent.load_state_dict(checkpoint["agent"])
     return Policy(agent, cfg, int(checkpoint["counters"]["step"]) * cfg.env.action_repeat)

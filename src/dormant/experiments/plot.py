@@ -18,7 +18,9 @@ def reference_dir() -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def read_csv(path: Path) -> dict[str, np.ndarray]:
+def read_csv(path: Path, *, text: bool = False) -> dict[str, np.ndarray]:
+    """A log's columns as float arrays (NaN where a row has no value); a column that is not
+    numeric is left out, or kept as an array of ``str`` with ``text=True``."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
@@ -28,7 +30,8 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
         try:
             out[key] = np.array([float(r[key]) if r[key] != "" else np.nan for r in rows])
         except ValueError:
-            continue
+            if text:
+                out[key] = np.array([r[key] for r in rows], dtype=str)
     return out
 
 

@@ -62,11 +62,9 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     None when ``episodes`` is 0."""
     import torch
 
-    from dormant.agents import make_agent
     from dormant.config import from_dict, set_field, validate
     from dormant.envs import make_env
     from dormant.envs.rendering import configure_rendering
-    from dormant.training.device import resolve_device
 
     run_dir = Path(run_dir)
     checkpoint = load_checkpoint(run_dir)
@@ -77,9 +75,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     validate(cfg)
     configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
     env = make_env(cfg, seed=cfg.seed)
-    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(cfg.device),
-                       proprio_dim=env.proprio_dim)
-    agent.load_state_dict(checkpoint["agent"])
+    agent = agent_from_checkpoint(cfg, checkpoint, env, cfg.device)
     torch.manual_seed(cfg.seed)
     step = int(checkpoint["counters"]["step"])
     frame = step * cfg.env.action_repeat
@@ -95,3 +91,13 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     if cfg.eval.video:
         extra["video"] = video_path
     return {**result, **extra}
+
+
+def agent_from_checkpoint(cfg: Any, checkpoint: dict[str, Any], env: Env, device: str) -> Agent:
+    """The agent a checkpoint holds, built for ``env``'s shapes on ``device`` (a config name)."""
+    from dormant.agents import make_agent
+    from dormant.training.device import resolve_device
+
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim)
+    agent.load_state_dict(checkpoint["agent"])
+    return agent
