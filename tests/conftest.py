@@ -1,8 +1,17 @@
-"""Choose the headless GL backend once, before any test imports dm_control."""
+"""Choose the headless GL backend once, before any test imports dm_control.
+
+Under pytest-xdist (``-n 2``, what CI runs) each worker gets one torch thread: the
+workers share the machine's cores, and two workers each asking for every core would
+slow both down.
+"""
 
 import os
 
-from dormant.envs.rendering import configure_rendering
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+
+from dormant.envs.rendering import configure_rendering  # noqa: E402
 
 configure_rendering(need_rendering=True)
 os.environ.setdefault("DORMANT_TEST", "1")
