@@ -11,6 +11,7 @@ from dormant.config.schema import (
     MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, frame_list, net_list,
     redo_nets,
 )
+from dormant.envs.background import scan
 from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
 from dormant.plasticity.replay_ratio import parse_replay_ratio
@@ -83,6 +84,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} is above {MAX_ACTION_REPEAT}; the papers use 2")
     if cfg.env.camera and cfg.task.startswith("dmc/"):
         raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
+    _validate_background(cfg)
     if cfg.env.proprio and not cfg.task.startswith("adroit/"):
         raise ConfigError(f"env.proprio=true needs a suite with proprioception (adroit/); {cfg.task} has none")
     if not 0.0 < cfg.agent.discount <= 1.0:
@@ -124,6 +126,20 @@ def validate(cfg: Config) -> None:
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_background(cfg: Config) -> None:
+    e = cfg.env
+    if not e.background:
+        if e.background_floor:
+            raise ConfigError("env.background_floor=true needs env.background (a folder of videos or images)")
+        return
+    if not cfg.task.startswith("dmc/"):
+        raise ConfigError(f"env.background applies to DMC tasks (dmc/…), whose sky and floor it replaces; "
+                          f"{cfg.task} is not one")
+    if e.obs != "pixels":
+        raise ConfigError(f"env.background replaces background pixels: it needs obs=pixels (have obs={e.obs})")
+    scan(e.background)
 
 
 def _validate_plasticity(cfg: Config) -> None:

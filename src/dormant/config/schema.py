@@ -30,6 +30,8 @@ class EnvConfig:
     camera_id: int = 0  # DMC camera index
     camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
     fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
+    background: str = ""  # DMC pixels: a folder of videos/images played behind the agent, one clip per episode (DMC-GB video backgrounds); "": none
+    background_floor: bool = False  # with env.background: replace the floor too (DMC-GB's video_hard); false: the sky only (video_easy)
     proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
     reward_scale: float = 1.0  # MetaWorld/Adroit/gym: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
     reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from dormant.envs.background import Background, background_mask, floor_geoms
 from dormant.envs.base import FrameStack, TimeStep, make_render_fast, scale_action
 from dormant.envs.registry import Suite
+from dormant.errors import ConfigError
 
 # (domain, task) pairs of dm_control 1.0.28's suite.ALL_TASKS; names are
 # `<domain>_<task>` with ball_in_cup shortened to cup, as the DrQ-v2 configs do.
@@ -120,6 +122,8 @@ class DMCEnv:
         frame_stack: int = 3,
         action_repeat: int = 2,
         fast_render: bool = False,
+        background: str = "",
+        background_floor: bool = False,
     ):
         from dm_control import suite
 
@@ -138,6 +142,11 @@ class DMCEnv:
         if fast_render:
             make_render_fast(self._env.physics.model)
         self._episode_start_rng: dict[str, Any] | None = None
+        # A distracting background (envs/background.py): pixels only, its own seeded stream.
+        if background and not self._pixels:
+            raise ConfigError("env.background replaces background pixels: it needs obs=pixels")
+        self._background = Background(background, seed=seed, size=image_size) if background else None
+        self._floor = floor_geoms(self._env.physics.model) if background_floor else None
         # Probe the observation shape without consuming the task's random stream,
         # so that the first training episode is the one the reference would see.
         before = self.rng_state()
@@ -149,8 +158,12 @@ class DMCEnv:
 
     # --- rendering -------------------------------------------------------
     def render(self, size: int = 84) -> np.ndarray:
-        """An H×W×3 uint8 image from the task's camera."""
-        return self._env.physics.render(height=size, width=size, camera_id=self._camera_id)
+        """An H×W×3 uint8 image from the task's camera (with the episode's background, if any)."""
+        physics = self._env.physics
+        image = physics.render(height=size, width=size, camera_id=self._camera_id)
+        if self._background is not None and self._background.active:
+            image = self._background.compose(image, background_mask(physics, size, self._camera_id, self._floor))
+        return image
 
     def close(self) -> None:
         """Free the rendering context now. Left to the garbage collector at interpreter
@@ -176,8 +189,10 @@ class DMCEnv:
         return dm_step, reward, discount
 
     def reset(self) -> TimeStep:
-        self._episode_start_rng = _rng_state(self._env.task.random)
+        self._episode_start_rng = self.rng_state()
         dm_step = self._env.reset()
+        if self._background is not None:
+            self._background.begin_episode()
         frame = self._observe_frame(dm_step)
         return TimeStep(
             observation=self._stack.reset(frame), frame=frame,
@@ -187,6 +202,8 @@ class DMCEnv:
 
     def step(self, action: np.ndarray) -> TimeStep:
         dm_step, reward, discount = self._repeat(action)
+        if self._background is not None:
+            self._background.advance()
         frame = self._observe_frame(dm_step)
         return TimeStep(
             observation=self._stack.push(frame), frame=frame,
@@ -196,10 +213,16 @@ class DMCEnv:
 
     # --- exact resume ----------------------------------------------------
     def rng_state(self) -> dict[str, Any]:
-        return _rng_state(self._env.task.random)
+        """The task's random stream, and the background's under ``"background"`` if any."""
+        state = _rng_state(self._env.task.random)
+        if self._background is not None:
+            state["background"] = _rng_state(self._background.rng)
+        return state
 
     def set_rng_state(self, state: dict[str, Any]) -> None:
         _set_rng_state(self._env.task.random, state)
+        if self._background is not None and "background" in state:
+            _set_rng_state(self._background.rng, state["background"])
 
     def episode_start_state(self) -> dict[str, Any] | None:
         return self._episode_start_rng
@@ -213,9 +236,11 @@ class DMCEnv:
         frames (newest last), which rebuild the frame stack without re-rendering.
         Returns the time step to continue from (its reward is not needed).
         """
-        _set_rng_state(self._env.task.random, start_state)
+        self.set_rng_state(start_state)
         self._episode_start_rng = start_state
         self._env.reset()
+        if self._background is not None:  # the episode's clip and start, then its step count
+            self._background.begin_episode(t=len(actions))
         for action in actions:
             self._repeat(action)
         return TimeStep(
@@ -238,7 +263,8 @@ def _set_rng_state(rng: np.random.RandomState, state: dict[str, Any]) -> None:
 def _make_env(name: str, cfg: Any, seed: int) -> DMCEnv:
     e = cfg.env
     return DMCEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, camera_id=e.camera_id,
-                  frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render)
+                  frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render,
+                  background=e.background, background_floor=e.background_floor)
 
 
 SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier)
