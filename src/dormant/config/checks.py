@@ -120,10 +120,40 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
     if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":
         raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); states are never shifted")
+    if cfg.agent.weight_decay < 0 or not math.isfinite(cfg.agent.weight_decay):
+        raise ConfigError(f"agent.weight_decay must be ≥ 0, got {cfg.agent.weight_decay}")
+    if cfg.agent.name == "sac":
+        _validate_sac(cfg)
     _validate_plasticity(cfg)
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_sac(cfg: Config) -> None:
+    s = cfg.sac
+    if cfg.env.obs != "states":
+        raise ConfigError("agent=sac learns from state vectors: use obs=states (it has no image encoder; "
+                          "drqv2, drm or alix learn from pixels)")
+    unsupported = [key for key, on in (("agent.intrinsic", cfg.agent.intrinsic != "none"),
+                                       ("agent.bf16", cfg.agent.bf16), ("agent.compile", cfg.agent.compile),
+                                       ("agent.critic_dropout", cfg.agent.critic_dropout > 0),
+                                       ("agent.critic_layernorm", cfg.agent.critic_layernorm)) if on]
+    if unsupported:
+        raise ConfigError(f"agent=sac does not implement {', '.join(unsupported)}; leave them at their defaults")
+    if not s.init_temperature > 0 or not math.isfinite(s.init_temperature):
+        raise ConfigError(f"sac.init_temperature must be > 0, got {s.init_temperature}")
+    if not s.alpha_lr > 0:
+        raise ConfigError(f"sac.alpha_lr must be > 0, got {s.alpha_lr}")
+    if not s.log_std_min < s.log_std_max:
+        raise ConfigError(f"sac.log_std_min={s.log_std_min} must be below sac.log_std_max={s.log_std_max}")
+    if s.target_entropy != "auto":
+        try:
+            value = float(s.target_entropy)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}: expected auto (−|A|) or a finite number")
 
 
 def _validate_plasticity(cfg: Config) -> None:

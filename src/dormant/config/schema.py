@@ -37,8 +37,9 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"  # `drqv2`, `drm` or `alix`
+    name: str = "drqv2"  # `drqv2`, `drm`, `alix` or `sac` (states only)
     lr: float = 1e-4  # Adam learning rate of every network
+    weight_decay: float = 0.0  # L2 penalty coefficient in every network's Adam (ReDo's "WD" comparison: 1e-5); 0: none
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
     hidden_dim: int = 1024  # width of the hidden layers of actor, critic heads and V
     critic_target_tau: float = 0.01  # Polyak rate of the critic target, after every update
@@ -96,6 +97,19 @@ class ALIXConfig:
     s_lr: float = 2e-3  # Adam learning rate of S
     s_beta1: float = 0.5  # Adam β1 of S (β2 = 0.999)
     fixed_batch: bool = True  # one random LIX offset per batch (the authors' setting); false: one per sample
+
+
+@dataclass
+class SACConfig:
+    """SAC (Haarnoja et al. 2018, learned temperature); used only by ``agent=sac``. The shared
+    settings (lr, widths, τ, batch, exploration steps) come from ``agent.*`` and the sac preset."""
+
+    init_temperature: float = 1.0  # α at the start (softlearning's and TF-Agents' initial log α = 0)
+    learn_temperature: bool = True  # tune α towards the target entropy; false: α stays at init_temperature
+    target_entropy: str = "auto"  # H̄ of the temperature loss: auto (−|A|, the SAC paper's) or a number
+    alpha_lr: float = 3e-4  # Adam learning rate of log α
+    log_std_min: float = -20.0  # lower clamp of the policy's log σ (softlearning's bounds)
+    log_std_max: float = 2.0  # upper clamp of the policy's log σ
 
 
 @dataclass
@@ -166,6 +180,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     drm: DrMConfig = field(default_factory=DrMConfig)
     alix: ALIXConfig = field(default_factory=ALIXConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,13 +190,19 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2", "drm", "alix")
+AGENTS = ("drqv2", "drm", "alix", "sac")
 # Option sections that belong to one agent: refused for the others, applied only to that
 # agent's runs in a mixed sweep.
-AGENT_SECTIONS = {"drm": "drm", "alix": "alix"}
+AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "sac": "sac"}
 # Overrides an agent brings (after the task preset, before named presets and the user's).
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
+    # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 runs it on MuJoCo: Adam 3e-4, batch
+    # 256, two hidden layers of 256, τ = 0.005, γ = 0.99, one update per environment step (no
+    # action repeat), one-step targets, 10,000 initial random steps before the first update.
+    "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
+            "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
+            "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000},
 }
 MAX_SEED = 2**32 - 1
 MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1
