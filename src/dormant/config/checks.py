@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from dormant.config.schema import (
-    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, frame_list, net_list,
-    redo_nets,
+    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, diagnostics_taus, frame_list,
+    net_list, redo_nets,
 )
 from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
@@ -179,6 +179,13 @@ def _validate_plasticity(cfg: Config) -> None:
         raise ConfigError(f"log.progress_every_s must be > 0, got {cfg.log.progress_every_s}")
     if not 0.0 < cfg.log.redo_tau <= 1.0:
         raise ConfigError(f"log.redo_tau must be in (0, 1], got {cfg.log.redo_tau}")
+    try:
+        extra = diagnostics_taus(cfg)["extra_redo_taus"]
+    except ValueError:
+        extra = [math.nan]
+    if not all(0.0 <= tau <= 1.0 for tau in extra):
+        raise ConfigError(f"log.redo_taus_extra={cfg.log.redo_taus_extra!r}: expected comma-separated τ in [0, 1], "
+                          "e.g. 0,0.1")
     if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
         raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
     for key, value, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),

@@ -39,7 +39,7 @@ class EnvConfig:
 class AgentConfig:
     name: str = "drqv2"  # `drqv2`, `drm`, `alix` or `sac` (states only)
     lr: float = 1e-4  # Adam learning rate of every network
-    weight_decay: float = 0.0  # L2 penalty coefficient in every network's Adam (ReDo's "WD" comparison: 1e-5); 0: none
+    weight_decay: float = 0.0  # L2 penalty in the Adam of every trained network (not RND's predictor, SAC's α, ALIX's S); ReDo's "WD" baseline: 1e-5
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
     hidden_dim: int = 1024  # width of the hidden layers of actor, critic heads and V
     critic_target_tau: float = 0.01  # Polyak rate of the critic target, after every update
@@ -157,6 +157,7 @@ class LogConfig:
     progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
     diagnostics_every_updates: int = 1000  # per-layer dormant ratios, FAU, srank, weight/feature/gradient norms of every network; 0: off
     redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
+    redo_taus_extra: str = "0,0.1"  # more τ for the whole-network ReDo-kind ratio (`<net>_redo_dormant_ratio_tau<τ>`); 0: exactly dead neurons; empty: none
     wandb: bool = False  # also log to Weights & Biases (needs the `wandb` extra: pip install -e '.[wandb]')
     wandb_project: str = "dormant"  # W&B project the run is logged to
     wandb_mode: str = "offline"  # offline: files in the run directory (upload later with `wandb sync`) | online | disabled
@@ -260,6 +261,12 @@ def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
 
 def redo_nets(cfg: Config) -> list[str]:
     return net_list(cfg.plasticity.redo_nets)
+
+
+def diagnostics_taus(cfg: Config) -> dict[str, Any]:
+    """The τ keywords of ``agent_diagnostics``: ``log.redo_tau`` and the ``log.redo_taus_extra`` list."""
+    return {"redo_tau": cfg.log.redo_tau,
+            "extra_redo_taus": [float(t) for t in cfg.log.redo_taus_extra.split(",") if t.strip()]}
 
 
 def net_list(text: str) -> list[str]:
