@@ -252,7 +252,7 @@ def test_sac_preset_and_refusals():
         resolve({"task": "dmc/cartpole_balance", "agent": "sca", "obs": "states"})
     with pytest.raises(ConfigError, match="sac.* options apply to agent=sac"):
         resolve({"task": "dmc/cartpole_balance", "sac.init_temperature": 0.1})
-    with pytest.raises(ConfigError, match="target_entropy"):
+    with pytest.raises(ConfigError, match="did you mean 'auto'"):
         resolve({"task": "dmc/cartpole_balance", "agent": "sac", "obs": "states", "sac.target_entropy": "atuo"})
     with pytest.raises(ConfigError, match="agent.intrinsic"):
         resolve({"task": "dmc/cartpole_balance", "agent": "sac", "obs": "states", "agent.intrinsic": "rnd"})

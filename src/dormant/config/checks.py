@@ -153,7 +153,8 @@ def _validate_sac(cfg: Config) -> None:
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}: expected auto (−|A|) or a finite number")
+            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto'])}: "
+                              "expected auto (−|A|) or a finite number")
 
 
 def _validate_plasticity(cfg: Config) -> None:

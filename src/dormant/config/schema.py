@@ -289,5 +289,6 @@ def frame_list(text: str) -> list[int]:
 # run did: a saved config that lacks the key ran with this value, not today's default.
 LEGACY_VALUES: dict[str, Any] = {
     "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
+    "log.redo_taus_extra": "",  # diagnostics.csv had no τ = 0 / 0.1 columns before: a resumed run keeps its columns
 }
 
