@@ -39,10 +39,10 @@ from bench_e2e import bench_end_to_end, e2e_runs, summarise_end_to_end  # noqa: 
 from bench_env import ENV_TASKS, bench_env  # noqa: E402
 from bench_plasticity import bench_plasticity  # noqa: E402
 from bench_replay import bench_replay_memory  # noqa: E402
-from bench_update import bench_drm_overhead, bench_update  # noqa: E402
+from bench_update import bench_drm_overhead, bench_sac, bench_update  # noqa: E402
 from machine import machine  # noqa: E402
 
-SECTIONS = ["update", "drm", "plasticity", "env", "replay", "e2e"]
+SECTIONS = ["update", "drm", "sac", "plasticity", "env", "replay", "e2e"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "drm" not in args.skip:
         with section("drm_overhead"):
             result["drm_overhead"] = bench_drm_overhead(device, warmup, updates, mem_episodes, 500)
+    if "sac" not in args.skip:
+        with section("sac"):
+            result["sac"] = bench_sac(device, warmup, max(updates, 20), env_steps)
     if "plasticity" not in args.skip:
         with section("plasticity"):
             result["plasticity"] = bench_plasticity(device, warmup, updates, mem_episodes, 500)

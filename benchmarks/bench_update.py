@@ -1,10 +1,11 @@
-"""Sections ``update_ms``/``update_details`` and ``drm_overhead``: the cost of one update.
+"""Sections ``update_ms``/``update_details``, ``drm_overhead`` and ``sac``: the cost of one update.
 
 The gradient update is where a pixel agent spends its time, so this module times it
 directly: DrQ-v2's ``DrQV2Agent.update`` (fp32 and bf16) on real replay batches, the
 sampling and ``to_batch`` that feed it, and the trainer's per-update ``StateGuard``
 snapshot, each as a fraction of the update. Then DrM's update against DrQ-v2's on the
-same batches, interleaved so that drift hits both alike; DrM must stay within 1.2×.
+same batches, interleaved so that drift hits both alike; DrM must stay within 1.2×. Then SAC
+from states beside DrQ-v2 from states, and SAC's agent steps per second on HalfCheetah-v5.
 """
 
 from __future__ import annotations
@@ -129,3 +130,49 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
             "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,
                       "timed_updates_each": n, "warmup_updates_each": warmup,
                       "order": "interleaved, alternating which agent goes first"}}
+
+
+def bench_sac(device: torch.device, warmup: int, n: int, env_steps: int) -> dict[str, Any]:
+    """SAC's update (its preset: 2×256 MLPs, batch 256) beside DrQ-v2's from states (defaults:
+    hidden 1024, feature 50, batch 256) on the same state batches of HalfCheetah-v5's shapes
+    (17-d state, 6-d action), interleaved; then SAC's act and one HalfCheetah-v5 step, timed
+    together, so agent steps/s at one update per step = 1000 / (act + env + update ms)."""
+    from dormant.agents.sac import SACAgent
+    from dormant.envs.gym import GymEnv
+
+    env = GymEnv("HalfCheetah-v5", obs="states", seed=0, frame_stack=1, action_repeat=1)
+    obs_dim, action_dim, batch_size = env.obs_shape[0], env.action_dim, BATCH_SIZE
+    sac_cfg = AgentConfig(name="sac", lr=3e-4, hidden_dim=256, critic_target_tau=0.005, num_expl_steps=0)
+    torch.manual_seed(0)
+    agents = {"sac": SACAgent((obs_dim,), action_dim, sac_cfg, pixels=False, device=device),
+              "drqv2_states": DrQV2Agent((obs_dim,), action_dim, AgentConfig(), pixels=False, device=device)}
+    gen = torch.Generator().manual_seed(0)
+
+    def batch(_: int) -> dict[str, torch.Tensor]:
+        raw = {"obs": torch.randn(batch_size, obs_dim, generator=gen),
+               "next_obs": torch.randn(batch_size, obs_dim, generator=gen),
+               "action": torch.rand(batch_size, action_dim, generator=gen) * 2 - 1,
+               "reward": torch.rand(batch_size, 1, generator=gen), "discount": torch.full((batch_size, 1), 0.99)}
+        return {k: v.to(device) for k, v in raw.items()}
+
+    times = time_interleaved(agents, batch, warmup + n, warmup, 100_000, device)
+    medians = {name: median_ms(t) for name, t in times.items()}
+    agent, ts = agents["sac"], env.reset()
+    act_env_s = []
+    for _ in range(env_steps):
+        t0 = now()
+        action = agent.act(ts.observation, 100_000, eval_mode=False)
+        ts = env.step(action)
+        act_env_s.append(now() - t0)
+        if ts.last:
+            ts = env.reset()
+    env.close()
+    act_env_ms = median_ms(act_env_s)
+    return {"update_ms": medians, "sac_over_drqv2_states": round(medians["sac"] / medians["drqv2_states"], 3),
+            "update_ms_each": {k: [round(1000 * t, 2) for t in v] for k, v in times.items()},
+            "sac_act_and_env_step_ms": act_env_ms,
+            "sac_agent_steps_per_s": round(1000.0 / (act_env_ms + medians["sac"]), 1),
+            "setup": {"task": "gym:HalfCheetah-v5", "obs_dim": obs_dim, "action_dim": action_dim,
+                      "batch_size": batch_size, "sac_hidden_dim": 256, "drqv2_hidden_dim": AgentConfig().hidden_dim,
+                      "timed_updates_each": n, "warmup_updates_each": warmup, "act_env_steps": env_steps,
+                      "steps_per_s": "1000 / (median act + env step ms + median update ms): one update per step"}}

@@ -25,7 +25,7 @@ from typing import Any
 import dormant.config as config
 from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
-    ReplayConfig, field_docs, field_paths,
+    ReplayConfig, SACConfig, field_docs, field_paths,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +46,8 @@ SECTIONS: dict[type, str] = {
                "[algorithms](algorithms.md#drm).",
     ALIXConfig: "ALIX's feature smoothing and how it learns its strength (`alix.*`, refused unless `agent=alix`). "
                 "What it does: [algorithms](algorithms.md#alix).",
+    SACConfig: "SAC's temperature and policy bounds (`sac.*`, refused unless `agent=sac`); `agent=sac` also brings "
+               "its preset of `agent.*` values (ReDo's SAC setting). What it does: [algorithms](algorithms.md#sac).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
 }

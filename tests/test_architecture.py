@@ -109,14 +109,14 @@ def test_no_module_over_the_line_limit_without_a_stated_reason():
 def test_agents_envs_and_interventions_fit_the_typed_seams():
     import torch
 
-    from dormant.agents import DrMAgent, DrQV2Agent
+    from dormant.agents import DrMAgent, DrQV2Agent, SACAgent
     from dormant.config import AgentConfig, resolve
     from dormant.envs.dmc import DMCEnv
     from dormant.interfaces import Agent, Env, Intervention, PlasticAgent
     from dormant.training.clock import PlasticityInterventions
 
     cfg = AgentConfig(hidden_dim=8, feature_dim=4)
-    for cls in (DrQV2Agent, DrMAgent):
+    for cls in (DrQV2Agent, DrMAgent, SACAgent):
         agent = cls((5,), 1, cfg, pixels=False, device=torch.device("cpu"))
         assert isinstance(agent, Agent) and isinstance(agent, PlasticAgent), cls
     env = DMCEnv("cartpole_balance", obs="states")

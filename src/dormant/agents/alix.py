@@ -132,9 +132,10 @@ class ALIXAgent(DrQV2Agent):
         return ALIXEncoder(obs_shape, self.alix)
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer:
-        """One Adam, two groups: the convs at the agent's rate, S at its own rate and betas."""
+        """One Adam, two groups: the convs at the agent's rate (and weight decay), S at its own rate and
+        betas, never decayed (it is a smoothing strength, not a weight)."""
         convs = [p for name, p in self.encoder.named_parameters() if name != "s"]
-        return torch.optim.Adam([{"params": convs},
+        return torch.optim.Adam([{"params": convs, "weight_decay": self.cfg.weight_decay},
                                  {"params": [self.encoder.s], "lr": self.alix.s_lr, "betas": (self.alix.s_beta1, 0.999)}],
                                 lr=self.cfg.lr)
 

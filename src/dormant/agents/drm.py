@@ -92,7 +92,7 @@ class DrMAgent(DrQV2Agent):
         self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
         self.METRICS = self.METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
-        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
+        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)
         self._events: list[dict] = []  # perturbations since the trainer last asked (drain_events)
         self.beta = torch.ones((), device=device)  # before the first update: 1.0

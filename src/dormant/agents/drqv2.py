@@ -58,8 +58,8 @@ class DrQV2Agent:
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         self.encoder_opt = self.make_encoder_optimizer()
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self._encode = self.encoder
         self._actor_fwd = self.actor
         self._critic_fwd = self.critic
@@ -80,7 +80,7 @@ class DrQV2Agent:
     def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
         """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""
         params = list(self.encoder.parameters())
-        return torch.optim.Adam(params, lr=self.cfg.lr) if params else None
+        return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay) if params else None
 
     # --- acting ----------------------------------------------------------
     def stddev(self, step: int) -> float | torch.Tensor:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from dormant.config.schema import (
-    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, frame_list, net_list,
-    redo_nets,
+    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, diagnostics_taus, frame_list,
+    net_list, redo_nets,
 )
 from dormant.envs.background import scan
 from dormant.errors import ConfigError, check_choice, closest
@@ -122,6 +122,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
     if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":
         raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); states are never shifted")
+    if cfg.agent.weight_decay < 0 or not math.isfinite(cfg.agent.weight_decay):
+        raise ConfigError(f"agent.weight_decay must be ≥ 0, got {cfg.agent.weight_decay}")
+    if cfg.agent.name == "sac":
+        _validate_sac(cfg)
     _validate_plasticity(cfg)
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
@@ -140,6 +144,31 @@ def _validate_background(cfg: Config) -> None:
     if e.obs != "pixels":
         raise ConfigError(f"env.background replaces background pixels: it needs obs=pixels (have obs={e.obs})")
     scan(e.background)
+def _validate_sac(cfg: Config) -> None:
+    s = cfg.sac
+    if cfg.env.obs != "states":
+        raise ConfigError("agent=sac learns from state vectors: use obs=states (it has no image encoder; "
+                          "drqv2, drm or alix learn from pixels)")
+    unsupported = [key for key, on in (("agent.intrinsic", cfg.agent.intrinsic != "none"),
+                                       ("agent.bf16", cfg.agent.bf16), ("agent.compile", cfg.agent.compile),
+                                       ("agent.critic_dropout", cfg.agent.critic_dropout > 0),
+                                       ("agent.critic_layernorm", cfg.agent.critic_layernorm)) if on]
+    if unsupported:
+        raise ConfigError(f"agent=sac does not implement {', '.join(unsupported)}; leave them at their defaults")
+    if not s.init_temperature > 0 or not math.isfinite(s.init_temperature):
+        raise ConfigError(f"sac.init_temperature must be > 0, got {s.init_temperature}")
+    if not s.alpha_lr > 0:
+        raise ConfigError(f"sac.alpha_lr must be > 0, got {s.alpha_lr}")
+    if not s.log_std_min < s.log_std_max:
+        raise ConfigError(f"sac.log_std_min={s.log_std_min} must be below sac.log_std_max={s.log_std_max}")
+    if s.target_entropy != "auto":
+        try:
+            value = float(s.target_entropy)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto'])}: "
+                              "expected auto (−|A|) or a finite number")
 
 
 def _validate_plasticity(cfg: Config) -> None:
@@ -165,6 +194,13 @@ def _validate_plasticity(cfg: Config) -> None:
         raise ConfigError(f"log.progress_every_s must be > 0, got {cfg.log.progress_every_s}")
     if not 0.0 < cfg.log.redo_tau <= 1.0:
         raise ConfigError(f"log.redo_tau must be in (0, 1], got {cfg.log.redo_tau}")
+    try:
+        extra = diagnostics_taus(cfg)["extra_redo_taus"]
+    except ValueError:
+        extra = [math.nan]
+    if not all(0.0 <= tau <= 1.0 for tau in extra):
+        raise ConfigError(f"log.redo_taus_extra={cfg.log.redo_taus_extra!r}: expected comma-separated τ in [0, 1], "
+                          "e.g. 0,0.1")
     if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
         raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
     for key, value, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),

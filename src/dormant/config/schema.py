@@ -39,8 +39,9 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"  # `drqv2`, `drm` or `alix`
+    name: str = "drqv2"  # `drqv2`, `drm`, `alix` or `sac` (states only)
     lr: float = 1e-4  # Adam learning rate of every network
+    weight_decay: float = 0.0  # L2 penalty in the Adam of every trained network (not RND's predictor, SAC's α, ALIX's S); ReDo's "WD" baseline: 1e-5
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
     hidden_dim: int = 1024  # width of the hidden layers of actor, critic heads and V
     critic_target_tau: float = 0.01  # Polyak rate of the critic target, after every update
@@ -101,6 +102,19 @@ class ALIXConfig:
 
 
 @dataclass
+class SACConfig:
+    """SAC (Haarnoja et al. 2018, learned temperature); used only by ``agent=sac``. The shared
+    settings (lr, widths, τ, batch, exploration steps) come from ``agent.*`` and the sac preset."""
+
+    init_temperature: float = 1.0  # α at the start (softlearning's and TF-Agents' initial log α = 0)
+    learn_temperature: bool = True  # tune α towards the target entropy; false: α stays at init_temperature
+    target_entropy: str = "auto"  # H̄ of the temperature loss: auto (−|A|, the SAC paper's) or a number
+    alpha_lr: float = 3e-4  # Adam learning rate of log α
+    log_std_min: float = -20.0  # lower clamp of the policy's log σ (softlearning's bounds)
+    log_std_max: float = 2.0  # upper clamp of the policy's log σ
+
+
+@dataclass
 class PlasticityConfig:
     """Replay ratio (static, or adaptive as Ma et al. 2024) and the plasticity interventions, for any agent."""
 
@@ -145,6 +159,7 @@ class LogConfig:
     progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
     diagnostics_every_updates: int = 1000  # per-layer dormant ratios, FAU, srank, weight/feature/gradient norms of every network; 0: off
     redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
+    redo_taus_extra: str = "0,0.1"  # more τ for the whole-network ReDo-kind ratio (`<net>_redo_dormant_ratio_tau<τ>`); 0: exactly dead neurons; empty: none
     wandb: bool = False  # also log to Weights & Biases (needs the `wandb` extra: pip install -e '.[wandb]')
     wandb_project: str = "dormant"  # W&B project the run is logged to
     wandb_mode: str = "offline"  # offline: files in the run directory (upload later with `wandb sync`) | online | disabled
@@ -168,6 +183,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     drm: DrMConfig = field(default_factory=DrMConfig)
     alix: ALIXConfig = field(default_factory=ALIXConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,13 +193,19 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2", "drm", "alix")
+AGENTS = ("drqv2", "drm", "alix", "sac")
 # Option sections that belong to one agent: refused for the others, applied only to that
 # agent's runs in a mixed sweep.
-AGENT_SECTIONS = {"drm": "drm", "alix": "alix"}
+AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "sac": "sac"}
 # Overrides an agent brings (after the task preset, before named presets and the user's).
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
+    # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 runs it on MuJoCo: Adam 3e-4, batch
+    # 256, two hidden layers of 256, τ = 0.005, γ = 0.99, one update per environment step (no
+    # action repeat), one-step targets, 10,000 initial random steps before the first update.
+    "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
+            "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
+            "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000},
 }
 MAX_SEED = 2**32 - 1
 MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1
@@ -243,6 +265,12 @@ def redo_nets(cfg: Config) -> list[str]:
     return net_list(cfg.plasticity.redo_nets)
 
 
+def diagnostics_taus(cfg: Config) -> dict[str, Any]:
+    """The τ keywords of ``agent_diagnostics``: ``log.redo_tau`` and the ``log.redo_taus_extra`` list."""
+    return {"redo_tau": cfg.log.redo_tau,
+            "extra_redo_taus": [float(t) for t in cfg.log.redo_taus_extra.split(",") if t.strip()]}
+
+
 def net_list(text: str) -> list[str]:
     """``"critic, actor"`` → ``["critic", "actor"]`` (empty → [])."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -263,5 +291,6 @@ def frame_list(text: str) -> list[int]:
 # run did: a saved config that lacks the key ran with this value, not today's default.
 LEGACY_VALUES: dict[str, Any] = {
     "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
+    "log.redo_taus_extra": "",  # diagnostics.csv had no τ = 0 / 0.1 columns before: a resumed run keeps its columns
 }
 

@@ -25,7 +25,7 @@ changes the training run (a critic with dropout draws masks here).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,16 +41,19 @@ if TYPE_CHECKING:
 LayerParts = tuple[torch.Tensor, list[str], torch.Tensor, list[int]]  # total, layer names, counts, sizes
 
 
-def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025) -> dict[str, float]:
+def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025,
+                      extra_redo_taus: Sequence[float] = ()) -> dict[str, float]:
     """``{"<net>_dormant_ratio", "<net>_redo_dormant_ratio", "<net>_fau", "<net>_weight_norm"}``
-    and the same per layer (``"<net>_fau/<layer>"`` …), ``encoder_srank``,
+    and the same per layer (``"<net>_fau/<layer>"`` …), the whole network's ReDo-kind ratio
+    at each of ``extra_redo_taus`` (``"<net>_redo_dormant_ratio_tau0"`` …; ReDo reports τ = 0,
+    0.025 and 0.1), ``encoder_srank``,
     ``encoder_feature_norm`` (pixels), ``critic_srank``, ``critic_feature_norm`` (mean over
     the Q heads) and per head (``critic_srank/q1`` …), ``<net>_grad_norm`` of encoder
     (pixels), critic and actor (when ``batch`` has ``next_obs``, ``reward`` and
     ``discount``). Raises ``ValueError`` naming any non-finite entry."""
     device = batch["obs"].device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        layered, scalars = _device_values(agent, batch, redo_tau)
+        layered, scalars = _device_values(agent, batch, redo_tau, extra_redo_taus)
     # (``.to`` is a no-op for every value but a parameterless network's zero norm)
     flat = torch.cat([torch.stack([v.reshape(()).float().to(device) for v in scalars.values()]) if scalars
                       else torch.zeros(0, device=device),
@@ -71,7 +74,7 @@ def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025
     return out
 
 
-def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float
+def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_redo_taus: Sequence[float] = ()
                    ) -> tuple[dict[str, LayerParts], dict[str, torch.Tensor]]:
     h = agent.probe_features(batch)
     nets = agent.networks()
@@ -85,6 +88,9 @@ def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float
             layered[f"{net}_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=agent.dormant_tau, kind="drm",
                                                         scoring=agent.dormant_scoring)
         layered[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=redo_tau, kind="redo")
+        for tau in extra_redo_taus:
+            scalars[f"{net}_redo_dormant_ratio_tau{tau:g}"] = dormant_tensors(nets[net], *net_inputs, tau=tau,
+                                                                              kind="redo")[0]
         layered[f"{net}_fau"] = fau_tensors(nets[net], *net_inputs)
     for net in inputs:
         scalars[f"{net}_weight_norm"] = weight_norm(nets[net])

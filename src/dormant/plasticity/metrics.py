@@ -158,8 +158,9 @@ def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if scoring not in SCORINGS:
         raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}{closest(scoring, SCORINGS)}")
-    if not (isinstance(tau, (int, float)) and 0.0 < tau <= 1.0):
-        raise ValueError(f"tau must be in (0, 1], got {tau!r}")
+    low_ok = tau >= 0.0 if kind == "redo" else tau > 0.0  # ReDo's τ = 0: exactly dead neurons
+    if not (isinstance(tau, (int, float)) and low_ok and tau <= 1.0):
+        raise ValueError(f"tau must be in ({'[' if kind == 'redo' else '('}0, 1] for kind={kind!r}, got {tau!r}")
     _check_batch(inputs)
     modules = _probe_modules(model, kind)
     after = linear_activations(model) if kind == "drm" and scoring == "post_activation" else {}

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from dormant.agents import make_agent
-from dormant.config import Config
+from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
 from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
@@ -271,7 +271,7 @@ class Trainer:
         every = self.cfg.log.diagnostics_every_updates
         if every and self.counters.updates % every == 0:
             self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
-                                            **agent_diagnostics(self.agent, batch, redo_tau=self.cfg.log.redo_tau)})
+                                            **agent_diagnostics(self.agent, batch, **diagnostics_taus(self.cfg))})
         for event in [*self.agent.drain_events(), *self.interventions.after_update(
                 self.agent, batch, self.counters.updates, self.frame)]:
             self._log_event(event)
