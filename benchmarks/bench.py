@@ -12,7 +12,8 @@ through the library's own classes (``DrQV2Agent``, ``ReplayBuffer``, ``DMCEnv``,
 ``Trainer``); see benchmarks/README.md for what each one means.
 
 This file is the entry point: it parses the options, runs the selected sections (one
-module each: bench_replay, bench_update, bench_plasticity, bench_env, bench_e2e; shared
+module each: bench_replay, bench_update, bench_plasticity, bench_env, bench_e2e,
+bench_breakdown; shared
 helpers in common and machine) under a ``CpuMeter`` and writes the JSON.
 """
 
@@ -35,6 +36,7 @@ from common import CpuMeter, now, wait_quiet  # noqa: E402
 
 import torch  # noqa: E402
 
+from bench_breakdown import bench_breakdown, breakdown_markdown  # noqa: E402
 from bench_e2e import bench_end_to_end, e2e_runs, summarise_end_to_end  # noqa: E402
 from bench_env import ENV_TASKS, bench_env  # noqa: E402
 from bench_plasticity import bench_plasticity  # noqa: E402
@@ -42,7 +44,7 @@ from bench_replay import bench_replay_memory  # noqa: E402
 from bench_update import bench_drm_overhead, bench_sac, bench_update  # noqa: E402
 from machine import machine  # noqa: E402
 
-SECTIONS = ["update", "drm", "sac", "plasticity", "env", "replay", "e2e"]
+SECTIONS = ["update", "drm", "sac", "plasticity", "env", "replay", "e2e", "breakdown"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 done[kind] = bench_end_to_end(overrides, str(device), args.e2e_budget_s or default_budget_s)
         result["end_to_end_fps"] = summarise_end_to_end(done["pixels"], done["states"], runs["pixels"][0],
                                                         result.get("update_ms"))
+    if "breakdown" not in args.skip:
+        with section("breakdown"):
+            result["breakdown"] = bench_breakdown(device, warmup, updates, env_steps)
     result["wall_s"] = round(now() - t_start, 1)
     log("done")
     text = json.dumps(result, indent=2)
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
+        if "breakdown" in result:  # the table beside the JSON, named after the device
+            name = result["machine"].get("gpu") or result["machine"].get("cpu_model", "cpu")
+            args.out.with_suffix(".breakdown.md").write_text(breakdown_markdown(result["breakdown"], str(name)))
     return result
 
 
