@@ -25,7 +25,7 @@ from typing import Any
 import dormant.config as config
 from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
-    ReplayConfig, field_docs, field_paths,
+    ReplayConfig, TACOConfig, field_docs, field_paths,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +46,9 @@ SECTIONS: dict[type, str] = {
                "[algorithms](algorithms.md#drm).",
     ALIXConfig: "ALIX's feature smoothing and how it learns its strength (`alix.*`, refused unless `agent=alix`). "
                 "What it does: [algorithms](algorithms.md#alix).",
+    TACOConfig: "TACO's temporal action-driven contrastive loss and its CURL and reward terms (`taco.*`, refused "
+                "unless `agent=taco`; `agent=taco` also sets `agent.batch_size=1024`, the authors' DMC batch). "
+                "What it does: [algorithms](algorithms.md#taco).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
 }

@@ -110,6 +110,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alix: s_init must be in [0, 1], max_shift and s_lr > 0, s_beta1 in [0, 1)")
     if a.nd_kernel < 3 or a.nd_kernel % 2 == 0:
         raise ConfigError(f"alix.nd_kernel must be odd and ≥ 3, got {a.nd_kernel}")
+    _validate_taco(cfg)
     check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
     if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):
         raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
@@ -124,6 +125,22 @@ def validate(cfg: Config) -> None:
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_taco(cfg: Config) -> None:
+    t = cfg.taco
+    if cfg.agent.name == "taco" and cfg.env.obs != "pixels":
+        raise ConfigError("agent=taco shapes the conv encoder's representation (the authors' code is pixel-only): "
+                          "it needs obs=pixels")
+    if t.horizon < 1:
+        raise ConfigError(f"taco.horizon must be ≥ 1 (K steps ahead), got {t.horizon}")
+    if t.latent_action_dim < 0 or t.action_hidden_dim <= 0:
+        raise ConfigError(f"taco.latent_action_dim must be ≥ 0 (0: ⌊1.25·action_dim⌋ + 1) and taco.action_hidden_dim "
+                          f"> 0, got {t.latent_action_dim} and {t.action_hidden_dim}")
+    for key in ("taco_weight", "curl_weight", "reward_weight"):
+        value = getattr(t, key)
+        if value < 0 or not math.isfinite(value):
+            raise ConfigError(f"taco.{key} must be ≥ 0, got {value}")
 
 
 def _validate_plasticity(cfg: Config) -> None:
@@ -170,6 +187,8 @@ def _validate_plasticity(cfg: Config) -> None:
                 raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}")
             if net == "value" and cfg.agent.name != "drm":
                 raise ConfigError(f"{key}=value needs agent=drm (agent is {cfg.agent.name!r})")
+            if net == "taco" and cfg.agent.name != "taco":
+                raise ConfigError(f"{key}=taco needs agent=taco (agent is {cfg.agent.name!r})")
     nets = redo_nets(cfg)
     redo = p.redo or bool(frames["plasticity.redo_at_frames"])
     if redo and not nets:
@@ -191,4 +210,6 @@ def _validate_plasticity(cfg: Config) -> None:
                           "recycle the heads only")
     if redo and "value" in nets and cfg.agent.name != "drm":
         raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
+    if redo and "taco" in nets and cfg.agent.name != "taco":
+        raise ConfigError(f"plasticity.redo_nets=taco needs agent=taco (agent is {cfg.agent.name!r})")
 
