@@ -251,6 +251,35 @@ def test_drms_comparison_is_one_sweep(tmp_path):
         parse_sweep(["agent=drqv2,alix", f"out={tmp_path / 'x'}", "taco.horizon=1"])  # no TACO run to take it
 
 
+def test_the_comparison_report_draws_the_four_agents_together(tmp_path):
+    """A report over finished drqv2/alix/taco/drm pixel runs (fixed numbers) puts the four
+    methods in one table and names the settings their agents bring (batch, augmentation)."""
+    import json
+
+    from dormant.experiments.report import write_report
+
+    sweep, runs = tmp_path / "sweep", {}
+    for k, agent in enumerate(("drqv2", "alix", "taco", "drm")):
+        for seed in (1, 2):
+            run_id = f"dmc_cartpole_swingup/{agent}/seed{seed}"
+            runs[run_id] = {"task": "dmc/cartpole_swingup", "agent": agent, "seed": seed, "frames": 20000}
+            path = sweep / run_id
+            path.mkdir(parents=True)
+            cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "seed": str(seed), "frames": "20000"})
+            (path / "config.yaml").write_text(cfg.to_yaml())
+            final = 200 + 100 * k + seed
+            (path / "eval.csv").write_text("frame,step,episode,episode_reward,episode_length,fps,elapsed_s,"
+                                           f"episode_reward_std\n0,0,0,0,1000,1,1,0\n20000,10000,0,{final},1000,1,1,0\n")
+            (path / "train.csv").write_text(f"frame,step,episode,episode_reward\n20000,10000,1,{final}\n")
+            (path / "status.json").write_text(json.dumps({"status": "finished", "frame": 20000}))
+    (sweep / "sweep.json").write_text(json.dumps({"version": 1, "shared": {}, "runs": runs}))
+    md, _ = write_report([sweep], tmp_path / "report", reps=100)
+    text = md.read_text()
+    assert "| agent.batch_size | 256 | 256 | 256 | 1024 |" in text  # groups in name order: alix, drm, drqv2, taco
+    assert "| agent.augment | False | True | True | True |" in text
+    assert all(f"| {agent} |" in text for agent in ("drqv2", "alix", "taco", "drm"))
+
+
 @pytest.mark.slow
 def test_tiny_pixel_run_with_interventions(tmp_path):
     """A short pixel run (32² fast renders, action repeat 8): the replay serves K-step
