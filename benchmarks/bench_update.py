@@ -101,31 +101,44 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
 
 def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
                        length: int) -> dict[str, Any]:
-    """DrM's update (and ALIX's, and DrQ-v2 + RND's) against DrQ-v2's on the same batches,
-    interleaved (A B, B A, ...) so that drift and order effects hit all alike; the ratios
-    of medians are the figures."""
+    """DrM's update (and ALIX's, TACO's and DrQ-v2 + RND's) against DrQ-v2's on the same
+    batches, interleaved (A B, B A, ...) so that drift and order effects hit all alike; the
+    ratios of medians are the figures. TACO is timed again, beside DrQ-v2, at its own
+    batch of 1024 (the authors' DMC setting, the ``taco`` agent preset)."""
     from dormant.agents.alix import ALIXAgent
     from dormant.agents.drm import DrMAgent
+    from dormant.agents.taco import TACOAgent
     from dormant.config import DrMConfig
 
     obs_shape, action_dim, batch_size = PIXEL_OBS, 1, BATCH_SIZE
-    replay = filled_replay(episodes, length, action_dim, seed=1)
+    replay = filled_replay(episodes, length, action_dim, seed=1, horizon=3)  # K = n = 3: the same draws
     torch.manual_seed(0)
     agents = {"drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
               "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device,
                               drm=DrMConfig()),
               "alix": ALIXAgent(obs_shape, action_dim, AgentConfig(augment=False), pixels=True, device=device),
               "drqv2_rnd": DrQV2Agent(obs_shape, action_dim, AgentConfig(intrinsic="rnd"), pixels=True,
-                                      device=device)}
+                                      device=device),
+              "taco": TACOAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device)}
     step = 100_000 + 2  # past exploration, not a perturbation step
     times = time_interleaved(agents, lambda i: agents["drqv2"].to_batch(replay.sample(batch_size)),
                              warmup + n, warmup, step, device)
     perturb_ms = time_once_ms(agents["drm"].perturb, device)  # once: it runs every 100k agent steps
     medians = {name: median_ms(t) for name, t in times.items()}
+    big = 1024
+    pair = {name: agents[name] for name in ("drqv2", "taco")}
+    times_big = time_interleaved(pair, lambda i: agents["drqv2"].to_batch(replay.sample(big)),
+                                 warmup + n, warmup, step, device)
+    at_big = {name: median_ms(t) for name, t in times_big.items()}
     return {"update_ms": medians, "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
             "alix_over_drqv2": round(medians["alix"] / medians["drqv2"], 3),
             "rnd_over_drqv2": round(medians["drqv2_rnd"] / medians["drqv2"], 3),
+            "taco_over_drqv2": round(medians["taco"] / medians["drqv2"], 3),
+            "update_ms_batch_1024": at_big,
+            "taco_over_drqv2_batch_1024": round(at_big["taco"] / at_big["drqv2"], 3),
+            "taco_1024_over_drqv2_256": round(at_big["taco"] / medians["drqv2"], 3),
             "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
+            "update_ms_each_batch_1024": {k: [round(1000 * t, 1) for t in v] for k, v in times_big.items()},
             "perturb_ms_once": perturb_ms, "target_max_ratio": 1.2,
             "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,
                       "timed_updates_each": n, "warmup_updates_each": warmup,

@@ -177,11 +177,12 @@ def write_episodes(buffer: ReplayBuffer, pool: np.ndarray, actions: np.ndarray,
             k += 1
 
 
-def filled_replay(episodes: int, length: int, action_dim: int, seed: int) -> ReplayBuffer:
+def filled_replay(episodes: int, length: int, action_dim: int, seed: int, horizon: int = 0) -> ReplayBuffer:
     """A pixel replay buffer (frame stack 3, 3-step returns, discount 0.99, sampling
-    ``seed``) holding ``episodes`` complete episodes of ``length`` random transitions."""
+    ``seed``) holding ``episodes`` complete episodes of ``length`` random transitions;
+    ``horizon`` K adds TACO's K-step extras (K ≤ 3 draws the same batches)."""
     buffer = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=episodes * length,
-                          frame_stack=3, nstep=3, discount=0.99, seed=seed)
+                          frame_stack=3, nstep=3, discount=0.99, seed=seed, horizon=horizon)
     rng = np.random.default_rng(0)
     pool, actions = random_episode_data(rng, length, action_dim)
     write_episodes(buffer, pool, actions, rng.random((episodes, length)))

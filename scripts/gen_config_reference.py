@@ -25,7 +25,7 @@ from typing import Any
 import dormant.config as config
 from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
-    ReplayConfig, SACConfig, field_docs, field_paths,
+    ReplayConfig, SACConfig, TACOConfig, field_docs, field_paths,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,9 @@ SECTIONS: dict[type, str] = {
                 "What it does: [algorithms](algorithms.md#alix).",
     SACConfig: "SAC's temperature and policy bounds (`sac.*`, refused unless `agent=sac`); `agent=sac` also brings "
                "its preset of `agent.*` values (ReDo's SAC setting). What it does: [algorithms](algorithms.md#sac).",
+    TACOConfig: "TACO's temporal action-driven contrastive loss and its CURL and reward terms (`taco.*`, refused "
+                "unless `agent=taco`; `agent=taco` also sets `agent.batch_size=1024`, the authors' DMC batch). "
+                "What it does: [algorithms](algorithms.md#taco).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
 }

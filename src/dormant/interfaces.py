@@ -27,6 +27,7 @@ Batch = dict[str, torch.Tensor]
 class Agent(Protocol):
     METRICS: tuple[str, ...]  # names of the vector ``update`` returns, in order
     METRICS_LAST: frozenset[str]  # metrics logged as their latest value instead of the mean
+    replay_horizon: int  # K > 0: replay batches also carry K-step action sequences and the obs K ahead (TACO)
 
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         """An action in [−1, 1] for one observation at an agent step."""

@@ -13,6 +13,13 @@ Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
 steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
+
+``horizon`` K > 0 (an agent that learns from K steps ahead, TACO) adds, with ``idx`` then
+drawn in [1, T − max(n, K) + 1] so that both spans stay inside the episode:
+``action_seq`` = ``action[idx … idx+K−1]`` (B×K×A), ``reward_k`` =
+``Σ_{i<K} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``obs_k`` = ``obs[idx+K−1]`` (the observation K
+steps after ``obs``; ``proprio_k`` beside it). With K = 0 (the default) sampling is
+unchanged, draw for draw.
 """
 
 from __future__ import annotations
@@ -38,11 +45,16 @@ class ReplayBuffer:
         seed: int = 0,
         allocate_transitions: int | None = None,
         proprio_dim: int = 0,
+        horizon: int = 0,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
         self.nstep = int(nstep)
         self.discount = float(discount)
+        if horizon < 0:
+            raise ValueError(f"replay: horizon must be ≥ 0, got {horizon}")
+        self.horizon = int(horizon)  # K > 0: batches also carry K-step action sequences and obs K ahead
+        self.span = max(self.nstep, self.horizon)  # transitions a sample reaches forward
         # Room for the transitions plus one reset frame per episode; episodes are
         # evicted when either runs out (episodes shorter than 20 steps on average
         # would evict by slots slightly before the transition capacity is reached).
@@ -120,7 +132,7 @@ class ReplayBuffer:
         return self.num_transitions
 
     def can_sample(self) -> bool:
-        return bool(np.any(self._ep_lengths >= self.nstep))
+        return bool(np.any(self._ep_lengths >= self.span))
 
     def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Frames at episode positions ``pos`` stacked with their predecessors."""
@@ -132,29 +144,43 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics."""
-        eligible = np.flatnonzero(self._ep_lengths >= self.nstep)
+        span = self.span
+        eligible = np.flatnonzero(self._ep_lengths >= span)
         if len(eligible) == 0:
-            raise ValueError(f"replay: no complete episode with ≥ nstep={self.nstep} transitions yet")
+            raise ValueError(f"replay: no complete episode with ≥ {span} transitions yet "
+                             f"(nstep={self.nstep}, horizon={self.horizon})")
         episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
         starts = self._ep_starts[episodes]
         lengths = self._ep_lengths[episodes]
-        idx = self.rng.integers(0, lengths - self.nstep + 1) + 1  # in [1, T−n+1]
-        steps = (starts[:, None] + idx[:, None] + np.arange(self.nstep)[None, :]) % self.num_slots
-        step_rewards = self.rewards[steps]  # B × n
-        step_discounts = self.discounts[steps] * self.discount
-        running = np.cumprod(step_discounts, axis=1)
-        before = np.concatenate([np.ones((batch_size, 1), np.float32), running[:, :-1]], axis=1)
+        idx = self.rng.integers(0, lengths - span + 1) + 1  # in [1, T−max(n, K)+1]
+        reward, discount = self._discounted(starts, idx, self.nstep)
         batch = {
             "obs": self._stack(starts, idx - 1),
             "action": self.actions[(starts + idx) % self.num_slots],
-            "reward": (before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
-            "discount": running[:, -1:].astype(np.float32),
+            "reward": reward,
+            "discount": discount,
             "next_obs": self._stack(starts, idx + self.nstep - 1),
         }
         if self.proprio is not None:
             batch["proprio"] = self.proprio[(starts + idx - 1) % self.num_slots]
             batch["next_proprio"] = self.proprio[(starts + idx + self.nstep - 1) % self.num_slots]
+        if self.horizon:
+            k = self.horizon
+            batch["action_seq"] = self.actions[(starts[:, None] + idx[:, None] + np.arange(k)[None, :]) % self.num_slots]
+            batch["reward_k"] = self._discounted(starts, idx, k)[0]
+            batch["obs_k"] = self._stack(starts, idx + k - 1)
+            if self.proprio is not None:
+                batch["proprio_k"] = self.proprio[(starts + idx + k - 1) % self.num_slots]
         return batch
+
+    def _discounted(self, starts: np.ndarray, idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``Σ_{i<n} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``Π_{i<n} γ·d[idx+i]``, each B×1 float32."""
+        steps = (starts[:, None] + idx[:, None] + np.arange(n)[None, :]) % self.num_slots
+        step_rewards = self.rewards[steps]  # B × n
+        running = np.cumprod(self.discounts[steps] * self.discount, axis=1)
+        before = np.concatenate([np.ones((len(idx), 1), np.float32), running[:, :-1]], axis=1)
+        return ((before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
+                running[:, -1:].astype(np.float32))
 
     def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Actions and frames of the episode being written (to rebuild an env on resume)."""

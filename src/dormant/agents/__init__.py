@@ -13,20 +13,26 @@ from dormant.agents.alix import ALIXAgent
 from dormant.agents.drm import DrMAgent
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.agents.sac import SACAgent
+from dormant.agents.taco import TACOAgent
 from dormant.config import Config
 from dormant.interfaces import PlasticAgent
 
-AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent, "alix": ALIXAgent, "sac": SACAgent}
+AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent, "alix": ALIXAgent, "sac": SACAgent, "taco": TACOAgent}
 
 
 def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device,
                proprio_dim: int = 0) -> PlasticAgent:
     """The agent a resolved config names, for an environment's observation/action shapes
     (``proprio_dim`` > 0: proprioception fused into every head)."""
-    kwargs = {name: getattr(cfg, name) for name in ("drm", "alix", "sac") if cfg.agent.name == name}
+    kwargs = {name: getattr(cfg, name) for name in ("drm", "alix", "sac", "taco") if cfg.agent.name == name}
     return AGENT_CLASSES[cfg.agent.name](obs_shape, action_dim, cfg.agent, pixels=cfg.env.obs == "pixels",
                                          device=device, action_repeat=cfg.env.action_repeat,
                                          proprio_dim=proprio_dim, **kwargs)
 
 
-__all__ = ["AGENT_CLASSES", "ALIXAgent", "DrMAgent", "DrQV2Agent", "SACAgent", "make_agent"]
+from dormant.agents.sac import SACAgent
+from dormant.agents.taco import TACOAgent
+from dormant.config import Config
+from dormant.interfaces import PlasticAgent
+
+AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent, "alix": ALIXAgent, "sac": SACAgent, "taco": TACOAgent}

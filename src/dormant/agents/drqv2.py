@@ -39,6 +39,7 @@ class DrQV2Agent:
     dormant_tau: float = 0.025
     dormant_scoring: str = "post_activation"
     init_fn = staticmethod(weight_init)  # what a fresh draw of any of its networks uses
+    replay_horizon: int = 0  # K-step extras the replay adds to a batch (TACO sets K); 0: none
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
                  *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
@@ -53,8 +54,7 @@ class DrQV2Agent:
         self.proprio_dim = proprio_dim
         self.repr_dim = repr_dim = self.encoder.repr_dim + proprio_dim
         self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
-        self.critic = Critic(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
-                             dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm).to(device)
+        self.critic = self.make_critic(repr_dim).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         self.encoder_opt = self.make_encoder_optimizer()
@@ -76,6 +76,12 @@ class DrQV2Agent:
     def make_encoder(self, obs_shape: tuple[int, ...]) -> torch.nn.Module:
         """The observation encoder: DrQ-v2's conv net for pixels, the identity for states (ALIX replaces it)."""
         return PixelEncoder(obs_shape) if self.pixels else StateEncoder(obs_shape)
+
+    def make_critic(self, repr_dim: int) -> torch.nn.Module:
+        """The twin-Q critic on (features, action) (TACO's reads the action through its action encoder)."""
+        cfg = self.cfg
+        return Critic(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, self.proprio_dim,
+                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm)
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
         """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""
@@ -209,6 +215,10 @@ class DrQV2Agent:
         """Hook between encoding and the critic update (DrM: dormant ratio, awakening, V)."""
         return {}
 
+    def after_learning(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """Hook after the critic, actor and target updates (TACO: its auxiliary losses)."""
+        return {}
+
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """One gradient update; returns the ``METRICS`` as a single device vector."""
         h, next_h = self.augment_and_encode(batch, self.augmenting(step))
@@ -222,6 +232,7 @@ class DrQV2Agent:
         metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h, std))
         metrics.update(self.update_actor(h.detach(), std))
         self.update_target()
+        metrics.update(self.after_learning(batch, step))
         metrics["stddev"] = self._tensor(std)
         return torch.stack([metrics[name].float().reshape(()) for name in self.METRICS])
 

@@ -113,6 +113,7 @@ class SACAgent:
     dormant_tau: float = 0.025
     dormant_scoring: str = "post_activation"
     init_fn = staticmethod(weight_init)
+    replay_horizon: int = 0  # one-step transitions: no K-step extras from the replay
 
     # DrQ-v2's plumbing, shared: device transfer, checkpoint, the undo snapshot, no own events.
     to_batch = DrQV2Agent.to_batch

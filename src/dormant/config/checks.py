@@ -112,6 +112,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alix: s_init must be in [0, 1], max_shift and s_lr > 0, s_beta1 in [0, 1)")
     if a.nd_kernel < 3 or a.nd_kernel % 2 == 0:
         raise ConfigError(f"alix.nd_kernel must be odd and ≥ 3, got {a.nd_kernel}")
+    _validate_taco(cfg)
     check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
     if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):
         raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
@@ -144,11 +145,13 @@ def _validate_background(cfg: Config) -> None:
     if e.obs != "pixels":
         raise ConfigError(f"env.background replaces background pixels: it needs obs=pixels (have obs={e.obs})")
     scan(e.background)
+
+
 def _validate_sac(cfg: Config) -> None:
     s = cfg.sac
     if cfg.env.obs != "states":
         raise ConfigError("agent=sac learns from state vectors: use obs=states (it has no image encoder; "
-                          "drqv2, drm or alix learn from pixels)")
+                          "drqv2, drm, alix and taco learn from pixels)")
     unsupported = [key for key, on in (("agent.intrinsic", cfg.agent.intrinsic != "none"),
                                        ("agent.bf16", cfg.agent.bf16), ("agent.compile", cfg.agent.compile),
                                        ("agent.critic_dropout", cfg.agent.critic_dropout > 0),
@@ -169,6 +172,22 @@ def _validate_sac(cfg: Config) -> None:
         if not math.isfinite(value):
             raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto'])}: "
                               "expected auto (−|A|) or a finite number")
+
+
+def _validate_taco(cfg: Config) -> None:
+    t = cfg.taco
+    if cfg.agent.name == "taco" and cfg.env.obs != "pixels":
+        raise ConfigError("agent=taco shapes the conv encoder's representation (the authors' code is pixel-only): "
+                          "it needs obs=pixels")
+    if t.horizon < 1:
+        raise ConfigError(f"taco.horizon must be ≥ 1 (K steps ahead), got {t.horizon}")
+    if t.latent_action_dim < 0 or t.action_hidden_dim <= 0:
+        raise ConfigError(f"taco.latent_action_dim must be ≥ 0 (0: ⌊1.25·action_dim⌋ + 1) and taco.action_hidden_dim "
+                          f"> 0, got {t.latent_action_dim} and {t.action_hidden_dim}")
+    for key in ("taco_weight", "curl_weight", "reward_weight"):
+        value = getattr(t, key)
+        if value < 0 or not math.isfinite(value):
+            raise ConfigError(f"taco.{key} must be ≥ 0, got {value}")
 
 
 def _validate_plasticity(cfg: Config) -> None:
@@ -222,6 +241,8 @@ def _validate_plasticity(cfg: Config) -> None:
                 raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}")
             if net == "value" and cfg.agent.name != "drm":
                 raise ConfigError(f"{key}=value needs agent=drm (agent is {cfg.agent.name!r})")
+            if net == "taco" and cfg.agent.name != "taco":
+                raise ConfigError(f"{key}=taco needs agent=taco (agent is {cfg.agent.name!r})")
     nets = redo_nets(cfg)
     redo = p.redo or bool(frames["plasticity.redo_at_frames"])
     if redo and not nets:
@@ -243,4 +264,6 @@ def _validate_plasticity(cfg: Config) -> None:
                           "recycle the heads only")
     if redo and "value" in nets and cfg.agent.name != "drm":
         raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
+    if redo and "taco" in nets and cfg.agent.name != "taco":
+        raise ConfigError(f"plasticity.redo_nets=taco needs agent=taco (agent is {cfg.agent.name!r})")
 

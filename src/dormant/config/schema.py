@@ -39,7 +39,7 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"  # `drqv2`, `drm`, `alix` or `sac` (states only)
+    name: str = "drqv2"  # `drqv2`, `drm`, `alix`, `taco` or `sac` (states only)
     lr: float = 1e-4  # Adam learning rate of every network
     weight_decay: float = 0.0  # L2 penalty in the Adam of every trained network (not RND's predictor, SAC's α, ALIX's S); ReDo's "WD" baseline: 1e-5
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
@@ -49,7 +49,7 @@ class AgentConfig:
     num_expl_steps: int = 2000  # agent steps of uniform random actions
     stddev_schedule: str = "linear(1.0,0.1,500000)"  # durations in agent steps
     stddev_clip: float = 0.3  # clip of the exploration noise inside the updates
-    batch_size: int = 256  # transitions per update
+    batch_size: int = 256  # transitions per update (agent=taco brings 1024, the authors' DMC batch)
     nstep: int = 3  # n of the n-step return
     discount: float = 0.99  # γ
     critic_dropout: float = 0.0  # Dropout after each hidden Linear of Q1/Q2 (reference MetaWorld: 0.01)
@@ -115,6 +115,18 @@ class SACConfig:
 
 
 @dataclass
+class TACOConfig:
+    """TACO (Zheng et al., NeurIPS 2023); used only by ``agent=taco``. Defaults: the authors' DMC configuration."""
+
+    horizon: int = 3  # K: the contrastive loss pairs (z_t, a_t … a_{t+K−1}) with z_{t+K}
+    latent_action_dim: int = 0  # width of one latent action; 0: the authors' ⌊1.25·action_dim⌋ + 1
+    action_hidden_dim: int = 64  # hidden width of the action encoder (Linear → Tanh → Linear)
+    taco_weight: float = 1.0  # weight of the temporal action-driven contrastive (InfoNCE) term
+    curl_weight: float = 1.0  # weight of the CURL term (two shifts of the same frames); 0: off (the authors' curl=false)
+    reward_weight: float = 1.0  # weight of the K-step reward prediction term; 0: off (the authors' reward=false)
+
+
+@dataclass
 class PlasticityConfig:
     """Replay ratio (static, or adaptive as Ma et al. 2024) and the plasticity interventions, for any agent."""
 
@@ -126,13 +138,13 @@ class PlasticityConfig:
     redo: bool = False  # ReDo: recycle τ-dormant neurons periodically
     redo_every_updates: int = 1000  # ReDo's period
     redo_tau: float = 0.1  # ReDo's recycling threshold τ (score ÷ layer mean ≤ τ)
-    redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm)
+    redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm), taco (taco's projection heads)
     redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
     redo_at_frames: str = ""  # one-shot ReDo at these frames (comma-separated, e.g. 100000,500000), whatever plasticity.redo says
     reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
     reset_at_frames: str = ""  # one-shot resets at these frames (comma-separated)
     reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
-    reset_nets: str = ""  # comma-separated networks resets touch (encoder, actor, critic, value); empty: all
+    reset_nets: str = ""  # comma-separated networks resets touch (encoder, actor, critic, value, taco); empty: all
     shrink_perturb_every_frames: int = 0  # periodic θ ← αθ + (1−α)φ (Ash & Adams 2020); 0: off
     shrink_perturb_at_frames: str = ""  # one-shot shrink-and-perturb at these frames (comma-separated)
     shrink_perturb_nets: str = ""  # comma-separated networks shrink-and-perturb touches; empty: all (as the scope says)
@@ -184,6 +196,7 @@ class Config:
     drm: DrMConfig = field(default_factory=DrMConfig)
     alix: ALIXConfig = field(default_factory=ALIXConfig)
     sac: SACConfig = field(default_factory=SACConfig)
+    taco: TACOConfig = field(default_factory=TACOConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,13 +206,14 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2", "drm", "alix", "sac")
+AGENTS = ("drqv2", "drm", "alix", "taco", "sac")
 # Option sections that belong to one agent: refused for the others, applied only to that
 # agent's runs in a mixed sweep.
-AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "sac": "sac"}
+AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "taco": "taco", "sac": "sac"}
 # Overrides an agent brings (after the task preset, before named presets and the user's).
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
+    "taco": {"agent.batch_size": 1024},  # the authors' DMC batch (cfgs/agent/taco.yaml); DrQ-v2's is 256
     # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 runs it on MuJoCo: Adam 3e-4, batch
     # 256, two hidden layers of 256, τ = 0.005, γ = 0.99, one update per environment step (no
     # action repeat), one-step targets, 10,000 initial random steps before the first update.
@@ -215,7 +229,7 @@ MAX_ACTION_REPEAT = 100
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
-REDO_NETS = ("critic", "actor", "encoder", "value")
+REDO_NETS = ("critic", "actor", "encoder", "value", "taco")
 # Presets applied when observations are states (after the task's, before the user's).
 STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
 # Named presets (`preset=NAME`), applied after the task preset and before the user's

@@ -167,8 +167,8 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
     runs: list[RunSpec] = []
     for task in grid.tasks:
         for agent in grid.agents:
-            # Without any drm run, drm.* options reach every run, which refuses them by name.
-            takes = [k for k in [*grid.axes, *grid.shared] if applies(k, agent) or "drm" not in grid.agents]
+            # An agent's own options reach every run when that agent is not in the sweep, which refuses them by name.
+            takes = [k for k in [*grid.axes, *grid.shared] if applies(k, agent) or owner(k) not in grid.agents]
             keys = sorted(k for k in takes if k in grid.axes)
             shared = {k: grid.shared[k] for k in takes if k in grid.shared}
             seen: dict[str, dict[str, str]] = {}  # per axis: the resolved value → how it was written

@@ -86,7 +86,7 @@ class Trainer:
             self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
             capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
             nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
-            allocate_transitions=self.total_steps, proprio_dim=self.env.proprio_dim,
+            allocate_transitions=self.total_steps, proprio_dim=self.env.proprio_dim, horizon=self.agent.replay_horizon,
         )
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
