@@ -10,7 +10,11 @@ Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
 ``idx`` uniformly in [1, T − n + 1] (T = transitions in the episode); returns
 ``obs[idx−1]``, ``action[idx]``, ``Σ_i γ^i·(Π_{j<i} d_j)·r[idx+i]``,
 ``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]`` (plus ``proprio``/``next_proprio`` at the same
-steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). Capacity counts transitions; when adding
+steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). With ``reward_clip`` c > 0 each
+step's reward is clipped to [−c, c] before the sum (DQN's clipping; what is stored stays raw).
+With ``per_transition`` the start is uniform over all eligible transitions (Dopamine's
+sampling, which DQN/DrQ(ε) use) instead of an episode first, then a step in it.
+Discrete actions are stored as one float per transition (the index). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
 """
@@ -38,11 +42,15 @@ class ReplayBuffer:
         seed: int = 0,
         allocate_transitions: int | None = None,
         proprio_dim: int = 0,
+        reward_clip: float = 0.0,
+        per_transition: bool = False,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
         self.nstep = int(nstep)
         self.discount = float(discount)
+        self.reward_clip = float(reward_clip)  # > 0: each step's reward clipped to [−c, c] in the n-step sum
+        self.per_transition = bool(per_transition)  # uniform over transitions (Dopamine), not episode then step
         # Room for the transitions plus one reset frame per episode; episodes are
         # evicted when either runs out (episodes shorter than 20 steps on average
         # would evict by slots slightly before the transition capacity is reached).
@@ -135,12 +143,23 @@ class ReplayBuffer:
         eligible = np.flatnonzero(self._ep_lengths >= self.nstep)
         if len(eligible) == 0:
             raise ValueError(f"replay: no complete episode with ≥ nstep={self.nstep} transitions yet")
-        episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
+        if self.per_transition:  # every start in [1, T−n+1] of every episode equally likely
+            counts = self._ep_lengths[eligible] - self.nstep + 1
+            ends = np.cumsum(counts)
+            draw = self.rng.integers(0, ends[-1], size=batch_size)
+            which = np.searchsorted(ends, draw, side="right")
+            episodes = eligible[which]
+            idx = draw - (ends[which] - counts[which]) + 1
+        else:
+            episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
         starts = self._ep_starts[episodes]
         lengths = self._ep_lengths[episodes]
-        idx = self.rng.integers(0, lengths - self.nstep + 1) + 1  # in [1, T−n+1]
+        if not self.per_transition:
+            idx = self.rng.integers(0, lengths - self.nstep + 1) + 1  # in [1, T−n+1]
         steps = (starts[:, None] + idx[:, None] + np.arange(self.nstep)[None, :]) % self.num_slots
         step_rewards = self.rewards[steps]  # B × n
+        if self.reward_clip:  # (DQN's clipping; stored rewards stay raw)
+            step_rewards = np.clip(step_rewards, -self.reward_clip, self.reward_clip)
         step_discounts = self.discounts[steps] * self.discount
         running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((batch_size, 1), np.float32), running[:, :-1]], axis=1)
@@ -217,3 +236,14 @@ class ReplayBuffer:
         self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()
         self._ep_lengths = state["ep_lengths"].numpy().astype(np.int64).copy()
         self.rng.bit_generator.state = state["rng"]
+
+
+def replay_for(cfg: Any, env: Any, *, allocate_transitions: int) -> ReplayBuffer:
+    """The buffer a resolved config and its environment call for (one frame per step)."""
+    from dormant.config.schema import DISCRETE_AGENTS
+
+    clip = cfg.dqn.reward_clip if cfg.agent.name in DISCRETE_AGENTS else 0.0
+    return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=cfg.replay.capacity,
+                        frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
+                        seed=cfg.seed, allocate_transitions=allocate_transitions, proprio_dim=env.proprio_dim,
+                        reward_clip=clip, per_transition=cfg.agent.name in DISCRETE_AGENTS)

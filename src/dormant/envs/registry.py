@@ -45,7 +45,7 @@ class Suite:
 
 
 _SUITES: dict[str, Suite] = {}
-BUILT_IN = ("dmc", "metaworld", "adroit", "gym")
+BUILT_IN = ("dmc", "metaworld", "adroit", "gym", "atari")
 
 
 def register_suite(name: str, suite: Suite | None = None, /, **fields: Any) -> Suite:

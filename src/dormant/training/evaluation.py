@@ -98,6 +98,7 @@ def agent_from_checkpoint(cfg: Any, checkpoint: dict[str, Any], env: Env, device
     from dormant.agents import make_agent
     from dormant.training.device import resolve_device
 
-    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim)
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim,
+                       num_actions=getattr(env, "num_actions", 0))
     agent.load_state_dict(checkpoint["agent"])
     return agent
