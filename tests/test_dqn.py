@@ -257,20 +257,21 @@ def test_redo_and_diagnostics_run_through_the_trainer(tmp_path):
 
 @pytest.mark.slow
 def test_dqn_learns_cartpole(tmp_path):
-    """DQN from states on CartPole-v1 (max return 500; a random policy scores ≈ 22) within
-    20,000 agent steps: the best evaluation return must pass 195 (the old 'solved' line of
-    CartPole-v0). Settings for a few minutes of CPU, not ReDo's Atari ones."""
-    status, trainer = _cartpole(tmp_path, 20_000, num_seed_frames="1000", seed="1", **{
-        "agent.num_expl_steps": "1000", "agent.update_every_steps": "1", "agent.lr": "1e-3",
+    """DQN from states on CartPole-v1 through the trainer, in 6,000 agent steps (≈ 30 s on an
+    idle core): the untrained greedy policy scores ≈ 10 (one action) and a uniformly random
+    one ≈ 22; the best evaluation must pass 100. For scale: the maximum is 500 and DQN
+    reaches it on CartPole-v1 in ≈ 50,000 steps (RL Baselines3 Zoo's tuned DQN); this checks
+    that the loop learns, with settings for a minute of CPU, not ReDo's Atari ones."""
+    status, _ = _cartpole(tmp_path, 6_000, num_seed_frames="500", seed="1", **{
+        "agent.num_expl_steps": "500", "agent.update_every_steps": "1", "agent.lr": "5e-4",
         "agent.hidden_dim": "128", "agent.batch_size": "64", "agent.nstep": "3",
-        "dqn.epsilon_decay_steps": "5000", "dqn.target_update_updates": "250", "dqn.reward_clip": "0",
-        "eval.every_frames": "2000", "eval.episodes": "5"})
+        "dqn.epsilon_decay_steps": "3000", "dqn.target_update_updates": "200",
+        "eval.every_frames": "1000", "eval.episodes": "3"})
     assert status == "finished"
     rows = (tmp_path / "eval.csv").read_text().splitlines()
     returns = [float(r.split(",")[rows[0].split(",").index("episode_reward")]) for r in rows[1:]]
     print(json.dumps({"eval_returns": returns}))
-    assert max(returns) > 195, returns
-    assert not math.isnan(returns[-1])
+    assert returns[0] < 30 and max(returns) > 100, returns
 
 
 def test_replay_per_transition_is_uniform_over_transitions():
@@ -292,3 +293,37 @@ def test_replay_per_transition_is_uniform_over_transitions():
             counts = np.bincount(rewards.astype(int), minlength=10)[1:]
             assert counts.min() > 0.8 * counts.mean()
     assert shares[True] == pytest.approx(0.1, abs=0.01) and shares[False] == pytest.approx(0.5, abs=0.02)
+
+
+def test_an_interrupted_dqn_run_resumes_exactly(tmp_path):
+    """CartPole, DQN with ReDo, a target copy every 50 updates and a full replay, stopped at 300
+    frames: the resumed run's log, target network and update count equal the uninterrupted one's."""
+    import csv
+
+    from dormant.training.checkpoint import load_checkpoint
+    from dormant.training.trainer import Trainer, load_trainer
+
+    def config(frames: int):
+        return resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "dqn", "frames": frames,
+                        "env.action_repeat": 1, "num_seed_frames": 100, "agent.num_expl_steps": 100,
+                        "agent.update_every_steps": 1, "agent.hidden_dim": 32, "dqn.target_update_updates": 40,
+                        "dqn.epsilon_decay_steps": 200, "plasticity.redo": True, "plasticity.redo_every_updates": 100,
+                        "eval.every_frames": 300, "eval.episodes": 1, "log.tensorboard": False, "log.progress": False,
+                        # below both budgets, so both runs allocate the same slots (CartPole's ≈ 10-step
+                        # episodes need more than replay's 5 % of reset slots: it evicts by slots early)
+                        "replay.capacity": 250})
+
+    def rows(path):
+        with open(path, newline="") as handle:
+            return [{k: v for k, v in r.items() if k not in ("fps", "elapsed_s")} for r in csv.DictReader(handle)]
+
+    Trainer(config(600), tmp_path / "full").train()
+    Trainer(config(300), tmp_path / "part").train()
+    part = config(600)
+    assert load_trainer(tmp_path / "part", part).train() == "finished"
+    for name in ("train.csv", "eval.csv", "events.csv"):
+        assert rows(tmp_path / "part" / name) == rows(tmp_path / "full" / name), name
+    a, b = load_checkpoint(tmp_path / "part")["agent"], load_checkpoint(tmp_path / "full")["agent"]
+    assert int(a["updates"]) == int(b["updates"]) == 500
+    for key, value in a["critic_target"].items():
+        assert torch.equal(value, b["critic_target"][key]), key
