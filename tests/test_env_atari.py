@@ -110,6 +110,13 @@ def test_protocol_presets_and_refusals():
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.sticky_actions": "1.5"})
 
 
+def test_atari_needs_no_opengl():
+    from dormant.envs.registry import needs_gl
+
+    assert not needs_gl(resolve({"task": "atari/Pong", "agent": "dqn", "eval.video": "true"}))
+    assert needs_gl(resolve({"task": "dmc/cartpole_swingup"}))
+
+
 def test_normalisation_constants():
     assert len(RANDOM_HUMAN) == 57 and set(ATARI_100K) <= set(RANDOM_HUMAN) and set(REDO_DQN_GAMES) <= set(RANDOM_HUMAN)
     assert RANDOM_HUMAN["Pong"] == (-20.7, 14.6) and RANDOM_HUMAN["Breakout"] == (1.7, 30.5)
@@ -119,3 +126,4 @@ def test_normalisation_constants():
     run.task, run.evals = "atari/Pong", {}
     assert run.score_range == (-20.7, 14.6)
     assert run.normalized(14.6) == pytest.approx(1.0) and run.normalized(-20.7) == pytest.approx(0.0)
+    assert run.score_bounds is None  # plots do not clip Atari returns to [random, human]

@@ -199,4 +199,5 @@ def note(name: str) -> str:
     return f"ALE (ale-py);{tag} random {low:g}, human {high:g}"
 
 
-SUITE = Suite(make=make, tasks=GAMES, preset=preset, obs=("pixels",), check=check, note=note, requires="ale_py")
+SUITE = Suite(make=make, tasks=GAMES, preset=preset, obs=("pixels",), check=check, note=note, requires="ale_py",
+              uses_gl=False)

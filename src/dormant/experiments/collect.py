@@ -78,6 +78,12 @@ class Run:
     def auc(self) -> float:
         return normalized_auc(*self.score_curve())
 
+    @property
+    def score_bounds(self) -> tuple[float, float] | None:
+        """The range the score can take (plots clip bands to it): ``score_range``, except for
+        Atari, whose scores are not bounded by the random and human scores that normalise them."""
+        return None if self.task.startswith("atari/") else self.score_range
+
     def normalized(self, value: float) -> float:
         """The score on [0, 1] by its range (NaN where the range is unknown: such tasks stay out of aggregates)."""
         if self.score_range is None:

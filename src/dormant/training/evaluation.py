@@ -64,6 +64,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
     from dormant.config import from_dict, set_field, validate
     from dormant.envs import make_env
+    from dormant.envs.registry import needs_gl
     from dormant.envs.rendering import configure_rendering
 
     run_dir = Path(run_dir)
@@ -73,7 +74,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
                        "seed": cfg.seed if seed is None else seed}.items():
         set_field(cfg, key, value)
     validate(cfg)
-    configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
+    configure_rendering(needs_gl(cfg))
     env = make_env(cfg, seed=cfg.seed)
     agent = agent_from_checkpoint(cfg, checkpoint, env, cfg.device)
     torch.manual_seed(cfg.seed)

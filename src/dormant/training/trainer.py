@@ -24,6 +24,7 @@ import torch
 from dormant.agents import make_agent
 from dormant.config import Config
 from dormant.envs import TimeStep, make_env
+from dormant.envs.registry import needs_gl
 from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
@@ -67,7 +68,7 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)  # before any simulator is imported
+        configure_rendering(needs_gl(cfg))  # before any simulator is imported
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
