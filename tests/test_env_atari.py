@@ -127,3 +127,27 @@ def test_normalisation_constants():
     assert run.score_range == (-20.7, 14.6)
     assert run.normalized(14.6) == pytest.approx(1.0) and run.normalized(-20.7) == pytest.approx(0.0)
     assert run.score_bounds is None  # plots do not clip Atari returns to [random, human]
+
+
+@pytest.mark.slow
+def test_drq_eps_trains_on_pong_with_redo_and_diagnostics(tmp_path):
+    """The whole path on Atari: DrQ(ε) at its preset on Pong for 100 agent steps (50 updates; 25-step episodes),
+    ReDo every 25 updates, diagnostics, a capped evaluation episode and the checkpoint."""
+    from dormant.training.trainer import Trainer
+
+    cfg = resolve({"task": "atari/Pong", "agent": "drq_eps", "frames": 400, "num_seed_frames": 200,
+                   "agent.num_expl_steps": 50, "atari.max_episode_frames": 100, "eval.every_frames": 400,
+                   "eval.episodes": 1, "plasticity.redo": True, "plasticity.redo_every_updates": 25,
+                   "log.diagnostics_every_updates": 25, "threads": 1, "log.tensorboard": False,
+                   "log.progress": False})
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        assert trainer.train() == "finished"
+    finally:
+        trainer.close()
+    assert trainer.counters.updates == 50
+    events = (tmp_path / "events.csv").read_text().splitlines()[1:]
+    assert len(events) == 2 and all("critic.trunk.0=" in row for row in events)  # conv layers recycled too
+    header = (tmp_path / "diagnostics.csv").read_text().splitlines()[0]
+    assert "critic_redo_dormant/trunk.1" in header and "critic_redo_dormant/head.1" in header
+    assert (tmp_path / "checkpoint.pt").exists()
