@@ -327,3 +327,13 @@ def test_an_interrupted_dqn_run_resumes_exactly(tmp_path):
     assert int(a["updates"]) == int(b["updates"]) == 500
     for key, value in a["critic_target"].items():
         assert torch.equal(value, b["critic_target"][key]), key
+
+
+def test_evaluation_draws_leave_the_training_stream_alone():
+    agent = _agent(epsilon_eval=0.5)
+    torch.manual_seed(7)
+    for _ in range(50):
+        agent.act(np.zeros(4, np.float32), step=0, eval_mode=True)
+    after_eval = torch.rand(3)
+    torch.manual_seed(7)
+    assert torch.equal(torch.rand(3), after_eval)

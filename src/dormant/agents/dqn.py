@@ -109,6 +109,9 @@ class DQNAgent:
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, eps=dqn.adam_eps)
         self.encoder = nn.Identity()  # the convolutions are the critic's trunk (see the module docstring)
         self.updates = 0  # gradient updates so far (the target copy's clock)
+        # Evaluation's ε draws come from their own generator, so evaluating never shifts the
+        # training run's random stream (the trainer's RNG, checkpointed with the run).
+        self._eval_rng = torch.Generator().manual_seed(int(torch.randint(2**31 - 1, ()).item()))
         self._units = ActiveUnitCounter(self.critic)
 
     # --- acting ----------------------------------------------------------
@@ -119,8 +122,9 @@ class DQNAgent:
     @torch.no_grad()
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         epsilon = self.dqn.epsilon_eval if eval_mode else self.epsilon(step)
-        if epsilon > 0 and torch.rand(()).item() < epsilon:  # the torch RNG: checkpointed with the run
-            return np.array([torch.randint(self.num_actions, ()).item()], np.float32)
+        rng = self._eval_rng if eval_mode else None
+        if epsilon > 0 and torch.rand((), generator=rng).item() < epsilon:
+            return np.array([torch.randint(self.num_actions, (), generator=rng).item()], np.float32)
         q = self.critic(torch.as_tensor(obs, device=self.device).unsqueeze(0))
         return np.array([q.argmax(dim=1).item()], np.float32)
 
@@ -214,7 +218,8 @@ class DQNAgent:
 
     def state_dict(self) -> dict[str, Any]:
         return {"critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-                "critic_opt": self.critic_opt.state_dict(), "updates": torch.tensor(self.updates)}
+                "critic_opt": self.critic_opt.state_dict(), "updates": torch.tensor(self.updates),
+                "eval_rng": self._eval_rng.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         missing = {"critic", "critic_target", "critic_opt", "updates"} - set(state)
@@ -224,6 +229,8 @@ class DQNAgent:
         self.critic_target.load_state_dict(state["critic_target"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.updates = int(state["updates"])
+        if "eval_rng" in state:
+            self._eval_rng.set_state(state["eval_rng"])
 
 
 class DrQEpsAgent(DQNAgent):
