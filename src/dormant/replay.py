@@ -12,8 +12,11 @@ Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
 ``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]`` (plus ``proprio``/``next_proprio`` at the same
 steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). With ``reward_clip`` c > 0 each
 step's reward is clipped to [−c, c] before the sum (DQN's clipping; what is stored stays raw).
-With ``per_transition`` the start is uniform over all eligible transitions (Dopamine's
-sampling, which DQN/DrQ(ε) use) instead of an episode first, then a step in it.
+With ``per_transition`` (Dopamine's sampling, which DQN/DrQ(ε) use) ``idx`` is uniform over
+every transition of every episode, ``idx`` in [1, T], instead of an episode first, then a
+step in it; an n-step sum that would pass the episode's end stops there (``k`` < n steps:
+``Σ_{i<k}``, ``Π_{i<k} γ·d``, next obs ``obs[T]``), so the last steps before a terminal
+are starts too.
 Discrete actions are stored as one float per transition (the index). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
@@ -128,7 +131,7 @@ class ReplayBuffer:
         return self.num_transitions
 
     def can_sample(self) -> bool:
-        return bool(np.any(self._ep_lengths >= self.nstep))
+        return bool(np.any(self._ep_lengths >= (1 if self.per_transition else self.nstep)))
 
     def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Frames at episode positions ``pos`` stacked with their predecessors."""
@@ -140,27 +143,35 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics."""
-        eligible = np.flatnonzero(self._ep_lengths >= self.nstep)
+        shortest = 1 if self.per_transition else self.nstep
+        eligible = np.flatnonzero(self._ep_lengths >= shortest)
         if len(eligible) == 0:
-            raise ValueError(f"replay: no complete episode with ≥ nstep={self.nstep} transitions yet")
-        if self.per_transition:  # every start in [1, T−n+1] of every episode equally likely
-            counts = self._ep_lengths[eligible] - self.nstep + 1
+            raise ValueError(f"replay: no complete episode with ≥ {shortest} transitions yet")
+        if self.per_transition:  # every transition equally likely; sums are cut at the episode's end
+            counts = self._ep_lengths[eligible]
             ends = np.cumsum(counts)
             draw = self.rng.integers(0, ends[-1], size=batch_size)
             which = np.searchsorted(ends, draw, side="right")
             episodes = eligible[which]
-            idx = draw - (ends[which] - counts[which]) + 1
+            idx = draw - (ends[which] - counts[which]) + 1  # in [1, T]
         else:
             episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
         starts = self._ep_starts[episodes]
         lengths = self._ep_lengths[episodes]
         if not self.per_transition:
             idx = self.rng.integers(0, lengths - self.nstep + 1) + 1  # in [1, T−n+1]
-        steps = (starts[:, None] + idx[:, None] + np.arange(self.nstep)[None, :]) % self.num_slots
+        offsets = np.arange(self.nstep)[None, :]
+        steps = (starts[:, None] + idx[:, None] + offsets) % self.num_slots
         step_rewards = self.rewards[steps]  # B × n
         if self.reward_clip:  # (DQN's clipping; stored rewards stay raw)
             step_rewards = np.clip(step_rewards, -self.reward_clip, self.reward_clip)
         step_discounts = self.discounts[steps] * self.discount
+        last = idx + self.nstep - 1
+        if self.per_transition:  # steps past the episode's end add nothing and do not discount
+            inside = idx[:, None] + offsets <= lengths[:, None]
+            step_rewards = np.where(inside, step_rewards, np.float32(0.0))
+            step_discounts = np.where(inside, step_discounts, np.float32(1.0))
+            last = np.minimum(last, lengths)
         running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((batch_size, 1), np.float32), running[:, :-1]], axis=1)
         batch = {
@@ -168,11 +179,11 @@ class ReplayBuffer:
             "action": self.actions[(starts + idx) % self.num_slots],
             "reward": (before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
             "discount": running[:, -1:].astype(np.float32),
-            "next_obs": self._stack(starts, idx + self.nstep - 1),
+            "next_obs": self._stack(starts, last),
         }
         if self.proprio is not None:
             batch["proprio"] = self.proprio[(starts + idx - 1) % self.num_slots]
-            batch["next_proprio"] = self.proprio[(starts + idx + self.nstep - 1) % self.num_slots]
+            batch["next_proprio"] = self.proprio[(starts + last) % self.num_slots]
         return batch
 
     def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
