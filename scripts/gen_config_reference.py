@@ -27,6 +27,7 @@ from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
     ReplayConfig, SACConfig, TACOConfig, field_docs, field_paths,
 )
+from dormant.config.schema import AtariConfig, DQNConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "configuration.md"
@@ -51,6 +52,10 @@ SECTIONS: dict[type, str] = {
     TACOConfig: "TACO's temporal action-driven contrastive loss and its CURL and reward terms (`taco.*`, refused "
                 "unless `agent=taco`; `agent=taco` also sets `agent.batch_size=1024`, the authors' DMC batch). "
                 "What it does: [algorithms](algorithms.md#taco).",
+    DQNConfig: "DQN and DrQ(ε) (`dqn.*`, refused unless `agent=dqn` or `agent=drq_eps`); each agent's preset "
+               "brings ReDo's values. Formulas: [algorithms](algorithms.md#dqn-and-drq).",
+    AtariConfig: "The Atari suite (`atari.*`, for `task=atari/<Game>`): sticky actions, no-op starts, life loss, "
+                 "the episode cap. Protocols: [suites](suites.md#atari).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
 }

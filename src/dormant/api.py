@@ -133,9 +133,10 @@ class Policy:
 
 def _make_env(cfg: Config, seed: int) -> Env:
     from dormant.envs import make_env
+    from dormant.envs.registry import needs_gl
     from dormant.envs.rendering import configure_rendering
 
-    configure_rendering(cfg.env.obs == "pixels")
+    configure_rendering(needs_gl(cfg) and cfg.env.obs == "pixels")
     return make_env(cfg, seed=seed)
 
 

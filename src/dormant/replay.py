@@ -10,7 +10,14 @@ Sampling follows DrQ-v2: an episode uniformly among the complete episodes, then
 ``idx`` uniformly in [1, T − n + 1] (T = transitions in the episode); returns
 ``obs[idx−1]``, ``action[idx]``, ``Σ_i γ^i·(Π_{j<i} d_j)·r[idx+i]``,
 ``Π_i γ·d[idx+i]`` and ``obs[idx+n−1]`` (plus ``proprio``/``next_proprio`` at the same
-steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). Capacity counts transitions; when adding
+steps when a proprioceptive vector is stored, e.g. Adroit's 24 joints). With ``reward_clip`` c > 0 each
+step's reward is clipped to [−c, c] before the sum (DQN's clipping; what is stored stays raw).
+With ``per_transition`` (Dopamine's sampling, which DQN/DrQ(ε) use) ``idx`` is uniform over
+every transition of every episode, ``idx`` in [1, T], instead of an episode first, then a
+step in it; an n-step sum that would pass the episode's end stops there (``k`` < n steps:
+``Σ_{i<k}``, ``Π_{i<k} γ·d``, next obs ``obs[T]``), so the last steps before a terminal
+are starts too.
+Discrete actions are stored as one float per transition (the index). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
 
@@ -46,6 +53,8 @@ class ReplayBuffer:
         allocate_transitions: int | None = None,
         proprio_dim: int = 0,
         horizon: int = 0,
+        reward_clip: float = 0.0,
+        per_transition: bool = False,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
@@ -55,6 +64,11 @@ class ReplayBuffer:
             raise ValueError(f"replay: horizon must be ≥ 0, got {horizon}")
         self.horizon = int(horizon)  # K > 0: batches also carry K-step action sequences and obs K ahead
         self.span = max(self.nstep, self.horizon)  # transitions a sample reaches forward
+        self.reward_clip = float(reward_clip)  # > 0: each step's reward clipped to [−c, c] in the n-step sum
+        self.per_transition = bool(per_transition)  # uniform over transitions (Dopamine), not episode then step
+        if self.per_transition and self.horizon:
+            raise ValueError("replay: per_transition sampling cuts sums at an episode's end; K-step extras "
+                             "(horizon > 0) need whole K-step windows")
         # Room for the transitions plus one reset frame per episode; episodes are
         # evicted when either runs out (episodes shorter than 20 steps on average
         # would evict by slots slightly before the transition capacity is reached).
@@ -132,7 +146,7 @@ class ReplayBuffer:
         return self.num_transitions
 
     def can_sample(self) -> bool:
-        return bool(np.any(self._ep_lengths >= self.span))
+        return bool(np.any(self._ep_lengths >= (1 if self.per_transition else self.span)))
 
     def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Frames at episode positions ``pos`` stacked with their predecessors."""
@@ -143,27 +157,38 @@ class ReplayBuffer:
         return frames.reshape(len(pos), -1, *frames.shape[3:])
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
-        """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics."""
-        span = self.span
-        eligible = np.flatnonzero(self._ep_lengths >= span)
+        """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics (or Dopamine's
+        per-transition sampling, see the module docstring)."""
+        shortest = 1 if self.per_transition else self.span
+        eligible = np.flatnonzero(self._ep_lengths >= shortest)
         if len(eligible) == 0:
-            raise ValueError(f"replay: no complete episode with ≥ {span} transitions yet "
+            raise ValueError(f"replay: no complete episode with ≥ {shortest} transitions yet "
                              f"(nstep={self.nstep}, horizon={self.horizon})")
-        episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
+        if self.per_transition:  # every transition equally likely; sums are cut at the episode's end
+            counts = self._ep_lengths[eligible]
+            ends = np.cumsum(counts)
+            draw = self.rng.integers(0, ends[-1], size=batch_size)
+            which = np.searchsorted(ends, draw, side="right")
+            episodes = eligible[which]
+            idx = draw - (ends[which] - counts[which]) + 1  # in [1, T]
+        else:
+            episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
         starts = self._ep_starts[episodes]
         lengths = self._ep_lengths[episodes]
-        idx = self.rng.integers(0, lengths - span + 1) + 1  # in [1, T−max(n, K)+1]
-        reward, discount = self._discounted(starts, idx, self.nstep)
+        if not self.per_transition:
+            idx = self.rng.integers(0, lengths - self.span + 1) + 1  # in [1, T−max(n, K)+1]
+        reward, discount, last = self._discounted(starts, idx, self.nstep,
+                                                  lengths if self.per_transition else None)
         batch = {
             "obs": self._stack(starts, idx - 1),
             "action": self.actions[(starts + idx) % self.num_slots],
             "reward": reward,
             "discount": discount,
-            "next_obs": self._stack(starts, idx + self.nstep - 1),
+            "next_obs": self._stack(starts, last),
         }
         if self.proprio is not None:
             batch["proprio"] = self.proprio[(starts + idx - 1) % self.num_slots]
-            batch["next_proprio"] = self.proprio[(starts + idx + self.nstep - 1) % self.num_slots]
+            batch["next_proprio"] = self.proprio[(starts + last) % self.num_slots]
         if self.horizon:
             k = self.horizon
             batch["action_seq"] = self.actions[(starts[:, None] + idx[:, None] + np.arange(k)[None, :]) % self.num_slots]
@@ -173,14 +198,27 @@ class ReplayBuffer:
                 batch["proprio_k"] = self.proprio[(starts + idx + k - 1) % self.num_slots]
         return batch
 
-    def _discounted(self, starts: np.ndarray, idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``Σ_{i<n} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``Π_{i<n} γ·d[idx+i]``, each B×1 float32."""
-        steps = (starts[:, None] + idx[:, None] + np.arange(n)[None, :]) % self.num_slots
+    def _discounted(self, starts: np.ndarray, idx: np.ndarray, n: int,
+                    lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``Σ_{i<n} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``Π_{i<n} γ·d[idx+i]`` (each B×1 float32) and
+        the position of the last step. With ``lengths``, steps past an episode's end add nothing
+        and do not discount, and the last step is at most the episode's last."""
+        offsets = np.arange(n)[None, :]
+        steps = (starts[:, None] + idx[:, None] + offsets) % self.num_slots
         step_rewards = self.rewards[steps]  # B × n
-        running = np.cumprod(self.discounts[steps] * self.discount, axis=1)
+        if self.reward_clip:  # (DQN's clipping; stored rewards stay raw)
+            step_rewards = np.clip(step_rewards, -self.reward_clip, self.reward_clip)
+        step_discounts = self.discounts[steps] * self.discount
+        last = idx + n - 1
+        if lengths is not None:
+            inside = idx[:, None] + offsets <= lengths[:, None]
+            step_rewards = np.where(inside, step_rewards, np.float32(0.0))
+            step_discounts = np.where(inside, step_discounts, np.float32(1.0))
+            last = np.minimum(last, lengths)
+        running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((len(idx), 1), np.float32), running[:, :-1]], axis=1)
         return ((before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
-                running[:, -1:].astype(np.float32))
+                running[:, -1:].astype(np.float32), last)
 
     def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Actions and frames of the episode being written (to rebuild an env on resume)."""
@@ -243,3 +281,15 @@ class ReplayBuffer:
         self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()
         self._ep_lengths = state["ep_lengths"].numpy().astype(np.int64).copy()
         self.rng.bit_generator.state = state["rng"]
+
+
+def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0) -> ReplayBuffer:
+    """The buffer a resolved config and its environment call for (one frame per step);
+    ``horizon``: the K-step extras the agent asks for (TACO)."""
+    from dormant.config.schema import DISCRETE_AGENTS
+
+    clip = cfg.dqn.reward_clip if cfg.agent.name in DISCRETE_AGENTS else 0.0
+    return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=cfg.replay.capacity,
+                        frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
+                        seed=cfg.seed, allocate_transitions=allocate_transitions, proprio_dim=env.proprio_dim,
+                        reward_clip=clip, per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from dormant.config.schema import (
-    MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config, diagnostics_taus, frame_list,
-    net_list, redo_nets,
+    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config,
+    diagnostics_taus, frame_list, net_list, redo_nets,
 )
 from dormant.envs.background import scan
 from dormant.errors import ConfigError, check_choice, closest
@@ -128,6 +128,7 @@ def validate(cfg: Config) -> None:
     if cfg.agent.name == "sac":
         _validate_sac(cfg)
     _validate_plasticity(cfg)
+    _validate_dqn(cfg)
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")
@@ -267,3 +268,35 @@ def _validate_plasticity(cfg: Config) -> None:
     if redo and "taco" in nets and cfg.agent.name != "taco":
         raise ConfigError(f"plasticity.redo_nets=taco needs agent=taco (agent is {cfg.agent.name!r})")
 
+
+
+CONTINUOUS_SUITES = ("dmc/", "metaworld/", "adroit/")
+
+
+def _validate_dqn(cfg: Config) -> None:
+    """DQN/DrQ(ε): their options, and what a Q-network over discrete actions can be given."""
+    q = cfg.dqn
+    check_choice("dqn.loss", q.loss, ("huber", "mse"))
+    for key, value in {"dqn.epsilon_train": q.epsilon_train, "dqn.epsilon_eval": q.epsilon_eval}.items():
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{key} must be in [0, 1], got {value}")
+    for key, value in {"dqn.epsilon_decay_steps": q.epsilon_decay_steps,
+                       "dqn.target_update_updates": q.target_update_updates, "dqn.adam_eps": q.adam_eps}.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value in {"dqn.reward_clip": q.reward_clip, "dqn.intensity": q.intensity}.items():
+        if value < 0 or not math.isfinite(value):
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if cfg.agent.name not in DISCRETE_AGENTS:
+        return
+    if cfg.task.startswith(CONTINUOUS_SUITES):
+        raise ConfigError(f"agent={cfg.agent.name} acts on a Discrete action space; {cfg.task} has continuous "
+                          "actions (use atari/<Game> or a gym: task with Discrete actions, or a continuous agent)")
+    if cfg.env.proprio:
+        raise ConfigError(f"env.proprio: agent={cfg.agent.name} does not fuse proprioception")
+    p = cfg.plasticity
+    for key in ("plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shrink_perturb_nets"):
+        others = [net for net in net_list(getattr(p, key.split(".")[1])) if net != "critic"]
+        if others:
+            raise ConfigError(f"{key}={','.join(others)}: agent={cfg.agent.name} has one network, its Q-network "
+                              "`critic` (convolutions included); name critic")

@@ -12,7 +12,7 @@ import typing
 from typing import Any
 
 from dormant.config.checks import validate
-from dormant.config.schema import AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
+from dormant.config.schema import AGENT_FAMILY, AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
 from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
@@ -99,8 +99,9 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     check_choice("observation kind (obs)", obs, OBS_KINDS)
     agent = str(overrides.get("agent.name", cfg.agent.name))
     for section, owner in AGENT_SECTIONS.items():
-        if agent != owner and any(key.startswith(section + ".") for key in overrides):
-            raise ConfigError(f"{section}.* options apply to agent={owner} only (agent is {agent!r})")
+        if AGENT_FAMILY.get(agent, agent) != owner and any(key.startswith(section + ".") for key in overrides):
+            users = [owner, *(a for a, family in AGENT_FAMILY.items() if family == owner)]
+            raise ConfigError(f"{section}.* options apply to agent={'/'.join(users)} only (agent is {agent!r})")
     preset = str(overrides.get("preset", cfg.preset))
     if preset:
         check_choice("preset", preset, list(PRESETS))

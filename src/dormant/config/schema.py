@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from dormant.config.dqn_presets import DQN_PRESETS
+
 @dataclass
 class EnvConfig:
     obs: str = "pixels"  # "pixels" (84×84 renders) or "states" (proprioceptive vector)
@@ -39,7 +41,7 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    name: str = "drqv2"  # `drqv2`, `drm`, `alix`, `taco` or `sac` (states only)
+    name: str = "drqv2"  # `drqv2`, `drm`, `alix`, `taco` (pixels), `sac` (states) or `dqn`, `drq_eps` (discrete actions)
     lr: float = 1e-4  # Adam learning rate of every network
     weight_decay: float = 0.0  # L2 penalty in the Adam of every trained network (not RND's predictor, SAC's α, ALIX's S); ReDo's "WD" baseline: 1e-5
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
@@ -127,6 +129,32 @@ class TACOConfig:
 
 
 @dataclass
+class DQNConfig:
+    """DQN and DrQ(ε) (``agent=dqn``, ``agent=drq_eps``); each agent's preset sets ReDo's values (config/dqn_presets.py)."""
+
+    epsilon_train: float = 0.01  # ε after its decay (ε-greedy acting while training)
+    epsilon_eval: float = 0.001  # ε of the evaluation episodes
+    epsilon_decay_steps: int = 250_000  # agent steps of the linear decay 1 → epsilon_train, after agent.num_expl_steps at ε = 1
+    target_update_updates: int = 2_000  # the target network copies the online one every this many updates (1: no lag)
+    loss: str = "huber"  # on the TD error: huber (δ = 1, Dopamine's) | mse
+    double: bool = False  # double DQN: the online network picks the next action, the target network values it
+    adam_eps: float = 1.5e-4  # Adam's ε
+    reward_clip: float = 1.0  # each agent step's reward clipped to [−c, c] in the TD target (logged scores stay raw); 0: off
+    intensity: float = 0.05  # drq_eps: intensity noise x·(1 + s·clip(N(0, 1), −2, 2)) after the random shift; 0: shift only
+
+
+@dataclass
+class AtariConfig:
+    """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari.py)."""
+
+    sticky_actions: float = 0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
+    noop_max: int = 0  # > 0: each episode starts with U{1, …, noop_max} no-op frames (Dopamine, ReDo's code base: 0)
+    terminal_on_life_loss: bool = False  # training: a lost life ends bootstrapping (discount 0) while the game goes on; evaluation never
+    max_episode_frames: int = 108_000  # episode cap in frames (30 minutes of play), a time limit (discount 1)
+    full_action_space: bool = False  # all 18 joystick actions instead of the game's minimal set
+
+
+@dataclass
 class PlasticityConfig:
     """Replay ratio (static, or adaptive as Ma et al. 2024) and the plasticity interventions, for any agent."""
 
@@ -197,6 +225,8 @@ class Config:
     alix: ALIXConfig = field(default_factory=ALIXConfig)
     sac: SACConfig = field(default_factory=SACConfig)
     taco: TACOConfig = field(default_factory=TACOConfig)
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    atari: AtariConfig = field(default_factory=AtariConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,10 +236,14 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-AGENTS = ("drqv2", "drm", "alix", "taco", "sac")
+AGENTS = ("drqv2", "drm", "alix", "taco", "sac", "dqn", "drq_eps")
+# Agents with discrete actions (a Discrete action space: Atari, gym:CartPole-v1 …); the rest act in [−1, 1]^d.
+DISCRETE_AGENTS = ("dqn", "drq_eps")
 # Option sections that belong to one agent: refused for the others, applied only to that
 # agent's runs in a mixed sweep.
-AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "taco": "taco", "sac": "sac"}
+AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "taco": "taco", "sac": "sac", "dqn": "dqn"}
+# Agents built on another's section, which take its options too (DrQ(ε) is DQN plus random shifts).
+AGENT_FAMILY = {"drq_eps": "dqn"}
 # Overrides an agent brings (after the task preset, before named presets and the user's).
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
@@ -220,6 +254,7 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
             "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
             "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000},
+    **DQN_PRESETS,  # ReDo's Dopamine settings for dqn and drq_eps (config/dqn_presets.py)
 }
 MAX_SEED = 2**32 - 1
 MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must be ≥ 1

@@ -1,7 +1,7 @@
 """Task registry: `suite/task` names → environment constructors and reference presets.
 
-Built-in suites: `dmc/` (DeepMind Control, always installed), `metaworld/` and `adroit/`
-(optional extras) and `gym:` (any Gymnasium environment). A package adds its own with
+Built-in suites: `dmc/` (DeepMind Control, always installed), `metaworld/`, `adroit/` and
+`atari/` (optional extras) and `gym:` (any Gymnasium environment). A package adds its own with
 ``register_suite`` or the ``dormant.suites`` entry-point group (`registry.py`). Listed
 task names are static, so that a name is checked (with the closest valid one
 suggested) before any simulator or GL backend is imported.
@@ -9,7 +9,7 @@ suggested) before any simulator or GL backend is imported.
 
 from __future__ import annotations
 
-from dormant.envs import adroit, dmc, gym, metaworld
+from dormant.envs import adroit, atari, dmc, gym, metaworld
 from dormant.envs.base import FrameStack, GymnasiumTask, TimeStep
 from dormant.envs.registry import (
     BUILT_IN, ENTRY_POINT_GROUP, Suite, check_obs, check_task, check_task_name, get_suite, make_env, register_suite,
@@ -17,7 +17,7 @@ from dormant.envs.registry import (
 )
 from dormant.errors import MissingSuiteError
 
-for _module in (dmc, metaworld, adroit, gym):
+for _module in (dmc, metaworld, adroit, gym, atari):
     register_suite(_module.__name__.rsplit(".", 1)[1], _module.SUITE)
 
 SUITES = BUILT_IN

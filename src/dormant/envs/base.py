@@ -110,7 +110,10 @@ class GymnasiumTask:
     """The part of a `TimeStep` wrapper that any Gymnasium env shares.
 
     - Actions in [−1, 1] are scaled linearly onto the Box bounds, then repeated
-      ``action_repeat`` times: rewards summed, stopping at the episode's end.
+      ``action_repeat`` times: rewards summed, stopping at the episode's end. A ``Discrete(n)``
+      space is reported as ``num_actions = n`` with ``action_dim = 1``: the agent's action is
+      one float holding the index (what replay stores), rounded and offset by the space's
+      ``start`` here. Continuous suites have ``num_actions = 0``.
     - Episode end: ``terminated`` gives discount 0 (no bootstrapping); ``truncated`` (a time
       limit) gives discount 1, the episode ends and bootstrapping continues, as DrQ-v2 treats
       time limits. So does ``episode_frames`` (a limit in simulator steps kept by the wrapper).
@@ -127,16 +130,22 @@ class GymnasiumTask:
 
     has_success = False
     proprio_dim = 0
+    num_actions = 0  # > 0: a Discrete action space of this many actions (action_dim is 1)
 
     def _init_task(self, env: Any, *, seed: int, frame_stack: int, action_repeat: int, seeded: bool,
                    episode_frames: float = math.inf, action_dtype: Any = np.float64) -> None:
         self._env = env
         space = env.action_space
-        self._action_low = np.asarray(space.low, np.float64).reshape(-1)
-        self._action_high = np.asarray(space.high, np.float64).reshape(-1)
-        self._action_shape = tuple(space.shape)
+        self._action_start = 0
+        if hasattr(space, "n") and not hasattr(space, "nvec"):  # gymnasium.spaces.Discrete
+            self.num_actions, self._action_start = int(space.n), int(space.start)
+            self.action_dim = 1
+        else:
+            self._action_low = np.asarray(space.low, np.float64).reshape(-1)
+            self._action_high = np.asarray(space.high, np.float64).reshape(-1)
+            self._action_shape = tuple(space.shape)
+            self.action_dim = int(np.prod(space.shape))
         self._action_dtype = action_dtype
-        self.action_dim = int(np.prod(space.shape))
         self._stack = FrameStack(frame_stack)
         self._action_repeat = action_repeat
         self._episode_frames = episode_frames
@@ -172,8 +181,7 @@ class GymnasiumTask:
     def _repeat(self, action: np.ndarray) -> tuple[float, float, bool]:
         """Up to ``action_repeat`` simulator steps; (reward, discount, episode over)."""
         reward, discount, over = 0.0, 1.0, False
-        scaled = scale_action(action, self._action_low, self._action_high)
-        scaled = scaled.astype(self._action_dtype, copy=False).reshape(self._action_shape)
+        scaled = self._env_action(action)
         for _ in range(self._action_repeat):
             self._last_obs, step_reward, terminated, truncated, info = self._env.step(scaled)
             self._frames_done += 1
@@ -184,6 +192,16 @@ class GymnasiumTask:
             if over:
                 break
         return reward, discount, over
+
+    def _env_action(self, action: np.ndarray) -> Any:
+        """The agent's action as the env takes it: an int index, or [−1, 1] scaled onto the Box."""
+        if self.num_actions:
+            index = int(np.rint(np.asarray(action, np.float64).reshape(-1)[0]))
+            if not 0 <= index < self.num_actions:
+                raise ValueError(f"discrete action {index} outside [0, {self.num_actions})")
+            return self._action_start + index
+        scaled = scale_action(action, self._action_low, self._action_high)
+        return scaled.astype(self._action_dtype, copy=False).reshape(self._action_shape)
 
     def reset(self) -> TimeStep:
         self._episode_start = self.rng_state()

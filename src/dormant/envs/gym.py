@@ -8,7 +8,8 @@ Gymnasium id of that name when imported, that id).
   uint8 image resized to ``env.image_size`` square with Pillow's bilinear filter, which
   averages over the source pixels when it shrinks (no aliasing); an image of that size
   already is used as is. States: the Box observation flattened to float32.
-- Actions: a Box with finite bounds; [−1, 1] is scaled onto it and cast to its dtype.
+- Actions: a Box with finite bounds; [−1, 1] is scaled onto it and cast to its dtype. With a
+  discrete-action agent (``agent=dqn``/``drq_eps``): a ``Discrete(n)`` space, and nothing else.
 - Stepping, episode ends (``terminated`` → discount 0, ``truncated`` → discount 1), seeding
   and exact resume are `GymnasiumTask`'s (envs/base.py).
 - ``env.reward_scale`` multiplies rewards; ``env.camera``/``camera_id`` do not apply and
@@ -30,6 +31,7 @@ from dormant.envs.registry import Suite
 from dormant.errors import ConfigError, closest
 
 NEED_BOX = "DrQ-v2/DrM need a continuous Box action space"
+NEED_DISCRETE = "agent=dqn/drq_eps need a Discrete action space"
 RESIZE = "bilinear"  # Pillow's, antialiased when shrinking
 
 
@@ -71,16 +73,21 @@ def _render_modes(spec: Any) -> list[str] | None:
     return list(metadata.get("render_modes") or []) if isinstance(metadata, dict) else None
 
 
-def _check_spaces(task: str, env: Any, pixels: bool) -> None:
+def _check_spaces(task: str, env: Any, pixels: bool, discrete: bool = False) -> None:
     from gymnasium import spaces
 
     action = env.action_space
-    if isinstance(action, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)) or (
+    if discrete:
+        if not isinstance(action, spaces.Discrete):
+            raise ConfigError(f"task={task} has {type(action).__name__} actions ({action}); {NEED_DISCRETE} "
+                              "(use a continuous-action agent: drqv2, drm, alix)")
+    elif isinstance(action, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)) or (
             isinstance(action, spaces.Box) and not np.issubdtype(action.dtype, np.floating)):
-        raise ConfigError(f"task={task} has discrete actions ({action}); {NEED_BOX}")
-    if not isinstance(action, spaces.Box):
+        raise ConfigError(f"task={task} has discrete actions ({action}); {NEED_BOX}"
+                          + ("; agent=dqn or agent=drq_eps take it" if isinstance(action, spaces.Discrete) else ""))
+    if not discrete and not isinstance(action, spaces.Box):
         raise ConfigError(f"task={task} has {type(action).__name__} actions ({action}); {NEED_BOX}")
-    if not (np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))):
+    if not discrete and not (np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))):
         raise ConfigError(f"task={task}: the action Box is unbounded ({action}); actions in [−1, 1] are scaled "
                           "onto its bounds, so every dimension needs a finite low and high")
     if not pixels and not isinstance(env.observation_space, spaces.Box):
@@ -88,7 +95,7 @@ def _check_spaces(task: str, env: Any, pixels: bool) -> None:
                           f"{env.observation_space} (use obs=pixels, or flatten it in a wrapper)")
 
 
-def build(name: str, *, pixels: bool) -> tuple[Any, bool]:
+def build(name: str, *, pixels: bool, discrete: bool = False) -> tuple[Any, bool]:
     """``gymnasium.make`` for ``gym:<name>`` (ConfigError on any refusal); with it, whether the
     env renders rgb_array images (always for pixels; for states, if its class offers them)."""
     import gymnasium as gym
@@ -108,7 +115,7 @@ def build(name: str, *, pixels: bool) -> tuple[Any, bool]:
         if pixels and env.render_mode != "rgb_array":
             raise ConfigError(f"task={task}: obs=pixels needs render_mode='rgb_array'; the env was built with "
                               f"render_mode={env.render_mode!r}")
-        _check_spaces(task, env, pixels)
+        _check_spaces(task, env, pixels, discrete)
     except ConfigError:
         env.close()
         raise
@@ -133,10 +140,10 @@ class GymEnv(GymnasiumTask):
     """
 
     def __init__(self, name: str, *, obs: str = "pixels", seed: int = 1, image_size: int = 84,
-                 frame_stack: int = 3, action_repeat: int = 2, reward_scale: float = 1.0):
+                 frame_stack: int = 3, action_repeat: int = 2, reward_scale: float = 1.0, discrete: bool = False):
         self.name = name
         self._pixels = obs == "pixels"
-        env, self.can_render = build(name, pixels=self._pixels)
+        env, self.can_render = build(name, pixels=self._pixels, discrete=discrete)
         self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
                         action_dtype=env.action_space.dtype)
         self._image_size = image_size
@@ -180,9 +187,12 @@ class GymEnv(GymnasiumTask):
 
 
 def make(name: str, cfg: Any, seed: int) -> GymEnv:
+    from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
+
     e = cfg.env
     return GymEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, frame_stack=e.frame_stack,
-                  action_repeat=e.action_repeat, reward_scale=e.reward_scale)
+                  action_repeat=e.action_repeat, reward_scale=e.reward_scale,
+                  discrete=cfg.agent.name in DISCRETE_AGENTS)
 
 
 def check(name: str, cfg: Any) -> None:
@@ -205,4 +215,5 @@ def check(name: str, cfg: Any) -> None:
 
 
 SUITE = Suite(make=make, tasks=None, obs=("pixels", "states"), check=check, separator=":", requires="gymnasium",
-              note=lambda _: "any Gymnasium env with a Box action space: gym:<id> or gym:<module>:<callable>")
+              note=lambda _: "any Gymnasium env with a Box action space (Discrete for dqn/drq_eps): "
+                                "gym:<id> or gym:<module>:<callable>")

@@ -38,6 +38,7 @@ class Suite:
     check: Callable[[str, Any], None] | None = None  # (task, resolved Config) → raises ConfigError; run by resolve
     note: Callable[[str], str] | None = None  # a task's line in `dormant tasks` (open suites: the suite's line)
     separator: str = "/"  # between the suite's name and the task's: `dmc/…`, `gym:…`
+    uses_gl: bool = True  # renders through MuJoCo's OpenGL (pixels, videos); False: needs no GL backend (Atari)
 
     def task_list(self) -> list[str]:
         tasks = self.tasks() if callable(self.tasks) else self.tasks
@@ -45,7 +46,7 @@ class Suite:
 
 
 _SUITES: dict[str, Suite] = {}
-BUILT_IN = ("dmc", "metaworld", "adroit", "gym")
+BUILT_IN = ("dmc", "metaworld", "adroit", "gym", "atari")
 
 
 def register_suite(name: str, suite: Suite | None = None, /, **fields: Any) -> Suite:
@@ -206,6 +207,9 @@ def check_task(cfg: Any) -> None:
     _, rest, suite = _suite_of(cfg.task)
     if suite.check is None:
         return
+    if not suite.uses_gl:
+        suite.check(rest, cfg)
+        return
     from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 
     try:
@@ -215,6 +219,11 @@ def check_task(cfg: Any) -> None:
             raise
         configure_rendering(False)
     suite.check(rest, cfg)
+
+
+def needs_gl(cfg: Any) -> bool:
+    """Whether a run of this resolved config renders through OpenGL (MuJoCo pixels or videos)."""
+    return (cfg.env.obs == "pixels" or cfg.eval.video) and _suite_of(cfg.task)[2].uses_gl
 
 
 def make_env(cfg: Any, *, seed: int) -> Env:

@@ -78,6 +78,12 @@ class Run:
     def auc(self) -> float:
         return normalized_auc(*self.score_curve())
 
+    @property
+    def score_bounds(self) -> tuple[float, float] | None:
+        """The range the score can take (plots clip bands to it): ``score_range``, except for
+        Atari, whose scores are not bounded by the random and human scores that normalise them."""
+        return None if self.task.startswith("atari/") else self.score_range
+
     def normalized(self, value: float) -> float:
         """The score on [0, 1] by its range (NaN where the range is unknown: such tasks stay out of aggregates)."""
         if self.score_range is None:
@@ -87,10 +93,15 @@ class Run:
 
     @property
     def score_range(self) -> tuple[float, float] | None:
-        """The range the score can take: success rate [0, 1], DMC return [0, 1000] (≤ 1 per
-        step for 1000 steps); None where the suite has no known bound."""
+        """The range the score is normalised by: success rate [0, 1], DMC return [0, 1000] (≤ 1
+        per step for 1000 steps), an Atari game's (random, human) scores (human-normalised: 0 is
+        random play, 1 a human tester's score; it can exceed 1); None where the suite has no known bound."""
         if self.has_success:
             return 0.0, 1.0
+        if self.task.startswith("atari/"):
+            from dormant.envs.atari_scores import RANDOM_HUMAN
+
+            return RANDOM_HUMAN.get(self.task.split("/", 1)[1])
         return (0.0, 1000.0) if self.task.startswith("dmc/") else None
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from dormant.config import AGENT_SECTIONS, ConfigError, flatten, resolve
+from dormant.config.schema import AGENT_FAMILY
 from dormant.experiments.backends import RunSpec
 from dormant.experiments.runs import MANIFEST
 from dormant.training.files import atomic_write_text
@@ -107,7 +108,7 @@ def owner(key: str) -> str | None:
 
 
 def applies(key: str, agent: str) -> bool:
-    return owner(key) in (None, agent)
+    return owner(key) in (None, agent, AGENT_FAMILY.get(agent))
 
 
 @dataclass

@@ -6,7 +6,9 @@ Every run the sweep planned appears in the report: finished runs make the tables
 aggregates; unfinished ones (interrupted, killed, failed, still running) are drawn dashed
 as far as they got, counted per group and left out of every final-score statistic;
 missing ones are listed. Scores are normalized to [0, 1] for aggregation: DMC return /
-1000 (the suite's maximum), success rate for tasks that have success (MetaWorld, Adroit).
+1000 (the suite's maximum), success rate for tasks that have success (MetaWorld, Adroit);
+Atari scores are human-normalised, (score − random) / (human − random), with the published
+constants of envs/atari_scores.py (above 1 beats the human tester).
 What each section shows and the conventions: docs/report.md.
 """
 

@@ -72,7 +72,7 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
         done = [r for r in runs if r.finished and r.evals]
         unfinished = [r for r in runs if not r.finished and r.evals]
         for ax, key in zip(axes, panels):
-            bounds = (0.0, 1.0) if key == "success_rate" else (done or unfinished or runs)[0].score_range
+            bounds = (0.0, 1.0) if key == "success_rate" else (done or unfinished or runs)[0].score_bounds
             curves = [(r.evals["frame"], r.evals[key]) for r in done if key in r.evals]
             if curves:
                 frames, mu, sd, _ = mean_band(curves)

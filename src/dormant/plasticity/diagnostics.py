@@ -17,6 +17,8 @@ The gradients come from one extra backward pass each, through ``torch.autograd.g
   mean action (no exploration noise, so nothing is drawn from the training RNG; DrM's V
   term is left out, so every agent is measured the same way);
 - actor: ``−min_i Q_i(h, μ(h))`` (the deterministic policy gradient, features detached).
+- an agent without an actor (DQN, DrQ(ε)): its own ``td_loss(batch)`` on the un-augmented
+  batch, for its one network ``critic`` (whose convolutions are part of it).
 
 Random number generator states are restored afterwards, so logging diagnostics never
 changes the training run (a critic with dropout draws masks here).
@@ -106,10 +108,12 @@ def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
                           inputs: dict[str, tuple]) -> dict[str, torch.Tensor]:
     """srank and norm of the critic's penultimate features, and the gradient norms."""
     nets = agent.networks()
+    learn = all(key in batch for key in ("next_obs", "reward", "discount"))
+    if "actor" not in nets:  # a value-based agent (DQN): its own TD loss
+        return _value_based(agent, batch, h, learn)
     critic, actor = nets["critic"], nets["actor"]
     heads = output_heads(critic)
     out: dict[str, torch.Tensor] = {}
-    learn = all(key in batch for key in ("next_obs", "reward", "discount"))
     encoder = nets.get("encoder")
     enc_params = [p for p in encoder.parameters() if p.requires_grad] if "encoder" in inputs and encoder else []
     with torch.set_grad_enabled(learn):
@@ -132,7 +136,28 @@ def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
             policy_loss = -torch.min(*critic(h.detach(), action)).float().mean()
             actor_params = [p for p in actor.parameters() if p.requires_grad]
             out["actor_grad_norm"] = total_norm(torch.autograd.grad(policy_loss, actor_params, allow_unused=True))
-    per_head = {name: (srank(x), feature_norm(x)) for name, x in captured.inputs.items()}
+    return {**out, **_head_features(captured.inputs)}
+
+
+def _value_based(agent: PlasticAgent, batch: Batch, h: torch.Tensor, learn: bool) -> dict[str, torch.Tensor]:
+    """A Q-network over discrete actions: penultimate features and the gradient norm of the
+    agent's TD loss (``td_loss``, un-augmented; no target is re-copied, no optimiser moves)."""
+    critic = agent.networks()["critic"]
+    out: dict[str, torch.Tensor] = {}
+    with torch.set_grad_enabled(learn), InputCapture(output_heads(critic)) as captured:
+        if learn:
+            params = [p for p in critic.parameters() if p.requires_grad]
+            loss = agent.td_loss(batch)  # type: ignore[attr-defined]
+            out["critic_grad_norm"] = total_norm(torch.autograd.grad(loss, params, allow_unused=True))
+        else:
+            critic(h)
+    return {**out, **_head_features(captured.inputs)}
+
+
+def _head_features(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """srank and mean norm of each head's penultimate features, and their means."""
+    out: dict[str, torch.Tensor] = {}
+    per_head = {name: (srank(x), feature_norm(x)) for name, x in inputs.items()}
     if per_head:
         out["critic_srank"] = torch.stack([r for r, _ in per_head.values()]).mean()
         out["critic_feature_norm"] = torch.stack([n for _, n in per_head.values()]).mean()

@@ -64,6 +64,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
     from dormant.config import from_dict, set_field, validate
     from dormant.envs import make_env
+    from dormant.envs.registry import needs_gl
     from dormant.envs.rendering import configure_rendering
 
     run_dir = Path(run_dir)
@@ -73,7 +74,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
                        "seed": cfg.seed if seed is None else seed}.items():
         set_field(cfg, key, value)
     validate(cfg)
-    configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)
+    configure_rendering(needs_gl(cfg))
     env = make_env(cfg, seed=cfg.seed)
     agent = agent_from_checkpoint(cfg, checkpoint, env, cfg.device)
     torch.manual_seed(cfg.seed)
@@ -98,6 +99,7 @@ def agent_from_checkpoint(cfg: Any, checkpoint: dict[str, Any], env: Env, device
     from dormant.agents import make_agent
     from dormant.training.device import resolve_device
 
-    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim)
+    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim,
+                       num_actions=getattr(env, "num_actions", 0))
     agent.load_state_dict(checkpoint["agent"])
     return agent

@@ -24,10 +24,11 @@ import torch
 from dormant.agents import make_agent
 from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
+from dormant.envs.registry import needs_gl
 from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
-from dormant.replay import ReplayBuffer
+from dormant.replay import replay_for
 from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
 from dormant.training.clock import Periodic, PlasticityInterventions, make_replay_ratio
 from dormant.training.device import resolve_device
@@ -67,7 +68,7 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        configure_rendering(cfg.env.obs == "pixels" or cfg.eval.video)  # before any simulator is imported
+        configure_rendering(needs_gl(cfg))  # before any simulator is imported
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -81,13 +82,9 @@ class Trainer:
         self.env: Env = make_env(cfg, seed=cfg.seed)
         self.eval_env: Env = make_env(cfg, seed=cfg.seed)
         self.agent: PlasticAgent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device,
-                                proprio_dim=self.env.proprio_dim)
-        self.replay = ReplayBuffer(
-            self.env.frame_shape, self.env.frame_dtype, self.env.action_dim,
-            capacity=cfg.replay.capacity, frame_stack=cfg.env.frame_stack,
-            nstep=cfg.agent.nstep, discount=cfg.agent.discount, seed=cfg.seed,
-            allocate_transitions=self.total_steps, proprio_dim=self.env.proprio_dim, horizon=self.agent.replay_horizon,
-        )
+                                proprio_dim=self.env.proprio_dim, num_actions=getattr(self.env, "num_actions", 0))
+        self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
+                                 horizon=self.agent.replay_horizon)
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
         self._fau_index = self.agent.METRICS.index("critic_fau")

@@ -1,0 +1,203 @@
+"""The Atari suite: ``task=atari/<Game>`` (the 57 games with published random and human
+scores, ``atari_scores.py``), on the Arcade Learning Environment (``ale-py``, which ships
+the ROMs) through Gymnasium, for the discrete-action agents (``agent=dqn``, ``drq_eps``).
+
+Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds on):
+
+- the emulator runs one frame per call (``frameskip=1``); an agent step repeats the action
+  ``env.action_repeat`` = 4 frames, summing rewards, and its frame is the pixel-wise max
+  of the last two frames (flicker), in grayscale, resized to 84×84 by area averaging
+  (Pillow's box filter, as OpenCV's ``INTER_AREA``); frames are stacked by 4 (``env.frame_stack``);
+- sticky actions with probability ``atari.sticky_actions`` (ALE's own, per frame; Machado
+  et al. 2018); ``atari.noop_max`` > 0 starts each episode with U{1, …, noop_max} no-op
+  frames; the minimal action set unless ``atari.full_action_space``;
+- ``atari.terminal_on_life_loss``: a lost life sets the discount to 0 (no bootstrapping
+  across it; replay's n-step sums stop there) while the game continues: Dopamine starts a
+  new agent episode at a life loss, this keeps one episode per game and gives the same TD
+  targets except that the frame stack is not restarted. Only discounts change, so
+  evaluation (returns, episode ends) is unaffected, as it must be;
+- episodes are capped at ``atari.max_episode_frames`` = 108,000 frames (a time limit:
+  discount 1); rewards are raw here (scores); DQN clips them in its targets (``dqn.reward_clip``).
+
+Replay stores one 1×84×84 uint8 frame per step (7,056 B; ≈ 7.07 KB per transition).
+Exact resume: each episode's start state is the emulator's state with its RNG (ALE's
+``cloneState(include_rng=True)``) and the no-op generator's state, so a resumed run
+replays the open episode's actions to the same frames, sticky actions included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN
+from dormant.envs.base import GymnasiumTask, close_at_exit
+from dormant.envs.registry import Suite
+from dormant.errors import ConfigError
+
+GAMES = tuple(sorted(RANDOM_HUMAN))
+MIN_IMAGE_SIZE = 36  # the Nature CNN's three convolutions need at least this many pixels per side
+
+
+def _area_resize(image: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BOX))
+
+
+class AtariEnv(GymnasiumTask):
+    """One ALE game as `TimeStep`s; see the module docstring for the preprocessing."""
+
+    def __init__(self, game: str, *, seed: int = 1, frame_stack: int = 4, action_repeat: int = 4,
+                 image_size: int = 84, sticky_actions: float = 0.25, noop_max: int = 0,
+                 terminal_on_life_loss: bool = False, max_episode_frames: int = 108_000,
+                 full_action_space: bool = False):
+        import ale_py
+        import gymnasium as gym
+
+        gym.register_envs(ale_py)
+        self.game = game
+        env = gym.make(f"ALE/{game}-v5", obs_type="grayscale", frameskip=1, repeat_action_probability=sticky_actions,
+                       full_action_space=full_action_space, max_num_frames_per_episode=max_episode_frames)
+        self._ale = env.unwrapped.ale
+        self._state_type = ale_py.ALEState
+        self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
+                        episode_frames=max_episode_frames, action_dtype=np.int64)
+        self._noops = np.random.default_rng(seed)
+        self._noop_max = noop_max
+        self._life_loss = terminal_on_life_loss
+        self._size = image_size
+        self.frame_shape: tuple[int, ...] = (1, image_size, image_size)
+        self.frame_dtype = np.dtype(np.uint8)
+        self.obs_shape = (frame_stack, image_size, image_size)
+        self._previous: np.ndarray | None = None
+        self._lives = 0
+        self._closed = self._rendered = False
+
+    # --- dynamics --------------------------------------------------------
+    def _reset_sim(self) -> None:
+        if self._seeded:
+            self._last_obs, _ = self._env.reset()
+        else:
+            self._last_obs, _ = self._env.reset(seed=self._seed)
+            self._seeded = True
+        self._frames_done = 0
+        if self._noop_max:
+            for _ in range(int(self._noops.integers(1, self._noop_max + 1))):
+                self._last_obs, _, terminated, truncated, _ = self._env.step(0)
+                if terminated or truncated:
+                    self._last_obs, _ = self._env.reset()
+        self._previous = self._last_obs
+        self._lives = self._ale.lives()
+
+    def _repeat(self, action: np.ndarray) -> tuple[float, float, bool]:
+        """``action_repeat`` frames; the last two are kept for the max-pool."""
+        reward, discount, over = 0.0, 1.0, False
+        index = self._env_action(action)
+        for _ in range(self._action_repeat):
+            self._previous = self._last_obs
+            self._last_obs, step_reward, terminated, truncated, info = self._env.step(index)
+            self._frames_done += 1
+            reward += float(step_reward)
+            lives = int(info.get("lives", self._lives))
+            if terminated or (self._life_loss and lives < self._lives):
+                discount = 0.0
+            self._lives = lives
+            over = bool(terminated or truncated) or self._frames_done >= self._episode_frames
+            if over:
+                break
+        return reward, discount, over
+
+    def _frame(self) -> np.ndarray:
+        pooled = np.maximum(self._previous, self._last_obs)
+        return _area_resize(pooled, self._size)[None]
+
+    # --- exact resume ----------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        """The emulator (with its RNG) and the no-op generator, as the next reset finds them."""
+        import torch
+
+        if not self._seeded:
+            return {"seed": self._seed, "noops": dict(self._noops.bit_generator.state)}
+        ale = bytes(self._ale.cloneState(include_rng=True).serialize())
+        return {"ale": torch.frombuffer(bytearray(ale), dtype=torch.uint8), "noops": dict(self._noops.bit_generator.state)}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self._noops.bit_generator.state = state["noops"]
+        if "seed" in state:
+            self._seed, self._seeded = int(state["seed"]), False
+        else:
+            self._ale.restoreState(self._state_type(bytes(state["ale"].numpy().tobytes())))
+            self._seeded = True
+
+    # --- rendering -------------------------------------------------------
+    def render(self, size: int = 84) -> np.ndarray:
+        """The colour screen, size×size×3 (evaluation videos)."""
+        if not self._rendered:
+            self._rendered = True
+            close_at_exit(self)
+        from PIL import Image
+
+        screen = self._ale.getScreenRGB()
+        return np.asarray(Image.fromarray(screen).resize((size, size), Image.Resampling.BILINEAR))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._env.close()
+
+
+def make(name: str, cfg: Any, seed: int) -> AtariEnv:
+    a, e = cfg.atari, cfg.env
+    return AtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat, image_size=e.image_size,
+                    sticky_actions=a.sticky_actions, noop_max=a.noop_max, terminal_on_life_loss=a.terminal_on_life_loss,
+                    max_episode_frames=a.max_episode_frames, full_action_space=a.full_action_space)
+
+
+def preset(name: str, agent: str) -> dict[str, Any]:
+    """The protocol each agent follows (ReDo's, App. A, through Dopamine's configurations).
+
+    - ``dqn``: 10M frames (ReDo's DQN budget), sticky actions 0.25, no life-loss terminal,
+      learning (and ε's decay) from agent step 20,000 (80,000 frames); evaluation every 1M
+      frames over 10 episodes.
+    - ``drq_eps``: the Atari-100k protocol (Kaiser et al. 2020): 100k agent steps = 400k
+      frames, no sticky actions, a lost life is terminal for training, learning from agent
+      step 1,600 (6,400 frames); ReDo evaluates 10 times, on 100 episodes each (Dopamine's
+      ``MaxEpisodeEvalRunner``): every 40,000 frames.
+    Longer budgets: ``frames=…`` (e.g. ``frames=40_000_000`` for 10M agent steps).
+    """
+    common = {"env.action_repeat": 4, "env.frame_stack": 4, "env.image_size": 84}
+    if agent == "drq_eps":
+        return {**common, "frames": 400_000, "num_seed_frames": 6_400, "atari.sticky_actions": 0.0,
+                "atari.terminal_on_life_loss": True, "eval.every_frames": 40_000, "eval.episodes": 100,
+                "checkpoint_every_frames": 100_000}
+    return {**common, "frames": 10_000_000, "num_seed_frames": 80_000, "atari.sticky_actions": 0.25,
+            "atari.terminal_on_life_loss": False, "eval.every_frames": 1_000_000, "eval.episodes": 10,
+            "checkpoint_every_frames": 1_000_000}
+
+
+def check(name: str, cfg: Any) -> None:
+    from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
+
+    if cfg.agent.name not in DISCRETE_AGENTS:
+        raise ConfigError(f"task=atari/{name} has discrete actions; agent={cfg.agent.name} acts in [−1, 1]^d "
+                          f"(use agent={' or agent='.join(DISCRETE_AGENTS)})")
+    a = cfg.atari
+    if not 0.0 <= a.sticky_actions <= 1.0:
+        raise ConfigError(f"atari.sticky_actions must be in [0, 1], got {a.sticky_actions}")
+    if a.noop_max < 0 or a.max_episode_frames <= 0:
+        raise ConfigError(f"atari.noop_max must be ≥ 0 and atari.max_episode_frames > 0 "
+                          f"(got {a.noop_max}, {a.max_episode_frames})")
+    if cfg.env.image_size < MIN_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side")
+
+
+def note(name: str) -> str:
+    low, high = RANDOM_HUMAN[name]
+    tag = " Atari-100k;" if name in ATARI_100K else ""
+    return f"ALE (ale-py);{tag} random {low:g}, human {high:g}"
+
+
+SUITE = Suite(make=make, tasks=GAMES, preset=preset, obs=("pixels",), check=check, note=note, requires="ale_py",
+              uses_gl=False)
