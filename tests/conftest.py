@@ -11,7 +11,21 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
 
+import pytest  # noqa: E402
+
 from dormant.envs.rendering import configure_rendering  # noqa: E402
 
 configure_rendering(need_rendering=True)
 os.environ.setdefault("DORMANT_TEST", "1")
+
+
+@pytest.fixture
+def one_thread():
+    """Small networks on one torch thread (many threads on a busy machine slow tiny updates
+    tenfold); a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,14 +10,7 @@ from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.plasticity.metrics import dormant_tensors
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_weight_decay_reaches_every_trained_network_and_nothing_else():

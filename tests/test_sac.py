@@ -17,15 +17,7 @@ from dormant.plasticity.agent_surgery import recycle_agent_, reset_agent_, shrin
 from dormant.plasticity.diagnostics import agent_diagnostics
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks on one thread (many threads on a busy machine slow these updates tenfold)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _agent(obs_dim: int = 5, action_dim: int = 2, **sac) -> SACAgent:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dormant.agents.module_agent import ModuleAgent
 from dormant.nets import random_shift
 from dormant.plasticity.metrics import ActiveUnitCounter
 
@@ -87,7 +88,7 @@ def intensity_noise(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x * (1.0 + scale * noise)
 
 
-class DQNAgent:
+class DQNAgent(ModuleAgent):
     METRICS = ("critic_loss", "critic_q", "critic_target_q", "batch_reward", "epsilon", "critic_fau")
     METRICS_LAST: frozenset[str] = frozenset({"epsilon"})
     dormant_tau: float = 0.025  # τ of the DrM-kind dormant ratio the diagnostics report
@@ -130,14 +131,6 @@ class DQNAgent:
         return np.array([q.argmax(dim=1).item()], np.float32)
 
     # --- learning --------------------------------------------------------
-    def to_batch(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        pin = self.device.type == "cuda"
-        out = {}
-        for key, value in batch.items():
-            tensor = torch.from_numpy(value)
-            out[key] = (tensor.pin_memory() if pin else tensor).to(self.device, non_blocking=pin)
-        return out
-
     def augment(self, obs: torch.Tensor) -> torch.Tensor:
         """DrQ(ε)'s augmentation of a batch of frames: a random shift (replicate-pad 4, per
         image) then intensity noise; the identity for DQN and for states."""
@@ -207,28 +200,18 @@ class DQNAgent:
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.critic_opt]
 
-    def drain_events(self) -> list[dict]:
-        return []
-
     # --- checkpoints -----------------------------------------------------
-    def live_tensors(self) -> list[torch.Tensor]:
-        tensors = [*self.critic.parameters(), *self.critic_target.parameters()]
-        for state in self.critic_opt.state.values():
-            tensors.extend(v for v in state.values() if isinstance(v, torch.Tensor))
-        return tensors
+    def _modules(self) -> dict[str, Any]:
+        return {"critic": self.critic, "critic_target": self.critic_target, "critic_opt": self.critic_opt}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-                "critic_opt": self.critic_opt.state_dict(), "updates": torch.tensor(self.updates),
+        return {**super().state_dict(), "updates": torch.tensor(self.updates),
                 "eval_rng": self._eval_rng.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        missing = {"critic", "critic_target", "critic_opt", "updates"} - set(state)
-        if missing:
-            raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        self.critic_opt.load_state_dict(state["critic_opt"])
+        if "updates" not in state:
+            raise ValueError("agent checkpoint lacks ['updates']")
+        super().load_state_dict(state)
         self.updates = int(state["updates"])
         if "eval_rng" in state:
             self._eval_rng.set_state(state["eval_rng"])

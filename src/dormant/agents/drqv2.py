@@ -5,7 +5,8 @@ actor through the critic; the encoder learns from the critic's loss only.
 ``update`` returns its metrics as one device tensor (see ``METRICS``) so that the
 trainer synchronises with the host once per update, not once per number. What the
 plasticity tools need (``networks``, ``target_networks``, ``optimizers``, ``features``,
-``probe_inputs``, ``actor_dormant``) is exposed here; the tools themselves live in
+``probe_inputs``, ``actor_dormant``) is exposed here (device transfer and checkpoints
+follow from ``_modules()``: ``module_agent.ModuleAgent``); the tools themselves live in
 ``dormant.plasticity`` (``agent_surgery``, ``agent_diagnostics``).
 """
 
@@ -24,11 +25,12 @@ from dormant.nets import (
     Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
 )
 from dormant.agents.intrinsic import make_intrinsic
+from dormant.agents.module_agent import ModuleAgent
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 from dormant.exploration import parse_schedule
 
 
-class DrQV2Agent:
+class DrQV2Agent(ModuleAgent):
     METRICS = (
         "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
         "actor_loss", "actor_logprob", "actor_ent", "stddev", "critic_fau",
@@ -127,16 +129,6 @@ class DrQV2Agent:
         return action[0].cpu().numpy()
 
     # --- learning --------------------------------------------------------
-    def to_batch(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        pin = self.device.type == "cuda"
-        out = {}
-        for key, value in batch.items():
-            tensor = torch.from_numpy(value)
-            if pin:
-                tensor = tensor.pin_memory()
-            out[key] = tensor.to(self.device, non_blocking=pin)
-        return out
-
     def augmenting(self, step: int) -> bool:
         """Random shift at this agent step: ``agent.augment``, flipped from ``agent.augment_switch_frame`` on."""
         switch = self.cfg.augment_switch_frame
@@ -256,10 +248,6 @@ class DrQV2Agent:
         """The trained networks by name (the critic target follows the critic)."""
         return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic}
 
-    def drain_events(self) -> list[dict]:
-        """Interventions the agent ran on its own since the last call (events.csv rows); none here."""
-        return []
-
     def target_networks(self) -> dict[str, torch.nn.Module]:
         """Slow copies by the network they follow: the critic target follows the critic."""
         return {"critic": self.critic_target}
@@ -279,26 +267,3 @@ class DrQV2Agent:
             if hasattr(self.intrinsic, "optimizer"):
                 found["intrinsic_opt"] = self.intrinsic.optimizer
         return found
-
-    def live_tensors(self) -> list[torch.Tensor]:
-        """Parameters and optimiser state tensors, the objects updated in place."""
-        tensors: list[torch.Tensor] = []
-        for module in self._modules().values():
-            if isinstance(module, torch.optim.Optimizer):
-                for state in module.state.values():
-                    tensors.extend(v for v in state.values() if isinstance(v, torch.Tensor))
-            else:
-                tensors.extend(module.parameters())
-                tensors.extend(module.buffers())
-        return tensors
-
-    def state_dict(self) -> dict[str, Any]:
-        return {name: module.state_dict() for name, module in self._modules().items()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        modules = self._modules()
-        missing = set(modules) - set(state)
-        if missing:
-            raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
-        for name, module in modules.items():
-            module.load_state_dict(state[name])

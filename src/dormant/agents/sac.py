@@ -20,7 +20,7 @@ The seams are DrQ-v2's (``networks``, ``target_networks``, ``optimizers``, ``pro
 configuration. The temperature is not a network: ReDo, resets and shrink-and-perturb leave
 log α and its Adam state alone (``optimizers`` lists the networks' optimisers only); the
 critic target follows the critic through each of them as it does for DrQ-v2. The batch,
-checkpoint and undo plumbing is DrQ-v2's, shared, not copied.
+checkpoint and undo plumbing comes from ``module_agent.ModuleAgent``, as for DrQ-v2.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dormant.agents.drqv2 import DrQV2Agent
+from dormant.agents.module_agent import ModuleAgent
 from dormant.config import AgentConfig, SACConfig
 from dormant.nets import StateEncoder, mlp, weight_init
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors
@@ -102,7 +102,7 @@ class SACCritic(nn.Module):
         return self.q1(x), self.q2(x)
 
 
-class SACAgent:
+class SACAgent(ModuleAgent):
     """SAC with a learned temperature, on state vectors."""
 
     METRICS = (
@@ -114,13 +114,6 @@ class SACAgent:
     dormant_scoring: str = "post_activation"
     init_fn = staticmethod(weight_init)
     replay_horizon: int = 0  # one-step transitions: no K-step extras from the replay
-
-    # DrQ-v2's plumbing, shared: device transfer, checkpoint, the undo snapshot, no own events.
-    to_batch = DrQV2Agent.to_batch
-    live_tensors = DrQV2Agent.live_tensors
-    state_dict = DrQV2Agent.state_dict
-    load_state_dict = DrQV2Agent.load_state_dict
-    drain_events = DrQV2Agent.drain_events
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
                  device: torch.device, action_repeat: int = 1, proprio_dim: int = 0, sac: SACConfig | None = None):

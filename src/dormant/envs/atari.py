@@ -76,13 +76,8 @@ class AtariEnv(GymnasiumTask):
         self._closed = self._rendered = False
 
     # --- dynamics --------------------------------------------------------
-    def _reset_sim(self) -> None:
-        if self._seeded:
-            self._last_obs, _ = self._env.reset()
-        else:
-            self._last_obs, _ = self._env.reset(seed=self._seed)
-            self._seeded = True
-        self._frames_done = 0
+    def _on_reset(self) -> None:
+        """After the shared reset: the no-op start, then the first frame and lives."""
         if self._noop_max:
             for _ in range(int(self._noops.integers(1, self._noop_max + 1))):
                 self._last_obs, _, terminated, truncated, _ = self._env.step(0)

@@ -1,0 +1,59 @@
+"""What every agent made of named torch modules shares: moving a replay batch to the
+device, its checkpoint, and the tensors the trainer snapshots to undo a non-finite update.
+
+An agent lists its parts once, in ``_modules()`` (networks, targets, optimisers, any
+object with ``parameters``/``buffers``/``state_dict``/``load_state_dict``), and these
+methods follow from that list, so a new agent cannot forget a part in one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class ModuleAgent:
+    device: torch.device
+
+    def _modules(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_batch(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """The sampled numpy batch on the agent's device (pinned, asynchronous copies on CUDA)."""
+        pin = self.device.type == "cuda"
+        out = {}
+        for key, value in batch.items():
+            tensor = torch.from_numpy(value)
+            if pin:
+                tensor = tensor.pin_memory()
+            out[key] = tensor.to(self.device, non_blocking=pin)
+        return out
+
+    def drain_events(self) -> list[dict]:
+        """Interventions the agent ran on its own since the last call (events.csv rows); none here."""
+        return []
+
+    def live_tensors(self) -> list[torch.Tensor]:
+        """Parameters and optimiser state tensors, the objects updated in place."""
+        tensors: list[torch.Tensor] = []
+        for module in self._modules().values():
+            if isinstance(module, torch.optim.Optimizer):
+                for state in module.state.values():
+                    tensors.extend(v for v in state.values() if isinstance(v, torch.Tensor))
+            else:
+                tensors.extend(module.parameters())
+                tensors.extend(module.buffers())
+        return tensors
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: module.state_dict() for name, module in self._modules().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        modules = self._modules()
+        missing = set(modules) - set(state)
+        if missing:
+            raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
+        for name, module in modules.items():
+            module.load_state_dict(state[name])
