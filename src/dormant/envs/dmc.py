@@ -128,6 +128,8 @@ class DMCEnv:
         from dm_control import suite
 
         domain, task = DMC_TASKS[name]
+        if domain == "quadruped":
+            _patch_quadruped_in1d()
         self.name = name
         self._env = suite.load(domain, task, task_kwargs={"random": seed}, visualize_reward=False)
         self._pixels = obs == "pixels"
@@ -268,3 +270,23 @@ def _make_env(name: str, cfg: Any, seed: int) -> DMCEnv:
 
 
 SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier)
+
+
+class _NumpyWithIn1d:
+    """numpy as dm_control 1.0.28's quadruped module expects it: that module calls
+    ``np.in1d``, which numpy 2.4 removed; ``np.isin`` on the flattened input is its
+    documented replacement. Only that module sees this object; numpy is left alone."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    @staticmethod
+    def in1d(ar1: Any, ar2: Any, assume_unique: bool = False, invert: bool = False) -> np.ndarray:
+        return np.isin(np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert)
+
+
+def _patch_quadruped_in1d() -> None:
+    from dm_control.suite import quadruped
+
+    if not hasattr(quadruped.np, "in1d"):
+        quadruped.np = _NumpyWithIn1d()
