@@ -251,9 +251,10 @@ class Evidence:
 
 
 def _has_egl_loader() -> bool:
+    """Whether the GL loader libraries MuJoCo's EGL backend opens are already there."""
     import ctypes.util
 
-    return ctypes.util.find_library("EGL") is not None
+    return all(ctypes.util.find_library(name) is not None for name in ("EGL", "OpenGL"))
 
 
 def _last_frame(run_dir: Path) -> int | None:
