@@ -25,7 +25,13 @@ WORKERS_NOTE = ("parallel env workers are not built yet: every figure comes from
 
 
 def _device(params: dict[str, Any]):
+    """The phase's device and threads; a ``batch_size`` (reduced mode: small CPU updates)
+    replaces the benchmarks' batch of 256 for this process."""
     import torch
+
+    if params.get("batch_size"):
+        for name in ("common", "bench_update", "bench_breakdown"):
+            setattr(__import__(name), "BATCH_SIZE", int(params["batch_size"]))
 
     torch.set_num_threads(int(params.get("threads", 1)) or torch.get_num_threads())
     name = params.get("device", "auto")
@@ -87,11 +93,13 @@ def phase_compile(params: dict[str, Any]) -> dict[str, Any]:
     """DrQ-v2's update with ``agent.compile``: the first (compiling) update and the next ones."""
     import torch
 
-    from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, sync
+    import common
+    from common import PIXEL_OBS, filled_replay, median_ms, sync
     from dormant.agents.drqv2 import DrQV2Agent
     from dormant.config import AgentConfig
 
     device = _device(params)
+    BATCH_SIZE = common.BATCH_SIZE
     replay = filled_replay(params["episodes"], 500, 1, seed=0)
     torch.manual_seed(0)
     agent = DrQV2Agent(PIXEL_OBS, 1, AgentConfig(compile=True), pixels=True, device=device)
@@ -103,7 +111,7 @@ def phase_compile(params: dict[str, Any]) -> dict[str, Any]:
         agent.update(batch, 100_000).cpu()
         sync(device)
         times.append(time.perf_counter() - t)
-    return {"device": str(device), "first_update_s": round(times[0], 2),
+    return {"device": str(device), "batch_size": BATCH_SIZE, "first_update_s": round(times[0], 2),
             "warmup_updates": params["warmup"], "timed_updates": params["updates"],
             "update_ms_median": median_ms(times[1 + params["warmup"]:])}
 
@@ -116,7 +124,7 @@ def phase_breakdown(params: dict[str, Any]) -> dict[str, Any]:
     device = _device(params)
     result = bench_breakdown(device, params["warmup"], params["updates"], params["env_steps"])
     name = machine(device).get("gpu") or machine(device).get("cpu_model", "cpu")
-    return {"device": str(device), "result": result, "markdown": breakdown_markdown(result, str(name))}
+    return {"device": str(device), "batch_size": result["setup"]["batch_size"], "result": result, "markdown": breakdown_markdown(result, str(name))}
 
 
 def phase_e2e(params: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,11 @@ def summary_markdown(results: dict[str, Any]) -> str:
         if name == "train" and entry.get("last_logged_frame") is not None:
             note = (note + "; " if note else "") + f"last logged frame {entry['last_logged_frame']}"
         lines.append(f"| {name} | {entry['status']} | {entry['seconds']} | {note} |")
+    brought = results.get("brought_along")
+    if brought:
+        lines += ["", f"Brought along: {brought['bundle_mib']} MiB of bundle ({len(brought['files'])} files) + "
+                  f"{brought['project_tracked_mib']} MiB of project = {brought['total_mib']} MiB "
+                  f"(budget {brought['budget_mib']}, margin {brought['margin_mib']} MiB)."]
     egl = results.get("egl", {})
     if egl:
         lines += ["", "## Rendering", "",
@@ -31,7 +36,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
                   f"({_fmt(egl.get('renders_per_s'))} renders/s)."]
     if results.get("update_ms"):
         ms = results["update_ms"]
-        lines += ["", "## Update (DrQ-v2, batch 256, median ms)", "", "| fp32 | bf16 | compile |", "|---|---|---|",
+        batch = results.get("update", {}).get("setup", {}).get("batch_size")
+        lines += ["", f"## Update (DrQ-v2 from pixels, batch {batch}, median ms)", "", "| fp32 | bf16 | compile |", "|---|---|---|",
                   f"| {_fmt(ms.get('fp32'))} | {_fmt(ms.get('bf16'))} | "
                   f"{_fmt(results.get('compile', {}).get('update_ms_median'))} |"]
         if results.get("compile"):

@@ -106,14 +106,21 @@ def listing(bundle: Path, root: Path = ROOT) -> dict:
             "total_mib": total, "budget_mib": BUDGET_MIB, "margin_mib": BUDGET_MIB - total}
 
 
+# Where there is no git (a copied tree), these ignored folders are left out of the count.
+NOT_CARRIED = {".git", ".venv", "gpu_bundle", "runs", "build", "site", "__pycache__", ".pytest_cache"}
+
+
 def _tracked_mib(root: Path) -> float:
     """The git-tracked and untracked-but-not-ignored files: what travels with the working tree."""
     try:
         out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
                              capture_output=True, check=True).stdout.decode()
-    except (OSError, subprocess.CalledProcessError):
-        return 0.0
-    return sum((root / n).stat().st_size for n in out.split("\0") if n and (root / n).is_file()) / MIB
+        names = [root / n for n in out.split("\0") if n]
+    except (OSError, subprocess.CalledProcessError):  # not a checkout: every file but the ignored folders
+        if not (root / "pyproject.toml").exists():
+            return 0.0
+        names = [p for p in root.rglob("*") if not NOT_CARRIED & set(p.relative_to(root).parts)]
+    return sum(p.stat().st_size for p in names if p.is_file() and not p.is_symlink()) / MIB
 
 
 def format_listing(info: dict) -> str:

@@ -110,7 +110,7 @@ def test_reduced_evidence_run_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.name for p in out.iterdir())
     assert files == ["breakdown.md", "eval_curve.csv", "evidence.log", "learning_curve.png", "results.json",
-                     "summary.md"]
+                     "summary.md"], (out / "summary.md").read_text()[:1500]
     results = json.loads((out / "results.json").read_text())
     assert results["mode"] == "reduced" and results["wall_s"] <= results["budget_s"] + 5
     phases = results["phases"]
@@ -128,3 +128,14 @@ def test_reduced_evidence_run_end_to_end(tmp_path):
     assert curve[0]["frame"] == 0 and curve[0]["published_frame"] == 0 and curve[0]["published_mean"] > 0
     summary = (out / "summary.md").read_text()
     assert "## Phases" in summary and "not built" in summary and "Reduced mode" in summary
+    assert results["brought_along"]["budget_mib"] == 64.0 and "Brought along" in summary
+
+
+def test_dry_run_without_git_counts_the_copied_tree(tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b"x" * 1000)
+    _sized(tmp_path / "src" / "a.py", MIB)
+    _sized(tmp_path / ".venv" / "big", 50 * MIB)  # ignored folders are not brought
+    _sized(tmp_path / "gpu_bundle" / "wheels" / "w.whl", 2 * MIB)
+    info = bundle.listing(tmp_path / "gpu_bundle", tmp_path)
+    assert info["project_tracked_mib"] == pytest.approx(1 + 1000 / MIB)
+    assert info["total_mib"] == pytest.approx(3 + 1000 / MIB)
