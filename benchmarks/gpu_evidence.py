@@ -274,14 +274,14 @@ def _has_egl_loader() -> bool:
 
 
 def _last_frame(run_dir: Path) -> int | None:
+    """The last frame the run logged (an episode's end in train.csv, or an evaluation)."""
+    frames = []
     for name in ("train.csv", "eval.csv"):
         path = run_dir / name
         if path.exists():
             with open(path, newline="") as handle:
-                rows = list(csv.DictReader(handle))
-            if rows:
-                return int(float(rows[-1]["frame"]))
-    return None
+                frames += [int(float(row["frame"])) for row in csv.DictReader(handle)]
+    return max(frames) if frames else None
 
 
 def _write_curve_csv(path: Path, rows: list[dict[str, Any]]) -> None:
