@@ -315,3 +315,21 @@ def test_the_published_curve_is_drawn_only_for_runs_at_its_settings():
     assert states == ["env.obs=states", "env.frame_stack=1"]
     fast = resolve({"task": "dmc/cartpole_swingup", "env.fast_render": "true"}).to_dict()
     assert config_reference_mismatch(fast) == ["env.fast_render=True"]
+
+
+def test_settings_leave_out_options_that_cannot_affect_a_group(tmp_path):
+    """Another agent's section, and atari.* without an Atari task, are `–`, not differences."""
+    from pathlib import Path
+
+    from dormant.experiments.collect import Run
+    from dormant.experiments.report_settings import group_settings
+
+    def run(agent: str, **extra) -> Run:
+        cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "obs": "states", **extra}).to_dict()
+        return Run(path=Path(tmp_path), task="dmc/cartpole_swingup", agent=agent, seed=1, planned_frames=1,
+                   status="finished", config=cfg)
+
+    settings = group_settings({"drm": [run("drm", **{"drm.threshold": 0.1})], "drqv2": [run("drqv2")]})
+    assert settings["drm"]["drm.threshold"] == "0.1" and "drm.threshold" not in settings["drqv2"]
+    assert not any(k.startswith(("atari.", "taco.", "dqn.", "sac.", "alix.")) for s in settings.values() for k in s)
+    assert settings["drm"]["agent.lr"] == settings["drqv2"]["agent.lr"]

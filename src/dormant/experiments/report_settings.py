@@ -8,6 +8,7 @@ from typing import Any
 from dormant.config import flatten, with_defaults
 from dormant.experiments.collect import Run
 from dormant.experiments.document import Doc
+from dormant.experiments.grid import applies
 from dormant.training.run_environment import PACKAGES
 
 PER_RUN = {"seed", "out"}  # differ between the runs of one group by design (listed per run instead)
@@ -20,13 +21,18 @@ def _value(value: Any) -> str:
 
 def group_settings(groups: dict[str, list[Run]]) -> dict[str, dict[str, str]]:
     """option → its value in each group's runs (``a | b`` where the runs of a group differ,
-    e.g. a task preset's action repeat), for groups with at least one saved config."""
+    e.g. a task preset's action repeat), for groups with at least one saved config. Options
+    that cannot affect a group are left out: another agent's section (``taco.*`` for DrM) and,
+    without an Atari task, ``atari.*``."""
     out: dict[str, dict[str, str]] = {}
     for label, runs in groups.items():
         flats = [with_defaults(flatten(r.config)) for r in runs if r.config]
         if not flats:
             continue
-        keys = sorted(set().union(*flats) - PER_RUN)
+        agents = {str(f.get("agent.name")) for f in flats}
+        atari = any(str(f.get("task", "")).startswith("atari/") for f in flats)
+        keys = sorted(k for k in set().union(*flats) - PER_RUN
+                      if any(applies(k, a) for a in agents) and (atari or not k.startswith("atari.")))
         out[label] = {k: " | ".join(sorted({_value(f.get(k, "–")) for f in flats})) for k in keys}
     return out
 
@@ -55,7 +61,8 @@ def write_settings(doc: Doc, groups: dict[str, list[Run]]) -> None:
         doc.text(f"No saved configuration (no run started): {', '.join(missing)}.")
     if labels:
         keys = sorted(set().union(*(settings[label] for label in labels)))
-        differ = [k for k in keys if len({settings[label].get(k, '–') for label in labels}) > 1]
+        # A value against "–" (an option that does not apply to the other group) is no difference.
+        differ = [k for k in keys if len({settings[label][k] for label in labels if k in settings[label]}) > 1]
         doc.heading(3, "What differs between groups")
         if len(labels) < 2:
             doc.text("One group only: nothing to compare.")
@@ -65,8 +72,9 @@ def write_settings(doc: Doc, groups: dict[str, list[Run]]) -> None:
             doc.text("Nothing: the groups differ only in their runs' tasks and seeds.")
         doc.heading(3, "Resolved configuration of each group")
         doc.text("Every option as the runs used it (options a run's config.yaml predates are shown with the value "
-                 "the run ran with); `a | b`: the group's runs differ (e.g. by task preset). Seeds and run "
-                 "directories are listed under *Every run*.")
+                 "the run ran with); `a | b`: the group's runs differ (e.g. by task preset); `–`: the option "
+                 "cannot affect the group (another agent's section, or `atari.*` without an Atari task). Seeds "
+                 "and run directories are listed under *Every run*.")
         doc.table(["option", *labels], [[k, *(settings[label].get(k, "–") for label in labels)] for k in keys],
                   collapsed="every option of every group")
     doc.heading(3, "Software and device")
