@@ -206,15 +206,18 @@ class ReplayBuffer:
         offsets = np.arange(n)[None, :]
         steps = (starts[:, None] + idx[:, None] + offsets) % self.num_slots
         step_rewards = self.rewards[steps]  # B × n
-        if self.reward_clip:  # (DQN's clipping; stored rewards stay raw)
-            step_rewards = np.clip(step_rewards, -self.reward_clip, self.reward_clip)
-        step_discounts = self.discounts[steps] * self.discount
+        raw_discounts = self.discounts[steps]
         last = idx + n - 1
-        if lengths is not None:
+        if lengths is not None:  # masked before any arithmetic: slots past the end may be unwritten
             inside = idx[:, None] + offsets <= lengths[:, None]
             step_rewards = np.where(inside, step_rewards, np.float32(0.0))
-            step_discounts = np.where(inside, step_discounts, np.float32(1.0))
+            raw_discounts = np.where(inside, raw_discounts, np.float32(0.0))
             last = np.minimum(last, lengths)
+        if self.reward_clip:  # (DQN's clipping; stored rewards stay raw)
+            step_rewards = np.clip(step_rewards, -self.reward_clip, self.reward_clip)
+        step_discounts = raw_discounts * self.discount
+        if lengths is not None:
+            step_discounts = np.where(inside, step_discounts, np.float32(1.0))
         running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((len(idx), 1), np.float32), running[:, :-1]], axis=1)
         return ((before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
