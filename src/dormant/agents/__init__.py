@@ -16,14 +16,12 @@ from dormant.agents.drqv2 import DrQV2Agent
 from dormant.agents.sac import SACAgent
 from dormant.agents.taco import TACOAgent
 from dormant.config import Config
-from dormant.config.schema import DISCRETE_AGENTS
+from dormant.config.schema import AGENT_SECTIONS, DISCRETE_AGENTS
 from dormant.errors import ConfigError
-from dormant.interfaces import PlasticAgent
+from dormant.interfaces import Env, PlasticAgent
 
 AGENT_CLASSES = {"drqv2": DrQV2Agent, "drm": DrMAgent, "alix": ALIXAgent, "taco": TACOAgent, "sac": SACAgent,
                  "dqn": DQNAgent, "drq_eps": DrQEpsAgent}
-# Agents with a config section of their own, passed to them by its name.
-SECTION_AGENTS = ("drm", "alix", "taco", "sac")
 
 
 def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, device: torch.device,
@@ -40,11 +38,18 @@ def make_agent(cfg: Config, obs_shape: tuple[int, ...], action_dim: int, *, devi
     if num_actions:
         return AGENT_CLASSES[cfg.agent.name](obs_shape, num_actions, cfg.agent, cfg.dqn,
                                              pixels=cfg.env.obs == "pixels", device=device)
-    kwargs = {name: getattr(cfg, name) for name in SECTION_AGENTS if cfg.agent.name == name}
+    # An agent with a config section of its own gets it by the section's name (drm=cfg.drm …).
+    kwargs = {section: getattr(cfg, section) for section, owner in AGENT_SECTIONS.items() if owner == cfg.agent.name}
     return AGENT_CLASSES[cfg.agent.name](obs_shape, action_dim, cfg.agent, pixels=cfg.env.obs == "pixels",
                                          device=device, action_repeat=cfg.env.action_repeat,
                                          proprio_dim=proprio_dim, **kwargs)
 
 
+def agent_for_env(cfg: Config, env: Env, *, device: torch.device) -> PlasticAgent:
+    """``make_agent`` for an environment's own shapes (observation, actions, proprioception)."""
+    return make_agent(cfg, env.obs_shape, env.action_dim, device=device, proprio_dim=env.proprio_dim,
+                      num_actions=getattr(env, "num_actions", 0))
+
+
 __all__ = ["AGENT_CLASSES", "ALIXAgent", "DQNAgent", "DrMAgent", "DrQEpsAgent", "DrQV2Agent", "SACAgent",
-           "TACOAgent", "make_agent"]
+           "TACOAgent", "agent_for_env", "make_agent"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from dormant.config.schema import (
-    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, REDO_NETS, Config,
+    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, NET_OWNERS, REDO_NETS, Config,
     diagnostics_taus, frame_list, net_list, redo_nets,
 )
 from dormant.envs.background import scan
@@ -240,10 +240,7 @@ def _validate_plasticity(cfg: Config) -> None:
         for net in net_list(getattr(p, key.split(".")[1])):
             if net not in REDO_NETS:
                 raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}")
-            if net == "value" and cfg.agent.name != "drm":
-                raise ConfigError(f"{key}=value needs agent=drm (agent is {cfg.agent.name!r})")
-            if net == "taco" and cfg.agent.name != "taco":
-                raise ConfigError(f"{key}=taco needs agent=taco (agent is {cfg.agent.name!r})")
+            _check_net_owner(key, net, cfg.agent.name)
     nets = redo_nets(cfg)
     redo = p.redo or bool(frames["plasticity.redo_at_frames"])
     if redo and not nets:
@@ -263,11 +260,16 @@ def _validate_plasticity(cfg: Config) -> None:
     if redo and "encoder" in nets and cfg.agent.name == "alix":
         raise ConfigError("plasticity.redo_nets=encoder: ReDo cannot trace channels through ALIX's smoothing layers; "
                           "recycle the heads only")
-    if redo and "value" in nets and cfg.agent.name != "drm":
-        raise ConfigError(f"plasticity.redo_nets=value needs agent=drm (agent is {cfg.agent.name!r})")
-    if redo and "taco" in nets and cfg.agent.name != "taco":
-        raise ConfigError(f"plasticity.redo_nets=taco needs agent=taco (agent is {cfg.agent.name!r})")
+    if redo:
+        for net in nets:
+            _check_net_owner("plasticity.redo_nets", net, cfg.agent.name)
 
+
+def _check_net_owner(key: str, net: str, agent: str) -> None:
+    """A network only one agent has (DrM's V, TACO's heads) named for another agent."""
+    owner = NET_OWNERS.get(net)
+    if owner is not None and agent != owner:
+        raise ConfigError(f"{key}={net} needs agent={owner} (agent is {agent!r})")
 
 
 CONTINUOUS_SUITES = ("dmc/", "metaworld/", "adroit/")

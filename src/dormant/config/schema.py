@@ -265,6 +265,8 @@ OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
 REDO_NETS = ("critic", "actor", "encoder", "value", "taco")
+# Networks only one agent has: naming them for another agent is refused.
+NET_OWNERS = {"value": "drm", "taco": "taco"}
 # Presets applied when observations are states (after the task's, before the user's).
 STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
 # Named presets (`preset=NAME`), applied after the task preset and before the user's

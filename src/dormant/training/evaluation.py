@@ -96,10 +96,9 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
 def agent_from_checkpoint(cfg: Any, checkpoint: dict[str, Any], env: Env, device: str) -> Agent:
     """The agent a checkpoint holds, built for ``env``'s shapes on ``device`` (a config name)."""
-    from dormant.agents import make_agent
+    from dormant.agents import agent_for_env
     from dormant.training.device import resolve_device
 
-    agent = make_agent(cfg, env.obs_shape, env.action_dim, device=resolve_device(device), proprio_dim=env.proprio_dim,
-                       num_actions=getattr(env, "num_actions", 0))
+    agent = agent_for_env(cfg, env, device=resolve_device(device))
     agent.load_state_dict(checkpoint["agent"])
     return agent

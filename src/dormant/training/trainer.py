@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import torch
 
-from dormant.agents import make_agent
+from dormant.agents import agent_for_env
 from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
@@ -81,8 +81,7 @@ class Trainer:
 
         self.env: Env = make_env(cfg, seed=cfg.seed)
         self.eval_env: Env = make_env(cfg, seed=cfg.seed)
-        self.agent: PlasticAgent = make_agent(cfg, self.env.obs_shape, self.env.action_dim, device=self.device,
-                                proprio_dim=self.env.proprio_dim, num_actions=getattr(self.env, "num_actions", 0))
+        self.agent: PlasticAgent = agent_for_env(cfg, self.env, device=self.device)
         self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
                                  horizon=self.agent.replay_horizon)
         self.replay_ratio = make_replay_ratio(cfg)
