@@ -303,7 +303,7 @@ def test_an_interrupted_gym_run_resumes_exactly(tmp_path):
     Trainer(config(1400), tmp_path / "full").train()
     part = config(700)
     Trainer(part, tmp_path / "part").train()
-    assert load_checkpoint(tmp_path / "part")["counters"]["episode_step"] == 50
+    assert load_checkpoint(tmp_path / "part")["counters"]["episode_steps"] == [50]
     part.frames = 1400
     assert load_trainer(tmp_path / "part", part).train() == "finished"
     assert _rows(tmp_path / "part" / "train.csv") == _rows(tmp_path / "full" / "train.csv")

@@ -56,7 +56,7 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
     part = tiny_states(frames=3100)
     Trainer(part, tmp_path / "part").train()
     ckpt = load_checkpoint(tmp_path / "part")
-    assert ckpt["counters"]["step"] == 1550 and ckpt["counters"]["episode_step"] == 50
+    assert ckpt["counters"]["step"] == 1550 and ckpt["counters"]["episode_steps"] == [50]
     part.frames = 6000
     assert load_trainer(tmp_path / "part", part).train() == "finished"
     assert rows(tmp_path / "part" / "train.csv") == rows(tmp_path / "full" / "train.csv")

@@ -148,6 +148,13 @@ class ReplayBuffer:
     def can_sample(self) -> bool:
         return bool(np.any(self._ep_lengths >= (1 if self.per_transition else self.span)))
 
+    def sample_weight(self) -> int:
+        """What ``sample`` draws from uniformly: eligible transitions (per-transition
+        sampling) or eligible episodes (DrQ-v2's); a sharded replay splits batches by it."""
+        if self.per_transition:
+            return int(self._ep_lengths.sum())
+        return int(np.count_nonzero(self._ep_lengths >= self.span))
+
     def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Frames at episode positions ``pos`` stacked with their predecessors."""
         offsets = np.arange(-(self.frame_stack - 1), 1)
@@ -286,13 +293,25 @@ class ReplayBuffer:
         self.rng.bit_generator.state = state["rng"]
 
 
-def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0) -> ReplayBuffer:
+def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0) -> Any:
     """The buffer a resolved config and its environment call for (one frame per step);
-    ``horizon``: the K-step extras the agent asks for (TACO)."""
+    ``horizon``: the K-step extras the agent asks for (TACO). With ``env.workers`` = N > 1, a
+    `ShardedReplay` of N buffers (one per worker; shard 0 seeded as the single buffer)."""
     from dormant.config.schema import DISCRETE_AGENTS
+    from dormant.envs.workers import worker_seed
+    from dormant.replay_shards import ShardedReplay
 
     clip = cfg.dqn.reward_clip if cfg.agent.name in DISCRETE_AGENTS else 0.0
-    return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=cfg.replay.capacity,
-                        frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
-                        seed=cfg.seed, allocate_transitions=allocate_transitions, proprio_dim=env.proprio_dim,
-                        reward_clip=clip, per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon)
+
+    def make(shard: int, capacity: int, allocate: int) -> ReplayBuffer:
+        return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=capacity,
+                            frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
+                            seed=worker_seed(cfg.seed, shard), allocate_transitions=allocate,
+                            proprio_dim=env.proprio_dim, reward_clip=clip,
+                            per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon)
+
+    workers = cfg.env.workers
+    if workers == 1:
+        return make(0, cfg.replay.capacity, allocate_transitions)
+    return ShardedReplay.build(make, workers, capacity=cfg.replay.capacity,
+                               allocate_transitions=allocate_transitions, seed=worker_seed(cfg.seed, workers))

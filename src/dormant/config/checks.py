@@ -6,9 +6,10 @@ Each failure is a ``ConfigError`` naming the option, the bad value and what is v
 from __future__ import annotations
 
 import math
+import os
 
 from dormant.config.schema import (
-    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, NET_OWNERS, REDO_NETS, Config,
+    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, MIN_IMAGE_SIZE, NET_OWNERS, REDO_NETS, Config,
     diagnostics_taus, frame_list, net_list, redo_nets,
 )
 from dormant.envs.background import scan
@@ -24,6 +25,7 @@ def validate(cfg: Config) -> None:
     positive = {
         "frames": cfg.frames, "env.image_size": cfg.env.image_size,
         "env.frame_stack": cfg.env.frame_stack, "env.action_repeat": cfg.env.action_repeat,
+        "env.workers": cfg.env.workers,
         "agent.lr": cfg.agent.lr, "agent.feature_dim": cfg.agent.feature_dim,
         "agent.hidden_dim": cfg.agent.hidden_dim, "agent.update_every_steps": cfg.agent.update_every_steps,
         "agent.batch_size": cfg.agent.batch_size, "agent.nstep": cfg.agent.nstep,
@@ -82,6 +84,9 @@ def validate(cfg: Config) -> None:
                           "DrQ-v2 and DrM stack 3 (Adroit 1)")
     if cfg.env.action_repeat > MAX_ACTION_REPEAT:
         raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} is above {MAX_ACTION_REPEAT}; the papers use 2")
+    if cfg.env.workers > MAX_WORKERS:
+        raise ConfigError(f"env.workers={cfg.env.workers} is above {MAX_WORKERS}; one worker per CPU core is "
+                          f"the useful most (this machine has {os.cpu_count()})")
     if cfg.env.camera and cfg.task.startswith("dmc/"):
         raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
     _validate_background(cfg)

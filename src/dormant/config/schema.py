@@ -37,6 +37,7 @@ class EnvConfig:
     proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
     reward_scale: float = 1.0  # MetaWorld/Adroit/gym: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
     reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
+    workers: int = 1  # training environments, each in its own process, stepped in parallel (1: one env in the training process); updates per transition are unchanged
 
 
 @dataclass
@@ -261,6 +262,7 @@ MIN_IMAGE_SIZE = 15  # the encoder's output side, (n − 3) // 2 + 1 − 6, must
 MAX_IMAGE_SIZE = 512
 MAX_FRAME_STACK = 16
 MAX_ACTION_REPEAT = 100
+MAX_WORKERS = 256  # env.workers: processes, not threads; beyond the cores they only add memory
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}

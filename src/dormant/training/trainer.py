@@ -14,7 +14,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -25,6 +25,7 @@ from dormant.agents import agent_for_env
 from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
+from dormant.envs.workers import EnvWorkers, SingleEnv, worker_seed
 from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
@@ -48,13 +49,28 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class Counters:
-    step: int = 0  # agent steps taken
+    step: int = 0  # agent steps taken (all environment workers together)
     episode: int = 0  # training episodes finished
-    episode_step: int = 0
-    episode_reward: float = 0.0
     last_eval_step: int = -1
     last_checkpoint_step: int = 0
     updates: int = 0
+    episode_steps: list[int] = field(default_factory=lambda: [0])  # per environment worker
+    episode_rewards: list[float] = field(default_factory=lambda: [0.0])
+
+    @classmethod
+    def from_checkpoint(cls, state: dict[str, Any]) -> Counters:
+        state = dict(state)
+        if "episode_step" in state:  # checkpoints from before env.workers: one env
+            state["episode_steps"] = [int(state.pop("episode_step"))]
+            state["episode_rewards"] = [float(state.pop("episode_reward"))]
+        return cls(**state)
+
+
+def crossed(step: int, last: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in (last, step]: with one env (a step at a time)
+    exactly ``step % every == 0 and step != last``; with N workers (N steps at a time) the
+    first safe point at or after each multiple."""
+    return step // every > last // every
 
 
 class Trainer:
@@ -79,18 +95,24 @@ class Trainer:
         self.eval_every_steps = max(cfg.eval.every_frames // repeat, 1)
         self.checkpoint_every_steps = max(cfg.checkpoint_every_frames // repeat, 1)
 
-        self.env: Env = make_env(cfg, seed=cfg.seed)
+        workers = cfg.env.workers
+        if workers == 1:
+            self.env: Env | EnvWorkers = make_env(cfg, seed=cfg.seed)
+            self.envs: SingleEnv | EnvWorkers = SingleEnv(self.env)
+        else:
+            self.env = self.envs = EnvWorkers(cfg, [worker_seed(cfg.seed, i) for i in range(workers)])
         self.eval_env: Env = make_env(cfg, seed=cfg.seed)
         self.agent: PlasticAgent = agent_for_env(cfg, self.env, device=self.device)
         self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
                                  horizon=self.agent.replay_horizon)
+        self.streams = self.replay.shards if workers > 1 else [self.replay]  # where worker i writes
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
         self._fau_index = self.agent.METRICS.index("critic_fau")
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
                                 cfg.log.tensorboard, success=self.env.has_success)
         self.logger.start(cfg, self.device)  # environment.json, hparams, W&B (a missing extra fails here)
-        self.counters = Counters()
+        self.counters = Counters(episode_steps=[0] * workers, episode_rewards=[0.0] * workers)
         self.metric_sum = np.zeros(len(self.agent.METRICS))
         self.metric_last = np.zeros(len(self.agent.METRICS))
         self.metric_count = 0
@@ -100,7 +122,8 @@ class Trainer:
         self.stop_reason = ""
         self.last_eval: dict[str, Any] | None = None
         self.callbacks = list(callbacks)
-        self._time_step: TimeStep | None = None
+        self._time_steps: list[TimeStep] | None = None  # one per environment worker
+        self._episode_t0 = [0.0] * workers
         if checkpoint is not None:
             self._restore(checkpoint)
         (self.run_dir / (FILENAME + ".tmp")).unlink(missing_ok=True)  # left by a kill during a save
@@ -127,17 +150,20 @@ class Trainer:
                             every_s=self.cfg.log.progress_every_s)
         status = "failed"
         try:
-            if self._time_step is None:
-                self._time_step = self._reset_episode()
+            if self._time_steps is None:
+                self._time_steps = self._reset_episodes(range(self.envs.num_envs))
             progress.start(self.frame)
-            self._episode_t0 = time.perf_counter()
+            self._episode_t0 = [time.perf_counter()] * self.envs.num_envs
             clocks = [(cb, Periodic(cb.every_frames, last=self.frame // cb.every_frames if cb.every_frames else 0))
                       for cb in self.callbacks]
             self._notify("on_train_start")
             while True:
-                if self._time_step.last:
-                    self._finish_episode()
-                    self._time_step = self._reset_episode()
+                ended = [i for i, ts in enumerate(self._time_steps) if ts.last]
+                if ended:
+                    for i in ended:
+                        self._finish_episode(i)
+                    for i, ts in zip(ended, self._reset_episodes(ended)):
+                        self._time_steps[i] = ts
                 if self.stop_requested:
                     break
                 if self.counters.step >= self.total_steps:
@@ -210,8 +236,8 @@ class Trainer:
         return f"{what}; training stopped at frame {self.frame}; {kept}"
 
     def close(self) -> None:
-        """Release the simulators and their renderers (safe to call twice)."""
-        for env in (self.env, self.eval_env):
+        """Release the simulators, their renderers and any worker processes (safe to call twice)."""
+        for env in (self.envs, self.eval_env):
             env.close()
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
@@ -226,26 +252,38 @@ class Trainer:
             self.stop_requested = True
             print("\nSIGTERM: stopping at the next safe point and saving a checkpoint", flush=True)
 
-    def _reset_episode(self) -> TimeStep:
-        ts = self.env.reset()
-        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False, proprio=ts.proprio)
-        self.counters.episode_step = 0
-        self.counters.episode_reward = 0.0
-        self._episode_t0 = time.perf_counter()
-        return ts
+    def _reset_episodes(self, indices: Sequence[int]) -> list[TimeStep]:
+        """Start new episodes on these workers (in parallel when there are several)."""
+        indices = list(indices)
+        steps = self.envs.reset_many(indices)
+        for i, ts in zip(indices, steps):
+            self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False,
+                                proprio=ts.proprio)
+            self.counters.episode_steps[i] = 0
+            self.counters.episode_rewards[i] = 0.0
+            self._episode_t0[i] = time.perf_counter()
+        return steps
 
     def _act_and_learn(self) -> None:
+        """One step of every environment worker. With N workers: N actions from the current
+        policy (worker i acts as agent step ``step + i``), then the updates those N steps are
+        due, then all workers step at once; so the updates per transition are exactly the
+        single env's, and a worker acts on a policy at most N − 1 steps' updates old."""
         step = self.counters.step
-        action = self.agent.act(self._time_step.observation, step, eval_mode=False, proprio=self._time_step.proprio)
-        if step >= self.seed_steps and self.replay.can_sample():
-            for _ in range(self.replay_ratio.updates_due(step)):
-                self._update(step)
-        ts = self.env.step(action)
-        self.replay.add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last, proprio=ts.proprio)
-        self.counters.step += 1
-        self.counters.episode_step += 1
-        self.counters.episode_reward += ts.reward
-        self._time_step = ts
+        actions = [self.agent.act(ts.observation, step + i, eval_mode=False, proprio=ts.proprio)
+                   for i, ts in enumerate(self._time_steps)]
+        for agent_step in range(step, step + len(actions)):
+            if agent_step >= self.seed_steps and self.replay.can_sample():
+                for _ in range(self.replay_ratio.updates_due(agent_step)):
+                    self._update(agent_step)
+        steps = self.envs.step(actions)
+        for i, ts in enumerate(steps):
+            self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last,
+                                proprio=ts.proprio)
+            self.counters.episode_steps[i] += 1
+            self.counters.episode_rewards[i] += ts.reward
+        self.counters.step += len(steps)
+        self._time_steps = steps
 
     def _update(self, step: int) -> None:
         batch = self.agent.to_batch(self.replay.sample(self.cfg.agent.batch_size))
@@ -272,14 +310,15 @@ class Trainer:
                 self.agent, batch, self.counters.updates, self.frame)]:
             self._log_event(event)
 
-    def _finish_episode(self) -> None:
+    def _finish_episode(self, index: int) -> None:
+        """Log worker ``index``'s finished episode (its ``fps``: that worker's own frames per second)."""
         self.counters.episode += 1
-        seconds = max(time.perf_counter() - self._episode_t0, 1e-9)
-        row = self._row(episode_reward=self.counters.episode_reward,
-                        episode_length=self.counters.episode_step * self.cfg.env.action_repeat,
-                        fps=self.counters.episode_step * self.cfg.env.action_repeat / seconds,
-                        buffer_transitions=len(self.replay), replay_ratio=self.replay_ratio.current,
-                        rr_switch_frame=self.replay_ratio.switch_frame, episode_success=self._time_step.success)
+        seconds = max(time.perf_counter() - self._episode_t0[index], 1e-9)
+        frames = self.counters.episode_steps[index] * self.cfg.env.action_repeat
+        row = self._row(episode_reward=self.counters.episode_rewards[index], episode_length=frames,
+                        fps=frames / seconds, buffer_transitions=len(self.replay),
+                        replay_ratio=self.replay_ratio.current, rr_switch_frame=self.replay_ratio.switch_frame,
+                        episode_success=self._time_steps[index].success)
         if self.metric_count:
             means = (self.metric_sum / self.metric_count).tolist()
             last = self.metric_last.tolist()
@@ -298,14 +337,15 @@ class Trainer:
                 "elapsed_s": round(self._elapsed(), 3), **values}
 
     def _maybe_checkpoint(self) -> None:
-        step = self.counters.step
-        if step % self.checkpoint_every_steps == 0 and step != self.counters.last_checkpoint_step:
+        if crossed(self.counters.step, self.counters.last_checkpoint_step, self.checkpoint_every_steps):
             self.save()
 
     def _maybe_evaluate(self, progress: Progress, final: bool = False) -> None:
         """Every ``eval.every_frames``, and always at the end of the budget."""
+        if self.cfg.eval.episodes <= 0:
+            return
         step = self.counters.step
-        off_schedule = step % self.eval_every_steps != 0
+        off_schedule = not crossed(step, self.counters.last_eval_step, self.eval_every_steps)
         if step == self.counters.last_eval_step or (off_schedule and not final):
             return
         rng_before = self.eval_env.rng_state()
@@ -352,7 +392,8 @@ class Trainer:
             "elapsed_s": self._elapsed() if hasattr(self, "_t0") else self.elapsed_before,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-            "env": {"episode_start": self.env.episode_start_state(), "eval": self.eval_env.rng_state()},
+            "env": {"episode_start": self.envs.episode_start_state(0), "eval": self.eval_env.rng_state(),
+                    "episode_starts": [self.envs.episode_start_state(i) for i in range(self.envs.num_envs)]},
             "plasticity": {"replay_ratio": self.replay_ratio.state_dict(),
                            "interventions": self.interventions.state_dict()},
             "log_rows": self.logger.row_counts(),
@@ -363,7 +404,7 @@ class Trainer:
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.agent.load_state_dict(ckpt["agent"])
         self.replay.load_state_dict(ckpt["replay"])
-        self.counters = Counters(**ckpt["counters"])
+        self.counters = Counters.from_checkpoint(ckpt["counters"])
         self.metric_sum = ckpt["metric_sum"].numpy().astype(np.float64).copy()
         self.metric_count = int(ckpt["metric_count"])
         self.metric_last = ckpt["metric_last"].numpy().copy()
@@ -374,10 +415,13 @@ class Trainer:
         self.eval_env.set_rng_state(ckpt["env"]["eval"])
         self.replay_ratio.load_state_dict(ckpt["plasticity"]["replay_ratio"])
         self.interventions.load_state_dict(ckpt["plasticity"]["interventions"], updates=self.counters.updates)
-        actions, frames = self.replay.open_episode()
-        if not frames or ckpt["env"]["episode_start"] is None:
-            raise ValueError("checkpoint has no open episode to resume from")
-        self._time_step = self.env.restore_episode(ckpt["env"]["episode_start"], actions, frames)
+        starts = ckpt["env"].get("episode_starts", [ckpt["env"]["episode_start"]])
+        self._time_steps = []
+        for i, (stream, start) in enumerate(zip(self.streams, starts, strict=True)):
+            actions, frames = stream.open_episode()
+            if not frames or start is None:
+                raise ValueError("checkpoint has no open episode to resume from")
+            self._time_steps.append(self.envs.restore_episode(i, start, actions, frames))
         self.logger.resume(self.frame, ckpt.get("log_rows"))
 
     def _write_status(self, status: str) -> None:
