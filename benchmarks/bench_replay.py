@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import statistics
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script from
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402 - chooses MuJoCo's GL backend first
-    BATCH_SIZE, FRAME, filled_replay, median_ms, now, random_episode_data, rss_bytes, sync, write_episodes,
+    BATCH_SIZE, FRAME, CpuMeter, filled_replay, median_ms, now, random_episode_data, rss_bytes, sync, write_episodes,
 )
 
 from dormant.replay import ReplayBuffer  # noqa: E402
@@ -138,7 +139,7 @@ def _add_seconds(buffer: ReplayBuffer, action_dim: int, device: torch.device, st
         buffer.add(frames[t % 16], action, 1.0, 1.0, first=False, last=t == steps - 1)
         sync(device)
         seconds.append(now() - t0)
-    return round(1000 * median_ms(seconds), 1)
+    return round(1e6 * statistics.median(seconds), 2)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -159,8 +160,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     t0 = now()
-    result = {"benchmark": "replay sampling: replay.device=host vs replay.device=agent", "machine": machine(device),
-              "replay_device_sampling": bench_replay_device(device, args.episodes, 500, args.rounds)}
+    result: dict[str, Any] = {"benchmark": "replay sampling: replay.device=host vs replay.device=agent",
+                              "machine": machine(device), "contention": {}}
+    with CpuMeter("replay_device_sampling", result["contention"]):
+        result["replay_device_sampling"] = bench_replay_device(device, args.episodes, 500, args.rounds)
     result["wall_s"] = round(now() - t0, 1)
     text = json.dumps(result, indent=2)
     print(text)
