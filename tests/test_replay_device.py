@@ -11,6 +11,8 @@ import torch
 from dormant.config import ConfigError, resolve
 from dormant.replay import ReplayBuffer
 from dormant.replay_storage import ring_slices
+from dormant.training.checkpoint import load_checkpoint
+from dormant.training.launch import launch
 from dormant.training.memory import GPU_RESERVE_BYTES, device_memory_problem
 from dormant.training.trainer import Trainer, load_trainer
 from helpers import tiny_states
@@ -56,6 +58,9 @@ def test_device_batches_equal_host_batches(kwargs):
     host, device = filled(None, **kwargs), filled(CPU, **kwargs)
     assert isinstance(host.frames, np.ndarray) and isinstance(device.frames, torch.Tensor)
     assert device.frames.dtype == torch.uint8 and tuple(device.frames.shape) == host.frames.shape  # one frame a slot
+    # 3·6·6 = 108 B frame + 8 B action + 4 + 4 B (+ 16 B proprio) a slot; 500 transitions use 501 slots
+    per_slot = 124 + 4 * kwargs.get("proprio_dim", 0)
+    assert device.bytes_per_transition(500) == host.bytes_per_transition(500) == pytest.approx(per_slot * 501 / 500)
     assert_same_batches(host, device)
     expected = {"obs", "action", "reward", "discount", "next_obs"}
     if kwargs.get("horizon"):
@@ -120,9 +125,9 @@ def test_to_batch_passes_device_tensors_through():
 
 
 # --- training ------------------------------------------------------------------------------
-def recorded_updates(cfg, run_dir):
-    """Every update's metric vector of a run (the losses, Q values, ...)."""
-    trainer = Trainer(cfg, run_dir)
+def recorded_updates(cfg, run_dir, trainer=None):
+    """Every update's metric vector (the losses, Q values, ...) of a run to its end."""
+    trainer = trainer or Trainer(cfg, run_dir)
     values, update = [], trainer.agent.update
     trainer.agent.update = lambda batch, step: values.append(update(batch, step)) or values[-1]
     assert trainer.train() == "finished"
@@ -156,16 +161,17 @@ def test_pixel_training_is_the_same_with_a_device_replay(tmp_path):
 def test_a_host_run_resumes_with_a_device_replay(tmp_path):
     """replay.device may change on resume (it changes no number): stop a host-replay run
     mid-episode, resume it with replay.device=agent, match the uninterrupted host run."""
-    _, full = recorded_updates(tiny_states(frames=2400), tmp_path / "full")
+    full, metrics = recorded_updates(tiny_states(frames=2400), tmp_path / "full")
     Trainer(tiny_states(frames=2200), tmp_path / "part").train()
-    resumed_cfg = tiny_states(frames=2400, replay__device="agent")
-    trainer = load_trainer(tmp_path / "part", resumed_cfg)
-    values, update = [], trainer.agent.update
-    trainer.agent.update = lambda batch, step: values.append(update(batch, step)) or values[-1]
-    assert isinstance(trainer.replay.frames, torch.Tensor)
-    assert trainer.train() == "finished"
-    trainer.close()
-    assert torch.equal(torch.stack(values), full[-len(values):]) and len(values) == 50  # 200 frames = 100 steps
+    resumed = load_trainer(tmp_path / "part", tiny_states(frames=2400, replay__device="agent"))
+    assert isinstance(resumed.replay.frames, torch.Tensor)
+    _, values = recorded_updates(None, None, resumed)
+    assert len(values) == 50 and torch.equal(values, metrics[-50:])  # 200 frames = 100 steps, an update every 2nd
+    # The command's path: `dormant train --resume DIR frames=2400 replay.device=agent` is accepted.
+    Trainer(tiny_states(frames=2200), tmp_path / "cli").train()
+    assert launch({"frames": 2400, "replay.device": "agent"}, resume=tmp_path / "cli").status == "finished"
+    critic = load_checkpoint(tmp_path / "cli")["agent"]["critic"]
+    assert all(torch.equal(v, full.agent.critic.state_dict()[k]) for k, v in critic.items())
 
 
 # --- configuration and memory ----------------------------------------------------------------
@@ -186,8 +192,6 @@ def test_a_device_replay_that_cannot_fit_the_gpu_is_refused():
 
 
 def test_launch_refuses_a_device_replay_the_gpu_cannot_hold(tmp_path, monkeypatch):
-    from dormant.training.launch import launch
-
     monkeypatch.setattr("dormant.training.memory.mem_available", lambda: 64 * 2**30)  # RAM is not the problem
     monkeypatch.setattr("dormant.training.memory.device_free", lambda cfg: 8 * 2**30)  # as if on a small GPU
     with pytest.raises(ConfigError, match="only 8.0 GiB is free"):

@@ -64,11 +64,15 @@ class SlotStorage:
             return np.empty(shape, dtype=dtype)
         return torch.empty(shape, dtype=torch.from_numpy(np.empty(0, dtype)).dtype, device=self.device)
 
-    def _put(self, target: Array, value: np.ndarray) -> None:
+    def _put(self, target: Array, value: np.ndarray, staging: bool = True) -> None:
+        """``target[...] = value``; on a device through pinned memory (``staging``: one step's
+        few kB) or a plain copy (a checkpoint's whole replay, too large to pin)."""
         if self.device is None:
             target[...] = value
-        else:
+        elif staging:
             target.copy_(staged(np.asarray(value), self.device), non_blocking=self.device.type == "cuda")
+        else:
+            target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
 
     def write(self, slot: int, frame: np.ndarray, action: np.ndarray, proprio: np.ndarray | None) -> None:
         """Store one step in ``slot`` (on a device: small asynchronous host→device copies)."""
@@ -92,7 +96,7 @@ class SlotStorage:
         done = 0
         for s in ring_slices(start, start + len(values), self.num_slots):
             count = s.stop - s.start
-            self._put(getattr(self, name)[s], values[done:done + count])
+            self._put(getattr(self, name)[s], values[done:done + count], staging=False)
             done += count
 
     def gather(self, plan: Plan) -> dict[str, Array]:
