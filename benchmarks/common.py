@@ -177,12 +177,14 @@ def write_episodes(buffer: ReplayBuffer, pool: np.ndarray, actions: np.ndarray,
             k += 1
 
 
-def filled_replay(episodes: int, length: int, action_dim: int, seed: int, horizon: int = 0) -> ReplayBuffer:
+def filled_replay(episodes: int, length: int, action_dim: int, seed: int, horizon: int = 0,
+                  device: torch.device | None = None) -> ReplayBuffer:
     """A pixel replay buffer (frame stack 3, 3-step returns, discount 0.99, sampling
     ``seed``) holding ``episodes`` complete episodes of ``length`` random transitions;
-    ``horizon`` K adds TACO's K-step extras (K ≤ 3 draws the same batches)."""
+    ``horizon`` K adds TACO's K-step extras (K ≤ 3 draws the same batches); ``device``
+    stores the steps there (``replay.device=agent``) instead of in host numpy arrays."""
     buffer = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=episodes * length,
-                          frame_stack=3, nstep=3, discount=0.99, seed=seed, horizon=horizon)
+                          frame_stack=3, nstep=3, discount=0.99, seed=seed, horizon=horizon, device=device)
     rng = np.random.default_rng(0)
     pool, actions = random_episode_data(rng, length, action_dim)
     write_episodes(buffer, pool, actions, rng.random((episodes, length)))

@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train a new run, or continue one with --resume DIR.",
                            epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR (on resume only frames=, threads=, "
-                       "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=)")
+                       "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=, "
+                       "replay.device=)")
     train.add_argument("overrides", nargs="*", metavar="key=value")
     train.set_defaults(func=cmd_train)
     ev = sub.add_parser("eval", help="evaluate a checkpoint")

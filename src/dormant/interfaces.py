@@ -32,8 +32,8 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         """An action in [−1, 1] for one observation at an agent step."""
 
-    def to_batch(self, batch: dict[str, np.ndarray]) -> Batch:
-        """A replay sample moved to the agent's device."""
+    def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> Batch:
+        """A replay sample moved to the agent's device (tensors already there pass through)."""
 
     def update(self, batch: Batch, step: int) -> torch.Tensor:
         """One gradient update; the ``METRICS`` as one device vector (one host sync for the caller)."""

@@ -27,6 +27,14 @@ drawn in [1, T − max(n, K) + 1] so that both spans stay inside the episode:
 ``Σ_{i<K} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``obs_k`` = ``obs[idx+K−1]`` (the observation K
 steps after ``obs``; ``proprio_k`` beside it). With K = 0 (the default) sampling is
 unchanged, draw for draw.
+
+``device`` (None: host numpy, the default) keeps frames, actions and proprioception as torch
+tensors on that device instead (``replay.device=agent``: the agent's device). Sampling is the
+same: the same numpy draws, slot indices and n-step sums on the host (rewards and discounts
+stay there, 8 bytes a slot), then one index copy and one float copy to the device, where the
+frames are gathered and stacked; the batch is then torch tensors on the device, equal to the
+host batch value for value. Checkpoints are the same in both (CPU tensors), so either loads
+into the other. See ``replay_storage``.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from dormant.replay_storage import Array, Plan, SlotStorage
 
 
 class ReplayBuffer:
@@ -55,6 +65,7 @@ class ReplayBuffer:
         horizon: int = 0,
         reward_clip: float = 0.0,
         per_transition: bool = False,
+        device: torch.device | None = None,
     ):
         self.capacity = int(capacity)
         self.frame_stack = int(frame_stack)
@@ -76,18 +87,28 @@ class ReplayBuffer:
         # run never reserves a 1M-transition buffer; a resume may allocate more.
         allocated = min(self.capacity, allocate_transitions or self.capacity)
         self.num_slots = allocated + math.ceil(allocated / 20) + 2
+        self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device)
         # np.empty maps memory lazily: pages cost RAM only once written.
-        self.frames = np.empty((self.num_slots, *frame_shape), dtype=frame_dtype)
-        self.actions = np.empty((self.num_slots, action_dim), dtype=np.float32)
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)
         self.discounts = np.empty((self.num_slots,), dtype=np.float32)
-        self.proprio = np.empty((self.num_slots, proprio_dim), dtype=np.float32) if proprio_dim else None
         self.rng = np.random.default_rng(seed)
         self._written = 0  # slots ever written (monotonic; slot = index % num_slots)
         self._open_start: int | None = None  # global index of the open episode's reset step
         # Complete episodes as global start index and transition count, oldest first.
         self._ep_starts = np.zeros(0, dtype=np.int64)
         self._ep_lengths = np.zeros(0, dtype=np.int64)
+
+    @property
+    def frames(self) -> Array:
+        return self.storage.frames
+
+    @property
+    def actions(self) -> Array:
+        return self.storage.actions
+
+    @property
+    def proprio(self) -> Array | None:
+        return self.storage.proprio
 
     # --- writing ---------------------------------------------------------
     def add(self, frame: np.ndarray, action: np.ndarray, reward: float, discount: float,
@@ -103,12 +124,9 @@ class ReplayBuffer:
             raise ValueError("replay: the first step of an episode must have first=True")
         self._evict_for(self._written + 1 - self._open_start)
         slot = self._written % self.num_slots
-        self.frames[slot] = frame
-        self.actions[slot] = action
+        self.storage.write(slot, frame, action, proprio)
         self.rewards[slot] = reward
         self.discounts[slot] = discount
-        if self.proprio is not None:
-            self.proprio[slot] = proprio
         self._written += 1
         if last:
             length = self._written - 1 - self._open_start
@@ -155,17 +173,19 @@ class ReplayBuffer:
             return int(self._ep_lengths.sum())
         return int(np.count_nonzero(self._ep_lengths >= self.span))
 
-    def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Frames at episode positions ``pos`` stacked with their predecessors."""
+    def _stack_slots(self, ep_start: np.ndarray, pos: np.ndarray) -> tuple[str, np.ndarray]:
+        """The B × k frame slots of episode positions ``pos`` and their predecessors."""
         offsets = np.arange(-(self.frame_stack - 1), 1)
         positions = np.maximum(pos[:, None] + offsets[None, :], 0)  # repeat the reset frame
-        slots = (ep_start[:, None] + positions) % self.num_slots
-        frames = self.frames[slots]  # B × k × C × ...
-        return frames.reshape(len(pos), -1, *frames.shape[3:])
+        return "frames", (ep_start[:, None] + positions) % self.num_slots
 
-    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
-        """A batch of n-step transitions (numpy arrays) under DrQ-v2's semantics (or Dopamine's
-        per-transition sampling, see the module docstring)."""
+    def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> Array:
+        """Frames at episode positions ``pos`` stacked with their predecessors."""
+        return self.storage.gather({"stack": self._stack_slots(ep_start, pos)})["stack"]
+
+    def sample(self, batch_size: int) -> dict[str, Array]:
+        """A batch of n-step transitions under DrQ-v2's semantics (or Dopamine's per-transition
+        sampling, see the module docstring): numpy arrays, or tensors on the storage's device."""
         shortest = 1 if self.per_transition else self.span
         eligible = np.flatnonzero(self._ep_lengths >= shortest)
         if len(eligible) == 0:
@@ -186,24 +206,24 @@ class ReplayBuffer:
             idx = self.rng.integers(0, lengths - self.span + 1) + 1  # in [1, T−max(n, K)+1]
         reward, discount, last = self._discounted(starts, idx, self.nstep,
                                                   lengths if self.per_transition else None)
-        batch = {
-            "obs": self._stack(starts, idx - 1),
-            "action": self.actions[(starts + idx) % self.num_slots],
+        plan: Plan = {
+            "obs": self._stack_slots(starts, idx - 1),
+            "action": ("actions", (starts + idx) % self.num_slots),
             "reward": reward,
             "discount": discount,
-            "next_obs": self._stack(starts, last),
+            "next_obs": self._stack_slots(starts, last),
         }
         if self.proprio is not None:
-            batch["proprio"] = self.proprio[(starts + idx - 1) % self.num_slots]
-            batch["next_proprio"] = self.proprio[(starts + last) % self.num_slots]
+            plan["proprio"] = ("proprio", (starts + idx - 1) % self.num_slots)
+            plan["next_proprio"] = ("proprio", (starts + last) % self.num_slots)
         if self.horizon:
             k = self.horizon
-            batch["action_seq"] = self.actions[(starts[:, None] + idx[:, None] + np.arange(k)[None, :]) % self.num_slots]
-            batch["reward_k"] = self._discounted(starts, idx, k)[0]
-            batch["obs_k"] = self._stack(starts, idx + k - 1)
+            plan["action_seq"] = ("actions", (starts[:, None] + idx[:, None] + np.arange(k)[None, :]) % self.num_slots)
+            plan["reward_k"] = self._discounted(starts, idx, k)[0]
+            plan["obs_k"] = self._stack_slots(starts, idx + k - 1)
             if self.proprio is not None:
-                batch["proprio_k"] = self.proprio[(starts + idx + k - 1) % self.num_slots]
-        return batch
+                plan["proprio_k"] = ("proprio", (starts + idx + k - 1) % self.num_slots)
+        return self.storage.gather(plan)
 
     def _discounted(self, starts: np.ndarray, idx: np.ndarray, n: int,
                     lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -234,8 +254,8 @@ class ReplayBuffer:
         """Actions and frames of the episode being written (to rebuild an env on resume)."""
         if self._open_start is None:
             return np.zeros((0, self.actions.shape[1]), np.float32), []
-        slots = np.arange(self._open_start, self._written) % self.num_slots
-        return self.actions[slots[1:]].copy(), [self.frames[s].copy() for s in slots]
+        frames = self.storage.read("frames", self._open_start, self._written)
+        return self.storage.read("actions", self._open_start + 1, self._written), list(frames)
 
     def bytes_per_transition(self, episode_length: int) -> float:
         """Storage per transition for episodes of ``episode_length`` transitions."""
@@ -257,13 +277,14 @@ class ReplayBuffer:
             "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
             "discount": self.discount, "live_from": live_from, "written": self._written,
             "open_start": -1 if self._open_start is None else self._open_start,
-            "frames": as_tensor(self.frames[order]), "actions": as_tensor(self.actions[order]),
+            "frames": as_tensor(self.storage.read("frames", live_from, self._written)),
+            "actions": as_tensor(self.storage.read("actions", live_from, self._written)),
             "rewards": as_tensor(self.rewards[order]), "discounts": as_tensor(self.discounts[order]),
             "ep_starts": as_tensor(self._ep_starts), "ep_lengths": as_tensor(self._ep_lengths),
             "rng": self.rng.bit_generator.state,
         }
         if self.proprio is not None:
-            state["proprio"] = as_tensor(self.proprio[order])
+            state["proprio"] = as_tensor(self.storage.read("proprio", live_from, self._written))
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -272,20 +293,21 @@ class ReplayBuffer:
                 raise ValueError(f"replay checkpoint has {key}={state[key]}, this run {getattr(self, key)}")
         live_from, written = int(state["live_from"]), int(state["written"])
         frames = state["frames"].numpy()
-        if frames.shape[1:] != self.frames.shape[1:] or frames.dtype != self.frames.dtype:
+        own = self.storage.read("frames", 0, 0)  # an empty host array of the storage's shape and dtype
+        if frames.shape[1:] != own.shape[1:] or frames.dtype != own.dtype:
             raise ValueError(f"replay checkpoint frames {tuple(frames.shape[1:])} {frames.dtype} "
-                             f"do not match this run's {self.frames.shape[1:]} {self.frames.dtype}")
+                             f"do not match this run's {own.shape[1:]} {own.dtype}")
         if written - live_from > self.num_slots:
             raise ValueError(f"replay checkpoint holds {written - live_from} slots; this buffer has {self.num_slots}")
         order = np.arange(live_from, written) % self.num_slots
-        self.frames[order] = frames
-        self.actions[order] = state["actions"].numpy()
+        self.storage.load("frames", live_from, frames)
+        self.storage.load("actions", live_from, state["actions"].numpy())
         self.rewards[order] = state["rewards"].numpy()
         self.discounts[order] = state["discounts"].numpy()
         if ("proprio" in state) != (self.proprio is not None):
             raise ValueError("replay checkpoint and this run disagree on storing proprioception")
         if self.proprio is not None:
-            self.proprio[order] = state["proprio"].numpy()
+            self.storage.load("proprio", live_from, state["proprio"].numpy())
         self._written = written
         self._open_start = None if int(state["open_start"]) < 0 else int(state["open_start"])
         self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()
@@ -293,9 +315,11 @@ class ReplayBuffer:
         self.rng.bit_generator.state = state["rng"]
 
 
-def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0) -> Any:
+def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0,
+               device: torch.device | None = None) -> Any:
     """The buffer a resolved config and its environment call for (one frame per step);
-    ``horizon``: the K-step extras the agent asks for (TACO). With ``env.workers`` = N > 1, a
+    ``horizon``: the K-step extras the agent asks for (TACO); ``device``: the agent's, where
+    ``replay.device=agent`` keeps the stored steps. With ``env.workers`` = N > 1, a
     `ShardedReplay` of N buffers (one per worker; shard 0 seeded as the single buffer)."""
     from dormant.config.schema import DISCRETE_AGENTS
     from dormant.envs.workers import worker_seed
@@ -308,7 +332,8 @@ def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 
                             frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
                             seed=worker_seed(cfg.seed, shard), allocate_transitions=allocate,
                             proprio_dim=env.proprio_dim, reward_clip=clip,
-                            per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon)
+                            per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon,
+                            device=device if cfg.replay.device == "agent" else None)
 
     workers = cfg.env.workers
     if workers == 1:

@@ -20,11 +20,15 @@ class ModuleAgent:
     def _modules(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def to_batch(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """The sampled numpy batch on the agent's device (pinned, asynchronous copies on CUDA)."""
+    def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The sampled numpy batch on the agent's device (pinned, asynchronous copies on CUDA);
+        tensors a device replay (``replay.device=agent``) already put there pass through."""
         pin = self.device.type == "cuda"
         out = {}
         for key, value in batch.items():
+            if isinstance(value, torch.Tensor):
+                out[key] = value.to(self.device, non_blocking=pin)  # the same tensor when already there
+                continue
             tensor = torch.from_numpy(value)
             if pin:
                 tensor = tensor.pin_memory()

@@ -134,6 +134,7 @@ def validate(cfg: Config) -> None:
         _validate_sac(cfg)
     _validate_plasticity(cfg)
     _validate_dqn(cfg)
+    check_choice("replay.device", cfg.replay.device, ("host", "agent"))
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device={device!r}: expected auto, cpu, cuda or cuda:N")

@@ -184,6 +184,7 @@ class PlasticityConfig:
 @dataclass
 class ReplayConfig:
     capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
+    device: str = "host"  # where stored steps live: host (numpy in RAM) | agent (torch tensors on the agent's device: frames gathered and stacked there, batches already on it; the same batches)
 
 
 @dataclass

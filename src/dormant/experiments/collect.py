@@ -21,7 +21,7 @@ from dormant.training.run_environment import FILENAME as ENVIRONMENT
 
 # Keys that differ between runs of one method without making it another method.
 NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
-                "eval.video", "checkpoint_every_frames"}
+                "eval.video", "checkpoint_every_frames", "replay.device"}
 
 
 @dataclass

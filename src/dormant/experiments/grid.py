@@ -31,9 +31,9 @@ LIST_VALUED = {"plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shri
                "plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames"}
 # Options that never make another method (the budget, where and how a run executes,
 # what it logs): a list of values for them is refused rather than swept.
-NOT_AXES = {"frames", "out", "threads", "device", "checkpoint_every_frames", "eval.video"}
+NOT_AXES = {"frames", "out", "threads", "device", "replay.device", "checkpoint_every_frames", "eval.video"}
 # Keys that may differ between a run directory and the sweep that owns it.
-NOT_COMPARED = {"frames", "out", "threads", "device", "log.progress", "log.progress_every_s"}
+NOT_COMPARED = {"frames", "out", "threads", "device", "replay.device", "log.progress", "log.progress_every_s"}
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _MAX_PART = 96  # characters of a value kept in a directory name
 

@@ -16,7 +16,7 @@ from dormant.config import Config, ConfigError, default_out, from_dict, resolve,
 from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
 from dormant.training.checkpoint import FILENAME, load_checkpoint
 from dormant.training.lock import DirLock
-from dormant.training.memory import memory_problem
+from dormant.training.memory import device_memory_problem, memory_problem
 
 if TYPE_CHECKING:
     from dormant.training.callbacks import Callback
@@ -36,7 +36,7 @@ class RunResult:
 
 # Options a resume may change: none of them changes the numbers the run produces.
 RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "log.tensorboard", "eval.video",
-                  "checkpoint_every_frames")
+                  "checkpoint_every_frames", "replay.device")
 
 
 def _check_new_run_dir(path: Path) -> None:
@@ -93,7 +93,7 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
             if never_checkpointed(run_dir):
                 _restart_note(run_dir)
                 clear_run_dir(run_dir)
-        problem = memory_problem(cfg)
+        problem = memory_problem(cfg) or device_memory_problem(cfg)
         if problem:
             raise ConfigError(problem)
         return _train_locked(cfg, run_dir, checkpoint, callbacks)

@@ -104,7 +104,7 @@ class Trainer:
         self.eval_env: Env = make_env(cfg, seed=cfg.seed)
         self.agent: PlasticAgent = agent_for_env(cfg, self.env, device=self.device)
         self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
-                                 horizon=self.agent.replay_horizon)
+                                 horizon=self.agent.replay_horizon, device=self.device)
         self.streams = self.replay.shards if workers > 1 else [self.replay]  # where worker i writes
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
