@@ -214,3 +214,33 @@ def test_backend_choice_and_refusals(monkeypatch):
 
 
 _find = importlib.util.find_spec
+
+
+@needs_envpool
+@pytest.mark.slow
+def test_a_run_on_envpool_resumes_exactly_without_sticky_actions_and_refuses_with_them(tmp_path):
+    """DrQ(ε) on Pong through EnvPool, 70-step episodes, stopped at 100 agent steps (mid-episode):
+    the resumed run's train log equals the uninterrupted one's; with sticky actions it is refused."""
+    import csv
+
+    from dormant.training.trainer import Trainer, load_trainer
+
+    def config(frames: int, sticky: float = 0.0):
+        return resolve({"task": "atari/Pong", "agent": "drq_eps", "atari.backend": "envpool", "frames": frames,
+                        "num_seed_frames": 200, "agent.num_expl_steps": 50, "atari.max_episode_frames": 280,
+                        "atari.sticky_actions": sticky, "eval.every_frames": 400, "eval.episodes": 1,
+                        "checkpoint_every_frames": 400, "threads": 1, "log.tensorboard": False,
+                        "log.progress": False, "replay.capacity": 1000})
+
+    def rows(path):
+        with open(path, newline="") as handle:
+            return [{k: v for k, v in r.items() if k not in ("fps", "elapsed_s")} for r in csv.DictReader(handle)]
+
+    Trainer(config(800), tmp_path / "full").train()
+    Trainer(config(400), tmp_path / "part").train()
+    assert load_trainer(tmp_path / "part", config(800)).train() == "finished"
+    for name in ("train.csv", "eval.csv"):
+        assert rows(tmp_path / "part" / name) == rows(tmp_path / "full" / name), name
+    Trainer(config(400, sticky=0.25), tmp_path / "sticky").train()
+    with pytest.raises(ConfigError, match="cannot resume this run mid-episode"):
+        load_trainer(tmp_path / "sticky", config(800, sticky=0.25))
