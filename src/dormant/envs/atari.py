@@ -25,6 +25,9 @@ Replay stores one 1×84×84 uint8 frame per step (7,056 B; ≈ 7.07 KB per trans
 Exact resume: each episode's start state is the emulator's state with its RNG (ALE's
 ``cloneState(include_rng=True)``) and the no-op generator's state, so a resumed run
 replays the open episode's actions to the same frames, sticky actions included.
+
+``atari.backend=envpool`` builds ``atari_envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
+engine with this preprocessing, except its resize filter (OpenCV's area averaging).
 """
 
 from __future__ import annotations
