@@ -78,7 +78,8 @@ def test_same_rewards_ends_and_frames_up_to_the_resize_filter(game):
             worst = max(worst, int(delta.max()))
             # the only difference is the filter: area averaging of the ale-py frame gives EnvPool's
             assert np.abs(area_resize(raw, 84).astype(int) - y.frame[0].astype(int)).max() <= 1
-        # Pillow's BOX against OpenCV's INTER_AREA, measured (Pong 5.0 %, Breakout 10.8 % of the pixels; at most 57, 51 levels)
+        # Pillow's BOX against OpenCV's INTER_AREA, measured: Pong 5.0 %, Breakout 10.8 % of the pixels
+        # differ, by at most 57 and 51 levels
         assert 0.01 < np.mean(differing) < 0.2 and 10 < worst < 80
         if game == "Breakout":
             assert ends >= 1  # random play loses its five lives within 300 steps: resets are compared too
@@ -125,7 +126,8 @@ def test_batched_games_step_together_and_restart_after_their_end():
 
     # 10 agent steps per episode (a time limit: discount 1); without sticky actions every copy is the same game
     kwargs = {"sticky_actions": 0.0, "noop_max": 0, "max_episode_frames": 40}
-    batch, single = EnvPoolAtari("Breakout", num_envs=3, seed=0, **kwargs), EnvPoolAtariEnv("Breakout", seed=9, **kwargs)
+    batch = EnvPoolAtari("Breakout", num_envs=3, seed=0, **kwargs)
+    single = EnvPoolAtariEnv("Breakout", seed=9, **kwargs)
     try:
         first = batch.reset()
         assert first.observation.shape == (3, 4, 84, 84) and first.frame.shape == (3, 1, 84, 84) and first.first.all()
@@ -153,7 +155,8 @@ def test_batched_games_step_together_and_restart_after_their_end():
 def test_resume_replays_a_deterministic_episode_and_refuses_a_stochastic_one():
     from dormant.envs.atari_envpool import EnvPoolAtariEnv
 
-    env, other = EnvPoolAtariEnv("Pong", seed=5, sticky_actions=0.0), EnvPoolAtariEnv("Pong", seed=6, sticky_actions=0.0)
+    env = EnvPoolAtariEnv("Pong", seed=5, sticky_actions=0.0)
+    other = EnvPoolAtariEnv("Pong", seed=6, sticky_actions=0.0)
     rng = np.random.default_rng(4)
     try:
         env.reset()

@@ -211,8 +211,7 @@ class EnvPoolAtariEnv:
         if step.last or not np.array_equal(step.frame, frames[-1]):
             raise ConfigError("atari.backend=envpool: replaying the open episode's actions did not reach the "
                               "checkpoint's frame, so the run cannot resume exactly (different EnvPool version?)")
-        stacked = self._observation if len(actions) else step.observation
-        return TimeStep(observation=stacked, frame=step.frame,
+        return TimeStep(observation=step.observation, frame=step.frame,
                         action=actions[-1] if len(actions) else np.zeros(1, np.float32), reward=0.0, discount=1.0,
                         first=len(actions) == 0, last=False)
 
