@@ -320,9 +320,12 @@ def test_replay_per_transition_is_uniform_over_transitions():
     assert shares[True] == pytest.approx(0.1, abs=0.01) and shares[False] == pytest.approx(0.5, abs=0.02)
 
 
-def test_an_interrupted_dqn_run_resumes_exactly(tmp_path):
-    """CartPole, DQN with ReDo, a target copy every 50 updates and a full replay, stopped at 300
-    frames: the resumed run's log, target network and update count equal the uninterrupted one's."""
+@pytest.mark.parametrize("capacity", [250, 100_000])
+def test_an_interrupted_dqn_run_resumes_exactly(tmp_path, capacity):
+    """CartPole, DQN with ReDo, a target copy every 40 updates, stopped at 300 frames: the resumed
+    run's log, target network and update count equal the uninterrupted one's, with a full replay
+    (250) and with one the budget caps (100,000), where CartPole's ≈ 10-step episodes once
+    evicted by slots in the shorter run only."""
     import csv
 
     from dormant.training.checkpoint import load_checkpoint
@@ -334,9 +337,7 @@ def test_an_interrupted_dqn_run_resumes_exactly(tmp_path):
                         "agent.update_every_steps": 1, "agent.hidden_dim": 32, "dqn.target_update_updates": 40,
                         "dqn.epsilon_decay_steps": 200, "plasticity.redo": True, "plasticity.redo_every_updates": 100,
                         "eval.every_frames": 300, "eval.episodes": 1, "log.tensorboard": False, "log.progress": False,
-                        # below both budgets, so both runs allocate the same slots (CartPole's ≈ 10-step
-                        # episodes need more than replay's 5 % of reset slots: it evicts by slots early)
-                        "replay.capacity": 250})
+                        "replay.capacity": capacity})
 
     def rows(path):
         with open(path, newline="") as handle:

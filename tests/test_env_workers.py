@@ -18,7 +18,8 @@ from dormant.envs.workers import EnvWorkers, WorkerError, worker_seed
 from dormant.replay import ReplayBuffer
 from dormant.replay_shards import ShardedReplay
 from dormant.training.checkpoint import load_checkpoint
-from dormant.training.trainer import Trainer, crossed, load_trainer
+from dormant.training.clock import crossed
+from dormant.training.trainer import Trainer, load_trainer
 from helpers import TINY_STATES, tiny_states, wait_for
 from test_training import rows
 

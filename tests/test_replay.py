@@ -261,7 +261,7 @@ def test_budget_capped_allocation_resumes_into_a_larger_buffer():
                             seed=3, allocate_transitions=alloc)
 
     small = make(30)
-    assert small.num_slots == 30 + 2 + 2  # 30 transitions + ceil(30/20) reset frames + 2
+    assert small.num_slots == 2 * 30 + 2  # below capacity: a reset slot per transition (+ 2)
     for ep in range(3):
         for t in range(9):
             small.add(np.array([10 * ep + t], np.uint8), np.array([t], np.float32), 1.0, 1.0,

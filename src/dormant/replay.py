@@ -81,12 +81,17 @@ class ReplayBuffer:
             raise ValueError("replay: per_transition sampling cuts sums at an episode's end; K-step extras "
                              "(horizon > 0) need whole K-step windows")
         # Room for the transitions plus one reset frame per episode; episodes are
-        # evicted when either runs out (episodes shorter than 20 steps on average
-        # would evict by slots slightly before the transition capacity is reached).
-        # `allocate_transitions` (the run's budget) caps the allocation, so a short
-        # run never reserves a 1M-transition buffer; a resume may allocate more.
-        allocated = min(self.capacity, allocate_transitions or self.capacity)
-        self.num_slots = allocated + math.ceil(allocated / 20) + 2
+        # evicted when either runs out. A full-capacity buffer has 5 % reset slots (episodes
+        # shorter than 20 steps on average evict by slots slightly before the transition
+        # capacity is reached). `allocate_transitions` (the run's budget) caps the allocation,
+        # so a short run never reserves a 1M-transition buffer; below capacity it gets a reset
+        # slot for every transition (at most that size), so a budget-capped buffer never evicts
+        # by slots: a run stopped early and resumed with a larger budget then evicts exactly as
+        # one run with the larger budget, whatever the episode lengths. Unwritten slots of the
+        # host buffer cost no RAM.
+        full = self.capacity + math.ceil(self.capacity / 20) + 2
+        budget = allocate_transitions or self.capacity
+        self.num_slots = full if budget >= self.capacity else min(2 * budget + 2, full)
         self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device)
         # np.empty maps memory lazily: pages cost RAM only once written.
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)

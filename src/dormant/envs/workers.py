@@ -248,3 +248,15 @@ class EnvWorkers:
             shm.unlink()
         for conn in self._conns:
             conn.close()
+
+
+def make_env_group(cfg: Any) -> tuple[Any, SingleEnv | EnvWorkers]:
+    """The training env and its group: one env in this process (``env.workers=1``), or the
+    workers, which then stand for the env too (they carry its shapes)."""
+    from dormant.envs.registry import make_env
+
+    if cfg.env.workers == 1:
+        env = make_env(cfg, seed=cfg.seed)
+        return env, SingleEnv(env)
+    workers = EnvWorkers(cfg, [worker_seed(cfg.seed, i) for i in range(cfg.env.workers)])
+    return workers, workers

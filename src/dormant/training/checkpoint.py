@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dormant.training.files import atomic_write
+from dormant.training.files import atomic_write, describe_write_failure, is_write_failure
 
 FORMAT = "dormant-checkpoint"
 VERSION = 2  # 2: replay-ratio and intervention state; critic_fau metric
@@ -56,3 +56,18 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if data.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {data.get('version')}; this dormant reads {VERSION}")
     return data
+
+
+def write_failure_message(err: BaseException, run_dir: Path, *, stopped_frame: int, saved_frame: int) -> str:
+    """One message for a run stopped by a failed write: the file, the cause, and what survived."""
+    cause = err.__cause__ if isinstance(err, CheckpointError) and err.__cause__ else err
+    if is_write_failure(cause):
+        what = describe_write_failure(cause)
+    else:  # e.g. torch's own "failed writing" error while saving the checkpoint
+        what = f"cannot write {Path(run_dir) / FILENAME}: {cause}"
+    if (Path(run_dir) / FILENAME).exists():
+        kept = (f"the checkpoint at frame {saved_frame} is intact; resume from it with "
+                f"`dormant train --resume {run_dir}` once the problem is fixed")
+    else:
+        kept = "no checkpoint had been written yet, so the run must start again"
+    return f"{what}; training stopped at frame {stopped_frame}; {kept}"

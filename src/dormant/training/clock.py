@@ -1,7 +1,8 @@
 """When periodic work runs: one rule for every periodic intervention, the plasticity
 interventions a config switches on, and the replay ratio (how many updates per step).
 
-The rule (``Periodic``): work due every ``period`` units (updates or frames) fires at
+Also the run's counters (``Counters``, checkpointed) and ``crossed``, the trainer's rule for
+evaluations and checkpoints. The rule (``Periodic``): work due every ``period`` units (updates or frames) fires at
 the first check at or after each multiple of the period. A check that passes several
 multiples at once (periods that ended before learning started, or a large jump) fires
 once: passed-over periods are skipped, never caught up. The counters are checkpointed,
@@ -15,7 +16,7 @@ What each intervention *does* lives in ``dormant.plasticity``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dormant.config import Config, redo_nets
@@ -25,6 +26,32 @@ from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio
 
 if TYPE_CHECKING:
     from dormant.interfaces import Batch, PlasticAgent
+
+
+@dataclass
+class Counters:
+    step: int = 0  # agent steps taken (all environment workers together)
+    episode: int = 0  # training episodes finished
+    last_eval_step: int = -1
+    last_checkpoint_step: int = 0
+    updates: int = 0
+    episode_steps: list[int] = field(default_factory=lambda: [0])  # per environment worker
+    episode_rewards: list[float] = field(default_factory=lambda: [0.0])
+
+    @classmethod
+    def from_checkpoint(cls, state: dict[str, Any]) -> Counters:
+        state = dict(state)
+        if "episode_step" in state:  # checkpoints from before env.workers: one env
+            state["episode_steps"] = [int(state.pop("episode_step"))]
+            state["episode_rewards"] = [float(state.pop("episode_reward"))]
+        return cls(**state)
+
+
+def crossed(step: int, last: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in (last, step]: with one env (a step at a time)
+    exactly ``step % every == 0 and step != last``; with N workers (N steps at a time) the
+    first safe point at or after each multiple."""
+    return step // every > last // every
 
 
 @dataclass

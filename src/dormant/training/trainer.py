@@ -14,7 +14,6 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -25,16 +24,18 @@ from dormant.agents import agent_for_env
 from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
-from dormant.envs.workers import EnvWorkers, SingleEnv, worker_seed
+from dormant.envs.workers import make_env_group
 from dormant.envs.rendering import configure_rendering
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
-from dormant.training.checkpoint import FILENAME, CheckpointError, load_checkpoint, save_checkpoint
-from dormant.training.clock import Periodic, PlasticityInterventions, make_replay_ratio
+from dormant.training.checkpoint import (
+    FILENAME, CheckpointError, load_checkpoint, save_checkpoint, write_failure_message,
+)
+from dormant.training.clock import Counters, Periodic, PlasticityInterventions, crossed, make_replay_ratio
 from dormant.training.device import resolve_device
 from dormant.training.evaluation import evaluate
-from dormant.training.files import RunWriteError, atomic_write_text, describe_write_failure, is_write_failure
+from dormant.training.files import RunWriteError, atomic_write_text, is_write_failure
 from dormant.training.guard import StateGuard
 from dormant.training.logger import RunLogger
 from dormant.training.progress import Progress
@@ -45,32 +46,6 @@ if TYPE_CHECKING:
 
 class NonFiniteLossError(RuntimeError):
     """An update produced NaN or inf; the agent was restored to its last good state."""
-
-
-@dataclass
-class Counters:
-    step: int = 0  # agent steps taken (all environment workers together)
-    episode: int = 0  # training episodes finished
-    last_eval_step: int = -1
-    last_checkpoint_step: int = 0
-    updates: int = 0
-    episode_steps: list[int] = field(default_factory=lambda: [0])  # per environment worker
-    episode_rewards: list[float] = field(default_factory=lambda: [0.0])
-
-    @classmethod
-    def from_checkpoint(cls, state: dict[str, Any]) -> Counters:
-        state = dict(state)
-        if "episode_step" in state:  # checkpoints from before env.workers: one env
-            state["episode_steps"] = [int(state.pop("episode_step"))]
-            state["episode_rewards"] = [float(state.pop("episode_reward"))]
-        return cls(**state)
-
-
-def crossed(step: int, last: int, every: int) -> bool:
-    """Whether a multiple of ``every`` lies in (last, step]: with one env (a step at a time)
-    exactly ``step % every == 0 and step != last``; with N workers (N steps at a time) the
-    first safe point at or after each multiple."""
-    return step // every > last // every
 
 
 class Trainer:
@@ -96,11 +71,7 @@ class Trainer:
         self.checkpoint_every_steps = max(cfg.checkpoint_every_frames // repeat, 1)
 
         workers = cfg.env.workers
-        if workers == 1:
-            self.env: Env | EnvWorkers = make_env(cfg, seed=cfg.seed)
-            self.envs: SingleEnv | EnvWorkers = SingleEnv(self.env)
-        else:
-            self.env = self.envs = EnvWorkers(cfg, [worker_seed(cfg.seed, i) for i in range(workers)])
+        self.env, self.envs = make_env_group(cfg)  # the env (or the workers, which look like one), the group
         self.eval_env: Env = make_env(cfg, seed=cfg.seed)
         self.agent: PlasticAgent = agent_for_env(cfg, self.env, device=self.device)
         self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
@@ -220,20 +191,8 @@ class Trainer:
         self._notify("on_intervention", row)
 
     def _write_failure(self, err: BaseException) -> str:
-        """One message: the file, the cause, and what survived."""
-        cause = err.__cause__ if isinstance(err, CheckpointError) and err.__cause__ else err
-        if is_write_failure(cause):
-            what = describe_write_failure(cause)
-        else:  # e.g. torch's own "failed writing" error while saving the checkpoint
-            what = f"cannot write {self.run_dir / FILENAME}: {cause}"
-        checkpoint = self.run_dir / FILENAME
-        if checkpoint.exists():
-            saved = self.counters.last_checkpoint_step * self.cfg.env.action_repeat
-            kept = (f"the checkpoint at frame {saved} is intact; resume from it with "
-                    f"`dormant train --resume {self.run_dir}` once the problem is fixed")
-        else:
-            kept = "no checkpoint had been written yet, so the run must start again"
-        return f"{what}; training stopped at frame {self.frame}; {kept}"
+        saved = self.counters.last_checkpoint_step * self.cfg.env.action_repeat
+        return write_failure_message(err, self.run_dir, stopped_frame=self.frame, saved_frame=saved)
 
     def close(self) -> None:
         """Release the simulators, their renderers and any worker processes (safe to call twice)."""
