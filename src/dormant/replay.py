@@ -48,6 +48,13 @@ import torch
 from dormant.replay_storage import Array, Plan, SlotStorage
 
 
+def slots_for(capacity: int, budget: int | None) -> int:
+    """Slots a buffer of ``capacity`` transitions allocates for a run of ``budget`` agent steps
+    (None: no budget); see ``ReplayBuffer.__init__``."""
+    full = capacity + math.ceil(capacity / 20) + 2
+    return full if not budget or budget >= capacity else min(2 * budget + 2, full)
+
+
 class ReplayBuffer:
     def __init__(
         self,
@@ -89,9 +96,7 @@ class ReplayBuffer:
         # by slots: a run stopped early and resumed with a larger budget then evicts exactly as
         # one run with the larger budget, whatever the episode lengths. Unwritten slots of the
         # host buffer cost no RAM.
-        full = self.capacity + math.ceil(self.capacity / 20) + 2
-        budget = allocate_transitions or self.capacity
-        self.num_slots = full if budget >= self.capacity else min(2 * budget + 2, full)
+        self.num_slots = slots_for(self.capacity, allocate_transitions)
         self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device)
         # np.empty maps memory lazily: pages cost RAM only once written.
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)

@@ -80,11 +80,15 @@ def device_memory_problem(cfg: Any, free: int | None = None) -> str:
     free = device_free(cfg) if free is None else free
     if free is None:
         return ""
-    # CUDA allocates the whole buffer at once, with one reset slot per 20 transitions.
-    need = math.ceil(replay_bytes(cfg) * 21 / 20) + GPU_RESERVE_BYTES
+    from dormant.replay import slots_for
+
+    # CUDA allocates the whole buffer at once, reset slots included (ReplayBuffer's rule).
+    transitions = replay_transitions(cfg)
+    slots_per_step = slots_for(cfg.replay.capacity, math.ceil(cfg.frames / cfg.env.action_repeat)) / transitions
+    need = math.ceil(replay_bytes(cfg) * slots_per_step) + GPU_RESERVE_BYTES
     if need <= free:
         return ""
-    per_step = replay_bytes(cfg) * 21 / 20 / max(replay_transitions(cfg), 1)
+    per_step = replay_bytes(cfg) * slots_per_step / max(transitions, 1)
     fit = max(0, int((free - GPU_RESERVE_BYTES) / per_step))
     return (f"replay.device=agent puts ≈ {(need - GPU_RESERVE_BYTES) / 2**30:.1f} GiB of replay on the GPU "
             f"(plus {GPU_RESERVE_BYTES / 2**30:.0f} GiB for the networks), but only {free / 2**30:.1f} GiB is free "
