@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dormant.agents import SACAgent, make_agent
+from dormant.agents import SACAgent
 from dormant.agents.sac import soft_target, squashed_gaussian, tanh_log_det, temperature_loss
 from dormant.config import AgentConfig, ConfigError, SACConfig, resolve
 from dormant.interfaces import Agent, PlasticAgent

@@ -145,7 +145,8 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
             axis.legend(loc="best", fontsize=7)
     axes[-1].set_xlabel("environment frames")
     ax.set_title(f"{task or run_dir.name}" + (f" ({agent}, this run)" if agent else ""))
-    ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # nothing to name when no episode ended and nothing was evaluated
+        ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     out = Path(out) if out else run_dir / "learning_curve.png"
     fig.savefig(out, dpi=120)
