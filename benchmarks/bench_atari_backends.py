@@ -21,8 +21,6 @@ each figure over ``ale``'s from the same run, the number to compare across machi
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import time
@@ -36,7 +34,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from common import CpuMeter, wait_quiet  # noqa: E402
-from machine import machine  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 SETTINGS = {"sticky_actions": 0.25, "noop_max": 0}
 
@@ -127,13 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with CpuMeter(game, result["contention"]) as meter:
             meter.waited = waited
             result["games"][game] = bench_game(game, steps, rounds)
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return result
+    return finish(result, t0, args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Prints one JSON object (and writes it to ``--out``):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -36,7 +35,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from machine import machine  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 from dormant.agents.dqn import DQNAgent, DrQEpsAgent  # noqa: E402
 from dormant.config import resolve  # noqa: E402
@@ -167,13 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["update"] = bench_updates(2, 5 if quick else 30)
     result["atari_env"] = bench_atari_env(300 if quick else 2000)
     result["end_to_end"] = bench_end_to_end(300 if quick else 1500, 100 if quick else 200)
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]  # other jobs on the machine
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return result
+    return finish(result, t0, args.out)
 
 
 if __name__ == "__main__":

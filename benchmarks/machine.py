@@ -9,9 +9,11 @@ file carries them.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,15 @@ def machine(device: torch.device) -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def finish(result: dict[str, Any], t0: float, out: Any = None) -> dict[str, Any]:
+    """Close a benchmark's record: its seconds and the machine's load at the end (other jobs),
+    printed as JSON and written to ``out`` when given."""
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n")
+    return result
