@@ -153,7 +153,7 @@ class AtariConfig:
     terminal_on_life_loss: bool = False  # training: a lost life ends bootstrapping (discount 0) while the game goes on; evaluation never
     max_episode_frames: int = 108_000  # episode cap in frames (30 minutes of play), a time limit (discount 1)
     full_action_space: bool = False  # all 18 joystick actions instead of the game's minimal set
-    backend: str = "ale"  # ale: ale-py through Gymnasium (exact resume); envpool: EnvPool's C++ engine, same preprocessing but OpenCV's area resize (docs/suites.md#atari-backends)
+    backend: str = "ale"  # ale: ale-py through Gymnasium (exact resume); envpool: EnvPool's C++ engine, same preprocessing and frames (docs/suites.md#atari-backends)
 
 
 @dataclass

@@ -6,10 +6,11 @@ Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds o
 
 - the emulator runs one frame per call (``frameskip=1``); an agent step repeats the action
   ``env.action_repeat`` = 4 frames, summing rewards, and its frame is the pixel-wise max
-  of the last two frames (flicker), in grayscale, resized to 84×84 with Pillow's box filter
-  (each source pixel whose centre falls in an output pixel's window weighs 1: not OpenCV's
-  ``INTER_AREA``, which weighs the covered fraction, as Dopamine and EnvPool resize; about
-  5–11 % of the pixels differ, see ``atari_envpool.py``); frames are stacked by 4 (``env.frame_stack``);
+  of the last two frames (flicker), in grayscale, resized to 84×84 as OpenCV's ``INTER_AREA``
+  does it (``area_resize.py``: each source pixel weighs the fraction of it the output pixel's
+  window covers; the same bytes as ``cv2.resize``, which Dopamine and EnvPool call); frames are
+  stacked by 4 (``env.frame_stack``). Before this filter the ale-py path used Pillow's box
+  filter, which weighs whole source pixels (5–11 % of the pixels differed, docs/suites.md);
 - sticky actions with probability ``atari.sticky_actions`` (ALE's own, per frame; Machado
   et al. 2018); ``atari.noop_max`` > 0 starts each episode with U{1, …, noop_max} no-op
   frames; the minimal action set unless ``atari.full_action_space``;
@@ -27,7 +28,7 @@ Exact resume: each episode's start state is the emulator's state with its RNG (A
 replays the open episode's actions to the same frames, sticky actions included.
 
 ``atari.backend=envpool`` builds ``atari_envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
-engine with this preprocessing, except its resize filter (OpenCV's area averaging).
+engine with this preprocessing (its resize is OpenCV's own; the frames are equal).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from dormant.envs.area_resize import area_resize
 from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN
 from dormant.envs.base import GymnasiumTask, close_at_exit
 from dormant.envs.registry import Suite
@@ -43,12 +45,7 @@ from dormant.errors import ConfigError, check_choice
 
 GAMES = tuple(sorted(RANDOM_HUMAN))
 MIN_IMAGE_SIZE = 36  # the Nature CNN's three convolutions need at least this many pixels per side
-
-
-def _area_resize(image: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BOX))
+MAX_IMAGE_SIZE = 160  # the screen's narrower side: frames are shrunk (area averaging), never enlarged
 
 
 class AtariEnv(GymnasiumTask):
@@ -111,7 +108,7 @@ class AtariEnv(GymnasiumTask):
 
     def _frame(self) -> np.ndarray:
         pooled = np.maximum(self._previous, self._last_obs)
-        return _area_resize(pooled, self._size)[None]
+        return area_resize(pooled, self._size)[None]
 
     # --- exact resume ----------------------------------------------------
     def rng_state(self) -> dict[str, Any]:
@@ -199,6 +196,9 @@ def check(name: str, cfg: Any) -> None:
                           f"(got {a.noop_max}, {a.max_episode_frames})")
     if cfg.env.image_size < MIN_IMAGE_SIZE:
         raise ConfigError(f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side")
+    if cfg.env.image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
+                          f"to at most {MAX_IMAGE_SIZE} pixels per side")
     if a.backend == "envpool":
         from dormant.envs.atari_envpool import check_envpool
 

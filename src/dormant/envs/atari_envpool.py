@@ -4,18 +4,14 @@ at once, configured to the preprocessing of `AtariEnv` (``envs/atari.py``).
 Equal to the ale-py path (``tests/test_atari_envpool.py`` checks it on fixed seeds and actions):
 the ROMs (the same files), the emulation (EnvPool's own ALE 0.11.2 against ale-py 0.12.1: rewards,
 lives and episode ends agree), action repeat with rewards summed, the max-pool of the last two
-frames, grayscale through ALE's palette, the frame stack (the first frame repeated at a reset),
-raw rewards, the minimal or full action set, the episode cap (``max_episode_frames /
-action_repeat`` agent steps), discount 0 at game over and, with ``terminal_on_life_loss``, at a
-lost life while the game goes on.
+frames, grayscale through ALE's palette, the resize (OpenCV's ``INTER_AREA``, which EnvPool calls
+and ``area_resize.py`` repeats in numpy: the frames are equal byte for byte), the frame stack (the
+first frame repeated at a reset), raw rewards, the minimal or full action set, the episode cap
+(``max_episode_frames / action_repeat`` agent steps), discount 0 at game over and, with
+``terminal_on_life_loss``, at a lost life while the game goes on.
 
 What differs, and why:
 
-- **resize filter**: EnvPool resizes with OpenCV's ``INTER_AREA`` (exact area averaging); the
-  ale-py path uses Pillow's ``BOX``, which weighs whole source pixels (those whose centre falls in
-  the output pixel's window) instead of their covered fraction. On Pong and Breakout about 5–11 %
-  of the pixels differ, by up to ≈ 57 grey levels at the edges of objects. OpenCV's filter applied
-  to the ale-py frame gives EnvPool's frame exactly: the filter is the only difference;
 - **random streams**: EnvPool seeds env ``i`` with ``seed + i`` (ALE's ``random_seed`` and its
   no-op generator); the draws of sticky actions and no-op counts have the same law but other values;
 - **no-op start**: EnvPool always plays at least one no-op frame at a reset (U{1, …, noop_max};
