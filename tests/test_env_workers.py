@@ -173,3 +173,18 @@ def test_ctrl_c_with_workers_saves_and_leaves_no_process(tmp_path):
         return subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
 
     assert wait_for(lambda: not group(), timeout=20), group()
+
+
+def test_memory_estimate_counts_each_worker_process():
+    from dormant.training.memory import BASE_BYTES, WORKER_BYTES, memory_problem, replay_bytes, run_memory_bytes
+
+    one, four = resolve({"frames": 400_000}), resolve({"frames": 400_000, "env.workers": 4})
+    assert run_memory_bytes(one) == replay_bytes(one) + BASE_BYTES
+    assert run_memory_bytes(four) == run_memory_bytes(one) + 4 * WORKER_BYTES
+    # With just enough RAM for the single-env run, the 4-worker run is refused, and the
+    # capacity it names fits beside the workers.
+    message = memory_problem(four, available=run_memory_bytes(one))
+    assert "lower replay.capacity" in message
+    fit = int(message.split("≤ ")[1].split(" fits")[0].replace(",", ""))
+    smaller = resolve({"frames": 400_000, "env.workers": 4, "replay.capacity": fit})
+    assert memory_problem(smaller, available=run_memory_bytes(one)) == ""

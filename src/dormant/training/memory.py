@@ -12,6 +12,9 @@ BASE_BYTES = int(1.5 * 2**30)  # Python, torch, the simulator and the networks o
 # Left on the GPU beside a device replay: networks, optimisers and a batch's activations (an
 # allowance, not a measurement; DrQ-v2's networks at batch 256 are far smaller).
 GPU_RESERVE_BYTES = 2 * 2**30
+# Each environment worker process (env.workers > 1): an interpreter with the simulator and its
+# renderer (≈ 160 MB measured for a DMC worker from states; rendering adds its GL buffers).
+WORKER_BYTES = 300 * 2**20
 
 
 def replay_transitions(cfg: Any) -> int:
@@ -27,9 +30,11 @@ def replay_bytes(cfg: Any) -> int:
 
 
 def run_memory_bytes(cfg: Any) -> int:
-    """Peak RAM of one run: the replay plus ``BASE_BYTES``. A device replay counts too: a
-    checkpoint copies the replay into RAM."""
-    return replay_bytes(cfg) + BASE_BYTES
+    """Peak RAM of one run: the replay plus ``BASE_BYTES``, plus ``WORKER_BYTES`` for each
+    environment worker process. A device replay counts too: a checkpoint copies the replay
+    into RAM."""
+    workers = cfg.env.workers if cfg.env.workers > 1 else 0
+    return replay_bytes(cfg) + BASE_BYTES + workers * WORKER_BYTES
 
 
 def mem_available() -> int | None:
@@ -50,10 +55,11 @@ def memory_problem(cfg: Any, available: int | None = None) -> str:
     if available is None or need <= available:
         return ""
     transitions = replay_transitions(cfg)
-    per_step = (need - BASE_BYTES) / max(transitions, 1)
-    fit = max(0, int((available - BASE_BYTES) / per_step))
+    fixed = need - replay_bytes(cfg)
+    per_step = replay_bytes(cfg) / max(transitions, 1)
+    fit = max(0, int((available - fixed) / per_step))
     return (f"this run needs ≈ {need / 2**30:.1f} GiB ({transitions:,} replay transitions × "
-            f"{per_step / 1e3:.1f} kB + {BASE_BYTES / 2**30:.1f} GiB), but only {available / 2**30:.1f} GiB is "
+            f"{per_step / 1e3:.1f} kB + {fixed / 2**30:.1f} GiB), but only {available / 2**30:.1f} GiB is "
             f"available; lower replay.capacity (≤ {fit:,} fits) or frames")
 
 
