@@ -58,9 +58,6 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
             super()._act_and_learn()
             if self.counters.step >= self.total_steps:
                 self.marks["end"] = now()
-                if "seed_end" not in self.marks:  # num_seed_frames ≥ frames: a seed phase only
-                    self.marks["seed_end"] = self.marks["end"]
-                    self.marks["seed_end_step"] = self.counters.step
             elif "seed_end" in self.marks and now() - self.marks["seed_end"] > budget_s:
                 # Out of time: stop at the next safe point, as Ctrl-C would.
                 self.stop_requested = True
