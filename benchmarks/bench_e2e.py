@@ -6,6 +6,10 @@ of the trainer notes when the seed phase (random actions, no updates) ends and t
 each update, so the seed phase and the update phase get separate frames/s; the update
 phase stops early, as Ctrl-C would, after a time budget. Comparing the trainer's update
 with the bare update of ``bench_update`` shows what the training loop adds.
+
+With ``env.workers`` = N the trainer takes N agent steps at a time, so the seed phase ends
+at the first step at or past ``num_seed_frames`` (its frames are counted as taken), and
+the update phase ends at the first safe point after the budget.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
             step = self.counters.step
             if step == 0 and "start" not in self.marks:
                 self.marks["start"] = now()
-            if step == self.seed_steps:
+            if step >= self.seed_steps and "seed_end" not in self.marks:  # N workers: N steps at a time
                 self.marks["seed_end"] = now()
+                self.marks["seed_end_step"] = step
             super()._act_and_learn()
             if self.counters.step >= self.total_steps:
                 self.marks["end"] = now()
@@ -71,7 +76,10 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
         trainer = TimedTrainer(cfg, Path(tmp))
         trainer.marks, trainer.update_s = {}, []
         t1 = now()
-        status = trainer.train()
+        try:
+            status = trainer.train()
+        finally:
+            trainer.close()  # environment workers' processes, renderers
         t2 = now()
         rows = []
         if (Path(tmp) / "train.csv").exists():
@@ -79,11 +87,13 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
                 rows = list(csv.DictReader(handle))
         repeat = cfg.env.action_repeat
         marks = trainer.marks
-        seed_frames = trainer.seed_steps * repeat
-        end_step = marks.get("end_step", trainer.total_steps)
-        update_frames = (end_step - trainer.seed_steps) * repeat
+        seed_step = marks.get("seed_end_step", trainer.seed_steps)
+        seed_frames = seed_step * repeat
+        end_step = marks.get("end_step", trainer.counters.step)  # N workers may pass total_steps
+        update_frames = (end_step - seed_step) * repeat
         result: dict[str, Any] = {
             "config": {k: v for k, v in overrides.items()},
+            "env_workers": cfg.env.workers,
             "status": status,
             "frames": trainer.frame,
             "updates": len(trainer.update_s),
@@ -97,14 +107,15 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
             upd_s = marks["end"] - marks["seed_end"]
             result["seed_phase"] = {"frames": seed_frames, "seconds": round(seed_s, 2),
                                     "fps": round(seed_frames / seed_s, 1)}
-            result["update_phase"] = {"frames": update_frames, "seconds": round(upd_s, 2),
-                                      "fps": round(update_frames / upd_s, 1)}
-            if trainer.update_s:
+            if update_frames > 0 and upd_s > 0:
+                result["update_phase"] = {"frames": update_frames, "seconds": round(upd_s, 2),
+                                          "fps": round(update_frames / upd_s, 1)}
+            if trainer.update_s and "update_phase" in result:
                 result["update_phase"]["trainer_update_ms_median"] = median_ms(trainer.update_s)
                 result["update_phase"]["share_in_updates"] = round(sum(trainer.update_s) / upd_s, 3)
         else:  # the trainer's internals changed; fall back to its own logs
             result["note"] = "phase marks unavailable; fps from train.csv only"
-        seed_rows = [float(r["fps"]) for r in rows if int(float(r["step"])) <= trainer.seed_steps]
+        seed_rows = [float(r["fps"]) for r in rows if int(float(r["step"])) <= seed_step]
         result["train_csv_fps_seed_episodes"] = [round(v, 1) for v in seed_rows]
         del trainer
     return result

@@ -1,6 +1,10 @@
 #!/usr/bin/env python
 """GPU evidence in one command: install, EGL, update/compile/breakdown, end-to-end FPS, a training curve.
 
+End-to-end frames/s come from short pixel training runs of DrQ-v2 and DrM with ``env.workers``
+1, 16, 4 and 8 (reduced: 1 and 2), and one with ``replay.device=agent``, each in its own
+process, most wanted first, all within one share of the budget (``e2e_total``).
+
 Made for a GPU machine with no network, Python 3.12 and torch, and no MuJoCo: the wheels
 come from ``gpu_bundle/`` (``scripts/build_gpu_bundle.py``). The whole run ends within
 ``--budget-s`` (default 540 s, under a 10-minute limit). Every phase runs in its own child
@@ -38,20 +42,42 @@ PHASES_PY = HERE / "gpu_evidence_phases.py"
 NVIDIA_EGL = "/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json"
 
 
+def _e2e_runs(counts: tuple[int, ...], agent_replay_workers: int) -> list[dict[str, Any]]:
+    """The end-to-end training runs, most wanted first: DrQ-v2 then DrM with the first two
+    worker counts, then both with the others, then ``replay.device=agent`` beside host."""
+    first, rest = counts[:2], counts[2:]
+    runs = [{"agent": agent, "workers": n, "replay_device": "host"}
+            for group in (first, rest) for agent in ("drqv2", "drm") for n in group]
+    return runs + [{"agent": "drqv2", "workers": agent_replay_workers, "replay_device": "agent"}]
+
+
+def e2e_name(run: dict[str, Any]) -> str:
+    """A run's phase name: ``e2e_drqv2_w16``, ``e2e_drqv2_w16_replay_agent``."""
+    return f"e2e_{run['agent']}_w{run['workers']}" + ("_replay_agent" if run["replay_device"] == "agent" else "")
+
+
+def e2e_seed_frames(plan_e2e: dict[str, Any], workers: int) -> int:
+    """Seed frames of a run with ``workers`` environments: the plan's, or as many as it takes
+    for every worker to finish its first episode. Replay samples complete episodes only, so
+    N workers (stepping in lockstep) allow no update before N episodes' frames; starting the
+    update phase there keeps updates out of the seed phase and seed-only steps out of the update phase."""
+    return max(int(plan_e2e["seed_frames"]), workers * int(plan_e2e["episode_frames"]))
+
+
 def plan(reduced: bool) -> dict[str, Any]:
     """Each phase's time cap (s) and parameters; ``reduced`` keeps the code path, shrinks the budgets."""
     if reduced:
         return {
-            "budget_s": 85, "device": "cpu", "threads": 1, "final_reserve_s": 12, "min_train_s": 12,
-            "caps": {"install": 30, "egl": 15, "update": 20, "compile": 20, "breakdown": 20, "e2e": 20,
-                     "plot": 8},
+            "budget_s": 110, "device": "cpu", "threads": 1, "final_reserve_s": 12, "min_train_s": 12,
+            "caps": {"install": 30, "egl": 15, "update": 20, "compile": 20, "breakdown": 20, "e2e": 25,
+                     "e2e_total": 60, "plot": 8},
             "egl": {"renders": 3},
             # Batches of 32: a CPU update at batch 256 takes seconds.
             "update": {"warmup": 0, "updates": 1, "samples": 2, "episodes": 2, "batch_size": 32},
             "compile": {"skip": "reduced mode: torch.compile takes minutes on a CPU"},
             "breakdown": {"warmup": 0, "updates": 1, "env_steps": 2, "batch_size": 32},
-            "e2e": {"frames": 1002, "seed_frames": 1000, "budget_s": 1,
-                    "extra": {"env.fast_render": True, "agent.batch_size": 32}},
+            "e2e": {"seed_frames": 1000, "episode_frames": 1000, "update_frames": 100, "budget_s": 1,
+                    "runs": _e2e_runs((1, 2), 2), "extra": {"env.fast_render": True, "agent.batch_size": 32}},
             "train": ["frames=1100", "num_seed_frames=1000", "env.fast_render=true", "eval.every_frames=1000",
                       "eval.episodes=1", "replay.capacity=5000", "agent.batch_size=32"],
         }
@@ -59,13 +85,18 @@ def plan(reduced: bool) -> dict[str, Any]:
         # final_reserve_s: kept for the plot and the summary after the training run;
         # min_train_s: below it the training run is skipped (it would not reach an update).
         "budget_s": 540, "device": "auto", "threads": 0, "final_reserve_s": 45, "min_train_s": 40,
-        "caps": {"install": 90, "egl": 45, "update": 75, "compile": 120, "breakdown": 60, "e2e": 75,
-                 "plot": 30},
+        # e2e: one training run's cap; e2e_total: all of them together (a run that no longer
+        # fits is skipped, and recorded so), which leaves the training run its time.
+        "caps": {"install": 90, "egl": 45, "update": 75, "compile": 120, "breakdown": 60, "e2e": 50,
+                 "e2e_total": 210, "plot": 30},
         "egl": {"renders": 200},
         "update": {"warmup": 3, "updates": 20, "samples": 50, "episodes": 20},
         "compile": {"warmup": 3, "updates": 20, "episodes": 4},
         "breakdown": {"warmup": 3, "updates": 10, "env_steps": 200},
-        "e2e": {"frames": 1_000_000, "seed_frames": 4000, "budget_s": 25},
+        # Seed phase: 4,000 frames (DrQ-v2's random-action steps), or more with N workers
+        # (below); then 8 s of updates.
+        "e2e": {"seed_frames": 4000, "episode_frames": 1000, "update_frames": 100_000, "budget_s": 8,
+                "runs": _e2e_runs((1, 16, 4, 8), 16)},
         # The published curves' settings (10 eval episodes every 20k frames, as they were
         # logged); the run stops on time, not frames.
         "train": ["frames=1000000", "eval.every_frames=20000", "eval.episodes=10"],
@@ -129,9 +160,10 @@ class Evidence:
             return None, time.monotonic() - t
 
     def phase(self, name: str, kind: str, params: dict[str, Any], cap_name: str | None = None,
-              env: dict[str, str] | None = None) -> dict[str, Any] | None:
-        """One measuring phase in a child process; its JSON result, or None (recorded why)."""
-        cap = self.cap(cap_name or kind)
+              env: dict[str, str] | None = None, cap: float | None = None) -> dict[str, Any] | None:
+        """One measuring phase in a child process; its JSON result, or None (recorded why).
+        ``cap``: a tighter cap than the phase's own (what is left of a group's time)."""
+        cap = min(self.cap(cap_name or kind), cap if cap is not None else float("inf"))
         if params.get("skip"):
             self.record(name, "skipped", 0, reason=params["skip"])
             return None
@@ -211,10 +243,34 @@ class Evidence:
         if brk:
             (self.out / "breakdown.md").write_text(brk.pop("markdown"))
             self.results["breakdown"] = brk
-        for agent in ("drqv2", "drm"):
-            res = self.phase(f"e2e_{agent}", "e2e", {"agent": agent, **self.plan["e2e"]}, "e2e")
-            if res:
-                self.results.setdefault("end_to_end", {})[agent] = res
+        self.end_to_end()
+
+    def end_to_end(self) -> None:
+        """The training runs of ``plan['e2e']['runs']`` in order, each in its own process
+        under its own cap, all of them within ``caps['e2e_total']``."""
+        e2e = self.plan["e2e"]
+        group_end = time.monotonic() + self.plan["caps"]["e2e_total"]
+        rows = self.results["end_to_end"] = []
+        for run in e2e["runs"]:
+            seed_frames = e2e_seed_frames(e2e, run["workers"])
+            params = {**run, "seed_frames": seed_frames, "frames": seed_frames + e2e["update_frames"],
+                      "budget_s": e2e["budget_s"], "extra": e2e.get("extra", {})}
+            row: dict[str, Any] = {**run, "seed_frames": seed_frames}
+            name = e2e_name(run)
+            if group_end - time.monotonic() < 5:
+                self.record(name, "skipped", 0, reason="the end-to-end runs' time (e2e_total) is spent")
+            else:
+                res = self.phase(name, "e2e", params, "e2e", cap=group_end - time.monotonic())
+                if res:
+                    update = res["run"].get("update_phase", {})
+                    row.update(seed_phase_fps=res["seed_phase_fps"], update_phase_fps=res["update_phase_fps"],
+                               setup_s=res["setup_s"], updates=res["run"].get("updates"),
+                               update_phase_s=update.get("seconds"),
+                               trainer_update_ms_median=update.get("trainer_update_ms_median"),
+                               run=res["run"])
+            row["status"] = self.results["phases"][name]["status"]
+            rows.append(row)
+        _e2e_ratios(rows)
 
     def train(self) -> None:
         cap = self.left() - self.plan["final_reserve_s"]
@@ -256,6 +312,23 @@ class Evidence:
         self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)
         return self.results
+
+
+def _e2e_ratios(rows: list[dict[str, Any]]) -> None:
+    """Ratios between runs of the same evidence run, which carry over between machines better
+    than the figures: each host run's frames/s over the same agent's one-worker run
+    (``*_over_w1``), and a ``replay.device=agent`` run's over its host twin (``*_over_host``)."""
+    host = {(row["agent"], row["workers"]): row for row in rows if row["replay_device"] == "host"}
+    for row in rows:
+        if row["replay_device"] == "host":
+            ref, suffix = host.get((row["agent"], 1)), "_over_w1"
+        else:
+            ref, suffix = host.get((row["agent"], row["workers"])), "_over_host"
+        if ref is None or row is ref:
+            continue
+        for key in ("seed_phase_fps", "update_phase_fps"):
+            if row.get(key) and ref.get(key):
+                row[key.replace("_fps", suffix)] = round(row[key] / ref[key], 2)
 
 
 def _brought_along(bundle: Path) -> dict[str, Any]:
@@ -300,8 +373,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or ROOT / "runs" / "gpu_evidence"),
                         help="output folder (default $OUT, else runs/gpu_evidence)")
-    parser.add_argument("--reduced", action="store_true", help="CPU, tiny budgets: the same code path in ~85 s")
-    parser.add_argument("--budget-s", type=float, help="whole-run wall-clock budget (default 540; reduced 85); "
+    parser.add_argument("--reduced", action="store_true", help="CPU, tiny budgets: the same code path in ~80 s")
+    parser.add_argument("--budget-s", type=float, help="whole-run wall-clock budget (default 540; reduced 110); "
                                                        "every phase's cap scales with it")
     parser.add_argument("--bundle", type=Path, default=ROOT / "gpu_bundle", help="the wheels (and GL .debs)")
     args = parser.parse_args(argv)

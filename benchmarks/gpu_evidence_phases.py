@@ -19,9 +19,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-WORKER_COUNTS = (1, 4, 8, 16)
-WORKERS_NOTE = ("parallel env workers are not built yet: every figure comes from the one "
-                "in-process environment, recorded under workers=1; 4, 8 and 16 are listed as not built")
+
 
 
 def _device(params: dict[str, Any]):
@@ -128,20 +126,20 @@ def phase_breakdown(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def phase_e2e(params: dict[str, Any]) -> dict[str, Any]:
-    """End-to-end frames/s of a pixel training run of one agent, per env-worker count."""
+    """End-to-end frames/s of a pixel training run of one agent with ``env.workers`` = N
+    (and ``replay.device``): seed phase (no updates) and update phase, as bench_e2e times them."""
     from bench_e2e import bench_end_to_end
 
     device = _device(params)
     overrides = {"task": "dmc/cartpole_swingup", "agent.name": params["agent"], "frames": params["frames"],
-                 "num_seed_frames": params["seed_frames"], **params.get("extra", {})}
+                 "num_seed_frames": params["seed_frames"], "env.workers": params["workers"],
+                 "replay.device": params.get("replay_device", "host"), **params.get("extra", {})}
     run = bench_end_to_end(overrides, str(device), params["budget_s"])
-    workers: dict[str, Any] = {"1": {"seed_phase_fps": run.get("seed_phase", {}).get("fps"),
-                                     "update_phase_fps": run.get("update_phase", {}).get("fps"),
-                                     "in_process_env": True}}
-    for n in WORKER_COUNTS[1:]:
-        workers[str(n)] = "not built"
-    return {"device": str(device), "agent": params["agent"], "workers": workers,
-            "workers_note": WORKERS_NOTE, "run": run}
+    return {"device": str(device), "agent": params["agent"], "workers": params["workers"],
+            "replay_device": overrides["replay.device"],
+            "seed_phase_fps": run.get("seed_phase", {}).get("fps"),
+            "update_phase_fps": run.get("update_phase", {}).get("fps"),
+            "setup_s": run.get("setup_s"), "run": run}
 
 
 def phase_plot(params: dict[str, Any]) -> dict[str, Any]:

@@ -42,17 +42,23 @@ def summary_markdown(results: dict[str, Any]) -> str:
                   f"{_fmt(results.get('compile', {}).get('update_ms_median'))} |"]
         if results.get("compile"):
             lines.append(f"\nThe first compiled update took {results['compile']['first_update_s']} s.")
-    e2e = results.get("end_to_end", {})
+    e2e = results.get("end_to_end") or []
     if e2e:
         lines += ["", "## End-to-end frames/s (pixels, dmc/cartpole_swingup)", "",
-                  "| agent | env workers | seed phase | update phase |", "|---|---|---|---|"]
-        for agent, res in e2e.items():
-            for n, row in res["workers"].items():
-                if isinstance(row, dict):
-                    lines.append(f"| {agent} | {n} | {_fmt(row['seed_phase_fps'])} | {_fmt(row['update_phase_fps'])} |")
-                else:
-                    lines.append(f"| {agent} | {n} | {row} | {row} |")
-        lines.append("\n" + next(iter(e2e.values()))["workers_note"] + ".")
+                  "| agent | env workers | replay | seed frames | seed phase | ratio | update phase | ratio "
+                  "| setup s | status |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for row in e2e:
+            ratio = "over_host" if row["replay_device"] != "host" else "over_w1"
+            lines.append(f"| {row['agent']} | {row['workers']} | {row['replay_device']} | {row['seed_frames']} "
+                         f"| {_fmt(row.get('seed_phase_fps'))} | {_fmt(row.get('seed_phase_' + ratio))} "
+                         f"| {_fmt(row.get('update_phase_fps'))} | {_fmt(row.get('update_phase_' + ratio))} "
+                         f"| {_fmt(row.get('setup_s'))} | {row['status']} |")
+        lines.append("\nRuns in the order measured; frames/s. Ratio: over the same agent's one-worker run "
+                     "(replay `agent`: over the host run with as many workers), both from this run. Seed phase: random "
+                     "actions, no updates; with N workers it lasts until each worker has finished an "
+                     "episode (replay samples complete episodes). Update phase: frames/s while updating, "
+                     "the same updates per frame as with one worker. Setup: building the trainer "
+                     "(spawning the workers).")
     curve = results.get("eval_curve")
     if curve:
         lines += ["", "## Eval curve beside the published DrQ-v2 curve", "",

@@ -27,6 +27,7 @@ def _load(path: Path, name: str):
 
 
 bundle = _load(ROOT / "scripts" / "build_gpu_bundle.py", "build_gpu_bundle")
+evidence = _load(ROOT / "benchmarks" / "gpu_evidence.py", "gpu_evidence")
 MIB = 2 ** 20
 
 
@@ -100,6 +101,44 @@ def test_pins_come_from_constraints():
     assert all(bundle.normalise(p) in pins for p in bundle.PACKAGES + bundle.EXTRA_PACKAGES)
 
 
+def test_end_to_end_runs_most_wanted_first_within_their_share():
+    full, reduced = evidence.plan(False), evidence.plan(True)
+    order = [(r["agent"], r["workers"], r["replay_device"]) for r in full["e2e"]["runs"]]
+    assert order == [("drqv2", 1, "host"), ("drqv2", 16, "host"), ("drm", 1, "host"), ("drm", 16, "host"),
+                     ("drqv2", 4, "host"), ("drqv2", 8, "host"), ("drm", 4, "host"), ("drm", 8, "host"),
+                     ("drqv2", 16, "agent")]
+    assert [(r["agent"], r["workers"], r["replay_device"]) for r in reduced["e2e"]["runs"]] == [
+        ("drqv2", 1, "host"), ("drqv2", 2, "host"), ("drm", 1, "host"), ("drm", 2, "host"), ("drqv2", 2, "agent")]
+    assert evidence.e2e_name(full["e2e"]["runs"][-1]) == "e2e_drqv2_w16_replay_agent"
+    # Every worker must finish an episode (1,000 frames) before replay can sample.
+    assert [evidence.e2e_seed_frames(full["e2e"], n) for n in (1, 4, 8, 16)] == [4000, 4000, 8000, 16000]
+    assert [evidence.e2e_seed_frames(reduced["e2e"], n) for n in (1, 2)] == [1000, 2000]
+
+
+def test_end_to_end_ratios_are_taken_within_the_run():
+    rows = [{"agent": "drqv2", "workers": 1, "replay_device": "host", "seed_phase_fps": 500.0, "update_phase_fps": 100.0},
+            {"agent": "drqv2", "workers": 16, "replay_device": "host", "seed_phase_fps": 2000.0,
+             "update_phase_fps": 150.0},
+            {"agent": "drm", "workers": 16, "replay_device": "host", "seed_phase_fps": 1000.0},  # drm w1 failed
+            {"agent": "drqv2", "workers": 16, "replay_device": "agent", "seed_phase_fps": 1900.0,
+             "update_phase_fps": 180.0}]
+    evidence._e2e_ratios(rows)
+    assert rows[1]["seed_phase_over_w1"] == 4.0 and rows[1]["update_phase_over_w1"] == 1.5
+    assert "seed_phase_over_w1" not in rows[0] and "seed_phase_over_w1" not in rows[2]
+    assert rows[3]["seed_phase_over_host"] == 0.95 and rows[3]["update_phase_over_host"] == 1.2
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gpu_evidence_summary import summary_markdown
+
+    rows.append({"agent": "drm", "workers": 4, "replay_device": "host", "status": "skipped"})
+    for row in rows:
+        row.setdefault("status", "ok")
+        row["seed_frames"] = evidence.e2e_seed_frames({"seed_frames": 4000, "episode_frames": 1000}, row["workers"])
+    text = summary_markdown({"mode": "full", "end_to_end": rows})
+    assert "| drqv2 | 16 | host | 16000 | 2000.0 | 4.0 | 150.0 | 1.5 | – | ok |" in text
+    assert "| drqv2 | 16 | agent | 16000 | 1900.0 | 0.95 | 180.0 | 1.2 | – | ok |" in text
+    assert "| drm | 4 | host | 4000 | – | – | – | – | – | skipped |" in text
+
+
 @pytest.mark.slow
 def test_reduced_evidence_run_end_to_end(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
@@ -108,8 +147,8 @@ def test_reduced_evidence_run_end_to_end(tmp_path):
     # Three times the reduced budget (and caps): CI runs this beside another test worker on
     # 2 cores, and a phase killed at its cap would fail the test for the machine's load alone.
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_evidence.py"), "--reduced",
-                           "--budget-s", "255", "--out", str(out)], env=env, capture_output=True, text=True,
-                          timeout=400)
+                           "--budget-s", "330", "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=480)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.name for p in out.iterdir())
     assert files == ["breakdown.md", "eval_curve.csv", "evidence.log", "learning_curve.png", "results.json",
@@ -119,18 +158,25 @@ def test_reduced_evidence_run_end_to_end(tmp_path):
     phases = results["phases"]
     assert phases["install"]["status"] == "skipped"  # everything importable here
     assert phases["compile"]["status"] == "skipped" and phases["compile"]["reason"]
-    for name in ("update", "breakdown", "e2e_drqv2", "e2e_drm", "plot"):
+    e2e_phases = ["e2e_drqv2_w1", "e2e_drqv2_w2", "e2e_drm_w1", "e2e_drm_w2", "e2e_drqv2_w2_replay_agent"]
+    for name in ("update", "breakdown", *e2e_phases, "plot"):
         assert phases[name]["status"] == "ok", (name, phases[name], (out / "evidence.log").read_text()[-2000:])
     assert phases["train"]["status"] in ("ok", "stopped on time")
     assert set(results["update_ms"]) == {"fp32", "bf16"}
-    for agent in ("drqv2", "drm"):
-        workers = results["end_to_end"][agent]["workers"]
-        assert set(workers) == {"1", "4", "8", "16"}
-        assert workers["1"]["seed_phase_fps"] > 0 and workers["16"] == "not built"
+    rows = results["end_to_end"]
+    assert [evidence.e2e_name(row) for row in rows] == e2e_phases
+    for row in rows:  # two workers: each finishes an episode before the first update
+        assert row["status"] == "ok" and row["seed_frames"] == 1000 * row["workers"]
+        assert row["run"]["env_workers"] == row["workers"] and row["run"]["seed_phase"]["frames"] == row["seed_frames"]
+        assert row["seed_phase_fps"] > 0 and row["update_phase_fps"] > 0 and row["updates"] > 0
+    assert rows[1]["seed_phase_over_w1"] == round(rows[1]["seed_phase_fps"] / rows[0]["seed_phase_fps"], 2)
+    assert rows[4]["update_phase_over_host"] == round(rows[4]["update_phase_fps"] / rows[1]["update_phase_fps"], 2)
+    assert rows[4]["run"]["config"]["replay.device"] == "agent"
     curve = results["eval_curve"]
     assert curve[0]["frame"] == 0 and curve[0]["published_frame"] == 0 and curve[0]["published_mean"] > 0
     summary = (out / "summary.md").read_text()
-    assert "## Phases" in summary and "not built" in summary and "Reduced mode" in summary
+    assert "## Phases" in summary and "not built" not in summary and "Reduced mode" in summary
+    assert "| drqv2 | 2 | agent | 2000 |" in summary
     assert results["brought_along"]["budget_mib"] == 64.0 and "Brought along" in summary
 
 
