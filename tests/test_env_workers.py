@@ -188,3 +188,30 @@ def test_memory_estimate_counts_each_worker_process():
     fit = int(message.split("≤ ")[1].split(" fits")[0].replace(",", ""))
     smaller = resolve({"frames": 400_000, "env.workers": 4, "replay.capacity": fit})
     assert memory_problem(smaller, available=run_memory_bytes(one)) == ""
+
+
+def test_batched_acting_matches_one_act_per_worker():
+    import torch
+
+    from dormant.agents import make_agent
+
+    cfg = resolve({"task": "dmc/cartpole_swingup", "obs": "states", "agent.num_expl_steps": 100,
+                   "agent.stddev_schedule": "0.2"})
+    agent = make_agent(cfg, (5,), 1, device=torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    observations = [rng.normal(size=5).astype(np.float32) for _ in range(3)]
+    # Deterministic (evaluation) actions: the batch equals one act per observation.
+    batched = agent.act_many(observations, [500, 501, 502], eval_mode=True)
+    single = [agent.act(o, 500 + i, eval_mode=True) for i, o in enumerate(observations)]
+    assert np.allclose(np.stack(batched), np.stack(single), atol=1e-6)
+    # Uniform exploration draws exactly as one act each.
+    torch.manual_seed(3)
+    early = agent.act_many(observations, [10, 11, 12])
+    torch.manual_seed(3)
+    assert all(np.array_equal(a, agent.act(o, 10 + i, eval_mode=False)) for i, (a, o) in enumerate(zip(early, observations)))
+    # Training actions: the batch mean plus noise of σ = 0.2 in every row.
+    many = [observations[0]] * 4000
+    mean = agent.act(observations[0], 500, eval_mode=True)
+    noisy = np.stack(agent.act_many(many, list(range(500, 4500))))
+    assert noisy.shape == (4000, 1) and np.abs(noisy).max() < 1
+    assert abs(float((noisy - mean).std()) - 0.2) < 0.01

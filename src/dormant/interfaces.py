@@ -32,6 +32,10 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         """An action in [−1, 1] for one observation at an agent step."""
 
+    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
+                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """Actions for several environments at their agent steps (one env: exactly ``act``)."""
+
     def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> Batch:
         """A replay sample moved to the agent's device (tensors already there pass through)."""
 

@@ -128,6 +128,23 @@ class DrQV2Agent(ModuleAgent):
         action = mean if eval_mode else sample_action(mean, self.stddev(step), clip=None)
         return action[0].cpu().numpy()
 
+    @torch.no_grad()
+    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
+                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """One forward pass and one host sync for all environment workers, each row with the
+        σ of its own agent step. While any step is still in the uniform-exploration phase, one
+        ``act`` each (so that phase draws exactly as ``act`` does)."""
+        if len(observations) == 1 or (not eval_mode and min(steps) < self.cfg.num_expl_steps):
+            return super().act_many(observations, steps, eval_mode, proprios)
+        obs_t = torch.as_tensor(np.stack(observations), device=self.device)
+        proprio_t = None if not proprios or proprios[0] is None else torch.as_tensor(np.stack(proprios), device=self.device)
+        with self._autocast():
+            mean = self._actor_fwd(self._features(obs_t, proprio_t)).float()
+        if not eval_mode:
+            std = torch.stack([self._tensor(self.stddev(s)) for s in steps]).unsqueeze(1)
+            mean = sample_action(mean, std, clip=None)
+        return list(mean.cpu().numpy())
+
     # --- learning --------------------------------------------------------
     def augmenting(self, step: int) -> bool:
         """Random shift at this agent step: ``agent.augment``, flipped from ``agent.augment_switch_frame`` on."""

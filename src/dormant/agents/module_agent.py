@@ -1,5 +1,6 @@
 """What every agent made of named torch modules shares: moving a replay batch to the
-device, its checkpoint, and the tensors the trainer snapshots to undo a non-finite update.
+device, its checkpoint, the tensors the trainer snapshots to undo a non-finite update, and
+acting for several environments at once (one ``act`` each, unless the agent batches it).
 
 An agent lists its parts once, in ``_modules()`` (networks, targets, optimisers, any
 object with ``parameters``/``buffers``/``state_dict``/``load_state_dict``), and these
@@ -19,6 +20,16 @@ class ModuleAgent:
 
     def _modules(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
+                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """Actions for several environments (environment workers), observation ``i`` at agent
+        step ``steps[i]``: here one ``act`` each, in order; agents may batch it."""
+        proprios = proprios or [None] * len(observations)
+        return [self.act(o, s, eval_mode, proprio=p) for o, s, p in zip(observations, steps, proprios)]
 
     def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> dict[str, torch.Tensor]:
         """The sampled numpy batch on the agent's device (pinned, asynchronous copies on CUDA);

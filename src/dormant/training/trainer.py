@@ -229,8 +229,9 @@ class Trainer:
         due, then all workers step at once; so the updates per transition are exactly the
         single env's, and a worker acts on a policy at most N − 1 steps' updates old."""
         step = self.counters.step
-        actions = [self.agent.act(ts.observation, step + i, eval_mode=False, proprio=ts.proprio)
-                   for i, ts in enumerate(self._time_steps)]
+        actions = self.agent.act_many([ts.observation for ts in self._time_steps],  # one env: its act
+                                      list(range(step, step + len(self._time_steps))),
+                                      proprios=[ts.proprio for ts in self._time_steps])
         for agent_step in range(step, step + len(actions)):
             if agent_step >= self.seed_steps and self.replay.can_sample():
                 for _ in range(self.replay_ratio.updates_due(agent_step)):
