@@ -173,15 +173,20 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.num_transitions
 
+    @property
+    def _shortest(self) -> int:
+        """Transitions an episode needs before ``sample`` may draw from it."""
+        return 1 if self.per_transition else self.span
+
     def can_sample(self) -> bool:
-        return bool(np.any(self._ep_lengths >= (1 if self.per_transition else self.span)))
+        return self.sample_weight() > 0
 
     def sample_weight(self) -> int:
         """What ``sample`` draws from uniformly: eligible transitions (per-transition
         sampling) or eligible episodes (DrQ-v2's); a sharded replay splits batches by it."""
         if self.per_transition:
             return int(self._ep_lengths.sum())
-        return int(np.count_nonzero(self._ep_lengths >= self.span))
+        return int(np.count_nonzero(self._ep_lengths >= self._shortest))
 
     def _stack_slots(self, ep_start: np.ndarray, pos: np.ndarray) -> tuple[str, np.ndarray]:
         """The B × k frame slots of episode positions ``pos`` and their predecessors."""
@@ -196,7 +201,7 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> dict[str, Array]:
         """A batch of n-step transitions under DrQ-v2's semantics (or Dopamine's per-transition
         sampling, see the module docstring): numpy arrays, or tensors on the storage's device."""
-        shortest = 1 if self.per_transition else self.span
+        shortest = self._shortest
         eligible = np.flatnonzero(self._ep_lengths >= shortest)
         if len(eligible) == 0:
             raise ValueError(f"replay: no complete episode with ≥ {shortest} transitions yet "

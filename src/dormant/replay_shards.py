@@ -34,7 +34,6 @@ class ShardedReplay:
         if len(shards) < 2:
             raise ValueError("ShardedReplay needs at least two shards; use a ReplayBuffer for one stream")
         self.shards = list(shards)
-        self.capacity = sum(shard.capacity for shard in self.shards)
         self.rng = np.random.default_rng(seed)
 
     @classmethod
@@ -49,10 +48,6 @@ class ShardedReplay:
     def num_transitions(self) -> int:
         return sum(shard.num_transitions for shard in self.shards)
 
-    @property
-    def num_episodes(self) -> int:
-        return sum(shard.num_episodes for shard in self.shards)
-
     def __len__(self) -> int:
         return self.num_transitions
 
@@ -61,14 +56,11 @@ class ShardedReplay:
 
     def sample(self, batch_size: int) -> dict[str, Any]:
         weights = np.array([shard.sample_weight() for shard in self.shards], dtype=np.float64)
-        if weights.sum() == 0:
+        if not weights.any():
             raise ValueError("replay: no shard holds a sampleable episode yet")
         counts = self.rng.multinomial(batch_size, weights / weights.sum())
         parts = [shard.sample(int(n)) for shard, n in zip(self.shards, counts) if n > 0]
         return {key: _concat([part[key] for part in parts]) for key in parts[0]}
-
-    def bytes_per_transition(self, episode_length: int) -> float:
-        return self.shards[0].bytes_per_transition(episode_length)
 
     def state_dict(self) -> dict[str, Any]:
         return {"shards": [shard.state_dict() for shard in self.shards], "rng": self.rng.bit_generator.state}

@@ -2,7 +2,7 @@
 training process, today's path, bit for bit) or `EnvWorkers` (``env.workers`` = N > 1 copies,
 each in its own spawned process with its own renderer, stepped in parallel).
 
-Both give the trainer the same calls: ``reset(i)``, ``step(actions)`` (one action per env,
+Both give the trainer the same calls: ``reset_many(indices)``, ``step(actions)`` (one action per env,
 all envs at once), ``episode_start_state(i)``, ``restore_episode(i, …)``, ``close()``.
 
 Worker ``i`` is seeded ``worker_seed(seed, i)``: worker 0 keeps the run's seed, so its
@@ -47,9 +47,6 @@ class SingleEnv:
         self.num_envs = 1
         for key in SPEC_KEYS:
             setattr(self, key, getattr(env, key, 0))
-
-    def reset(self, index: int) -> TimeStep:
-        return self.env.reset()
 
     def reset_many(self, indices: Sequence[int]) -> list[TimeStep]:
         return [self.env.reset() for _ in indices]
@@ -204,9 +201,6 @@ class EnvWorkers:
         for index, command, args in requests:  # all workers start before any is waited for
             self._conns[index].send((command, args))
         return [self._time_step(index, self._receive(self._conns[index])) for index, _, _ in requests]
-
-    def reset(self, index: int) -> TimeStep:
-        return self._call([(index, "reset", None)])[0]
 
     def reset_many(self, indices: Sequence[int]) -> list[TimeStep]:
         """Reset several workers in parallel."""
