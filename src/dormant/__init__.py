@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 _WHERE = {
     "make_config": "dormant.api", "train": "dormant.api", "resume": "dormant.api", "evaluate": "dormant.api",
     "load_logs": "dormant.api", "load_agent": "dormant.api", "Policy": "dormant.api", "RunLogs": "dormant.api",
@@ -34,6 +32,11 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # computed on first use: from a checkout it asks git for the commit
+        from dormant.version import version
+
+        globals()["__version__"] = version()
+        return globals()["__version__"]
     if name not in _WHERE:
         raise AttributeError(f"module 'dormant' has no attribute {name!r}")
     value = getattr(importlib.import_module(_WHERE[name]), name)
@@ -42,4 +45,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted(set(globals()) | set(_WHERE) | {"__version__"})

@@ -147,11 +147,19 @@ def options_help() -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from dormant import __version__
+class _VersionAction(argparse.Action):
+    """``--version``, worked out only when asked (from a checkout it runs git)."""
 
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        from dormant.version import version
+
+        print(f"dormant {version()}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
-    parser.add_argument("--version", action="version", version=f"dormant {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train or resume a run", usage="dormant train [--resume DIR] [key=value ...]",
                            description="Train a new run, or continue one with --resume DIR.",

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dormant.training.files import atomic_write_text
+from dormant.version import checkout_commit
 
 if TYPE_CHECKING:
     import torch
@@ -33,19 +33,10 @@ def _version(package: str) -> str:
 
 
 def _git_commit() -> str:
-    """The commit of the dormant source tree this runs from, if it is a git checkout
-    (``+modified`` when tracked files differ from it); empty otherwise."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-                                text=True, timeout=5)
-        if commit.returncode:
-            return ""
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
-        return commit.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    """The commit of the dormant checkout this runs from (``+modified`` when tracked files
+    differ from it); empty for an installed copy."""
+    sha, modified = checkout_commit()
+    return sha + ("+modified" if modified else "")
 
 
 def describe_device(device: torch.device) -> str:
