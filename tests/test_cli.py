@@ -45,3 +45,78 @@ def test_train_help_documents_every_option_from_the_schema():
     assert bare <= {key.rsplit(".", 1)[-1] for key in documented}
     assert all(len(line.split(None, 1)) == 2 for line in text.splitlines() if line.startswith("  ")), \
         "an option without its description"
+
+
+@pytest.mark.parametrize("command, options", [
+    ("sweep", ["out=DIR", "jobs=N", "retries=N", "backend=local|ray", "address=ADDR", "cpus_per_run=X",
+               "gpus_per_run=X", "seeds=N", "agent=a,b", "task=x,y"]),
+    ("report", ["out=DIR", "reps=N", "seed=N", "broken_fraction=X"]),
+    ("eval", ["episodes=N", "video=true", "device=NAME", "seed=N"]),
+    ("plot", []), ("config", []), ("tasks", []),
+])
+def test_every_command_has_its_own_usage_and_lists_its_options(command, options):
+    out = _cli(command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"usage: dormant {command}"), out.stdout.splitlines()[0]
+    assert "commands:" not in out.stdout  # not the top-level usage garbled into this one
+    for option in options:
+        assert option in out.stdout, (command, option)
+
+
+GYM_MODULE = '''
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class MyEnv(gym.Env):
+    metadata = {"render_modes": []}
+
+    def __init__(self, render_mode=None):
+        self.observation_space = spaces.Box(-1, 1, (3,), np.float32)
+        self.action_space = spaces.Box(-1, 1, (1,), np.float32)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, False, False, {}
+
+
+gym.register("MyEnv-v0", entry_point="cwd_gym_module:MyEnv")
+'''
+
+
+def test_console_script_imports_modules_from_the_working_directory(tmp_path):
+    """`dormant train task=gym:mymodule:MyEnv` from the folder holding mymodule.py (issue: the
+    console script, unlike `python -m`, did not see the working directory)."""
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "dormant"
+    if not script.exists():
+        pytest.skip("the dormant console script is not installed beside this interpreter")
+    (tmp_path / "cwd_gym_module.py").write_text(GYM_MODULE)
+    out = subprocess.run([str(script), "config", "task=gym:cwd_gym_module:MyEnv", "obs=states", "agent=sac"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "task: gym:cwd_gym_module:MyEnv" in out.stdout, out.stderr
+    # a typo in the module:id form suggests the id the module registers, not an attribute
+    out = subprocess.run([str(script), "config", "task=gym:cwd_gym_module:MyEnv-v1", "obs=states", "agent=sac"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "did you mean 'MyEnv-v0'?" in out.stderr, out.stderr
+
+
+def test_sweep_header_says_the_threads_each_run_gets():
+    """`threads=1` given: the header said "2 thread(s) each" (the plan), not what runs got."""
+    from pathlib import Path
+
+    from dormant.experiments.backends import RunSpec
+    from dormant.experiments.sweep import _threads_each
+
+    def runs(threads):
+        return [RunSpec(f"r{i}", "dmc/cartpole_balance", "drqv2", i, Path("x"), 1000, {"threads": threads})
+                for i in range(2)]
+
+    assert _threads_each(runs("1"), 2) == "1 thread each (threads= given)"
+    assert _threads_each(runs("2"), 2) == "2 threads each"
+    assert _threads_each([], 2) == "2 threads each"

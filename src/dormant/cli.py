@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from dormant.config import ConfigError, default_out, parse_overrides, resolve
 from dormant.errors import MissingExtraError
@@ -157,35 +157,90 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+EVAL_HELP = """options:
+  episodes=N      evaluation episodes, ≥ 1 (default 10)
+  video=true      also write DIR/videos/checkpoint_eval_<frame>.mp4 of the first episode
+  device=NAME     auto | cpu | cuda | cuda:N (default auto)
+  seed=N          the evaluation environment's seed (default: the run's seed)
+
+Evaluates the policy in DIR/checkpoint.pt with its mean action and prints the return
+(and success rate on MetaWorld and Adroit)."""
+
+SWEEP_HELP = """what to run (each may be a comma-separated list: a list is an axis of the grid):
+  agent=a,b           agents (default drm); `dormant train --help` lists them
+  task=x,y            tasks (default dmc/cartpole_swingup); `dormant tasks` lists them
+  seeds=N | seed=a,b  seeds 1..N (default 1), or exactly these seeds
+  key=v1,v2           any training option (`dormant train --help`); a list makes an axis
+  frames=N, threads=N ...  one value: every run gets it
+
+where and how:
+  out=DIR             the sweep's directory (required); the same command again continues it
+  jobs=N              concurrent runs on this machine (default: one per GPU, else one per 2
+                      cores, never more than memory holds); each run gets cores ÷ jobs threads
+                      unless threads= is given
+  retries=N           attempts after a run fails (default 2)
+  backend=local|ray   local processes (default) or a Ray cluster
+  address=ADDR        Ray: the cluster to join (default: a local Ray instance)
+  cpus_per_run=X      Ray: CPUs requested per run (default 1; also its threads)
+  gpus_per_run=X      Ray: GPUs per run, a fraction ≤ 1 or a whole number (default 1 when the
+                      cluster has GPUs)
+
+Runs go to out/<suite>_<task>/<agent>[/<axis values>]/seed<k>; `dormant report out` summarises them.
+Exit status: 0 all finished, 1 some failed, 130 stopped (Ctrl-C; the same command resumes)."""
+
+REPORT_HELP = """options:
+  out=DIR             where report.md, report.html and the figures go (default: DIR/report for
+                      one directory, ./report for several)
+  reps=N              bootstrap resamples for the confidence intervals, ≥ 100 (default 2000)
+  seed=N              the bootstrap's seed (default 0)
+  broken_fraction=X   a seed is broken when its normalized final score is below this
+                      fraction of the median of the group's other seeds, in (0, 1) (default 0.5)
+
+DIR: a sweep directory, or run directories (any mix). See docs/report.md for how to read it."""
+
+
+def _command(sub: Any, name: str, *, summary: str, usage: str, description: str = "", epilog: str = "",
+             **extra: Any) -> argparse.ArgumentParser:
+    """A subcommand with its own usage line and its options listed in its help."""
+    return sub.add_parser(name, help=summary, usage=f"dormant {name} {usage}", description=description or summary,
+                          epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **extra)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train or resume a run", usage="dormant train [--resume DIR] [key=value ...]",
-                           description="Train a new run, or continue one with --resume DIR.",
-                           epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = _command(sub, "train", summary="train or resume a run", usage="[--resume DIR] [key=value ...]",
+                     description="Train a new run, or continue one with --resume DIR.", epilog=options_help())
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR (on resume only frames=, threads=, "
                        "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=, "
                        "replay.device=)")
     train.add_argument("overrides", nargs="*", metavar="key=value")
     train.set_defaults(func=cmd_train)
-    ev = sub.add_parser("eval", help="evaluate a checkpoint")
-    ev.add_argument("run_dir")
-    ev.add_argument("overrides", nargs="*")
+    ev = _command(sub, "eval", summary="evaluate a run's checkpoint", usage="DIR [key=value ...]", epilog=EVAL_HELP)
+    ev.add_argument("run_dir", metavar="DIR")
+    ev.add_argument("overrides", nargs="*", metavar="key=value")
     ev.set_defaults(func=cmd_eval)
-    conf = sub.add_parser("config", help="print the resolved configuration")
-    conf.add_argument("overrides", nargs="*")
+    conf = _command(sub, "config", summary="print the fully resolved configuration (YAML)", usage="[key=value ...]",
+                    epilog="Takes the options of `dormant train` (see `dormant train --help`) and prints every "
+                           "value a run would use, presets applied.")
+    conf.add_argument("overrides", nargs="*", metavar="key=value")
     conf.set_defaults(func=cmd_config)
-    tasks = sub.add_parser("tasks", help="list tasks")
+    tasks = _command(sub, "tasks", summary="list the tasks of every suite", usage="")
     tasks.set_defaults(func=cmd_tasks)
-    plot = sub.add_parser("plot", help="plot a run")
-    plot.add_argument("run_dir")
+    plot = _command(sub, "plot", summary="write DIR/learning_curve.png", usage="DIR",
+                    epilog="Return (and success rate), against frames, with the published DrQ-v2 curve where one "
+                           "exists; DrM runs also show β, σ, λ and α(β).")
+    plot.add_argument("run_dir", metavar="DIR")
     plot.set_defaults(func=cmd_plot)
-    sweep = sub.add_parser("sweep", help="run a grid of agents × tasks × seeds × option values")
-    sweep.add_argument("overrides", nargs="*")
+    sweep = _command(sub, "sweep", summary="run a grid of agents × tasks × seeds × option values",
+                     usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...]",
+                     epilog=SWEEP_HELP)
+    sweep.add_argument("overrides", nargs="*", metavar="key=value")
     sweep.set_defaults(func=cmd_sweep)
-    report = sub.add_parser("report", help="report on a sweep or run directories")
-    report.add_argument("items", nargs="*")
+    report = _command(sub, "report", summary="a Markdown + HTML report of a sweep or of run directories",
+                      usage="DIR [DIR ...] [key=value ...]", epilog=REPORT_HELP)
+    report.add_argument("items", nargs="*", metavar="DIR | key=value")
     report.set_defaults(func=cmd_report)
     return parser
 
@@ -206,7 +261,17 @@ def _die_with_parent() -> None:
         sys.exit(130)
 
 
+def _importable_working_directory() -> None:
+    """Make ``task=gym:mymodule:MyEnv`` find ``mymodule.py`` in the working directory, as
+    ``python -m dormant`` does. Appended, not prepended: a file there never shadows an
+    installed package (elsewhere, put the folder on PYTHONPATH)."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.append(cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _importable_working_directory()
     args = build_parser().parse_args(argv)
     _die_with_parent()
     try:

@@ -55,13 +55,23 @@ def _spec(name: str) -> Any:
     if target is None:
         if attr in gym.registry:  # Gymnasium's own `module:id` form: importing the module registered it
             return gym.spec(attr)
-        raise ConfigError(f"task=gym:{name}: {module_name!r} has no attribute {attr!r}"
-                          f"{closest(attr, [a for a in dir(module) if not a.startswith('_')])} "
-                          f"and registers no Gymnasium id {attr!r}")
+        # A typo in either form: suggest from the ids this module registers as well as its names.
+        ids = [env_id for env_id, spec in gym.registry.items() if _registered_by(spec, module_name)]
+        names = [a for a in dir(module) if not a.startswith("_")]
+        raise ConfigError(f"task=gym:{name}: {module_name!r} has no attribute {attr!r} "
+                          f"and registers no Gymnasium id {attr!r}{closest(attr, ids + names)}"
+                          + (f"; it registers {', '.join(sorted(ids))}" if ids else ""))
     if not callable(target):
         raise ConfigError(f"task=gym:{name}: {module_name}.{attr} is a {type(target).__name__}, not a class or "
                           "function that returns a gymnasium.Env")
     return EnvSpec(id=name, entry_point=target)
+
+
+def _registered_by(spec: Any, module_name: str) -> bool:
+    """Whether a registry entry's entry point lives in ``module_name``."""
+    entry = spec.entry_point
+    where = entry.split(":", 1)[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+    return where == module_name
 
 
 def _render_modes(spec: Any) -> list[str] | None:

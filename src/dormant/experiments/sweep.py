@@ -215,7 +215,15 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
             raise
         for spec in todo:
             spec.overrides.setdefault("threads", str(threads))
+        how = how.format(threads=_threads_each(todo, threads))
         return _execute(runs, todo, {k: state.frame for k, state in states.items()}, options, backend, how, poll_s)
+
+
+def _threads_each(todo: list[RunSpec], planned: int) -> str:
+    """What the header says each run gets: the user's threads= where given, else the plan."""
+    given = sorted({int(spec.overrides["threads"]) for spec in todo}) or [planned]
+    names = "/".join(str(n) if n else "torch's default" for n in given)
+    return f"{names} thread{'s' if given != [1] else ''} each" + ("" if given == [planned] else " (threads= given)")
 
 
 def open_backend(todo: list[RunSpec], options: SweepOptions) -> tuple[Any, int, str]:
@@ -226,12 +234,12 @@ def open_backend(todo: list[RunSpec], options: SweepOptions) -> tuple[Any, int, 
         backend = RayBackend(stop_file, address=options.address, cpus_per_run=options.cpus_per_run,
                              gpus_per_run=options.gpus_per_run, threads=threads)
         return backend, threads, (f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
-                                  f"up to {backend.jobs} at once on this cluster")
+                                  f"up to {backend.jobs} at once on this cluster, {{threads}}")
     gpus = _local_gpus(todo)
     jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
                                    mem_available=mem_available())
     return (LocalBackend(jobs, stop_file, threads=threads, gpus=gpus), threads,
-            f"{jobs} at a time ({why}), {threads} thread(s) each" + (f", {gpus} GPU(s)" if gpus else ""))
+            f"{jobs} at a time ({why}), {{threads}}" + (f", {gpus} GPU(s)" if gpus else ""))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
