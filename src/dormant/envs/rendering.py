@@ -4,10 +4,16 @@ MuJoCo reads ``MUJOCO_GL`` once, at import. Unset (or ``glfw``) fails on machine
 without a display, so we pick one explicitly: EGL when it can create a context,
 else OSMesa, else one clear error that says what to install. The probe runs in a
 subprocess because a failed backend cannot be swapped out in-process.
+
+A run without rendering (states) still imports dm_control, which fixes the backend for the
+whole process. So it picks a backend whose library is installed (no probe: it never renders),
+and a pixel run later in the same process can render; only on a machine with neither EGL nor
+OSMesa does it import with ``disable``, and a later pixel run then says why it cannot render.
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -22,6 +28,14 @@ INSTALL_HINT = (
     "(Debian/Ubuntu: `apt-get install libegl1 libosmesa6 libgl1-mesa-dri`), or set "
     "MUJOCO_GL to a backend that works on this machine."
 )
+
+
+LATE_HINT = (
+    "this Python process imported MuJoCo with MUJOCO_GL={backend}, which cannot render, and MuJoCo "
+    "reads MUJOCO_GL only once; render in a new process, or set MUJOCO_GL=egl (or osmesa) before "
+    "anything imports dm_control or mujoco"
+)
+LIBRARIES = {"egl": "EGL", "osmesa": "OSMesa"}
 
 
 class RenderingUnavailable(RuntimeError):
@@ -39,22 +53,34 @@ def _backend_works(name: str) -> bool:
     return result.returncode == 0
 
 
+def _simulator_imported() -> bool:
+    return "dm_control" in sys.modules or "mujoco" in sys.modules
+
+
 def configure_rendering(need_rendering: bool) -> str:
     """Set ``MUJOCO_GL`` (if the user has not) and return the backend in use.
 
-    Without rendering we select ``disable`` so that importing dm_control needs no GL.
-    A user's explicit ``MUJOCO_GL`` is respected as is.
+    Rendering needed: the first backend that renders in a probe (EGL, then OSMesa). Not
+    needed: an installed one, unprobed, so that a later pixel run in this process still
+    renders; ``disable`` only where neither is installed. A user's explicit ``MUJOCO_GL`` is
+    respected as is; one that cannot render is refused by name when rendering is needed.
     """
     chosen = os.environ.get("MUJOCO_GL")
     if chosen:
+        if need_rendering and chosen == "disable":
+            raise RenderingUnavailable(LATE_HINT.format(backend=chosen) if _simulator_imported() else
+                                       "MUJOCO_GL=disable cannot render pixels; unset it or set it to egl or osmesa")
         return chosen
-    if "dm_control" in sys.modules or "mujoco" in sys.modules:
+    if _simulator_imported():
         # Too late to choose; whatever was imported decides.
-        return os.environ.get("MUJOCO_GL", "unset")
+        return "unset"
     if not need_rendering:
-        os.environ["MUJOCO_GL"] = "disable"
-        return "disable"
-    for name in ("egl", "osmesa"):
+        name = next((name for name, lib in LIBRARIES.items() if ctypes.util.find_library(lib)), "disable")
+        os.environ["MUJOCO_GL"] = name
+        if name != "disable":
+            os.environ.setdefault("PYOPENGL_PLATFORM", name)
+        return name
+    for name in LIBRARIES:
         if _backend_works(name):
             os.environ["MUJOCO_GL"] = name
             os.environ.setdefault("PYOPENGL_PLATFORM", name)
