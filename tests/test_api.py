@@ -102,9 +102,27 @@ def test_train_with_callbacks_then_logs_agent_evaluation_and_resume(tmp_path):
 def test_early_stopping_ends_with_a_resumable_checkpoint(tmp_path):
     result = dormant.train(dict(TINY_STATES, frames=6000), out=tmp_path / "run",
                            callbacks=[dormant.EarlyStopping(target=-1.0)])  # any return reaches it
-    assert (result.status, result.frames) == ("interrupted", 0)  # stopped at the safe point after the first eval
+    # the frame-0 evaluation (the untrained policy) does not count: the first one after an update does
+    assert result.status == "interrupted" and 2000 < result.frames < 6000
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["stop_reason"].startswith("episode_reward") and (tmp_path / "run" / "checkpoint.pt").exists()
+    result = dormant.train(dict(TINY_STATES, frames=6000), out=tmp_path / "asked",
+                           callbacks=[dormant.EarlyStopping(target=-1.0, from_start=True)])
+    assert (result.status, result.frames) == ("interrupted", 0)  # asked for: the frame-0 evaluation counts
+
+
+class _ReadsBeforeItWrites(dormant.Callback):
+    every_frames = 500
+
+    def on_frames(self, trainer):
+        print(self.beta)  # no default: AttributeError before the first episode ends
+
+
+def test_a_failing_callback_is_named_in_status_json(tmp_path):
+    with pytest.raises(AttributeError):
+        dormant.train(dict(TINY_STATES, frames=3000), out=tmp_path / "run", callbacks=[_ReadsBeforeItWrites()])
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "failed" and status["error"].startswith("AttributeError:") and "beta" in status["error"]
 
 
 def test_train_refuses_bad_input_before_any_work(tmp_path):

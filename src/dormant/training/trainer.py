@@ -166,7 +166,7 @@ class Trainer:
                 signal.signal(sig, handler)
             try:
                 self.logger.close()
-                self._write_status(status)
+                self._write_status(status, sys.exc_info()[1] if status == "failed" else None)
             except OSError:
                 if status == "finished":  # nothing failed before: this failure is the news
                     status = "write_failed"
@@ -384,8 +384,9 @@ class Trainer:
             self._time_steps.append(self.envs.restore_episode(i, start, actions, frames))
         self.logger.resume(self.frame, ckpt.get("log_rows"))
 
-    def _write_status(self, status: str) -> None:
+    def _write_status(self, status: str, error: BaseException | None = None) -> None:
         info = {"status": status, **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
+                **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
                 "frame": self.frame, "step": self.counters.step,
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
                 "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
