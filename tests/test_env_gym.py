@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -243,6 +245,28 @@ def test_a_registered_suite_resolves_builds_and_lists(cleanup):
             register_suite(bad, make=_make_recorder, tasks=["x"])
 
 
+def test_a_suite_whose_factory_returns_a_plain_gymnasium_env_trains(cleanup, tmp_path):
+    """Before: the trainer failed with "'Recorder' object has no attribute 'obs_shape'" after
+    creating the run directory; now the Gymnasium env gets the run's wrappers, as gym: tasks do."""
+    cleanup.append("plainsuite")
+    register_suite("plainsuite", make=lambda task, cfg, seed: Truncates(render_mode="rgb_array"), tasks=["reach"],
+                   obs=("pixels", "states"))
+    cfg = resolve({"task": "plainsuite/reach", "obs": "pixels", "env.image_size": 32, **TINY})
+    env = make_env(cfg, seed=1)
+    assert isinstance(env, GymEnv) and env.obs_shape == (9, 32, 32)
+    env.reset()
+    step = env.step(np.array([1.0, -1.0]))  # +1 → high, −1 → low of each dimension, repeated twice
+    np.testing.assert_allclose(env._env.unwrapped.received, [[3.0, 0.5], [3.0, 0.5]])
+    assert step.reward == 1 + 2
+    run = Trainer(resolve({"task": "plainsuite/reach", "obs": "states", "frames": 600, "num_seed_frames": 400,
+                           "agent.num_expl_steps": 100, "eval.every_frames": 600, **TINY}), tmp_path / "run")
+    assert run.train() == "finished"
+    cleanup.append("nopixels")
+    register_suite("nopixels", make=lambda task, cfg, seed: Recorder(), tasks=["reach"])  # no rgb_array
+    with pytest.raises(ConfigError, match="render_mode='rgb_array'"):
+        make_env(resolve({"task": "nopixels/reach", **TINY}), seed=1)
+
+
 def test_a_suite_whose_package_is_missing_names_its_install_hint(cleanup):
     cleanup.append("needs")
     register_suite("needs", make=_make_recorder, tasks=["x"], requires="no_such_simulator_xyz",
@@ -313,9 +337,17 @@ def test_an_interrupted_gym_run_resumes_exactly(tmp_path):
 
 
 # --- the documented example -----------------------------------------------------------
-def test_the_custom_env_example_trains_from_pixels(tmp_path):
+def test_the_custom_env_example_trains_from_pixels_and_resumes_from_the_cli(tmp_path):
+    """The example uses the public API and the module:id form, so `dormant train --resume`
+    of its run works in a new process (it registered its id in __main__ before, and the
+    resume failed)."""
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "custom_gym_env.py"), "--frames", "300",
                           "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "finished: 300 frames of gym:PointReach-v0" in out.stdout
+    assert "finished: 300 frames of gym:point_reach:PointReach-v0" in out.stdout
     assert (tmp_path / "run" / "checkpoint.pt").exists()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "examples"))
+    out = subprocess.run([sys.executable, "-m", "dormant", "train", "--resume", str(tmp_path / "run"), "frames=400"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["frame"] >= 400

@@ -121,15 +121,20 @@ def build(name: str, *, pixels: bool, discrete: bool = False) -> tuple[Any, bool
         env = gym.make(spec, **({"render_mode": "rgb_array"} if (pixels or (modes and renders)) else {}))
     except Exception as err:  # the user's constructor: any failure is the configuration's
         raise ConfigError(f"task={task}: building the environment failed ({type(err).__name__}: {err})") from err
+    return checked(env, task, pixels=pixels, discrete=discrete), env.render_mode == "rgb_array"
+
+
+def checked(env: Any, task: str, *, pixels: bool, discrete: bool = False) -> Any:
+    """``env`` if it offers what the run needs (render mode, spaces); else close it and raise."""
     try:
-        if pixels and env.render_mode != "rgb_array":
+        if pixels and getattr(env, "render_mode", None) != "rgb_array":
             raise ConfigError(f"task={task}: obs=pixels needs render_mode='rgb_array'; the env was built with "
-                              f"render_mode={env.render_mode!r}")
+                              f"render_mode={getattr(env, 'render_mode', None)!r}")
         _check_spaces(task, env, pixels, discrete)
     except ConfigError:
         env.close()
         raise
-    return env, env.render_mode == "rgb_array"
+    return env
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -142,7 +147,12 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
 
 
 class GymEnv(GymnasiumTask):
-    """A Gymnasium env (``gym:<id>`` or ``gym:<module>:<callable>``), pixels or states.
+    """A Gymnasium env (``gym:<id>`` or ``gym:<module>:<callable>``), pixels or states, as
+    a dormant ``Env``: frame stack, action repeat (rewards summed), actions scaled from
+    [−1, 1] onto the Box bounds, ``terminated`` as discount 0 and ``truncated`` as 1.
+
+    ``env``: an already built ``gymnasium.Env`` to wrap (what a ``register_suite`` factory
+    may return); ``name`` then only names it in messages. Without it, ``name`` is built.
 
     Exact resume (see `GymnasiumTask`) holds when the env draws all its randomness from
     its ``np_random`` (Gymnasium's convention: ``reset(seed=…)`` seeds it), its state after
@@ -150,10 +160,17 @@ class GymEnv(GymnasiumTask):
     """
 
     def __init__(self, name: str, *, obs: str = "pixels", seed: int = 1, image_size: int = 84,
-                 frame_stack: int = 3, action_repeat: int = 2, reward_scale: float = 1.0, discrete: bool = False):
+                 frame_stack: int = 3, action_repeat: int = 2, reward_scale: float = 1.0, discrete: bool = False,
+                 env: Any = None):
         self.name = name
         self._pixels = obs == "pixels"
-        env, self.can_render = build(name, pixels=self._pixels, discrete=discrete)
+        self._task = name if env is not None else f"gym:{name}"  # as the user wrote it, for messages
+        if env is None:
+            env, self.can_render = build(name, pixels=self._pixels, discrete=discrete)
+        else:
+            env = checked(env, f"{name} (a Gymnasium env from its suite's factory)", pixels=self._pixels,
+                          discrete=discrete)
+            self.can_render = getattr(env, "render_mode", None) == "rgb_array"
         self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
                         action_dtype=env.action_space.dtype)
         self._image_size = image_size
@@ -170,7 +187,7 @@ class GymEnv(GymnasiumTask):
     def render(self, size: int = 84) -> np.ndarray:
         """The env's ``render()`` as a size×size×3 uint8 image."""
         if not self.can_render:
-            raise ConfigError(f"task=gym:{self.name}: this env has no rgb_array rendering (eval.video needs it)")
+            raise ConfigError(f"task={self._task}: this env has no rgb_array rendering (eval.video needs it)")
         if not self._rendered:
             self._rendered = True
             close_at_exit(self)
@@ -179,7 +196,7 @@ class GymEnv(GymnasiumTask):
                 and image.shape[2] in (3, 4)):
             got = (f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray)
                    else type(image).__name__)
-            raise ConfigError(f"task=gym:{self.name}: render() returned a {got}; pixels need an H×W×3 uint8 image")
+            raise ConfigError(f"task={self._task}: render() returned a {got}; pixels need an H×W×3 uint8 image")
         return resize(np.ascontiguousarray(image[..., :3]), size)
 
     def _frame(self) -> np.ndarray:
@@ -196,13 +213,14 @@ class GymEnv(GymnasiumTask):
             self._env.close()
 
 
-def make(name: str, cfg: Any, seed: int) -> GymEnv:
+def make(name: str, cfg: Any, seed: int, env: Any = None) -> GymEnv:
+    """``gym:<name>`` with the run's wrappers; or ``env``, an already built Gymnasium env."""
     from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
 
     e = cfg.env
     return GymEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, frame_stack=e.frame_stack,
                   action_repeat=e.action_repeat, reward_scale=e.reward_scale,
-                  discrete=cfg.agent.name in DISCRETE_AGENTS)
+                  discrete=cfg.agent.name in DISCRETE_AGENTS, env=env)
 
 
 def check(name: str, cfg: Any) -> None:

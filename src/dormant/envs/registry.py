@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -231,4 +232,14 @@ def make_env(cfg: Any, *, seed: int) -> Env:
     here: the configuration imports this registry)."""
     require_suite(cfg.task)
     _, rest, suite = _suite_of(cfg.task)
-    return suite.make(rest, cfg, seed)
+    env = suite.make(rest, cfg, seed)
+    if _is_gymnasium_env(env):  # a factory may return a plain Gymnasium env: give it the run's wrappers
+        from dormant.envs.gym import make as wrap_gym
+
+        return wrap_gym(cfg.task, cfg, seed, env=env)
+    return env
+
+
+def _is_gymnasium_env(env: Any) -> bool:
+    gymnasium = sys.modules.get("gymnasium")  # not installed or not imported: the factory cannot have built one
+    return gymnasium is not None and isinstance(env, gymnasium.Env)
