@@ -168,7 +168,7 @@ def test_states_are_the_flattened_box_observation():
 
 # --- refusals -------------------------------------------------------------------------
 @pytest.mark.parametrize("overrides, expected", [
-    ({"task": "gym:CartPole-v1"}, "discrete actions (Discrete(2)); DrQ-v2/DrM need a continuous Box action space"),
+    ({"task": "gym:CartPole-v1"}, "discrete actions (Discrete(2)); the continuous-action agents (drqv2, drm, alix, taco, sac) need"),
     ({"task": f"gym:{HERE}:DictObs", "obs": "states"}, "obs=states needs a Box observation space"),
     ({"task": f"gym:{HERE}:HumanOnly"}, "obs=pixels needs render_mode='rgb_array'"),
     ({"task": f"gym:{HERE}:HumanOnly", "obs": "states", "eval.video": True}, "no rgb_array rendering"),
@@ -351,3 +351,14 @@ def test_the_custom_env_example_trains_from_pixels_and_resumes_from_the_cli(tmp_
                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "run" / "status.json").read_text())["frame"] >= 400
+
+
+def test_the_action_space_refusals_name_every_agent_of_the_other_kind():
+    from dormant.config.schema import AGENTS, DISCRETE_AGENTS
+    from dormant.envs.gym import NEED_BOX, _continuous_agents
+
+    continuous = [agent for agent in AGENTS if agent not in DISCRETE_AGENTS]
+    assert _continuous_agents() == continuous and all(agent in NEED_BOX for agent in continuous)
+    with pytest.raises(ConfigError) as refused:
+        resolve({"task": f"gym:{HERE}:Recorder", "agent": "dqn", "obs": "states"})
+    assert all(agent in str(refused.value) for agent in continuous)

@@ -30,7 +30,7 @@ from dormant.envs.base import GymnasiumTask, close_at_exit
 from dormant.envs.registry import Suite
 from dormant.errors import ConfigError, closest
 
-NEED_BOX = "DrQ-v2/DrM need a continuous Box action space"
+NEED_BOX = "the continuous-action agents (drqv2, drm, alix, taco, sac) need a continuous Box action space"
 NEED_DISCRETE = "agent=dqn/drq_eps need a Discrete action space"
 RESIZE = "bilinear"  # Pillow's, antialiased when shrinking
 
@@ -83,6 +83,12 @@ def _render_modes(spec: Any) -> list[str] | None:
     return list(metadata.get("render_modes") or []) if isinstance(metadata, dict) else None
 
 
+def _continuous_agents() -> list[str]:
+    from dormant.config.schema import AGENTS, DISCRETE_AGENTS  # here: the configuration imports this package
+
+    return [agent for agent in AGENTS if agent not in DISCRETE_AGENTS]
+
+
 def _check_spaces(task: str, env: Any, pixels: bool, discrete: bool = False) -> None:
     from gymnasium import spaces
 
@@ -90,7 +96,7 @@ def _check_spaces(task: str, env: Any, pixels: bool, discrete: bool = False) -> 
     if discrete:
         if not isinstance(action, spaces.Discrete):
             raise ConfigError(f"task={task} has {type(action).__name__} actions ({action}); {NEED_DISCRETE} "
-                              "(use a continuous-action agent: drqv2, drm, alix)")
+                              f"(use a continuous-action agent: {', '.join(_continuous_agents())})")
     elif isinstance(action, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)) or (
             isinstance(action, spaces.Box) and not np.issubdtype(action.dtype, np.floating)):
         raise ConfigError(f"task={task} has discrete actions ({action}); {NEED_BOX}"
