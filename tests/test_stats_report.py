@@ -333,3 +333,14 @@ def test_settings_leave_out_options_that_cannot_affect_a_group(tmp_path):
     assert settings["drm"]["drm.threshold"] == "0.1" and "drm.threshold" not in settings["drqv2"]
     assert not any(k.startswith(("atari.", "taco.", "dqn.", "sac.", "alix.")) for s in settings.values() for k in s)
     assert settings["drm"]["agent.lr"] == settings["drqv2"]["agent.lr"]
+
+
+def test_report_html_renders_paragraphs_with_a_markdown_renderer():
+    """Emphasis inside inline code broke the hand-written substitutions (`a*b*c` became
+    a<i>b</i>c); text with < or & in a name stays text."""
+    from dormant.experiments.document import Doc
+
+    html_text = Doc._html_text("runs of `gym:my*env*:Env` are **unfinished**, *see below*; a <name> & more")
+    assert "<code>gym:my*env*:Env</code>" in html_text
+    assert "<strong>unfinished</strong>" in html_text and "<em>see below</em>" in html_text
+    assert "&lt;name&gt; &amp; more" in html_text and "<name>" not in html_text

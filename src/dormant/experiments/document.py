@@ -89,10 +89,13 @@ class Doc:
 
     @staticmethod
     def _html_text(value: str) -> str:
-        text = CODE.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(value))
-        while "**" in text:  # the emphasis the report uses: **bold** and *italic*
-            text = text.replace("**", "<b>", 1).replace("**", "</b>", 1)
-        return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
+        """A paragraph's Markdown as HTML (Python-Markdown: code spans, emphasis, links, lists).
+        Text outside code spans is escaped first, so a name with ``<`` in it stays text."""
+        import markdown
+
+        parts = CODE.split(value)  # odd indices: the insides of `code spans`, left to the renderer
+        source = "".join(f"`{part}`" if i % 2 else html.escape(part, quote=False) for i, part in enumerate(parts))
+        return markdown.markdown(source, output_format="html")
 
     def html(self, base: Path) -> str:
         body = []
@@ -100,7 +103,7 @@ class Doc:
             if kind == "h":
                 body.append(f"<h{value[0]}>{html.escape(value[1])}</h{value[0]}>")
             elif kind == "p":
-                body.append(f"<p>{self._html_text(value)}</p>")
+                body.append(self._html_text(value))
             elif kind == "table":
                 header, rows, collapsed = value
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
