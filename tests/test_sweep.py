@@ -566,3 +566,15 @@ def test_outcomes_that_a_retry_cannot_change_are_not_retried():
     for code in (2, 3, 4):  # refused config, diverged, cannot write
         assert _outcome(result(code), stopping=False) == "failed"
     assert _outcome(result(-9), stopping=True) == "interrupted"  # stopped by the sweep itself: never retried
+
+
+def test_run_directories_and_figures_of_gym_tasks_have_no_colons(tmp_path):
+    """`gym:` task names hold colons, which scp, rsync and some filesystems refuse: the run
+    directory spells the task safely; the configuration keeps the real name."""
+    from dormant.config import task_filename
+
+    runs, _, _ = parse_sweep(["agent=sac", "task=gym:Pendulum-v1", "obs=states", "seeds=1", f"out={tmp_path}"])
+    assert [spec.run_id for spec in runs] == ["gym-Pendulum-v1/sac/seed1"]
+    assert ":" not in str(runs[0].run_dir.relative_to(tmp_path)) and runs[0].task == "gym:Pendulum-v1"
+    assert task_filename("gym:mymod:Env", suite_separator="_") == "gym-mymod-Env"
+    assert task_filename("dmc/cartpole_swingup", suite_separator="_") == "dmc_cartpole_swingup"  # unchanged

@@ -149,5 +149,12 @@ def from_dict(data: typing.Mapping[str, Any]) -> Config:
     return cfg
 
 
+def task_filename(task: str, *, suite_separator: str = "-") -> str:
+    """A task name as one file or folder name: ``/`` becomes ``suite_separator`` and ``:``
+    (``gym:mod:Env``) becomes ``-``, which scp, rsync and other filesystems take as it is.
+    Configurations and reports keep the real name."""
+    return task.replace("/", suite_separator).replace(":", "-")
+
+
 def default_out(cfg: Config) -> str:
-    return f"runs/{cfg.task.replace('/', '-').replace(':', '-')}-{cfg.agent.name}-s{cfg.seed}"
+    return f"runs/{task_filename(cfg.task)}-{cfg.agent.name}-s{cfg.seed}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from dormant.config import AGENT_SECTIONS, ConfigError, flatten, resolve
+from dormant.config import AGENT_SECTIONS, ConfigError, flatten, resolve, task_filename
 from dormant.config.schema import AGENT_FAMILY
 from dormant.experiments.backends import RunSpec
 from dormant.experiments.runs import MANIFEST
@@ -188,7 +188,7 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
                         other = seen.setdefault(k, {}).setdefault(params[k], written)
                         if other != written:
                             raise ConfigError(f"{k}: {other} and {written} are the same value ({params[k]})")
-                    run_id = "/".join([task.replace("/", "_"), agent, *(dir_part(k, params[k]) for k in keys),
+                    run_id = "/".join([task_filename(task, suite_separator="_"), agent, *(dir_part(k, params[k]) for k in keys),
                                        f"seed{seed}"])
                     runs.append(RunSpec(run_id, task, agent, seed, out / run_id, cfg.frames, overrides, params))
     return runs

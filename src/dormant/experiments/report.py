@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from dormant.config.overrides import task_filename
 from dormant.errors import ConfigError
 from dormant.experiments.collect import Run, collect, group_runs
 from dormant.experiments.document import Doc, Link
@@ -152,7 +153,7 @@ def _curves_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figures:
              "settings (pixels, action repeat 2, frame stack 3, 84×84 images, camera 0, full-quality rendering, no "
              "fused proprioception); state-based runs never get it.")
     for task, methods in grouped.items():
-        png, note = plot_task(task, methods, figures / f"{task.replace('/', '_')}.png")
+        png, note = plot_task(task, methods, figures / f"{task_filename(task, suite_separator='_')}.png")
         doc.heading(3, task)
         doc.image(png, f"{task} learning curves")
         unfinished = {label: sum(not r.finished and bool(r.evals) for r in runs) for label, runs in methods.items()}
@@ -179,14 +180,14 @@ def _plasticity_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figu
         if never:
             doc.text(f"Not applicable to these runs (state runs have no encoder; σ(β), λ, α(β) are DrM's): "
                      f"{', '.join(never)}.")
-        png = plot_plasticity(task, methods, figures / f"{task.replace('/', '_')}_plasticity.png")
+        png = plot_plasticity(task, methods, figures / f"{task_filename(task, suite_separator='_')}_plasticity.png")
         if png is None:
             doc.text("No run of this task logged diagnostics or DrM values.")
             continue
         doc.image(png, f"{task} plasticity")
         for i, (label, runs) in enumerate(methods.items()):
             layers = plot_layers(task, label, [r for r in runs if r.status != "missing"],
-                                 figures / f"{task.replace('/', '_')}_layers_{i}.png")
+                                 figures / f"{task_filename(task, suite_separator='_')}_layers_{i}.png")
             if layers is not None:
                 doc.image(layers, f"{task} {label} per layer")
 
