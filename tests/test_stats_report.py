@@ -10,7 +10,7 @@ import scipy.stats
 
 from dormant.cli import main
 from dormant.experiments.plot import reference_curve, reference_dir
-from dormant.experiments.collect import collect
+from dormant.experiments.collect import Run, collect
 from dormant.experiments.report import write_report
 from dormant.config import resolve
 from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
@@ -344,3 +344,29 @@ def test_report_html_renders_paragraphs_with_a_markdown_renderer():
     assert "<code>gym:my*env*:Env</code>" in html_text
     assert "<strong>unfinished</strong>" in html_text and "<em>see below</em>" in html_text
     assert "&lt;name&gt; &amp; more" in html_text and "<name>" not in html_text
+
+
+def test_a_declared_score_range_brings_gym_tasks_into_the_aggregates(tmp_path, capsys):
+    """From the CLI (`score_range.<task>=low,high`) or on register_suite (`score_range=`)."""
+    from dormant.cli import main
+    from dormant.envs import register_suite, unregister_suite
+
+    for seed, final in ((1, -150.0), (2, -300.0)):
+        _fake_run(tmp_path / "runs" / f"g{seed}", "gym:Pendulum-v1", "drqv2", seed, [(0, -1200.0), (4000, final)])
+    assert main(["report", str(tmp_path / "runs"), f"out={tmp_path / 'rep'}", "reps=200",
+                 "score_range.gym:Pendulum-v1=-1600,0"]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "no known score range" not in md and "IQM" in md
+    (run, _) = collect([tmp_path / "runs"])
+    run.declared_range = (-1600.0, 0.0)
+    assert run.normalized(-150.0) == pytest.approx(1450 / 1600)
+    for bad in ("0", "1,0", "a,b", "0,inf"):
+        assert main(["report", str(tmp_path / "runs"), f"score_range.gym:Pendulum-v1={bad}"]) == 2
+    assert "low,high" in capsys.readouterr().err
+    register_suite("ranged", make=lambda task, cfg, seed: None, tasks=["a", "b"],
+                   score_range=lambda task: (0.0, 10.0) if task == "a" else None)
+    try:
+        assert Run(tmp_path, "ranged/a", "drqv2", 1, 0, "finished").score_range == (0.0, 10.0)
+        assert Run(tmp_path, "ranged/b", "drqv2", 1, 0, "finished").score_range is None
+    finally:
+        unregister_suite("ranged")

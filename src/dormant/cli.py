@@ -101,9 +101,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     paths = [item for item in args.items if "=" not in item]
     options = parse_overrides([item for item in args.items if "=" in item])
+    ranges = {key.split(".", 1)[1]: _score_range(key, options.pop(key)) for key in list(options)
+              if key.startswith("score_range.")}
     unknown = set(options) - {"out", "reps", "seed", "broken_fraction"}
     if unknown:
-        raise ConfigError(f"report accepts out=, reps=, seed=, broken_fraction=; got {', '.join(sorted(unknown))}")
+        raise ConfigError(f"report accepts out=, reps=, seed=, broken_fraction=, score_range.<task>=; got "
+                          f"{', '.join(sorted(unknown))}")
     if not paths:
         raise ConfigError("report needs a sweep directory or run directories")
     try:
@@ -115,9 +118,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError("reps must be ≥ 100 and broken_fraction in (0, 1)")
     default = Path(paths[0]) / "report" if len(paths) == 1 else Path("report")
     md, page = write_report([Path(p) for p in paths], Path(options.get("out", default)), reps=reps, seed=seed,
-                            broken_fraction=fraction)
+                            broken_fraction=fraction, score_ranges=ranges)
     print(f"report: {md}\n        {page}")
     return 0
+
+
+def _score_range(key: str, value: str) -> tuple[float, float]:
+    """``score_range.<task>=low,high`` → (low, high): finite, low < high."""
+    import math
+
+    try:
+        low, high = (float(part) for part in value.split(","))
+    except ValueError:
+        raise ConfigError(f"{key}={value!r}: give low,high (e.g. {key}=0,100)") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ConfigError(f"{key}={value!r}: low and high must be finite numbers with low < high")
+    return low, high
 
 
 def options_help() -> str:
@@ -195,6 +211,10 @@ REPORT_HELP = """options:
   seed=N              the bootstrap's seed (default 0)
   broken_fraction=X   a seed is broken when its normalized final score is below this
                       fraction of the median of the group's other seeds, in (0, 1) (default 0.5)
+  score_range.TASK=LOW,HIGH
+                      normalise TASK's scores by this range (e.g. random and expert returns),
+                      for tasks whose range dormant does not know (gym: tasks, your own suites),
+                      so that they enter the aggregates (IQM, profiles); repeatable
 
 DIR: a sweep directory, or run directories (any mix). See docs/report.md for how to read it."""
 

@@ -40,6 +40,9 @@ class Suite:
     note: Callable[[str], str] | None = None  # a task's line in `dormant tasks` (open suites: the suite's line)
     separator: str = "/"  # between the suite's name and the task's: `dmc/…`, `gym:…`
     uses_gl: bool = True  # renders through MuJoCo's OpenGL (pixels, videos); False: needs no GL backend (Atari)
+    # (low, high) that reports normalise a task's return by (e.g. random and expert returns), or task → that
+    # (None: unknown); without one a task stays out of the report's aggregates (IQM, profiles)
+    score_range: tuple[float, float] | Callable[[str], tuple[float, float] | None] | None = None
 
     def task_list(self) -> list[str]:
         tasks = self.tasks() if callable(self.tasks) else self.tasks
@@ -71,6 +74,17 @@ def register_suite(name: str, suite: Suite | None = None, /, **fields: Any) -> S
         raise ConfigError(f"suite {name!r} takes any task name (tasks=None), so it needs a check to validate them")
     _SUITES[name] = suite
     return suite
+
+
+def suite_score_range(task: str) -> tuple[float, float] | None:
+    """The score range ``task``'s suite declares (registered, or announced as an entry point);
+    None when it declares none or no suite has that name."""
+    try:
+        _, rest, suite = _suite_of(task)
+    except (KeyError, ConfigError):
+        return None
+    declared = suite.score_range
+    return declared(rest) if callable(declared) else declared
 
 
 def unregister_suite(name: str) -> None:

@@ -43,6 +43,7 @@ class Run:
     events: list[tuple[float, str, float]] = field(default_factory=list)  # (frame, event, count) from events.csv
     environment: dict[str, Any] | None = None  # environment.json (versions, device); None: the run predates it
     params: dict[str, str] = field(default_factory=dict)  # the sweep's hyperparameter-axis values of this run
+    declared_range: tuple[float, float] | None = None  # `dormant report score_range.<task>=low,high`
 
     @property
     def finished(self) -> bool:
@@ -93,16 +94,23 @@ class Run:
 
     @property
     def score_range(self) -> tuple[float, float] | None:
-        """The range the score is normalised by: success rate [0, 1], DMC return [0, 1000] (≤ 1
-        per step for 1000 steps), an Atari game's (random, human) scores (human-normalised: 0 is
-        random play, 1 a human tester's score; it can exceed 1); None where the suite has no known bound."""
+        """The range the score is normalised by: one declared for the report (``score_range.<task>``),
+        success rate [0, 1], DMC return [0, 1000] (≤ 1 per step for 1000 steps), an Atari game's
+        (random, human) scores (human-normalised: 0 is random play, 1 a human tester's score; it
+        can exceed 1), a registered suite's ``score_range``; None where no bound is known."""
+        if self.declared_range is not None:
+            return self.declared_range
         if self.has_success:
             return 0.0, 1.0
         if self.task.startswith("atari/"):
             from dormant.envs.atari_scores import RANDOM_HUMAN
 
             return RANDOM_HUMAN.get(self.task.split("/", 1)[1])
-        return (0.0, 1000.0) if self.task.startswith("dmc/") else None
+        if self.task.startswith("dmc/"):
+            return 0.0, 1000.0
+        from dormant.envs.registry import suite_score_range
+
+        return suite_score_range(self.task)
 
 
 def read_events(path: Path) -> list[tuple[float, str, float]]:

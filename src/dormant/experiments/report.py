@@ -60,9 +60,10 @@ def _aggregate_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figur
         doc.text("No task has a finished run of every group: no aggregate.")
         if left_out:
             doc.text(f"Tasks without a finished run of every group, or with no known score range to normalise by "
-                     f"(e.g. a gym: task): {', '.join(left_out)}.")
+                     f"(e.g. a gym: task: declare one with `dormant report ... score_range.<task>=low,high`): "
+                     f"{', '.join(left_out)}.")
         return
-    doc.text(f"Normalized scores (DMC return / 1000; success rate) over {len(aggs[0].tasks)} task(s) where every "
+    doc.text(f"Normalized scores (DMC return / 1000; success rate; Atari human-normalised; declared score ranges) over {len(aggs[0].tasks)} task(s) where every "
              f"group has a finished run: {', '.join(aggs[0].tasks)}. Statistics as rliable (Agarwal et al. 2021) "
              f"reports them: interquartile mean (IQM) and mean with 95% percentile intervals from a stratified "
              f"bootstrap ({reps} replicates, seed {seed}; runs resampled within each task). Only finished runs "
@@ -212,10 +213,15 @@ def _runs_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], runs: list
 
 
 def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: int = 0,
-                 broken_fraction: float = 0.5) -> tuple[Path, Path]:
+                 broken_fraction: float = 0.5,
+                 score_ranges: dict[str, tuple[float, float]] | None = None) -> tuple[Path, Path]:
+    """``score_ranges``: task → (low, high) to normalise its scores by, for tasks whose range
+    dormant does not know (``gym:`` tasks, your own suites) or to override one."""
     runs = collect(paths)
     if not runs:
         raise ConfigError("no runs found")
+    for run in runs:
+        run.declared_range = (score_ranges or {}).get(run.task)
     out = Path(out)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
