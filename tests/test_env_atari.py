@@ -270,7 +270,7 @@ def test_dopamine_environment_is_the_default_of_both_agents():
             assert replay.zero_pad and replay.sample_open and replay.per_transition
         finally:
             env.close()
-    with pytest.raises(ConfigError, match="dopamine_screens"):
+    with pytest.raises(ConfigError, match="add atari.dopamine_screens=false atari.noop_min=1"):
         resolve({"task": "atari/Pong", "agent": "drq_eps", "atari.backend": "envpool"})
 
 

@@ -13,8 +13,10 @@ of draws that come from the open episode (exact, from the sampling weights; the 
 that draws follow them) and the first agent step at which each replay can give a batch (learning starts at
 1,600 in Atari-100k). For ALIX on DMC (fixed 500-step episodes at action repeat 2, 3-step
 returns, learning from agent step 2,000) the same shares follow from the episode lengths alone.
+Last, for three games with lives, at which frame of the 4-frame action repeat each lost life
+falls: Dopamine's preprocessing (``atari.dopamine_screens``) stops the repeat there.
 
-    PYTHONPATH=src python scripts/fidelity/replay_sampling.py [--game Boxing] [--steps 12000]
+    PYTHONPATH=src python scripts/fidelity/replay_sampling.py [--game Boxing] [--steps 12001]
 """
 
 from __future__ import annotations
@@ -72,6 +74,26 @@ def atari(game: str, steps: int, seed: int) -> dict:
             "first_update_step": first, "shares": rows}
 
 
+def lost_lives(game: str, steps: int, seed: int) -> dict:
+    """How Dopamine's screen buffers treat lost lives: at which frame of the 4-frame repeat each
+    terminal lost life falls (frames 1–3: the repeat is cut there; frame 1 or 2: the step's frame
+    is the previous step's again) under random play with the drq_eps preset's environment."""
+    env = AtariEnv(game, seed=seed, sticky_actions=0.0, terminal_on_life_loss=True, zero_stack=True,
+                   dopamine_screens=True, max_episode_frames=100_000)
+    rng = np.random.default_rng(seed)
+    at_frame = np.zeros(4, int)
+    env.reset()
+    for _ in range(steps):
+        before = env._ale.getEpisodeFrameNumber()
+        ts = env.step(np.array([rng.integers(env.num_actions)], np.float32))
+        if ts.discount == 0.0 and not ts.last:
+            at_frame[env._ale.getEpisodeFrameNumber() - before - 1] += 1
+        if ts.last:
+            env.reset()
+    env.close()
+    return {"game": game, "steps": steps, "lost_lives_at_repeat_frame_1_to_4": at_frame.tolist()}
+
+
 def alix_dmc(length: int = 500, nstep: int = 3, start: int = 2_000) -> list[dict]:
     """ALIX's rule on fixed-length episodes: every transition with a whole n-step window."""
     rows = []
@@ -85,10 +107,12 @@ def alix_dmc(length: int = 500, nstep: int = 3, start: int = 2_000) -> list[dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", default="Boxing")
-    parser.add_argument("--steps", type=int, default=12_000)
+    parser.add_argument("--steps", type=int, default=12_001)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps({"atari_drq_eps": atari(args.game, args.steps, args.seed), "alix_dmc": alix_dmc()}, indent=1))
+    print(json.dumps({"atari_drq_eps": atari(args.game, args.steps, args.seed), "alix_dmc": alix_dmc(),
+                      "lost_lives": [lost_lives(g, 5_000, args.seed) for g in ("Breakout", "Seaquest", "MsPacman")]},
+                     indent=1))
 
 
 if __name__ == "__main__":

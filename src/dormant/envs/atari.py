@@ -283,15 +283,16 @@ def check(name: str, cfg: Any) -> None:
         raise ConfigError(f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
                           f"to at most {MAX_IMAGE_SIZE} pixels per side")
     if a.backend == "envpool":
-        if a.dopamine_screens and a.terminal_on_life_loss:
-            raise ConfigError("atari.backend=envpool plays every frame of the action repeat when a life is lost, "
-                              "so it cannot run atari.dopamine_screens=true (Dopamine's preprocessing, which "
-                              "the drq_eps preset sets) with atari.terminal_on_life_loss=true; add "
-                              "atari.dopamine_screens=false to run on EnvPool (docs/suites.md#atari-backends), "
-                              "or use atari.backend=ale")
-        if a.noop_max and a.noop_min != 1:
-            raise ConfigError(f"atari.backend=envpool draws U{{1, …, noop_max}} no-op frames; atari.noop_min="
-                              f"{a.noop_min} needs atari.backend=ale")
+        unsupported = []
+        if a.dopamine_screens and a.terminal_on_life_loss:  # EnvPool plays the whole repeat at a lost life
+            unsupported.append("atari.dopamine_screens=false")
+        if a.noop_max and a.noop_min != 1:  # EnvPool draws U{1, …, noop_max}
+            unsupported.append("atari.noop_min=1")
+        if unsupported:
+            raise ConfigError("atari.backend=envpool cannot stop the action repeat at a lost life (Dopamine's screen "
+                              "buffers, with atari.terminal_on_life_loss) nor start with zero no-op frames, which the "
+                              f"drq_eps preset sets; add {' '.join(unsupported)} to run on EnvPool with EnvPool's "
+                              "preprocessing (docs/suites.md#atari-backends), or use atari.backend=ale")
         from dormant.envs.atari_envpool import check_envpool
 
         check_envpool(cfg)
