@@ -17,6 +17,15 @@ every transition of every episode, ``idx`` in [1, T], instead of an episode firs
 step in it; an n-step sum that would pass the episode's end stops there (``k`` < n steps:
 ``Σ_{i<k}``, ``Π_{i<k} γ·d``, next obs ``obs[T]``), so the last steps before a terminal
 are starts too.
+With ``open_episode`` the episode being written is drawn from too, uniformly over transitions
+with the complete ones: under ``per_transition`` its starts ``idx`` in [1, W − n − 1] (W stored
+steps; Dopamine's accumulator holds a step only once the next one is played, so at an update
+its newest window ends one step before ours would), otherwise (ALIX's buffer) every complete
+episode's starts in [1, T − max(n, K) + 1] and the open one's in [1, W − max(n, K)]. With
+``zero_pad`` stacks reach back to a zero frame (one extra storage row) instead of repeating the
+reset frame, both before an episode's start and before a step whose discount is 0 (a terminal
+lost life, where Dopamine's agent starts a new state). Both off: sampling is unchanged, draw
+for draw.
 Discrete actions are stored as one float per transition (the index). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
