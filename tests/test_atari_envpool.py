@@ -30,10 +30,12 @@ def _pair(game: str, **kwargs):
 
 
 @needs_envpool
+@pytest.mark.parametrize("zero_stack", [False, True], ids=["repeat", "zeros"])
 @pytest.mark.parametrize("game", ["Pong", "Breakout"])
-def test_same_rewards_ends_and_frames(game):
-    """300 steps of a seeded random action sequence (no sticky actions, one no-op frame at reset)."""
-    ale, pool = _pair(game, terminal_on_life_loss=True)
+def test_same_rewards_ends_and_frames(game, zero_stack):
+    """300 steps of a seeded random action sequence (no sticky actions, one no-op frame at reset);
+    stacks repeating the first frame (EnvPool's own) or from zeros, restarted at a lost life."""
+    ale, pool = _pair(game, terminal_on_life_loss=True, zero_stack=zero_stack)
     try:
         x, y = ale.reset(), pool.reset()
         rng = np.random.default_rng(7)
@@ -164,7 +166,8 @@ def test_every_game_is_in_envpool_and_the_backend_builds_through_the_registry():
     from dormant.envs.atari_envpool import EnvPoolAtariEnv, envpool_task
 
     assert {envpool_task(g) for g in GAMES} <= set(envpool.list_all_envs())
-    cfg = resolve({"task": "atari/Breakout", "agent": "drq_eps", "atari.backend": "envpool"})
+    cfg = resolve({"task": "atari/Breakout", "agent": "drq_eps", "atari.backend": "envpool",
+                   "atari.dopamine_screens": False, "atari.noop_min": 1})
     env = make_env(cfg, seed=1)
     try:
         assert isinstance(env, EnvPoolAtariEnv) and (env.num_actions, env.obs_shape) == (4, (4, 84, 84))
@@ -202,6 +205,7 @@ def test_a_run_on_envpool_resumes_exactly_without_sticky_actions_and_refuses_wit
 
     def config(frames: int, sticky: float = 0.0):
         return resolve({"task": "atari/Pong", "agent": "drq_eps", "atari.backend": "envpool", "frames": frames,
+                        "atari.dopamine_screens": False, "atari.noop_max": 0,
                         "num_seed_frames": 200, "agent.num_expl_steps": 50, "atari.max_episode_frames": 280,
                         "atari.sticky_actions": sticky, "eval.every_frames": 400, "eval.episodes": 1,
                         "checkpoint_every_frames": 400, "threads": 1, "log.tensorboard": False,

@@ -17,6 +17,15 @@ every transition of every episode, ``idx`` in [1, T], instead of an episode firs
 step in it; an n-step sum that would pass the episode's end stops there (``k`` < n steps:
 ``Σ_{i<k}``, ``Π_{i<k} γ·d``, next obs ``obs[T]``), so the last steps before a terminal
 are starts too.
+With ``open_episode`` the episode being written is drawn from too, uniformly over transitions
+with the complete ones: under ``per_transition`` its starts ``idx`` in [1, W − n − 1] (W stored
+steps; Dopamine's accumulator holds a step only once the next one is played, so at an update
+its newest window ends one step before ours would), otherwise (ALIX's buffer) every complete
+episode's starts in [1, T − max(n, K) + 1] and the open one's in [1, W − max(n, K)]. With
+``zero_pad`` stacks reach back to a zero frame (one extra storage row) instead of repeating the
+reset frame, both before an episode's start and before a step whose discount is 0 (a terminal
+lost life, where Dopamine's agent starts a new state). Both off: sampling is unchanged, draw
+for draw.
 Discrete actions are stored as one float per transition (the index). Capacity counts transitions; when adding
 an episode would exceed it, whole oldest episodes are evicted (FIFO), as the
 reference does.
@@ -72,6 +81,8 @@ class ReplayBuffer:
         horizon: int = 0,
         reward_clip: float = 0.0,
         per_transition: bool = False,
+        open_episode: bool = False,
+        zero_pad: bool = False,
         device: torch.device | None = None,
     ):
         self.capacity = int(capacity)
@@ -87,6 +98,12 @@ class ReplayBuffer:
         if self.per_transition and self.horizon:
             raise ValueError("replay: per_transition sampling cuts sums at an episode's end; K-step extras "
                              "(horizon > 0) need whole K-step windows")
+        # Draw from the episode being written too: Dopamine's rule with per_transition, ALIX's
+        # (uniform over transitions whose whole window is stored) without; see the module docstring.
+        self.sample_open = bool(open_episode)
+        # Stacks reach back to zero frames (not the reset frame) before an episode's start and
+        # before a step whose discount is 0 (Dopamine's agent restarts its state there).
+        self.zero_pad = bool(zero_pad)
         # Room for the transitions plus one reset frame per episode; episodes are
         # evicted when either runs out. A full-capacity buffer has 5 % reset slots (episodes
         # shorter than 20 steps on average evict by slots slightly before the transition
@@ -97,7 +114,8 @@ class ReplayBuffer:
         # one run with the larger budget, whatever the episode lengths. Unwritten slots of the
         # host buffer cost no RAM.
         self.num_slots = slots_for(self.capacity, allocate_transitions)
-        self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device)
+        self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device,
+                                   zero_row=self.zero_pad)
         # np.empty maps memory lazily: pages cost RAM only once written.
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)
         self.discounts = np.empty((self.num_slots,), dtype=np.float32)
@@ -181,18 +199,55 @@ class ReplayBuffer:
     def can_sample(self) -> bool:
         return self.sample_weight() > 0
 
+    def _open_count(self) -> int:
+        """Transitions of the open episode ``sample`` may draw (0 unless ``open_episode``): those
+        whose window lies in the stored steps; under Dopamine's rule less the newest, which its
+        agent stores only with the next step."""
+        if not self.sample_open or self._open_start is None:
+            return 0
+        slots = self._written - self._open_start  # positions 0 … slots − 1
+        return max(slots - self.nstep - 1 if self.per_transition else slots - self.span, 0)
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Start, transitions and draw count of each episode ``sample`` may draw from (the open
+        episode last, when it counts), uniform over transitions (``per_transition`` or ``open_episode``)."""
+        if self.per_transition:
+            counts = self._ep_lengths
+        else:
+            counts = np.maximum(self._ep_lengths - self.span + 1, 0)
+        starts, lengths = self._ep_starts, self._ep_lengths
+        open_count = self._open_count()
+        if open_count:
+            starts = np.append(starts, self._open_start)
+            lengths = np.append(lengths, self._written - 1 - self._open_start)
+            counts = np.append(counts, open_count)
+        keep = counts > 0
+        return starts[keep], lengths[keep], counts[keep]
+
     def sample_weight(self) -> int:
         """What ``sample`` draws from uniformly: eligible transitions (per-transition
-        sampling) or eligible episodes (DrQ-v2's); a sharded replay splits batches by it."""
-        if self.per_transition:
-            return int(self._ep_lengths.sum())
+        sampling, or with the open episode) or eligible episodes (DrQ-v2's); a sharded replay
+        splits batches by it."""
+        if self.per_transition or self.sample_open:
+            return int(self._candidates()[2].sum())
         return int(np.count_nonzero(self._ep_lengths >= self._shortest))
 
     def _stack_slots(self, ep_start: np.ndarray, pos: np.ndarray) -> tuple[str, np.ndarray]:
         """The B × k frame slots of episode positions ``pos`` and their predecessors."""
         offsets = np.arange(-(self.frame_stack - 1), 1)
-        positions = np.maximum(pos[:, None] + offsets[None, :], 0)  # repeat the reset frame
-        return "frames", (ep_start[:, None] + positions) % self.num_slots
+        if not self.zero_pad:
+            positions = np.maximum(pos[:, None] + offsets[None, :], 0)  # repeat the reset frame
+            return "frames", (ep_start[:, None] + positions) % self.num_slots
+        positions = pos[:, None] + offsets[None, :]
+        # The newest restart at or before each stack's last position: the episode's start (0),
+        # or a step q inside the stack whose discount is 0 (a terminal, e.g. a lost life).
+        restart = np.zeros(len(pos), dtype=np.int64)
+        for back in range(self.frame_stack - 1):
+            q = pos - back
+            hit = (q >= 1) & (self.discounts[(ep_start + np.maximum(q, 0)) % self.num_slots] == 0)
+            restart = np.maximum(restart, np.where(hit, q, 0))
+        slots = (ep_start[:, None] + np.maximum(positions, 0)) % self.num_slots
+        return "frames", np.where(positions < restart[:, None], self.num_slots, slots)  # the zero row
 
     def _stack(self, ep_start: np.ndarray, pos: np.ndarray) -> Array:
         """Frames at episode positions ``pos`` stacked with their predecessors."""
@@ -201,23 +256,24 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> dict[str, Array]:
         """A batch of n-step transitions under DrQ-v2's semantics (or Dopamine's per-transition
         sampling, see the module docstring): numpy arrays, or tensors on the storage's device."""
-        shortest = self._shortest
-        eligible = np.flatnonzero(self._ep_lengths >= shortest)
-        if len(eligible) == 0:
-            raise ValueError(f"replay: no complete episode with ≥ {shortest} transitions yet "
-                             f"(nstep={self.nstep}, horizon={self.horizon})")
-        if self.per_transition:  # every transition equally likely; sums are cut at the episode's end
-            counts = self._ep_lengths[eligible]
+        if self.per_transition or self.sample_open:  # every transition equally likely
+            starts, lengths, counts = self._candidates()
+            if len(counts) == 0:
+                raise ValueError(f"replay: no transition to sample yet (nstep={self.nstep}, horizon={self.horizon}"
+                                 f"{', the open episode included' if self.sample_open else ''})")
             ends = np.cumsum(counts)
             draw = self.rng.integers(0, ends[-1], size=batch_size)
             which = np.searchsorted(ends, draw, side="right")
-            episodes = eligible[which]
-            idx = draw - (ends[which] - counts[which]) + 1  # in [1, T]
+            idx = draw - (ends[which] - counts[which]) + 1  # in [1, count]
+            starts, lengths = starts[which], lengths[which]
         else:
+            eligible = np.flatnonzero(self._ep_lengths >= self.span)
+            if len(eligible) == 0:
+                raise ValueError(f"replay: no complete episode with ≥ {self.span} transitions yet "
+                                 f"(nstep={self.nstep}, horizon={self.horizon})")
             episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
-        starts = self._ep_starts[episodes]
-        lengths = self._ep_lengths[episodes]
-        if not self.per_transition:
+            starts = self._ep_starts[episodes]
+            lengths = self._ep_lengths[episodes]
             idx = self.rng.integers(0, lengths - self.span + 1) + 1  # in [1, T−max(n, K)+1]
         reward, discount, last = self._discounted(starts, idx, self.nstep,
                                                   lengths if self.per_transition else None)
@@ -341,6 +397,7 @@ def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 
     from dormant.replay_shards import ShardedReplay
 
     clip = cfg.dqn.reward_clip if cfg.agent.name in DISCRETE_AGENTS else 0.0
+    zero_pad = cfg.task.startswith("atari/") and cfg.atari.zero_stack  # stacks as the env builds them
 
     def make(shard: int, capacity: int, allocate: int) -> ReplayBuffer:
         return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=capacity,
@@ -348,6 +405,7 @@ def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 
                             seed=worker_seed(cfg.seed, shard), allocate_transitions=allocate,
                             proprio_dim=env.proprio_dim, reward_clip=clip,
                             per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon,
+                            open_episode=cfg.replay.sample_open_episode, zero_pad=zero_pad,
                             device=device if cfg.replay.device == "agent" else None)
 
     workers = cfg.env.workers

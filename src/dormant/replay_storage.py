@@ -50,10 +50,13 @@ class SlotStorage:
     (``device`` None: numpy, the default) or as torch tensors on ``device``."""
 
     def __init__(self, num_slots: int, frame_shape: tuple[int, ...], frame_dtype: Any, action_dim: int,
-                 proprio_dim: int = 0, device: torch.device | None = None):
+                 proprio_dim: int = 0, device: torch.device | None = None, zero_row: bool = False):
         self.num_slots = num_slots
         self.device = device
-        self.frames = self._empty((num_slots, *frame_shape), np.dtype(frame_dtype))
+        # ``zero_row``: one more frame row, index ``num_slots``, kept at zero (a stack's padding).
+        self.frames = self._empty((num_slots + int(zero_row), *frame_shape), np.dtype(frame_dtype))
+        if zero_row:
+            self.frames[num_slots] = 0
         self.actions = self._empty((num_slots, action_dim), np.dtype(np.float32))
         self.proprio = self._empty((num_slots, proprio_dim), np.dtype(np.float32)) if proprio_dim else None
 

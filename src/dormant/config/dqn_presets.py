@@ -24,7 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 _COMMON: dict[str, Any] = {"agent.batch_size": 32, "agent.discount": 0.99, "agent.hidden_dim": 512,
-                           "dqn.adam_eps": 1.5e-4, "dqn.epsilon_train": 0.01, "dqn.epsilon_eval": 0.001}
+                           "dqn.adam_eps": 1.5e-4, "dqn.epsilon_train": 0.01, "dqn.epsilon_eval": 0.001,
+                           # Dopamine's replay samples the game being played too (jax/replay_memory)
+                           "replay.sample_open_episode": True}
 DQN_PRESETS: dict[str, dict[str, Any]] = {
     "dqn": {**_COMMON, "agent.lr": 6.25e-5, "agent.nstep": 1, "agent.update_every_steps": 4,
             "agent.num_expl_steps": 20_000, "agent.augment": False, "dqn.epsilon_decay_steps": 250_000,

@@ -149,9 +149,12 @@ class AtariConfig:
     """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari.py)."""
 
     sticky_actions: float = 0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
-    noop_max: int = 0  # > 0: each episode starts with U{1, …, noop_max} no-op frames (Dopamine, ReDo's code base: 0)
+    noop_max: int = 0  # > 0: each episode starts with U{noop_min, …, noop_max} no-op frames (Dopamine's DQN runner: 0; the drq_eps preset: 29, its Atari-100k runner's U{0, …, 29})
+    noop_min: int = 1  # fewest no-op frames at an episode's start when noop_max > 0 (the drq_eps preset: 0)
     terminal_on_life_loss: bool = False  # training: a lost life ends bootstrapping (discount 0) while the game goes on; evaluation never
-    max_episode_frames: int = 108_000  # episode cap in frames (30 minutes of play), a time limit (discount 1)
+    max_episode_frames: int = 108_000  # episode cap in frames, a time limit (discount 1); the dqn/drq_eps presets set Dopamine's ALE cap, 100,000
+    zero_stack: bool = False  # frame stacks start from zero frames (not the first frame repeated) at an episode's start and, with terminal_on_life_loss, at a lost life, in the env and in replay (Dopamine's agent state; set by the dqn/drq_eps presets)
+    dopamine_screens: bool = False  # a terminal (game over, or a lost life with terminal_on_life_loss) ends the action repeat at once and the frame is pooled from Dopamine's two screen buffers (its AtariPreprocessing; set by the dqn/drq_eps presets; ale backend only)
     full_action_space: bool = False  # all 18 joystick actions instead of the game's minimal set
     backend: str = "ale"  # ale: ale-py through Gymnasium (exact resume); envpool: EnvPool's C++ engine, same preprocessing and frames (docs/suites.md#atari-backends)
 
@@ -185,6 +188,7 @@ class PlasticityConfig:
 @dataclass
 class ReplayConfig:
     capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
+    sample_open_episode: bool = False  # also sample the episode being played: dqn/drq_eps as Dopamine's replay (its transitions whose n-step window is stored, less the newest), other agents as ALIX's buffer (uniform over transitions whose whole n-step window is stored); set by the dqn, drq_eps and alix presets
     device: str = "host"  # where stored steps live: host (numpy in RAM) | agent (torch tensors on the agent's device: frames gathered and stacked there, batches already on it; the same batches)
 
 
@@ -249,7 +253,9 @@ AGENT_SECTIONS = {"drm": "drm", "alix": "alix", "taco": "taco", "sac": "sac", "d
 AGENT_FAMILY = {"drq_eps": "dqn"}
 # Overrides an agent brings (after the task preset, before named presets and the user's).
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
-    "alix": {"agent.augment": False},  # ALIX replaces random shifts by its learned feature smoothing
+    # ALIX replaces random shifts by its learned feature smoothing; its replay (np_replay_buffer.py)
+    # draws uniformly over stored transitions, the running episode's included.
+    "alix": {"agent.augment": False, "replay.sample_open_episode": True},
     "taco": {"agent.batch_size": 1024},  # the authors' DMC batch (cfgs/agent/taco.yaml); DrQ-v2's is 256
     # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 runs it on MuJoCo: Adam 3e-4, batch
     # 256, two hidden layers of 256, τ = 0.005, γ = 0.99, one update per environment step (no

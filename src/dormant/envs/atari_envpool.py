@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from dormant.envs.base import TimeStep
+from dormant.envs.base import FrameStack, TimeStep
 from dormant.errors import ConfigError, MissingExtraError
 
 
@@ -144,9 +144,13 @@ class EnvPoolAtariEnv:
     def __init__(self, game: str, *, seed: int = 1, frame_stack: int = 4, action_repeat: int = 4,
                  image_size: int = 84, sticky_actions: float = 0.25, noop_max: int = 0,
                  terminal_on_life_loss: bool = False, max_episode_frames: int = 108_000,
-                 full_action_space: bool = False):
+                 full_action_space: bool = False, zero_stack: bool = False):
         self.game = game
-        self._pool = EnvPoolAtari(game, num_envs=1, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat,
+        # ``zero_stack``: EnvPool's stack repeats the first frame, so it returns single frames
+        # and the stack is built here, as `AtariEnv` builds it.
+        self._zero_stack = FrameStack(frame_stack, zeros=True) if zero_stack else None
+        self._pool = EnvPoolAtari(game, num_envs=1, seed=seed, frame_stack=1 if zero_stack else frame_stack,
+                                  action_repeat=action_repeat,
                                   image_size=image_size, sticky_actions=sticky_actions, noop_max=noop_max,
                                   terminal_on_life_loss=terminal_on_life_loss, max_episode_frames=max_episode_frames,
                                   full_action_space=full_action_space, num_threads=1)
@@ -161,7 +165,12 @@ class EnvPoolAtariEnv:
         self._episodes = 0
 
     def _time_step(self, batch: BatchStep, action: np.ndarray, first: bool) -> TimeStep:
-        self._observation = batch.observation[0].copy()
+        if self._zero_stack is None:
+            self._observation = batch.observation[0].copy()
+        elif first or (batch.discount[0] == 0.0 and not batch.last[0]):  # an episode or, terminal, a life starts
+            self._observation = self._zero_stack.reset(batch.frame[0].copy())
+        else:
+            self._observation = self._zero_stack.push(batch.frame[0].copy())
         return TimeStep(observation=self._observation, frame=batch.frame[0].copy(), action=action,
                         reward=float(batch.reward[0]), discount=float(batch.discount[0]), first=first,
                         last=bool(batch.last[0]))
@@ -228,7 +237,7 @@ def make_envpool(name: str, cfg: Any, seed: int) -> EnvPoolAtariEnv:
     return EnvPoolAtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat,
                            image_size=e.image_size, sticky_actions=a.sticky_actions, noop_max=a.noop_max,
                            terminal_on_life_loss=a.terminal_on_life_loss, max_episode_frames=a.max_episode_frames,
-                           full_action_space=a.full_action_space)
+                           full_action_space=a.full_action_space, zero_stack=a.zero_stack)
 
 
 def check_envpool(cfg: Any) -> None:

@@ -77,17 +77,20 @@ def close_at_exit(env: Any) -> None:
 class FrameStack:
     """Keeps the last ``k`` frames and concatenates them along the first axis.
 
-    At reset the first frame is repeated ``k`` times, as in DrQ-v2.
+    At reset the first frame is repeated ``k`` times, as in DrQ-v2; with ``zeros``, the stack
+    starts from ``k − 1`` zero frames and the first frame instead, as Dopamine's agent state does.
     """
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, zeros: bool = False):
         self.k = k
+        self.zeros = zeros
         self._frames: deque[np.ndarray] = deque(maxlen=k)
 
     def reset(self, frame: np.ndarray) -> np.ndarray:
         self._frames.clear()
-        for _ in range(self.k):
-            self._frames.append(frame)
+        for _ in range(self.k - 1):
+            self._frames.append(np.zeros_like(frame) if self.zeros else frame)
+        self._frames.append(frame)
         return self.stacked()
 
     def push(self, frame: np.ndarray) -> np.ndarray:
@@ -97,7 +100,8 @@ class FrameStack:
     def fill(self, frames: list[np.ndarray]) -> np.ndarray:
         """Restore from the newest frames of an episode (oldest first, ≥ 1 of them)."""
         self._frames.clear()
-        padded = [frames[0]] * max(0, self.k - len(frames)) + list(frames[-self.k :])
+        pad = np.zeros_like(frames[0]) if self.zeros else frames[0]
+        padded = [pad] * max(0, self.k - len(frames)) + list(frames[-self.k :])
         for frame in padded:
             self._frames.append(frame)
         return self.stacked()
