@@ -1,11 +1,13 @@
 """dormant from Python: the same runs as the ``dormant`` command, as functions.
 
+```pycon
 >>> import dormant
 >>> cfg = dormant.make_config(agent="drm", task="dmc/cartpole_balance", obs="states", frames=40_000)
 >>> result = dormant.train(cfg, out="runs/api")           # RunResult(run_dir, status, frames, last_eval, ...)
 >>> logs = dormant.load_logs(result.run_dir)              # logs.eval["episode_reward"], logs.train[...]
 >>> policy = dormant.load_agent(result.run_dir)           # policy.act(observation) -> action in [-1, 1]
 >>> dormant.evaluate(result.run_dir, episodes=10)         # {"episode_reward": ..., ...}
+```
 
 ``train`` goes through the same code as ``dormant train`` (configuration checks, run
 directory lock, headless rendering set-up, memory check, Ctrl-C → checkpoint, logs,
