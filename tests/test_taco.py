@@ -242,6 +242,41 @@ def test_taco_brings_the_authors_batch_of_1024():
     assert resolve({"agent": "taco", "agent.batch_size": "256"}).agent.batch_size == 256
 
 
+# The effective settings of each of TACO's DMC task files (cfgs/task/*.yaml with
+# cfgs/agent/taco.yaml composed after them, so its batch of 1024 wins over walker's 512):
+# task → (tier, n-step, replay capacity). Every task: lr = encoder_lr = 1e-4 (one rate here),
+# feature_dim 50, batch 1024. (reach_duplo, a dm_control manipulation task, is not a dormant task.)
+TACO_TASK_FILES = {
+    "acrobot_swingup": ("medium", 3, 1_000_000), "acrobot_swingup_sparse": ("medium", 3, 1_000_000),
+    "cartpole_balance": ("easy", 3, 1_000_000), "cartpole_balance_sparse": ("easy", 3, 1_000_000),
+    "cartpole_swingup": ("easy", 3, 1_000_000), "cartpole_swingup_sparse": ("medium", 3, 1_000_000),
+    "cheetah_run": ("medium", 3, 1_000_000), "cup_catch": ("easy", 3, 1_000_000),
+    "finger_spin": ("easy", 3, 1_000_000), "finger_turn_easy": ("medium", 3, 1_000_000),
+    "finger_turn_hard": ("medium", 3, 1_000_000), "hopper_hop": ("medium", 3, 1_000_000),
+    "hopper_stand": ("easy", 3, 1_000_000), "manipulator_bring_ball": ("hard", 3, 1_000_000),
+    "pendulum_swingup": ("easy", 3, 1_000_000), "quadruped_run": ("medium", 3, 100_000),
+    "quadruped_walk": ("medium", 3, 1_000_000), "reacher_easy": ("medium", 3, 1_000_000),
+    "reacher_hard": ("medium", 3, 1_000_000), "walker_run": ("medium", 1, 1_000_000),
+    "walker_stand": ("easy", 1, 1_000_000), "walker_walk": ("easy", 1, 1_000_000),
+}
+TIERS = {"easy": (1_100_000, "linear(1.0,0.1,100000)"), "medium": (3_100_000, "linear(1.0,0.1,500000)"),
+         "hard": (30_100_000, "linear(1.0,0.1,2000000)")}
+
+
+@pytest.mark.parametrize("task", sorted(TACO_TASK_FILES))
+def test_taco_task_presets_are_the_authors_task_files(task):
+    """Key by key against TACO's task files (acrobot_swingup_sparse and manipulator_bring_ball
+    used to take DrM's: a 2M-step σ schedule over 6.1M frames, and lr 8e-5)."""
+    tier, nstep, capacity = TACO_TASK_FILES[task]
+    cfg = resolve({"agent": "taco", "task": f"dmc/{task}"})
+    got = (cfg.frames, cfg.agent.stddev_schedule, cfg.agent.nstep, cfg.replay.capacity, cfg.agent.lr, cfg.agent.feature_dim,
+           cfg.agent.batch_size, cfg.env.camera_id, cfg.env.action_repeat, cfg.env.frame_stack, cfg.agent.discount,
+           cfg.num_seed_frames, cfg.agent.num_expl_steps, cfg.agent.update_every_steps, cfg.agent.critic_target_tau,
+           cfg.agent.stddev_clip, cfg.agent.hidden_dim, cfg.taco.horizon, cfg.eval.every_frames, cfg.eval.episodes)
+    assert got == (*TIERS[tier], nstep, capacity, 1e-4, 50, 1024, 2 if task.startswith("quadruped") else 0,
+                   2, 3, 0.99, 4000, 2000, 2, 0.01, 0.3, 1024, 3, 10_000, 10)
+
+
 def test_drms_comparison_is_one_sweep(tmp_path):
     """agent=drqv2,alix,taco,drm resolves: taco.* options reach the TACO runs only (an axis
     of them does not repeat the others), and each agent brings its own preset."""
