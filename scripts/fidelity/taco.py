@@ -84,7 +84,7 @@ K = 3
 # into ±lr steps wherever a gradient element is near zero (g/(|g| + ε) flips), so the float32
 # differences are reported, not judged: float64, where they vanish, is the verdict.
 TOLERANCES = {
-    "float32": {"loss/": (1e-5, "first"), "rng": (0.0, "all")},
+    "float32": {"loss/": (5e-5, "first"), "rng": (0.0, "all")},
     "float64": {"loss/": (1e-10, "all"), "grad/": (1e-9, "all"), "param/": (1e-9, "all"),
                 "act/": (1e-12, "all"), "rng": (0.0, "all")},
 }
