@@ -64,10 +64,10 @@ def episode(buf, first_frame, rewards, discounts=None):
 
 
 def test_k_step_sample_by_hand():
-    """K = 3, γ = 0.5, rewards 1, 2, 3, 4 (T = 4): idx ∈ {1, 2}; a second episode with
-    T = 2 < K is never sampled. For idx = 1: actions 1, 2, 3, reward 1 + 0.5·2 + 0.25·3 = 2.75,
-    obs frame 0, obs K ahead frame 3; for idx = 2: actions 2, 3, 4, reward 2 + 1.5 + 1 = 4.5,
-    frames 1 and 4. The last step's discount 0 stops nothing inside these K steps."""
+    """K = 3, n = 1, rewards 1, 2, 3, 4 (T = 4): idx ∈ {1, 2}; a second episode with
+    T = 2 < K is never sampled. For idx = 1: actions 1, 2, 3, obs frame 0, obs K ahead frame 3;
+    for idx = 2: actions 2, 3, 4, frames 1 and 4. The reward is the one-step r[idx] (the
+    n-step reward, which TACO's reward head regresses as the authors' code does)."""
     buf = buffer(horizon=3)
     episode(buf, 0, [1.0, 2.0, 3.0, 4.0], discounts=[1.0, 1.0, 1.0, 0.0])
     episode(buf, 7, [5.0, 5.0])
@@ -76,20 +76,16 @@ def test_k_step_sample_by_hand():
     assert batch["action_seq"].shape == (400, 3, 1) and batch["obs_k"].shape == (400, 1)
     idx = batch["obs"][:, 0].astype(int) + 1
     assert set(idx.tolist()) == {1, 2}  # both starts drawn, never the short episode
-    expected = {1: ([1, 2, 3], 2.75, 3), 2: ([2, 3, 4], 4.5, 4)}
-    for i, actions, reward_k, obs_k in zip(idx, batch["action_seq"][:, :, 0], batch["reward_k"][:, 0],
-                                           batch["obs_k"][:, 0]):
-        assert actions.tolist() == expected[i][0] and reward_k == expected[i][1] and obs_k == expected[i][2]
+    assert "reward_k" not in batch
+    expected = {1: ([1, 2, 3], 1.0, 3), 2: ([2, 3, 4], 2.0, 4)}
+    for i, actions, reward, obs_k in zip(idx, batch["action_seq"][:, :, 0], batch["reward"][:, 0],
+                                         batch["obs_k"][:, 0]):
+        assert actions.tolist() == expected[i][0] and reward == expected[i][1] and obs_k == expected[i][2]
     # the one-step fields are DrQ-v2's: action a_t, next obs one step ahead (n = 1)
     assert np.array_equal(batch["action"][:, 0], idx.astype(np.float32))
     assert np.array_equal(batch["next_obs"][:, 0], idx.astype(np.float32))
 
 
-def test_k_step_sample_stops_at_a_terminal_discount_inside_k():
-    buf = buffer(horizon=3)
-    episode(buf, 0, [1.0, 2.0, 3.0], discounts=[1.0, 0.0, 1.0])  # T = K: idx = 1 only
-    batch = buf.sample(5)
-    assert np.allclose(batch["reward_k"], 1.0 + 0.5 * 2.0)  # d₂ = 0 cancels r₃: 1 + 0.5·2 + 0.25·0·3
 
 
 def test_a_short_buffer_cannot_sample_k_steps():
@@ -103,7 +99,7 @@ def test_a_short_buffer_cannot_sample_k_steps():
 
 def test_the_extras_leave_the_draws_unchanged():
     """With K ≤ n the eligible starts are the same, so a K-step buffer draws exactly what a
-    plain one does; with K = n its K-step reward is the n-step reward (the authors' target)."""
+    plain one does; with K = n the observation K ahead is the n-step next observation."""
     plain, extra = buffer(horizon=0, nstep=3, seed=5), buffer(horizon=3, nstep=3, seed=5)
     for buf in (plain, extra):
         for ep in range(3):
@@ -113,7 +109,7 @@ def test_the_extras_leave_the_draws_unchanged():
         assert set(a) == {"obs", "action", "reward", "discount", "next_obs"}
         for key in a:
             assert np.array_equal(a[key], b[key]), key
-        assert np.array_equal(b["reward_k"], b["reward"]) and np.array_equal(b["obs_k"], b["next_obs"])
+        assert np.array_equal(b["obs_k"], b["next_obs"])
 
 
 # --- the agent -----------------------------------------------------------------------------------
@@ -133,7 +129,7 @@ def batch(n=8, k=3, seed=0):
 
     return {"obs": frames(), "next_obs": frames(), "obs_k": frames(),
             "action": torch.rand(n, 2, generator=g) * 2 - 1, "action_seq": torch.rand(n, k, 2, generator=g) * 2 - 1,
-            "reward": torch.rand(n, 1, generator=g), "reward_k": torch.rand(n, 1, generator=g) * 3,
+            "reward": torch.rand(n, 1, generator=g), "reward_k": torch.rand(n, 1, generator=g) * 3 + 3,
             "discount": torch.full((n, 1), 0.99)}
 
 
@@ -147,6 +143,18 @@ def test_the_auxiliary_losses_fall_on_a_fixed_batch():
         assert last[name] < 0.5 * first[name], (name, first[name], last[name])
     assert last["taco_loss"] < math.log(8) - 0.5  # below chance: it tells the 8 futures apart
     assert all(math.isfinite(v) for v in history[-1].values())
+
+
+def test_the_reward_head_regresses_the_batch_n_step_reward():
+    """The authors' reward term is mse(R([z, U]), reward) with the batch's n-step reward (the
+    critic's), not a K-step sum: with R's output fixed at 0 the loss is mean(reward²). (A
+    stray ``reward_k`` in the batch, as the replay used to add, is ignored.)"""
+    a, b = agent(), batch()
+    with torch.no_grad():
+        a.taco.reward[-1].weight.zero_()
+        a.taco.reward[-1].bias.zero_()
+    loss = a.taco_losses(b, augment=False)["taco_reward_loss"]
+    assert loss.item() == pytest.approx((b["reward"] ** 2).mean().item(), rel=1e-6)
 
 
 def test_what_each_optimiser_moves():
@@ -232,6 +240,41 @@ def test_taco_brings_the_authors_batch_of_1024():
     cfg = resolve({"agent": "taco", "task": "dmc/walker_walk"})
     assert cfg.agent.batch_size == 1024 and cfg.taco.horizon == 3 and cfg.agent.augment
     assert resolve({"agent": "taco", "agent.batch_size": "256"}).agent.batch_size == 256
+
+
+# The effective settings of each of TACO's DMC task files (cfgs/task/*.yaml with
+# cfgs/agent/taco.yaml composed after them, so its batch of 1024 wins over walker's 512):
+# task → (tier, n-step, replay capacity). Every task: lr = encoder_lr = 1e-4 (one rate here),
+# feature_dim 50, batch 1024. (reach_duplo, a dm_control manipulation task, is not a dormant task.)
+TACO_TASK_FILES = {
+    "acrobot_swingup": ("medium", 3, 1_000_000), "acrobot_swingup_sparse": ("medium", 3, 1_000_000),
+    "cartpole_balance": ("easy", 3, 1_000_000), "cartpole_balance_sparse": ("easy", 3, 1_000_000),
+    "cartpole_swingup": ("easy", 3, 1_000_000), "cartpole_swingup_sparse": ("medium", 3, 1_000_000),
+    "cheetah_run": ("medium", 3, 1_000_000), "cup_catch": ("easy", 3, 1_000_000),
+    "finger_spin": ("easy", 3, 1_000_000), "finger_turn_easy": ("medium", 3, 1_000_000),
+    "finger_turn_hard": ("medium", 3, 1_000_000), "hopper_hop": ("medium", 3, 1_000_000),
+    "hopper_stand": ("easy", 3, 1_000_000), "manipulator_bring_ball": ("hard", 3, 1_000_000),
+    "pendulum_swingup": ("easy", 3, 1_000_000), "quadruped_run": ("medium", 3, 100_000),
+    "quadruped_walk": ("medium", 3, 1_000_000), "reacher_easy": ("medium", 3, 1_000_000),
+    "reacher_hard": ("medium", 3, 1_000_000), "walker_run": ("medium", 1, 1_000_000),
+    "walker_stand": ("easy", 1, 1_000_000), "walker_walk": ("easy", 1, 1_000_000),
+}
+TIERS = {"easy": (1_100_000, "linear(1.0,0.1,100000)"), "medium": (3_100_000, "linear(1.0,0.1,500000)"),
+         "hard": (30_100_000, "linear(1.0,0.1,2000000)")}
+
+
+@pytest.mark.parametrize("task", sorted(TACO_TASK_FILES))
+def test_taco_task_presets_are_the_authors_task_files(task):
+    """Key by key against TACO's task files (acrobot_swingup_sparse and manipulator_bring_ball
+    used to take DrM's: a 2M-step σ schedule over 6.1M frames, and lr 8e-5)."""
+    tier, nstep, capacity = TACO_TASK_FILES[task]
+    cfg = resolve({"agent": "taco", "task": f"dmc/{task}"})
+    got = (cfg.frames, cfg.agent.stddev_schedule, cfg.agent.nstep, cfg.replay.capacity, cfg.agent.lr, cfg.agent.feature_dim,
+           cfg.agent.batch_size, cfg.env.camera_id, cfg.env.action_repeat, cfg.env.frame_stack, cfg.agent.discount,
+           cfg.num_seed_frames, cfg.agent.num_expl_steps, cfg.agent.update_every_steps, cfg.agent.critic_target_tau,
+           cfg.agent.stddev_clip, cfg.agent.hidden_dim, cfg.taco.horizon, cfg.eval.every_frames, cfg.eval.episodes)
+    assert got == (*TIERS[tier], nstep, capacity, 1e-4, 50, 1024, 2 if task.startswith("quadruped") else 0,
+                   2, 3, 0.99, 4000, 2000, 2, 0.01, 0.3, 1024, 3, 10_000, 10)
 
 
 def test_drms_comparison_is_one_sweep(tmp_path):

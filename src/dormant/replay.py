@@ -32,9 +32,8 @@ reference does.
 
 ``horizon`` K > 0 (an agent that learns from K steps ahead, TACO) adds, with ``idx`` then
 drawn in [1, T − max(n, K) + 1] so that both spans stay inside the episode:
-``action_seq`` = ``action[idx … idx+K−1]`` (B×K×A), ``reward_k`` =
-``Σ_{i<K} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``obs_k`` = ``obs[idx+K−1]`` (the observation K
-steps after ``obs``; ``proprio_k`` beside it). With K = 0 (the default) sampling is
+``action_seq`` = ``action[idx … idx+K−1]`` (B×K×A) and ``obs_k`` = ``obs[idx+K−1]`` (the
+observation K steps after ``obs``; ``proprio_k`` beside it). With K = 0 (the default) sampling is
 unchanged, draw for draw.
 
 ``device`` (None: host numpy, the default) keeps frames, actions and proprioception as torch
@@ -290,7 +289,6 @@ class ReplayBuffer:
         if self.horizon:
             k = self.horizon
             plan["action_seq"] = ("actions", (starts[:, None] + idx[:, None] + np.arange(k)[None, :]) % self.num_slots)
-            plan["reward_k"] = self._discounted(starts, idx, k)[0]
             plan["obs_k"] = self._stack_slots(starts, idx + k - 1)
             if self.proprio is not None:
                 plan["proprio_k"] = ("proprio", (starts + idx + k - 1) % self.num_slots)

@@ -13,8 +13,9 @@ to tell which future observation follows from the present one and the actions ta
   with its own column as the label, mean over the batch.
 - **CURL term**: the same InfoNCE with ``L_ij = z_i · W · z'_j``, z' the projection of a
   second shift of the same frames (no gradient).
-- **Reward term**: R([z_t, U]) (Linear → ReLU → Linear) regresses the K-step discounted
-  reward Σ_{i<K} γ^i r_{t+i} (squared error).
+- **Reward term**: R([z_t, U]) (Linear → ReLU → Linear) regresses the batch's n-step
+  reward, the one in the critic's target (squared error), as the authors' code does; with
+  n ≠ K (walker: n = 1) that is not the sum over the K actions the head reads.
 - One Adam (the agent's rate) minimises the weighted sum over the encoder, the action
   encoder and TACO's heads (``taco``); the critic's loss moves the encoder and the action
   encoder through their usual Adams, as in DrQ-v2.
@@ -164,8 +165,9 @@ class TACOAgent(DrQV2Agent):
         return super().update(batch, step)
 
     def taco_losses(self, batch: dict[str, torch.Tensor], augment: bool = True) -> dict[str, torch.Tensor]:
-        """The three terms on a batch with ``action_seq``, ``reward_k`` and ``obs_k``: three
-        independent shifts (anchor, CURL positive, the frames K steps later)."""
+        """The three terms on a batch with ``action_seq`` and ``obs_k``: three independent
+        shifts (anchor, CURL positive, the frames K steps later). The reward head regresses
+        ``reward``, the n-step reward of the critic's target (the authors' code)."""
         shift = random_shift if augment else (lambda x: x)
         t = self.taco_cfg
         with self._autocast():
@@ -178,7 +180,7 @@ class TACOAgent(DrQV2Agent):
             taco_loss = info_nce(self.taco.similarity(self.taco.project(x), z_next).float())
             zero = torch.zeros((), device=z.device)
             curl_loss = info_nce(self.taco.similarity(z, z_pos).float()) if z_pos is not None else zero
-            reward_loss = (F.mse_loss(self.taco.reward(x).float(), batch["reward_k"].float())
+            reward_loss = (F.mse_loss(self.taco.reward(x).float(), batch["reward"].float())
                            if t.reward_weight else zero)
         return {"taco_loss": taco_loss, "taco_curl_loss": curl_loss, "taco_reward_loss": reward_loss}
 

@@ -126,7 +126,7 @@ class TACOConfig:
     action_hidden_dim: int = 64  # hidden width of the action encoder (Linear → Tanh → Linear)
     taco_weight: float = 1.0  # weight of the temporal action-driven contrastive (InfoNCE) term
     curl_weight: float = 1.0  # weight of the CURL term (two shifts of the same frames); 0: off (the authors' curl=false)
-    reward_weight: float = 1.0  # weight of the K-step reward prediction term; 0: off (the authors' reward=false)
+    reward_weight: float = 1.0  # weight of the reward prediction term (it regresses the batch's n-step reward, as the authors' code does); 0: off (the authors' reward=false)
 
 
 @dataclass
