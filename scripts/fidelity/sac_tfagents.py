@@ -29,15 +29,22 @@ squared TD error), and our agent with the ``agent=sac`` defaults, on HalfCheetah
   before its optimiser applies it (their ``_apply_gradients``; our ``.grad``); every
   parameter after the update (actor, critics, target critics, log α). ``abs = max|a − b|``,
   ``rel = abs / max|b|`` per tensor.
-- **Adam's ε**: Keras' Adam (1e-7, added to √v before the bias correction of the step) is
-  not torch's (1e-8, after it). ``--adam-eps tiny`` sets 1e-12 on both sides so that the
-  comparison isolates rounding; ``--adam-eps default`` keeps each framework's own (what
-  the two codes really run) and so measures that deviation.
+- **float64** (``--float64``): both sides compute in float64, to show that the float32
+  differences are rounding. For that, TF-Agents' float32 constants of the action spec's
+  centre and half-width (0 and 1) are given as float64 and SacAgent's float32 log α is
+  replaced by a float64 variable (both start at 0).
+- **Adam's ε**: Keras' Adam adds its ε (1e-7) to √v before the bias correction of the step,
+  torch adds its own (1e-8) after it: the same as torch with ε_t = 1e-7 / √(1 − β₂ᵗ); and
+  Keras keeps lr, β₁ and β₂ as float32 variables (1 − β₂ is then 1.3e-5 off 0.001).
+  ``--adam-eps matched`` gives our optimisers that ε_t and the float32-rounded lr, β₁, β₂
+  before each update, so that the
+  comparison isolates rounding; ``--adam-eps default`` keeps each framework's own (what the
+  two codes really run) and so measures that deviation.
 
 Usage (a venv with tensorflow-cpu 2.15, tensorflow-probability 0.23 and torch):
 
     python scripts/fidelity/sac_tfagents.py --reference /path/to/agents \\
-        --dopamine /path/to/dopamine --rigl /path/to/rigl --updates 200 [--adam-eps tiny] \\
+        --dopamine /path/to/dopamine --rigl /path/to/rigl --updates 200 [--adam-eps matched] [--float64] \\
         [--time 30] [--json out.json]
 
 ``ours_run`` (torch only) is what ``tests/test_fidelity_sac.py`` calls to guard the golden values.
@@ -70,6 +77,8 @@ S, A, HIDDEN, BATCH = 17, 6, 256, 256  # HalfCheetah's sizes; ReDo's widths and 
 GAMMA, TAU, LR, REWARD_SCALE = 0.99, 0.005, 3e-4, 0.1
 SEED = 0
 DRAWS_PER_UPDATE = 3
+KERAS_EPS = 1e-7  # tf.keras.optimizers.Adam's default epsilon
+NP_FLOAT = np.float32  # np.float64 with --float64: both sides then compute in float64
 
 
 # --- the problem: batches and draws, the same for both -----------------------------------
@@ -91,22 +100,19 @@ def make_problem(updates: int, seed: int = SEED) -> tuple[list[dict], list[list[
 
 
 # --- ours ----------------------------------------------------------------------------
-def build_ours(seed: int = SEED, adam_eps: float | None = None) -> SACAgent:
+def build_ours(seed: int = SEED, float64: bool = False) -> SACAgent:
     torch.manual_seed(seed)
+    torch.set_default_dtype(torch.float64 if float64 else torch.float32)  # the draw is made in float32 either way
     cfg = AgentConfig(name="sac", lr=LR, hidden_dim=HIDDEN, batch_size=BATCH, critic_target_tau=TAU,
                       discount=GAMMA, nstep=1, update_every_steps=1, num_expl_steps=0)
     agent = SACAgent((S,), A, cfg, pixels=False, device=torch.device("cpu"), sac=SACConfig())
-    if adam_eps is not None:
-        for opt in (agent.actor_opt, agent.critic_opt, agent.alpha_opt):
-            for group in opt.param_groups:
-                group["eps"] = adam_eps
     return agent
 
 
 def torch_batch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {"obs": torch.from_numpy(batch["obs"]), "next_obs": torch.from_numpy(batch["next_obs"]),
-            "action": torch.from_numpy(batch["action"]), "reward": torch.from_numpy(batch["reward"])[:, None],
-            "discount": GAMMA * torch.from_numpy(batch["not_done"])[:, None]}
+    t = {k: torch.from_numpy(v.astype(NP_FLOAT)) for k, v in batch.items()}
+    return {"obs": t["obs"], "next_obs": t["next_obs"], "action": t["action"], "reward": t["reward"][:, None],
+            "discount": GAMMA * t["not_done"][:, None]}
 
 
 class FedNoise:
@@ -192,20 +198,29 @@ def import_theirs(reference: str, dopamine: str, rigl: str):
     return tf, sac_train_eval
 
 
-def build_theirs(tf, redo, adam_eps: float | None):
+def build_theirs(tf, redo):
     from tf_agents.specs import tensor_spec
     from tf_agents.trajectories import time_step as ts
 
-    obs_spec = tf.TensorSpec([S], tf.float32, "observation")
-    action_spec = tensor_spec.BoundedTensorSpec([A], tf.float32, -1.0, 1.0, "action")
+    dtype = tf.float64 if NP_FLOAT is np.float64 else tf.float32
+    tf.keras.backend.set_floatx("float64" if dtype == tf.float64 else "float32")
+    if dtype == tf.float64:  # the squashing bijector's shift 0 and scale 1 are float32 constants there
+        from tf_agents.utils import common
+
+        original = common.spec_means_and_magnitudes
+        common.spec_means_and_magnitudes = lambda spec: tuple(x.astype(np.float64) for x in original(spec))
+    obs_spec = tf.TensorSpec([S], dtype, "observation")
+    action_spec = tensor_spec.BoundedTensorSpec([A], dtype, -1.0, 1.0, "action")
     actor_net = redo.create_sequential_actor_network(actor_fc_layers=(HIDDEN, HIDDEN), action_tensor_spec=action_spec)
     critic_net = redo.create_sequential_critic_network(None, None, (HIDDEN, HIDDEN))
-    eps = {} if adam_eps is None else {"epsilon": adam_eps}
+    step_spec = ts.time_step_spec(obs_spec)
+    step_spec = step_spec._replace(reward=tf.TensorSpec([], dtype, "reward"),
+                                   discount=tensor_spec.BoundedTensorSpec([], dtype, 0.0, 1.0, "discount"))
     agent = redo.RecycledSacAgent(
-        ts.time_step_spec(obs_spec), action_spec, actor_network=actor_net, critic_network=critic_net,
-        actor_optimizer=tf.keras.optimizers.Adam(learning_rate=LR, **eps),
-        critic_optimizer=tf.keras.optimizers.Adam(learning_rate=LR, **eps),
-        alpha_optimizer=tf.keras.optimizers.Adam(learning_rate=LR, **eps),
+        step_spec, action_spec, actor_network=actor_net, critic_network=critic_net,
+        actor_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
+        critic_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
+        alpha_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
         target_update_tau=TAU, target_update_period=1, td_errors_loss_fn=tf.math.squared_difference,
         gamma=GAMMA, reward_scale_factor=REWARD_SCALE, gradient_clipping=None,
         train_step_counter=tf.Variable(0, dtype=tf.int64),
@@ -213,6 +228,8 @@ def build_theirs(tf, redo, adam_eps: float | None):
         # reset_mode stays None so that recycling runs only when this script calls it
         reset_mode=None, dead_neuron_threshold=0.0, reset_critic=True, reset_actor=True, init_method="zero",
         reset_target_models=False, neuron_score_algo="activation", log_batch_size=BATCH)
+    if dtype == tf.float64:  # SacAgent makes log α a float32 variable whatever the networks' dtype
+        agent._log_alpha = tf.Variable(0.0, dtype=tf.float64, name="initial_log_alpha")
     agent.initialize()
     return agent
 
@@ -284,10 +301,11 @@ def their_experience(tf, batch: dict[str, np.ndarray]):
     from tf_agents.trajectories import trajectory
 
     mid = np.ones((BATCH, 2), np.int32)
+    batch = {k: v.astype(NP_FLOAT) for k, v in batch.items()}
     obs = np.stack([batch["obs"], batch["next_obs"]], axis=1)
     action = np.stack([batch["action"], batch["action"]], axis=1)
-    reward = np.stack([batch["reward"], np.zeros(BATCH, np.float32)], axis=1)
-    discount = np.stack([batch["not_done"], np.ones(BATCH, np.float32)], axis=1)
+    reward = np.stack([batch["reward"], np.zeros(BATCH, NP_FLOAT)], axis=1)
+    discount = np.stack([batch["not_done"], np.ones(BATCH, NP_FLOAT)], axis=1)
     return trajectory.Trajectory(step_type=tf.constant(mid), observation=tf.constant(obs),
                                  action=tf.constant(action), policy_info=(), next_step_type=tf.constant(mid),
                                  reward=tf.constant(reward), discount=tf.constant(discount))
@@ -426,8 +444,8 @@ def recycle_both(tf, ours: SACAgent, theirs, mapping: dict, batch: dict) -> dict
     b = torch_batch(batch)
     with torch.no_grad():
         q_ours = torch.min(*ours.critic_target(b["next_obs"], b["action"]))[:, 0].numpy()
-    t1, _ = theirs._target_critic_network_1((batch["next_obs"], batch["action"]))
-    t2, _ = theirs._target_critic_network_2((batch["next_obs"], batch["action"]))
+    t1, _ = theirs._target_critic_network_1((b["next_obs"].numpy(), b["action"].numpy()))
+    t2, _ = theirs._target_critic_network_2((b["next_obs"].numpy(), b["action"].numpy()))
     report["target_min_q_max_abs_diff"] = float(np.max(np.abs(q_ours - np.minimum(t1.numpy(), t2.numpy()))))
     report["target_min_q_scale"] = float(np.max(np.abs(q_ours)))
     # align the two deviations kept by design, so that the rest of the window compares updates
@@ -445,9 +463,8 @@ def recycle_both(tf, ours: SACAgent, theirs, mapping: dict, batch: dict) -> dict
 def compare(args) -> dict[str, Any]:
     tf, redo = import_theirs(args.reference, args.dopamine, args.rigl)
     tf.config.run_functions_eagerly(True)
-    eps = 1e-12 if args.adam_eps == "tiny" else None
-    ours = build_ours(SEED, eps)
-    theirs = build_theirs(tf, redo, eps)
+    ours = build_ours(SEED, float64=NP_FLOAT is np.float64)
+    theirs = build_theirs(tf, redo)
     mapping = name_map(theirs)
     copy_into_theirs(ours, mapping)
     batches, draws = make_problem(args.updates, SEED)
@@ -457,11 +474,12 @@ def compare(args) -> dict[str, Any]:
     with torch.no_grad():
         q1, q2 = ours.critic(b0["obs"], b0["action"])
         mean, log_std = ours.actor.dist(b0["obs"])
-    their_q1, _ = theirs._critic_network_1((batches[0]["obs"], batches[0]["action"]))
+    obs0, act0 = b0["obs"].numpy(), b0["action"].numpy()
+    their_q1, _ = theirs._critic_network_1((obs0, act0))
     worst.add("forward at update 0", "Q1", 0, q1[:, 0].numpy(), their_q1.numpy())
-    their_q2, _ = theirs._critic_network_2((batches[0]["obs"], batches[0]["action"]))
+    their_q2, _ = theirs._critic_network_2((obs0, act0))
     worst.add("forward at update 0", "Q2", 0, q2[:, 0].numpy(), their_q2.numpy())
-    dist, _ = theirs._actor_network(batches[0]["obs"], step_type=(), network_state=())
+    dist, _ = theirs._actor_network(obs0, step_type=(), network_state=())
     base = dist.input_distribution
     worst.add("forward at update 0", "mu", 0, mean.numpy(), base.loc.numpy())
     worst.add("forward at update 0", "sigma", 0, log_std.exp().numpy(), base.stddev().numpy())
@@ -471,6 +489,12 @@ def compare(args) -> dict[str, Any]:
         for k, (batch, eps_k) in enumerate(zip(batches, draws)):
             if k == args.recycle_at:
                 kill_neurons(ours, mapping)
+            if args.adam_eps == "matched":  # Keras' ε before the bias correction = torch's ε_t after it
+                for opt in (ours.actor_opt, ours.critic_opt, ours.alpha_opt):
+                    for group in opt.param_groups:  # and Keras keeps lr, β₁, β₂ as float32 variables
+                        group["lr"] = float(np.float32(LR))
+                        group["betas"] = (float(np.float32(0.9)), float(np.float32(0.999)))
+                        group["eps"] = KERAS_EPS / math.sqrt(1.0 - group["betas"][1] ** (k + 1))
             lo = ours_update(ours, batch, eps_k, ours_feed)
             lt = their_update(tf, theirs, batch, eps_k, their_feed, tap)
             if k == args.recycle_at:
@@ -480,13 +504,17 @@ def compare(args) -> dict[str, Any]:
                 worst.add(f"{key} loss", key, k, np.array(lo[key]), np.array(lt[key]))
             tensors = ours_tensors(ours)
             assert len(tap.grads) == len(mapping) - 12, len(tap.grads)  # the two targets (12 variables) get none
+            step = Worst()
             for vid, grad in tap.grads.items():
                 name, how = by_id[vid]
                 g = tensors[name].grad
-                worst.add("gradients", name, k, to_theirs(g.numpy(), how), grad)
+                for table in (worst, step):
+                    table.add("gradients", name, k, to_theirs(g.numpy(), how), grad)
             for name, (variable, how) in mapping.items():
                 quantity = "target parameters" if name.startswith("critic_target") else "parameters"
-                worst.add(quantity, name, k, to_theirs(tensors[name].detach().numpy(), how), variable.numpy())
+                for table in (worst, step):
+                    table.add(quantity, name, k, to_theirs(tensors[name].detach().numpy(), how), variable.numpy())
+            curve[-1]["max_rel"] = {q: row["rel"] for q, row in step.rows.items()}
     return {"rows": worst.rows, "curve": curve, "adam_eps": args.adam_eps, "updates": args.updates,
             "recycling": event if args.recycle_at < args.updates else None}
 
@@ -499,7 +527,7 @@ def time_updates(args) -> dict[str, Any]:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     torch.set_num_threads(1)
-    ours, theirs = build_ours(SEED), build_theirs(tf, redo, None)
+    ours, theirs = build_ours(SEED), build_theirs(tf, redo)
     batches, _ = make_problem(10, SEED + 1)
     ours_b = [torch_batch(b) for b in batches]
     theirs_b = [their_experience(tf, b) for b in batches]
@@ -552,18 +580,22 @@ def main() -> None:
     parser.add_argument("--dopamine", required=True, help="checkout of github.com/google/dopamine")
     parser.add_argument("--rigl", required=True, help="checkout of github.com/google-research/rigl")
     parser.add_argument("--updates", type=int, default=200, help="updates compared (0: none)")
-    parser.add_argument("--adam-eps", choices=("default", "tiny"), default="default")
+    parser.add_argument("--adam-eps", choices=("default", "matched"), default="default")
+    parser.add_argument("--float64", action="store_true", help="both sides in float64 (rounding shrinks ~1e9×)")
     parser.add_argument("--recycle-at", type=int, default=100, help="ReDo (τ = 0) on critic and actor after this update")
     parser.add_argument("--time", type=int, default=0, help="rounds of the interleaved timing (0: none)")
     parser.add_argument("--json", help="write the results here (with the machine block)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    result: dict[str, Any] = {"references": {
+    global NP_FLOAT
+    NP_FLOAT = np.float64 if args.float64 else np.float32
+    result: dict[str, Any] = {"float64": args.float64, "references": {
         "tensorflow/agents": "eb24cf5f93f99ed78261975cc61a7fc648febcd5",
         "google/dopamine": "5873f5494ee0c2d7c016d0ab2ad530354fec59d0", "google-research/rigl": "d39fc7d46505cb3196cb1edeb32ed0b6dd44c0f9"}}
     if args.updates:
         result.update(compare(args))
-        result["ours_golden"] = ours_run(args.updates, recycle_at=args.recycle_at)
+        if not args.float64:
+            result["ours_golden"] = ours_run(args.updates, recycle_at=args.recycle_at)
     if args.time:
         result["timing"] = time_updates(args)
     print(json.dumps({k: v for k, v in result.items() if k != "curve"}, indent=2))

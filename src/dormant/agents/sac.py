@@ -236,7 +236,8 @@ class SACAgent(ModuleAgent):
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """Critic, then actor and temperature, then the target (Haarnoja et al.'s order)."""
-        h, next_h = batch["obs"].float(), batch["next_obs"].float()
+        dtype = self.log_alpha.dtype  # float32, or float64 when built so (the side-by-side check's float64 run)
+        h, next_h = batch["obs"].to(dtype), batch["next_obs"].to(dtype)
         metrics = {"batch_reward": batch["reward"].mean()}
         metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h))
         metrics.update(self.update_actor_and_alpha(h))
@@ -248,7 +249,7 @@ class SACAgent(ModuleAgent):
         return dormant_tensors(self.actor, h, tau=self.dormant_tau, kind="drm", scoring=self.dormant_scoring)
 
     def probe_features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return batch["obs"].float()
+        return batch["obs"].to(self.log_alpha.dtype)
 
     def probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
         return {"actor": (h,), "critic": (h, batch["action"])}
