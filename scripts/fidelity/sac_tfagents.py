@@ -14,8 +14,8 @@ squared TD error), and our agent with the ``agent=sac`` defaults, on HalfCheetah
 
 - **Stubbed**: only ``reverb`` (the replay server ReDo's module imports but no compared
   code calls). TensorFlow runs eagerly (``tf.config.run_functions_eagerly``) so that the
-  standard-normal draws can be fed; ``--time`` runs TF-Agents' update as ``tf.function``,
-  as ReDo's learner does.
+  standard-normal draws can be fed; ``--time`` runs TF-Agents' update as a ``tf.function``
+  (``common.function``), as ReDo's ``learner.Learner`` does.
 - **Same weights**: ours are copied into theirs through an explicit map that must cover
   every variable of their actor, both critics and both target critics exactly once. Keras
   kernels are the transpose of torch's weights; their critic concatenates (action,
@@ -35,8 +35,8 @@ squared TD error), and our agent with the ``agent=sac`` defaults, on HalfCheetah
   replaced by a float64 variable (both start at 0).
 - **Adam's ε**: Keras' Adam adds its ε (1e-7) to √v before the bias correction of the step,
   torch adds its own (1e-8) after it: the same as torch with ε_t = 1e-7 / √(1 − β₂ᵗ); and
-  Keras keeps lr, β₁ and β₂ as float32 variables (1 − β₂ is then 1.3e-5 off 0.001).
-  ``--adam-eps matched`` gives our optimisers that ε_t and the float32-rounded lr, β₁, β₂
+  Keras keeps lr, β₁ and β₂ as variables of its float type (in float32, 1 − β₂ is 1.3e-5 off 0.001).
+  ``--adam-eps matched`` gives our optimisers that ε_t and lr, β₁, β₂ rounded alike
   before each update, so that the
   comparison isolates rounding; ``--adam-eps default`` keeps each framework's own (what the
   two codes really run) and so measures that deviation.
@@ -491,9 +491,9 @@ def compare(args) -> dict[str, Any]:
                 kill_neurons(ours, mapping)
             if args.adam_eps == "matched":  # Keras' ε before the bias correction = torch's ε_t after it
                 for opt in (ours.actor_opt, ours.critic_opt, ours.alpha_opt):
-                    for group in opt.param_groups:  # and Keras keeps lr, β₁, β₂ as float32 variables
-                        group["lr"] = float(np.float32(LR))
-                        group["betas"] = (float(np.float32(0.9)), float(np.float32(0.999)))
+                    for group in opt.param_groups:  # and Keras keeps lr, β₁, β₂ as variables of floatx
+                        group["lr"] = float(NP_FLOAT(LR))
+                        group["betas"] = (float(NP_FLOAT(0.9)), float(NP_FLOAT(0.999)))
                         group["eps"] = KERAS_EPS / math.sqrt(1.0 - group["betas"][1] ** (k + 1))
             lo = ours_update(ours, batch, eps_k, ours_feed)
             lt = their_update(tf, theirs, batch, eps_k, their_feed, tap)
@@ -531,7 +531,9 @@ def time_updates(args) -> dict[str, Any]:
     batches, _ = make_problem(10, SEED + 1)
     ours_b = [torch_batch(b) for b in batches]
     theirs_b = [their_experience(tf, b) for b in batches]
-    train = theirs.train
+    from tf_agents.utils import common
+
+    train = common.function(theirs.train)  # as ReDo's learner.Learner wraps the train step (agent.train alone is eager in TF2)
     for _ in range(3):  # warm-up (tracing)
         train(theirs_b[0])
         ours.update(ours_b[0], 0)
