@@ -70,8 +70,7 @@ def test_temperature_loss_and_the_sign_of_its_gradient():
         loss.backward()
         assert log_alpha.grad.item() == pytest.approx(grad_expected)
         assert loss.item() == pytest.approx(-math.log(2.0) * -grad_expected)  # −log 2·(mean log π − 1)
-    agent = _agent(action_dim=3)
-    assert agent.target_entropy == -3.0  # auto: −|A|
+    assert _agent(action_dim=3, target_entropy="auto").target_entropy == -3.0  # auto: −|A|
     assert _agent(target_entropy="-0.5").target_entropy == -0.5
 
 
@@ -91,8 +90,8 @@ def test_the_update_regresses_on_the_soft_target_of_its_own_networks():
     torch.manual_seed(3)
     with torch.no_grad():
         next_action, next_log_prob = squashed_gaussian(*agent.actor.dist(batch["next_obs"]))
-        expected = soft_target(batch["reward"], batch["discount"], *agent.critic_target(batch["next_obs"], next_action),
-                               next_log_prob, 1.0).mean()
+        expected = soft_target(0.1 * batch["reward"], batch["discount"],
+                               *agent.critic_target(batch["next_obs"], next_action), next_log_prob, 1.0).mean()
     torch.manual_seed(3)
     metrics = dict(zip(agent.METRICS, agent.update(batch, 0).tolist()))
     assert metrics["critic_target_q"] == pytest.approx(expected.item(), rel=1e-5)
@@ -229,6 +228,147 @@ def test_diagnostics_measure_sac_networks():
                 "critic_srank", "critic_grad_norm", "actor_grad_norm", "actor_weight_norm"):
         assert key in out and math.isfinite(out[key]), key
     assert "encoder_srank" not in out  # states: the encoder is the identity
+
+
+# --- TF-Agents' SacAgent as ReDo ran it (the sac.* defaults) -----------------
+class _Draws:
+    """Records every squashed-Gaussian draw an update makes: (μ, log σ, ε, log π)."""
+
+    def __init__(self, monkeypatch):
+        import dormant.agents.sac as sac_module
+        self.calls = []
+        original = sac_module.squashed_gaussian
+
+        def recording(mean, log_std, noise=None):
+            noise = torch.randn_like(mean) if noise is None else noise
+            action, log_prob = original(mean, log_std, noise)
+            self.calls.append((mean.detach().clone(), log_std.detach().clone(), noise, log_prob.detach().clone()))
+            return action, log_prob
+
+        monkeypatch.setattr(sac_module, "squashed_gaussian", recording)
+
+
+def test_reward_scale_scales_the_target_only_and_the_critic_loss_is_halved(monkeypatch):
+    """TF-Agents (ReDo: reward_scale_factor=0.1, critic_loss_weight=0.5):
+    y = 0.1·r + γ·(min Q' − α·log π'),  critic loss ½·Σ_j mean (Q_j − y)²; batch_reward stays the task's."""
+    torch.manual_seed(0)
+    agent, batch = _agent(), _batch()
+    assert SACConfig().reward_scale == 0.1
+    draws = _Draws(monkeypatch)
+    with torch.no_grad():
+        q1, q2 = agent.critic(batch["obs"], batch["action"])
+        target_critic = copy.deepcopy(agent.critic_target)
+    metrics = dict(zip(agent.METRICS, agent.update(batch, 0).tolist()))
+    mean, log_std, noise, next_log_prob = draws.calls[0]
+    with torch.no_grad():
+        next_action = torch.tanh(mean + log_std.exp() * noise)
+        y = 0.1 * batch["reward"] + batch["discount"] * (torch.min(*target_critic(batch["next_obs"], next_action))
+                                                        - next_log_prob)
+    assert metrics["critic_target_q"] == pytest.approx(y.mean().item(), rel=1e-5)
+    expected = 0.5 * (((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean())
+    assert metrics["critic_loss"] == pytest.approx(expected.item(), rel=1e-5)
+    assert metrics["batch_reward"] == pytest.approx(batch["reward"].mean().item(), rel=1e-6)  # unscaled
+    paper = _agent(reward_scale=1.0)
+    assert paper.reward_scale == 1.0
+
+
+def test_temperature_loss_draws_afresh_from_the_updated_actor(monkeypatch):
+    """TF-Agents computes the α loss after the actor's step, on a new sample of the moved actor
+    (three draws per update); sac.alpha_sample=actor reuses the actor loss's (two draws)."""
+    torch.manual_seed(0)
+    agent, batch = _agent(), _batch()
+    draws = _Draws(monkeypatch)
+    metrics = dict(zip(agent.METRICS, agent.update(batch, 0).tolist()))
+    assert len(draws.calls) == 3
+    mean, log_std, _, log_prob = draws.calls[2]
+    with torch.no_grad():
+        now_mean, now_log_std = agent.actor.dist(batch["obs"])
+    assert torch.allclose(mean, now_mean) and torch.allclose(log_std, now_log_std)  # the actor after its step
+    assert not torch.allclose(draws.calls[1][0], now_mean)  # … which moved
+    assert metrics["alpha_loss"] == 0.0  # log α = 0 at the start
+    log_alpha_before = agent.log_alpha.detach().clone()
+    draws.calls.clear()
+    metrics = dict(zip(agent.METRICS, agent.update(batch, 1).tolist()))
+    expected = -(log_alpha_before * (draws.calls[2][3].mean() + agent.target_entropy))
+    assert metrics["alpha_loss"] == pytest.approx(expected.item(), rel=1e-5)
+    torch.manual_seed(0)
+    softlearning, batch = _agent(alpha_sample="actor"), _batch()
+    draws.calls.clear()
+    softlearning.update(batch, 0)
+    softlearning.update(batch, 1)
+    assert len(draws.calls) == 4
+
+
+def test_target_entropy_is_half_the_action_dimension_by_default():
+    """TF-Agents' default H̄ = −|A|/2 (ReDo passes none); auto is the SAC paper's −|A|."""
+    assert _agent(action_dim=6).target_entropy == -3.0
+    assert _agent(action_dim=6, target_entropy="auto").target_entropy == -6.0
+
+
+def test_glorot_uniform_initialisation_and_redo_redraws_with_it():
+    """Keras' Dense default (TF-Agents' and ReDo's networks): U(±√(6/(fan_in + fan_out))), bias 0.
+    An orthogonal 256×256 matrix has entries far beyond that bound; sac.init=orthogonal gives it."""
+    torch.manual_seed(0)
+    cfg = AgentConfig(name="sac", hidden_dim=256, num_expl_steps=0)
+    agent = SACAgent((17,), 6, cfg, pixels=False, device=CPU)
+    for layer in [*agent.actor.policy, *agent.critic.q1, *agent.critic.q2]:
+        if isinstance(layer, torch.nn.Linear):
+            limit = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+            assert layer.weight.abs().max() <= limit and layer.weight.abs().max() > 0.95 * limit
+            assert torch.all(layer.bias == 0)
+    hidden = agent.critic.q1[2].weight
+    assert hidden.var().item() == pytest.approx(2.0 / 512, rel=0.05)
+    ortho = SACAgent((17,), 6, cfg, pixels=False, device=CPU, sac=SACConfig(init="orthogonal"))
+    w = ortho.critic.q1[2].weight
+    assert torch.allclose(w @ w.T, torch.eye(256), atol=1e-4) and w.abs().max() > math.sqrt(6.0 / 512)
+    # ReDo re-draws recycled rows from the same initialiser
+    batch = _batch(obs_dim=17, action_dim=6)
+    with torch.no_grad():
+        agent.critic.q1[2].weight[:8] = 0.0
+        agent.critic.q1[2].bias[:8] = -1.0  # dead for every input
+    counts = recycle_agent_(agent, batch, ["critic"], tau=0.0)
+    assert counts["critic.q1.2"] >= 8
+    rows = agent.critic.q1[2].weight[:8]
+    assert rows.abs().max() <= math.sqrt(6.0 / 512) and rows.abs().sum() > 0
+
+
+def test_log_std_is_unclamped_unless_asked():
+    """TF-Agents' tanh-normal projection: σ = exp(output), no clip; softlearning clamps to [−20, 2]."""
+    for clamp, expected in ((False, 5.0), (True, 2.0)):
+        agent = _agent(clamp_log_std=clamp)
+        with torch.no_grad():
+            last = agent.actor.policy[-1]
+            last.weight.zero_()
+            last.bias.fill_(5.0)
+        _, log_std = agent.actor.dist(torch.zeros(1, 5))
+        assert torch.all(log_std == expected)
+
+
+def test_sac_paper_preset_and_the_new_options_validated():
+    base = {"task": "gym:Pendulum-v1", "agent": "sac", "obs": "states"}
+    s = resolve(base).sac
+    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == \
+        (0.1, "half", "glorot_uniform", False, "fresh")
+    s = resolve({**base, "preset": "sac-paper"}).sac
+    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == \
+        (1.0, "auto", "glorot_uniform", True, "actor")
+    for key, value, match in (("sac.reward_scale", 0, "reward_scale must be a finite number > 0"),
+                              ("sac.reward_scale", -1, "reward_scale must be a finite number > 0"),
+                              ("sac.init", "orthogonl", "did you mean 'orthogonal'"),
+                              ("sac.alpha_sample", "frsh", "did you mean 'fresh'"),
+                              ("sac.target_entropy", "hlaf", "did you mean 'half'")):
+        with pytest.raises(ConfigError, match=match):
+            resolve({**base, key: value})
+    with pytest.raises(ConfigError, match="preset=sac-paper sets sac.* options: it needs agent=sac"):
+        resolve({"task": "dmc/cartpole_balance", "preset": "sac-paper"})
+
+
+def test_a_resumed_run_from_before_the_tf_agents_defaults_keeps_its_behaviour():
+    from dormant.config.overrides import with_defaults
+
+    old = with_defaults({"agent.name": "sac", "sac.target_entropy": "auto"})
+    assert (old["sac.reward_scale"], old["sac.init"], old["sac.clamp_log_std"], old["sac.alpha_sample"]) == \
+        (1.0, "orthogonal", True, "actor")
 
 
 # --- configuration -----------------------------------------------------------

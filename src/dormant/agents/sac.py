@@ -1,17 +1,23 @@
 """SAC (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications", the version
 with a learned temperature) on state observations: the agent of ReDo's continuous-control
-experiments (Sokar et al. 2023, App. A, Table 4).
+experiments (Sokar et al. 2023, App. A, Table 4), which ran TF-Agents' SacAgent. The
+``sac.*`` defaults are TF-Agents' as ReDo ran it; ``preset=sac-paper`` gives softlearning's.
 
 - **Policy**: a tanh-squashed Gaussian. An MLP (two hidden ReLU layers) gives the mean μ and
-  log σ (clamped to [log_std_min, log_std_max]) of u ~ N(μ, σ²); the action is a = tanh(u),
-  so it lies in (−1, 1), the trainer's action range. Its log-density carries the change of
-  variables:  log π(a|s) = Σ_i [log N(u_i; μ_i, σ_i) − log(1 − tanh(u_i)²)].
+  log σ of u ~ N(μ, σ²), σ = exp(log σ) (log σ clamped to [log_std_min, log_std_max] first
+  with ``sac.clamp_log_std``); the action is a = tanh(u), so it lies in (−1, 1), the trainer's
+  action range. Its log-density carries the change of variables:
+  log π(a|s) = Σ_i [log N(u_i; μ_i, σ_i) − log(1 − tanh(u_i)²)].
 - **Critic**: two Q MLPs on concat(s, a) and a Polyak copy (rate ``agent.critic_target_tau``).
-  Soft target:  y = r + γ·(1 − done)·(min_j Q'_j(s', a') − α·log π(a'|s')),  a' ~ π(·|s').
+  Soft target:  y = c·r + γ·(1 − done)·(min_j Q'_j(s', a') − α·log π(a'|s')),  a' ~ π(·|s'),
+  with the reward scale c (``sac.reward_scale``); loss ½·Σ_j mean (Q_j(s, a) − y)².
 - **Actor loss**:  E_s[α·log π(ã|s) − min_j Q_j(s, ã)],  ã ~ π(·|s) (reparameterised).
-- **Temperature**: α = exp(log α) minimises  E[−log α·(log π(ã|s) + H̄)]  with target
-  entropy H̄ (default −|A|): when the policy's entropy −log π falls below H̄ the gradient
-  on log α is negative, so α grows and the entropy bonus with it.
+- **Temperature**: α = exp(log α) minimises  E[−log α·(log π(â|s) + H̄)]  with target
+  entropy H̄ (−|A|/2 or −|A|): when the policy's entropy −log π falls below H̄ the gradient
+  on log α is negative, so α grows and the entropy bonus with it. â is a fresh draw from
+  the actor after its step (TF-Agents) or the actor loss's own ã (``sac.alpha_sample=actor``).
+- **Initialisation**: Glorot-uniform weights and zero biases (``sac.init``; DrQ-v2's
+  orthogonal is the other choice); ReDo and resets re-draw with the same initialiser.
 - Acting: uniform random actions for ``agent.num_expl_steps`` steps, then samples from π;
   evaluation uses the mean action tanh(μ).
 
@@ -40,6 +46,26 @@ from dormant.nets import StateEncoder, mlp, weight_init
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors
 
 LOG_2 = math.log(2.0)
+
+
+def glorot_uniform_init(module: nn.Module) -> None:
+    """Keras' default initialiser (TF-Agents', softlearning's): Glorot-uniform weights, zero biases."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+INITS = {"glorot_uniform": glorot_uniform_init, "orthogonal": weight_init}
+
+
+def target_entropy(setting: str, action_dim: int) -> float:
+    """H̄ for ``sac.target_entropy``: half → −|A|/2 (TF-Agents), auto → −|A| (the SAC paper), else the number."""
+    if setting == "half":
+        return -action_dim / 2.0
+    if setting == "auto":
+        return -float(action_dim)
+    return float(setting)
 
 
 def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
@@ -72,17 +98,19 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
 
 class SACActor(nn.Module):
     """MLP → (μ, log σ). ``forward`` gives the mean action tanh(μ) (acting in evaluation, and
-    what probes and diagnostics pass through); ``dist`` gives μ and the clamped log σ."""
+    what probes and diagnostics pass through); ``dist`` gives μ and log σ (clamped to
+    [log_std_min, log_std_max] when ``clamp``)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, log_std_min: float, log_std_max: float):
+    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, log_std_min: float, log_std_max: float,
+                 *, clamp: bool = True, init_fn=weight_init):
         super().__init__()
         self.policy = mlp(obs_dim, hidden_dim, 2 * action_dim)
-        self.log_std_min, self.log_std_max = log_std_min, log_std_max
-        self.apply(weight_init)
+        self.log_std_min, self.log_std_max, self.clamp = log_std_min, log_std_max, clamp
+        self.apply(init_fn)
 
     def dist(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_std = self.policy(h).chunk(2, dim=-1)
-        return mean, log_std.clamp(self.log_std_min, self.log_std_max)
+        return mean, log_std.clamp(self.log_std_min, self.log_std_max) if self.clamp else log_std
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dist(h)[0])
@@ -91,11 +119,11 @@ class SACActor(nn.Module):
 class SACCritic(nn.Module):
     """Q1 and Q2, each an MLP on concat(state, action) (no shared trunk)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int):
+    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, *, init_fn=weight_init):
         super().__init__()
         self.q1 = mlp(obs_dim + action_dim, hidden_dim, 1)
         self.q2 = mlp(obs_dim + action_dim, hidden_dim, 1)
-        self.apply(weight_init)
+        self.apply(init_fn)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([h, action], dim=-1)
@@ -112,7 +140,7 @@ class SACAgent(ModuleAgent):
     METRICS_LAST: frozenset[str] = frozenset({"alpha"})
     dormant_tau: float = 0.025
     dormant_scoring: str = "post_activation"
-    init_fn = staticmethod(weight_init)
+    init_fn = staticmethod(glorot_uniform_init)  # the instance's follows sac.init
     replay_horizon: int = 0  # one-step transitions: no K-step extras from the replay
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
@@ -126,9 +154,14 @@ class SACAgent(ModuleAgent):
         self.pixels, self.proprio_dim = False, 0
         self.encoder = StateEncoder(obs_shape).to(device)  # the identity: the seams expect an encoder
         obs_dim = self.encoder.repr_dim
-        self.actor = SACActor(obs_dim, action_dim, cfg.hidden_dim, self.sac.log_std_min,
-                              self.sac.log_std_max).to(device)
-        self.critic = SACCritic(obs_dim, action_dim, cfg.hidden_dim).to(device)
+        if self.sac.init not in INITS:
+            raise ValueError(f"sac.init={self.sac.init!r}: expected one of {sorted(INITS)}")
+        if self.sac.alpha_sample not in ("fresh", "actor"):
+            raise ValueError(f"sac.alpha_sample={self.sac.alpha_sample!r}: expected fresh or actor")
+        self.init_fn = INITS[self.sac.init]
+        self.actor = SACActor(obs_dim, action_dim, cfg.hidden_dim, self.sac.log_std_min, self.sac.log_std_max,
+                              clamp=self.sac.clamp_log_std, init_fn=self.init_fn).to(device)
+        self.critic = SACCritic(obs_dim, action_dim, cfg.hidden_dim, init_fn=self.init_fn).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         decay = cfg.weight_decay
@@ -136,7 +169,8 @@ class SACAgent(ModuleAgent):
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, weight_decay=decay)
         self.log_alpha = torch.tensor(math.log(self.sac.init_temperature), device=device, requires_grad=True)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=self.sac.alpha_lr)
-        self.target_entropy = -float(action_dim) if self.sac.target_entropy == "auto" else float(self.sac.target_entropy)
+        self.target_entropy = target_entropy(self.sac.target_entropy, action_dim)
+        self.reward_scale = float(self.sac.reward_scale)
         self._critic_units = ActiveUnitCounter(self.critic)
 
     @property
@@ -159,10 +193,11 @@ class SACAgent(ModuleAgent):
     def update_critic(self, h, action, reward, discount, next_h) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             next_action, next_log_prob = squashed_gaussian(*self.actor.dist(next_h))
-            target = soft_target(reward, discount, *self.critic_target(next_h, next_action), next_log_prob, self.alpha)
+            target = soft_target(self.reward_scale * reward, discount, *self.critic_target(next_h, next_action),
+                                 next_log_prob, self.alpha)
         with self._critic_units:
             q1, q2 = self.critic(h, action)
-        loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        loss = 0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target))  # J_Q = E[½(Q − y)²] for each Q
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
@@ -183,6 +218,9 @@ class SACAgent(ModuleAgent):
         self.actor_opt.step()
         metrics = {"actor_loss": loss.detach(), "actor_logprob": log_prob.detach().mean(),
                    "actor_ent": -log_prob.detach().mean(), "alpha": alpha}
+        if self.sac.alpha_sample == "fresh":  # TF-Agents: a new draw from the actor it just moved
+            with torch.no_grad():
+                _, log_prob = squashed_gaussian(*self.actor.dist(h))
         alpha_loss = temperature_loss(self.log_alpha, log_prob, self.target_entropy)
         if self.sac.learn_temperature:
             self.alpha_opt.zero_grad(set_to_none=True)
@@ -198,7 +236,8 @@ class SACAgent(ModuleAgent):
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """Critic, then actor and temperature, then the target (Haarnoja et al.'s order)."""
-        h, next_h = batch["obs"].float(), batch["next_obs"].float()
+        dtype = self.log_alpha.dtype  # float32, or float64 when built so (the side-by-side check's float64 run)
+        h, next_h = batch["obs"].to(dtype), batch["next_obs"].to(dtype)
         metrics = {"batch_reward": batch["reward"].mean()}
         metrics.update(self.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h))
         metrics.update(self.update_actor_and_alpha(h))
@@ -210,7 +249,7 @@ class SACAgent(ModuleAgent):
         return dormant_tensors(self.actor, h, tau=self.dormant_tau, kind="drm", scoring=self.dormant_scoring)
 
     def probe_features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return batch["obs"].float()
+        return batch["obs"].to(self.log_alpha.dtype)
 
     def probe_inputs(self, h: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
         return {"actor": (h,), "critic": (h, batch["action"])}

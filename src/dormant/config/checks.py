@@ -171,14 +171,19 @@ def _validate_sac(cfg: Config) -> None:
         raise ConfigError(f"sac.alpha_lr must be > 0, got {s.alpha_lr}")
     if not s.log_std_min < s.log_std_max:
         raise ConfigError(f"sac.log_std_min={s.log_std_min} must be below sac.log_std_max={s.log_std_max}")
-    if s.target_entropy != "auto":
+    if not (s.reward_scale > 0 and math.isfinite(s.reward_scale)):
+        raise ConfigError(f"sac.reward_scale must be a finite number > 0 (ReDo's 0.1, the SAC paper's 1), "
+                          f"got {s.reward_scale}")
+    check_choice("sac.init", s.init, ("glorot_uniform", "orthogonal"))
+    check_choice("sac.alpha_sample", s.alpha_sample, ("fresh", "actor"))
+    if s.target_entropy not in ("auto", "half"):
         try:
             value = float(s.target_entropy)
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto'])}: "
-                              "expected auto (−|A|) or a finite number")
+            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto', 'half'])}: "
+                              "expected half (−|A|/2), auto (−|A|) or a finite number")
 
 
 def _validate_taco(cfg: Config) -> None:

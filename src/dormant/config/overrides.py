@@ -108,8 +108,9 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     check_obs(task, obs)
     layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent), AGENT_PRESETS.get(agent, {})]
     if preset:
-        if agent != "drm" and any(key.startswith("drm.") for key in PRESETS[preset]):
-            raise ConfigError(f"preset={preset} sets drm.* options: it needs agent=drm (agent is {agent!r})")
+        for section, owner in AGENT_SECTIONS.items():
+            if AGENT_FAMILY.get(agent, agent) != owner and any(key.startswith(section + ".") for key in PRESETS[preset]):
+                raise ConfigError(f"preset={preset} sets {section}.* options: it needs agent={owner} (agent is {agent!r})")
         layers.append(PRESETS[preset])
     if obs == "states":
         layers.append(STATE_PRESET)

@@ -106,15 +106,21 @@ class ALIXConfig:
 
 @dataclass
 class SACConfig:
-    """SAC (Haarnoja et al. 2018, learned temperature); used only by ``agent=sac``. The shared
-    settings (lr, widths, τ, batch, exploration steps) come from ``agent.*`` and the sac preset."""
+    """SAC (Haarnoja et al. 2018, learned temperature); used only by ``agent=sac``. Defaults:
+    TF-Agents' SacAgent as ReDo ran it (dopamine/labs/redo/tfagents); ``preset=sac-paper`` gives
+    the SAC paper's (softlearning's) choices instead. The shared settings (lr, widths, τ, batch,
+    exploration steps) come from ``agent.*`` and the sac preset."""
 
+    reward_scale: float = 0.1  # r is multiplied by this in the critic's target only (logged rewards and returns stay the task's): ReDo's 0.1 (TF-Agents' reward_scale_factor); the SAC paper: 1
+    target_entropy: str = "half"  # H̄ of the temperature loss: half (−|A|/2, TF-Agents' default, which ReDo ran), auto (−|A|, the SAC paper's) or a number
+    init: str = "glorot_uniform"  # initialiser of every Linear (biases 0), also what ReDo and resets re-draw: glorot_uniform (Keras' default: TF-Agents, softlearning) | orthogonal (DrQ-v2's)
+    clamp_log_std: bool = False  # clamp the actor's log σ to [log_std_min, log_std_max] before exp (softlearning); false: σ = exp(output), unclamped (TF-Agents' tanh-normal projection, ReDo)
+    alpha_sample: str = "fresh"  # actions of the temperature loss: fresh (a new draw from the actor after its step: TF-Agents, ReDo) | actor (the actor loss's own draw: softlearning)
     init_temperature: float = 1.0  # α at the start (softlearning's and TF-Agents' initial log α = 0)
     learn_temperature: bool = True  # tune α towards the target entropy; false: α stays at init_temperature
-    target_entropy: str = "auto"  # H̄ of the temperature loss: auto (−|A|, the SAC paper's) or a number
     alpha_lr: float = 3e-4  # Adam learning rate of log α
-    log_std_min: float = -20.0  # lower clamp of the policy's log σ (softlearning's bounds)
-    log_std_max: float = 2.0  # upper clamp of the policy's log σ
+    log_std_min: float = -20.0  # lower clamp of the policy's log σ, with clamp_log_std (softlearning's bounds)
+    log_std_max: float = 2.0  # upper clamp of the policy's log σ, with clamp_log_std
 
 
 @dataclass
@@ -257,9 +263,11 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     # draws uniformly over stored transitions, the running episode's included.
     "alix": {"agent.augment": False, "replay.sample_open_episode": True},
     "taco": {"agent.batch_size": 1024},  # the authors' DMC batch (cfgs/agent/taco.yaml); DrQ-v2's is 256
-    # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 runs it on MuJoCo: Adam 3e-4, batch
-    # 256, two hidden layers of 256, τ = 0.005, γ = 0.99, one update per environment step (no
-    # action repeat), one-step targets, 10,000 initial random steps before the first update.
+    # SAC v2 (Haarnoja et al. 2018, App. D) as ReDo's Table 4 and its train_eval (dopamine
+    # labs/redo/tfagents/sac_train_eval.py) run it on MuJoCo: Adam 3e-4 for actor, critic and α,
+    # batch 256, two hidden layers of 256, τ = 0.005 every update, γ = 0.99, one update per
+    # environment step (no action repeat), one-step targets, 10,000 initial random steps before
+    # the first update. The sac.* defaults are TF-Agents' (reward scale 0.1, H̄ = −|A|/2, …).
     "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
             "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
             "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000},
@@ -283,6 +291,15 @@ STATE_PRESET: dict[str, Any] = {"env.frame_stack": 1}
 # overrides. They reproduce code paths of the reference repositories that differ from
 # the paper and from our defaults; each entry says why it is not the default.
 PRESETS: dict[str, dict[str, Any]] = {
+    # SAC as its paper (Haarnoja et al. 2018, arXiv 1812.05905, App. D) and its reference code
+    # (softlearning) run it, where the default agent=sac is TF-Agents' SacAgent as ReDo ran it:
+    # rewards unscaled, target entropy −|A|, log σ clamped to [−20, 2] before exp, and the
+    # temperature's loss on the actor loss's own draw. Both initialise with Glorot-uniform
+    # (Keras' default) and share the agent.* settings of the sac agent preset.
+    "sac-paper": {
+        "sac.reward_scale": 1.0, "sac.target_entropy": "auto", "sac.clamp_log_std": True,
+        "sac.alpha_sample": "actor",
+    },
     # The DrM reference's MetaWorld trainer (train_mw.py + agents/drm_mw.py): its
     # buffer is built with n-step ⌊3 + 7⌋ = 10 and γ = 0.997 − 0.02 − 0.007 = 0.97 (the
     # schedules that would change them are never called), λ is the constant 0.5, α_max
@@ -351,6 +368,9 @@ def frame_list(text: str) -> list[int]:
 # Options added after runs had been saved without them, whose default changed what such a
 # run did: a saved config that lacks the key ran with this value, not today's default.
 LEGACY_VALUES: dict[str, Any] = {
+    # agent=sac before it followed TF-Agents as ReDo ran it (a resumed run keeps its behaviour;
+    # its critic loss is now ½·Σ mean (Q − y)², which Adam's step hardly sees)
+    "sac.reward_scale": 1.0, "sac.init": "orthogonal", "sac.clamp_log_std": True, "sac.alpha_sample": "actor",
     "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
     "log.redo_taus_extra": "",  # diagnostics.csv had no τ = 0 / 0.1 columns before: a resumed run keeps its columns
 }
