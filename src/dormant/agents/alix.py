@@ -124,6 +124,7 @@ class ALIXAgent(DrQV2Agent):
         if not pixels:
             raise ValueError("ALIX smooths convolutional feature maps: it needs pixel observations")
         self.alix = alix or ALIXConfig()
+        self.critic_head_gain = self.alix.critic_head_gain
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
                          proprio_dim=proprio_dim)
         self.encoder.eval()  # no LIX outside the update (acting, evaluation, probes)
