@@ -16,7 +16,7 @@ from dormant.config import AgentConfig, ALIXConfig
 # Recorded from the AUTHORS' side of: scripts/fidelity/alix.py --reference PATH --frames synthetic
 #   --batch 8 --hidden 64 --updates 10   (seed 1; updates at agent steps 0, 2, …, 18; σ linear(1.0,0.1,400)).
 # Ours gave the same to ≤ 3.4e-6 relative (losses), 1.3e-5 (actor loss near 0: 5e-7 absolute),
-# 2e-7 (the squared norms), S to the last bit.
+# 2e-7 (the squared norms); S within the test's 1e-6.
 GOLDEN = {
     "critic_loss": [0.20133936405181885, 0.3661960959434509, 0.8562695980072021],
     "actor_loss": [-0.46971115469932556, 0.03934192657470703, -0.294269323348999],
