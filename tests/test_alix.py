@@ -106,3 +106,32 @@ def test_alix_configuration(overrides, message):
 def test_alix_turns_random_shifts_off_unless_asked():
     assert resolve({"agent": "alix", "task": "dmc/cartpole_swingup"}).agent.augment is False
     assert resolve({"agent": "alix", "task": "dmc/cartpole_swingup", "agent.augment": "true"}).agent.augment is True
+
+
+def _singular_values(layer: torch.nn.Linear) -> torch.Tensor:
+    return torch.linalg.svdvals(layer.weight.detach().double())
+
+
+def test_alix_q_heads_start_orthogonal_with_gain_sqrt2_like_the_authors_critic():
+    """The authors' critic (a parallel twin-Q layer) draws all three Linears of each head
+    orthogonally with the ReLU gain √2; the trunk keeps gain 1. A fresh draw (DrM's
+    perturbation, ReDo) keeps the gain; DrQ-v2's heads keep gain 1."""
+    from dormant.agents.drqv2 import DrQV2Agent
+    from dormant.plasticity.surgery import fresh_copy
+
+    a = agent()
+    for critic in (a.critic, a.critic_target, fresh_copy(a.critic, a.init_fn)):
+        heads = [m for head in (critic.q1, critic.q2) for m in head if isinstance(m, torch.nn.Linear)]
+        assert len(heads) == 6
+        for layer in heads:
+            assert torch.allclose(_singular_values(layer), torch.full((), 2 ** 0.5, dtype=torch.float64), atol=1e-5)
+            assert (layer.bias == 0).all()
+        assert torch.allclose(_singular_values(critic.trunk[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
+    torch.manual_seed(0)
+    plain = DrQV2Agent((9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True, device=torch.device("cpu"))
+    assert torch.allclose(_singular_values(plain.critic.q1[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
+    one = ALIXAgent((9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True,
+                    device=torch.device("cpu"), alix=ALIXConfig(critic_head_gain=1.0))
+    assert torch.allclose(_singular_values(one.critic.q2[4]), torch.ones((), dtype=torch.float64), atol=1e-5)
+    with pytest.raises(ConfigError, match="critic_head_gain"):
+        resolve({"task": "dmc/cartpole_swingup", "agent": "alix", "alix.critic_head_gain": "0"})

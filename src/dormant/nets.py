@@ -14,9 +14,11 @@ from torch import nn
 
 
 def weight_init(module: nn.Module) -> None:
-    """DrQ-v2's initialiser; apply with ``net.apply(weight_init)``."""
+    """DrQ-v2's initialiser; apply with ``net.apply(weight_init)``. A Linear with an
+    ``orthogonal_gain`` attribute is drawn with that gain instead of 1 (ALIX's Q heads), so
+    every later fresh draw of it (DrM's perturbation, ReDo) keeps the gain too."""
     if isinstance(module, nn.Linear):
-        nn.init.orthogonal_(module.weight.data)
+        nn.init.orthogonal_(module.weight.data, getattr(module, "orthogonal_gain", 1.0))
         if module.bias is not None:
             module.bias.data.fill_(0.0)
     elif isinstance(module, nn.Conv2d):
@@ -117,14 +119,19 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Own trunk; Q1 and Q2 heads on ``concat(trunk(h), action)``."""
+    """Own trunk; Q1 and Q2 heads on ``concat(trunk(h), action)``. ``head_gain``: the
+    orthogonal gain of the heads' Linears (DrQ-v2: 1; ALIX's authors: √2)."""
 
     def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
-                 *, dropout: float = 0.0, layernorm: bool = False):
+                 *, dropout: float = 0.0, layernorm: bool = False, head_gain: float = 1.0):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
         self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
+        if head_gain != 1.0:
+            for layer in (*self.q1, *self.q2):
+                if isinstance(layer, nn.Linear):
+                    layer.orthogonal_gain = head_gain
         self.apply(weight_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

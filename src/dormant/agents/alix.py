@@ -46,11 +46,15 @@ def local_signal_mixing(x: torch.Tensor, s: float | torch.Tensor, max_shift: flo
     padded = F.pad(x, (pad,) * 4, mode="replicate")
     size = h + 2 * pad
     draws = torch.rand((1 if fixed_batch else n, 1, 1, 2), device=x.device, dtype=x.dtype)
-    offset = (draws - 0.5) * s * (2 * max_shift + 1)  # pixels, uniform in ±(max_shift + ½)·s
-    index = torch.arange(h, device=x.device, dtype=x.dtype) + pad
+    # Where output pixel 0 starts reading, in pixels from the padded map's left (top) edge: the
+    # window of width 2·pad + 1 around it is narrowed to the share `span` (offsets ±(max_shift + ½)·s).
+    window = 2 * pad + 1
+    span = s * ((2 * max_shift + 1) / window)
+    start = (draws * span + (1 - span) / 2) * window
+    index = torch.arange(h, device=x.device, dtype=x.dtype)
     grid_x, grid_y = index.view(1, h).expand(h, h), index.view(h, 1).expand(h, h)
-    position = torch.stack([grid_x, grid_y], dim=-1).unsqueeze(0) + offset  # in padded pixels
-    normalised = (position + 0.5) * (2.0 / size) - 1.0  # pixel centres, align_corners=False
+    position = torch.stack([grid_x, grid_y], dim=-1).unsqueeze(0) + start  # pixel edges of the padded map
+    normalised = position * 2.0 / size - 1.0  # align_corners=False: -1 and 1 are the map's outer edges
     return F.grid_sample(padded, normalised.expand(n, -1, -1, -1), mode="bilinear", padding_mode="zeros",
                          align_corners=False)
 
@@ -124,6 +128,7 @@ class ALIXAgent(DrQV2Agent):
         if not pixels:
             raise ValueError("ALIX smooths convolutional feature maps: it needs pixel observations")
         self.alix = alix or ALIXConfig()
+        self.critic_head_gain = self.alix.critic_head_gain
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
                          proprio_dim=proprio_dim)
         self.encoder.eval()  # no LIX outside the update (acting, evaluation, probes)

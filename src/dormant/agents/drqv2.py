@@ -42,6 +42,7 @@ class DrQV2Agent(ModuleAgent):
     dormant_scoring: str = "post_activation"
     init_fn = staticmethod(weight_init)  # what a fresh draw of any of its networks uses
     replay_horizon: int = 0  # K-step extras the replay adds to a batch (TACO sets K); 0: none
+    critic_head_gain: float = 1.0  # orthogonal gain of the Q heads' Linears (ALIX: √2)
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
                  *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
@@ -83,7 +84,7 @@ class DrQV2Agent(ModuleAgent):
         """The twin-Q critic on (features, action) (TACO's reads the action through its action encoder)."""
         cfg = self.cfg
         return Critic(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, self.proprio_dim,
-                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm)
+                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm, head_gain=self.critic_head_gain)
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
         """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""

@@ -117,6 +117,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alix: s_init must be in [0, 1], max_shift and s_lr > 0, s_beta1 in [0, 1)")
     if a.nd_kernel < 3 or a.nd_kernel % 2 == 0:
         raise ConfigError(f"alix.nd_kernel must be odd and ≥ 3, got {a.nd_kernel}")
+    if not (a.critic_head_gain > 0 and math.isfinite(a.critic_head_gain)):
+        raise ConfigError(f"alix.critic_head_gain must be a finite number > 0, got {a.critic_head_gain}")
     _validate_taco(cfg)
     check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
     if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):

@@ -102,6 +102,7 @@ class ALIXConfig:
     s_lr: float = 2e-3  # Adam learning rate of S
     s_beta1: float = 0.5  # Adam β1 of S (β2 = 0.999)
     fixed_batch: bool = True  # one random LIX offset per batch (the authors' setting); false: one per sample
+    critic_head_gain: float = 2 ** 0.5  # orthogonal-init gain of the 3 Linears of each Q head (the authors' parallel critic: √2, the ReLU gain); 1: DrQ-v2's
 
 
 @dataclass
