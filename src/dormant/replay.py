@@ -43,6 +43,10 @@ stay there, 8 bytes a slot), then one index copy and one float copy to the devic
 frames are gathered and stacked; the batch is then torch tensors on the device, equal to the
 host batch value for value. Checkpoints are the same in both (CPU tensors), so either loads
 into the other. See ``replay_storage``.
+
+Length: one sampler with four reference behaviours (DrQ-v2's episodes, Dopamine's
+transitions, the open episode, zero-padded stacks) that share the slot arithmetic; splitting
+it into a ``replay/`` package with the storage and shard modules is planned.
 """
 
 from __future__ import annotations

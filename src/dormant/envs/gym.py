@@ -22,12 +22,13 @@ the environment is built, which ``resolve`` does once (``check``) before any wor
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import numpy as np
 
 from dormant.envs.base import GymnasiumTask, close_at_exit
-from dormant.envs.registry import Suite
+from dormant.envs.registry import Suite, add_env_adapter
 from dormant.errors import ConfigError, closest
 
 NEED_BOX = "the continuous-action agents (drqv2, drm, alix, taco, sac) need a continuous Box action space"
@@ -219,6 +220,15 @@ class GymEnv(GymnasiumTask):
             self._env.close()
 
 
+def adapt_gymnasium_env(returned: Any, cfg: Any, seed: int) -> GymEnv | None:
+    """A plain ``gymnasium.Env`` from a suite's factory, with the run's wrappers (else None).
+    Gymnasium not imported: the factory cannot have built one (and it may not be installed)."""
+    gymnasium = sys.modules.get("gymnasium")
+    if gymnasium is None or not isinstance(returned, gymnasium.Env):
+        return None
+    return make(cfg.task, cfg, seed, env=returned)
+
+
 def make(name: str, cfg: Any, seed: int, env: Any = None) -> GymEnv:
     """``gym:<name>`` with the run's wrappers; or ``env``, an already built Gymnasium env."""
     from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
@@ -251,3 +261,4 @@ def check(name: str, cfg: Any) -> None:
 SUITE = Suite(make=make, tasks=None, obs=("pixels", "states"), check=check, separator=":", requires="gymnasium",
               note=lambda _: "any Gymnasium env with a Box action space (Discrete for dqn/drq_eps): "
                                 "gym:<id> or gym:<module>:<callable>")
+add_env_adapter(adapt_gymnasium_env)

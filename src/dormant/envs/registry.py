@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -247,13 +246,20 @@ def make_env(cfg: Any, *, seed: int) -> Env:
     require_suite(cfg.task)
     _, rest, suite = _suite_of(cfg.task)
     env = suite.make(rest, cfg, seed)
-    if _is_gymnasium_env(env):  # a factory may return a plain Gymnasium env: give it the run's wrappers
-        from dormant.envs.gym import make as wrap_gym
-
-        return wrap_gym(cfg.task, cfg, seed, env=env)
+    for adapt in _ADAPTERS:  # e.g. a plain Gymnasium env gets the run's wrappers (envs/gym.py)
+        adapted = adapt(env, cfg, seed)
+        if adapted is not None:
+            return adapted
     return env
 
 
-def _is_gymnasium_env(env: Any) -> bool:
-    gymnasium = sys.modules.get("gymnasium")  # not installed or not imported: the factory cannot have built one
-    return gymnasium is not None and isinstance(env, gymnasium.Env)
+# What a suite's factory may return besides an ``Env``: each adapter turns such an object into
+# one (or returns None). envs/gym.py adds the Gymnasium one; adapters keep this module free of
+# imports of the suites.
+_ADAPTERS: list[Callable[[Any, Any, int], Env | None]] = []
+
+
+def add_env_adapter(adapt: Callable[[Any, Any, int], Env | None]) -> None:
+    """``adapt(returned, cfg, seed)``: an ``Env`` built from what a suite's factory returned, or None."""
+    if adapt not in _ADAPTERS:
+        _ADAPTERS.append(adapt)

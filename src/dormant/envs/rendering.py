@@ -14,6 +14,7 @@ OSMesa does it import with ``disable``, and a later pixel run then says why it c
 from __future__ import annotations
 
 import ctypes.util
+import importlib.util
 import os
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def _backend_works(name: str) -> bool:
     return result.returncode == 0
 
 
+def _load_triton_before_mesa() -> None:
+    """torch's CUDA builds bring Triton, which carries its own LLVM; Mesa's software
+    renderer (llvmpipe, what EGL and OSMesa are on a machine without a GPU) loads another.
+    Imported after Mesa, Triton crashes the process (a segmentation fault at the first Adam
+    optimiser, which imports it through torch._dynamo); imported first, both work. So a
+    process that will load a GL backend imports it first: torch does so at the first
+    optimiser anyway, so this costs nothing extra. CPU builds of torch have no Triton."""
+    if "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import torch._dynamo  # noqa: F401  (imports Triton the way torch's optimisers would)
+
+
 def _simulator_imported() -> bool:
     return "dm_control" in sys.modules or "mujoco" in sys.modules
 
@@ -70,16 +82,21 @@ def configure_rendering(need_rendering: bool) -> str:
         if need_rendering and chosen == "disable":
             raise RenderingUnavailable(LATE_HINT.format(backend=chosen) if _simulator_imported() else
                                        "MUJOCO_GL=disable cannot render pixels; unset it or set it to egl or osmesa")
+        if chosen != "disable" and not _simulator_imported():
+            _load_triton_before_mesa()
         return chosen
     if _simulator_imported():
         # Too late to choose; whatever was imported decides.
         return "unset"
     if not need_rendering:
         name = next((name for name, lib in LIBRARIES.items() if ctypes.util.find_library(lib)), "disable")
+        if name != "disable":
+            _load_triton_before_mesa()
         os.environ["MUJOCO_GL"] = name
         if name != "disable":
             os.environ.setdefault("PYOPENGL_PLATFORM", name)
         return name
+    _load_triton_before_mesa()
     for name in LIBRARIES:
         if _backend_works(name):
             os.environ["MUJOCO_GL"] = name
