@@ -50,7 +50,10 @@ def describe_device(device: torch.device) -> str:
 
 
 def environment_info(device: torch.device) -> dict[str, Any]:
+    import torch
+
     versions = {package: _version(package) for package in PACKAGES}
+    versions["torch"] = torch.__version__  # names the build too (2.13.0+cpu, 2.13.0+cu130); pip's metadata may not
     commit = _git_commit()
     if commit:
         versions["dormant"] += f" (git {commit})"
