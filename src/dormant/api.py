@@ -88,7 +88,10 @@ def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, de
 @dataclass
 class RunLogs:
     """A run directory's logs as columns: numeric columns are float arrays (NaN where a row
-    has no value), text columns (events' names and details) are arrays of ``str``."""
+    has no value), text columns (events' names and details) are arrays of ``str``. Every
+    column the run's agent would log is there, empty until a row is logged (events without
+    an intervention, diagnostics before the first ``log.diagnostics_every_updates``);
+    ``notes`` says what was left out (a last row cut by a kill)."""
 
     run_dir: Path
     config: dict[str, Any]
@@ -97,22 +100,32 @@ class RunLogs:
     eval: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
     events: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def load_logs(run_dir: str | Path) -> RunLogs:
-    """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events)."""
+    """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events),
+    each checked: a damaged or foreign file raises ``ConfigError`` naming the file (and the
+    line) and what is wrong; a last row cut by a kill is left out, with a note in ``notes``."""
     from dormant.experiments.plot import read_csv
-    from dormant.experiments.runs import read_config, read_json
+    from dormant.experiments.runfiles import expected_columns, read_run_config, read_status
 
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a run directory ({'a file' if run_dir.exists() else 'does not exist'})")
+    config = read_run_config(run_dir)
+    if config is None:
         raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-    config = read_config(run_dir)
-    if not isinstance(config, dict):
-        raise ConfigError(f"{run_dir / 'config.yaml'} is unreadable")
-    return RunLogs(run_dir, config, read_json(run_dir / "status.json") or {},
-                   **{kind: read_csv(run_dir / f"{kind}.csv", text=True) if (run_dir / f"{kind}.csv").exists() else {}
-                      for kind in ("train", "eval", "diagnostics", "events")})
+    notes: list[str] = []
+    logs = {}
+    for kind in ("train", "eval", "diagnostics", "events"):
+        columns = read_csv(run_dir / f"{kind}.csv", text=True, notes=notes)
+        rows = len(next(iter(columns.values()))) if columns else 0
+        for name in expected_columns(kind, config):
+            if name not in columns:
+                columns[name] = np.full(rows, np.nan) if name not in ("event", "detail") else np.full(rows, "", str)
+        logs[kind] = columns
+    return RunLogs(run_dir, config, read_status(run_dir / "status.json") or {}, **logs, notes=notes)
 
 
 class Policy:
