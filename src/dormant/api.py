@@ -36,10 +36,24 @@ def _overrides(args: Sequence[str | Mapping[str, Any]], options: Mapping[str, An
         if isinstance(arg, str):
             out.update(parse_overrides([arg]))
         elif isinstance(arg, Mapping):
-            out.update({str(k): v for k, v in arg.items()})
+            out.update(_flat(arg))
         else:
             raise ConfigError(f"expected 'key=value' strings or a mapping, got {type(arg).__name__}: {arg!r}")
-    out.update({key.replace("__", "."): value for key, value in options.items()})
+    out.update(_flat({key.replace("__", "."): value for key, value in options.items()}))
+    return out
+
+
+def _flat(mapping: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys, as a saved config.yaml nests them: ``{"agent": {"lr": 1e-4}}``
+    is ``agent.lr=1e-4`` (not an agent named by a mapping)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            if not value:
+                raise ConfigError(f"{prefix}{key}: an empty mapping sets nothing; give {prefix}{key}.OPTION=value")
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
     return out
 
 
@@ -61,6 +75,9 @@ def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, c
 
     if isinstance(config, Config):
         return launch(_overrides((), options), config=config, callbacks=callbacks)
+    if not (config is None or isinstance(config, (Mapping, list, tuple))):
+        raise ConfigError(f"train() takes a Config, a mapping of options or a list of 'key=value' strings; got "
+                          f"{type(config).__name__}: {config!r:.80}")
     args: tuple = () if config is None else (config,) if isinstance(config, Mapping) else tuple(config)
     return launch(_overrides(args, options), callbacks=callbacks)
 
@@ -76,10 +93,9 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), **options
 def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto",
              seed: int | None = None) -> dict[str, Any]:
     """Evaluate a run's checkpoint (``dormant eval``): mean return, its std, length, success rate."""
-    from dormant.training.evaluation import evaluate_checkpoint
+    from dormant.training.evaluation import evaluate_checkpoint, episodes_option
 
-    if episodes < 1:
-        raise ConfigError(f"episodes must be ≥ 1, got {episodes}")
+    episodes = episodes_option(episodes)
     result = evaluate_checkpoint(run_dir, episodes=episodes, video=video, device=device, seed=seed)
     assert result is not None  # episodes ≥ 1
     return result
@@ -116,16 +132,17 @@ def load_logs(run_dir: str | Path) -> RunLogs:
     config = read_run_config(run_dir)
     if config is None:
         raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+    status = read_status(run_dir / "status.json")
     notes: list[str] = []
     logs = {}
     for kind in ("train", "eval", "diagnostics", "events"):
-        columns = read_csv(run_dir / f"{kind}.csv", text=True, notes=notes)
+        columns = read_csv(run_dir / f"{kind}.csv", text=True, notes=notes, status=status)
         rows = len(next(iter(columns.values()))) if columns else 0
         for name in expected_columns(kind, config):
             if name not in columns:
                 columns[name] = np.full(rows, np.nan) if name not in ("event", "detail") else np.full(rows, "", str)
         logs[kind] = columns
-    return RunLogs(run_dir, config, read_status(run_dir / "status.json") or {}, **logs, notes=notes)
+    return RunLogs(run_dir, config, status or {}, **logs, notes=notes)
 
 
 class Policy:

@@ -105,10 +105,11 @@ class Run:
         return (0.0, 1000.0) if self.task.startswith("dmc/") else None
 
 
-def read_events(path: Path, notes: list[str] | None = None) -> list[tuple[float, str, float]]:
+def read_events(path: Path, notes: list[str] | None = None,
+                status: dict[str, Any] | None = None) -> list[tuple[float, str, float]]:
     """(frame, event, count) of every row of an events.csv (interventions); [] if none.
     Checked as every log is (``RunFileError`` naming the file and line)."""
-    columns = read_csv(path, text=True, notes=notes)
+    columns = read_csv(path, text=True, notes=notes, status=status)
     if not columns:
         return []
     counts = columns.get("count", np.full(len(columns["frame"]), np.nan))
@@ -137,12 +138,12 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     if not path.is_dir() or not (path / "eval.csv").exists():
         run.detail = "not started" if not path.is_dir() else "no evaluation yet"
         return run
-    run.evals = read_csv(path / "eval.csv", notes=notes)
-    run.train = read_csv(path / "train.csv", notes=notes)
-    run.diagnostics = read_csv(path / "diagnostics.csv", notes=notes)
-    run.events = read_events(path / "events.csv", notes=notes)
-    run.environment = read_json(path / ENVIRONMENT)
     status = read_status(path / "status.json") or {}
+    run.evals = read_csv(path / "eval.csv", notes=notes, status=status)
+    run.train = read_csv(path / "train.csv", notes=notes, status=status)
+    run.diagnostics = read_csv(path / "diagnostics.csv", notes=notes, status=status)
+    run.events = read_events(path / "events.csv", notes=notes, status=status)
+    run.environment = read_json(path / ENVIRONMENT)
     last_eval = int(run.evals["frame"][-1]) if run.evals and len(run.evals["frame"]) else 0
     run.frame = int(status.get("frame", last_eval))
     word = status.get("status", "")

@@ -19,14 +19,16 @@ def reference_dir() -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def read_csv(path: Path, *, text: bool = False, notes: list[str] | None = None) -> dict[str, np.ndarray]:
+def read_csv(path: Path, *, text: bool = False, notes: list[str] | None = None,
+             status: dict | None = None) -> dict[str, np.ndarray]:
     """A log's columns as float arrays (NaN where a row has no value), with ``text=True`` also
     its text columns (events' names and details) as arrays of ``str``; checked as
     ``runfiles.read_log`` checks it (``RunFileError`` naming the file and line; a last row cut
-    by a kill is left out with a note in ``notes``)."""
+    by a kill is left out with a note in ``notes``; verified against the sizes and SHA-256s
+    that a run's checked ``status`` records)."""
     from dormant.experiments.runfiles import read_log
 
-    return read_log(path, text=text, notes=notes)
+    return read_log(path, text=text, notes=notes, status=status)
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,15 +89,17 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dormant.experiments.runfiles import read_run_config
+    from dormant.experiments.runfiles import read_run_config, read_status
 
     run_dir = Path(run_dir)
     saved = read_run_config(run_dir) or {}
+    status = read_status(run_dir / "status.json")
     task = task or saved.get("task")
     env = saved.get("env") if isinstance(saved.get("env"), dict) else {}
     agent = f"{saved.get('agent', {}).get('name', '')}, {env.get('obs', '')}".strip(", ")
     notes: list[str] = []
-    train, evals, diag = (read_csv(run_dir / f"{kind}.csv", notes=notes) for kind in ("train", "eval", "diagnostics"))
+    train, evals, diag = (read_csv(run_dir / f"{kind}.csv", notes=notes, status=status)
+                          for kind in ("train", "eval", "diagnostics"))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     dormant = _dormant_series(train, diag)

@@ -38,7 +38,7 @@ STATUS_WORDS = {"finished", "interrupted", "failed", "nonfinite", "write_failed"
 # status.json's fields and their types (the trainer writes them; other fields are allowed but must be JSON)
 STATUS_FIELDS: dict[str, tuple[type, ...]] = {"status": (str,), "frame": (int,), "step": (int,),
                                               "total_frames": (int,), "episodes": (int,),
-                                              "elapsed_s": (int, float), "stop_reason": (str,)}
+                                              "elapsed_s": (int, float), "stop_reason": (str,), "logs": (dict,)}
 STATUS_DIGEST = "sha256"
 CHECKSUM_PREFIX = "# sha256 of the lines above (dormant checks it; delete this line after editing by hand): "
 
@@ -48,18 +48,48 @@ class RunFileError(ConfigError):
     matters, and what is wrong."""
 
 
-def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None) -> dict[str, np.ndarray]:
+LOGS = ("train.csv", "eval.csv", "diagnostics.csv", "events.csv")
+
+
+def log_digests(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of each log as it is now (status.json keeps them when a run finishes
+    or is interrupted, so readers can verify the logs' bytes)."""
+    out = {}
+    for name in LOGS:
+        try:
+            raw = (Path(run_dir) / name).read_bytes()
+        except FileNotFoundError:
+            continue
+        out[name] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    return out
+
+
+def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
+             status: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """A CSV log's columns: float arrays (NaN where a cell is empty), and with ``text=True``
     the text columns (events' ``event``, ``detail``) as arrays of ``str``. A missing file
     gives ``{}``; a partial last row (a kill mid-write) is dropped with a note in ``notes``;
-    anything else wrong raises ``RunFileError`` naming the file and line."""
+    anything else wrong raises ``RunFileError`` naming the file and line. ``status`` (the
+    run's checked status.json): where it records the log's size and SHA-256, the log's
+    first that many bytes must match them (rows a resumed run added later are checked as
+    text only)."""
     path = Path(path)
+    recorded = ((status or {}).get("logs") or {}).get(path.name)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if recorded:
+            raise RunFileError(f"{path} is missing, but {path.parent / 'status.json'} records it "
+                               f"({recorded['bytes']} bytes)") from None
         return {}
     except OSError as err:
         raise RunFileError(f"{path}: cannot read it ({err.strerror or err})") from None
+    if recorded:
+        size = recorded["bytes"]
+        if len(raw) < size or hashlib.sha256(raw[:size]).hexdigest() != recorded["sha256"]:
+            what = (f"shorter ({len(raw)} bytes) than the {size} bytes" if len(raw) < size
+                    else f"its first {size} bytes do not match the SHA-256")
+            raise RunFileError(f"{path} is damaged: {what} recorded in status.json when the run last stopped")
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -163,6 +193,10 @@ def read_status(path: Path) -> dict[str, Any] | None:
     if data["status"] not in STATUS_WORDS:
         raise RunFileError(f"{path}: status {data['status']!r} is not one dormant writes "
                            f"({', '.join(sorted(STATUS_WORDS))}; damaged file?)")
+    for name, entry in (data.get("logs") or {}).items():
+        if name not in LOGS or not isinstance(entry, dict) or not isinstance(entry.get("bytes"), int) \
+                or not isinstance(entry.get("sha256"), str):
+            raise RunFileError(f"{path}: its record of the logs is malformed at {name!r} (damaged file?)")
     if data["frame"] < 0:
         raise RunFileError(f"{path}: frame {data['frame']} is negative (damaged file?)")
     return data

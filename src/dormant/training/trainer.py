@@ -25,7 +25,7 @@ from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
 from dormant.envs.workers import make_env_group
 from dormant.envs.rendering import configure_rendering
-from dormant.experiments.runfiles import config_text, status_text
+from dormant.experiments.runfiles import config_text, log_digests, status_text
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
@@ -388,7 +388,9 @@ class Trainer:
         info = {"status": status, **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
                 "frame": self.frame, "step": self.counters.step,
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
-                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
+                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3),
+                # a resume keeps these logs' bytes whole (it cuts only past its checkpoint): readers verify them
+                **({"logs": log_digests(self.run_dir)} if status in ("finished", "interrupted") else {})}
         atomic_write_text(self.run_dir / "status.json", status_text(info))
 
 
