@@ -271,7 +271,7 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
             value = {k: v for k, v in value.items() if k != "sha256"}
         (copy / "status.json").write_text(json.dumps(value))
         judge("status.json")
-    for cut in range(1, len(status_clean) - 2, 7):  # a status.json cut while written (what a crash of the disk leaves)
+    for cut in sorted({int(c) for c in np.linspace(1, len(status_clean) - 3, 24)}):  # cut while written (a crash)
         (copy / "status.json").write_text(status_clean[:cut])
         judge("status.json")
     (copy / "status.json").write_text(status_clean)

@@ -216,13 +216,13 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
     unusable: list[Unusable] = []
     notes: list[str] = []
     runs = collect(paths, unusable=unusable, notes=notes)
+    if not runs:
+        why = "; ".join(f"{u.path}: {u.reason}" for u in unusable)
+        raise ConfigError("no run could be used" + (f": {why}" if why else ""))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for item in unusable:
         print(f"warning: not used: {item.path}: {item.reason}", file=sys.stderr)
-    if not runs:
-        why = "; ".join(f"{u.path}: {u.reason}" for u in unusable)
-        raise ConfigError("no run could be used" + (f": {why}" if why else ""))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={out} is a file, not a directory; choose another out=")
