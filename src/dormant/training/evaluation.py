@@ -96,7 +96,8 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
 
 def episodes_option(value: Any) -> int:
-    """``episodes=`` of ``dormant eval`` and ``dormant.evaluate``: a whole number ≥ 1 (one message for every bad value)."""
+    """``episodes=`` of ``dormant eval`` and ``dormant.evaluate``: a whole number ≥ 1 (one
+    message for every bad value)."""
     from dormant.config import Config, set_field
     from dormant.errors import ConfigError
 

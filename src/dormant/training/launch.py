@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, from_dict, resolve, set_field, validate
-from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
+from dormant.experiments.runfiles import read_run_config
+from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed
 from dormant.training.checkpoint import FILENAME, load_checkpoint
 from dormant.training.lock import DirLock
 from dormant.training.memory import device_memory_problem, memory_problem
@@ -89,7 +90,8 @@ def recheck(config: Config) -> Config:
     try:
         data = config.to_dict()
     except Exception as err:  # a value deepcopy cannot copy
-        raise ConfigError(f"the Config holds a value that is not an option value ({type(err).__name__}: {err})") from None
+        raise ConfigError(f"the Config holds a value that is not an option value "
+                          f"({type(err).__name__}: {err})") from None
     cfg = from_dict(data)  # set_field converts and type-checks every field; validate() the ranges
     check_task_name(cfg.task)
     check_choice("agent", cfg.agent.name, AGENTS)
@@ -142,7 +144,7 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
             checkpoint = load_checkpoint(run_dir)
             cfg = _resumed_config(checkpoint["config"], overrides, int(checkpoint["counters"]["step"]))
         elif resume:  # no checkpoint yet: the same configuration, from the start
-            saved = read_config(run_dir)
+            saved = read_run_config(run_dir)  # a damaged one is refused, naming the file
             if not isinstance(saved, dict):
                 raise ConfigError(f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
                                   "again from; start a new run with `dormant train ... out=DIR`")
