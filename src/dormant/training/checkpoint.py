@@ -63,13 +63,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt/foreign files
-        raise CheckpointError(f"{path} is not a readable dormant checkpoint (corrupt or foreign file): "
-                              f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+        cause = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        raise CheckpointError(damaged_message(path, f"it is not a readable dormant checkpoint (corrupt or foreign "
+                                                    f"file; torch says {cause})", lead="is damaged or foreign")) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a dormant checkpoint (no '{FORMAT}' marker)")
+        raise CheckpointError(damaged_message(path, f"it is not a dormant checkpoint (no '{FORMAT}' marker)",
+                                              lead="is damaged or foreign"))
     if data.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {data.get('version')}; this dormant reads {VERSION} "
-                              "(written by another dormant version, or damaged)")
+        raise CheckpointError(damaged_message(path, f"it has checkpoint version {data.get('version')!r:.40}; this "
+                                                    f"dormant reads {VERSION} (written by another dormant version, "
+                                                    "or damaged)", lead="cannot be used"))
     stored = data.pop(DIGEST, None)
     if not isinstance(stored, str):
         raise CheckpointError(damaged_message(path, f"its content hash ('{DIGEST}') is missing"))
@@ -79,14 +82,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return data
 
 
-def damaged_message(path: Path, what: str) -> str:
+def damaged_message(path: Path, what: str, *, lead: str = "is damaged") -> str:
     """``PATH is damaged: WHAT``, that nothing was loaded from it, and what of the run survives."""
     run_dir = Path(path).parent
     kept = [name for name in ("config.yaml", "train.csv", "eval.csv", "diagnostics.csv", "events.csv", "status.json",
                               "tb") if (run_dir / name).exists()]
     survives = (f"what survives in {run_dir}: {', '.join(kept)} (`dormant report` and `dormant plot` still read "
                 "the logs)" if kept else "nothing else of the run is in its folder")
-    return (f"{path} is damaged: {what}; refusing to use it (nothing was loaded from it). The checkpoint cannot be "
+    return (f"{path} {lead}: {what}; refusing to use it (nothing was loaded from it). The checkpoint cannot be "
             f"repaired: to train on, start a new run with the same settings (config.yaml lists them); {survives}")
 
 
