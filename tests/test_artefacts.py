@@ -68,8 +68,8 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def logs_of(run_dir: Path) -> dict[str, Any]:
-    logs = dormant.load_logs(run_dir)
+def logs_of(run_dir: Path, logs: Any = None) -> dict[str, Any]:
+    logs = dormant.load_logs(run_dir) if logs is None else logs
     status = {k: v for k, v in logs.status.items() if k not in ("sha256", "logs")}
     return {"config": logs.config, "status": status, "train": logs.train, "eval": logs.eval,
             "diagnostics": logs.diagnostics, "events": logs.events}
@@ -95,7 +95,7 @@ def flip(data: bytearray, start: int, end: int, rng: random.Random) -> None:
 
 # --- class 1: damaged bytes --------------------------------------------------------------
 
-def checkpoint_damage(run_dir: Path, work: Path, *, per_member: int = 2, anywhere: int = 30,
+def checkpoint_damage(run_dir: Path, work: Path, *, per_member: int = 1, anywhere: int = 40,
                       seed: int = 0) -> Counter:
     """Flip byte ranges inside every record of checkpoint.pt (each tensor, its pickle,
     torch's own records) and anywhere in the file; every load must refuse or give the
@@ -147,7 +147,7 @@ def test_damaged_checkpoints_are_refused_or_verified(tiny_run, tmp_path):
     counts = checkpoint_damage(tiny_run, tmp_path)
     print(f"class 1 checkpoint: {sum(counts.values())} cases: {dict(counts)}")
     assert set(counts) <= {"refused", "verified"}, counts
-    assert counts["refused"] > 200
+    assert counts["refused"] > 150
 
 
 def test_damaged_text_files_are_refused_or_verified(tiny_run, tmp_path):
@@ -199,7 +199,7 @@ def cut_last_rows(run_dir: Path, work: Path) -> Counter:
             (copy / name).write_bytes(clean[:offset])
             try:
                 logs = dormant.load_logs(copy)
-                got = logs_of(copy)
+                got = logs_of(copy, logs)
                 noted = any(name in note for note in getattr(logs, "notes", []))
                 counts["verified" if same(got, expected) and noted else "silent"] += 1
             except ConfigError as err:
@@ -361,7 +361,7 @@ def test_report_lists_what_it_could_not_use_and_fails_when_nothing_is_usable(tin
     plain = tmp_path / "plain"
     shutil.copytree(tiny_run, plain)
     (plain / "config.yaml").write_text("just some notes, not a configuration\n")
-    assert main(["report", str(plain), f"out={tmp_path / 'r1'}"]) == 2
+    assert main(["report", str(plain), f"out={tmp_path / 'r1'}", "reps=100"]) == 2
     err = capsys.readouterr().err
     assert "config.yaml" in err and "plain text" in err and "no run could be used" in err, err
     good = tmp_path / "good"
@@ -369,15 +369,17 @@ def test_report_lists_what_it_could_not_use_and_fails_when_nothing_is_usable(tin
     cut = tmp_path / "cut"
     shutil.copytree(tiny_run, cut)
     (cut / "status.json").write_text((cut / "status.json").read_text()[:40])
-    assert main(["report", str(good), str(plain), str(cut), str(good), f"out={tmp_path / 'r2'}"]) == 0
+    assert main(["report", str(good), str(plain), str(cut), str(good), f"out={tmp_path / 'r2'}", "reps=100"]) == 0
     md = (tmp_path / "r2" / "report.md").read_text()
     assert "1 runs from" in md and "2 run directories not used" in md, md[:2000]
     assert "plain text" in md and "status.json: not valid JSON" in md
 
 
-def test_load_logs_has_every_column_the_agent_would_log(tmp_path):
-    run = tmp_path / "short"
-    dormant.train(out=str(run), **{**TINY, "log__diagnostics_every_updates": 1000, "plasticity__redo": False})
+def test_load_logs_has_every_column_the_agent_would_log(tiny_run, tmp_path):
+    run = tmp_path / "short"  # as a run under log.diagnostics_every_updates without interventions leaves it
+    shutil.copytree(tiny_run, run)
+    for name in ("diagnostics.csv", "events.csv", "status.json"):
+        (run / name).unlink()
     logs = dormant.load_logs(run)
     assert len(logs.events["event"]) == 0 and len(logs.diagnostics["critic_fau"]) == 0
     assert {"actor_dormant_ratio", "critic_grad_norm", "updates"} <= set(logs.diagnostics)
@@ -397,15 +399,15 @@ BAD_INTS = (math.nan, math.inf, 1.5, True, "abc", 10**400, None, [1], -1.0e400, 
 
 
 def cli_error(key: str, value: Any) -> str:
-    import contextlib
-    import io
+    """What `dormant config obs=states KEY=VALUE` prints after ``error: `` (the command's own
+    path: parse the strings, resolve; the parser's help text is not built for each case)."""
+    from dormant.config import parse_overrides, resolve
 
-    from dormant.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        main(["config", "obs=states", *(["agent=drm"] if key.startswith("drm.") else []), f"{key}={value}"])
-    return err.getvalue().strip().removeprefix("error: ")
+    try:
+        resolve(parse_overrides(["obs=states", *(["agent=drm"] if key.startswith("drm.") else []), f"{key}={value}"]))
+    except ConfigError as err:
+        return str(err)
+    return "(accepted)"
 
 
 def api_inputs(work: Path) -> Counter:

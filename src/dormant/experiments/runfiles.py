@@ -233,7 +233,7 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
                                "if you edited it, delete that last line)")
         text = body
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe; C when available
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f", line {where.line + 1}" if where is not None else ""
