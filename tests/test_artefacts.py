@@ -190,12 +190,10 @@ def cut_last_rows(run_dir: Path, work: Path) -> Counter:
         clean = (copy / name).read_bytes()
         body = clean.rstrip(b"\r\n")
         last = body.rfind(b"\n") + 1
-        if body.count(b"\n") < 1:  # a header and one row: cut the only row
-            pass
         kept = clean[:last]
         (copy / name).write_bytes(kept)
         expected = logs_of(copy)
-        for offset in range(last + 1, len(clean) - 1):  # at least one byte of the row, never its whole line end
+        for offset in range(last + 1, len(clean)):  # from its first byte to its "\r" (its "\n" is what ends it)
             (copy / name).write_bytes(clean[:offset])
             try:
                 logs = dormant.load_logs(copy)
@@ -443,6 +441,9 @@ def api_inputs(work: Path) -> Counter:
                                   lambda n=nested, e=extra: dormant.make_config({"obs": "states", **e}, n), wanted))
                     cases.append((f"train(Config with {key}={value!r})",
                                   lambda k=key, v=value, e=extra: _train_changed(work, k, v, e), wanted))
+                    cases.append((f"train('{key}={value}')", lambda k=key, v=value, e=extra: dormant.train(
+                        [f"{k}={v}", "obs=states", *(f"{a}={b}" for a, b in e.items())], out=str(work / "never")),
+                        wanted))
         for value in (-1, 0, -0.5):
             cases.append((f"nested agent.lr={value}", lambda v=value: dormant.train(
                 {"obs": "states", "agent": {"lr": v}}, out=str(work / "never")), cli_error("agent.lr", value)))

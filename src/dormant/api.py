@@ -75,6 +75,8 @@ def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, c
 
     if isinstance(config, Config):
         return launch(_overrides((), options), config=config, callbacks=callbacks)
+    if isinstance(config, str):  # one "key=value" string, not a list of its characters
+        config = [config]
     if not (config is None or isinstance(config, (Mapping, list, tuple))):
         raise ConfigError(f"train() takes a Config, a mapping of options or a list of 'key=value' strings; got "
                           f"{type(config).__name__}: {config!r:.80}")
