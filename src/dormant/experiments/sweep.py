@@ -203,8 +203,8 @@ def _summary(result: AttemptResult) -> str:
     score = ""
     try:
         evals = read_csv(Path(result.log).parent / "eval.csv")
-    except OSError:
-        evals = {}
+    except (OSError, ConfigError) as err:  # a damaged log: the sweep goes on; `dormant report` names it
+        return f"{result.frame} frames ({err}), {result.seconds / 60:.1f} min"
     if "success_rate" in evals and len(evals["success_rate"]):
         score = f", success {evals['success_rate'][-1]:.0%}"
     elif "episode_reward" in evals and len(evals["episode_reward"]):
