@@ -140,6 +140,24 @@ def text_file_damage(run_dir: Path, work: Path, *, per_file: int = 40, seed: int
             (copy / name).write_bytes(bytes(data))
             counts[outcome(lambda: logs_of(copy), original, name)] += 1
         (copy / name).write_bytes(clean)
+    # environment.json is read by the report only (its Settings: versions and device)
+    from dormant.experiments.collect import collect
+
+    def environment() -> Any:
+        notes: list[str] = []
+        (run,) = collect([copy], notes=notes) if "notes" in collect.__code__.co_varnames else collect([copy])
+        if any("environment.json" in note for note in notes):
+            raise ConfigError("environment.json: named in the report's notes")
+        return run.environment
+
+    env_original = environment()
+    clean = (copy / "environment.json").read_bytes()
+    for _ in range(per_file):
+        data = bytearray(clean)
+        flip(data, 0, len(data), rng)
+        (copy / "environment.json").write_bytes(bytes(data))
+        counts[outcome(environment, env_original, "environment.json")] += 1
+    (copy / "environment.json").write_bytes(clean)
     return counts
 
 

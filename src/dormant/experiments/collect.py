@@ -13,7 +13,7 @@ import numpy as np
 
 from dormant.config import ConfigError, flatten, with_defaults
 from dormant.experiments.plot import read_csv
-from dormant.experiments.runfiles import RunFileError, read_run_config, read_status
+from dormant.experiments.runfiles import RunFileError, read_checked_json, read_run_config, read_status
 from dormant.experiments.runs import MANIFEST, read_json
 from dormant.experiments.stats import normalized_auc
 from dormant.training.lock import is_locked
@@ -143,7 +143,12 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     run.train = read_csv(path / "train.csv", notes=notes, status=status)
     run.diagnostics = read_csv(path / "diagnostics.csv", notes=notes, status=status)
     run.events = read_events(path / "events.csv", notes=notes, status=status)
-    run.environment = read_json(path / ENVIRONMENT)
+    try:
+        run.environment = read_checked_json(path / ENVIRONMENT)
+    except RunFileError as err:  # only the versions are lost: the run is used, the report says so
+        run.environment = None
+        if notes is not None:
+            notes.append(f"{err}; the run's versions and device are shown as unknown")
     last_eval = int(run.evals["frame"][-1]) if run.evals and len(run.evals["frame"]) else 0
     run.frame = int(status.get("frame", last_eval))
     word = status.get("status", "")

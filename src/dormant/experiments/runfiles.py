@@ -152,6 +152,32 @@ def status_text(info: dict[str, Any]) -> str:
     return json.dumps({**info, STATUS_DIGEST: _status_digest(info)}, indent=2) + "\n"
 
 
+def json_text(info: dict[str, Any]) -> str:
+    """A JSON object's text with the SHA-256 of its canonical form under ``STATUS_DIGEST``
+    (environment.json is written so)."""
+    return json.dumps({**info, STATUS_DIGEST: _status_digest(info)}, indent=2) + "\n"
+
+
+def read_checked_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object written by ``json_text``: ``None`` if absent; ``RunFileError`` naming the
+    file if it does not parse, is not an object, or its SHA-256 field does not match (a
+    file written before it had one is taken as it is)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RunFileError(f"{path}: not readable JSON ({err}; damaged file?)") from None
+    if not isinstance(data, dict):
+        raise RunFileError(f"{path}: a JSON {type(data).__name__}, not an object (damaged file?)")
+    if STATUS_DIGEST in data:
+        stored = data.pop(STATUS_DIGEST)
+        if stored != _status_digest(data):
+            raise RunFileError(f"{path}: its content does not match its {STATUS_DIGEST} field (damaged file)")
+    return data
+
+
 def _status_digest(info: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()
 
