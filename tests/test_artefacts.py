@@ -407,7 +407,7 @@ def test_load_logs_has_every_column_the_agent_would_log(tiny_run, tmp_path):
     logs = dormant.load_logs(run)
     assert len(logs.events["event"]) == 0 and len(logs.diagnostics["critic_fau"]) == 0
     assert {"actor_dormant_ratio", "critic_grad_norm", "updates"} <= set(logs.diagnostics)
-    from dormant.experiments.runfiles import expected_columns
+    from dormant.api import expected_columns
 
     header = (Path(str(tmp_path)) / "short" / "train.csv").read_text().splitlines()[0].split(",")
     assert set(expected_columns("train", logs.config)) <= set(header)

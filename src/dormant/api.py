@@ -126,7 +126,7 @@ def load_logs(run_dir: str | Path) -> RunLogs:
     each checked: a damaged or foreign file raises ``ConfigError`` naming the file (and the
     line) and what is wrong; a last row cut by a kill is left out, with a note in ``notes``."""
     from dormant.experiments.plot import read_csv
-    from dormant.experiments.runfiles import expected_columns, read_run_config, read_status
+    from dormant.experiments.runfiles import read_run_config, read_status
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -145,6 +145,37 @@ def load_logs(run_dir: str | Path) -> RunLogs:
                 columns[name] = np.full(rows, np.nan) if name not in ("event", "detail") else np.full(rows, "", str)
         logs[kind] = columns
     return RunLogs(run_dir, config, status or {}, **logs, notes=notes)
+
+
+def expected_columns(kind: str, config: dict[str, Any]) -> list[str]:
+    """The columns a run with this saved configuration writes to ``kind``.csv whatever
+    happens in it (metrics an agent adds and per-layer columns come on top)."""
+    from dormant.training.logger import BASE_COLUMNS, EVENT_COLUMNS
+
+    if kind == "train":
+        return [*BASE_COLUMNS, "buffer_transitions"]
+    if kind == "eval":
+        return [*BASE_COLUMNS, "episode_reward_std"]
+    if kind == "events":
+        return list(EVENT_COLUMNS)
+    agent = config.get("agent") if isinstance(config.get("agent"), dict) else {}
+    env = config.get("env") if isinstance(config.get("env"), dict) else {}
+    log = config.get("log") if isinstance(config.get("log"), dict) else {}
+    value_based = agent.get("name") in ("dqn", "drq_eps")
+    nets = ["critic", *([] if value_based else ["actor"]), *(["encoder"] if env.get("obs") == "pixels" else [])]
+    try:
+        extra = [float(t) for t in str(log.get("redo_taus_extra", "")).split(",") if t.strip()]
+    except ValueError:
+        extra = []
+    columns = ["frame", "step", "episode", "elapsed_s", "updates"]
+    for net in nets:
+        columns += [*([f"{net}_dormant_ratio"] if net != "encoder" else []), f"{net}_redo_dormant_ratio",
+                    f"{net}_fau", f"{net}_weight_norm", *(f"{net}_redo_dormant_ratio_tau{t:g}" for t in extra)]
+    columns += ["critic_srank", "critic_feature_norm", "critic_grad_norm"]
+    columns += [] if value_based else ["actor_grad_norm"]
+    if "encoder" in nets:
+        columns += ["encoder_srank", "encoder_feature_norm", "encoder_grad_norm"]
+    return columns
 
 
 class Policy:
