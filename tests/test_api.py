@@ -4,6 +4,7 @@ loading an agent, evaluation, resume; and the documented example, executed."""
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,22 @@ def test_train_refuses_bad_input_before_any_work(tmp_path):
         dormant.evaluate(tmp_path, episodes=0)
     with pytest.raises(ConfigError, match="not a run directory"):
         dormant.load_logs(tmp_path)
+    # the API is as strict as the command line, in the same words (tests/test_artefacts.py generates more)
+    for options, expected in (({"agent__lr": float("nan")}, "agent.lr='nan': expected float"),
+                              ({"frames": float("inf")}, "frames='inf': expected int"),
+                              ({"agent": {"lr": -1}}, "agent.lr must be > 0, got -1.0"),
+                              ({"callbacks": 5}, "callbacks= takes a list"),
+                              ({"callbacks": [object()]}, "is not a dormant.Callback")):
+        with pytest.raises(ConfigError, match=re.escape(expected)):
+            dormant.train(obs="states", out=tmp_path / "x", **options)
+        assert not (tmp_path / "x").exists()
+    cfg = dormant.make_config(obs="states")
+    cfg.agent.lr = float("nan")
+    with pytest.raises(ConfigError, match=re.escape("agent.lr='nan': expected float")):
+        dormant.train(cfg, out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ConfigError, match="is not a run directory"):
+        dormant.load_logs(ROOT / "README.md")
 
 
 @pytest.mark.slow

@@ -38,10 +38,24 @@ def _overrides(args: Sequence[str | Mapping[str, Any]], options: Mapping[str, An
         if isinstance(arg, str):
             out.update(parse_overrides([arg]))
         elif isinstance(arg, Mapping):
-            out.update({str(k): v for k, v in arg.items()})
+            out.update(_flat(arg))
         else:
             raise ConfigError(f"expected 'key=value' strings or a mapping, got {type(arg).__name__}: {arg!r}")
-    out.update({key.replace("__", "."): value for key, value in options.items()})
+    out.update(_flat({key.replace("__", "."): value for key, value in options.items()}))
+    return out
+
+
+def _flat(mapping: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys, as a saved config.yaml nests them: ``{"agent": {"lr": 1e-4}}``
+    is ``agent.lr=1e-4`` (not an agent named by a mapping)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            if not value:
+                raise ConfigError(f"{prefix}{key}: an empty mapping sets nothing; give {prefix}{key}.OPTION=value")
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
     return out
 
 
@@ -63,6 +77,11 @@ def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, c
 
     if isinstance(config, Config):
         return launch(_overrides((), options), config=config, callbacks=callbacks)
+    if isinstance(config, str):  # one "key=value" string, not a list of its characters
+        config = [config]
+    if not (config is None or isinstance(config, (Mapping, list, tuple))):
+        raise ConfigError(f"train() takes a Config, a mapping of options or a list of 'key=value' strings; got "
+                          f"{type(config).__name__}: {config!r:.80}")
     args: tuple = () if config is None else (config,) if isinstance(config, Mapping) else tuple(config)
     return launch(_overrides(args, options), callbacks=callbacks)
 
@@ -78,10 +97,9 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), **options
 def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto",
              seed: int | None = None) -> dict[str, Any]:
     """Evaluate a run's checkpoint (``dormant eval``): mean return, its std, length, success rate."""
-    from dormant.training.evaluation import evaluate_checkpoint
+    from dormant.training.evaluation import evaluate_checkpoint, episodes_option
 
-    if episodes < 1:
-        raise ConfigError(f"episodes must be ≥ 1, got {episodes}")
+    episodes = episodes_option(episodes)
     result = evaluate_checkpoint(run_dir, episodes=episodes, video=video, device=device, seed=seed)
     assert result is not None  # episodes ≥ 1
     return result
@@ -90,7 +108,10 @@ def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, de
 @dataclass
 class RunLogs:
     """A run directory's logs as columns: numeric columns are float arrays (NaN where a row
-    has no value), text columns (events' names and details) are arrays of ``str``."""
+    has no value), text columns (events' names and details) are arrays of ``str``. Every
+    column the run's agent would log is there, empty until a row is logged (events without
+    an intervention, diagnostics before the first ``log.diagnostics_every_updates``);
+    ``notes`` says what was left out (a last row cut by a kill)."""
 
     run_dir: Path
     config: dict[str, Any]
@@ -99,22 +120,64 @@ class RunLogs:
     eval: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
     events: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def load_logs(run_dir: str | Path) -> RunLogs:
-    """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events)."""
+    """Read a run directory's config, status and CSV logs (train, eval, diagnostics, events),
+    each checked: a damaged or foreign file raises ``ConfigError`` naming the file (and the
+    line) and what is wrong; a last row cut by a kill is left out, with a note in ``notes``."""
     from dormant.experiments.plot import read_csv
-    from dormant.experiments.runs import read_config, read_json
+    from dormant.experiments.runfiles import read_run_config, read_status
 
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a run directory ({'a file' if run_dir.exists() else 'does not exist'})")
+    config = read_run_config(run_dir)
+    if config is None:
         raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-    config = read_config(run_dir)
-    if not isinstance(config, dict):
-        raise ConfigError(f"{run_dir / 'config.yaml'} is unreadable")
-    return RunLogs(run_dir, config, read_json(run_dir / "status.json") or {},
-                   **{kind: read_csv(run_dir / f"{kind}.csv", text=True) if (run_dir / f"{kind}.csv").exists() else {}
-                      for kind in ("train", "eval", "diagnostics", "events")})
+    status = read_status(run_dir / "status.json")
+    notes: list[str] = []
+    logs = {}
+    for kind in ("train", "eval", "diagnostics", "events"):
+        columns = read_csv(run_dir / f"{kind}.csv", text=True, notes=notes, status=status)
+        rows = len(next(iter(columns.values()))) if columns else 0
+        for name in expected_columns(kind, config):
+            if name not in columns:
+                columns[name] = np.full(rows, np.nan) if name not in ("event", "detail") else np.full(rows, "", str)
+        logs[kind] = columns
+    return RunLogs(run_dir, config, status or {}, **logs, notes=notes)
+
+
+def expected_columns(kind: str, config: dict[str, Any]) -> list[str]:
+    """The columns a run with this saved configuration writes to ``kind``.csv whatever
+    happens in it (metrics an agent adds and per-layer columns come on top)."""
+    from dormant.training.logger import BASE_COLUMNS, EVENT_COLUMNS
+
+    if kind == "train":
+        return [*BASE_COLUMNS, "buffer_transitions"]
+    if kind == "eval":
+        return [*BASE_COLUMNS, "episode_reward_std"]
+    if kind == "events":
+        return list(EVENT_COLUMNS)
+    agent = config.get("agent") if isinstance(config.get("agent"), dict) else {}
+    env = config.get("env") if isinstance(config.get("env"), dict) else {}
+    log = config.get("log") if isinstance(config.get("log"), dict) else {}
+    value_based = agent.get("name") in ("dqn", "drq_eps")
+    nets = ["critic", *([] if value_based else ["actor"]), *(["encoder"] if env.get("obs") == "pixels" else [])]
+    try:
+        extra = [float(t) for t in str(log.get("redo_taus_extra", "")).split(",") if t.strip()]
+    except ValueError:
+        extra = []
+    columns = ["frame", "step", "episode", "elapsed_s", "updates"]
+    for net in nets:
+        columns += [*([f"{net}_dormant_ratio"] if net != "encoder" else []), f"{net}_redo_dormant_ratio",
+                    f"{net}_fau", f"{net}_weight_norm", *(f"{net}_redo_dormant_ratio_tau{t:g}" for t in extra)]
+    columns += ["critic_srank", "critic_feature_norm", "critic_grad_norm"]
+    columns += [] if value_based else ["actor_grad_norm"]
+    if "encoder" in nets:
+        columns += ["encoder_srank", "encoder_feature_norm", "encoder_grad_norm"]
+    return columns
 
 
 class Policy:

@@ -17,10 +17,9 @@ from dormant.envs import check_obs, check_task, check_task_name, require_suite, 
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
 def _convert(key: str, raw: Any, kind: type) -> Any:
-    if not isinstance(raw, str):
-        if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+    if not isinstance(raw, str):  # from Python: the checks a string gets (finite, in range), by its text
+        if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)) and not (
+                kind is float and not math.isfinite(raw)) and not (kind is int and abs(raw) > 2**63 - 1):
             return raw
         raw = str(raw)
     text = raw.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import inspect
 import io
 import textwrap
@@ -326,10 +327,16 @@ def field_docs(cls: type) -> dict[str, str]:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments}
 
 
+@functools.lru_cache(maxsize=None)
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved annotations (resolving them is slow; set_field asks for every option)."""
+    return typing.get_type_hints(cls)
+
+
 def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
     """Every settable dotted key and its type."""
     node = Config() if node is None else node
-    hints = typing.get_type_hints(type(node))
+    hints = _type_hints(type(node))
     paths: dict[str, type] = {}
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dormant.errors import ConfigError, MissingExtraError
-from dormant.experiments.runs import clear_run_dir, log_tail, read_json, run_state
+from dormant.experiments.runs import clear_run_dir, log_tail, run_state, status_or_none
 
 
 @dataclass
@@ -116,7 +116,7 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
             except KeyboardInterrupt:  # e.g. a Ray task cancelled
                 proc.send_signal(signal.SIGTERM)
                 interrupted = True
-    status = read_json(spec.run_dir / "status.json") or {}
+    status = status_or_none(spec.run_dir)
     return AttemptResult(spec.run_id, attempt, code, str(status.get("status", "")), int(status.get("frame", 0)),
                          action, str(log), log_tail(log), socket.gethostname(), time.perf_counter() - t0)
 

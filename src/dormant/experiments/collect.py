@@ -4,7 +4,6 @@ or not) and run directories, loaded with their logs and status, and labelled by 
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,8 @@ import numpy as np
 
 from dormant.config import ConfigError, flatten, with_defaults
 from dormant.experiments.plot import read_csv
-from dormant.experiments.runs import MANIFEST, read_config, read_json
+from dormant.experiments.runfiles import RunFileError, read_checked_json, read_run_config, read_status
+from dormant.experiments.runs import MANIFEST, read_json
 from dormant.experiments.stats import normalized_auc
 from dormant.training.lock import is_locked
 from dormant.training.run_environment import FILENAME as ENVIRONMENT
@@ -113,26 +113,31 @@ class Run:
         return suite_score_range(self.task)
 
 
-def read_events(path: Path) -> list[tuple[float, str, float]]:
-    """(frame, event, count) of every row of an events.csv (interventions); [] if none."""
-    try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError:
+def read_events(path: Path, notes: list[str] | None = None,
+                status: dict[str, Any] | None = None) -> list[tuple[float, str, float]]:
+    """(frame, event, count) of every row of an events.csv (interventions); [] if none.
+    Checked as every log is (``RunFileError`` naming the file and line)."""
+    columns = read_csv(path, text=True, notes=notes, status=status)
+    if not columns:
         return []
-    out = []
-    for row in rows:
-        try:
-            out.append((float(row["frame"]), str(row.get("event", "")), float(row.get("count") or "nan")))
-        except (KeyError, ValueError):
-            continue
-    return out
+    counts = columns.get("count", np.full(len(columns["frame"]), np.nan))
+    return [(float(f), str(e), float(c)) for f, e, c in zip(columns["frame"], columns["event"], counts)]
 
 
-def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0) -> Run:
-    config = read_config(path)
-    unreadable = config is None and (path / "config.yaml").exists()
-    config = config if isinstance(config, dict) else {}
+@dataclass
+class Unusable:
+    """A run directory a report could not use, and why (the report's header lists them)."""
+
+    path: Path
+    reason: str
+
+
+def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0,
+             notes: list[str] | None = None) -> Run:
+    """The run in ``path`` with its logs and status; ``RunFileError`` (naming the file and what
+    is wrong) if one of its files cannot be used. A planned run that has not started gets
+    ``task``, ``agent``, ``seed`` and ``frames`` from its sweep."""
+    config = (read_run_config(path) if path.is_dir() else None) or {}
     task = config.get("task", task) or "unknown"
     agent = config.get("agent", {}).get("name", agent)
     seed = int(config.get("seed", seed))
@@ -141,17 +146,26 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     if not path.is_dir() or not (path / "eval.csv").exists():
         run.detail = "not started" if not path.is_dir() else "no evaluation yet"
         return run
-    run.evals = read_csv(path / "eval.csv")
-    run.train = read_csv(path / "train.csv") if (path / "train.csv").exists() else {}
-    run.diagnostics = read_csv(path / "diagnostics.csv") if (path / "diagnostics.csv").exists() else {}
-    run.events = read_events(path / "events.csv")
-    run.environment = read_json(path / ENVIRONMENT)
-    status = read_json(path / "status.json") or {}
-    run.frame = int(status.get("frame", run.evals["frame"][-1] if run.evals else 0))
+    status = read_status(path / "status.json") or {}
+    run.evals = read_csv(path / "eval.csv", notes=notes, status=status)
+    run.train = read_csv(path / "train.csv", notes=notes, status=status)
+    run.diagnostics = read_csv(path / "diagnostics.csv", notes=notes, status=status)
+    run.events = read_events(path / "events.csv", notes=notes, status=status)
+    try:
+        run.environment = read_checked_json(path / ENVIRONMENT)
+    except RunFileError as err:  # only the versions are lost: the run is used, the report says so
+        run.environment = None
+        if notes is not None:
+            notes.append(f"{err}; the run's versions and device are shown as unknown")
+    last_eval = int(run.evals["frame"][-1]) if run.evals and len(run.evals["frame"]) else 0
+    run.frame = int(status.get("frame", last_eval))
     word = status.get("status", "")
-    if unreadable:
-        run.status, run.detail = "failed", "its config.yaml is unreadable (corrupt?), so its task and method are unknown"
-    elif word == "finished" and run.frame >= planned:
+    if not run.evals or not len(run.evals["frame"]):
+        run.evals = {}
+    if word == "finished" and run.frame >= planned:
+        if last_eval < run.frame:
+            raise RunFileError(f"{path / 'status.json'} says the run finished at frame {run.frame}, but "
+                               f"{path / 'eval.csv'} ends at frame {last_eval} (a file is damaged or was replaced)")
         run.status = "finished"
     elif word in ("failed", "nonfinite", "write_failed"):
         run.status, run.detail = "failed", f"{word} at frame {run.frame}"
@@ -162,33 +176,85 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     return run
 
 
-def collect(paths: Sequence[Path]) -> list[Run]:
+def collect(paths: Sequence[Path], *, unusable: list[Unusable] | None = None,
+            notes: list[str] | None = None) -> list[Run]:
     """Runs of sweeps (every run their manifest lists, found or not), run directories,
-    and folders holding either."""
+    and folders holding either, each directory once (however often it is reached).
+
+    A run whose files cannot be used (damaged, or not a run's) is left out and goes to
+    ``unusable`` with the reason; so does a duplicate: a second directory with the same
+    seed and settings as another (the first one found, preferring finished runs, is kept).
+    Notes (a last log row cut by a kill) go to ``notes``."""
+    unusable = [] if unusable is None else unusable
     runs: list[Run] = []
     seen: set[Path] = set()
-    for path in map(Path, paths):
+    for path in dict.fromkeys(Path(p).resolve() for p in paths):
         if not path.exists():
             raise ConfigError(f"{path} does not exist")
+        if not path.is_dir():
+            raise ConfigError(f"{path} is a file, not a sweep or run directory")
         sweeps = [path] if (path / MANIFEST).exists() else sorted(p.parent for p in path.rglob(MANIFEST))
         for sweep in sweeps:
-            manifest = read_json(sweep / MANIFEST) or {}
-            for run_id, entry in manifest.get("runs", {}).items():
-                seen.add((sweep / run_id).resolve())
-                run = load_run(sweep / run_id, task=entry["task"], agent=entry["agent"], seed=entry["seed"],
-                            frames=entry["frames"])
+            manifest = read_json(sweep / MANIFEST)
+            entries = manifest.get("runs") if isinstance(manifest, dict) else None
+            if not isinstance(entries, dict):
+                unusable.append(Unusable(sweep, f"its {MANIFEST} is unreadable or has no runs list (damaged?)"))
+                continue
+            for run_id, entry in entries.items():
+                run_dir = (sweep / run_id).resolve()
+                if run_dir in seen:
+                    continue
+                seen.add(run_dir)
+                try:
+                    run = load_run(run_dir, task=str(entry["task"]), agent=str(entry["agent"]),
+                                   seed=int(entry["seed"]), frames=int(entry["frames"]), notes=notes)
+                except (KeyError, TypeError, ValueError) as err:
+                    if isinstance(err, RunFileError):
+                        unusable.append(Unusable(run_dir, str(err)))
+                    else:
+                        unusable.append(Unusable(run_dir, f"its entry in {sweep / MANIFEST} is incomplete ({err!r})"))
+                    continue
                 run.sweep = sweep
                 run.params = dict(entry.get("params", {}))
                 runs.append(run)
-        singles = [path] if (path / "config.yaml").exists() else sorted(p.parent for p in path.rglob("config.yaml"))
-        singles = [d for d in singles if d.resolve() not in seen]
+        singles = sorted({p.parent for p in path.rglob("config.yaml")})  # path itself included
+        fresh = [d.resolve() for d in singles if d.resolve() not in seen]
         if not sweeps and not singles:
             raise ConfigError(f"{path} holds no sweep (sweep.json) and no run directory (config.yaml)")
-        for run_dir in singles:
-            seen.add(run_dir.resolve())
-            runs.append(load_run(run_dir))
+        for run_dir in dict.fromkeys(fresh):
+            seen.add(run_dir)
+            try:
+                runs.append(load_run(run_dir, notes=notes))
+            except RunFileError as err:
+                unusable.append(Unusable(run_dir, str(err)))
+    runs = _drop_duplicates(runs, unusable)
     label_methods(runs)
     return runs
+
+
+# Options that do not change what a run computes: two runs that differ only in them are the same run.
+_NOT_THE_RUN = {"out", "frames", "threads", "device", "log.progress", "log.progress_every_s", "log.tensorboard",
+                "log.wandb", "log.wandb_project", "log.wandb_mode", "eval.video", "checkpoint_every_frames",
+                "replay.device"}
+
+
+def _drop_duplicates(runs: list[Run], unusable: list[Unusable]) -> list[Run]:
+    """Keep one run per seed and resolved settings: finished first, then the most frames."""
+    kept: dict[str, Run] = {}
+    order: list[Run] = []
+    for run in sorted(runs, key=lambda r: (not r.finished, -r.frame)):
+        if not run.config:  # planned, never started: its sweep entry is its identity
+            order.append(run)
+            continue
+        key = repr(sorted((k, repr(v)) for k, v in with_defaults(flatten(run.config)).items() if k not in _NOT_THE_RUN))
+        if key in kept:
+            unusable.append(Unusable(run.path, f"duplicate: the same seed ({run.seed}) and settings as "
+                                               f"{kept[key].path}, which is counted instead"))
+            continue
+        kept[key] = run
+        order.append(run)
+    position = {id(r): i for i, r in enumerate(runs)}
+    return sorted(order, key=lambda r: position[id(r)])
 
 
 def label_methods(runs: list[Run]) -> None:

@@ -6,6 +6,7 @@ import csv
 import functools
 import gzip
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -18,21 +19,16 @@ def reference_dir() -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def read_csv(path: Path, *, text: bool = False) -> dict[str, np.ndarray]:
-    """A log's columns as float arrays (NaN where a row has no value); a column that is not
-    numeric is left out, or kept as an array of ``str`` with ``text=True``."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return {}
-    out = {}
-    for key in rows[0]:
-        try:
-            out[key] = np.array([float(r[key]) if r[key] != "" else np.nan for r in rows])
-        except ValueError:
-            if text:
-                out[key] = np.array([r[key] for r in rows], dtype=str)
-    return out
+def read_csv(path: Path, *, text: bool = False, notes: list[str] | None = None,
+             status: dict | None = None) -> dict[str, np.ndarray]:
+    """A log's columns as float arrays (NaN where a row has no value), with ``text=True`` also
+    its text columns (events' names and details) as arrays of ``str``; checked as
+    ``runfiles.read_log`` checks it (``RunFileError`` naming the file and line; a last row cut
+    by a kill is left out with a note in ``notes``; verified against the sizes and SHA-256s
+    that a run's checked ``status`` records)."""
+    from dormant.experiments.runfiles import read_log
+
+    return read_log(path, text=text, notes=notes, status=status)
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,15 +88,20 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import yaml
+
+    from dormant.experiments.runfiles import read_run_config, read_status
 
     run_dir = Path(run_dir)
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+    saved = read_run_config(run_dir) or {}
+    status = read_status(run_dir / "status.json")
     task = task or saved.get("task")
-    agent = f"{saved.get('agent', {}).get('name', '')}, {saved.get('env', {}).get('obs', '')}".strip(", ")
-    train = read_csv(run_dir / "train.csv") if (run_dir / "train.csv").exists() else {}
-    evals = read_csv(run_dir / "eval.csv") if (run_dir / "eval.csv").exists() else {}
-    diag = read_csv(run_dir / "diagnostics.csv") if (run_dir / "diagnostics.csv").exists() else {}
+    env = saved.get("env") if isinstance(saved.get("env"), dict) else {}
+    agent = f"{saved.get('agent', {}).get('name', '')}, {env.get('obs', '')}".strip(", ")
+    notes: list[str] = []
+    train, evals, diag = (read_csv(run_dir / f"{kind}.csv", notes=notes, status=status)
+                          for kind in ("train", "eval", "diagnostics"))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     dormant = _dormant_series(train, diag)
     drm_panel = "sigma_beta" in train and np.isfinite(train["sigma_beta"]).any()
     rows = 1 + bool(dormant) + drm_panel

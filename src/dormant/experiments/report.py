@@ -14,6 +14,7 @@ What each section shows and the conventions: docs/report.md.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +23,7 @@ import numpy as np
 
 from dormant.config.overrides import task_filename
 from dormant.errors import ConfigError
-from dormant.experiments.collect import Run, collect, group_runs
+from dormant.experiments.collect import Run, Unusable, collect, group_runs
 from dormant.experiments.document import Doc, Link
 from dormant.experiments.report_figures import (
     plot_aggregates, plot_improvement, plot_iqm_curves, plot_profiles, plot_task,
@@ -217,14 +218,26 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
                  score_ranges: dict[str, tuple[float, float]] | None = None) -> tuple[Path, Path]:
     """``score_ranges``: task → (low, high) to normalise its scores by, for tasks whose range
     dormant does not know (``gym:`` tasks, your own suites) or to override one."""
-    runs = collect(paths)
+    unusable: list[Unusable] = []
+    notes: list[str] = []
+    runs = collect(paths, unusable=unusable, notes=notes)
     if not runs:
-        raise ConfigError("no runs found")
+        why = "; ".join(f"{u.path}: {u.reason}" for u in unusable)
+        raise ConfigError("no run could be used" + (f": {why}" if why else ""))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    for item in unusable:
+        print(f"warning: not used: {item.path}: {item.reason}", file=sys.stderr)
     for run in runs:
         run.declared_range = (score_ranges or {}).get(run.task)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file, not a directory; choose another out=")
     figures = out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
+    try:
+        figures.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"out={out}: cannot create the report directory ({err.strerror or err})") from None
     grouped = group_runs(runs)
     groups = _by_group(grouped)
     doc = Doc()
@@ -236,6 +249,11 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
              + "; ".join(f"{label}: {sum(r.finished for r in rs)} finished of {len(rs)}"
                          for label, rs in groups.items())
              + ".")
+    if unusable:
+        doc.text(f"**{len(unusable)} run director{'y' if len(unusable) == 1 else 'ies'} not used** (not counted "
+                 "anywhere in this report): " + "; ".join(f"{u.path}: {u.reason}" for u in unusable) + ".")
+    if notes:
+        doc.text("Notes: " + "; ".join(notes) + ".")
     doc.text("Scores are evaluation returns (mean-action episodes) or, for tasks with success, success rates. Tables "
              "and aggregates use finished runs only (a run that has not reached its budget has no final score); "
              "curves also draw unfinished runs, dashed, as far as they got. What every section means: the "

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from dormant.training.checkpoint import FILENAME
 from dormant.training.lock import LOCK_NAME
@@ -36,16 +35,35 @@ class RunState:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None if it is absent, unreadable or not an object
+    (readers that must know why use ``runfiles.read_status``)."""
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def status_or_none(run_dir: Path) -> dict[str, Any]:
+    """status.json checked (``runfiles.read_status``), or {} where it is absent or damaged:
+    what a sweep needs to decide (a damaged one counts as a run that was killed; its
+    checkpoint, verified on resume, decides where it continues, and its end rewrites it)."""
+    from dormant.experiments.runfiles import RunFileError, read_status
+
+    try:
+        return read_status(Path(run_dir) / "status.json") or {}
+    except RunFileError:
+        return {}
 
 
 def read_config(run_dir: Path) -> dict[str, Any] | None:
+    """config.yaml checked (``runfiles.read_run_config``), or None where it is absent or
+    cannot be used (readers that must say why call ``read_run_config`` themselves)."""
+    from dormant.experiments.runfiles import RunFileError, read_run_config
+
     try:
-        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        return read_run_config(run_dir)
+    except RunFileError:
         return None
 
 
@@ -70,7 +88,7 @@ def run_state(run_dir: Path, frames_wanted: int) -> RunState:
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or all(p.name in BOOKKEEPING for p in run_dir.iterdir()):
         return RunState("new")
-    status = read_json(run_dir / "status.json") or {}
+    status = status_or_none(run_dir)
     config = read_config(run_dir)
     frame = int(status["frame"]) if "frame" in status else last_frame(run_dir)  # no status: killed or running
     word = str(status.get("status", ""))
@@ -90,7 +108,7 @@ def never_checkpointed(run_dir: Path) -> bool:
     names = {p.name for p in run_dir.iterdir()}
     if not names - BOOKKEEPING or not names <= RUN_FILES | BOOKKEEPING:
         return False
-    return (read_json(run_dir / "status.json") or {}).get("status") != "finished"
+    return status_or_none(run_dir).get("status") != "finished"
 
 
 def clear_run_dir(run_dir: Path) -> None:

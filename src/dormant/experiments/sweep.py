@@ -72,6 +72,19 @@ def _resources(raw: dict[str, str], options: SweepOptions) -> None:
                               f"got {options.gpus_per_run:g}")
 
 
+def check_sweep_out(out: Path) -> None:
+    """A sweep's folder must not be a training run's directory, nor inside one (its runs
+    would nest in the run's and a report would count that run twice)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file, not a directory; choose another out=")
+    for folder in (out, *out.absolute().parents):
+        if (folder / "config.yaml").exists() and not (folder / MANIFEST).exists() and any(
+                (folder / name).exists() for name in ("checkpoint.pt", "train.csv", "eval.csv", "status.json")):
+            where = "is" if folder == out else f"is inside {folder}, which is"
+            raise ConfigError(f"out={out} {where} a training run's directory (it has a config.yaml); a sweep needs a "
+                              "folder of its own: choose another out=")
+
+
 def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
     """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``), options with one value or a
     list of them (``agent.lr=1e-4,3e-4``: an axis) → the runs, the sweep's own options,
@@ -83,6 +96,7 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
     if "out" not in raw:
         raise ConfigError("sweep needs out=DIR (running the same command again continues the sweep there)")
     options = SweepOptions(out=Path(raw.pop("out")))
+    check_sweep_out(options.out)
     if "jobs" in raw:
         options.jobs = _int("jobs", raw.pop("jobs"), 1)
     options.backend = raw.pop("backend", "local")
@@ -189,8 +203,8 @@ def _summary(result: AttemptResult) -> str:
     score = ""
     try:
         evals = read_csv(Path(result.log).parent / "eval.csv")
-    except OSError:
-        evals = {}
+    except (OSError, ConfigError) as err:  # a damaged log: the sweep goes on; `dormant report` names it
+        return f"{result.frame} frames ({err}), {result.seconds / 60:.1f} min"
     if "success_rate" in evals and len(evals["success_rate"]):
         score = f", success {evals['success_rate'][-1]:.0%}"
     elif "episode_reward" in evals and len(evals["episode_reward"]):

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from dormant.training.trainer import Trainer
 
 
+HOOKS = ("on_train_start", "on_episode_end", "on_eval", "on_intervention", "on_frames", "on_train_end")
+
+
 class Callback:
     """No-op hooks; ``every_frames`` > 0 makes ``on_frames`` run every that many frames
     (at the first agent step at or after each multiple, the project's one rule for

@@ -68,6 +68,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     from dormant.envs.rendering import configure_rendering
 
     run_dir = Path(run_dir)
+    episodes = episodes_option(episodes)
     checkpoint = load_checkpoint(run_dir)
     cfg = from_dict(checkpoint["config"])
     for key, value in {"eval.episodes": episodes, "eval.video": video, "device": device,
@@ -92,6 +93,19 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     if cfg.eval.video:
         extra["video"] = video_path
     return {**result, **extra}
+
+
+def episodes_option(value: Any) -> int:
+    """``episodes=`` of ``dormant eval`` and ``dormant.evaluate``: a whole number ≥ 1 (one
+    message for every bad value)."""
+    from dormant.config import Config, set_field
+    from dormant.errors import ConfigError
+
+    probe = Config()
+    set_field(probe, "eval.episodes", value)  # "eval.episodes='abc': expected int", as a training option would say
+    if probe.eval.episodes < 1:
+        raise ConfigError(f"episodes must be ≥ 1, got {probe.eval.episodes}")
+    return probe.eval.episodes
 
 
 def agent_from_checkpoint(cfg: Any, checkpoint: dict[str, Any], env: Env, device: str) -> Agent:

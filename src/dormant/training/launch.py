@@ -7,13 +7,13 @@ they behave the same (rendering set-up, resume rules, Ctrl-C, logs, the learning
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from dormant.config import Config, ConfigError, default_out, from_dict, resolve, set_field, validate
-from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed, read_config
+from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, from_dict, resolve, set_field, validate
+from dormant.experiments.runfiles import read_run_config
+from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed
 from dormant.training.checkpoint import FILENAME, load_checkpoint
 from dormant.training.lock import DirLock
 from dormant.training.memory import device_memory_problem, memory_problem
@@ -39,6 +39,68 @@ RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "
                   "checkpoint_every_frames", "replay.device")
 
 
+def check_callbacks(callbacks: Any) -> list[Callback]:
+    """``callbacks`` as a list of ``Callback`` objects, or ``ConfigError`` saying which item is not one."""
+    from dormant.training.callbacks import HOOKS, Callback
+
+    if isinstance(callbacks, (Callback, str, bytes)) or not isinstance(callbacks, (list, tuple)):
+        raise ConfigError(f"callbacks= takes a list of dormant.Callback objects; got {type(callbacks).__name__}: "
+                          f"{callbacks!r:.80}")
+    for i, callback in enumerate(callbacks):
+        if isinstance(callback, type):
+            raise ConfigError(f"callbacks[{i}] is the class {callback.__name__}, not an object of it: pass "
+                              f"{callback.__name__}(...)")
+        if not isinstance(callback, Callback):
+            lacking = [hook for hook in HOOKS if not callable(getattr(callback, hook, None))]
+            if lacking:
+                raise ConfigError(f"callbacks[{i}] ({type(callback).__name__}: {callback!r:.60}) is not a "
+                                  f"dormant.Callback: it has no {lacking[0]}(); subclass dormant.Callback")
+        every = getattr(callback, "every_frames", 0)
+        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
+            raise ConfigError(f"callbacks[{i}].every_frames must be a whole number ≥ 0, got {every!r}")
+    return list(callbacks)
+
+
+def recheck(config: Config) -> Config:
+    """A copy of a ``Config`` built or changed by hand, checked as ``resolve`` checks
+    ``key=value`` options: every field converted from its value as the command line would
+    (so NaN, infinities and wrong types are refused with the same words), the ranges, and
+    the task, agent and observation kind."""
+    import dataclasses
+
+    from dormant.envs import check_obs, check_task, check_task_name
+    from dormant.errors import check_choice, closest
+
+    if not isinstance(config, Config):
+        raise ConfigError(f"config= takes a dormant Config; got {type(config).__name__}")
+    for section in dataclasses.fields(Config):
+        default = getattr(Config(), section.name)
+        value = getattr(config, section.name, None)
+        if dataclasses.is_dataclass(default) and type(value) is not type(default):
+            raise ConfigError(f"config.{section.name} is a {type(value).__name__}, not the "
+                              f"{type(default).__name__} section (set its fields: config.{section.name}.OPTION = ...)")
+    for prefix, node in [("", config), *((f.name + ".", getattr(config, f.name)) for f in dataclasses.fields(Config)
+                                          if dataclasses.is_dataclass(getattr(config, f.name)))]:
+        names = {f.name for f in dataclasses.fields(node)}
+        for attr in vars(node):
+            if attr not in names:
+                known = [prefix + name for name in names]
+                raise ConfigError(f"unknown option {prefix + attr!r}{closest(prefix + attr, known)} (set on the Config "
+                                  "by hand)")
+    try:
+        data = config.to_dict()
+    except Exception as err:  # a value deepcopy cannot copy
+        raise ConfigError(f"the Config holds a value that is not an option value "
+                          f"({type(err).__name__}: {err})") from None
+    cfg = from_dict(data)  # set_field converts and type-checks every field; validate() the ranges
+    check_task_name(cfg.task)
+    check_choice("agent", cfg.agent.name, AGENTS)
+    check_choice("observation kind (obs)", cfg.env.obs, OBS_KINDS)
+    check_obs(cfg.task, cfg.env.obs)
+    check_task(cfg)
+    return cfg
+
+
 def _check_new_run_dir(path: Path) -> None:
     """``path`` (an existing directory, see ``_prepare_run_dir``) may take a new run."""
     if never_checkpointed(path):
@@ -61,12 +123,13 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
     directory's lock throughout. Raises ``ConfigError`` (and friends) before any work on bad
     input, ``NonFiniteLossError`` when an update diverges."""
     overrides = dict(overrides or {})
+    callbacks = check_callbacks(callbacks)
     if resume:
         run_dir = Path(resume)
         if not (run_dir / FILENAME).exists() and not never_checkpointed(run_dir):
             load_checkpoint(run_dir)  # raises the usual "no checkpoint at ..." error
     else:
-        cfg = copy.deepcopy(config) if config is not None else resolve(overrides)
+        cfg = recheck(config) if config is not None else resolve(overrides)
         if config is not None:
             for key, value in overrides.items():
                 set_field(cfg, key, value)
@@ -81,7 +144,7 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
             checkpoint = load_checkpoint(run_dir)
             cfg = _resumed_config(checkpoint["config"], overrides, int(checkpoint["counters"]["step"]))
         elif resume:  # no checkpoint yet: the same configuration, from the start
-            saved = read_config(run_dir)
+            saved = read_run_config(run_dir)  # a damaged one is refused, naming the file
             if not isinstance(saved, dict):
                 raise ConfigError(f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
                                   "again from; start a new run with `dormant train ... out=DIR`")

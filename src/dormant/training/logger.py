@@ -15,6 +15,7 @@ from dormant.training.run_environment import read_environment, record_environmen
 from dormant.training.wandb_log import WandbLog
 
 BASE_COLUMNS = ("frame", "step", "episode", "episode_reward", "episode_length", "fps", "elapsed_s")
+EVENT_COLUMNS = (*BASE_COLUMNS[:3], "elapsed_s", "updates", "event", "count", "detail")  # events.csv
 
 
 class CsvLog:
@@ -110,8 +111,7 @@ class RunLogger:
                             [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
         self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success])
         self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
-        self.events = CsvLog(run_dir / "events.csv", [*BASE_COLUMNS[:3], "elapsed_s", "updates", "event", "count",
-                                                      "detail"])
+        self.events = CsvLog(run_dir / "events.csv", list(EVENT_COLUMNS))
         self._tb = None
         self._tb_dir = run_dir / "tb" if tensorboard else None
         self._purge_step: int | None = None
@@ -144,7 +144,13 @@ class RunLogger:
 
     def resume(self, frame: int, row_counts: dict[str, int] | None) -> None:
         """Drop what was logged after the checkpoint (at ``frame``), in the CSVs and in
-        TensorBoard, so a resumed run never shows a point twice."""
+        TensorBoard, so a resumed run never shows a point twice. Each log is checked first
+        (``runfiles.read_log``): a damaged one stops the resume with ``RunFileError`` naming
+        the file and line, rather than being carried on."""
+        from dormant.experiments.runfiles import read_log
+
+        for log in self.logs.values():
+            read_log(log.path, text=True, notes=[])  # a last row cut by a kill lies past the checkpoint: dropped below
         kept = {kind: (log.truncate_to(row_counts[kind]) if row_counts is not None else log.truncate_after(frame))
                 for kind, log in self.logs.items()}
         if kept["eval"]:

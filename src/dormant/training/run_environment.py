@@ -8,7 +8,6 @@ file show "unknown".
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from importlib import metadata
@@ -62,11 +61,14 @@ def environment_info(device: torch.device) -> dict[str, Any]:
 
 
 def read_environment(run_dir: Path) -> dict[str, Any] | None:
+    """environment.json, or None if it is absent or damaged (``runfiles.read_checked_json``
+    says why; a report names it)."""
+    from dormant.experiments.runfiles import RunFileError, read_checked_json
+
     try:
-        data = json.loads((Path(run_dir) / FILENAME).read_text())
-    except (OSError, ValueError):
+        return read_checked_json(Path(run_dir) / FILENAME)
+    except RunFileError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def record_environment(run_dir: Path, device: torch.device, **extra: Any) -> dict[str, Any]:
@@ -82,5 +84,7 @@ def record_environment(run_dir: Path, device: torch.device, **extra: Any) -> dic
                         if k in previous})
     kept = {k: v for k, v in previous.items() if k not in info and k != "earlier"}
     record = {**kept, **info, **extra, **({"earlier": earlier} if earlier else {})}
-    atomic_write_text(Path(run_dir) / FILENAME, json.dumps(record, indent=2) + "\n")
+    from dormant.experiments.runfiles import json_text
+
+    atomic_write_text(Path(run_dir) / FILENAME, json_text(record))
     return record

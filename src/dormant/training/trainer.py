@@ -9,7 +9,6 @@ episode's actions from its recorded start state).
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -26,6 +25,7 @@ from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
 from dormant.envs.workers import make_env_group
 from dormant.envs.rendering import configure_rendering
+from dormant.experiments.runfiles import config_text, log_digests, status_text
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
@@ -98,7 +98,7 @@ class Trainer:
         if checkpoint is not None:
             self._restore(checkpoint)
         (self.run_dir / (FILENAME + ".tmp")).unlink(missing_ok=True)  # left by a kill during a save
-        atomic_write_text(self.run_dir / "config.yaml", cfg.to_yaml())
+        atomic_write_text(self.run_dir / "config.yaml", config_text(cfg.to_yaml()))
 
     # --- time ------------------------------------------------------------
     @property
@@ -389,8 +389,10 @@ class Trainer:
                 **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
                 "frame": self.frame, "step": self.counters.step,
                 "total_frames": self.total_steps * self.cfg.env.action_repeat,
-                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3)}
-        atomic_write_text(self.run_dir / "status.json", json.dumps(info, indent=2) + "\n")
+                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3),
+                # a resume keeps these logs' bytes whole (it cuts only past its checkpoint): readers verify them
+                **({"logs": log_digests(self.run_dir)} if status in ("finished", "interrupted") else {})}
+        atomic_write_text(self.run_dir / "status.json", status_text(info))
 
 
 def load_trainer(run_dir: Path, cfg: Config) -> Trainer:
