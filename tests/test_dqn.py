@@ -133,9 +133,10 @@ def test_update_learns_and_checkpoint_round_trips():
              "discount": torch.full((8, 1), 0.9)}
     values = agent.update(batch, step=0)
     assert values.shape == (len(agent.METRICS),) and torch.isfinite(values).all()
-    agent.update(batch, step=1)  # the second update copies the target
-    assert all(torch.equal(a, b) for a, b in zip(agent.critic.parameters(), agent.critic_target.parameters()))
-    clone = _agent()
+    agent.update(batch, step=1)  # the copy due after the second update is taken when the third starts
+    after_two = [p.detach().clone() for p in agent.critic.parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+    clone = _agent(target_update_updates=2)
     clone.load_state_dict(copy.deepcopy(agent.state_dict()))
     assert clone.updates == 2
     assert torch.equal(clone.critic(batch["obs"]), agent.critic(batch["obs"]))
@@ -144,6 +145,24 @@ def test_update_learns_and_checkpoint_round_trips():
     torch.manual_seed(5)
     b = clone.update(batch, step=2)
     assert torch.equal(a, b)  # same optimiser state: the same next update
+    assert all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+
+
+def test_a_recycling_between_updates_reaches_the_due_target_copy():
+    """Dopamine's agent recycles inside the update and syncs the target after it: when both
+    fall on the same update the target gets the recycled network (without any mirroring)."""
+    agent = _agent(obs_shape=(4, 84, 84), num_actions=6, pixels=True, target_update_updates=2)
+    batch = _pixel_batch()
+    agent.update(batch, step=0)
+    agent.update(batch, step=1)  # a copy is due
+    with torch.no_grad():
+        agent.critic.head[0].weight[7] = 0.0
+        agent.critic.head[0].bias[7] = -1.0
+    counts = recycle_agent_(agent, batch, ["critic"], tau=0.1, mirror_target=False)
+    assert counts["critic.head.0"] >= 1
+    recycled = [p.detach().clone() for p in agent.critic.parameters()]
+    agent.update(batch, step=2)  # takes the copy first
+    assert all(torch.equal(a, b) for a, b in zip(recycled, agent.critic_target.parameters()))
 
 
 def _pixel_batch(n=16, seed=0):

@@ -199,7 +199,14 @@ class DQNAgent(ModuleAgent):
         return td_errors_loss(q, target, self.dqn.loss)
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
-        """One gradient update; returns the ``METRICS`` as one device vector."""
+        """One gradient update; returns the ``METRICS`` as one device vector.
+
+        The target copy due after every ``dqn.target_update_updates``-th update is taken at the
+        start of the next update, so that what runs between two updates (ReDo) reaches the
+        copy, as in Dopamine, whose agent syncs after the update and the recycling."""
+        period = self.dqn.target_update_updates
+        if period > 1 and self.updates and self.updates % period == 0:
+            self.sync_target()
         obs, next_obs = self.augment(batch["obs"]), self.augment(batch["next_obs"])
         target = self.td_target(batch, next_obs)
         with self._units:
@@ -210,8 +217,6 @@ class DQNAgent(ModuleAgent):
         loss.backward()
         self.critic_opt.step()
         self.updates += 1
-        if self.dqn.target_update_updates > 1 and self.updates % self.dqn.target_update_updates == 0:
-            self.sync_target()
         values = [loss.detach(), q.detach().mean(), target.mean(), batch["reward"].mean(),
                   torch.full((), self.epsilon(step), device=self.device), self._units.fraction()]
         return torch.stack([v.float().reshape(()) for v in values])
