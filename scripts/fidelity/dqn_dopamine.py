@@ -78,6 +78,7 @@ import collections
 import copy
 import importlib.machinery
 import json
+import os
 import sys
 import time
 import types
@@ -517,7 +518,7 @@ def _compare(ref: dict, agent: str, updates: int, dtype: torch.dtype, x64: bool)
             pairs = [(draws[0][1], draws[1][1]), (draws[2][1], draws[3][1])]
         their_loss = theirs.update(batch, pairs)
         losses.append((ours_loss, their_loss))
-        stats.add("loss", "loss", torch.tensor(ours_loss), torch.tensor(their_loss), u)
+        stats.add("loss", "loss", torch.tensor(ours_loss, dtype=torch.float64), torch.tensor(their_loss, dtype=torch.float64), u)
         their_grad = theirs.flat(theirs.last_grad)
         their_params = theirs.flat(theirs.params)
         for name, (path, layout) in mapping.items():
@@ -683,6 +684,7 @@ def main() -> None:
         from machine import machine
         result["machine"] = {**machine(torch.device("cpu")), "jax": jax.__version__}
         result["reference"] = "github.com/google/dopamine @ 5873f5494ee0c2d7c016d0ab2ad530354fec59d0"
+        result["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]
     else:
         result = compare(args.agent, args.reference, args.updates, args.x64)
     text = json.dumps(result, indent=1, default=str)

@@ -11,8 +11,10 @@
   The target ``Q̄`` is a copy of the online network taken every ``dqn.target_update_updates``
   updates (1: the online network itself).
 - The network (``critic``, so that every plasticity tool addresses it unchanged): pixels,
-  the Nature CNN (32 8×8/4, 64 4×4/2, 64 3×3/1, then ``agent.hidden_dim`` = 512 units) on
-  frames scaled to [0, 1]; states, an MLP with two hidden layers of ``agent.hidden_dim``.
+  the Nature CNN (32 8×8/4, 64 4×4/2, 64 3×3/1 with flax's ``SAME`` padding as Dopamine's,
+  so 84×84 flattens to 11·11·64 = 7,744, then ``agent.hidden_dim`` = 512 units) on frames
+  scaled to [0, 1]; states, an MLP with two hidden layers of ``agent.hidden_dim``.
+  ``dqn.dueling``: value and advantage streams on the last hidden layer (DrQ(ε)'s).
   Its convolutions are the child ``trunk`` (what resets with ``reset_scope=heads`` keep),
   the fully connected part ``head``. Xavier-uniform weights and zero biases, as Dopamine's
   JAX networks. ReDo recycles every hidden layer, convolutions included, as in ReDo.
