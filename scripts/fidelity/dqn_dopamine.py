@@ -453,13 +453,16 @@ def compare(agent: str, reference: str, updates: int, x64: bool) -> dict:
     ref = import_reference(reference)
     dtype = torch.float64 if x64 else torch.float32
     float_ = torch.Tensor.float
-    if x64:  # our code casts frames with .float(): make that float64 for this run
+    if x64:  # our code casts frames with .float(): make that float64 for this run, and draw
+        # DrQ(ε)'s intensity noise in float64 (its factor 1 + 0.05·r is computed in the noise's dtype)
         torch.Tensor.float = lambda self, *a, **k: self.double()  # type: ignore[method-assign]
+        torch.set_default_dtype(torch.float64)
         _x64_reference(ref)
     try:
         return _compare(ref, agent, updates, dtype, x64)
     finally:
         torch.Tensor.float = float_  # type: ignore[method-assign]
+        torch.set_default_dtype(torch.float32)
 
 
 def _x64_reference(ref: dict) -> None:
