@@ -133,9 +133,10 @@ def test_update_learns_and_checkpoint_round_trips():
              "discount": torch.full((8, 1), 0.9)}
     values = agent.update(batch, step=0)
     assert values.shape == (len(agent.METRICS),) and torch.isfinite(values).all()
-    agent.update(batch, step=1)  # the second update copies the target
-    assert all(torch.equal(a, b) for a, b in zip(agent.critic.parameters(), agent.critic_target.parameters()))
-    clone = _agent()
+    agent.update(batch, step=1)  # the copy due after the second update is taken when the third starts
+    after_two = [p.detach().clone() for p in agent.critic.parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+    clone = _agent(target_update_updates=2)
     clone.load_state_dict(copy.deepcopy(agent.state_dict()))
     assert clone.updates == 2
     assert torch.equal(clone.critic(batch["obs"]), agent.critic(batch["obs"]))
@@ -144,6 +145,24 @@ def test_update_learns_and_checkpoint_round_trips():
     torch.manual_seed(5)
     b = clone.update(batch, step=2)
     assert torch.equal(a, b)  # same optimiser state: the same next update
+    assert all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+
+
+def test_a_recycling_between_updates_reaches_the_due_target_copy():
+    """Dopamine's agent recycles inside the update and syncs the target after it: when both
+    fall on the same update the target gets the recycled network (without any mirroring)."""
+    agent = _agent(obs_shape=(4, 84, 84), num_actions=6, pixels=True, target_update_updates=2)
+    batch = _pixel_batch()
+    agent.update(batch, step=0)
+    agent.update(batch, step=1)  # a copy is due
+    with torch.no_grad():
+        agent.critic.head[0].weight[7] = 0.0
+        agent.critic.head[0].bias[7] = -1.0
+    counts = recycle_agent_(agent, batch, ["critic"], tau=0.1, mirror_target=False)
+    assert counts["critic.head.0"] >= 1
+    recycled = [p.detach().clone() for p in agent.critic.parameters()]
+    agent.update(batch, step=2)  # takes the copy first
+    assert all(torch.equal(a, b) for a, b in zip(recycled, agent.critic_target.parameters()))
 
 
 def _pixel_batch(n=16, seed=0):
@@ -203,12 +222,108 @@ def test_drq_eps_augments_obs_and_next_obs_and_dqn_does_not(monkeypatch):
     torch.manual_seed(3)
     out = agent.augment(batch["obs"])
     torch.manual_seed(3)
-    shifted = real(batch["obs"]).float()
+    shifted = real(batch["obs"], 4, torch.randint(0, 8, (4, 2))).float()
     ratio = out / shifted.clamp(min=1)
     per_image = ratio.flatten(1)[:, :1]
     assert torch.allclose(ratio.flatten(1)[shifted.flatten(1) > 0], per_image.expand(-1, ratio[0].numel())[
         shifted.flatten(1) > 0], atol=1e-5)  # one intensity factor per image
     assert ((per_image - 1).abs() <= 0.1 + 1e-6).all()  # 1 + 0.05·clip(N(0, 1), −2, 2)
+
+
+def test_network_pads_as_flax_same_and_flattens_7744():
+    """Dopamine's convolutions use flax's default SAME padding: 84 → 21 → 11 → 11, so the
+    first Linear reads 11·11·64 = 7,744 features (VALID padding gave 7·7·64 = 3,136)."""
+    net = dqn_module.QNetwork((4, 84, 84), 6, 512, pixels=True)
+    assert net.head[0].in_features == 7744
+    assert [dqn_module.same_padding(n, k, s) for n, k, s in ((84, 8, 4), (21, 4, 2), (11, 3, 1))] == \
+        [(2, 2), (1, 2), (1, 1)]  # the odd total's extra pixel goes after the input, as XLA's SAME
+    x = torch.randn(2, 4, 84, 84)
+    conv = net.trunk[0]
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (2, 2, 2, 2)), conv.weight, conv.bias, stride=4)
+    assert torch.equal(conv(x), expected)
+    x = torch.randn(2, 32, 21, 21)
+    conv = net.trunk[2]
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias, stride=2)
+    assert torch.equal(conv(x), expected)
+
+
+def test_dueling_head_and_redo_zeroes_both_streams():
+    """``dqn.dueling``: Q = V + A − mean_a A; a recycled neuron of the last hidden layer loses
+    its outgoing weights in both streams (ReDo's ``next_layers`` list for the dueling head)."""
+    agent = _agent(obs_shape=(4, 84, 84), num_actions=6, pixels=True, dueling=True)
+    net, batch = agent.critic, _pixel_batch()
+    x = net.head(net.trunk(batch["obs"].float() / 255.0))
+    adv, value = net.advantage(x), net.value(x)
+    assert torch.allclose(net(batch["obs"]), value + adv - adv.mean(dim=1, keepdim=True), atol=1e-6)
+    agent.update(batch, step=0)
+    with torch.no_grad():  # hidden unit 7 never positive → dormant
+        net.head[0].weight[7] = 0.0
+        net.head[0].bias[7] = -1.0
+    counts = recycle_agent_(agent, batch, ["critic"], tau=0.1)
+    assert counts["critic.head.0"] >= 1
+    assert net.advantage[0].weight[:, 7].abs().sum() == 0 and net.value[0].weight[:, 7].abs().sum() == 0
+    for name in ("advantage", "value"):  # the output streams themselves are never recycled
+        assert not any(key.startswith(f"critic.{name}") for key in counts)
+
+
+def test_drq_eps_crop_offsets_are_dopamines_0_to_7(monkeypatch):
+    """Dopamine's crop draws randint(0, 2·pad) (exclusive): offsets 0 … 7 for pad 4, never 8."""
+    seen = []
+    real = dqn_module.random_shift
+
+    def recording(x, pad=4, shifts=None):
+        seen.append(shifts)
+        return real(x, pad, shifts)
+
+    monkeypatch.setattr(dqn_module, "random_shift", recording)
+    agent = _agent(DrQEpsAgent, obs_shape=(4, 84, 84), num_actions=6, pixels=True)
+    torch.manual_seed(0)
+    for _ in range(20):
+        agent.augment(_pixel_batch(n=64)["obs"])
+    offsets = torch.cat(seen)
+    assert offsets.min() == 0 and offsets.max() == 7
+
+
+def test_drq_eps_preset_is_reset_dopamines():
+    cfg = resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "drq_eps"})
+    assert cfg.dqn.dueling and cfg.dqn.double
+    for agent in ("dqn", "drq_eps"):
+        p = resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": agent}).plasticity
+        assert (p.redo_batch_size, p.redo_batch_augment, p.redo_reset_bias_moments, p.redo_mirror_target) == \
+            (256, False, False, False)
+    assert not resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "dqn"}).dqn.dueling
+    p = resolve({"task": "dmc/cartpole_swingup"}).plasticity  # other agents: unchanged
+    assert (p.redo_batch_size, p.redo_batch_augment, p.redo_reset_bias_moments, p.redo_mirror_target) == \
+        (0, False, True, True)
+    with pytest.raises(ConfigError, match="redo_batch_augment"):
+        resolve({"task": "dmc/cartpole_swingup", "plasticity.redo_batch_augment": "true"})
+    with pytest.raises(ConfigError, match="redo_batch_size"):
+        resolve({"task": "dmc/cartpole_swingup", "plasticity.redo_batch_size": "-1"})
+
+
+def test_redo_scores_on_a_fresh_raw_statistics_batch(monkeypatch):
+    """``plasticity.redo_batch_size``: ReDo scores a fresh replay sample of that size, raw frames
+    unless ``redo_batch_augment``; the target is left alone with ``redo_mirror_target=false``."""
+    from dormant.training import clock
+
+    cfg = resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "drq_eps", "plasticity.redo": "true",
+                   "plasticity.redo_every_updates": "1"})
+    interventions = clock.PlasticityInterventions(cfg)
+    agent = _agent(DrQEpsAgent, obs_shape=(4, 84, 84), num_actions=6, pixels=True, target_update_updates=5)
+    seen = {}
+
+    def fake_recycle(agent, batch, nets, **kwargs):
+        seen.update(batch=batch, **kwargs)
+        return {}
+
+    monkeypatch.setattr(clock, "recycle_agent_", fake_recycle)
+    interventions.sample_batch = lambda n: _pixel_batch(n=n, seed=1)
+    interventions.after_update(agent, _pixel_batch(n=32), updates=1, frame=1)
+    assert seen["batch"]["obs"].shape[0] == 256 and torch.equal(seen["batch"]["obs"], _pixel_batch(256, 1)["obs"])
+    assert seen["mirror_target"] is False and seen["reset_bias_moments"] is False
+    interventions.p.redo_batch_augment = True
+    interventions.after_update(agent, _pixel_batch(n=32), updates=2, frame=2)
+    assert seen["batch"]["obs"].dtype == torch.float32  # augmented (intensity noise)
 
 
 def test_configuration():

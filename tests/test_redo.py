@@ -182,3 +182,34 @@ def test_untraceable_wiring_is_refused_not_guessed():
         recycle_dormant_(net, None, torch.rand(4, 3), layers=["out"])
     with pytest.raises(ValueError, match="tau"):
         recycle_dormant_(net, None, torch.rand(4, 3), tau=1.5)
+
+
+def test_incoming_rows_are_drawn_before_outgoing_columns_are_zeroed():
+    """Both of ReDo's implementations re-draw every layer's incoming weights first, then zero
+    every outgoing weight: a weight from a recycled neuron into a recycled neuron ends at 0
+    (drawing layer by layer would leave it re-drawn)."""
+    net = planted_mlp()
+    with torch.no_grad():  # neuron 3 of the second hidden layer dormant too
+        net[2].weight[3] = 0.0
+        net[2].bias[3] = -1.0
+    x = torch.rand(8, 3)
+    opt = _trained_adam(net, x)
+    counts = recycle_dormant_(net, opt, x, tau=0.1)
+    assert counts == {"0": 2, "2": 1}
+    assert net[2].weight[3].abs().sum() > 0  # re-drawn row …
+    assert net[2].weight[3, [1, 4]].abs().sum() == 0  # … but its entries from recycled neurons are zero
+
+
+def test_bias_moments_can_be_kept_as_dopamines_recycler_keeps_them():
+    net = planted_mlp()
+    x = torch.rand(8, 3)
+    with torch.no_grad():
+        net[0].bias[[1, 4]] = 0.2  # briefly active, so the dormant neurons' biases get Adam moments
+    opt = _trained_adam(net, x)
+    with torch.no_grad():
+        net[0].bias[[1, 4]] = -1.0
+    before = opt.state[net[0].bias]["exp_avg"].clone()
+    assert before[[1, 4]].abs().min() > 0
+    recycle_dormant_(net, opt, x, tau=0.1, reset_bias_moments=False)
+    assert torch.equal(opt.state[net[0].bias]["exp_avg"], before)
+    assert opt.state[net[0].weight]["exp_avg"][[1, 4]].abs().sum() == 0  # the kernel's still are

@@ -11,8 +11,10 @@
   The target ``Q̄`` is a copy of the online network taken every ``dqn.target_update_updates``
   updates (1: the online network itself).
 - The network (``critic``, so that every plasticity tool addresses it unchanged): pixels,
-  the Nature CNN (32 8×8/4, 64 4×4/2, 64 3×3/1, then ``agent.hidden_dim`` = 512 units) on
-  frames scaled to [0, 1]; states, an MLP with two hidden layers of ``agent.hidden_dim``.
+  the Nature CNN (32 8×8/4, 64 4×4/2, 64 3×3/1 with flax's ``SAME`` padding as Dopamine's,
+  so 84×84 flattens to 11·11·64 = 7,744, then ``agent.hidden_dim`` = 512 units) on frames
+  scaled to [0, 1]; states, an MLP with two hidden layers of ``agent.hidden_dim``.
+  ``dqn.dueling``: value and advantage streams on the last hidden layer (DrQ(ε)'s).
   Its convolutions are the child ``trunk`` (what resets with ``reset_scope=heads`` keep),
   the fully connected part ``head``. Xavier-uniform weights and zero biases, as Dopamine's
   JAX networks. ReDo recycles every hidden layer, convolutions included, as in ReDo.
@@ -32,6 +34,8 @@ from dormant.agents.module_agent import ModuleAgent
 from dormant.nets import random_shift
 from dormant.plasticity.metrics import ActiveUnitCounter
 
+SHIFT_PAD = 4  # DrQ(ε)'s replicate padding before the random crop
+
 
 def xavier_init(module: nn.Module) -> None:
     """Dopamine's initialiser for its JAX DQN networks: Xavier-uniform weights, zero biases."""
@@ -41,31 +45,67 @@ def xavier_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-class QNetwork(nn.Module):
-    """Q-values of every action: Nature CNN + MLP for pixels, an MLP for states."""
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Flax's (XLA's) ``SAME`` padding along one axis: the output has ``ceil(size / stride)``
+    positions and the padding, when odd, puts its extra pixel after the input (bottom/right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
 
-    def __init__(self, obs_shape: tuple[int, ...], num_actions: int, hidden_dim: int, *, pixels: bool):
+
+class SameConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with flax's default ``SAME`` padding (asymmetric where the total is odd,
+    which ``nn.Conv2d(padding='same')`` cannot do with a stride). The padding is applied
+    inside ``forward``, so the module still reads the ReLU's output (ReDo's tracing)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
+        left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
+        return super().forward(F.pad(x, (left, right, top, bottom)))
+
+
+class QNetwork(nn.Module):
+    """Q-values of every action: Nature CNN + MLP for pixels, an MLP for states.
+
+    ``dueling``: the last hidden layer feeds two output layers, ``advantage`` (|A|) and
+    ``value`` (1), and ``Q = V + A − mean_a A`` (Dopamine's ``FullRainbowNetwork`` with
+    ``dueling=True`` and one atom, the network of ReDo's DrQ(ε)).
+    """
+
+    def __init__(self, obs_shape: tuple[int, ...], num_actions: int, hidden_dim: int, *, pixels: bool,
+                 dueling: bool = False):
         super().__init__()
         self.pixels = pixels
+        self.dueling = dueling
         if pixels:
             self.trunk = nn.Sequential(
-                nn.Conv2d(obs_shape[0], 32, 8, stride=4), nn.ReLU(),
-                nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-                nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+                SameConv2d(obs_shape[0], 32, 8, stride=4), nn.ReLU(),
+                SameConv2d(32, 64, 4, stride=2), nn.ReLU(),
+                SameConv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
             with torch.no_grad():
                 width = self.trunk(torch.zeros(1, *obs_shape)).shape[1]
-            self.head = nn.Sequential(nn.Linear(width, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, num_actions))
+            hidden = [nn.Linear(width, hidden_dim), nn.ReLU()]
         else:
             self.trunk = nn.Flatten()
-            self.head = nn.Sequential(nn.Linear(int(np.prod(obs_shape)), hidden_dim), nn.ReLU(),
-                                      nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, num_actions))
+            hidden = [nn.Linear(int(np.prod(obs_shape)), hidden_dim), nn.ReLU(),
+                      nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
+        if dueling:
+            self.head = nn.Sequential(*hidden)
+            self.advantage = nn.Sequential(nn.Linear(hidden_dim, num_actions))
+            self.value = nn.Sequential(nn.Linear(hidden_dim, 1))
+        else:
+            self.head = nn.Sequential(*hidden, nn.Linear(hidden_dim, num_actions))
         self.apply(xavier_init)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float()
         if self.pixels:
             x = x / 255.0
-        return self.head(self.trunk(x))
+        x = self.head(self.trunk(x))
+        if not self.dueling:
+            return x
+        advantage = self.advantage(x)
+        return self.value(x) + (advantage - advantage.mean(dim=1, keepdim=True))
 
 
 def epsilon_at(step: int, *, warmup: int, decay: int, final: float) -> float:
@@ -106,7 +146,8 @@ class DQNAgent(ModuleAgent):
         self.device = device
         self.pixels = pixels
         self.num_actions = num_actions
-        self.critic = QNetwork(obs_shape, num_actions, cfg.hidden_dim, pixels=pixels).to(device)
+        self.critic = QNetwork(obs_shape, num_actions, cfg.hidden_dim, pixels=pixels,
+                               dueling=dqn.dueling).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, eps=dqn.adam_eps)
         self.encoder = nn.Identity()  # the convolutions are the critic's trunk (see the module docstring)
@@ -133,10 +174,13 @@ class DQNAgent(ModuleAgent):
     # --- learning --------------------------------------------------------
     def augment(self, obs: torch.Tensor) -> torch.Tensor:
         """DrQ(ε)'s augmentation of a batch of frames: a random shift (replicate-pad 4, per
-        image) then intensity noise; the identity for DQN and for states."""
+        image, offsets 0 … 7 as Dopamine's crop) then intensity noise; the identity for DQN
+        and for states."""
         if not (self.augments and self.cfg.augment and self.pixels):
             return obs
-        shifted = random_shift(obs)
+        # Dopamine's crop draws each offset from randint(0, 2·pad): 0 … 7 for pad 4, so the
+        # image moves by −4 … +3 pixels (DrQ-v2's draws 0 … 8).
+        shifted = random_shift(obs, SHIFT_PAD, torch.randint(0, 2 * SHIFT_PAD, (obs.shape[0], 2), device=obs.device))
         return intensity_noise(shifted.float(), self.dqn.intensity) if self.dqn.intensity else shifted
 
     @torch.no_grad()
@@ -157,7 +201,14 @@ class DQNAgent(ModuleAgent):
         return td_errors_loss(q, target, self.dqn.loss)
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
-        """One gradient update; returns the ``METRICS`` as one device vector."""
+        """One gradient update; returns the ``METRICS`` as one device vector.
+
+        The target copy due after every ``dqn.target_update_updates``-th update is taken at the
+        start of the next update, so that what runs between two updates (ReDo) reaches the
+        copy, as in Dopamine, whose agent syncs after the update and the recycling."""
+        period = self.dqn.target_update_updates
+        if period > 1 and self.updates and self.updates % period == 0:
+            self.sync_target()
         obs, next_obs = self.augment(batch["obs"]), self.augment(batch["next_obs"])
         target = self.td_target(batch, next_obs)
         with self._units:
@@ -168,8 +219,6 @@ class DQNAgent(ModuleAgent):
         loss.backward()
         self.critic_opt.step()
         self.updates += 1
-        if self.dqn.target_update_updates > 1 and self.updates % self.dqn.target_update_updates == 0:
-            self.sync_target()
         values = [loss.detach(), q.detach().mean(), target.mean(), batch["reward"].mean(),
                   torch.full((), self.epsilon(step), device=self.device), self._units.fraction()]
         return torch.stack([v.float().reshape(()) for v in values])

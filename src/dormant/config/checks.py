@@ -221,6 +221,11 @@ def _validate_plasticity(cfg: Config) -> None:
                        "plasticity.shrink_perturb_every_frames": p.shrink_perturb_every_frames}.items():
         if value < 0:
             raise ConfigError(f"{key} must be ≥ 0, got {value}")
+    if p.redo_batch_size < 0:
+        raise ConfigError(f"plasticity.redo_batch_size must be ≥ 0 (0: the update's batch), got {p.redo_batch_size}")
+    if p.redo_batch_augment and cfg.agent.name not in ("dqn", "drq_eps"):
+        raise ConfigError("plasticity.redo_batch_augment=true is implemented for agent=dqn and agent=drq_eps only "
+                          f"(agent={cfg.agent.name}); the other agents score ReDo on un-augmented frames")
     if not 0.0 <= p.redo_tau < 1.0:
         raise ConfigError(f"plasticity.redo_tau must be in [0, 1), got {p.redo_tau}")
     if not cfg.log.progress_every_s > 0:

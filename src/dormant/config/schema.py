@@ -149,6 +149,7 @@ class DQNConfig:
     double: bool = False  # double DQN: the online network picks the next action, the target network values it
     adam_eps: float = 1.5e-4  # Adam's ε
     reward_clip: float = 1.0  # each agent step's reward clipped to [−c, c] in the TD target (logged scores stay raw); 0: off
+    dueling: bool = False  # dueling head: Q = V + A − mean A, both from the last hidden layer (Dopamine's DrQ(ε))
     intensity: float = 0.05  # drq_eps: intensity noise x·(1 + s·clip(N(0, 1), −2, 2)) after the random shift; 0: shift only
 
 
@@ -182,6 +183,10 @@ class PlasticityConfig:
     redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm), taco (taco's projection heads)
     redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
     redo_at_frames: str = ""  # one-shot ReDo at these frames (comma-separated, e.g. 100000,500000), whatever plasticity.redo says
+    redo_batch_size: int = 0  # ReDo scores neurons on a fresh replay sample of this many transitions; 0: on the update's own batch
+    redo_batch_augment: bool = False  # augment that sample as the update does (dqn, drq_eps only); false: raw frames, as ReDo's code
+    redo_reset_bias_moments: bool = True  # also zero the Adam moments of recycled neurons' biases (ReDo's Dopamine code: no)
+    redo_mirror_target: bool = True  # repeat each recycling in the target networks (ReDo's SAC code: yes; its Dopamine DQN: no)
     reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
     reset_at_frames: str = ""  # one-shot resets at these frames (comma-separated)
     reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
@@ -272,7 +277,9 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     # the first update. The sac.* defaults are TF-Agents' (reward scale 0.1, H̄ = −|A|/2, …).
     "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
             "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
-            "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000},
+            "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000,
+            # ReDo's SAC recycler (labs/redo/tfagents) leaves the target critics alone and keeps the biases' Adam moments
+            "plasticity.redo_mirror_target": False, "plasticity.redo_reset_bias_moments": False},
     **DQN_PRESETS,  # ReDo's Dopamine settings for dqn and drq_eps (config/dqn_presets.py)
 }
 MAX_SEED = 2**32 - 1

@@ -26,13 +26,17 @@ if TYPE_CHECKING:
 
 
 def recycle_agent_(agent: PlasticAgent, batch: Batch, nets: list[str], tau: float = 0.1,
-                   reset_step: bool = False) -> dict[str, int]:
-    """ReDo on the named networks, scored on the un-augmented batch; recycled neurons per layer.
+                   reset_step: bool = False, mirror_target: bool = True,
+                   reset_bias_moments: bool = True) -> dict[str, int]:
+    """ReDo on the named networks, scored on the batch given (un-augmented unless the caller
+    augmented it); recycled neurons per layer.
 
     Encoder channels are traced into every head that reads the features (actor,
     critic, its target, V), so their outgoing columns are zeroed in all of them.
     A target mirrors its network's recycling (same rows, zero biases and outgoing
-    weights), so neither function changes and the moving average stays consistent.
+    weights), so neither function changes and the moving average stays consistent;
+    ``mirror_target=False`` leaves the targets alone (ReDo's Dopamine DQN: the next hard
+    copy brings the recycled neurons over).
     The encoder goes last, so that the heads are scored on the features they were
     trained on.
     """
@@ -52,11 +56,13 @@ def recycle_agent_(agent: PlasticAgent, batch: Batch, nets: list[str], tau: floa
             wrapper = _EncoderAndHeads(agent.encoder, heads)
             layers = [f"encoder.{n}" for n, m in agent.encoder.named_modules() if isinstance(m, LAYER_TYPES)]
             counts.update(recycle_dormant_(wrapper, agent.optimizers(), batch["obs"].float(), batch["action"],
-                                           tau=tau, reset_step=reset_step, init_fn=agent.init_fn, layers=layers))
+                                           tau=tau, reset_step=reset_step, init_fn=agent.init_fn, layers=layers,
+                                           reset_bias_moments=reset_bias_moments))
             continue
-        followers = [targets[net]] if net in targets else []
+        followers = [targets[net]] if net in targets and mirror_target else []
         found = recycle_dormant_(available[net], agent.optimizers(), *agent.probe_inputs(h, batch)[net],
-                                 tau=tau, reset_step=reset_step, init_fn=agent.init_fn, followers=followers)
+                                 tau=tau, reset_step=reset_step, init_fn=agent.init_fn, followers=followers,
+                                 reset_bias_moments=reset_bias_moments)
         counts.update({f"{net}.{layer}": n for layer, n in found.items()})
     return counts
 

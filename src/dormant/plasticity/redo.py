@@ -154,6 +154,7 @@ def recycle_dormant_(
     init_fn: Callable[[nn.Module], None] | None = None,
     layers: Iterable[str] | None = None,
     followers: Iterable[nn.Module] = (),
+    reset_bias_moments: bool = True,
 ) -> dict[str, int]:
     """Recycle the τ-dormant neurons of ``model`` on ``inputs``; returns recycled counts per layer.
 
@@ -169,6 +170,12 @@ def recycle_dormant_(
     ``model`` that track it (a Polyak target network): they get the same re-drawn rows,
     zero biases and zero outgoing weights, so that the target's function is unchanged
     too and the moving average does not mix fresh rows with stale outgoing weights.
+    ``reset_bias_moments=False`` keeps the optimiser state of the recycled biases (ReDo's
+    Dopamine code masks only the kernels' moments).
+
+    Every layer's incoming weights are re-drawn first, then every outgoing weight is zeroed
+    (the order of both of ReDo's implementations): a weight that is both a re-drawn row of
+    one layer and an outgoing column of a recycled neuron before it ends at 0.
     No host sync until the counts.
     """
     if not (isinstance(tau, (int, float)) and 0.0 <= tau < 1.0):
@@ -209,7 +216,7 @@ def recycle_dormant_(
             if copy_layer.weight.shape != layer.weight.shape:
                 raise ValueError(f"follower {type(follower).__name__} differs from the model at {name!r}")
     counts: dict[str, torch.Tensor] = {}
-    for name, layer, dormant, outgoing in plan:
+    for name, layer, dormant, outgoing in plan:  # incoming weights and biases of every layer first
         fresh = copy.deepcopy(layer)
         if init_fn is not None:
             fresh.apply(init_fn)
@@ -220,19 +227,21 @@ def recycle_dormant_(
         _reset_moments_(optimizers, layer.weight, rows.expand_as(layer.weight), reset_step)
         if layer.bias is not None:
             _where_(layer.bias, dormant, 0.0)
-            _reset_moments_(optimizers, layer.bias, dormant, reset_step)
+            if reset_bias_moments:
+                _reset_moments_(optimizers, layer.bias, dormant, reset_step)
         for follower in followers:
             twin = follower.get_submodule(name)
             _where_(twin.weight, rows, layer.weight)
             if twin.bias is not None:
                 _where_(twin.bias, dormant, 0.0)
+        counts[name] = dormant.sum()
+    for name, layer, dormant, outgoing in plan:  # then every outgoing weight
         for consumer_name, consumer, columns in outgoing:
             mask = columns.view(1, -1, *([1] * (consumer.weight.dim() - 2))).expand_as(consumer.weight)
             _where_(consumer.weight, mask, 0.0)
             _reset_moments_(optimizers, consumer.weight, mask, reset_step)
             for follower in followers:
                 _where_(follower.get_submodule(consumer_name).weight, mask, 0.0)
-        counts[name] = dormant.sum()
     if not counts:
         return {}
     host = torch.stack(list(counts.values())).cpu().tolist()  # the one sync

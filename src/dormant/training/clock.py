@@ -17,7 +17,7 @@ What each intervention *does* lives in ``dormant.plasticity``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from dormant.config import Config, redo_nets
 from dormant.config.schema import frame_list, net_list
@@ -123,6 +123,21 @@ class PlasticityInterventions:
         self.redo_at = Milestones(frame_list(p.redo_at_frames))
         self.reset_at = Milestones(frame_list(p.reset_at_frames))
         self.shrink_perturb_at = Milestones(frame_list(p.shrink_perturb_at_frames))
+        # Draws a fresh replay batch of n transitions (set by the trainer): ReDo's statistics
+        # batch when plasticity.redo_batch_size > 0.
+        self.sample_batch: Callable[[int], Batch] | None = None
+
+    def redo_batch(self, agent: PlasticAgent, batch: Batch) -> Batch:
+        """The batch ReDo scores neurons on: the update's own, or a fresh replay sample of
+        ``plasticity.redo_batch_size`` (augmented as the update is with ``redo_batch_augment``)."""
+        p = self.p
+        if p.redo_batch_size:
+            if self.sample_batch is None:
+                raise RuntimeError("plasticity.redo_batch_size > 0 needs a replay sampler (trainer sets sample_batch)")
+            batch = self.sample_batch(p.redo_batch_size)
+        if p.redo_batch_augment:
+            batch = {**batch, "obs": agent.augment(batch["obs"])}  # type: ignore[attr-defined]
+        return batch
 
     @staticmethod
     def _due(periodic: Periodic | Milestones, once: Milestones, now_periodic: int, frame: int) -> bool:
@@ -133,7 +148,9 @@ class PlasticityInterventions:
     def after_update(self, agent: PlasticAgent, batch: Batch, updates: int, frame: int) -> list[dict]:
         p, events = self.p, []
         if self._due(self.redo, self.redo_at, updates, frame):
-            counts = recycle_agent_(agent, batch, self.nets, tau=p.redo_tau, reset_step=p.redo_reset_step)
+            counts = recycle_agent_(agent, self.redo_batch(agent, batch), self.nets, tau=p.redo_tau,
+                                    reset_step=p.redo_reset_step, mirror_target=p.redo_mirror_target,
+                                    reset_bias_moments=p.redo_reset_bias_moments)
             events.append({"event": "redo", "count": sum(counts.values()),
                            "detail": " ".join(f"{layer}={n}" for layer, n in counts.items())})
         if self._due(self.reset, self.reset_at, frame, frame):

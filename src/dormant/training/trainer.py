@@ -79,6 +79,7 @@ class Trainer:
         self.streams = self.replay.shards if workers > 1 else [self.replay]  # where worker i writes
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
+        self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's statistics batch
         self._fau_index = self.agent.METRICS.index("critic_fau")
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
                                 cfg.log.tensorboard, success=self.env.has_success)
