@@ -2,7 +2,8 @@
 ran it (scripts/fidelity/sac_tfagents.py; docs/fidelity.md, "SAC as ReDo ran it").
 
 The script fed both agents the same weights, 200 batches and standard-normal draws, and recycled
-dormant neurons once (after update 100); these are our agent's first three and last losses and
+dormant neurons once (after update 100, as ReDo's SAC recycler does: targets and bias moments
+left alone); these are our agent's first three and last losses and
 its parameter sums after the 200 updates from that run (TF-Agents' losses agreed to ≈ 1e-6
 relative before the recycling).
 Rebuilding our agent with the same seeds must give them again, so a change to SAC's update is
@@ -36,16 +37,16 @@ GOLDEN = {
         }
     ],
     "last_losses": {
-        "critic": 3.5737407207489014,
-        "actor": -9.828056335449219,
-        "alpha": -0.42224425077438354
+        "critic": 3.5636281967163086,
+        "actor": -9.819798469543457,
+        "alpha": -0.4222625195980072
     },
     "checksum": {
-        "actor": 4077.0372024598664,
-        "critic": 8012.355406126665,
-        "critic_target": 7932.056079248017
+        "actor": 4077.0163731122593,
+        "critic": 8008.57318233888,
+        "critic_target": 7939.5534755373965
     },
-    "log_alpha": -0.06034402921795845
+    "log_alpha": -0.06034407392144203
 }
 
 

@@ -157,6 +157,11 @@ def ours_tensors(agent: SACAgent) -> dict[str, torch.Tensor]:
     return named
 
 
+# ReDo's SAC recycler (dopamine labs/redo/tfagents): the target critics are left alone and the
+# biases' Adam moments kept (the agent=sac preset sets these through plasticity.redo_*).
+REDO_AS_TF_AGENTS = {"mirror_target": False, "reset_bias_moments": False}
+
+
 def ours_run(updates: int = 200, seed: int = SEED, recycle_at: int = 100) -> dict[str, Any]:
     """Our agent alone on the script's problem, its recycling included: the golden values
     tests/test_fidelity_sac.py keeps."""
@@ -171,7 +176,7 @@ def ours_run(updates: int = 200, seed: int = SEED, recycle_at: int = 100) -> dic
                 kill_neurons(agent, None)
             losses.append(ours_update(agent, batch, eps, feed))
             if k == recycle_at:
-                recycle_agent_(agent, torch_batch(batch), ["critic", "actor"], tau=0.0)
+                recycle_agent_(agent, torch_batch(batch), ["critic", "actor"], tau=0.0, **REDO_AS_TF_AGENTS)
     params = ours_tensors(agent)
     return {"first_losses": losses[:3], "last_losses": losses[-1],
             "checksum": {name: float(t.detach().double().abs().sum()) for name, t in
@@ -410,7 +415,7 @@ def recycle_both(tf, ours: SACAgent, theirs, mapping: dict, batch: dict) -> dict
     before = {name: to_ours(v.numpy(), how) for name, (v, how) in mapping.items()}
     ours_before = {name: t.detach().numpy().copy() for name, t in ours_tensors(ours).items()}
     theirs.reset_model_neurons()
-    counts = recycle_agent_(ours, torch_batch(batch), ["critic", "actor"], tau=0.0)
+    counts = recycle_agent_(ours, torch_batch(batch), ["critic", "actor"], tau=0.0, **REDO_AS_TF_AGENTS)
     tensors = ours_tensors(ours)
     report: dict[str, Any] = {"ours_counts": {k: v for k, v in counts.items() if v}, "theirs_counts": {}}
     same_rows = True
