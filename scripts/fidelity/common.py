@@ -10,7 +10,10 @@ share lives here, so every agent is reported, judged and timed the same way:
 - ``check_name_map(ours, theirs, name_of)`` and ``copy_state(...)``: an explicit map from
   our parameter/buffer names to theirs, checked to cover every tensor of both exactly
   once with equal shapes, then ours copied into theirs.
-- ``GradTap``: records every gradient just before each ``optimizer.step()``.
+- ``GradTap``: records every gradient just before each ``optimizer.step()``;
+  ``compare_steps`` compares two such records.
+- ``pixel_batch``, ``batch_for_ours``, ``batch_for_theirs``: one replay-like pixel batch,
+  in the form each side takes.
 - ``Report``: per quantity (losses, gradients, parameters, schedules), the largest
   absolute and relative difference over the window and the tensor and update holding it;
   ``Report.check(tolerances)`` says which quantities exceed their tolerance.
@@ -250,6 +253,16 @@ class Report:
             print(f"{row['quantity']:<28} {row['max_abs']:>10.3g} {row['max_rel']:>10.3g}  {row['max_rel_at']}")
 
 
+def compare_steps(report: Report, update: int, ours: list, theirs: list, mapping: Mapping[str, str]) -> None:
+    """Gradients of two ``GradTap.take()`` results: same optimisers stepped in the same
+    order, then every gradient (ours renamed by ``mapping``) under ``grad/<optimizer>``."""
+    labels = [label for label, _ in ours], [label for label, _ in theirs]
+    if labels[0] != labels[1]:
+        raise SystemExit(f"update {update}: optimiser steps differ: ours {labels[0]}, theirs {labels[1]}")
+    for (label, ours_g), (_, their_g) in zip(ours, theirs):
+        report.compare(f"grad/{label}", update, {mapping[n]: g for n, g in ours_g.items()}, their_g)
+
+
 def finish(report: Report, tolerances: Mapping[str, float], default: float, title: str) -> int:
     """Print the table and the verdict; the exit status (0: every quantity within tolerance)."""
     report.print(title)
@@ -259,6 +272,40 @@ def finish(report: Report, tolerances: Mapping[str, float], default: float, titl
         return 1
     print("\nOK: every quantity within tolerance")
     return 0
+
+
+# --- batches ------------------------------------------------------------------------------------
+def pixel_batch(rng, batch: int, action_dim: int, obs_shape: tuple[int, ...] = (9, 84, 84)) -> tuple:
+    """A replay-like batch as numpy arrays ``(obs, action, reward, discount, next_obs)``:
+    uint8 frames (8×8-pixel blocks plus noise, so that shifts change the input), actions
+    in [−1, 1], 3-step rewards and discounts shaped B×1 as the replay gives them."""
+    import numpy as np
+
+    c, h, w = obs_shape
+    base = rng.integers(0, 256, size=(batch, c, h // 8 + 1, w // 8 + 1)).astype(np.float32)
+    big = np.repeat(np.repeat(base, 8, axis=2), 8, axis=3)[:, :, :h, :w]
+    obs = np.clip(big + rng.normal(0, 20, size=big.shape), 0, 255).astype(np.uint8)
+    next_obs = np.clip(obs.astype(np.float32) + rng.normal(0, 30, size=big.shape), 0, 255).astype(np.uint8)
+    action = rng.uniform(-1, 1, size=(batch, action_dim)).astype(np.float32)
+    reward = rng.uniform(0, 3, size=(batch, 1)).astype(np.float32)
+    discount = np.full((batch, 1), 0.99 ** 3, dtype=np.float32)
+    return obs, action, reward, discount, next_obs
+
+
+def batch_for_ours(batch: tuple) -> dict[str, torch.Tensor]:
+    """``pixel_batch``'s arrays as dormant's batch dict (floats in the default dtype)."""
+    obs, action, reward, discount, next_obs = (torch.as_tensor(x) for x in batch)
+    dtype = torch.get_default_dtype()
+    return {"obs": obs, "action": action.to(dtype), "reward": reward.to(dtype), "discount": discount.to(dtype),
+            "next_obs": next_obs}
+
+
+def batch_for_theirs(batch: tuple) -> tuple:
+    """``pixel_batch``'s arrays as a DrQ-v2-style replay yields them (floats in the default dtype)."""
+    import numpy as np
+
+    dtype = np.float64 if torch.get_default_dtype() == torch.float64 else np.float32
+    return tuple(x if x.dtype == np.uint8 else x.astype(dtype) for x in batch)
 
 
 # --- float64 ----------------------------------------------------------------------------------

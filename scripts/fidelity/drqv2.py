@@ -101,39 +101,6 @@ def build(ref, args, *, hidden_dim: int):
     return ours, theirs, mapping
 
 
-def make_batch(rng: np.random.Generator, batch: int, action_dim: int):
-    """A replay-like batch: uint8 frames (smooth blobs plus noise, so shifts matter), actions
-    in [−1, 1], n-step rewards and discounts as the replay gives them (B×1)."""
-    base = rng.integers(0, 256, size=(batch, OBS_SHAPE[0], 11, 11)).astype(np.float32)
-    big = np.repeat(np.repeat(base, 8, axis=2), 8, axis=3)[:, :, :84, :84]
-    obs = np.clip(big + rng.normal(0, 20, size=big.shape), 0, 255).astype(np.uint8)
-    next_obs = np.clip(obs.astype(np.float32) + rng.normal(0, 30, size=big.shape), 0, 255).astype(np.uint8)
-    action = rng.uniform(-1, 1, size=(batch, action_dim)).astype(np.float32)
-    reward = rng.uniform(0, 3, size=(batch, 1)).astype(np.float32)
-    discount = np.full((batch, 1), 0.99 ** 3, dtype=np.float32)
-    return obs, action, reward, discount, next_obs
-
-
-def as_ours(batch) -> dict[str, torch.Tensor]:
-    obs, action, reward, discount, next_obs = (torch.as_tensor(x) for x in batch)
-    dtype = torch.get_default_dtype()
-    return {"obs": obs, "action": action.to(dtype), "reward": reward.to(dtype), "discount": discount.to(dtype),
-            "next_obs": next_obs}
-
-
-def as_theirs(batch):
-    dtype = {torch.float64: np.float64, torch.float32: np.float32}[torch.get_default_dtype()]
-    return tuple(x if x.dtype == np.uint8 else x.astype(dtype) for x in batch)
-
-
-def compare_grads(report, u, ours_calls, their_calls, mapping):
-    labels = [label for label, _ in ours_calls], [label for label, _ in their_calls]
-    if labels[0] != labels[1]:
-        raise SystemExit(f"update {u}: optimiser steps differ: ours {labels[0]}, theirs {labels[1]}")
-    for (label, ours_g), (_, their_g) in zip(ours_calls, their_calls):
-        report.compare(f"grad/{label}", u, {mapping[n]: g for n, g in ours_g.items()}, their_g)
-
-
 def compare_act(report, u, ours, theirs, obs, step, seed):
     """``act`` in eval mode (the mean) and exploring (a noisy sample), same draws."""
     for eval_mode in (True, False):
@@ -155,22 +122,22 @@ def run_window(ref, args) -> common.Report:
     tap_theirs = common.GradTap(optimizers(theirs), common.param_names(theirs_t))
     report = common.Report()
     rng = np.random.default_rng(args.seed)
-    probe = make_batch(rng, 1, args.action_dim)[0][0]
+    probe = common.pixel_batch(rng, 1, args.action_dim)[0][0]
     compare_act(report, 0, ours, theirs, probe, args.start_step, args.seed + 7)
     for u in range(args.updates):
         step = args.start_step + 2 * u  # agent steps; one update every 2, as the reference's trainer
-        batch = make_batch(rng, args.batch, args.action_dim)
+        batch = common.pixel_batch(rng, args.batch, args.action_dim)
         torch.manual_seed(args.seed * 100_003 + u)
-        m_ours = ours.update(as_ours(batch), step)
+        m_ours = ours.update(common.batch_for_ours(batch), step)
         rng_ours = torch.get_rng_state()
         torch.manual_seed(args.seed * 100_003 + u)
-        m_theirs = theirs.update(iter([as_theirs(batch)]), step)
+        m_theirs = theirs.update(iter([common.batch_for_theirs(batch)]), step)
         rng_theirs = torch.get_rng_state()
         report.compare("rng_state", u, float(not torch.equal(rng_ours, rng_theirs)), 0.0)
         m_ours = dict(zip(ours.METRICS, m_ours.tolist()))
         for name, theirs_name in METRIC_NAMES.items():
             report.compare(f"loss/{name}", u, m_ours[name], m_theirs[theirs_name])
-        compare_grads(report, u, tap_ours.take(), tap_theirs.take(), mapping)
+        common.compare_steps(report, u, tap_ours.take(), tap_theirs.take(), mapping)
         for net in ("encoder", "actor", "critic", "critic_target"):
             report.compare(f"param/{net}", u, {mapping[n]: t for n, t in ours_t.items() if n.startswith(net + ".")},
                            {n: t for n, t in theirs_t.items() if n.startswith(net + ".")})
@@ -186,16 +153,16 @@ def run_window(ref, args) -> common.Report:
 def time_updates(ref, args) -> dict:
     """One update of ours against one of theirs, interleaved, on the same batch and draws."""
     ours, theirs, _ = build(ref, args, hidden_dim=args.time_hidden_dim)
-    batch = make_batch(np.random.default_rng(args.seed), args.time_batch, args.action_dim)
+    batch = common.pixel_batch(np.random.default_rng(args.seed), args.time_batch, args.action_dim)
     step = args.start_step
 
     def run_ours():
         torch.manual_seed(0)
-        ours.update(as_ours(batch), step)
+        ours.update(common.batch_for_ours(batch), step)
 
     def run_theirs():
         torch.manual_seed(0)
-        theirs.update(iter([as_theirs(batch)]), step)
+        theirs.update(iter([common.batch_for_theirs(batch)]), step)
 
     timing = common.time_interleaved({"ours": run_ours, "theirs": run_theirs}, rounds=args.time)
     ratio = timing["ours"]["median_s"] / timing["theirs"]["median_s"]
