@@ -250,7 +250,8 @@ class Report:
         print(f"\n{title}")
         print(f"{'quantity':<28} {'max abs':>10} {'max rel':>10}  where (largest relative)")
         for row in self.rows():
-            print(f"{row['quantity']:<28} {row['max_abs']:>10.3g} {row['max_rel']:>10.3g}  {row['max_rel_at']}")
+            where = row["max_rel_at"] if row["max_abs"] else f"identical ({row['compared']} compared)"
+            print(f"{row['quantity']:<28} {row['max_abs']:>10.3g} {row['max_rel']:>10.3g}  {where}")
 
 
 def compare_steps(report: Report, update: int, ours: list, theirs: list, mapping: Mapping[str, str]) -> None:

@@ -435,7 +435,7 @@ def main(argv=None) -> int:
     parser.add_argument("--perturb-every", type=int, default=100, help="perturbation period, agent steps")
     parser.add_argument("--awaken-after", type=int, default=20, help="updates into the window before the random phase ends")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32")
+    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     parser.add_argument("--metaworld-tasks", default="coffee-push,soccer,sweep-into,assembly,disassemble,stick-pull",
                         help="tasks whose reference MetaWorld configuration is compared ('' : none)")
     parser.add_argument("--time", type=int, default=0, help="rounds of interleaved update timing (0: none)")

@@ -49,10 +49,16 @@ from dormant.nets import random_shift_grid_sample  # noqa: E402
 REFERENCE = "github.com/facebookresearch/drqv2"
 COMMIT = "c0c650b76c6e5d22a7eb5f2edffd1440fe94f8ef"
 OBS_SHAPE = (9, 84, 84)  # 3 stacked RGB frames, 84×84
-# Largest relative difference allowed per quantity (prefix match), float32 and float64.
+# Largest relative difference allowed per quantity (first matching prefix), by dtype and shift.
+# float32, our shift: the reference's bilinear shift is off by up to 3e-3 of a grey level,
+# and Adam's near-sign-sized early steps grow that over the window (see docs/fidelity.md).
+# float32, the reference's shift: bit-identical, except two logged statistics that we
+# compute in closed form (actor_logprob, actor_ent). float64: rounding only.
 TOLERANCES = {
-    "float32": ({"loss/": 1e-4, "grad/": 1e-3, "param/": 1e-4, "act/": 1e-5, "rng_state": 0.0}, 1e-4),
-    "float64": ({"loss/": 1e-10, "grad/": 1e-9, "param/": 1e-10, "act/": 1e-12, "rng_state": 0.0}, 1e-10),
+    ("float32", "ours"): ({"loss/": 1e-3, "grad/": 0.2, "param/": 0.05, "act/": 1e-3, "rng_state": 0.0}, 1e-3),
+    ("float32", "reference"): ({"loss/actor_logprob": 1e-6, "loss/actor_ent": 1e-6}, 0.0),
+    ("float64", "ours"): ({"rng_state": 0.0}, 1e-9),
+    ("float64", "reference"): ({"loss/actor_logprob": 1e-12, "loss/actor_ent": 1e-12}, 0.0),
 }
 # Metrics both agents log, by our name → theirs.
 METRIC_NAMES = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
@@ -186,7 +192,7 @@ def main(argv=None) -> int:
     parser.add_argument("--schedule", default="linear(1.0,0.1,500000)", help="σ schedule (agent steps)")
     parser.add_argument("--start-step", type=int, default=2100, help="agent step of the first update")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32")
+    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     parser.add_argument("--shift", choices=("ours", "reference"), default="ours",
                         help="reference: our agent shifts with the reference's grid_sample formulation "
                              "(isolates the rounding of our exact integer crop)")
@@ -206,7 +212,7 @@ def main(argv=None) -> int:
         print(f"\n=== {dtype}: {args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}")
         with (common.float64_mode() if dtype == "float64" else _nothing()):
             report = run_window(ref["drqv2"], args)
-        status |= common.finish(report, *TOLERANCES[dtype], title=f"largest differences, {dtype}")
+        status |= common.finish(report, *TOLERANCES[dtype, args.shift], title=f"largest differences, {dtype}")
     if args.time:
         result = time_updates(ref["drqv2"], args)
         if args.json:
