@@ -54,11 +54,14 @@ OBS_SHAPE = (9, 84, 84)  # 3 stacked RGB frames, 84×84
 # and Adam's near-sign-sized early steps grow that over the window (see docs/fidelity.md).
 # float32, the reference's shift: bit-identical, except two logged statistics that we
 # compute in closed form (actor_logprob, actor_ent). float64: rounding only.
+# The third entry: over how many updates from the start it is judged (None: all); float32
+# with our shift is judged on its first update, because from there Adam and the
+# critic-actor loop amplify the shift's rounding until the runs part (float64 shows it).
 TOLERANCES = {
-    ("float32", "ours"): ({"loss/": 1e-3, "grad/": 0.2, "param/": 0.05, "act/": 1e-3, "rng_state": 0.0}, 1e-3),
-    ("float32", "reference"): ({"loss/actor_logprob": 1e-6, "loss/actor_ent": 1e-6}, 0.0),
-    ("float64", "ours"): ({"rng_state": 0.0}, 1e-9),
-    ("float64", "reference"): ({"loss/actor_logprob": 1e-12, "loss/actor_ent": 1e-12}, 0.0),
+    ("float32", "ours"): ({"loss/": 1e-5, "grad/": 1e-4, "param/": 1e-2, "act/": 1e-5, "rng_state": 0.0}, 1e-5, 1),
+    ("float32", "reference"): ({"loss/actor_logprob": 1e-6, "loss/actor_ent": 1e-6}, 0.0, None),
+    ("float64", "ours"): ({"rng_state": 0.0}, 1e-9, None),
+    ("float64", "reference"): ({"loss/actor_logprob": 1e-12, "loss/actor_ent": 1e-12}, 0.0, None),
 }
 # Metrics both agents log, by our name → theirs.
 METRIC_NAMES = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
@@ -208,7 +211,8 @@ def main(argv=None) -> int:
     if args.shift == "reference":
         dormant.agents.drqv2.random_shift = reference_shift
     status = 0
-    for dtype in (("float32", "float64") if args.dtype == "both" else (args.dtype,)):
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    for dtype in dtypes if args.updates > 0 else ():  # --updates 0: only the timing (or configuration)
         print(f"\n=== {dtype}: {args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}")
         with (common.float64_mode() if dtype == "float64" else _nothing()):
             report = run_window(ref["drqv2"], args)
