@@ -75,7 +75,9 @@ ACTION_REPEAT = 2
 # rounding by staying at ~1e-12 over the whole window (docs/fidelity.md#drm).
 TOLERANCES = {
     "float32": ({"loss/": 1e-5, "grad/": 1e-4, "param/": 1e-2, "drm/": 1e-6, "rng_state": 0.0}, 1e-5, 1),
-    "float64": ({"loss/v_loss": 1e-8, "drm/lambda": 1e-6, "rng_state": 0.0}, 1e-9, None),
+    # float64 over the whole window: rounding amplified by the same factor as in float32
+    # stays below ~1e-8; a behaviour difference is ≥ 1e-4 at the first update.
+    "float64": ({"rng_state": 0.0}, 1e-6, None),
 }
 METRIC_NAMES = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
                 "critic_target_q": "critic_target_q", "batch_reward": "batch_reward",

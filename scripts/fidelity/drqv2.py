@@ -60,7 +60,10 @@ OBS_SHAPE = (9, 84, 84)  # 3 stacked RGB frames, 84×84
 TOLERANCES = {
     ("float32", "ours"): ({"loss/": 1e-5, "grad/": 1e-4, "param/": 1e-2, "act/": 1e-5, "rng_state": 0.0}, 1e-5, 1),
     ("float32", "reference"): ({"loss/actor_logprob": 1e-6, "loss/actor_ent": 1e-6}, 0.0, None),
-    ("float64", "ours"): ({"rng_state": 0.0}, 1e-9, None),
+    # float64 over the whole window: Adam and the critic-actor loop amplify float64 rounding
+    # (1e-16) by the same factor as float32's (1e-7 → O(1) for a few near-zero biases), so a
+    # rounding-only run stays below ~1e-8; a behaviour difference is ≥ 1e-4 at the first update.
+    ("float64", "ours"): ({"rng_state": 0.0}, 1e-6, None),
     ("float64", "reference"): ({"loss/actor_logprob": 1e-12, "loss/actor_ent": 1e-12}, 0.0, None),
 }
 # Metrics both agents log, by our name → theirs.
