@@ -447,7 +447,7 @@ def main(argv=None) -> int:
     parser.add_argument("--schedule", default="linear(1.0,0.1,200)", help="σ schedule (agent steps), restarted at the awakening")
     parser.add_argument("--start-step", type=int, default=2100, help="agent step of the first update")
     parser.add_argument("--perturb-every", type=int, default=100, help="perturbation period, agent steps")
-    parser.add_argument("--awaken-after", type=int, default=50, help="updates into the window before the random phase ends")
+    parser.add_argument("--awaken-after", type=int, default=0, help="updates into the window before the random phase ends")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     parser.add_argument("--metaworld-tasks", default="coffee-push,soccer,sweep-into,assembly,disassemble,stick-pull",
