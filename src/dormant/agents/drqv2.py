@@ -218,8 +218,12 @@ class DrQV2Agent(ModuleAgent):
 
     @torch.no_grad()
     def update_target(self) -> None:
+        """target ← τ·θ + (1 − τ)·target, rounded as the reference rounds it (a ``lerp``
+        is the same average but differs in the last bit, which then grows through Adam)."""
         tau = self.cfg.critic_target_tau
-        torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), tau)
+        target = list(self.critic_target.parameters())
+        torch._foreach_mul_(target, 1.0 - tau)
+        torch._foreach_add_(target, torch._foreach_mul(list(self.critic.parameters()), tau))
 
     def before_learning(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """Hook between encoding and the critic update (DrM: dormant ratio, awakening, V)."""
