@@ -47,7 +47,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -630,23 +630,11 @@ def time_updates(ref, yml, args) -> dict[str, Any]:
 
 
 def machine_block() -> dict[str, Any]:
-    import importlib.util
-    import types
+    """The benchmarks' machine block (scripts/fidelity/common.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import common  # noqa: PLC0415  (here: importing it puts this checkout's src/ on the path)
 
-    spec = importlib.util.spec_from_file_location("_bench_machine", ROOT / "benchmarks" / "machine.py")
-    module = importlib.util.module_from_spec(spec)
-    saved = sys.modules.get("common")
-    sys.modules["common"] = types.SimpleNamespace(GL_BACKEND=os.environ.get("MUJOCO_GL"))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if saved is None:
-            sys.modules.pop("common", None)
-        else:
-            sys.modules["common"] = saved
-    info = module.machine(torch.device("cpu"))
-    info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-    return info
+    return common.machine_block()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -500,13 +500,11 @@ def self_perturbed(args: argparse.Namespace) -> None:
 
 
 def machine_block() -> dict[str, Any]:
-    sys.modules.setdefault("common", types.SimpleNamespace(GL_BACKEND=None))  # what machine.py imports
-    spec = importlib.util.spec_from_file_location("_bench_machine", ROOT / "benchmarks" / "machine.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    info = module.machine(torch.device("cpu"))
-    info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-    return info
+    """The benchmarks' machine block (scripts/fidelity/common.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import common  # noqa: PLC0415  (here: importing it puts this checkout's src/ on the path)
+
+    return common.machine_block()
 
 
 # --- main -----------------------------------------------------------------------------------------------
