@@ -51,7 +51,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-MAX_FRAMES = "1000"
+MAX_FRAMES = "2000"  # two DMC episodes: updates start once the first has ended
 MAX_SWEEP_RUNS = 2
 TIMEOUT_S = 600
 MARKER = re.compile(r"<!--\s*doc-test:\s*skip\s*\((.*)\)\s*-->")
@@ -214,9 +214,9 @@ def command_lines(code: str) -> list[tuple[int, str]]:
     for offset, raw in enumerate(code.splitlines()):
         if not pending:
             start = offset
-        text = strip_comment(raw)
+        text = strip_comment(raw).strip()
         if text.endswith("\\"):
-            pending += text[:-1] + " "
+            pending += text[:-1].rstrip() + " "
             continue
         line, pending = (pending + text).strip(), ""
         if line:
@@ -345,3 +345,15 @@ def test_the_budget_cap_is_announced_and_only_with_the_variable(monkeypatch, cap
     monkeypatch.setenv("DORMANT_MAX_FRAMES", "10")
     with pytest.raises(ConfigError, match="DORMANT_MAX_FRAMES='10'"):
         resolve(args)
+
+
+def test_a_broken_block_names_its_page_line_and_stderr(tmp_path):
+    broken = Block("docs/x.md", 12, "bash", "dormant train agent=drqv2 frames=oops\n", "")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_bash(broken, tmp_path)
+    message = str(failed.value)
+    assert message.startswith("docs/x.md:12 ") and "(line 13)" in message and "frames='oops': expected int" in message
+    assert command_lines("a \\\n  b  # note\n# only a comment\nc '#not' # x\n") == [(0, "a b"), (3, "c '#not'")]
+    assert [classify(s) for s in ("dormant sweep ... out=s", "bash scripts/setup.sh", "python -m pytest -q",
+                                  ".venv/bin/python -m dormant train", "source x")] == [
+        "elided", "setup", "pytest", "run", "unknown"]
