@@ -23,7 +23,10 @@ How a block runs:
   fails the test: mark its block instead.
 - ``toml``: parsed; an entry-point table must name the group dormant reads.
 - Blocks without a language (a directory tree) are text: skipped with that reason.
-- A block preceded by ``<!-- doc-test: skip (why) -->`` is skipped with that reason.
+- A block preceded by ``<!-- doc-test: skip (why) -->`` is skipped with that reason; one
+  preceded by ``<!-- doc-test: resolve (why) -->`` (variants of one training) runs its
+  ``dormant train`` lines as ``dormant config`` with the same arguments: every option is
+  resolved and checked, nothing is trained (a warning names each such line).
 
 Budgets: the trainings in the docs ask for hundreds of thousands of frames. The test sets
 ``DORMANT_MAX_FRAMES`` (``dormant.config.budget``): frames are capped at that number and
@@ -54,7 +57,7 @@ VENV_BIN = Path(sys.executable).parent
 MAX_FRAMES = "2000"  # two DMC episodes: updates start once the first has ended
 MAX_SWEEP_RUNS = 2
 TIMEOUT_S = 600
-MARKER = re.compile(r"<!--\s*doc-test:\s*skip\s*\((.*)\)\s*-->")
+MARKER = re.compile(r"<!--\s*doc-test:\s*(skip|resolve)\s*\((.*)\)\s*-->")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 
 
@@ -64,7 +67,8 @@ class Block:
     line: int  # of the opening fence, 1-based
     lang: str
     code: str
-    skip: str  # the marker's reason, "" if none
+    skip: str  # the skip marker's reason, "" if none
+    resolve: str = ""  # the resolve marker's reason: its `dormant train` lines are resolved, not trained
 
     @property
     def first(self) -> str:
@@ -94,7 +98,9 @@ def blocks_of(path: Path) -> list[Block]:
         body = "\n".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1:j])
         before = next((ln for ln in reversed(lines[:i]) if ln.strip()), "")
         marker = MARKER.search(before)
-        found.append(Block(path.relative_to(ROOT).as_posix(), i + 1, lang, body, marker.group(1) if marker else ""))
+        kind, why = marker.groups() if marker else ("", "")
+        found.append(Block(path.relative_to(ROOT).as_posix(), i + 1, lang, body, why if kind == "skip" else "",
+                           why if kind == "resolve" else ""))
         i = j + 1
     return found
 
@@ -131,11 +137,9 @@ NEEDS = {
 # Blocks that train from pixels or run several trainings: (page, first line).
 SLOW = {
     ("README.md", "dormant train agent=drqv2 task=dmc/cartpole_swingup"),
-    ("README.md", "dormant train agent=drm task=dmc/cartpole_swingup"),
     ("docs/api.md", "result = dormant.train(cfg"),
     ("docs/api.md", "class LogBeta"),
     ("docs/api.md", "logs = dormant.load_logs"),
-    ("docs/plasticity.md", "dormant train task=dmc/walker_walk"),
     ("docs/report.md", "dormant report sweeps/s1"),
     ("docs/usage.md", "dormant train agent=drqv2 task=dmc/cartpole_swingup"),
     ("docs/evidence/README.md", "dormant train agent=drm task=dmc/cartpole_swingup"),
@@ -276,6 +280,10 @@ def run_bash(block: Block, cwd: Path) -> None:
                     untrained.add(_out(segment))
                     continue
             words = shlex.split(segment)
+            if block.resolve and kind == "run" and words[1:2] == ["train"] and "--resume" not in words:
+                segment = segment.replace(" train ", " config ", 1)  # the configuration it trains, built and checked
+                warnings.warn(f"{block}, {where}: resolved with `dormant config`, not trained ({block.resolve})",
+                              stacklevel=1)
             if kind == "run" and "report" in words[1:2] and untrained & set(words[2:]):
                 warnings.warn(f"{block}, {where}: `{segment}` not run (its sweep was resolved, not trained)", stacklevel=1)
                 continue
@@ -323,6 +331,9 @@ def test_blocks_are_found():
     for path in pages():
         text = path.read_text()
         assert text.count("doc-test:") == len(MARKER.findall(text)), f"{path}: a doc-test marker without (reason)"
+    for page, first in [*SETUP, *NEEDS, *SLOW]:  # a block edited away leaves no stale entry behind
+        matches = [b for b in BLOCKS if b.page == page and b.first.startswith(first)]
+        assert len(matches) == 1, f"({page!r}, {first!r}) names {len(matches)} blocks; it must name one"
 
 
 def test_the_budget_cap_is_announced_and_only_with_the_variable(monkeypatch, capsys):
