@@ -11,6 +11,7 @@ import math
 import typing
 from typing import Any
 
+from dormant.config.budget import cap_budget
 from dormant.config.checks import validate
 from dormant.config.schema import AGENT_FAMILY, AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
 from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
@@ -117,6 +118,7 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     for layer in layers:
         for key, value in layer.items():
             set_field(cfg, key, value)
+    cap_budget(cfg)  # $DORMANT_MAX_FRAMES only: testing the docs
     validate(cfg)
     check_task(cfg)  # the suite's own checks (a gym: task is built once here)
     return cfg

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, from_dict, resolve, set_field, validate
+from dormant.config.budget import cap_budget
 from dormant.experiments.runfiles import read_run_config
 from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed
 from dormant.training.checkpoint import FILENAME, load_checkpoint
@@ -133,6 +134,7 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
         if config is not None:
             for key, value in overrides.items():
                 set_field(cfg, key, value)
+            cap_budget(cfg)
             validate(cfg)
         run_dir = Path(cfg.out or default_out(cfg))
         cfg.out = str(run_dir)
@@ -185,8 +187,9 @@ def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
                           f"numbers as they are); refused: {', '.join(refused)} (start a new run to change them)")
     for key, value in overrides.items():
         set_field(cfg, key, value)
-    validate(cfg)
     done = steps_done * cfg.env.action_repeat
+    cap_budget(cfg, done_frames=done)
+    validate(cfg)
     if cfg.frames < done:
         raise ConfigError(f"frames={cfg.frames} is below the {done} frames this run already trained")
     return cfg
