@@ -52,7 +52,7 @@ def test_named_metaworld_reference_preset_and_its_limits():
     assert cfg.agent.critic_dropout == 0.01 and cfg.agent.critic_layernorm and cfg.preset == "drm-reference-metaworld"
     assert resolve({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld",
                     "agent.nstep": 5}).agent.nstep == 5  # the user still wins
-    assert set(PRESETS) == {"drm-reference-metaworld"}
+    assert set(PRESETS) == {"drm-reference-metaworld", "sac-paper"}
     with pytest.raises(ConfigError, match="did you mean 'drm-reference-metaworld'"):
         resolve({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworl"})
     with pytest.raises(ConfigError, match="needs agent=drm"):
