@@ -171,11 +171,18 @@ def read_checked_json(path: Path) -> dict[str, Any] | None:
         raise RunFileError(f"{path}: not readable JSON ({err}; damaged file?)") from None
     if not isinstance(data, dict):
         raise RunFileError(f"{path}: a JSON {type(data).__name__}, not an object (damaged file?)")
-    if STATUS_DIGEST in data:
-        stored = data.pop(STATUS_DIGEST)
-        if stored != _status_digest(data):
-            raise RunFileError(f"{path}: its content does not match its {STATUS_DIGEST} field (damaged file)")
+    _check_digest(path, data)
     return data
+
+
+def _check_digest(path: Path, data: dict[str, Any]) -> bool:
+    """Pop ``data``'s SHA-256 field and check it against the rest (RunFileError if it does
+    not match); False when the file has no such field (written before it had one)."""
+    if STATUS_DIGEST not in data:
+        return False
+    if data.pop(STATUS_DIGEST) != _status_digest(data):
+        raise RunFileError(f"{path}: its content does not match its {STATUS_DIGEST} field (damaged file)")
+    return True
 
 
 def _status_digest(info: dict[str, Any]) -> str:
@@ -200,11 +207,7 @@ def read_status(path: Path) -> dict[str, Any] | None:
                            "unknown") from None
     if not isinstance(data, dict):
         raise RunFileError(f"{path}: a JSON {type(data).__name__}, not an object (damaged file?)")
-    if STATUS_DIGEST in data:
-        stored = data.pop(STATUS_DIGEST)
-        if stored != _status_digest(data):
-            raise RunFileError(f"{path}: its content does not match its {STATUS_DIGEST} field (damaged file)")
-    else:
+    if not _check_digest(path, data):
         unknown = sorted(set(data) - set(STATUS_FIELDS))
         if unknown:
             raise RunFileError(f"{path}: field {unknown[0]!r} is not one dormant writes, and the file has no "
