@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from dormant.training.checkpoint import FILENAME
 from dormant.training.lock import LOCK_NAME
 
