@@ -578,3 +578,67 @@ def test_run_directories_and_figures_of_gym_tasks_have_no_colons(tmp_path):
     assert ":" not in str(runs[0].run_dir.relative_to(tmp_path)) and runs[0].task == "gym:Pendulum-v1"
     assert task_filename("gym:mymod:Env", suite_separator="_") == "gym-mymod-Env"
     assert task_filename("dmc/cartpole_swingup", suite_separator="_") == "dmc_cartpole_swingup"  # unchanged
+
+
+def test_grid_size_is_said_at_once_bounded_and_costs_one_resolution_per_combination(tmp_path, monkeypatch):
+    """Generated grids (agents, tasks, seeds, shared and agent-specific axes): the count said
+    before any configuration is resolved equals the runs expanded; above max_runs (default
+    1,000) the sweep is refused, naming the size, unless --yes; resolutions do not grow with seeds."""
+    import random
+
+    from dormant.experiments import grid as grid_module
+
+    calls = []
+    real_resolve = grid_module.resolve
+    monkeypatch.setattr(grid_module, "resolve", lambda overrides: calls.append(1) or real_resolve(overrides))
+    rng = random.Random(0)
+    axes_pool = [("agent.lr", "1e-4,3e-4,1e-3"), ("drm.threshold", "0.1,0.2"), ("plasticity.redo", "true,false"),
+                 ("agent.nstep", "1,3"), ("agent.feature_dim", "50")]
+    cases = 0
+    for _ in range(40):
+        agents = rng.sample(["drqv2", "drm", "sac"], rng.randint(1, 3))
+        if "sac" in agents:
+            agents = ["sac"] if rng.random() < 0.5 else [a for a in agents if a != "sac"] or ["drqv2"]
+        tasks = rng.sample(["dmc/cartpole_balance", "dmc/walker_walk", "dmc/cheetah_run"], rng.randint(1, 3))
+        axes = [a for a in rng.sample(axes_pool, rng.randint(0, 3)) if not (a[0] == "drm.threshold" and "drm" not in agents)]
+        seeds = rng.choice([1, 3, 40, 400])
+        items = [f"agent={','.join(agents)}", f"task={','.join(tasks)}", f"seeds={seeds}", "obs=states",
+                 f"out={tmp_path / 'never'}", *(f"{k}={v}" for k, v in axes)]
+        said = []
+        calls.clear()
+        try:
+            runs, options, _ = parse_sweep(items, say=lambda text: said.append((text, len(calls))))
+        except ConfigError as err:
+            total = int(re.search(r"holds ([\d,]+) runs", str(err)).group(1).replace(",", ""))
+            assert total > 1000 and "--yes" in str(err) and f"max_runs={total}" in str(err) and not calls
+            assert len(parse_sweep([*items, f"max_runs={total}"])[0]) == total
+            calls.clear()
+            runs, _, _ = parse_sweep(items, yes=True, say=lambda text: said.append((text, len(calls))))
+            assert len(runs) == total
+        else:
+            assert len(runs) <= 1000
+        text, resolved_before = said[-1]
+        assert f"{len(runs):,} runs (" in text and resolved_before == 0  # said before any resolution
+        assert len(calls) == len(runs) // seeds  # one resolution per combination, whatever the seed count
+        assert len({r.run_id for r in runs}) == len(runs)
+        assert all(r.config.seed == r.seed and r.overrides["seed"] == str(r.seed) for r in runs)
+        cases += 1
+    assert cases == 40
+    with pytest.raises(ConfigError, match="above the 5 runs of max_runs="):
+        parse_sweep(["agent=drqv2", "seeds=6", "max_runs=5", f"out={tmp_path / 'never'}"])
+    with pytest.raises(ConfigError, match=re.escape("is above 4294967295")):
+        parse_sweep(["agent=drqv2", "seed=4294967296", f"out={tmp_path / 'never'}"])
+    assert not (tmp_path / "never").exists()
+
+
+def test_cli_sweep_says_its_size_and_needs_yes_above_the_bound(tmp_path, capsys, monkeypatch):
+    from dormant.experiments import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "_execute", lambda *args, **kwargs: 0)  # launch nothing
+    args = ["sweep", "agent=drqv2,drm", "task=dmc/cartpole_balance", "seeds=501", "obs=states", f"out={tmp_path / 's'}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "1,002 runs (2 agents × 1 task × 501 seeds = 1,002)" in err and "--yes" in err
+    assert not (tmp_path / "s").exists()
+    assert main([*args, "--yes"]) == 0
+    assert "sweep " in capsys.readouterr().err

@@ -93,7 +93,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from dormant.experiments.sweep import run_sweep
 
-    return run_sweep(args.overrides)
+    return run_sweep(args.overrides, yes=args.yes)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -195,6 +195,8 @@ where and how:
                       cores, never more than memory holds); each run gets cores ÷ jobs threads
                       unless threads= is given
   retries=N           attempts after a run fails (default 2)
+  max_runs=N          refuse the sweep if its grid holds more than N runs (default 1,000;
+                      --yes lifts the bound)
   backend=local|ray   local processes (default) or a Ray cluster
   address=ADDR        Ray: the cluster to join (default: a local Ray instance)
   cpus_per_run=X      Ray: CPUs requested per run (default 1; also its threads)
@@ -254,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", metavar="DIR")
     plot.set_defaults(func=cmd_plot)
     sweep = _command(sub, "sweep", summary="run a grid of agents × tasks × seeds × option values",
-                     usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...]",
+                     usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...] [--yes]",
                      epilog=SWEEP_HELP)
+    sweep.add_argument("--yes", action="store_true",
+                       help="launch a grid of more than 1,000 runs (without it such a sweep is refused, saying its size)")
     sweep.add_argument("overrides", nargs="*", metavar="key=value")
     sweep.set_defaults(func=cmd_sweep)
     report = _command(sub, "report", summary="a Markdown + HTML report of a sweep or of run directories",

@@ -7,6 +7,7 @@ keys and bad values fail before any work starts, naming the closest valid choice
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 import typing
 from typing import Any
@@ -52,10 +53,16 @@ def _convert(key: str, raw: Any, kind: type) -> Any:
         raise ConfigError(f"{key}={raw!r}: expected {kind.__name__}") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _config_paths() -> dict[str, type]:
+    """``field_paths()`` of ``Config``, built once (read-only: set_field runs for every option of every resolve)."""
+    return field_paths()
+
+
 def set_field(cfg: Config, key: str, raw: Any) -> None:
     """Set one dotted field from a string (or value), converting and type-checking it."""
     key = SHORTHANDS.get(key, key)
-    paths = field_paths(cfg)
+    paths = _config_paths() if type(cfg) is Config else field_paths(cfg)
     if key not in paths:
         raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
     *parents, leaf = key.split(".")
@@ -84,7 +91,7 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
 
     overrides = {SHORTHANDS.get(k, k): v for k, v in overrides.items()}
     cfg = Config()
-    paths = field_paths(cfg)
+    paths = _config_paths()
     for key in overrides:  # report unknown keys before anything else
         if key not in paths:
             raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")

@@ -341,17 +341,23 @@ def _type_hints(cls: type) -> dict[str, Any]:
 
 
 def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
-    """Every settable dotted key and its type."""
-    node = Config() if node is None else node
-    hints = _type_hints(type(node))
-    paths: dict[str, type] = {}
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if dataclasses.is_dataclass(value):
-            paths.update(field_paths(value, f"{prefix}{f.name}."))
+    """Every settable dotted key and its type (a fresh dict; the layout is computed once per class)."""
+    return {f"{prefix}{key}": kind for key, kind in _paths_of(Config if node is None else type(node))}
+
+
+@functools.lru_cache(maxsize=None)
+def _paths_of(cls: type) -> tuple[tuple[str, type], ...]:
+    """The dotted keys of a dataclass, sections (fields whose type is a dataclass) opened.
+    Cached: every ``set_field`` needs them, and a big sweep resolves thousands of configs."""
+    hints = _type_hints(cls)
+    paths: list[tuple[str, type]] = []
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            paths.extend((f"{f.name}.{key}", sub) for key, sub in _paths_of(kind))
         else:
-            paths[f"{prefix}{f.name}"] = hints[f.name]
-    return paths
+            paths.append((f.name, kind))
+    return tuple(paths)
 
 
 def redo_nets(cfg: Config) -> list[str]:

@@ -37,6 +37,7 @@ class RunSpec:
     frames: int
     overrides: dict[str, str] = field(default_factory=dict)  # `dormant train` key=value, without out=
     params: dict[str, str] = field(default_factory=dict)  # its values of the sweep's hyperparameter axes
+    config: Any = field(default=None, repr=False, compare=False)  # its resolved Config (read-only; shared sections)
 
     @property
     def label(self) -> str:
@@ -231,7 +232,7 @@ class RayBackend:
     def submit(self, spec: RunSpec, attempt: int) -> None:
         env = {"OMP_NUM_THREADS": str(self.threads)}
         # An absolute run directory: a worker's working directory is not the sweep's.
-        remote_spec = replace(spec, run_dir=spec.run_dir.absolute())
+        remote_spec = replace(spec, run_dir=spec.run_dir.absolute(), config=None)  # the worker needs only the overrides
         self._refs[self._remote.remote(remote_spec, attempt, self.stop_file, env)] = (spec, attempt)
 
     def wait(self, timeout: float) -> list[tuple[RunSpec, AttemptResult]]:

@@ -12,9 +12,11 @@ train``); ``plasticity.redo_nets=[critic],[critic,actor]`` is an axis of two val
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,37 +162,62 @@ def make_grid(raw: dict[str, str], agents: list[str], tasks: list[str], seeds: l
     return grid
 
 
+def _keys_of(grid: Grid, agent: str) -> tuple[list[str], dict[str, str]]:
+    """The axes (sorted) and the shared options that reach ``agent``'s runs."""
+    # An agent's own options reach every run when that agent is not in the sweep, which refuses them by name.
+    takes = [k for k in [*grid.axes, *grid.shared] if applies(k, agent) or owner(k) not in grid.agents]
+    return sorted(k for k in takes if k in grid.axes), {k: grid.shared[k] for k in takes if k in grid.shared}
+
+
+def count_runs(grid: Grid) -> tuple[int, str]:
+    """How many runs the grid holds, and how that number is made (``2 agents × 3 tasks × 5
+    seeds``), known before any run is resolved: a big grid is announced at once."""
+    keys = {agent: _keys_of(grid, agent)[0] for agent in grid.agents}
+    combos = sum(math.prod(len(grid.axes[k]) for k in agent_keys) for agent_keys in keys.values())
+    total = len(grid.tasks) * combos * len(grid.seeds)
+
+    def n(count: int, word: str) -> str:
+        return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+    factors = [n(len(grid.agents), "agent"), n(len(grid.tasks), "task")]
+    if len({tuple(k) for k in keys.values()}) == 1:  # every agent takes the same axes
+        factors[1:1] = [f"{len(grid.axes[k]):,} {k}" for k in next(iter(keys.values()))]
+    else:  # agent-specific axes: the agents do not share one product
+        factors[0] = f"{combos:,} agent/value combinations"
+    return total, " × ".join([*factors, n(len(grid.seeds), "seed")]) + " = " + f"{total:,}"
+
+
 def expand(grid: Grid, out: Path) -> list[RunSpec]:
     """Every run of the grid, each resolved (a bad value in any combination stops the
-    sweep, naming the run). Without hyperparameter axes a run lives in
-    ``out/<suite>_<task>/<agent>/seed<k>``; with them, one directory per axis that
-    applies to it, sorted by option, comes before ``seed<k>``."""
+    sweep, naming the run). Seeds share their combination's resolution (the seed changes
+    no other option), so the cost grows with the combinations, not with the seeds. Without
+    hyperparameter axes a run lives in ``out/<suite>_<task>/<agent>/seed<k>``; with them,
+    one directory per axis that applies to it, sorted by option, comes before ``seed<k>``."""
     runs: list[RunSpec] = []
     for task in grid.tasks:
         for agent in grid.agents:
-            # An agent's own options reach every run when that agent is not in the sweep, which refuses them by name.
-            takes = [k for k in [*grid.axes, *grid.shared] if applies(k, agent) or owner(k) not in grid.agents]
-            keys = sorted(k for k in takes if k in grid.axes)
-            shared = {k: grid.shared[k] for k in takes if k in grid.shared}
+            keys, shared = _keys_of(grid, agent)
             seen: dict[str, dict[str, str]] = {}  # per axis: the resolved value → how it was written
             for combo in itertools.product(*(grid.axes[k] for k in keys)):
+                overrides = {"agent": agent, "task": task, **shared, **dict(zip(keys, combo))}
+                overrides.setdefault("log.progress", "false")
+                where = f"{task} {agent} seed {grid.seeds[0]}" + "".join(f" {k}={v}" for k, v in zip(keys, combo))
+                try:
+                    base = resolve({**overrides, "seed": str(grid.seeds[0])})
+                except ConfigError as err:
+                    raise ConfigError(f"{err} (in the run {where})") from None
+                flat = flatten(base.to_dict())
+                params = {k: display(flat[k]) for k in keys}
+                for k, written in zip(keys, combo):
+                    other = seen.setdefault(k, {}).setdefault(params[k], written)
+                    if other != written:
+                        raise ConfigError(f"{k}: {other} and {written} are the same value ({params[k]})")
+                prefix = [task_filename(task, suite_separator="_"), agent, *(dir_part(k, params[k]) for k in keys)]
                 for seed in grid.seeds:
-                    overrides = {"agent": agent, "task": task, "seed": str(seed), **shared, **dict(zip(keys, combo))}
-                    overrides.setdefault("log.progress", "false")
-                    where = f"{task} {agent} seed {seed}" + "".join(f" {k}={v}" for k, v in zip(keys, combo))
-                    try:
-                        cfg = resolve(overrides)
-                    except ConfigError as err:
-                        raise ConfigError(f"{err} (in the run {where})") from None
-                    flat = flatten(cfg.to_dict())
-                    params = {k: display(flat[k]) for k in keys}
-                    for k, written in zip(keys, combo):
-                        other = seen.setdefault(k, {}).setdefault(params[k], written)
-                        if other != written:
-                            raise ConfigError(f"{k}: {other} and {written} are the same value ({params[k]})")
-                    run_id = "/".join([task_filename(task, suite_separator="_"), agent, *(dir_part(k, params[k]) for k in keys),
-                                       f"seed{seed}"])
-                    runs.append(RunSpec(run_id, task, agent, seed, out / run_id, cfg.frames, overrides, params))
+                    run_id = "/".join([*prefix, f"seed{seed}"])
+                    runs.append(RunSpec(run_id, task, agent, seed, out / run_id, base.frames,
+                                        {**overrides, "seed": str(seed)}, dict(params),
+                                        config=dataclasses.replace(base, seed=seed)))
     return runs
 
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from dormant.config import ConfigError, flatten, parse_overrides, resolve, with_defaults
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
-from dormant.experiments.grid import NOT_COMPARED, check_manifest, expand, make_grid, split_values, write_manifest
+from dormant.config.schema import MAX_SEED
+from dormant.experiments.grid import NOT_COMPARED, check_manifest, count_runs, expand, make_grid, split_values, write_manifest
 from dormant.experiments.runs import MANIFEST, last_frame, read_json, run_state
 from dormant.training.exit_codes import NO_RETRY
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
 from dormant.training.lock import EXIT_LOCKED, DirLock
 
-SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run")
+SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run",
+                 "max_runs")
+CONFIRM_ABOVE = 1000  # a grid with more runs needs --yes or max_runs=N: a typo in seeds= must not launch 10⁵ runs
 
 
 @dataclass
@@ -36,6 +40,7 @@ class SweepOptions:
     cpus_per_run: float = 1.0  # Ray resource request per run
     gpus_per_run: float | None = None  # Ray: None = 1 when the cluster has GPUs, else 0
     notes: list[str] = field(default_factory=list)  # said when the sweep starts
+    max_runs: int = CONFIRM_ABOVE  # the most runs this command may own (--yes: no bound)
 
 
 def _int(key: str, value: str, minimum: int) -> int:
@@ -85,12 +90,15 @@ def check_sweep_out(out: Path) -> None:
                               "folder of its own: choose another out=")
 
 
-def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
+def parse_sweep(items: Sequence[str], *, yes: bool = False,
+                say: Callable[[str], None] | None = None) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
     """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``), options with one value or a
     list of them (``agent.lr=1e-4,3e-4``: an axis) → the runs, the sweep's own options,
     and the options shared by every run (see ``experiments/grid.py`` for how lists are
     written). Every run's configuration is resolved here, so a bad task, agent or value
-    in any combination stops the sweep before anything runs.
+    in any combination stops the sweep before anything runs. The number of runs is known
+    (and said through ``say``) before that; above ``max_runs`` (default ``CONFIRM_ABOVE``)
+    the sweep is refused unless ``yes``.
     """
     raw = parse_overrides(items)
     if "out" not in raw:
@@ -109,15 +117,34 @@ def parse_sweep(items: Sequence[str]) -> tuple[list[RunSpec], SweepOptions, dict
     _resources(raw, options)
     if "seeds" in raw and "seed" in raw:
         raise ConfigError("give seeds=N (seeds 1..N) or seed=a,b,c, not both")
+    if "max_runs" in raw:
+        options.max_runs = _int("max_runs", raw.pop("max_runs"), 1)
     if "seed" in raw:
-        seeds = [_int("seed", s, 0) for s in split_values(raw.pop("seed"), "seed")]
+        seeds = [_seed(s) for s in split_values(raw.pop("seed"), "seed")]
     else:
         seeds = list(range(1, _int("seeds", raw.pop("seeds", "1"), 1) + 1))
+        if seeds and seeds[-1] > MAX_SEED:
+            raise ConfigError(f"seeds={seeds[-1]}: seeds run 1..N and a seed must be ≤ {MAX_SEED}")
     agents = split_values(raw.pop("agent.name", "drm"), "agent")
     tasks = split_values(raw.pop("task", "dmc/cartpole_swingup"), "task")
     grid = make_grid(raw, agents, tasks, seeds, read_json(options.out / MANIFEST) or {})
     options.notes = grid.notes
+    total, how = count_runs(grid)
+    if total > options.max_runs and not yes:
+        bound = f"the {options.max_runs:,} runs of max_runs=" if options.max_runs != CONFIRM_ABOVE else \
+            f"the {CONFIRM_ABOVE:,} runs a sweep starts without confirmation"
+        raise ConfigError(f"this sweep holds {total:,} runs ({how}), above {bound}: check seeds= and the value "
+                          f"lists, then add --yes (or max_runs={total}) to go ahead")
+    if say is not None:
+        say(f"sweep {options.out}: {total:,} runs ({how}); checking each configuration")
     return expand(grid, options.out), options, grid.shared
+
+
+def _seed(text: str) -> int:
+    seed = _int("seed", text, 0)
+    if seed > MAX_SEED:
+        raise ConfigError(f"seed={seed} is above {MAX_SEED} (2³² − 1)")
+    return seed
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +158,7 @@ def check_conflicts(runs: list[RunSpec]) -> None:
         state = run_state(spec.run_dir, spec.frames)
         if state.config is None:
             continue
-        wanted = _comparable(resolve(spec.overrides).to_dict())
+        wanted = _comparable(_config(spec).to_dict())
         have = _comparable(with_defaults(flatten(state.config)))  # options it predates: what it ran with
         diff = [f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(wanted) | set(have))
                 if have.get(k) != wanted.get(k)]
@@ -142,8 +169,13 @@ def check_conflicts(runs: list[RunSpec]) -> None:
                           "settings they were started with):\n" + "\n".join(problems))
 
 
+def _config(spec: RunSpec) -> Any:
+    """The run's resolved Config (kept from the grid's expansion; resolved here otherwise)."""
+    return spec.config if spec.config is not None else resolve(spec.overrides)
+
+
 def run_memory_bytes(spec: RunSpec) -> int:
-    return estimate_memory(resolve(spec.overrides))
+    return estimate_memory(_config(spec))
 
 
 def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
@@ -153,7 +185,8 @@ def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
     if jobs is None:
         jobs, why = (gpus, f"one per GPU ({gpus})") if gpus else (max(1, cpus // 2), f"one per 2 of {cpus} CPU cores")
         if mem_available and runs:
-            fit = max(1, int(0.9 * mem_available // max(run_memory_bytes(r) for r in runs)))
+            need = max(run_memory_bytes(r) for r in {_without_seed(r): r for r in runs}.values())
+            fit = max(1, int(0.9 * mem_available // need))
             if fit < jobs:
                 jobs, why = fit, f"memory holds {fit} ({mem_available / 2**30:.0f} GiB available)"
     else:
@@ -212,9 +245,15 @@ def _summary(result: AttemptResult) -> str:
     return f"{result.frame} frames{score}, {result.seconds / 60:.1f} min"
 
 
-def run_sweep(items: Sequence[str], *, poll_s: float = 1.0) -> int:
-    """The `dormant sweep` command. Exit code 0: all finished; 1: some failed; 130: stopped."""
-    runs, options, shared = parse_sweep(items)
+def _without_seed(spec: RunSpec) -> tuple[tuple[str, str], ...]:
+    """What makes runs differ in anything but their seed (memory, device, threads)."""
+    return tuple(sorted((k, v) for k, v in spec.overrides.items() if k != "seed"))
+
+
+def run_sweep(items: Sequence[str], *, poll_s: float = 1.0, yes: bool = False) -> int:
+    """The `dormant sweep` command. Exit code 0: all finished; 1: some failed; 130: stopped.
+    ``yes``: launch a grid above ``max_runs`` (``--yes``)."""
+    runs, options, shared = parse_sweep(items, yes=yes, say=_say)
     options.out.mkdir(parents=True, exist_ok=True)
     with DirLock(options.out, what="sweep", name=".sweep.lock"):
         check_manifest(options.out, shared)
@@ -376,8 +415,12 @@ def _report_end(runs: list[RunSpec], counts: Counter, failures: dict[str, Attemp
     return 1 if failures or counts["busy"] else 0
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _local_gpus(runs: list[RunSpec]) -> int:
-    if {resolve(spec.overrides).device for spec in runs} <= {"cpu"}:
+    if {_config(spec).device for spec in runs} <= {"cpu"}:
         return 0
     try:
         import torch
