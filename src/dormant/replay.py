@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dormant.errors import ConfigError
 from dormant.replay_storage import Array, Plan, SlotStorage
 
 
@@ -174,8 +175,10 @@ class ReplayBuffer:
         ):
             self._ep_starts = self._ep_starts[1:]
             self._ep_lengths = self._ep_lengths[1:]
-        if open_slots > self.num_slots:
-            raise ValueError(f"replay: one episode exceeds the buffer ({self.num_slots} slots)")
+        if open_slots > self.num_slots:  # a task whose time limit the configuration could not know
+            raise ConfigError(f"replay.capacity: an episode reached {open_slots - 1} transitions, more than this "
+                              f"buffer of {self.capacity} can store; the buffer keeps whole episodes, so raise "
+                              f"replay.capacity to at least the task's longest episode (in agent steps)")
 
     # --- reading ---------------------------------------------------------
     @property

@@ -97,4 +97,5 @@ def _make_env(name: str, cfg: Any, seed: int) -> Any:
 
 
 SUITE = Suite(make=_make_env, tasks=sorted(TASKS), preset=adroit_preset, requires="gymnasium_robotics",
+              episode_frames=lambda name, cfg: TASKS[name]["frames"],
               note=lambda task: "pixels + 24-d hand proprioception")

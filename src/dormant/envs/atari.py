@@ -305,4 +305,4 @@ def note(name: str) -> str:
 
 
 SUITE = Suite(make=make, tasks=GAMES, preset=preset, obs=("pixels",), check=check, note=note, requires="ale_py",
-              uses_gl=False)
+              uses_gl=False, episode_frames=lambda name, cfg: cfg.atari.max_episode_frames)

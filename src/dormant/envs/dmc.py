@@ -20,6 +20,7 @@ from dormant.errors import ConfigError
 # `<domain>_<task>` with ball_in_cup shortened to cup, as the DrQ-v2 configs do.
 # Kept static so that task names can be checked before dm_control (and with it a
 # GL backend) is imported; a test compares it with the installed suite.
+EPISODE_FRAMES = 1000  # every suite task's time limit in simulator steps (LQR's: none)
 DMC_TASKS: dict[str, tuple[str, str]] = {}
 for _domain, _tasks in {
     "acrobot": ("swingup", "swingup_sparse"),
@@ -274,7 +275,8 @@ def _make_env(name: str, cfg: Any, seed: int) -> DMCEnv:
                   background=e.background, background_floor=e.background_floor)
 
 
-SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier)
+SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier,
+              episode_frames=lambda name, cfg: None if name.startswith("lqr") else EPISODE_FRAMES)
 
 
 class _NumpyWithIn1d:

@@ -29,6 +29,7 @@ import numpy as np
 
 from dormant.envs.base import GymnasiumTask, close_at_exit
 from dormant.envs.registry import Suite, add_env_adapter
+from dormant.envs.episodes import check_replay_holds_an_episode
 from dormant.errors import ConfigError, closest
 
 NEED_BOX = "the continuous-action agents (drqv2, drm, alix, taco, sac) need a continuous Box action space"
@@ -247,6 +248,8 @@ def check(name: str, cfg: Any) -> None:
                           "own render())")
     env = make(name, cfg, cfg.seed)
     try:
+        spec = getattr(env._env, "spec", None)  # its TimeLimit, in env steps (dormant's frames)
+        check_replay_holds_an_episode(cfg, getattr(spec, "max_episode_steps", None))
         if cfg.env.obs == "pixels" or cfg.eval.video:  # evaluation videos come from the same render()
             env.reset()
             env.render(cfg.env.image_size)

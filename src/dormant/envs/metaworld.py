@@ -91,4 +91,5 @@ def _make_env(name: str, cfg: Any, seed: int) -> Any:
 
 
 SUITE = Suite(make=_make_env, tasks=task_names(), preset=metaworld_preset, requires="metaworld",
+              episode_frames=EPISODE_FRAMES,
               note=lambda task: "sparse success reward" if task.endswith(SPARSE_SUFFIX) else "dense reward")

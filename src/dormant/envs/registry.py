@@ -16,6 +16,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from dormant.envs.episodes import check_replay_holds_an_episode
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Suite:
     # (low, high) that reports normalise a task's return by (e.g. random and expert returns), or task → that
     # (None: unknown); without one a task stays out of the report's aggregates (IQM, profiles)
     score_range: tuple[float, float] | Callable[[str], tuple[float, float] | None] | None = None
+    # the time limit in simulator steps (frames), or (task, resolved Config) → that; None: unknown. Known, it
+    # lets a replay.capacity below one episode be refused before any work (unknown: the buffer refuses at run time)
+    episode_frames: int | Callable[[str, Any], int | None] | None = None
 
     def task_list(self) -> list[str]:
         tasks = self.tasks() if callable(self.tasks) else self.tasks
@@ -219,6 +223,8 @@ def check_task(cfg: Any) -> None:
     ``MUJOCO_GL`` once, when imported: a working one even for states, so that a pixel
     configuration resolved later in the same process (a sweep's grid) can still render."""
     _, rest, suite = _suite_of(cfg.task)
+    frames = suite.episode_frames(rest, cfg) if callable(suite.episode_frames) else suite.episode_frames
+    check_replay_holds_an_episode(cfg, frames)
     if suite.check is None:
         return
     if not suite.uses_gl:

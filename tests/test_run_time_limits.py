@@ -1,0 +1,63 @@
+"""Limits that used to show only at run time are refused before any work, with the
+smallest valid value; what the configuration cannot know is refused at run time with a
+clear ConfigError (exit 2, never retried by a sweep), not a traceback."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+from dormant import train
+from dormant.config import ConfigError, resolve
+from dormant.envs import register_suite
+from dormant.envs.episodes import smallest_capacity
+from dormant.envs.registry import _SUITES
+
+TINY = {"frames": 600, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agent.batch_size": 8,
+        "agent.hidden_dim": 16, "agent.feature_dim": 8, "eval.every_frames": 600, "eval.episodes": 1,
+        "log.progress": False, "log.tensorboard": False, "threads": 1}
+
+
+@pytest.mark.parametrize("task, agent, frames_per_episode", [
+    ("dmc/cartpole_balance", "drqv2", 1000), ("dmc/walker_walk", "sac", 1000), ("gym:Pendulum-v1", "sac", 200),
+    ("gym:CartPole-v1", "dqn", 500),
+])
+def test_replay_smaller_than_an_episode_is_refused_with_the_smallest_valid_capacity(task, agent, frames_per_episode):
+    """Generated: action repeats × workers × budgets; one below the bound is refused naming
+    the bound, the bound itself resolves."""
+    cases = 0
+    for repeat, workers, frames in itertools.product((1, 2, 3, 8), (1, 2, 3), (10**6, 700)):
+        steps = min(-(-frames_per_episode // repeat), -(-(-(-frames // repeat)) // workers))
+        least = smallest_capacity(steps, workers)
+        base = {"agent": agent, "task": task, "obs": "states", "env.action_repeat": repeat, "env.workers": workers,
+                "frames": frames, "num_seed_frames": 0, "agent.batch_size": 1}
+        with pytest.raises(ConfigError, match=re.escape(f"smallest valid value is replay.capacity={least}")):
+            resolve({**base, "replay.capacity": least - 1})
+        assert resolve({**base, "replay.capacity": least}).replay.capacity == least
+        cases += 1
+    assert cases == 24
+
+
+def test_the_smallest_valid_capacity_trains_across_episodes(tmp_path):
+    """Pendulum: 200-step episodes; capacity 200 holds exactly one, and the run goes on
+    past three episodes (evicting the oldest)."""
+    result = train({**TINY, "agent": "sac", "task": "gym:Pendulum-v1", "obs": "states", "env.action_repeat": 1,
+                    "replay.capacity": 200}, out=tmp_path / "run")
+    assert result.status == "finished" and result.frames == 600
+
+
+def test_a_suite_without_a_known_time_limit_gets_a_clear_error_at_run_time(tmp_path):
+    """A registered suite that declares no episode length: the configuration cannot check
+    the capacity, and the buffer refuses the long episode with a ConfigError naming it."""
+    register_suite("limitless", make=lambda task, cfg, seed: gym.make("Pendulum-v1"), tasks=["pendulum"],
+                   obs=("states",))
+    try:
+        with pytest.raises(ConfigError, match=r"replay\.capacity: an episode reached \d+ transitions"):
+            train({**TINY, "agent": "sac", "task": "limitless/pendulum", "obs": "states", "env.action_repeat": 1,
+                   "replay.capacity": 100}, out=tmp_path / "run")
+    finally:
+        _SUITES.pop("limitless")
