@@ -190,7 +190,8 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
                             raise ConfigError(f"{k}: {other} and {written} are the same value ({params[k]})")
                     run_id = "/".join([task_filename(task, suite_separator="_"), agent, *(dir_part(k, params[k]) for k in keys),
                                        f"seed{seed}"])
-                    runs.append(RunSpec(run_id, task, agent, seed, out / run_id, cfg.frames, overrides, params))
+                    # cfg.task: a named scenario as its task list, as the run's config.yaml (and a report) has it
+                    runs.append(RunSpec(run_id, cfg.task, agent, seed, out / run_id, cfg.frames, overrides, params))
     return runs
 
 
