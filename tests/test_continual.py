@@ -424,3 +424,14 @@ def test_dormant_tasks_lists_the_named_scenarios():
     from dormant.envs import task_listing
 
     assert ("continual/walker", "continual: dmc/walker_stand → dmc/walker_walk → dmc/walker_run") in task_listing()
+
+
+def test_dashboards_get_each_tasks_return_and_the_phase_once():
+    from dormant.training.logger import scalars
+
+    row = {"frame": 1800, "step": 900, "episode_reward": 12.0, "phase": 1, f"episode_reward@{BALANCE}": 300.0,
+           f"episode_reward@{SWINGUP}": 12.0}
+    assert scalars("eval", row) == {"eval/episode_reward": 12.0, "eval/phase": 1, f"eval/episode_reward@{BALANCE}": 300.0,
+                                    f"eval/episode_reward@{SWINGUP}": 12.0}
+    assert scalars("train", {"frame": 1, "phase": 1}) == {"train/phase": 1}
+    assert scalars("diagnostics", {"frame": 1, "phase": 1, "critic_fau": 0.5}) == {"plasticity/critic/fau": 0.5}

@@ -270,6 +270,11 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
             if len(switched) and switched[-1] >= 0:
                 for axis in axes:
                     axis.axvline(switched[-1], color=f"C{i}", ls=":", lw=1)
+    from dormant.experiments.runfiles import read_run_config
+
+    first = next((read_run_config(Path(r)) for runs in groups.values() for r in runs), None) or {}
+    for axis in axes:  # continual runs: the switches of the first run (runs compared share their tasks)
+        mark_switches(axis, first, labels=axis is ax)
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
