@@ -13,7 +13,8 @@ from dormant.config import ConfigError, resolve
 from dormant.config.budget import VARIABLE
 from dormant.envs.base import TimeStep
 from dormant.envs.continual import (
-    PHASE_STRIDE, TaskSequenceEnv, canonical_task, eval_phases, permutation, phase_of, switch_frames, task_sequence,
+    PHASE_STRIDE, SCENARIOS, TaskSequenceEnv, canonical_task, eval_phases, permutation, phase_of, switch_frames,
+    task_sequence,
 )
 from dormant.experiments.continual import PHASE_HEADER, mark_switches, phase_rows, phases, write_continual_section
 from dormant.training.callbacks import Callback
@@ -191,8 +192,10 @@ def test_the_budget_must_reach_every_task(task, tasks, every):
 
 @pytest.mark.parametrize("overrides, words", [
     ({"task": "dmc/walker_stand,dmc/cheetah_run"},
-     r"same observation and action spaces; dmc/walker_stand has obs_shape=\(24,\).*dmc/cheetah_run has obs_shape=\(17,\)"),
-    ({"task": "dmc/walker_walk,dmc/hopper_hop"}, r"dmc/walker_walk has .*action_dim=6.*dmc/hopper_hop has .*action_dim=4"),
+     r"same observation and action spaces; dmc/walker_stand has obs_shape=\(24,\).*"
+     r"dmc/cheetah_run has obs_shape=\(17,\)"),
+    ({"task": "dmc/walker_walk,dmc/hopper_hop"},
+     r"dmc/walker_walk has .*action_dim=6.*dmc/hopper_hop has .*action_dim=4"),
     ({"task": "dmc/cartpole_balance,dmc/cartpol_swingup"}, "did you mean 'dmc/cartpole_swingup'"),
     ({"task": "dmc/cartpole_balance,gym:CartPole-v1"}, "stays within one suite; it names dmc, gym"),
     ({"task": "continual/cartpole", "switch_every_frames": 0}, "a sequence of 2 tasks: give switch_every_frames"),
@@ -210,6 +213,12 @@ def test_bad_continual_configurations_are_refused_before_any_work(overrides, wor
     base = {"task": "continual/cartpole", "obs": "states", "switch_every_frames": 2000, "frames": 8000}
     with pytest.raises(ConfigError, match=words):
         resolve({**base, **overrides})
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_named_scenario_has_tasks_of_one_shape(name):
+    assert resolve({"task": name, "obs": "states", "switch_every_frames": 10_000, "frames": 40_000}).task == \
+        ",".join(task_sequence(name))
 
 
 def test_a_scenario_is_stored_as_its_task_list_and_names_its_run_directory():
@@ -431,7 +440,7 @@ def test_dashboards_get_each_tasks_return_and_the_phase_once():
 
     row = {"frame": 1800, "step": 900, "episode_reward": 12.0, "phase": 1, f"episode_reward@{BALANCE}": 300.0,
            f"episode_reward@{SWINGUP}": 12.0}
-    assert scalars("eval", row) == {"eval/episode_reward": 12.0, "eval/phase": 1, f"eval/episode_reward@{BALANCE}": 300.0,
-                                    f"eval/episode_reward@{SWINGUP}": 12.0}
+    assert scalars("eval", row) == {"eval/episode_reward": 12.0, "eval/phase": 1,
+                                    f"eval/episode_reward@{BALANCE}": 300.0, f"eval/episode_reward@{SWINGUP}": 12.0}
     assert scalars("train", {"frame": 1, "phase": 1}) == {"train/phase": 1}
     assert scalars("diagnostics", {"frame": 1, "phase": 1, "critic_fau": 0.5}) == {"plasticity/critic/fau": 0.5}

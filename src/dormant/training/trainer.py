@@ -85,9 +85,9 @@ class Trainer:
         self.interventions = PlasticityInterventions(cfg)
         self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's statistics batch
         self._fau_index = self.agent.METRICS.index("critic_fau")
-        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame",
-                                               *(["phase"] if self.switches else [])), cfg.log.tensorboard,
-                                success=self.env.has_success, eval_extra=self.switches.eval_columns() if self.switches else ())
+        continual = (["phase"], self.switches.eval_columns()) if self.switches else ([], [])
+        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame", *continual[0]),
+                                cfg.log.tensorboard, success=self.env.has_success, eval_extra=continual[1])
         self.logger.start(cfg, self.device)  # environment.json, hparams, W&B (a missing extra fails here)
         self.counters = Counters(episode_steps=[0] * workers, episode_rewards=[0.0] * workers)
         self.metric_sum = np.zeros(len(self.agent.METRICS))
