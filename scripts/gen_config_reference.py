@@ -27,7 +27,7 @@ from dormant.config import (
     PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
     ReplayConfig, SACConfig, TACOConfig, field_docs, field_paths,
 )
-from dormant.config.schema import AtariConfig, DQNConfig
+from dormant.config.schema import AtariConfig, ContinualConfig, DQNConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "configuration.md"
@@ -58,6 +58,9 @@ SECTIONS: dict[type, str] = {
                  "the episode cap. Protocols: [suites](suites.md#atari).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
                       "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
+    ContinualConfig: "Continual scenarios (`continual.*`): a task sequence or permuted observations, a new phase "
+                     "every `switch_every_frames`. What happens at a switch: "
+                     "[plasticity](plasticity.md#continual-scenarios).",
 }
 
 # The unit a field's name carries (its suffix), shown in its own column.

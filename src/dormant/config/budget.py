@@ -43,6 +43,12 @@ def cap_budget(cfg: Any, done_frames: int | None = None) -> None:
         if cfg.env.obs == "pixels" and not cfg.env.fast_render:
             changed.append("env.fast_render False → True")
             cfg.env.fast_render = True
+        every = cfg.continual.switch_every_frames
+        if every:  # every task still gets its phase within the capped budget, each switch on a step
+            from dormant.envs.continual import phases_needed
+
+            unit = cfg.env.action_repeat * cfg.env.workers
+            caps["continual.switch_every_frames"] = max(unit, n // phases_needed(cfg) // unit * unit)
     for key, cap in caps.items():
         *parents, leaf = key.split(".")
         node = cfg

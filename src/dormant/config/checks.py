@@ -13,6 +13,7 @@ from dormant.config.schema import (
     diagnostics_taus, frame_list, net_list, redo_nets,
 )
 from dormant.envs.background import scan
+from dormant.envs.continual import phases_needed, task_sequence
 from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
 from dormant.plasticity.replay_ratio import parse_replay_ratio
@@ -136,6 +137,7 @@ def validate(cfg: Config) -> None:
         _validate_sac(cfg)
     _validate_plasticity(cfg)
     _validate_dqn(cfg)
+    _validate_continual(cfg)
     check_choice("replay.device", cfg.replay.device, ("host", "agent"))
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
@@ -320,3 +322,39 @@ def _validate_dqn(cfg: Config) -> None:
         if others:
             raise ConfigError(f"{key}={','.join(others)}: agent={cfg.agent.name} has one network, its Q-network "
                               "`critic` (convolutions included); name critic")
+
+
+# --- continual scenarios (envs/continual.py, training/continual.py) ------------------------------
+
+def _validate_continual(cfg: Config) -> None:
+    """A task sequence or permuted observations need phases: their length, how they divide into
+    agent steps, and a budget that reaches every task once. The tasks' spaces are compared
+    later, by the registry's ``check_task`` (it builds the envs)."""
+    c = cfg.continual
+    tasks = task_sequence(cfg.task)
+    check_choice("continual.replay", c.replay, ("keep", "reset"))
+    every = c.switch_every_frames
+    if every < 0:
+        raise ConfigError(f"continual.switch_every_frames must be ≥ 0 (0: no switches), got {every}")
+    if every == 0:
+        if len(tasks) > 1:
+            raise ConfigError(f"task={cfg.task} is a sequence of {len(tasks)} tasks: give switch_every_frames=N "
+                              "(frames of each phase, > 0)")
+        for key, on in (("continual.permute_obs=true", c.permute_obs), ("continual.replay=reset", c.replay != "keep")):
+            if on:
+                raise ConfigError(f"{key} acts at task switches: give switch_every_frames=N (> 0)")
+        return
+    if len(tasks) == 1 and not c.permute_obs:
+        raise ConfigError(f"switch_every_frames={every}: task={cfg.task} is one task and continual.permute_obs is "
+                          "off, so there is nothing to switch to; list tasks (task=suite/a,suite/b), name a "
+                          "scenario (task=continual/walker) or set continual.permute_obs=true")
+    unit = cfg.env.action_repeat * cfg.env.workers
+    if every % unit:
+        raise ConfigError(f"switch_every_frames={every} must be a multiple of env.action_repeat × env.workers = {unit} "
+                          f"(the frames of one step of every env), so each switch falls on a step; e.g. "
+                          f"{max(unit, every - every % unit)}")
+    needed = phases_needed(cfg) * every
+    if cfg.frames < needed:
+        what = f"all {len(tasks)} tasks" if len(tasks) > 1 else "one switch (2 phases)"
+        raise ConfigError(f"frames={cfg.frames} is too few for {what} at switch_every_frames={every}: "
+                          f"the smallest budget is frames={needed}")

@@ -16,6 +16,7 @@ from dormant.config.budget import cap_budget
 from dormant.config.checks import validate
 from dormant.config.schema import AGENT_FAMILY, AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
 from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
+from dormant.envs.continual import canonical_task
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
 def _convert(key: str, raw: Any, kind: type) -> Any:
@@ -95,7 +96,9 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     for key in overrides:  # report unknown keys before anything else
         if key not in paths:
             raise ConfigError(f"unknown option {key!r}{closest(key, list(paths) + list(SHORTHANDS))}")
-    task = str(overrides.get("task", cfg.task))
+    task = canonical_task(str(overrides.get("task", cfg.task)))  # a named scenario: its task list
+    if "task" in overrides:
+        overrides["task"] = task
     check_task_name(task)
     try:
         require_suite(task)
@@ -159,10 +162,10 @@ def from_dict(data: typing.Mapping[str, Any]) -> Config:
 
 
 def task_filename(task: str, *, suite_separator: str = "-") -> str:
-    """A task name as one file or folder name: ``/`` becomes ``suite_separator`` and ``:``
-    (``gym:mod:Env``) becomes ``-``, which scp, rsync and other filesystems take as it is.
-    Configurations and reports keep the real name."""
-    return task.replace("/", suite_separator).replace(":", "-")
+    """A task name as one file or folder name: ``/`` becomes ``suite_separator``, ``:``
+    (``gym:mod:Env``) becomes ``-`` and the ``,`` of a task sequence ``+``, which scp, rsync
+    and other filesystems take as it is. Configurations and reports keep the real name."""
+    return task.replace("/", suite_separator).replace(":", "-").replace(",", "+")
 
 
 def default_out(cfg: Config) -> str:

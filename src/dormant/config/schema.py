@@ -5,6 +5,9 @@ Field names carry their unit: ``frames`` are simulator steps, ``steps`` are agen
 steps (one step = ``env.action_repeat`` frames), ``updates`` are gradient updates.
 The comment after each field is its documentation: ``docs/configuration.md`` is
 generated from it.
+
+Length: the whole option tree, every field with its one-line documentation, is read (and
+generated into docs/configuration.md) in one place.
 """
 
 from __future__ import annotations
@@ -199,6 +202,16 @@ class PlasticityConfig:
 
 
 @dataclass
+class ContinualConfig:
+    """Continual scenarios (docs/plasticity.md#continual-scenarios): a task sequence (``task=suite/a,suite/b``
+    or ``task=continual/<name>``) and/or permuted observations, a new phase every ``switch_every_frames``."""
+
+    switch_every_frames: int = 0  # frames per phase: phase k trains on task k mod K (the list starts again when frames allow); a multiple of env.action_repeat × env.workers; 0: no switches (one task)
+    replay: str = "keep"  # at a switch: keep (one replay across tasks) | reset (an empty replay for each phase)
+    permute_obs: bool = False  # phases ≥ 1 see their observation through a fixed random permutation (state entries; colour channels of pixels), drawn from the seed and the phase
+
+
+@dataclass
 class ReplayConfig:
     capacity: int = 1_000_000  # transitions (FIFO, whole episodes evicted)
     sample_open_episode: bool = False  # also sample the episode being played: dqn/drq_eps as Dopamine's replay (its transitions whose n-step window is stored, less the newest), other agents as ALIX's buffer (uniform over transitions whose whole n-step window is stored); set by the dqn, drq_eps and alix presets
@@ -227,7 +240,7 @@ class LogConfig:
 
 @dataclass
 class Config:
-    task: str = "dmc/cartpole_swingup"  # `suite/task`, or `gym:` and a Gymnasium id; `dormant tasks` lists them
+    task: str = "dmc/cartpole_swingup"  # `suite/task`, or `gym:` and a Gymnasium id; `dormant tasks` lists them; a continual sequence: `suite/a,suite/b` or `continual/<name>` (with continual.switch_every_frames)
     preset: str = ""  # a named bundle of overrides (see PRESETS), applied after the task's
     frames: int = 1_100_000  # training budget in simulator frames
     seed: int = 1  # seeds torch, the replay's sampling and both environments (train and eval, as DrQ-v2's code)
@@ -248,6 +261,7 @@ class Config:
     dqn: DQNConfig = field(default_factory=DQNConfig)
     atari: AtariConfig = field(default_factory=AtariConfig)
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
+    continual: ContinualConfig = field(default_factory=ContinualConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -290,7 +304,8 @@ MAX_ACTION_REPEAT = 100
 MAX_WORKERS = 256  # env.workers: processes, not threads; beyond the cores they only add memory
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
-SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio"}
+SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio",
+              "switch_every_frames": "continual.switch_every_frames"}
 REDO_NETS = ("critic", "actor", "encoder", "value", "taco")
 # Networks only one agent has: naming them for another agent is refused.
 NET_OWNERS = {"value": "drm", "taco": "taco"}

@@ -7,15 +7,24 @@ without being imported by anyone, through the entry-point group ``dormant.suites
 (``mysuite = "mypkg.module:SUITE"``, a `Suite` or a function returning one), which is
 read the first time an unregistered suite name is asked for. Task names of a listed
 suite are checked before any simulator (or GL backend) is imported.
+
+A task may also be a sequence (``suite/a,suite/b`` or a named scenario, ``envs/continual.py``):
+the functions below check every task of it, and ``make_env`` builds a `TaskSequenceEnv` for a
+run that switches phases.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+import numpy as np
+
+from dormant.envs.continual import SCENARIOS, TaskSequenceEnv, is_continual, task_sequence
 from dormant.envs.episodes import check_replay_holds_an_episode
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
@@ -81,9 +90,9 @@ def register_suite(name: str, suite: Suite | None = None, /, **fields: Any) -> S
 
 def suite_score_range(task: str) -> tuple[float, float] | None:
     """The score range ``task``'s suite declares (registered, or announced as an entry point);
-    None when it declares none or no suite has that name."""
+    None when it declares none or no suite has that name (a sequence: its first task's)."""
     try:
-        _, rest, suite = _suite_of(task)
+        _, rest, suite = _suite_of(task_sequence(task)[0])
     except (KeyError, ConfigError):
         return None
     declared = suite.score_range
@@ -169,12 +178,23 @@ def task_listing() -> list[tuple[str, str]]:
         if suite.tasks is None:
             rows.append((f"{name}{suite.separator}<task>", note("")))
         rows += [(f"{name}{suite.separator}{task}", note(task)) for task in suite.task_list()]
+    rows += [(name, "continual: " + " → ".join(tasks)) for name, tasks in SCENARIOS.items()]
     return rows
 
 
 def check_task_name(task: str) -> None:
     """Refuse (ConfigError, closest name suggested) a task no suite lists, before any work.
-    Open suites (``tasks=None``) validate their names later, in ``check_task``."""
+    Open suites (``tasks=None``) validate their names later, in ``check_task``. A sequence:
+    every task of it, all of one suite."""
+    tasks = task_sequence(task)
+    if len(tasks) > 1:
+        for one in tasks:
+            check_task_name(one)
+        suites = sorted({split_task(one)[0] for one in tasks})
+        if len(suites) > 1:
+            raise ConfigError(f"task={task!r}: a task sequence stays within one suite; it names {', '.join(suites)}")
+        return
+    task = tasks[0]
     name, _, suite = split_task(task)
     if suite is None:
         usage = ", ".join(f"{n}{s.separator}…" for n, s in _SUITES.items())
@@ -190,7 +210,7 @@ def check_task_name(task: str) -> None:
 
 def require_suite(task: str) -> None:
     """Raise `MissingSuiteError` now (before any work) if the module the task's suite needs is absent."""
-    name, _, suite = _suite_of(task)
+    name, _, suite = _suite_of(task_sequence(task)[0])
     if not suite.requires:
         return
     try:
@@ -203,13 +223,15 @@ def require_suite(task: str) -> None:
 
 
 def task_preset(task: str, agent: str = "drqv2") -> dict[str, Any]:
-    """Dotted-key overrides that carry the reference settings of one task (for an agent)."""
-    _, rest, suite = _suite_of(task)
+    """Dotted-key overrides that carry the reference settings of one task (for an agent); a
+    sequence takes its first task's."""
+    _, rest, suite = _suite_of(task_sequence(task)[0])
     return dict(suite.preset(rest, agent)) if suite.preset is not None else {}
 
 
 def check_obs(task: str, obs: str) -> None:
     """Refuse an observation kind the task's suite does not offer, naming the suites that do."""
+    task = task_sequence(task)[0]  # a sequence is of one suite
     suite = _suite_of(task)[2]
     if obs not in suite.obs:
         offering = ", ".join(f"{name}{s.separator}" for name, s in _SUITES.items() if obs in s.obs)
@@ -221,15 +243,26 @@ def check_task(cfg: Any) -> None:
 
     The GL backend is chosen first, as a check may build an environment and MuJoCo reads
     ``MUJOCO_GL`` once, when imported: a working one even for states, so that a pixel
-    configuration resolved later in the same process (a sweep's grid) can still render."""
+    configuration resolved later in the same process (a sweep's grid) can still render.
+    A sequence: each task's checks, then its tasks' spaces must agree (``check_sequence``)."""
+    tasks = task_sequence(cfg.task)
+    if len(tasks) > 1 or is_continual(cfg):
+        for task in tasks:
+            check_task(single_task(cfg, task))
+        check_sequence(cfg, tasks)
+        return
     _, rest, suite = _suite_of(cfg.task)
     frames = suite.episode_frames(rest, cfg) if callable(suite.episode_frames) else suite.episode_frames
     check_replay_holds_an_episode(cfg, frames)
     if suite.check is None:
         return
-    if not suite.uses_gl:
-        suite.check(rest, cfg)
-        return
+    if suite.uses_gl:
+        _configure_gl(cfg)
+    suite.check(rest, cfg)
+
+
+def _configure_gl(cfg: Any) -> None:
+    """A working GL backend before an env is built at check time (see ``check_task``)."""
     from dormant.envs.rendering import RenderingUnavailable, configure_rendering
 
     try:
@@ -238,17 +271,20 @@ def check_task(cfg: Any) -> None:
         if cfg.env.obs == "pixels" or cfg.eval.video:
             raise
         configure_rendering(False)
-    suite.check(rest, cfg)
 
 
 def needs_gl(cfg: Any) -> bool:
     """Whether a run of this resolved config renders through OpenGL (MuJoCo pixels or videos)."""
-    return (cfg.env.obs == "pixels" or cfg.eval.video) and _suite_of(cfg.task)[2].uses_gl
+    return (cfg.env.obs == "pixels" or cfg.eval.video) and _suite_of(task_sequence(cfg.task)[0])[2].uses_gl
 
 
-def make_env(cfg: Any, *, seed: int) -> Env:
+def make_env(cfg: Any, *, seed: int, evaluation: bool = False) -> Env:
     """Build the environment a resolved ``dormant.config.Config`` describes (not imported
-    here: the configuration imports this registry)."""
+    here: the configuration imports this registry). A run that switches phases gets a
+    `TaskSequenceEnv` in phase 0 (``evaluation``: one env per task, kept; see its doc)."""
+    if is_continual(cfg):
+        return TaskSequenceEnv(task_sequence(cfg.task), lambda task, s: make_env(single_task(cfg, task), seed=s),
+                               seed=seed, permute=cfg.continual.permute_obs, keep=evaluation)
     require_suite(cfg.task)
     _, rest, suite = _suite_of(cfg.task)
     env = suite.make(rest, cfg, seed)
@@ -269,3 +305,50 @@ def add_env_adapter(adapt: Callable[[Any, Any, int], Env | None]) -> None:
     """``adapt(returned, cfg, seed)``: an ``Env`` built from what a suite's factory returned, or None."""
     if adapt not in _ADAPTERS:
         _ADAPTERS.append(adapt)
+
+
+def single_task(cfg: Any, task: str) -> Any:
+    """A copy of ``cfg`` for one task of its sequence, switching nothing (its sections are shared, not copied)."""
+    one = copy.copy(cfg)
+    one.task = task
+    if getattr(cfg, "continual", None) is not None:
+        one.continual = dataclasses.replace(cfg.continual, switch_every_frames=0, permute_obs=False)
+    return one
+
+
+SPACE_KEYS = ("obs_shape", "frame_shape", "frame_dtype", "action_dim", "num_actions", "proprio_dim")
+
+
+def check_sequence(cfg: Any, tasks: list[str]) -> None:
+    """Refuse (ConfigError) a sequence whose tasks differ in observation or action spaces, naming
+    both tasks and their spaces; and permuted observations with nothing to permute. Builds each
+    task's env once per process and settings (``_spaces``)."""
+    first = _spaces(single_task(cfg, tasks[0]))
+    for task in tasks[1:]:
+        other = _spaces(single_task(cfg, task))
+        if other != first:
+            differ = [k for k in SPACE_KEYS if first[k] != other[k]]
+            raise ConfigError(f"task={cfg.task}: the tasks of a sequence share one agent, so they must have the same "
+                              f"observation and action spaces; {tasks[0]} has "
+                              + ", ".join(f"{k}={first[k]}" for k in differ) + f", {task} has "
+                              + ", ".join(f"{k}={other[k]}" for k in differ))
+    if cfg.continual.permute_obs and first["frame_shape"][0] < 2:
+        raise ConfigError(f"continual.permute_obs permutes a frame's first axis (state entries, colour channels); "
+                          f"{tasks[0]}'s frames have shape {first['frame_shape']}: nothing to permute")
+
+
+def _spaces(cfg: Any) -> dict[str, Any]:
+    key = (cfg.task, repr(cfg.env), repr(getattr(cfg, "atari", None)))
+    if key not in _SPACES:
+        if _suite_of(cfg.task)[2].uses_gl:
+            _configure_gl(cfg)
+        env = make_env(cfg, seed=cfg.seed)
+        try:
+            _SPACES[key] = {k: (np.dtype(getattr(env, k)).str if k == "frame_dtype" else getattr(env, k, 0))
+                            for k in SPACE_KEYS}
+        finally:
+            env.close()
+    return _SPACES[key]
+
+
+_SPACES: dict[tuple[str, str, str], dict[str, Any]] = {}  # the spaces of each task and settings built so far

@@ -3,7 +3,8 @@ training process, today's path, bit for bit) or `EnvWorkers` (``env.workers`` = 
 each in its own spawned process with its own renderer, stepped in parallel).
 
 Both give the trainer the same calls: ``reset_many(indices)``, ``step(actions)`` (one action per env,
-all envs at once), ``episode_start_state(i)``, ``restore_episode(i, …)``, ``close()``.
+all envs at once), ``episode_start_state(i)``, ``restore_episode(i, …)``, ``close()``, and for a
+continual run ``set_phase(k)`` (every env to phase k: ``envs/continual.py``).
 
 Worker ``i`` is seeded ``worker_seed(seed, i)``: worker 0 keeps the run's seed, so its
 stream is the single env's. Frames and observations come back through shared memory (one
@@ -60,6 +61,9 @@ class SingleEnv:
     def restore_episode(self, index: int, start_state: dict[str, Any], actions: np.ndarray,
                         frames: list[np.ndarray]) -> TimeStep:
         return self.env.restore_episode(start_state, actions, frames)
+
+    def set_phase(self, phase: int) -> None:
+        self.env.set_phase(phase)
 
     def close(self) -> None:
         self.env.close()
@@ -122,6 +126,9 @@ def _worker(conn: Connection, cfg: Any, seed: int) -> None:
                 reply(env.step(args))
             elif command == "restore":
                 reply(env.restore_episode(*args))
+            elif command == "phase":
+                env.set_phase(args)
+                conn.send(("ok", None))
             else:
                 raise ValueError(f"unknown worker command {command!r}")
     except (EOFError, KeyboardInterrupt):
@@ -219,6 +226,13 @@ class EnvWorkers:
         ts = self._call([(index, "restore", (start_state, actions, frames))])[0]
         self._starts[index] = start_state
         return ts
+
+    def set_phase(self, phase: int) -> None:
+        """Every worker's env to ``phase`` (in parallel); its open episode is left to the caller."""
+        for conn in self._conns:
+            conn.send(("phase", phase))
+        for conn in self._conns:
+            self._receive(conn)
 
     def close(self) -> None:
         """Stop every worker (safe to call twice, and after a worker died)."""

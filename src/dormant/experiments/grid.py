@@ -215,7 +215,8 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
                 prefix = [task_filename(task, suite_separator="_"), agent, *(dir_part(k, params[k]) for k in keys)]
                 for seed in grid.seeds:
                     run_id = "/".join([*prefix, f"seed{seed}"])
-                    runs.append(RunSpec(run_id, task, agent, seed, out / run_id, base.frames,
+                    # base.task: a named scenario as its task list, as the run's config.yaml (and a report) has it
+                    runs.append(RunSpec(run_id, base.task, agent, seed, out / run_id, base.frames,
                                         {**overrides, "seed": str(seed)}, dict(params),
                                         config=dataclasses.replace(base, seed=seed)))
     return runs

@@ -1,4 +1,5 @@
-"""Learning-curve plots of one run, with the published DrQ-v2 curve where it exists."""
+"""Learning-curve plots of one run, with the published DrQ-v2 curve where it exists (and, for a
+continual run, every task's evaluation curve and its switches: ``experiments/continual.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from dormant.experiments.continual import mark_switches, task_curves
 
 
 def reference_dir() -> Path | None:
@@ -139,6 +142,7 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
         ax_drm.set_ylim(-0.03, 1.03)
     awake = _awakening_frame(train)
     for axis in axes:
+        mark_switches(axis, saved, labels=axis is ax)  # a continual run's switches, its tasks on top
         if awake is not None:
             axis.axvline(awake, color="C3", lw=1, ls="--", label="awakening" if axis is not ax else None)
         axis.grid(alpha=0.3)
@@ -158,9 +162,13 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
 def _plot_return(ax, train: dict, evals: dict, task: str | None) -> None:
     if train:
         ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
+    per_task = task_curves(evals)  # a continual run's tasks
     if evals:
         ax.errorbar(evals["frame"], evals["episode_reward"], yerr=evals.get("episode_reward_std"),
-                    marker="o", ms=3, capsize=2, color="C0", label="evaluation (mean action)")
+                    marker="o", ms=3, capsize=2, color="C0",
+                    label="evaluation, current task (mean action)" if per_task else "evaluation (mean action)")
+    for i, (name, (frames, values)) in enumerate(per_task.items()):
+        ax.plot(frames, values, lw=0.9, ls="--", marker=".", ms=3, color=f"C{i + 4}", label=f"evaluation on {name}")
     if task:
         last = max([*(train.get("frame", [0])), *(evals.get("frame", [0]))]) or None
         ref = reference_curve(task, max_frame=None if last is None else max(last, 20_000) * 1.05)
@@ -262,6 +270,11 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
             if len(switched) and switched[-1] >= 0:
                 for axis in axes:
                     axis.axvline(switched[-1], color=f"C{i}", ls=":", lw=1)
+    from dormant.experiments.runfiles import read_run_config
+
+    first = next((read_run_config(Path(r)) for runs in groups.values() for r in runs), None) or {}
+    for axis in axes:  # continual runs: the switches of the first run (runs compared share their tasks)
+        mark_switches(axis, first, labels=axis is ax)
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
     ax.grid(alpha=0.3)

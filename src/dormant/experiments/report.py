@@ -24,6 +24,7 @@ import numpy as np
 from dormant.config.overrides import task_filename
 from dormant.errors import ConfigError
 from dormant.experiments.collect import Run, Unusable, collect, group_runs
+from dormant.experiments.continual import write_continual_section
 from dormant.experiments.document import Doc, Link
 from dormant.experiments.report_figures import (
     plot_aggregates, plot_improvement, plot_iqm_curves, plot_profiles, plot_task,
@@ -263,6 +264,7 @@ def write_report(paths: Sequence[Path], out: Path, *, reps: int = 2000, seed: in
     _scores_section(doc, grouped, broken_fraction)
     _curves_section(doc, grouped, figures)
     _plasticity_section(doc, grouped, figures)
+    write_continual_section(doc, grouped)
     _runs_section(doc, grouped, runs)
     md = out / "report.md"
     md.write_text(doc.markdown(out))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dormant.experiments.collect import Run
+from dormant.experiments.continual import mark_switches
 from dormant.experiments.plot import config_reference_mismatch, reference_curve
 from dormant.experiments.stats import STD_DDOF, Interval
 
@@ -85,6 +86,9 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
                 ax.plot(f, v, color=color, lw=0.9, ls="--", label=(
                     f"{label}: {len(unfinished)} unfinished (dashed; not in the mean)" if j == 0 else None))
                 ax.plot(f[-1:], v[-1:], color=color, marker="x", ms=6)
+    for ax in axes:  # a continual task's switches (the first run's: a sweep's runs share them)
+        mark_switches(ax, next((r.config for runs in methods.values() for r in runs if r.config), {}),
+                      labels=ax is axes[0])
     note = _reference(axes[0], task, methods, last_frame)
     names = {"episode_reward": "evaluation return", "success_rate": "evaluation success rate"}
     for ax, key in zip(axes, panels):

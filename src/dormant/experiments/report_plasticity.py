@@ -58,7 +58,7 @@ LAYERED = [
 ]
 MARKERS = {"drm_perturb": ("*", "DrM perturbation"), "redo": ("v", "ReDo recycling"),
            "shrink_perturb": ("d", "shrink-and-perturb"), "replay_ratio": ("^", "replay-ratio switch"),
-           "reset": ("|", "reset"), "awaken": ("o", "DrM awakening")}
+           "reset": ("|", "reset"), "awaken": ("o", "DrM awakening"), "task_switch": (">", "task switch")}
 
 
 def series(run: Run, log: str, column: str) -> tuple[np.ndarray, np.ndarray] | None:

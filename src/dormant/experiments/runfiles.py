@@ -33,7 +33,7 @@ from dormant.errors import ConfigError
 TEXT_COLUMNS = {"event", "detail"}  # events.csv's words; every other column of a log holds numbers
 REQUIRED = {"train.csv": ("frame",), "eval.csv": ("frame", "episode_reward"), "diagnostics.csv": ("frame",),
             "events.csv": ("frame", "event")}
-_NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_./@\-]+$")  # @: a continual run's episode_reward@<task>
 STATUS_WORDS = {"finished", "interrupted", "failed", "nonfinite", "write_failed"}
 # status.json's fields and their types (the trainer writes them; other fields are allowed but must be JSON)
 STATUS_FIELDS: dict[str, tuple[type, ...]] = {"status": (str,), "frame": (int,), "step": (int,),

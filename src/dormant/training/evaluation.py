@@ -64,6 +64,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
     from dormant.config import from_dict, set_field, validate
     from dormant.envs import make_env
+    from dormant.envs.continual import is_continual, phase_of
     from dormant.envs.registry import needs_gl
     from dormant.envs.rendering import configure_rendering
 
@@ -76,11 +77,15 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
         set_field(cfg, key, value)
     validate(cfg)
     configure_rendering(needs_gl(cfg))
-    env = make_env(cfg, seed=cfg.seed)
+    env = make_env(cfg, seed=cfg.seed, evaluation=True)
     agent = agent_from_checkpoint(cfg, checkpoint, env, cfg.device)
     torch.manual_seed(cfg.seed)
     step = int(checkpoint["counters"]["step"])
     frame = step * cfg.env.action_repeat
+    task = cfg.task
+    if is_continual(cfg):  # the phase an evaluation at this frame covers first (training/continual.py)
+        env.set_phase(phase_of(max(frame - 1, 0), cfg.continual.switch_every_frames))
+        task = env.task
     video_path = run_dir / "videos" / f"checkpoint_eval_{frame}.mp4"
     try:
         result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
@@ -89,7 +94,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
         env.close()
     if result is None:
         return None
-    extra: dict[str, Any] = {"task": cfg.task, "frame": frame, "episodes": cfg.eval.episodes}
+    extra: dict[str, Any] = {"task": task, "frame": frame, "episodes": cfg.eval.episodes}
     if cfg.eval.video:
         extra["video"] = video_path
     return {**result, **extra}

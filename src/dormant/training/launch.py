@@ -70,6 +70,7 @@ def recheck(config: Config) -> Config:
     import dataclasses
 
     from dormant.envs import check_obs, check_task, check_task_name
+    from dormant.envs.continual import canonical_task
     from dormant.errors import check_choice, closest
 
     if not isinstance(config, Config):
@@ -94,6 +95,7 @@ def recheck(config: Config) -> Config:
         raise ConfigError(f"the Config holds a value that is not an option value "
                           f"({type(err).__name__}: {err})") from None
     cfg = from_dict(data)  # set_field converts and type-checks every field; validate() the ranges
+    cfg.task = canonical_task(cfg.task)  # a named scenario: its task list, as resolve stores it
     check_task_name(cfg.task)
     check_choice("agent", cfg.agent.name, AGENTS)
     check_choice("observation kind (obs)", cfg.env.obs, OBS_KINDS)

@@ -4,7 +4,8 @@ The CSV columns keep their names (reports, plots and tests read them); only the
 dashboards' tags are grouped:
 
 - ``train/…``: training episodes and update metrics (``train/episode_reward``, ``train/critic_loss``);
-- ``eval/…``: evaluations (``eval/episode_reward``, ``eval/success_rate``);
+- ``eval/…``: evaluations (``eval/episode_reward``, ``eval/success_rate``; a continual run's
+  per-task returns ``eval/episode_reward@<task>`` and its ``eval/phase``);
 - ``drm/…``: DrM's β (pooled and per actor layer), σ(β), λ, α(β), V, awakening and perturbations;
 - ``plasticity/<network>/<quantity>[/<layer>]``: the diagnostics (``plasticity/critic/fau``,
   ``plasticity/critic/redo_dormant/q1.1``, ``plasticity/encoder/srank``); the replay ratio
@@ -20,7 +21,7 @@ from __future__ import annotations
 DRM_KEYS = {"dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
             "perturb_alpha", "perturb_count"}
 BOOKKEEPING = {"frame", "step"}  # the x axis and its agent-step twin: never a scalar of their own
-DIAGNOSTIC_BOOKKEEPING = {"episode", "elapsed_s", "updates"}  # already in train/
+DIAGNOSTIC_BOOKKEEPING = {"episode", "elapsed_s", "updates", "phase"}  # already in train/
 # A diagnostics column's quantity → its tag name (ratios drop the suffix the CSV needs).
 QUANTITIES = {"dormant_ratio": "dormant", "redo_dormant_ratio": "redo_dormant"}
 

@@ -102,14 +102,16 @@ class RunLogger:
     the final evaluation's return as its metric, when a finished run's logger closes.
     """
 
-    def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool, success: bool = False):
+    def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool, success: bool = False,
+                 eval_extra: Sequence[str] = ()):
         """``success``: the task reports success (MetaWorld, Adroit): train.csv gains
-        ``episode_success`` and eval.csv ``success_rate``."""
+        ``episode_success`` and eval.csv ``success_rate``; ``eval_extra``: more eval.csv columns
+        (a continual run's phase and per-task returns)."""
         train_success, eval_success = (("episode_success",), ("success_rate",)) if success else ((), ())
         self.run_dir = Path(run_dir)
         self.train = CsvLog(run_dir / "train.csv",
                             [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
-        self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success])
+        self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success, *eval_extra])
         self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
         self.events = CsvLog(run_dir / "events.csv", list(EVENT_COLUMNS))
         self._tb = None

@@ -5,6 +5,10 @@ an episode end is handled, before acting): checkpoints are taken there, and Ctrl
 the frame budget or an error stop the run there, so a resumed run continues exactly
 where the interrupted one stopped (the simulator is rebuilt by replaying the open
 episode's actions from its recorded start state).
+
+Length: the loop and the hooks at its safe points (episode ends, task switches of continual
+runs, evaluations, checkpoints, signals) are read together; what each hook does lives in its
+own module (clock.py, continual.py, evaluation.py, checkpoint.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dormant.training.checkpoint import (
     FILENAME, CheckpointError, load_checkpoint, save_checkpoint, write_failure_message,
 )
 from dormant.training.clock import Counters, Periodic, PlasticityInterventions, crossed, make_replay_ratio
+from dormant.training.continual import TaskSwitches
 from dormant.training.device import resolve_device
 from dormant.training.evaluation import evaluate
 from dormant.training.files import RunWriteError, atomic_write_text, is_write_failure
@@ -72,17 +77,17 @@ class Trainer:
 
         workers = cfg.env.workers
         self.env, self.envs = make_env_group(cfg)  # the env (or the workers, which look like one), the group
-        self.eval_env: Env = make_env(cfg, seed=cfg.seed)
+        self.eval_env: Env = make_env(cfg, seed=cfg.seed, evaluation=True)
         self.agent: PlasticAgent = agent_for_env(cfg, self.env, device=self.device)
-        self.replay = replay_for(cfg, self.env, allocate_transitions=self.total_steps,
-                                 horizon=self.agent.replay_horizon, device=self.device)
-        self.streams = self.replay.shards if workers > 1 else [self.replay]  # where worker i writes
+        self.new_replay()
+        self.switches = TaskSwitches(cfg) if cfg.continual.switch_every_frames else None  # continual runs
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
         self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's statistics batch
         self._fau_index = self.agent.METRICS.index("critic_fau")
-        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame"),
-                                cfg.log.tensorboard, success=self.env.has_success)
+        continual = (["phase"], self.switches.eval_columns()) if self.switches else ([], [])
+        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame", *continual[0]),
+                                cfg.log.tensorboard, success=self.env.has_success, eval_extra=continual[1])
         self.logger.start(cfg, self.device)  # environment.json, hparams, W&B (a missing extra fails here)
         self.counters = Counters(episode_steps=[0] * workers, episode_rewards=[0.0] * workers)
         self.metric_sum = np.zeros(len(self.agent.METRICS))
@@ -212,8 +217,17 @@ class Trainer:
             self.stop_requested = True
             print("\nSIGTERM: stopping at the next safe point and saving a checkpoint", flush=True)
 
+    def new_replay(self) -> None:
+        """An empty replay (at the start; at each task switch with continual.replay=reset)."""
+        self.replay = replay_for(self.cfg, self.env, allocate_transitions=self.total_steps,
+                                 horizon=self.agent.replay_horizon, device=self.device)
+        self.streams = self.replay.shards if self.cfg.env.workers > 1 else [self.replay]  # where worker i writes
+
     def _reset_episodes(self, indices: Sequence[int]) -> list[TimeStep]:
-        """Start new episodes on these workers (in parallel when there are several)."""
+        """Start new episodes on these workers (in parallel when there are several), in a new
+        phase of a continual run if a switch frame was reached."""
+        if self.switches:
+            self.switches.switch(self)
         indices = list(indices)
         steps = self.envs.reset_many(indices)
         for i, ts in zip(indices, steps):
@@ -238,6 +252,8 @@ class Trainer:
                 for _ in range(self.replay_ratio.updates_due(agent_step)):
                     self._update(agent_step)
         steps = self.envs.step(actions)
+        if self.switches:  # a switch frame ends every episode
+            self.switches.truncate(steps, self.frame + len(steps) * self.cfg.env.action_repeat)
         for i, ts in enumerate(steps):
             self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last,
                                 proprio=ts.proprio)
@@ -295,7 +311,8 @@ class Trainer:
 
     def _row(self, **values: Any) -> dict[str, Any]:
         return {"frame": self.frame, "step": self.counters.step, "episode": self.counters.episode,
-                "elapsed_s": round(self._elapsed(), 3), **values}
+                "elapsed_s": round(self._elapsed(), 3), **({"phase": self.switches.phase} if self.switches else {}),
+                **values}
 
     def _maybe_checkpoint(self) -> None:
         if crossed(self.counters.step, self.counters.last_checkpoint_step, self.checkpoint_every_steps):
@@ -330,10 +347,13 @@ class Trainer:
     def evaluate(self, episodes: int, *, video: bool = False) -> dict[str, float] | None:
         """Mean-action episodes on the evaluation env; None if Ctrl-C cut it short."""
         rng_before = self.eval_env.rng_state()
-        result = evaluate(self.agent, self.eval_env, episodes, step=self.counters.step,
-                          action_repeat=self.cfg.env.action_repeat,
-                          video_path=self.run_dir / "videos" / f"eval_{self.frame}.mp4" if video else None,
-                          should_stop=lambda: self.stop_requested)
+
+        def run(video: bool) -> dict[str, float] | None:
+            return evaluate(self.agent, self.eval_env, episodes, step=self.counters.step,
+                            action_repeat=self.cfg.env.action_repeat, should_stop=lambda: self.stop_requested,
+                            video_path=self.run_dir / "videos" / f"eval_{self.frame}.mp4" if video else None)
+        # a continual run: the current task and every earlier one
+        result = self.switches.evaluate(self.eval_env, self.frame, run, video) if self.switches else run(video)
         if result is None:
             self.eval_env.set_rng_state(rng_before)
         return result
@@ -377,6 +397,8 @@ class Trainer:
         self.replay_ratio.load_state_dict(ckpt["plasticity"]["replay_ratio"])
         self.interventions.load_state_dict(ckpt["plasticity"]["interventions"], updates=self.counters.updates)
         starts = ckpt["env"].get("episode_starts", [ckpt["env"]["episode_start"]])
+        if self.switches:
+            self.switches.follow(self.envs, self.frame)
         self._time_steps = []
         for i, (stream, start) in enumerate(zip(self.streams, starts, strict=True)):
             actions, frames = stream.open_episode()
