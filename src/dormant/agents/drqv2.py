@@ -26,7 +26,7 @@ from dormant.nets import (
     weight_init,
 )
 from dormant.agents.intrinsic import make_intrinsic
-from dormant.agents.module_agent import ModuleAgent
+from dormant.agents.module_agent import ModuleAgent, weights_fixed
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 from dormant.exploration import parse_schedule
 
@@ -208,11 +208,8 @@ class DrQV2Agent(ModuleAgent):
             action = sample_action(mean, std, self.cfg.stddev_clip)
             # The critic's weight gradients from this loss would be discarded (the
             # reference computes them anyway); freezing it skips that work only.
-            self.critic.requires_grad_(False)
-            try:
+            with weights_fixed(self.critic):
                 q1, q2 = self._critic_fwd(h, action)
-            finally:
-                self.critic.requires_grad_(True)
         loss = -torch.min(q1, q2).float().mean()
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()

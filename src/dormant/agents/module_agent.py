@@ -9,10 +9,26 @@ methods follow from that list, so a new agent cannot forget a part in one of the
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+
+@contextlib.contextmanager
+def weights_fixed(module: torch.nn.Module) -> Iterator[None]:
+    """No weight gradients for ``module`` inside the block (its input still gets them); only
+    the parameters that were trainable are made trainable again, so frozen parts (plasticity
+    injection's) stay frozen."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 class ModuleAgent:

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dormant.agents.module_agent import ModuleAgent
+from dormant.agents.module_agent import ModuleAgent, weights_fixed
 from dormant.config import AgentConfig, SACConfig
 from dormant.nets import PLAIN, NetArch, StateEncoder, mlp, weight_init
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors
@@ -209,11 +209,8 @@ class SACAgent(ModuleAgent):
 
     def update_actor_and_alpha(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         action, log_prob = squashed_gaussian(*self.actor.dist(h))
-        self.critic.requires_grad_(False)  # the actor's loss moves the actor only
-        try:
+        with weights_fixed(self.critic):  # the actor's loss moves the actor only
             q1, q2 = self.critic(h, action)
-        finally:
-            self.critic.requires_grad_(True)
         alpha = self.alpha
         loss = (alpha * log_prob - torch.min(q1, q2)).mean()
         self.actor_opt.zero_grad(set_to_none=True)
