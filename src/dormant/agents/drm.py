@@ -163,7 +163,9 @@ class DrMAgent(DrQV2Agent):
                    "sigma_beta": awaken_stddev(self.beta, d.threshold, d.awaken_temperature),
                    "alpha_beta": self._alpha(),
                    "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
-        metrics.update({f"dormant_ratio/{name}": count / size for name, count, size in zip(names, counts, sizes)})
+        # after plasticity injection a head's layers are measured on its fresh part, under their names
+        metrics.update({f"dormant_ratio/{name.replace('.fresh', '')}": count / size
+                        for name, count, size in zip(names, counts, sizes)})
         if d.exploit:
             self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
                         else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))

@@ -24,6 +24,7 @@ from torch import nn
 
 from dormant.errors import closest
 from dormant.plasticity.activations import CONCATENATING
+from dormant.plasticity.surgery import is_frozen
 
 KINDS = ("drm", "redo")
 SCORINGS = ("post_activation", "pre_activation")
@@ -112,11 +113,13 @@ def unit_values(module: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Te
 
 
 def _probe_modules(model: nn.Module, kind: str) -> dict[str, nn.Module]:
+    """The layers a probe measures: never a frozen one (plasticity injection's), whose units
+    do not learn."""
     if kind == "drm":
-        found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+        found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear) and not is_frozen(m)}
         what = "nn.Linear"
     else:
-        found = {name: m for name, m in model.named_modules() if isinstance(m, UNIT_ACTIVATIONS)}
+        found = {name: m for name, m in model.named_modules() if isinstance(m, UNIT_ACTIVATIONS) and not is_frozen(m)}
         what = "nn.ReLU (or CReLU, Fourier)"
     if not found:
         raise ValueError(f"{type(model).__name__} has no {what} module to measure (kind={kind!r})")
@@ -281,7 +284,8 @@ class ActiveUnitCounter:
     """
 
     def __init__(self, model: nn.Module):
-        self.modules = list(_probe_modules(model, "redo").values())
+        self.model = model
+        _probe_modules(model, "redo")  # fail now, not at the first update, on a model without units
         self._handles: list = []
         self._active: list[torch.Tensor] = []
         self._total = 0
@@ -293,7 +297,8 @@ class ActiveUnitCounter:
 
     def __enter__(self) -> "ActiveUnitCounter":
         self._active, self._total = [], 0
-        self._handles = [m.register_forward_hook(self._hook) for m in self.modules]
+        # found again each time: plasticity injection may have changed the model since
+        self._handles = [m.register_forward_hook(self._hook) for m in _probe_modules(self.model, "redo").values()]
         return self
 
     def __exit__(self, *exc) -> None:
