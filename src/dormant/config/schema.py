@@ -5,6 +5,9 @@ Field names carry their unit: ``frames`` are simulator steps, ``steps`` are agen
 steps (one step = ``env.action_repeat`` frames), ``updates`` are gradient updates.
 The comment after each field is its documentation: ``docs/configuration.md`` is
 generated from it.
+
+Length: one typed tree with a documenting comment per field, the presets and the limits; split
+across modules, a reader would chase one configuration through several files.
 """
 
 from __future__ import annotations
