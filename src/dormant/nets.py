@@ -7,10 +7,27 @@ gain √2), zero biases; the policy's σ comes from a schedule, not the network.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from dormant.plasticity.activations import hidden_units, make_activation
+
+
+@dataclass(frozen=True)
+class NetArch:
+    """How one network's hidden layers are built: the plasticity options that change the
+    architecture (``plasticity.crelu``, ``fourier``, ``layernorm``, ``nap``). The default is
+    DrQ-v2's network, module for module."""
+
+    activation: str = "relu"  # relu | crelu | fourier, after every hidden Linear/conv
+    layernorm: bool = False  # LayerNorm before each hidden activation (conv maps: GroupNorm(1, C), over C, H, W)
+    concat_width: str = "half"  # crelu/fourier: half (width/2 units, width features) | full (width units, 2·width)
+
+
+PLAIN = NetArch()
 
 
 def weight_init(module: nn.Module) -> None:
@@ -28,19 +45,34 @@ def weight_init(module: nn.Module) -> None:
 
 
 def mlp(in_dim: int, hidden_dim: int, out_dim: int, *, dropout: float = 0.0,
-        layernorm: bool = False) -> nn.Sequential:
+        layernorm: bool = False, arch: NetArch = PLAIN) -> nn.Sequential:
     """Two hidden ReLU layers. ``dropout``/``layernorm`` insert Dropout then LayerNorm
-    after each hidden Linear (the DrM reference's MetaWorld critic)."""
+    after each hidden Linear (the DrM reference's MetaWorld critic); ``arch`` may swap the
+    activation (CReLU, Fourier: see ``NetArch.concat_width`` for the widths) and add the
+    LayerNorm."""
+    units, features = hidden_units(arch.activation, hidden_dim, arch.concat_width)
     layers: list[nn.Module] = []
-    for fan_in in (in_dim, hidden_dim):
-        layers.append(nn.Linear(fan_in, hidden_dim))
+    for fan_in in (in_dim, features):
+        layers.append(nn.Linear(fan_in, units))
         if dropout:
             layers.append(nn.Dropout(dropout))
-        if layernorm:
-            layers.append(nn.LayerNorm(hidden_dim))
-        layers.append(nn.ReLU(inplace=True))
-    layers.append(nn.Linear(hidden_dim, out_dim))
+        if layernorm or arch.layernorm:
+            layers.append(nn.LayerNorm(units))
+        layers.append(make_activation(arch.activation))
+    layers.append(nn.Linear(features, out_dim))
     return nn.Sequential(*layers)
+
+
+def conv_block(in_channels: int, channels: int, kernel: int, stride: int, arch: NetArch = PLAIN,
+               conv: type[nn.Conv2d] = nn.Conv2d, inplace: bool = True) -> tuple[list[nn.Module], int]:
+    """One conv layer of nominal width ``channels`` with its activation (and GroupNorm(1, C)
+    before it with ``arch.layernorm``); returns the modules and the channels they output."""
+    units, features = hidden_units(arch.activation, channels, arch.concat_width)
+    layers: list[nn.Module] = [conv(in_channels, units, kernel, stride=stride)]
+    if arch.layernorm:
+        layers.append(nn.GroupNorm(1, units))
+    layers.append(make_activation(arch.activation, conv=True, inplace=inplace))
+    return layers, features
 
 
 def trunk(repr_dim: int, feature_dim: int, proprio_dim: int = 0, hidden_dim: int = 0) -> nn.Module:
@@ -73,19 +105,19 @@ class ProprioFusionTrunk(nn.Module):
 
 
 class PixelEncoder(nn.Module):
-    """Four 3×3 convs (stride 2, 1, 1, 1), 32 channels, no padding: 84² → 35²×32."""
+    """Four 3×3 convs (stride 2, 1, 1, 1), 32 channels, no padding: 84² → 35²×32 (``arch``:
+    another activation, GroupNorm before it)."""
 
-    def __init__(self, obs_shape: tuple[int, ...]):
+    def __init__(self, obs_shape: tuple[int, ...], arch: NetArch = PLAIN):
         super().__init__()
         channels, height, width = obs_shape
-        self.convnet = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(inplace=True),
-        )
+        layers: list[nn.Module] = []
+        for stride in (2, 1, 1, 1):
+            block, channels = conv_block(channels, 32, 3, stride, arch)
+            layers.extend(block)
+        self.convnet = nn.Sequential(*layers)
         side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731 - conv arithmetic, one place
-        self.repr_dim = 32 * side(height) * side(width)
+        self.repr_dim = channels * side(height) * side(width)
         self.apply(weight_init)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -108,10 +140,11 @@ class Actor(nn.Module):
     """Trunk (Linear → LayerNorm → Tanh) and a 2-hidden-layer MLP giving tanh(mean).
     ``repr_dim`` includes the ``proprio_dim`` last columns of a fused input."""
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0):
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
+                 *, arch: NetArch = PLAIN):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
-        self.policy = mlp(feature_dim, hidden_dim, action_dim)
+        self.policy = mlp(feature_dim, hidden_dim, action_dim, arch=arch)
         self.apply(weight_init)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -123,11 +156,11 @@ class Critic(nn.Module):
     orthogonal gain of the heads' Linears (DrQ-v2: 1; ALIX's authors: √2)."""
 
     def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
-                 *, dropout: float = 0.0, layernorm: bool = False, head_gain: float = 1.0):
+                 *, dropout: float = 0.0, layernorm: bool = False, head_gain: float = 1.0, arch: NetArch = PLAIN):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
-        self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
-        self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm)
+        self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm, arch=arch)
+        self.q2 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm, arch=arch)
         if head_gain != 1.0:
             for layer in (*self.q1, *self.q2):
                 if isinstance(layer, nn.Linear):

@@ -33,7 +33,7 @@ from torch import nn
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, ALIXConfig
-from dormant.nets import weight_init
+from dormant.nets import NetArch, weight_init
 
 
 def local_signal_mixing(x: torch.Tensor, s: float | torch.Tensor, max_shift: float = 2.0,
@@ -124,13 +124,14 @@ class ALIXAgent(DrQV2Agent):
     METRICS = DrQV2Agent.METRICS + ("alix_s", "alix_nd")
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, alix: ALIXConfig | None = None):
+                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, alix: ALIXConfig | None = None,
+                 arch: dict[str, NetArch] | None = None):
         if not pixels:
             raise ValueError("ALIX smooths convolutional feature maps: it needs pixel observations")
         self.alix = alix or ALIXConfig()
         self.critic_head_gain = self.alix.critic_head_gain
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim)
+                         proprio_dim=proprio_dim, arch=arch)
         self.encoder.eval()  # no LIX outside the update (acting, evaluation, probes)
 
     def make_encoder(self, obs_shape: tuple[int, ...]) -> nn.Module:

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dormant.agents.module_agent import ModuleAgent
-from dormant.nets import random_shift
+from dormant.nets import PLAIN, NetArch, conv_block, random_shift
+from dormant.plasticity.activations import hidden_units, make_activation
 from dormant.plasticity.metrics import ActiveUnitCounter
 
 SHIFT_PAD = 4  # DrQ(ε)'s replicate padding before the random crop
@@ -73,28 +74,35 @@ class QNetwork(nn.Module):
     """
 
     def __init__(self, obs_shape: tuple[int, ...], num_actions: int, hidden_dim: int, *, pixels: bool,
-                 dueling: bool = False):
+                 dueling: bool = False, arch: NetArch = PLAIN):
         super().__init__()
         self.pixels = pixels
         self.dueling = dueling
         if pixels:
-            self.trunk = nn.Sequential(
-                SameConv2d(obs_shape[0], 32, 8, stride=4), nn.ReLU(),
-                SameConv2d(32, 64, 4, stride=2), nn.ReLU(),
-                SameConv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+            layers, channels = [], obs_shape[0]
+            for width, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+                block, channels = conv_block(channels, width, kernel, stride, arch, conv=SameConv2d, inplace=False)
+                layers.extend(block)
+            self.trunk = nn.Sequential(*layers, nn.Flatten())
             with torch.no_grad():
                 width = self.trunk(torch.zeros(1, *obs_shape)).shape[1]
-            hidden = [nn.Linear(width, hidden_dim), nn.ReLU()]
+            fan_ins = [width]
         else:
             self.trunk = nn.Flatten()
-            hidden = [nn.Linear(int(np.prod(obs_shape)), hidden_dim), nn.ReLU(),
-                      nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
+            fan_ins = [int(np.prod(obs_shape)), 0]
+        units, features = hidden_units(arch.activation, hidden_dim, arch.concat_width)
+        hidden: list[nn.Module] = []
+        for fan_in in fan_ins:  # 0: the previous hidden layer's features
+            hidden.append(nn.Linear(fan_in or features, units))
+            if arch.layernorm:
+                hidden.append(nn.LayerNorm(units))
+            hidden.append(make_activation(arch.activation, inplace=False))
         if dueling:
             self.head = nn.Sequential(*hidden)
-            self.advantage = nn.Sequential(nn.Linear(hidden_dim, num_actions))
-            self.value = nn.Sequential(nn.Linear(hidden_dim, 1))
+            self.advantage = nn.Sequential(nn.Linear(features, num_actions))
+            self.value = nn.Sequential(nn.Linear(features, 1))
         else:
-            self.head = nn.Sequential(*hidden, nn.Linear(hidden_dim, num_actions))
+            self.head = nn.Sequential(*hidden, nn.Linear(features, num_actions))
         self.apply(xavier_init)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -139,7 +147,7 @@ class DQNAgent(ModuleAgent):
     augments = False  # DrQ(ε): random shift (+ intensity) of obs and next obs in every update
 
     def __init__(self, obs_shape: tuple[int, ...], num_actions: int, cfg: Any, dqn: Any, *, pixels: bool,
-                 device: torch.device):
+                 device: torch.device, arch: dict[str, NetArch] | None = None):
         if num_actions < 1:
             raise ValueError("DQN needs a Discrete action space (num_actions ≥ 1)")
         self.cfg, self.dqn = cfg, dqn
@@ -147,7 +155,7 @@ class DQNAgent(ModuleAgent):
         self.pixels = pixels
         self.num_actions = num_actions
         self.critic = QNetwork(obs_shape, num_actions, cfg.hidden_dim, pixels=pixels,
-                               dueling=dqn.dueling).to(device)
+                               dueling=dqn.dueling, arch=(arch or {}).get("critic", PLAIN)).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, eps=dqn.adam_eps)
         self.encoder = nn.Identity()  # the convolutions are the critic's trunk (see the module docstring)

@@ -26,7 +26,7 @@ import torch
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, DrMConfig
-from dormant.nets import mlp, trunk, weight_init
+from dormant.nets import PLAIN, NetArch, mlp, trunk, weight_init
 from dormant.plasticity.agent_surgery import perturbed_networks, shrink_perturb_agent_
 from dormant.training.clock import Periodic
 
@@ -66,10 +66,11 @@ class ValueNet(torch.nn.Module):
     """V(h): own trunk (Linear → LayerNorm → Tanh, proprioception fused in if any) and a
     1024-1024-1 MLP."""
 
-    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0):
+    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
+                 arch: NetArch = PLAIN):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
-        self.v = mlp(feature_dim, hidden_dim, 1)
+        self.v = mlp(feature_dim, hidden_dim, 1, arch=arch)
         self.apply(weight_init)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -83,15 +84,17 @@ class DrMAgent(DrQV2Agent):
     METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, drm: DrMConfig | None = None):
+                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, drm: DrMConfig | None = None,
+                 arch: dict[str, NetArch] | None = None):
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim)
+                         proprio_dim=proprio_dim, arch=arch)
         self.drm = drm or DrMConfig()
         self.dormant_tau, self.dormant_scoring = self.drm.dormant_tau, self.drm.dormant_scoring
         # β per actor layer is logged too: one column per nn.Linear, in forward order.
         self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
         self.METRICS = self.METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
-        self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
+        self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
+                              self.arch.get("value", PLAIN)).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)
         self._events: list[dict] = []  # perturbations since the trainer last asked (drain_events)
@@ -160,7 +163,9 @@ class DrMAgent(DrQV2Agent):
                    "sigma_beta": awaken_stddev(self.beta, d.threshold, d.awaken_temperature),
                    "alpha_beta": self._alpha(),
                    "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
-        metrics.update({f"dormant_ratio/{name}": count / size for name, count, size in zip(names, counts, sizes)})
+        # after plasticity injection a head's layers are measured on its fresh part, under their names
+        metrics.update({f"dormant_ratio/{name.replace('.fresh', '')}": count / size
+                        for name, count, size in zip(names, counts, sizes)})
         if d.exploit:
             self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
                         else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 
 from dormant.config import AgentConfig
 from dormant.nets import (
-    Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action, weight_init,
+    PLAIN, Actor, Critic, NetArch, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action,
+    weight_init,
 )
 from dormant.agents.intrinsic import make_intrinsic
-from dormant.agents.module_agent import ModuleAgent
+from dormant.agents.module_agent import ModuleAgent, weights_fixed
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 from dormant.exploration import parse_schedule
 
@@ -45,8 +46,10 @@ class DrQV2Agent(ModuleAgent):
     critic_head_gain: float = 1.0  # orthogonal gain of the Q heads' Linears (ALIX: √2)
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
-                 *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0):
+                 *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0,
+                 arch: dict[str, NetArch] | None = None):
         self.cfg = cfg
+        self.arch = arch or {}  # per network: the plasticity options that change its layers
         self.action_repeat = action_repeat
         self.device = device
         self.action_dim = action_dim
@@ -56,7 +59,8 @@ class DrQV2Agent(ModuleAgent):
         # Heads read h = concat(encoder(obs), proprio) when proprioception is fused in.
         self.proprio_dim = proprio_dim
         self.repr_dim = repr_dim = self.encoder.repr_dim + proprio_dim
-        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim).to(device)
+        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
+                           arch=self.arch.get("actor", PLAIN)).to(device)
         self.critic = self.make_critic(repr_dim).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
@@ -78,13 +82,14 @@ class DrQV2Agent(ModuleAgent):
 
     def make_encoder(self, obs_shape: tuple[int, ...]) -> torch.nn.Module:
         """The observation encoder: DrQ-v2's conv net for pixels, the identity for states (ALIX replaces it)."""
-        return PixelEncoder(obs_shape) if self.pixels else StateEncoder(obs_shape)
+        return PixelEncoder(obs_shape, self.arch.get("encoder", PLAIN)) if self.pixels else StateEncoder(obs_shape)
 
     def make_critic(self, repr_dim: int) -> torch.nn.Module:
         """The twin-Q critic on (features, action) (TACO's reads the action through its action encoder)."""
         cfg = self.cfg
         return Critic(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, self.proprio_dim,
-                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm, head_gain=self.critic_head_gain)
+                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm, head_gain=self.critic_head_gain,
+                      arch=self.arch.get("critic", PLAIN))
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
         """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""
@@ -203,11 +208,8 @@ class DrQV2Agent(ModuleAgent):
             action = sample_action(mean, std, self.cfg.stddev_clip)
             # The critic's weight gradients from this loss would be discarded (the
             # reference computes them anyway); freezing it skips that work only.
-            self.critic.requires_grad_(False)
-            try:
+            with weights_fixed(self.critic):
                 q1, q2 = self._critic_fwd(h, action)
-            finally:
-                self.critic.requires_grad_(True)
         loss = -torch.min(q1, q2).float().mean()
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()

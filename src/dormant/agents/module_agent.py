@@ -4,19 +4,41 @@ acting for several environments at once (one ``act`` each, unless the agent batc
 
 An agent lists its parts once, in ``_modules()`` (networks, targets, optimisers, any
 object with ``parameters``/``buffers``/``state_dict``/``load_state_dict``), and these
-methods follow from that list, so a new agent cannot forget a part in one of them.
+methods follow from that list, so a new agent cannot forget a part in one of them. The
+plasticity methods attached to an agent (``methods``: θ₀, TRAC's state) and the heads that
+plasticity injection changed (``injected``) are checkpointed here too.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
+from dormant.plasticity.injection import restore_injections_
+
+
+@contextlib.contextmanager
+def weights_fixed(module: torch.nn.Module) -> Iterator[None]:
+    """No weight gradients for ``module`` inside the block (its input still gets them); only
+    the parameters that were trainable are made trainable again, so frozen parts (plasticity
+    injection's) stay frozen."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+
 
 class ModuleAgent:
     device: torch.device
+    methods: Any = None  # plasticity.agent_methods.AgentMethods, attached by make_agent
+    injected: list[str] = []  # heads changed by plasticity injection (``critic.q1`` …), rebuilt on load
 
     def _modules(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -60,15 +82,26 @@ class ModuleAgent:
             else:
                 tensors.extend(module.parameters())
                 tensors.extend(module.buffers())
+        if self.methods is not None:
+            tensors.extend(self.methods.live_tensors())
         return tensors
 
     def state_dict(self) -> dict[str, Any]:
-        return {name: module.state_dict() for name, module in self._modules().items()}
+        state = {name: module.state_dict() for name, module in self._modules().items()}
+        if self.injected:
+            state["plasticity_injected"] = list(self.injected)
+        if self.methods is not None:
+            state["plasticity_methods"] = self.methods.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("plasticity_injected") and not self.injected:
+            restore_injections_(self, state["plasticity_injected"])  # the structure, before the values
         modules = self._modules()
         missing = set(modules) - set(state)
         if missing:
             raise ValueError(f"agent checkpoint lacks {sorted(missing)}")
         for name, module in modules.items():
             module.load_state_dict(state[name])
+        if self.methods is not None and "plasticity_methods" in state:  # older checkpoints: θ₀ from here on
+            self.methods.load_state_dict(state["plasticity_methods"])

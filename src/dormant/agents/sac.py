@@ -40,9 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dormant.agents.module_agent import ModuleAgent
+from dormant.agents.module_agent import ModuleAgent, weights_fixed
 from dormant.config import AgentConfig, SACConfig
-from dormant.nets import StateEncoder, mlp, weight_init
+from dormant.nets import PLAIN, NetArch, StateEncoder, mlp, weight_init
 from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors
 
 LOG_2 = math.log(2.0)
@@ -102,9 +102,9 @@ class SACActor(nn.Module):
     [log_std_min, log_std_max] when ``clamp``)."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, log_std_min: float, log_std_max: float,
-                 *, clamp: bool = True, init_fn=weight_init):
+                 *, clamp: bool = True, init_fn=weight_init, arch: NetArch = PLAIN):
         super().__init__()
-        self.policy = mlp(obs_dim, hidden_dim, 2 * action_dim)
+        self.policy = mlp(obs_dim, hidden_dim, 2 * action_dim, arch=arch)
         self.log_std_min, self.log_std_max, self.clamp = log_std_min, log_std_max, clamp
         self.apply(init_fn)
 
@@ -119,10 +119,10 @@ class SACActor(nn.Module):
 class SACCritic(nn.Module):
     """Q1 and Q2, each an MLP on concat(state, action) (no shared trunk)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, *, init_fn=weight_init):
+    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, *, init_fn=weight_init, arch: NetArch = PLAIN):
         super().__init__()
-        self.q1 = mlp(obs_dim + action_dim, hidden_dim, 1)
-        self.q2 = mlp(obs_dim + action_dim, hidden_dim, 1)
+        self.q1 = mlp(obs_dim + action_dim, hidden_dim, 1, arch=arch)
+        self.q2 = mlp(obs_dim + action_dim, hidden_dim, 1, arch=arch)
         self.apply(init_fn)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,7 +144,8 @@ class SACAgent(ModuleAgent):
     replay_horizon: int = 0  # one-step transitions: no K-step extras from the replay
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 1, proprio_dim: int = 0, sac: SACConfig | None = None):
+                 device: torch.device, action_repeat: int = 1, proprio_dim: int = 0, sac: SACConfig | None = None,
+                 arch: dict[str, NetArch] | None = None):
         if pixels:
             raise ValueError("agent=sac learns from state vectors (obs=states); it has no image encoder")
         if proprio_dim:
@@ -160,8 +161,10 @@ class SACAgent(ModuleAgent):
             raise ValueError(f"sac.alpha_sample={self.sac.alpha_sample!r}: expected fresh or actor")
         self.init_fn = INITS[self.sac.init]
         self.actor = SACActor(obs_dim, action_dim, cfg.hidden_dim, self.sac.log_std_min, self.sac.log_std_max,
-                              clamp=self.sac.clamp_log_std, init_fn=self.init_fn).to(device)
-        self.critic = SACCritic(obs_dim, action_dim, cfg.hidden_dim, init_fn=self.init_fn).to(device)
+                              clamp=self.sac.clamp_log_std, init_fn=self.init_fn,
+                              arch=(arch or {}).get("actor", PLAIN)).to(device)
+        self.critic = SACCritic(obs_dim, action_dim, cfg.hidden_dim, init_fn=self.init_fn,
+                                arch=(arch or {}).get("critic", PLAIN)).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         decay = cfg.weight_decay
@@ -206,11 +209,8 @@ class SACAgent(ModuleAgent):
 
     def update_actor_and_alpha(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         action, log_prob = squashed_gaussian(*self.actor.dist(h))
-        self.critic.requires_grad_(False)  # the actor's loss moves the actor only
-        try:
+        with weights_fixed(self.critic):  # the actor's loss moves the actor only
             q1, q2 = self.critic(h, action)
-        finally:
-            self.critic.requires_grad_(True)
         alpha = self.alpha
         loss = (alpha * log_prob - torch.min(q1, q2)).mean()
         self.actor_opt.zero_grad(set_to_none=True)

@@ -36,7 +36,7 @@ from torch import nn
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, TACOConfig
-from dormant.nets import Critic, random_shift, trunk, weight_init
+from dormant.nets import PLAIN, Critic, NetArch, random_shift, trunk, weight_init
 
 
 def info_nce(logits: torch.Tensor) -> torch.Tensor:
@@ -70,9 +70,10 @@ class LatentActionCritic(Critic):
     agent ties to it before every update, so targets use the online u, as the authors')."""
 
     def __init__(self, repr_dim: int, action_dim: int, latent_dim: int, feature_dim: int, hidden_dim: int,
-                 proprio_dim: int = 0, *, action_hidden_dim: int = 64, dropout: float = 0.0, layernorm: bool = False):
+                 proprio_dim: int = 0, *, action_hidden_dim: int = 64, dropout: float = 0.0, layernorm: bool = False,
+                 arch: NetArch = PLAIN):
         super().__init__(repr_dim, latent_dim, feature_dim, hidden_dim, proprio_dim, dropout=dropout,
-                         layernorm=layernorm)
+                         layernorm=layernorm, arch=arch)
         self.action_encoder = ActionEncoder(action_dim, latent_dim, action_hidden_dim)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +135,8 @@ class TACOAgent(DrQV2Agent):
     METRICS = DrQV2Agent.METRICS + ("taco_loss", "taco_curl_loss", "taco_reward_loss")
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, taco: TACOConfig | None = None):
+                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, taco: TACOConfig | None = None,
+                 arch: dict[str, NetArch] | None = None):
         if not pixels:
             raise ValueError("TACO shapes the conv encoder's representation (the authors' code is pixel-only): "
                              "it needs pixel observations")
@@ -142,7 +144,7 @@ class TACOAgent(DrQV2Agent):
         self.replay_horizon = self.taco_cfg.horizon
         self.latent_dim = latent_action_dim(action_dim, self.taco_cfg.latent_action_dim)
         super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim)
+                         proprio_dim=proprio_dim, arch=arch)
         self.taco = TACOHeads(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, self.latent_dim,
                               self.replay_horizon, proprio_dim).to(device)
         params = [*self.encoder.parameters(), *self.critic.action_encoder.parameters(), *self.taco.parameters()]
@@ -152,7 +154,8 @@ class TACOAgent(DrQV2Agent):
         cfg = self.cfg
         return LatentActionCritic(repr_dim, self.action_dim, self.latent_dim, cfg.feature_dim, cfg.hidden_dim,
                                   self.proprio_dim, action_hidden_dim=self.taco_cfg.action_hidden_dim,
-                                  dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm)
+                                  dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm,
+                                  arch=self.arch.get("critic", PLAIN))
 
     @torch.no_grad()
     def tie_target_action_encoder(self) -> None:

@@ -5,11 +5,12 @@ Each failure is a ``ConfigError`` naming the option, the bad value and what is v
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 
 from dormant.config.schema import (
-    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, MIN_IMAGE_SIZE, NET_OWNERS, REDO_NETS, Config,
+    ARCH_NETS, DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, MIN_IMAGE_SIZE, NET_OWNERS, REDO_NETS, Config,
     diagnostics_taus, frame_list, net_list, redo_nets,
 )
 from dormant.envs.background import scan
@@ -136,6 +137,7 @@ def validate(cfg: Config) -> None:
     if cfg.agent.name == "sac":
         _validate_sac(cfg)
     _validate_plasticity(cfg)
+    _validate_plasticity_methods(cfg)
     _validate_dqn(cfg)
     _validate_continual(cfg)
     check_choice("replay.device", cfg.replay.device, ("host", "agent"))
@@ -358,3 +360,64 @@ def _validate_continual(cfg: Config) -> None:
         what = f"all {len(tasks)} tasks" if len(tasks) > 1 else "one switch (2 phases)"
         raise ConfigError(f"frames={cfg.frames} is too few for {what} at switch_every_frames={every}: "
                           f"the smallest budget is frames={needed}")
+
+# --- the Plasticine methods (plasticity.layernorm … inject_nets) -------------------------------
+def _validate_plasticity_methods(cfg: Config) -> None:
+    """The architecture, regulariser, optimiser and injection options: known networks the agent
+    has, and the combinations that cannot work, refused before anything is built."""
+    p, agent = cfg.plasticity, cfg.agent.name
+    arch = {key: net_list(getattr(p, key)) for key in ("layernorm", "crelu", "fourier", "nap")}
+    for key, nets in arch.items():
+        for net in nets:
+            if net not in ARCH_NETS:
+                raise ConfigError(f"plasticity.{key}: unknown network {net!r}{closest(net, ARCH_NETS)}; "
+                                  f"valid: {', '.join(ARCH_NETS)}")
+            _check_net_owner(f"plasticity.{key}", net, agent)
+            if net == "encoder" and cfg.env.obs != "pixels":
+                raise ConfigError(f"plasticity.{key}=encoder needs obs=pixels (the state encoder is the identity)")
+            if net == "encoder" and agent == "alix":
+                raise ConfigError(f"plasticity.{key}=encoder: ALIX's encoder applies its ReLUs between its smoothing "
+                                  "layers itself; change its heads only")
+            if net != "critic" and agent in DISCRETE_AGENTS:
+                raise ConfigError(f"plasticity.{key}={net}: agent={agent} has one network, its Q-network `critic` "
+                                  "(convolutions included); name critic")
+    both = sorted(set(arch["crelu"]) & set(arch["fourier"]))
+    if both:
+        raise ConfigError(f"plasticity.crelu and plasticity.fourier both name {', '.join(both)}: a network has one activation")
+    check_choice("plasticity.concat_width", p.concat_width, ("half", "full"))
+    lists = {key: net_list(getattr(p, key)) for key in ("l2_init_nets", "parseval_nets", "inject_nets")}
+    for key, nets in lists.items():
+        for net in nets:
+            if net not in REDO_NETS:
+                raise ConfigError(f"plasticity.{key}: unknown network {net!r}{closest(net, REDO_NETS)}; "
+                                  f"valid: {', '.join(REDO_NETS)}")
+            _check_net_owner(f"plasticity.{key}", net, agent)
+            if agent in DISCRETE_AGENTS and net != "critic":
+                raise ConfigError(f"plasticity.{key}={net}: agent={agent} has one network, its Q-network `critic`")
+    for key, value in {"plasticity.l2_init": p.l2_init, "plasticity.parseval": p.parseval}.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be ≥ 0 (0: off), got {value}")
+    if not p.parseval_s > 0:
+        raise ConfigError(f"plasticity.parseval_s must be > 0, got {p.parseval_s}")
+    if "encoder" in lists["parseval_nets"]:
+        raise ConfigError("plasticity.parseval_nets=encoder: the conv encoder has no hidden Linear layer to regularise")
+    check_choice("plasticity.optimizer", p.optimizer, ("adam", "trac", "kron"))
+    if p.optimizer == "kron":
+        if importlib.util.find_spec("kron_torch") is None:
+            raise ConfigError("plasticity.optimizer=kron needs the kron-torch package: pip install kron-torch")
+    if p.inject_at_frame < 0:
+        raise ConfigError(f"plasticity.inject_at_frame must be ≥ 0 (0: never), got {p.inject_at_frame}")
+    if p.inject_at_frame and "encoder" in lists["inject_nets"]:
+        raise ConfigError("plasticity.inject_nets=encoder: injection replaces a network's head; the encoder has none")
+    if p.inject_at_frame and agent == "drm" and cfg.drm.perturb_target == "initial":
+        raise ConfigError("plasticity.inject_at_frame with drm.perturb_target=initial: the initial parameters "
+                          "DrM shrinks towards have no counterpart for the injected heads; use perturb_target=fresh")
+    redo = p.redo or bool(p.redo_at_frames.strip())
+    if redo:
+        for net in redo_nets(cfg):
+            if net in arch["fourier"]:
+                raise ConfigError(f"plasticity.redo_nets={net} with plasticity.fourier={net}: ReDo keeps the output "
+                                  "unchanged only for units whose output is ≈ 0, and a Fourier unit outputs (0, 1) there")
+            if net in arch["layernorm"] or net in arch["nap"]:
+                raise ConfigError(f"plasticity.redo_nets={net}: ReDo cannot trace through the LayerNorm that "
+                                  f"plasticity.layernorm/nap put in {net}; recycle other networks")

@@ -199,6 +199,19 @@ class PlasticityConfig:
     shrink_perturb_nets: str = ""  # comma-separated networks shrink-and-perturb touches; empty: all (as the scope says)
     shrink_perturb_alpha: float = 0.8  # α in θ ← αθ + (1−α)φ
     shrink_perturb_scope: str = "all"  # all: every parameter, encoder included | linear: Linear layers
+    layernorm: str = ""  # comma-separated networks (encoder, actor, critic, value) given a LayerNorm before each hidden activation (Lyle et al. 2024; conv maps: GroupNorm(1, C), over C, H, W); critic: as agent.critic_layernorm
+    crelu: str = ""  # networks whose hidden activations are CReLU, [relu(x), relu(−x)] (Abbas et al. 2023): encoder, actor, critic, value
+    fourier: str = ""  # networks whose hidden activations are deep Fourier features, [sin x, cos x] (Lewandowski et al. 2024): encoder, actor, critic, value
+    concat_width: str = "half"  # crelu/fourier layers: half (width/2 units, width features: every layer's input keeps its size, ≈ the ReLU network's parameters) | full (width units, 2·width features: Plasticine's)
+    nap: str = ""  # Normalize-and-Project (Lyle et al. 2024) on these networks: LayerNorm as `layernorm`, and every Linear/conv weight rescaled to its initial norm after each optimiser step
+    l2_init: float = 0.0  # L2 Init, regenerative regularisation (Kumar et al. 2023): λ of λ‖θ − θ₀‖² in the loss of l2_init_nets (θ₀: the initial parameters); 0: off
+    l2_init_nets: str = ""  # networks L2 Init regularises; empty: every trained network
+    parseval: float = 0.0  # Parseval regularisation (Chung et al. 2024): λ of λ Σ‖WWᵀ − sI‖² over the hidden Linear layers of parseval_nets; 0: off
+    parseval_s: float = 1.0  # s of ‖WWᵀ − sI‖² (1: the squared gain of DrQ-v2's orthogonal Linears, where the penalty starts at 0 for square or wide layers)
+    parseval_nets: str = ""  # networks Parseval regularises; empty: every network with a hidden Linear
+    optimizer: str = "adam"  # adam | trac (TRAC around every optimiser of the agent, Muppidi et al. 2024) | kron (PSGD Kron, the kron-torch package: pip install kron-torch)
+    inject_at_frame: int = 0  # plasticity injection (Nikishin et al. 2023) at this frame: each head of inject_nets frozen, a fresh head added and its frozen copy subtracted; 0: never
+    inject_nets: str = ""  # networks whose heads injection replaces (actor, critic, value, taco); empty: all of them the agent has
 
 
 @dataclass
@@ -307,6 +320,8 @@ OBS_KINDS = ("pixels", "states")
 SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio",
               "switch_every_frames": "continual.switch_every_frames"}
 REDO_NETS = ("critic", "actor", "encoder", "value", "taco")
+# Networks whose layers the architecture options (plasticity.layernorm, crelu, fourier, nap) rebuild.
+ARCH_NETS = ("encoder", "actor", "critic", "value")
 # Networks only one agent has: naming them for another agent is refused.
 NET_OWNERS = {"value": "drm", "taco": "taco"}
 # Presets applied when observations are states (after the task's, before the user's).
@@ -379,6 +394,17 @@ def redo_nets(cfg: Config) -> list[str]:
     return net_list(cfg.plasticity.redo_nets)
 
 
+def net_architectures(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Per network named by an architecture option: its ``nets.NetArch`` fields (activation,
+    layernorm, concat_width); networks not named keep DrQ-v2's layers."""
+    p = cfg.plasticity
+    crelu, fourier = net_list(p.crelu), net_list(p.fourier)
+    normed = set(net_list(p.layernorm)) | set(net_list(p.nap))
+    return {net: {"activation": "crelu" if net in crelu else "fourier" if net in fourier else "relu",
+                  "layernorm": net in normed, "concat_width": p.concat_width}
+            for net in ARCH_NETS if net in set(crelu) | set(fourier) | normed}
+
+
 def diagnostics_taus(cfg: Config) -> dict[str, Any]:
     """The τ keywords of ``agent_diagnostics``: ``log.redo_tau`` and the ``log.redo_taus_extra`` list."""
     return {"redo_tau": cfg.log.redo_tau,
@@ -386,7 +412,10 @@ def diagnostics_taus(cfg: Config) -> dict[str, Any]:
 
 
 def net_list(text: str) -> list[str]:
-    """``"critic, actor"`` → ``["critic", "actor"]`` (empty → [])."""
+    """``"critic, actor"`` or ``"[critic,actor]"`` → ``["critic", "actor"]`` (empty → [])."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     return [name.strip() for name in text.split(",") if name.strip()]
 
 

@@ -30,7 +30,9 @@ from dormant.training.files import atomic_write_text
 
 # Options whose value is itself a comma-separated list: one value unless bracketed.
 LIST_VALUED = {"plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shrink_perturb_nets",
-               "plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames"}
+               "plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames",
+               "plasticity.layernorm", "plasticity.crelu", "plasticity.fourier", "plasticity.nap",
+               "plasticity.l2_init_nets", "plasticity.parseval_nets", "plasticity.inject_nets"}
 # Options that never make another method (the budget, where and how a run executes,
 # what it logs): a list of values for them is refused rather than swept.
 NOT_AXES = {"frames", "out", "threads", "device", "replay.device", "checkpoint_every_frames", "eval.video"}

@@ -7,8 +7,12 @@
 - ``shrink_perturb_(model, alpha, target="fresh"|"initial", scope="linear"|"all", optimizers=...)``
 - ``reinitialise_``, ``fresh_copy``, ``reset_optimizer_state_`` (resets)
 - ``ReplayRatio`` (static, any rational ratio) and ``AdaptiveReplayRatio`` (FAU-driven, Ma et al. 2024)
+- Plasticine's methods: ``CReLU``, ``Fourier`` (activations), ``inject_`` (plasticity injection),
+  ``l2_init_penalty``, ``parseval_penalty`` (regularisers), ``weight_norms`` +
+  ``project_weight_norms_`` (Normalize-and-Project), ``TRAC`` (optimiser wrapper);
+  ``effective_rank``, ``weight_difference`` (metrics)
 - on a whole agent (``dormant.interfaces.PlasticAgent``): ``agent_diagnostics``, ``recycle_agent_``,
-  ``reset_agent_``, ``shrink_perturb_agent_``
+  ``reset_agent_``, ``shrink_perturb_agent_``, ``inject_agent_``
 
 DrM's own formulas of β (σ(β), λ(β), α(β)) and its expectile loss live with the DrM
 agent, in ``dormant.agents.drm``.
@@ -31,6 +35,10 @@ _WHERE = {
     "dormant_tensors": "metrics", "fau": "metrics", "fau_tensors": "metrics", "linear_activations": "metrics",
     "recycle_dormant_": "redo",
     "AdaptiveReplayRatio": "replay_ratio", "ReplayRatio": "replay_ratio", "parse_replay_ratio": "replay_ratio",
+    "CReLU": "activations", "Fourier": "activations", "Injected": "injection", "inject_": "injection",
+    "inject_agent_": "injection", "l2_init_penalty": "regularisers", "parseval_penalty": "regularisers",
+    "weight_norms": "nap", "project_weight_norms_": "nap", "TRAC": "trac", "effective_rank": "rank",
+    "weight_difference": "rank",
 }
 __all__ = sorted(_WHERE)
 
@@ -46,6 +54,12 @@ if TYPE_CHECKING:
     from dormant.plasticity.redo import recycle_dormant_
     from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio, parse_replay_ratio
     from dormant.plasticity.surgery import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
+    from dormant.plasticity.activations import CReLU, Fourier
+    from dormant.plasticity.injection import Injected, inject_, inject_agent_
+    from dormant.plasticity.nap import project_weight_norms_, weight_norms
+    from dormant.plasticity.rank import effective_rank, weight_difference
+    from dormant.plasticity.regularisers import l2_init_penalty, parseval_penalty
+    from dormant.plasticity.trac import TRAC
 
 
 def __getattr__(name: str) -> Any:

@@ -3,11 +3,13 @@
 For every network of a ``PlasticAgent``, on the un-augmented batch: the DrM-kind
 dormant ratio (actor and heads; the actor's is β, computed by the agent's own
 ``actor_dormant`` so it matches what DrM steers by), the ReDo-kind dormant ratio, the
-fraction of active units (FAU) and the weight norm. Beside them, the representation
-measures the plasticity literature tracks (``representation.py``): the effective rank
-(srank, δ = 0.01) and mean norm of the encoder's output features (pixels) and of the
-critic's penultimate features (each Q head), and the gradient norm of the encoder, the
-critic and the actor on this batch. Meant for logging every few thousand updates.
+fraction of active units (FAU), the weight norm and, for an agent built by ``make_agent``
+(which records θ₀), the weight difference ‖θ − θ₀‖ from initialisation. Beside them, the
+representation measures the plasticity literature tracks (``representation.py``,
+``rank.py``): srank (δ = 0.01), the effective rank of Roy & Vetterli and the mean norm of
+the encoder's output features (pixels) and of the critic's penultimate features (each Q
+head), and the gradient norm of the encoder, the critic and the actor on this batch. Meant
+for logging every few thousand updates.
 
 The gradients come from one extra backward pass each, through ``torch.autograd.grad``
 (no parameter is copied, no ``.grad`` is written, no optimiser moves):
@@ -33,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from dormant.plasticity.metrics import dormant_tensors, fau_tensors
+from dormant.plasticity.rank import effective_rank_of
 from dormant.plasticity.representation import (
-    InputCapture, feature_norm, output_heads, srank, total_norm, weight_norm,
+    InputCapture, feature_norm, output_heads, singular_values, srank_of, total_norm, weight_norm,
 )
 
 if TYPE_CHECKING:
@@ -94,11 +97,16 @@ def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_red
             scalars[f"{net}_redo_dormant_ratio_tau{tau:g}"] = dormant_tensors(nets[net], *net_inputs, tau=tau,
                                                                               kind="redo")[0]
         layered[f"{net}_fau"] = fau_tensors(nets[net], *net_inputs)
+    methods = getattr(agent, "methods", None)
     for net in inputs:
         scalars[f"{net}_weight_norm"] = weight_norm(nets[net])
+        if methods is not None:
+            scalars[f"{net}_weight_diff"] = methods.weight_difference(nets[net])
     if "encoder" in inputs:
         own = h[:, :h.shape[1] - agent.proprio_dim]  # the encoder's output, without fused proprioception
-        scalars["encoder_srank"] = srank(own)
+        values = singular_values(own)  # one decomposition for both ranks
+        scalars["encoder_srank"] = srank_of(values)
+        scalars["encoder_erank"] = effective_rank_of(values)
         scalars["encoder_feature_norm"] = feature_norm(own)
     scalars.update(_critic_and_gradients(agent, batch, h, inputs))
     return layered, scalars
@@ -157,12 +165,16 @@ def _value_based(agent: PlasticAgent, batch: Batch, h: torch.Tensor, learn: bool
 def _head_features(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """srank and mean norm of each head's penultimate features, and their means."""
     out: dict[str, torch.Tensor] = {}
-    per_head = {name: (srank(x), feature_norm(x)) for name, x in inputs.items()}
+    values = {name: singular_values(x) for name, x in inputs.items()}
+    per_head = {name: (srank_of(values[name]), feature_norm(x), effective_rank_of(values[name]))
+                for name, x in inputs.items()}
     if per_head:
-        out["critic_srank"] = torch.stack([r for r, _ in per_head.values()]).mean()
-        out["critic_feature_norm"] = torch.stack([n for _, n in per_head.values()]).mean()
-        out.update({f"critic_srank/{name}": r for name, (r, _) in per_head.items()})
-        out.update({f"critic_feature_norm/{name}": n for name, (_, n) in per_head.items()})
+        out["critic_srank"] = torch.stack([r for r, _, _ in per_head.values()]).mean()
+        out["critic_feature_norm"] = torch.stack([n for _, n, _ in per_head.values()]).mean()
+        out["critic_erank"] = torch.stack([e for _, _, e in per_head.values()]).mean()
+        out.update({f"critic_srank/{name}": r for name, (r, _, _) in per_head.items()})
+        out.update({f"critic_feature_norm/{name}": n for name, (_, n, _) in per_head.items()})
+        out.update({f"critic_erank/{name}": e for name, (_, _, e) in per_head.items()})
     return out
 
 

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from dormant.errors import closest
+from dormant.plasticity.activations import CONCATENATING
+from dormant.plasticity.surgery import is_frozen
 
 KINDS = ("drm", "redo")
 SCORINGS = ("post_activation", "pre_activation")
@@ -98,16 +100,35 @@ def _apply(activation: Activation, out: torch.Tensor) -> torch.Tensor:
     return activation(out)
 
 
+UNIT_ACTIVATIONS = (nn.ReLU, *CONCATENATING)  # what ReDo-kind ratios and FAU measure
+
+
+def unit_values(module: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Tensor:
+    """One non-negative value per unit of an activation module, whose mean over the batch is
+    the unit's score and which is > 0 where the unit is active: a ReLU's output; for CReLU
+    and Fourier (two outputs per unit), |pre-activation| (see ``activations``)."""
+    if isinstance(module, CONCATENATING):
+        return inputs[0].detach().abs()
+    return out.detach()
+
+
 def _probe_modules(model: nn.Module, kind: str) -> dict[str, nn.Module]:
+    """The layers a probe measures: never a frozen one (plasticity injection's), whose units
+    do not learn."""
     if kind == "drm":
-        found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+        found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear) and not is_frozen(m)}
         what = "nn.Linear"
     else:
-        found = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
-        what = "nn.ReLU"
+        found = {name: m for name, m in model.named_modules() if isinstance(m, UNIT_ACTIVATIONS) and not is_frozen(m)}
+        what = "nn.ReLU (or CReLU, Fourier)"
     if not found:
         raise ValueError(f"{type(model).__name__} has no {what} module to measure (kind={kind!r})")
     return found
+
+
+def kind_of(module: nn.Module) -> str:
+    """``linear`` for the layers DrM-kind ratios hook (their raw output), ``unit`` otherwise."""
+    return "linear" if isinstance(module, nn.Linear) else "unit"
 
 
 def _run_with_hooks(model: nn.Module, modules: dict[str, nn.Module], inputs: tuple,
@@ -118,7 +139,8 @@ def _run_with_hooks(model: nn.Module, modules: dict[str, nn.Module], inputs: tup
     try:
         for name, module in modules.items():
             handles.append(module.register_forward_hook(
-                lambda _m, _i, out, name=name: collected[name].append(reduce(name, out.detach()))))
+                lambda m, inputs, out, name=name: collected[name].append(
+                    reduce(name, out.detach() if kind_of(m) == "linear" else unit_values(m, inputs, out)))))
         with torch.no_grad():
             try:
                 model(*inputs)
@@ -214,7 +236,8 @@ def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, k
     last layer). A neuron is dormant when its score is strictly below τ × the layer's
     mean score. ``scoring="pre_activation"`` scores every Linear's raw output instead.
 
-    ``kind="redo"`` (ReDo's definition): the output of every ``nn.ReLU`` (hidden layers
+    ``kind="redo"`` (ReDo's definition): the output of every ``nn.ReLU`` (CReLU, Fourier: the
+    unit's |pre-activation|, see ``activations``) (hidden layers
     only; conv channels are neurons, averaged over batch, H and W), dormant when the
     score divided by the layer mean is ≤ τ.
 
@@ -232,14 +255,15 @@ def fau_tensors(model: nn.Module, *inputs: torch.Tensor) -> tuple[torch.Tensor, 
     collected = _run_with_hooks(model, modules, inputs, lambda _name, out: ((out > 0).sum(), out.numel()))
     names = [name for name, calls in collected.items() if calls]
     if not names:
-        raise ValueError(f"no nn.ReLU of {type(model).__name__} ran in the forward pass")
+        raise ValueError(f"no nn.ReLU (or CReLU, Fourier) of {type(model).__name__} ran in the forward pass")
     sizes = [sum(numel for _, numel in collected[n]) for n in names]
     actives = torch.stack([sum(a for a, _ in collected[n]) for n in names]).float()
     return actives.sum() / float(sum(sizes)), names, actives, sizes
 
 
 def fau(model: nn.Module, *inputs: torch.Tensor) -> FauResult:
-    """Fraction of active units: the share of ``nn.ReLU`` output elements > 0."""
+    """Fraction of active units: the share of ``nn.ReLU`` output elements > 0 (CReLU and Fourier
+    units: the share with a non-zero pre-activation)."""
     fraction, names, actives, sizes = fau_tensors(model, *inputs)
     host = torch.cat([fraction.reshape(1), actives]).cpu().tolist()  # one sync
     return FauResult(fraction=host[0], per_layer={n: a / s for n, a, s in zip(names, host[1:], sizes)})
@@ -260,18 +284,21 @@ class ActiveUnitCounter:
     """
 
     def __init__(self, model: nn.Module):
-        self.modules = list(_probe_modules(model, "redo").values())
+        self.model = model
+        _probe_modules(model, "redo")  # fail now, not at the first update, on a model without units
         self._handles: list = []
         self._active: list[torch.Tensor] = []
         self._total = 0
 
-    def _hook(self, _module, _inputs, out) -> None:
-        self._active.append((out.detach() > 0).sum())
-        self._total += out.numel()
+    def _hook(self, module, inputs, out) -> None:
+        values = unit_values(module, inputs, out)
+        self._active.append((values > 0).sum())
+        self._total += values.numel()
 
     def __enter__(self) -> "ActiveUnitCounter":
         self._active, self._total = [], 0
-        self._handles = [m.register_forward_hook(self._hook) for m in self.modules]
+        # found again each time: plasticity injection may have changed the model since
+        self._handles = [m.register_forward_hook(self._hook) for m in _probe_modules(self.model, "redo").values()]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -281,5 +308,5 @@ class ActiveUnitCounter:
 
     def fraction(self) -> torch.Tensor:
         if not self._total:
-            raise ValueError("no nn.ReLU ran inside the `with` block")
+            raise ValueError("no nn.ReLU (or CReLU, Fourier) ran inside the `with` block")
         return torch.stack(self._active).sum().float() / float(self._total)

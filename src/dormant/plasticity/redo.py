@@ -26,7 +26,8 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from dormant.plasticity.metrics import _neuron_scores
+from dormant.plasticity.activations import CReLU
+from dormant.plasticity.metrics import _neuron_scores, unit_values
 
 LAYER_TYPES = (nn.Linear, nn.Conv2d)
 
@@ -41,6 +42,7 @@ class _Site:
     consumers: dict[str, tuple[nn.Module, tuple[int, ...]]] = field(default_factory=dict)
     leaves_model: bool = False
     untraced: bool = False
+    factor: int = 1  # features per unit: 2 for CReLU (columns i and n + i are unit i's)
 
 
 def _tensor_ptrs(value) -> set[int]:
@@ -64,16 +66,17 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
         events.append(("layer", names[module], module, args[0].data_ptr(), tuple(args[0].shape),
                        out.data_ptr(), tuple(out.shape)))
 
-    def on_relu(_module, args, out):
+    def on_relu(module, args, out):
         keep.extend((args[0], out))
-        events.append(("relu", args[0].data_ptr(), out.data_ptr(), _neuron_scores(out.detach())))
+        events.append(("relu", args[0].data_ptr(), out.data_ptr(), _neuron_scores(unit_values(module, args, out)),
+                       2 if isinstance(module, CReLU) else 1))
 
     handles = []
     try:
         for module in model.modules():
             if isinstance(module, LAYER_TYPES):
                 handles.append(module.register_forward_hook(on_layer))
-            elif isinstance(module, nn.ReLU):
+            elif isinstance(module, (nn.ReLU, CReLU)):  # Fourier units are never recycled (cos 0 = 1)
                 handles.append(module.register_forward_hook(on_relu))
         with torch.no_grad():
             try:
@@ -89,12 +92,12 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
     for i, event in enumerate(events):
         if event[0] != "relu":
             continue
-        _, in_ptr, out_ptr, scores = event
+        _, in_ptr, out_ptr, scores, factor = event
         producer = next((e for e in reversed(events[:i]) if e[0] == "layer" and e[5] == in_ptr), None)
         if producer is None:
             continue  # a ReLU not fed directly by a Linear/Conv (e.g. after LayerNorm): not recyclable
         _, name, module, _, _, _, out_shape = producer
-        site = sites.setdefault(name, _Site(module, out_shape))
+        site = sites.setdefault(name, _Site(module, out_shape, factor=factor))
         site.scores.append(scores)
         consumers = {e[1]: (e[2], e[4]) for e in events[i + 1:] if e[0] == "layer" and e[3] == out_ptr}
         site.consumers.update(consumers)
@@ -108,6 +111,7 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
 def _outgoing_mask(site_name: str, site: _Site, consumer_name: str, consumer: nn.Module,
                    consumer_in: tuple[int, ...], dormant: torch.Tensor) -> torch.Tensor:
     """Boolean mask over the consumer's input features/channels owned by dormant neurons."""
+    dormant = dormant.repeat(site.factor)  # CReLU: unit i owns features i and n + i
     producer_conv = len(site.out_shape) == 4
     if isinstance(consumer, nn.Linear):
         if not producer_conv and consumer.in_features == dormant.numel():
@@ -195,8 +199,8 @@ def recycle_dormant_(
         sites = {name: site for name, site in sites.items() if name in wanted}
     plan = []  # validate every layer before changing any, so a refusal changes nothing
     for name, site in sites.items():
-        if site.leaves_model:
-            continue  # the output layer (its activations are the model's output): never recycled
+        if site.leaves_model or getattr(site.module, "plasticity_frozen", False):
+            continue  # the output layer (its activations are the model's output), a frozen layer: never recycled
         if site.untraced:
             raise ValueError(
                 f"cannot trace where the activations of {name!r} go (an operation such as torch.cat, "

@@ -39,7 +39,11 @@ def srank(features: torch.Tensor, delta: float = SRANK_DELTA) -> torch.Tensor:
     """Effective rank (Kumar et al. 2021): the smallest k such that the k largest singular
     values of the (n, d) feature matrix sum to at least (1 − δ) of all of them; 0 for an
     all-zero matrix. A 0-d float tensor on the features' device."""
-    s = singular_values(features)
+    return srank_of(singular_values(features), delta)
+
+
+def srank_of(s: torch.Tensor, delta: float = SRANK_DELTA) -> torch.Tensor:
+    """srank from singular values already computed (largest first)."""
     total = s.sum()
     below = (torch.cumsum(s, 0) < (1.0 - delta) * total).sum()
     k = torch.clamp(below + 1, max=s.numel()).float()
@@ -67,9 +71,11 @@ def weight_norm(model: nn.Module) -> torch.Tensor:
 def output_heads(model: nn.Module) -> dict[str, nn.Linear]:
     """The output layer of each ``nn.Sequential`` head that ends in an ``nn.Linear``, by the
     head's name (a critic's ``q1``, ``q2``): the inputs of these layers are the network's
-    penultimate features."""
-    return {name: module[-1] for name, module in model.named_modules()
-            if isinstance(module, nn.Sequential) and len(module) and isinstance(module[-1], nn.Linear)}
+    penultimate features. After plasticity injection, a head's trainable part, under the
+    head's name (its frozen parts are left out)."""
+    return {name.replace(".fresh", ""): module[-1] for name, module in model.named_modules()
+            if isinstance(module, nn.Sequential) and len(module) and isinstance(module[-1], nn.Linear)
+            and not getattr(module, "plasticity_frozen", False)}
 
 
 class InputCapture:

@@ -21,12 +21,29 @@ SCOPES = ("linear", "all")
 TARGETS = ("fresh", "initial")
 
 
+FROZEN = "plasticity_frozen"  # a module attribute: True on parts that never move (plasticity injection's)
+
+
+def is_frozen(module: nn.Module) -> bool:
+    return getattr(module, FROZEN, False)
+
+
 def _mixed_parameters(model: nn.Module, scope: str) -> list[tuple[str, torch.Tensor]]:
-    if scope == "all":
-        return list(model.named_parameters())
+    """The parameters shrink-and-perturb mixes: all, or the Linears'; never a frozen module's."""
     return [(f"{name}.{p_name}" if name else p_name, p)
-            for name, module in model.named_modules() if isinstance(module, nn.Linear)
+            for name, module in model.named_modules()
+            if not is_frozen(module) and (scope == "all" or isinstance(module, nn.Linear))
             for p_name, p in module.named_parameters(recurse=False)]
+
+
+def _apply_unfrozen(module: nn.Module, fn: Callable[[nn.Module], None]) -> None:
+    """``module.apply(fn)`` (children first, then the module: the same order of random draws)
+    that skips frozen subtrees."""
+    if is_frozen(module):
+        return
+    for child in module.children():
+        _apply_unfrozen(child, fn)
+    fn(module)
 
 
 def reinitialise_(model: nn.Module, init_fn: Callable[[nn.Module], None] | None = None) -> nn.Module:
@@ -39,11 +56,12 @@ def reinitialise_(model: nn.Module, init_fn: Callable[[nn.Module], None] | None 
     """
     if init_fn is None:
         for module in model.modules():
-            if hasattr(module, "reset_parameters"):
+            if hasattr(module, "reset_parameters") and not is_frozen(module):
                 module.reset_parameters()
         return model
-    before = {module: [p.detach().clone() for p in module.parameters(recurse=False)] for module in model.modules()}
-    model.apply(init_fn)
+    before = {module: [p.detach().clone() for p in module.parameters(recurse=False)] for module in model.modules()
+              if not is_frozen(module)}
+    _apply_unfrozen(model, init_fn)
     for module, old in before.items():
         own = list(module.parameters(recurse=False))
         if own and hasattr(module, "reset_parameters") and all(torch.equal(a, b) for a, b in zip(own, old)):

@@ -8,7 +8,7 @@ multiples at once (periods that ended before learning started, or a large jump) 
 once: passed-over periods are skipped, never caught up. The counters are checkpointed,
 so a resumed run neither repeats nor skips a firing.
 
-Users: ReDo (every N updates), resets and shrink-and-perturb (every N frames) here,
+Users: ReDo (every N updates), resets, shrink-and-perturb (every N frames) and plasticity injection (once) here,
 after an update; DrM's perturbation (every N frames) in ``agents/drm.py``, at the start
 of an update (with β of the previous update, as DrM's reference code does).
 What each intervention *does* lives in ``dormant.plasticity``.
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dormant.config import Config, redo_nets
 from dormant.config.schema import frame_list, net_list
 from dormant.plasticity.agent_surgery import recycle_agent_, reset_agent_, shrink_perturb_agent_
+from dormant.plasticity.injection import inject_agent_
 from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ class PlasticityInterventions:
         self.redo_at = Milestones(frame_list(p.redo_at_frames))
         self.reset_at = Milestones(frame_list(p.reset_at_frames))
         self.shrink_perturb_at = Milestones(frame_list(p.shrink_perturb_at_frames))
+        self.inject_at = Milestones([p.inject_at_frame] if p.inject_at_frame else [])
+        self.inject_nets = net_list(p.inject_nets)
         # Draws a fresh replay batch of n transitions (set by the trainer): ReDo's statistics
         # batch when plasticity.redo_batch_size > 0.
         self.sample_batch: Callable[[int], Batch] | None = None
@@ -163,12 +166,17 @@ class PlasticityInterventions:
             events.append({"event": "shrink_perturb", "count": self.shrink_perturb.count + self.shrink_perturb_at.count,
                            "detail": f"alpha={p.shrink_perturb_alpha} scope={p.shrink_perturb_scope} "
                                      f"nets={','.join(mixed)}"})
+        if self.inject_at.due(frame):
+            nets = self.inject_nets or [net for net in agent.networks() if net != "encoder"]
+            injected = inject_agent_(agent, nets)
+            events.append({"event": "plasticity_injection", "count": self.inject_at.count, "detail": " ".join(injected)})
         return events
 
     def state_dict(self) -> dict[str, Any]:
         return {"redo": self.redo.state_dict(), "reset": self.reset.state_dict(),
                 "shrink_perturb": self.shrink_perturb.state_dict(), "redo_at": self.redo_at.state_dict(),
-                "reset_at": self.reset_at.state_dict(), "shrink_perturb_at": self.shrink_perturb_at.state_dict()}
+                "reset_at": self.reset_at.state_dict(), "shrink_perturb_at": self.shrink_perturb_at.state_dict(),
+                "inject_at": self.inject_at.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], updates: int = 0) -> None:
         if "reset" not in state:  # a checkpoint from before the shared clock: the periods last fired at
@@ -178,6 +186,6 @@ class PlasticityInterventions:
         self.redo.load_state_dict(state["redo"])
         self.reset.load_state_dict(state["reset"])
         self.shrink_perturb.load_state_dict(state["shrink_perturb"])
-        for name in ("redo_at", "reset_at", "shrink_perturb_at"):  # absent in checkpoints from before one-shots
+        for name in ("redo_at", "reset_at", "shrink_perturb_at", "inject_at"):  # absent in older checkpoints
             if name in state:
                 getattr(self, name).load_state_dict(state[name])
