@@ -19,6 +19,7 @@ from dormant.experiments.runs import MANIFEST, read_json
 
 SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run",
                  "max_runs")
+SAY_ABOVE = 100  # a grid this big is announced before its configurations are resolved
 CONFIRM_ABOVE = 1000  # a grid with more runs needs --yes or max_runs=N: a typo in seeds= must not launch 10⁵ runs
 
 
@@ -127,7 +128,7 @@ def parse_sweep(items: Sequence[str], *, yes: bool = False,
             f"the {CONFIRM_ABOVE:,} runs a sweep starts without confirmation"
         raise ConfigError(f"this sweep holds {total:,} runs ({how}), above {bound}: check seeds= and the value "
                           f"lists, then add --yes (or max_runs={total}) to go ahead")
-    if say is not None:
+    if say is not None and total >= SAY_ABOVE:  # smaller grids resolve at once: the sweep's header says it
         say(f"sweep {options.out}: {total:,} runs ({how}); checking each configuration")
     return expand(grid, options.out), options, grid.shared
 
