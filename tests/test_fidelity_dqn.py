@@ -10,6 +10,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers import GOLDEN_REL
 import torch
 
 pytest.importorskip("ale_py")  # the agents' presets resolve through the Atari suite
@@ -40,7 +41,7 @@ def test_golden_values(agent):
     torch.set_num_threads(1)
     result = _script().run_ours(agent, 12, redo_period=10, target_period=5)
     golden = GOLDEN[agent]
-    assert result["losses"][:3] == pytest.approx(golden["losses"], rel=1e-5)
-    assert result["losses"][-1] == pytest.approx(golden["last_loss"], rel=1e-5)
-    assert result["checksum"] == pytest.approx(golden["checksum"], rel=1e-5)
+    assert result["losses"][:3] == pytest.approx(golden["losses"], rel=GOLDEN_REL)
+    assert result["losses"][-1] == pytest.approx(golden["last_loss"], rel=GOLDEN_REL)
+    assert result["checksum"] == pytest.approx(golden["checksum"], rel=GOLDEN_REL)
     assert [e["detail"] for e in result["events"]] == [golden["redo"]]

@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers import GOLDEN_ABS, GOLDEN_REL
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -61,9 +62,9 @@ def test_sac_reproduces_its_tf_agents_side_by_side_run():
     got = _script().ours_run(200)
     for update, (ours, gold) in enumerate(zip(got["first_losses"], GOLDEN["first_losses"])):
         for key in gold:
-            assert ours[key] == pytest.approx(gold[key], rel=1e-5, abs=1e-7), (update, key)
+            assert ours[key] == pytest.approx(gold[key], rel=GOLDEN_REL, abs=GOLDEN_ABS), (update, key)
     for key, value in GOLDEN["last_losses"].items():
-        assert got["last_losses"][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+        assert got["last_losses"][key] == pytest.approx(value, rel=GOLDEN_REL, abs=GOLDEN_ABS), key
     for key, value in GOLDEN["checksum"].items():
-        assert got["checksum"][key] == pytest.approx(value, rel=1e-5), key
-    assert got["log_alpha"] == pytest.approx(GOLDEN["log_alpha"], rel=1e-4)
+        assert got["checksum"][key] == pytest.approx(value, rel=GOLDEN_REL), key
+    assert got["log_alpha"] == pytest.approx(GOLDEN["log_alpha"], rel=GOLDEN_REL)

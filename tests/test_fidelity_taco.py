@@ -10,6 +10,7 @@ numbers, so the equivalence is guarded without the reference code.
 
 import numpy as np
 import pytest
+from helpers import GOLDEN_ABS, GOLDEN_REL
 import torch
 
 from dormant.agents.taco import TACOAgent
@@ -66,7 +67,7 @@ def test_taco_reproduces_the_side_by_side_run():
         metrics = dict(zip(agent.METRICS, agent.update(batch, FIRST_STEP + 2 * u).tolist()))
         if u < len(FIRST_LOSSES):
             for name, value in FIRST_LOSSES[u].items():
-                assert metrics[name] == pytest.approx(value, rel=1e-5, abs=1e-6), (u, name)
+                assert metrics[name] == pytest.approx(value, rel=GOLDEN_REL, abs=GOLDEN_ABS), (u, name)
     nets = (agent.encoder, agent.actor, agent.critic, agent.critic_target, agent.taco)
     total = sum(float(t.detach().double().abs().sum()) for net in nets for t in net.state_dict().values())
-    assert total == pytest.approx(PARAM_ABS_SUM, rel=1e-5)
+    assert total == pytest.approx(PARAM_ABS_SUM, rel=GOLDEN_REL)

@@ -98,6 +98,8 @@ class ALIXEncoder(nn.Module):
         self.cfg = cfg
         self.convs = nn.ModuleList([nn.Conv2d(channels, 32, 3, stride=2)]
                                    + [nn.Conv2d(32, 32, 3, stride=1) for _ in range(3)])
+        # ReLUs as modules (no parameters: checkpoints unchanged) so the dormant/FAU probes can hook them
+        self.relus = nn.ModuleList([nn.ReLU() for _ in self.convs])
         side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731 - same arithmetic as PixelEncoder
         self.repr_dim = 32 * side(height) * side(width)
         self.s = nn.Parameter(torch.tensor(float(cfg.s_init)))
@@ -110,7 +112,7 @@ class ALIXEncoder(nn.Module):
             with torch.no_grad():
                 self.s.clamp_(0.0, 1.0)
         for i, conv in enumerate(self.convs):
-            h = torch.relu(conv(h))
+            h = self.relus[i](conv(h))
             if self.training:
                 h = local_signal_mixing(h, self.s.detach(), self.cfg.max_shift, self.cfg.fixed_batch)
                 if i == len(self.convs) - 1:  # S learns from the last layer's feature gradients only
