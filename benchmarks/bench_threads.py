@@ -14,8 +14,9 @@ times. This benchmark times real updates, each configuration in a fresh process:
 
     python benchmarks/bench_threads.py [--updates N] [--out benchmarks/results/....json]
 
-Figures are median milliseconds per update; what counts is each row's ratio to 1 thread
-measured in the same load condition.
+Figures are median milliseconds per update, the median over interleaved rounds (each variant
+once per round, so drift in the machine's load hits all alike); what counts is each row's
+ratio to 1 thread measured in the same load condition.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def measure(net: str, threads: int, passive: bool, updates: int, warmup: int) ->
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=0, help="timed updates per configuration (0: per network)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per configuration")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
@@ -93,15 +95,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             time.sleep(1.0)
         try:
             for net in ("state", "pixel"):
-                n = args.updates or (200 if net == "state" else 12)
-                base = None
+                n = args.updates or (150 if net == "state" else 6)
+                runs: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+                for _ in range(args.rounds):  # interleaved rounds: drift in the machine's load hits every variant
+                    for label, threads, passive in variants:
+                        runs[label].append(measure(net, threads, passive, n, warmup=max(2, n // 10))["median_ms"])
+                base = statistics.median(runs[variants[0][0]])
                 for label, threads, passive in variants:
-                    result = measure(net, threads, passive, n, warmup=max(2, n // 10))
-                    base = base or result["median_ms"]
-                    rows.append({"load": load, "net": net, "setting": label, **result,
-                                 "ratio_to_1_thread": round(result["median_ms"] / base, 2)})
-                    print(f"{load:>22} {net:>5} {label:<40} {result['median_ms']:9.2f} ms  ×{rows[-1]['ratio_to_1_thread']}",
-                          flush=True)
+                    ms = statistics.median(runs[label])
+                    rows.append({"load": load, "net": net, "setting": label, "threads": threads,
+                                 "omp_wait_policy": "PASSIVE" if passive else "default", "median_ms": round(ms, 2),
+                                 "rounds_ms": runs[label], "updates_per_round": n,
+                                 "ratio_to_1_thread": round(ms / base, 2)})
+                    print(f"{load:>22} {net:>5} {label:<40} {ms:9.2f} ms  ×{rows[-1]['ratio_to_1_thread']}", flush=True)
         finally:
             if spinner is not None:
                 spinner.kill()

@@ -5,10 +5,11 @@ shows at run time (a sweep would retry it).
 
     PYTHONPATH=examples python scripts/audit_option_limits.py [--out audit.json] [--only KEY]
 
-Cases: for each option, the smallest value the configuration accepts among a ladder of
-edge values, and for booleans the value that is not the default; each with the agents that
-take the option (drqv2 from pixels, sac from states, dqn on CartPole, the agent of an
-agent's own section). Prints one line per case that crashed; writes every case's outcome.
+Cases: for each option, the two smallest values the configuration accepts among a ladder of
+edge values (−1, 0, 10⁻⁹, 1, 2, 3), or, when it accepts none of them, the smallest value it
+accepts (found by doubling, then bisecting); for booleans the value that is not the default; each with the agents that
+take the option (drqv2 from pixels and dqn on CartPole from states; an agent's own section
+with that agent). Prints one line per case that crashed; writes every case's outcome.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ BASES = {  # agent → the smallest run that reaches updates, evaluation and a c
     "alix": {"agent": "alix", "task": POINT, "obs": "pixels", "env.image_size": 16},
     "taco": {"agent": "taco", "task": POINT, "obs": "pixels", "env.image_size": 16},
 }
-COMMON = {"frames": 400, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agent.batch_size": 8,
+COMMON = {"frames": 300, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agent.batch_size": 8,
           "agent.hidden_dim": 16, "agent.feature_dim": 8, "eval.every_frames": 200, "eval.episodes": 1,
           "checkpoint_every_frames": 200, "log.progress": False, "log.tensorboard": False, "threads": 1,
-          "log.diagnostics_every_updates": 10, "replay.capacity": 1000}
+          "log.diagnostics_every_updates": 10}
 LADDER = (-1, 0, 1e-9, 1, 2, 3)
 SKIP = {"seed", "frames", "threads", "device", "log.progress_every_s", "log.progress", "log.tensorboard",
         "eval.video", "log.wandb", "agent.compile", "agent.bf16"}  # where/how a run executes, or GPU-only
@@ -58,7 +59,7 @@ def agents_for(key: str) -> list[str]:
         return [own] if own in BASES else (["dqn"] if own == "dqn" else [])
     if section in ("atari",):
         return []  # needs an Atari ROM run: covered by the Atari tests
-    return ["drqv2", "sac", "dqn"]
+    return ["drqv2", "dqn"]  # a continuous agent from pixels, a discrete one from states
 
 
 def edge_values(key: str, kind: type, agent: str) -> list:
@@ -71,14 +72,32 @@ def edge_values(key: str, kind: type, agent: str) -> list:
     for value in LADDER:
         if kind is int and not float(value).is_integer():
             continue
-        try:
-            resolve({**base(agent), key: kind(value)})
-        except ConfigError:
-            continue
-        accepted.append(kind(value))
-        if len(accepted) == 2:
-            break
-    return accepted
+        if _accepts(agent, key, kind(value)):
+            accepted.append(kind(value))
+            if len(accepted) == 2:
+                return accepted
+    if accepted:
+        return accepted
+    # Nothing small is valid (a bound relative to other options, e.g. a capacity ≥ one episode):
+    # the smallest valid value, found by doubling then bisecting.
+    high = 4
+    while high <= 2**24 and not _accepts(agent, key, kind(high)):
+        high *= 2
+    if high > 2**24:
+        return []
+    low = high // 2  # refused (or the ladder's 3)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if _accepts(agent, key, kind(middle)) else (middle, high)
+    return [kind(high)]
+
+
+def _accepts(agent: str, key: str, value) -> bool:
+    try:
+        resolve({**base(agent), key: value})
+    except ConfigError:
+        return False
+    return True
 
 
 def _get(cfg, key: str):
