@@ -66,7 +66,7 @@ def time_batch_env(env: Any, steps: int, seed: int) -> float:
 
 def setups(game: str) -> dict[str, Callable[[], tuple[Any, Callable[[Any, int, int], float]]]]:
     from dormant.envs.atari import AtariEnv
-    from dormant.envs.atari_envpool import EnvPoolAtari, EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtari, EnvPoolAtariEnv
 
     out: dict[str, Callable[[], tuple[Any, Callable[[Any, int, int], float]]]] = {
         "ale": lambda: (AtariEnv(game, seed=0, **SETTINGS), time_timestep_env),

@@ -54,7 +54,7 @@ def atari_frames(game: str, count: int) -> np.ndarray:
 def filters(size: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     from PIL import Image
 
-    from dormant.envs.area_resize import area_resize
+    from dormant.envs.atari.resize import area_resize
 
     def exact_weights(n_in: int) -> np.ndarray:
         scale, w = n_in / size, np.zeros((size, n_in))

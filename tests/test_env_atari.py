@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("ale_py")
 
 from dormant.config import ConfigError, resolve  # noqa: E402
-from dormant.envs.area_resize import area_resize  # noqa: E402
+from dormant.envs.atari.resize import area_resize  # noqa: E402
 from dormant.envs.atari import AtariEnv  # noqa: E402
-from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN, REDO_DQN_GAMES  # noqa: E402
+from dormant.envs.atari.scores import ATARI_100K, RANDOM_HUMAN, REDO_DQN_GAMES  # noqa: E402
 from dormant.replay import replay_for  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from dormant.config import ConfigError, resolve
 from dormant.envs import make_env
 from dormant.envs.workers import EnvWorkers, WorkerError, worker_seed
 from dormant.replay import ReplayBuffer
-from dormant.replay_shards import ShardedReplay
+from dormant.replay.shards import ShardedReplay
 from dormant.training.checkpoint import load_checkpoint
 from dormant.training.clock import crossed
 from dormant.training.trainer import Trainer, load_trainer

@@ -10,7 +10,7 @@ import torch
 
 from dormant.config import ConfigError, resolve
 from dormant.replay import ReplayBuffer
-from dormant.replay_storage import ring_slices
+from dormant.replay.storage import ring_slices
 from dormant.training.checkpoint import load_checkpoint
 from dormant.training.launch import launch
 from dormant.training.memory import GPU_RESERVE_BYTES, device_memory_problem

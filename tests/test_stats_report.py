@@ -254,7 +254,7 @@ def test_reference_overlay_only_where_the_settings_match(tmp_path):
 
 
 def test_bands_are_clipped_to_the_quantity_range():
-    from dormant.experiments.report_figures import draw_band
+    from dormant.experiments.report.figures import draw_band
 
     class Axes:
         def plot(self, *args, **kwargs):
@@ -322,7 +322,7 @@ def test_settings_leave_out_options_that_cannot_affect_a_group(tmp_path):
     from pathlib import Path
 
     from dormant.experiments.collect import Run
-    from dormant.experiments.report_settings import group_settings
+    from dormant.experiments.report.settings import group_settings
 
     def run(agent: str, **extra) -> Run:
         cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "obs": "states", **extra}).to_dict()

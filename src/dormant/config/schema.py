@@ -158,7 +158,7 @@ class DQNConfig:
 
 @dataclass
 class AtariConfig:
-    """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari.py)."""
+    """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari/ale.py)."""
 
     sticky_actions: float = 0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
     noop_max: int = 0  # > 0: each episode starts with U{noop_min, …, noop_max} no-op frames (Dopamine's DQN runner: 0; the drq_eps preset: 29, its Atari-100k runner's U{0, …, 29})

@@ -103,7 +103,7 @@ class Run:
         if self.has_success:
             return 0.0, 1.0
         if self.task.startswith("atari/"):
-            from dormant.envs.atari_scores import RANDOM_HUMAN
+            from dormant.envs.atari.scores import RANDOM_HUMAN
 
             return RANDOM_HUMAN.get(self.task.split("/", 1)[1])
         if self.task.startswith("dmc/"):

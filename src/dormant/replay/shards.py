@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from dormant.replay import ReplayBuffer
+    from dormant.replay.buffer import ReplayBuffer
 
 
 def _concat(parts: Sequence[Any]) -> Any:

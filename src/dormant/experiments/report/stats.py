@@ -1,6 +1,6 @@
 """The aggregate statistics of a report, computed from grouped runs: IQM and mean of
 normalized final scores and AUCs, probability of improvement between every pair of
-groups, performance profiles and IQM over frames (``stats.py`` holds the estimators).
+groups, performance profiles and IQM over frames (``experiments/stats.py`` holds the estimators).
 
 Only finished runs count, on the tasks where every group has at least one: a run that
 has not reached its budget has no final score yet.

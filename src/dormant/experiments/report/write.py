@@ -8,7 +8,7 @@ as far as they got, counted per group and left out of every final-score statisti
 missing ones are listed. Scores are normalized to [0, 1] for aggregation: DMC return /
 1000 (the suite's maximum), success rate for tasks that have success (MetaWorld, Adroit);
 Atari scores are human-normalised, (score − random) / (human − random), with the published
-constants of envs/atari_scores.py (above 1 beats the human tester).
+constants of envs/atari/scores.py (above 1 beats the human tester).
 What each section shows and the conventions: docs/report.md.
 """
 
@@ -26,12 +26,12 @@ from dormant.errors import ConfigError
 from dormant.experiments.collect import Run, Unusable, collect, group_runs
 from dormant.experiments.continual import write_continual_section
 from dormant.experiments.document import Doc, Link
-from dormant.experiments.report_figures import (
+from dormant.experiments.report.figures import (
     plot_aggregates, plot_improvement, plot_iqm_curves, plot_profiles, plot_task,
 )
-from dormant.experiments.report_plasticity import coverage, plot_layers, plot_plasticity
-from dormant.experiments.report_settings import write_settings
-from dormant.experiments.report_stats import TAUS, aggregates, improvements, iqm_curves, profiles
+from dormant.experiments.report.plasticity import coverage, plot_layers, plot_plasticity
+from dormant.experiments.report.settings import write_settings
+from dormant.experiments.report.stats import TAUS, aggregates, improvements, iqm_curves, profiles
 from dormant.experiments.stats import STD_DDOF, broken_seeds, mean_std
 
 STD_WORDS = f"sample std over seeds (ddof={STD_DDOF})"

@@ -1,5 +1,5 @@
 """The Atari suite: ``task=atari/<Game>`` (the 57 games with published random and human
-scores, ``atari_scores.py``), on the Arcade Learning Environment (``ale-py``, which ships
+scores, ``scores.py``), on the Arcade Learning Environment (``ale-py``, which ships
 the ROMs) through Gymnasium, for the discrete-action agents (``agent=dqn``, ``drq_eps``).
 
 Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds on):
@@ -7,7 +7,7 @@ Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds o
 - the emulator runs one frame per call (``frameskip=1``); an agent step repeats the action
   ``env.action_repeat`` = 4 frames, summing rewards, and its frame is the pixel-wise max
   of the last two frames (flicker), in grayscale, resized to 84×84 as OpenCV's ``INTER_AREA``
-  does it (``area_resize.py``: each source pixel weighs the fraction of it the output pixel's
+  does it (``resize.py``: each source pixel weighs the fraction of it the output pixel's
   window covers; the same bytes as ``cv2.resize``, which Dopamine and EnvPool call); frames are
   stacked by 4 (``env.frame_stack``). Before this filter the ale-py path used Pillow's box
   filter, which weighs whole source pixels (5–11 % of the pixels differed, docs/suites.md);
@@ -34,7 +34,7 @@ Exact resume: each episode's start state is the emulator's state with its RNG (A
 ``cloneState(include_rng=True)``) and the no-op generator's state, so a resumed run
 replays the open episode's actions to the same frames, sticky actions included.
 
-``atari.backend=envpool`` builds ``atari_envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
+``atari.backend=envpool`` builds ``envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
 engine with this preprocessing (its resize is OpenCV's own; the frames are equal).
 """
 
@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from dormant.envs.area_resize import area_resize
-from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN
+from dormant.envs.atari.resize import area_resize
+from dormant.envs.atari.scores import ATARI_100K, RANDOM_HUMAN
 from dormant.envs.base import FrameStack, GymnasiumTask, TimeStep, close_at_exit
 from dormant.envs.registry import Suite
 from dormant.errors import ConfigError, check_choice
@@ -224,7 +224,7 @@ BACKENDS = ("ale", "envpool")
 def make(name: str, cfg: Any, seed: int) -> Any:
     a, e = cfg.atari, cfg.env
     if a.backend == "envpool":
-        from dormant.envs.atari_envpool import make_envpool
+        from dormant.envs.atari.envpool import make_envpool
 
         return make_envpool(name, cfg, seed)
     return AtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat, image_size=e.image_size,
@@ -293,7 +293,7 @@ def check(name: str, cfg: Any) -> None:
                               "buffers, with atari.terminal_on_life_loss) nor start with zero no-op frames, which the "
                               f"drq_eps preset sets; add {' '.join(unsupported)} to run on EnvPool with EnvPool's "
                               "preprocessing (docs/suites.md#atari-backends), or use atari.backend=ale")
-        from dormant.envs.atari_envpool import check_envpool
+        from dormant.envs.atari.envpool import check_envpool
 
         check_envpool(cfg)
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dormant.experiments.collect import Run
-from dormant.experiments.report_figures import STD, draw_band, mean_band, pyplot
+from dormant.experiments.report.figures import STD, draw_band, mean_band, pyplot
 
 RATIO, POSITIVE = (0.0, 1.0), (0.0, float("inf"))
 # (title, log, column, bounds): one panel each, drawn where any run logged the column.
