@@ -5,6 +5,7 @@ repeats its arithmetic in numpy); the batched interface; resume; the configurati
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 
 import numpy as np
@@ -12,11 +13,11 @@ import pytest
 
 pytest.importorskip("ale_py")
 
-from dormant.config import ConfigError, resolve  # noqa: E402
-from dormant.envs import make_env  # noqa: E402
-from dormant.envs.atari.resize import area_resize  # noqa: E402
-from dormant.envs.atari import GAMES, AtariEnv  # noqa: E402
-from dormant.errors import MissingExtraError  # noqa: E402
+from dormant.config import ConfigError, resolve
+from dormant.envs import make_env
+from dormant.envs.atari import GAMES, AtariEnv
+from dormant.envs.atari.resize import area_resize
+from dormant.errors import MissingExtraError
 
 needs_envpool = pytest.mark.skipif(importlib.util.find_spec("envpool") is None,
                                    reason="envpool is not installed: pip install -c constraints.txt -e '.[envpool]'")
@@ -147,7 +148,7 @@ def test_resume_replays_a_deterministic_episode_and_refuses_a_stochastic_one():
             np.testing.assert_array_equal(x.frame, y.frame)
             assert x.reward == y.reward
         with pytest.raises(ConfigError, match="did not reach the checkpoint's frame"):
-            other.restore_episode(start, np.array(actions), [frames[0]] + frames[:-1])
+            other.restore_episode(start, np.array(actions), [frames[0], *frames[:-1]])
     finally:
         env.close(), other.close()
     sticky = EnvPoolAtariEnv("Pong", seed=5, sticky_actions=0.25)
@@ -179,7 +180,7 @@ def test_every_game_is_in_envpool_and_the_backend_builds_through_the_registry():
 def test_backend_choice_and_refusals(monkeypatch):
     with pytest.raises(ConfigError, match="did you mean 'envpool'"):
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.backend": "envpol"})
-    with pytest.raises(ConfigError, match="multiple of env.action_repeat"):
+    with pytest.raises(ConfigError, match=re.escape("multiple of env.action_repeat")):
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.backend": "envpool", "atari.max_episode_frames": 102})
     monkeypatch.setitem(sys.modules, "envpool", None)  # makes `import envpool` fail
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "envpool" else _find(name, *a))

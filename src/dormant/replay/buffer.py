@@ -213,15 +213,12 @@ class ReplayBuffer:
     def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Start, transitions and draw count of each episode ``sample`` may draw from (the open
         episode last, when it counts), uniform over transitions (``per_transition`` or ``open_episode``)."""
-        if self.per_transition:
-            counts = self._ep_lengths
-        else:
-            counts = np.maximum(self._ep_lengths - self.span + 1, 0)
+        counts = self._ep_lengths if self.per_transition else np.maximum(self._ep_lengths - self.span + 1, 0)
         starts, lengths = self._ep_starts, self._ep_lengths
-        open_count = self._open_count()
-        if open_count:
-            starts = np.append(starts, self._open_start)
-            lengths = np.append(lengths, self._written - 1 - self._open_start)
+        open_start, open_count = self._open_start, self._open_count()
+        if open_start is not None and open_count:
+            starts = np.append(starts, open_start)
+            lengths = np.append(lengths, self._written - 1 - open_start)
             counts = np.append(counts, open_count)
         keep = counts > 0
         return starts[keep], lengths[keep], counts[keep]
@@ -344,7 +341,10 @@ class ReplayBuffer:
         else:
             live_from = self._written if self._open_start is None else self._open_start
         order = np.arange(live_from, self._written) % self.num_slots
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+
+        def as_tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a))
+
         state = {
             "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
             "discount": self.discount, "live_from": live_from, "written": self._written,

@@ -70,7 +70,10 @@ class AtariEnv(GymnasiumTask):
         self.game = game
         env = gym.make(f"ALE/{game}-v5", obs_type="grayscale", frameskip=1, repeat_action_probability=sticky_actions,
                        full_action_space=full_action_space, max_num_frames_per_episode=max_episode_frames)
-        self._ale = env.unwrapped.ale
+        game_env = env.unwrapped
+        if not isinstance(game_env, ale_py.env.AtariEnv):  # what ALE/<game>-v5 builds
+            raise TypeError(f"ALE/{game}-v5 built {type(game_env).__name__}, not ale-py's AtariEnv")
+        self._ale = game_env.ale
         self._state_type = ale_py.ALEState
         self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
                         episode_frames=max_episode_frames, action_dtype=np.int64)
@@ -86,7 +89,7 @@ class AtariEnv(GymnasiumTask):
         self.frame_shape: tuple[int, ...] = (1, image_size, image_size)
         self.frame_dtype = np.dtype(np.uint8)
         self.obs_shape = (frame_stack, image_size, image_size)
-        self._previous: np.ndarray | None = None
+        self._previous: Any = None  # the screen before the newest (a frame's max-pool), from the first reset
         self._lives = 0
         self._closed = self._rendered = False
 
@@ -191,7 +194,10 @@ class AtariEnv(GymnasiumTask):
         if not self._seeded:
             return {"seed": self._seed, "noops": dict(self._noops.bit_generator.state)}
         ale = bytes(self._ale.cloneState(include_rng=True).serialize())
-        return {"ale": torch.frombuffer(bytearray(ale), dtype=torch.uint8), "noops": dict(self._noops.bit_generator.state)}
+        return {
+            "ale": torch.frombuffer(bytearray(ale), dtype=torch.uint8),
+            "noops": dict(self._noops.bit_generator.state),
+        }
 
     def set_rng_state(self, state: dict[str, Any]) -> None:
         self._noops.bit_generator.state = state["noops"]
@@ -278,7 +284,9 @@ def check(name: str, cfg: Any) -> None:
     if not 0 <= a.noop_min <= max(a.noop_max, 1):
         raise ConfigError(f"atari.noop_min must be in [0, atari.noop_max] (got {a.noop_min}, noop_max {a.noop_max})")
     if cfg.env.image_size < MIN_IMAGE_SIZE:
-        raise ConfigError(f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side")
+        raise ConfigError(
+            f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side"
+        )
     if cfg.env.image_size > MAX_IMAGE_SIZE:
         raise ConfigError(f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
                           f"to at most {MAX_IMAGE_SIZE} pixels per side")
