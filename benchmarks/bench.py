@@ -32,16 +32,14 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 # MuJoCo reads MUJOCO_GL once, when dm_control is imported: common chooses it on import.
-from common import CpuMeter, now, wait_quiet  # noqa: E402
-
 import torch  # noqa: E402
-
 from bench_breakdown import bench_breakdown, breakdown_markdown  # noqa: E402
 from bench_e2e import bench_end_to_end, e2e_runs, summarise_end_to_end  # noqa: E402
 from bench_env import ENV_TASKS, bench_env  # noqa: E402
 from bench_plasticity import bench_plasticity  # noqa: E402
 from bench_replay import bench_replay_memory  # noqa: E402
 from bench_update import bench_drm_overhead, bench_sac, bench_update  # noqa: E402
+from common import CpuMeter, now, wait_quiet  # noqa: E402
 from machine import machine  # noqa: E402
 
 SECTIONS = ["update", "drm", "sac", "plasticity", "env", "replay", "e2e", "breakdown"]

@@ -24,8 +24,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def time_batch_env(env: Any, steps: int, seed: int) -> float:
 
 def setups(game: str) -> dict[str, Callable[[], tuple[Any, Callable[[Any, int, int], float]]]]:
     from dormant.envs.atari import AtariEnv
-    from dormant.envs.atari_envpool import EnvPoolAtari, EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtari, EnvPoolAtariEnv
 
     out: dict[str, Callable[[], tuple[Any, Callable[[Any, int, int], float]]]] = {
         "ale": lambda: (AtariEnv(game, seed=0, **SETTINGS), time_timestep_env),
@@ -84,7 +85,7 @@ def bench_game(game: str, steps: int, rounds: int) -> dict[str, Any]:
     built = {name: make() for name, make in setups(game).items()}
     rates: dict[str, list[float]] = {name: [] for name in built}
     try:
-        for name, (env, timer) in built.items():  # warm-up: first resets, caches
+        for env, timer in built.values():  # warm-up: first resets, caches
             timer(env, 200, seed=99)
         for r in range(rounds):
             order = list(built) if r % 2 == 0 else list(built)[::-1]

@@ -23,8 +23,9 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def atari_frames(game: str, count: int) -> np.ndarray:
 def filters(size: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     from PIL import Image
 
-    from dormant.envs.area_resize import area_resize
+    from dormant.envs.atari.resize import area_resize
 
     def exact_weights(n_in: int) -> np.ndarray:
         scale, w = n_in / size, np.zeros((size, n_in))
@@ -96,7 +97,7 @@ def main() -> None:
                 named[name](frame)
             times[name].append((time.perf_counter() - t0) / len(frames) * 1e6)
     ours = np.stack([named["area_resize"](f) for f in frames]).astype(int)
-    result: dict[str, Any] = {"games": args.games, "frames": int(len(frames)), "rounds": args.rounds, "filters": {}}
+    result: dict[str, Any] = {"games": args.games, "frames": len(frames), "rounds": args.rounds, "filters": {}}
     for name, fn in named.items():
         delta = np.abs(np.stack([fn(f) for f in frames]).astype(int) - ours)
         result["filters"][name] = {"us_per_frame": round(statistics.median(times[name]), 1),

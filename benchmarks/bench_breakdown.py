@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, now, sync
 
 from dormant.nets import random_shift
 
-from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, now, sync
-
 TASK = "dmc/cartpole_swingup"
-STEP = 60_000  # an agent step past the exploration phase (the networks act, σ from the schedule) and before DrM's first perturbation
+# an agent step past the exploration phase (the networks act, σ from the schedule) and before DrM's first perturbation
+STEP = 60_000
 
 
 def _median_of(fn, n: int, warmup: int, device: torch.device) -> float:
@@ -128,7 +128,7 @@ def bench_breakdown(device: torch.device, warmup: int, updates: int, env_steps: 
         agent = AGENT_CLASSES[name](PIXEL_OBS, action_dim, cfg, pixels=True, device=device,
                                     action_repeat=action_repeat, **extra)
         obs = np.zeros(PIXEL_OBS, np.uint8)
-        act_ms = _median_of(lambda: agent.act(obs, STEP, eval_mode=False), 20, 3, device)
+        act_ms = _median_of(lambda agent=agent, obs=obs: agent.act(obs, STEP, eval_mode=False), 20, 3, device)
         runs = [update_phases(agent, replay.sample(BATCH_SIZE), device) for _ in range(warmup + updates)]
         upd = {phase: median_ms([r[phase] for r in runs[warmup:]]) for phase in runs[0]}
         per_frame = {"simulate": env["simulate"] / action_repeat, "render": env["render"] / action_repeat,

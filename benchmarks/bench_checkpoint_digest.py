@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from dormant.training import checkpoint as ckpt  # noqa: E402
+from dormant.training import checkpoint as ckpt
 
 
 def payload(gib: float) -> dict[str, Any]:

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dormant.config import resolve
-
 from common import median_ms, now
+
+from dormant.config import resolve
 
 
 def e2e_runs(quick: bool) -> dict[str, tuple[dict[str, Any], float]]:

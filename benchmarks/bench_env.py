@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from common import now
 
 # One or two tasks per suite; the optional suites are skipped when not installed.

@@ -18,7 +18,6 @@ import importlib.util
 import time
 
 import torch
-
 from common import median_ms, time_interleaved
 from machine import finish, machine
 

@@ -10,15 +10,15 @@ reported next to an update's time.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
+from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, time_interleaved, time_once_ms
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig
 from dormant.plasticity import agent_diagnostics, recycle_agent_, reset_agent_, shrink_perturb_agent_
-
-from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, time_interleaved, time_once_ms
 
 
 class _NoCount:
@@ -68,12 +68,12 @@ def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int,
             agent = agents["with_fau"]
             batch = next_batch(0)
             once = {}
-            for name, fn in (("redo_critic", lambda: recycle_agent_(agent, batch, ["critic"])),
+            for name, fn in (("redo_critic", partial(recycle_agent_, agent, batch, ["critic"])),
                              ("redo_critic_actor_encoder",
-                              lambda: recycle_agent_(agent, batch, ["critic", "actor", "encoder"])),
-                             ("diagnostics", lambda: agent_diagnostics(agent, batch)),
-                             ("reset_heads", lambda: reset_agent_(agent, "heads")),
-                             ("shrink_perturb_all", lambda: shrink_perturb_agent_(agent, 0.8, scope="all"))):
+                              partial(recycle_agent_, agent, batch, ["critic", "actor", "encoder"])),
+                             ("diagnostics", partial(agent_diagnostics, agent, batch)),
+                             ("reset_heads", partial(reset_agent_, agent, "heads")),
+                             ("shrink_perturb_all", partial(shrink_perturb_agent_, agent, 0.8, scope="all"))):
                 once[name] = time_once_ms(fn, device)
             out["once_ms_pixels"] = once
             out["redo_every_1000_updates_over_update"] = round(

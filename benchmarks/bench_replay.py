@@ -13,11 +13,10 @@ times batch-256 sampling under ``replay.device=host`` and ``replay.device=agent`
 
 from __future__ import annotations
 
-from typing import Any
-
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,11 +24,20 @@ import torch
 if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402 - chooses MuJoCo's GL backend first
-    BATCH_SIZE, FRAME, CpuMeter, filled_replay, median_ms, now, random_episode_data, rss_bytes, sync, write_episodes,
+from common import (
+    BATCH_SIZE,
+    FRAME,
+    CpuMeter,
+    filled_replay,
+    median_ms,
+    now,
+    random_episode_data,
+    rss_bytes,
+    sync,
+    write_episodes,
 )
 
-from dormant.replay import ReplayBuffer  # noqa: E402
+from dormant.replay import ReplayBuffer
 
 REQUIREMENT_BYTES = 21_500  # replay storage per transition, at most
 
@@ -104,7 +112,7 @@ def bench_replay_device(device: torch.device, episodes: int, length: int, rounds
             if i >= warmup:
                 times[f"{name}_sample"].append(t1 - t0)
                 times[f"{name}_to_batch"].append(now() - t1)
-    totals = {name: [s + b for s, b in zip(times[f"{name}_sample"], times[f"{name}_to_batch"])]
+    totals = {name: [s + b for s, b in zip(times[f"{name}_sample"], times[f"{name}_to_batch"], strict=True)]
               for name in ("host", "agent")}
     adds = {name: _add_seconds(buf, action_dim, device) for name, buf in buffers.items()}
     ms = {key: median_ms(v) for key, v in times.items()}

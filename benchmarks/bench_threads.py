@@ -48,12 +48,17 @@ def worker(net: str, updates: int, warmup: int) -> dict[str, Any]:
         obs, act, batch = (17,), 6, 256
         agent = SACAgent(obs, act, AgentConfig(name="sac", lr=3e-4, hidden_dim=256, num_expl_steps=0), pixels=False,
                          device=torch.device("cpu"))
-        make = lambda: {"obs": torch.randn(batch, *obs, generator=gen), "next_obs": torch.randn(batch, *obs, generator=gen)}  # noqa: E731
     else:
         obs, act, batch = (9, 84, 84), 1, 128
         agent = DrQV2Agent(obs, act, AgentConfig(batch_size=batch), pixels=True, device=torch.device("cpu"))
-        make = lambda: {"obs": torch.randint(0, 255, (batch, *obs), generator=gen).float(),  # noqa: E731
-                        "next_obs": torch.randint(0, 255, (batch, *obs), generator=gen).float()}
+
+    def make() -> dict[str, torch.Tensor]:
+        """Two observation batches: states as normal draws, pixels as integer frames."""
+        if net == "state":
+            return {"obs": torch.randn(batch, *obs, generator=gen), "next_obs": torch.randn(batch, *obs, generator=gen)}
+        return {"obs": torch.randint(0, 255, (batch, *obs), generator=gen).float(),
+                "next_obs": torch.randint(0, 255, (batch, *obs), generator=gen).float()}
+
     times = []
     for i in range(warmup + updates):
         data = {**make(), "action": torch.rand(batch, act, generator=gen) * 2 - 1,

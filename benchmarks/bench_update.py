@@ -13,12 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from common import BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, now, sync, time_interleaved, time_once_ms
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig
-
-from common import (BATCH_SIZE, PIXEL_OBS, filled_replay, median_ms, now, sync, time_interleaved,
-                    time_once_ms)
 
 
 def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
@@ -83,7 +81,7 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
                 sample_s.append(t1 - t0)
                 to_batch_s.append(t2 - t1)
         del agent
-    total = [a + b for a, b in zip(sample_s, to_batch_s)]
+    total = [a + b for a, b in zip(sample_s, to_batch_s, strict=True)]
     sample_ms = median_ms(total)
     out["update_ms"] = update_ms
     out["update_ms_each"] = update_all

@@ -35,8 +35,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def gl_renderer() -> str:
         physics.render(8, 8)
         with physics.contexts.gl.make_current() as ctx:
             return ctx.call(GL.glGetString, GL.GL_RENDERER).decode()
-    except Exception as err:  # noqa: BLE001 - a courtesy figure
+    except Exception as err:
         return f"unknown ({type(err).__name__})"
 
 
@@ -139,10 +140,12 @@ def bench_collection(steps: int, rounds: int, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {"setup": {"env_steps_per_round": steps, "rounds": rounds, "setup_all_s": setup_s,
                                      "unit": "environment (agent) steps per second, all envs together; "
                                              f"frames/s = {repeat} × that"}}
-    base_cpu = statistics.median(r / c for r, c in zip(rates["single_env_in_process"], cores["single_env_in_process"]))
+    base_cpu = statistics.median(
+        r / c for r, c in zip(rates["single_env_in_process"], cores["single_env_in_process"], strict=True)
+    )
     for name, values in rates.items():
         med = statistics.median(values)
-        per_cpu = statistics.median(r / c for r, c in zip(values, cores[name]))
+        per_cpu = statistics.median(r / c for r, c in zip(values, cores[name], strict=True))
         out[name] = {"env_steps_per_s": round(med, 1), "frames_per_s": round(repeat * med, 1),
                      "over_single_env": round(med / base, 2), "rounds": [round(v, 1) for v in values],
                      # cores this setup got (the trainer's process and its workers); under other
@@ -255,9 +258,12 @@ def markdown(result: dict[str, Any]) -> str:
              f"{result['load_average_1_5_15min_at_start']}, at end {result.get('load_average_1_5_15min_at_end')}.", ""]
     if "collection" in result:
         c = result["collection"]
-        lines += ["## Collection (random actions)", "",
-                  "| setup | env steps/s | frames/s | × single env | cores used | steps per CPU-second | × single env |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Collection (random actions)",
+            "",
+            "| setup | env steps/s | frames/s | × single env | cores used | steps per CPU-second | × single env |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name in ("single_env_in_process", "workers_1_process", "workers_2_processes"):
             row = c[name]
             lines.append(f"| {name} | {row['env_steps_per_s']} | {row['frames_per_s']} | {row['over_single_env']} "

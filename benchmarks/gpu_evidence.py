@@ -48,7 +48,7 @@ def _e2e_runs(counts: tuple[int, ...], agent_replay_workers: int) -> list[dict[s
     first, rest = counts[:2], counts[2:]
     runs = [{"agent": agent, "workers": n, "replay_device": "host"}
             for group in (first, rest) for agent in ("drqv2", "drm") for n in group]
-    return runs + [{"agent": "drqv2", "workers": agent_replay_workers, "replay_device": "agent"}]
+    return [*runs, {"agent": "drqv2", "workers": agent_replay_workers, "replay_device": "agent"}]
 
 
 def e2e_name(run: dict[str, Any]) -> str:
@@ -119,7 +119,7 @@ class Evidence:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), self.env.get("PYTHONPATH")) if p)
         self.results: dict[str, Any] = {"mode": "reduced" if reduced else "full", "plan": self.plan, "phases": {}}
-        self.log = open(out / "evidence.log", "w")
+        self.log = open(out / "evidence.log", "w")  # noqa: SIM115 (the run's log, written to until the process ends)
 
     # --- bookkeeping ------------------------------------------------------------
     def left(self) -> float:

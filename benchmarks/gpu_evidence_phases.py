@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -29,7 +30,7 @@ def _device(params: dict[str, Any]):
 
     if params.get("batch_size"):
         for name in ("common", "bench_update", "bench_breakdown"):
-            setattr(__import__(name), "BATCH_SIZE", int(params["batch_size"]))
+            __import__(name).BATCH_SIZE = int(params["batch_size"])
 
     torch.set_num_threads(int(params.get("threads", 1)) or torch.get_num_threads())
     name = params.get("device", "auto")
@@ -70,7 +71,7 @@ def phase_egl(params: dict[str, Any]) -> dict[str, Any]:
         with physics.contexts.gl.make_current() as ctx:
             out["gl_vendor"] = ctx.call(GL.glGetString, GL.GL_VENDOR).decode()
             out["gl_renderer"] = ctx.call(GL.glGetString, GL.GL_RENDERER).decode()
-    except Exception as err:  # noqa: BLE001 - the strings are a courtesy, not the check
+    except Exception as err:
         out["gl_strings_error"] = repr(err)[:200]
     if float(first.std()) == 0.0:
         raise RuntimeError("the rendered frame is uniform: rendering does not work")
@@ -83,16 +84,19 @@ def phase_update(params: dict[str, Any]) -> dict[str, Any]:
     from machine import machine
 
     device = _device(params)
-    return {"device": str(device), "machine": machine(device), **bench_update(device, params["warmup"], params["updates"],
-                                                   params["samples"], params["episodes"], 500)}
+    return {
+        "device": str(device),
+        "machine": machine(device),
+        **bench_update(device, params["warmup"], params["updates"], params["samples"], params["episodes"], 500),
+    }
 
 
 def phase_compile(params: dict[str, Any]) -> dict[str, Any]:
     """DrQ-v2's update with ``agent.compile``: the first (compiling) update and the next ones."""
-    import torch
-
     import common
+    import torch
     from common import PIXEL_OBS, filled_replay, median_ms, sync
+
     from dormant.agents.drqv2 import DrQV2Agent
     from dormant.config import AgentConfig
 
@@ -122,7 +126,12 @@ def phase_breakdown(params: dict[str, Any]) -> dict[str, Any]:
     device = _device(params)
     result = bench_breakdown(device, params["warmup"], params["updates"], params["env_steps"])
     name = machine(device).get("gpu") or machine(device).get("cpu_model", "cpu")
-    return {"device": str(device), "batch_size": result["setup"]["batch_size"], "result": result, "markdown": breakdown_markdown(result, str(name))}
+    return {
+        "device": str(device),
+        "batch_size": result["setup"]["batch_size"],
+        "result": result,
+        "markdown": breakdown_markdown(result, str(name)),
+    }
 
 
 def phase_e2e(params: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +161,7 @@ def phase_plot(params: dict[str, Any]) -> dict[str, Any]:
     frames = [int(f) for f in evals.get("frame", [])]
     ref = reference_curve("dmc/cartpole_swingup")
     rows = []
-    for frame, value in zip(frames, evals.get("episode_reward", [])):
+    for frame, value in zip(frames, evals.get("episode_reward", []), strict=True):
         row: dict[str, Any] = {"frame": frame, "this_run": round(float(value), 1)}
         if ref is not None:
             ref_frames, mean, std = ref

@@ -37,9 +37,15 @@ def summary_markdown(results: dict[str, Any]) -> str:
     if results.get("update_ms"):
         ms = results["update_ms"]
         batch = results.get("update", {}).get("setup", {}).get("batch_size")
-        lines += ["", f"## Update (DrQ-v2 from pixels, batch {batch}, median ms)", "", "| fp32 | bf16 | compile |", "|---|---|---|",
-                  f"| {_fmt(ms.get('fp32'))} | {_fmt(ms.get('bf16'))} | "
-                  f"{_fmt(results.get('compile', {}).get('update_ms_median'))} |"]
+        lines += [
+            "",
+            f"## Update (DrQ-v2 from pixels, batch {batch}, median ms)",
+            "",
+            "| fp32 | bf16 | compile |",
+            "|---|---|---|",
+            f"| {_fmt(ms.get('fp32'))} | {_fmt(ms.get('bf16'))} | "
+            f"{_fmt(results.get('compile', {}).get('update_ms_median'))} |",
+        ]
         if results.get("compile"):
             lines.append(f"\nThe first compiled update took {results['compile']['first_update_s']} s.")
     e2e = results.get("end_to_end") or []

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from common import GL_BACKEND
 
 
@@ -76,7 +75,7 @@ def machine(device: torch.device) -> dict[str, Any]:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "mujoco_gl": GL_BACKEND,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
     }
     try:

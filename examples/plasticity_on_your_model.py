@@ -17,7 +17,12 @@ import torch
 from torch import nn
 
 from dormant.plasticity import (
-    AdaptiveReplayRatio, dormant_ratio, fau, recycle_dormant_, reinitialise_, shrink_perturb_,
+    AdaptiveReplayRatio,
+    dormant_ratio,
+    fau,
+    recycle_dormant_,
+    reinitialise_,
+    shrink_perturb_,
 )
 
 torch.manual_seed(0)

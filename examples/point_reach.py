@@ -20,7 +20,7 @@ SIZE = 24  # side of the rendered image, in pixels
 
 
 class PointReach(gym.Env):
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (Gymnasium's class-level dict)
 
     def __init__(self, render_mode: str | None = None):
         self.render_mode = render_mode

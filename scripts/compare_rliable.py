@@ -16,7 +16,12 @@ from rliable import library as rly
 from rliable import metrics
 
 from dormant.experiments.stats import (
-    improvement_bootstrap, iqm, iqm_curve, mean, profile_bootstrap, stratified_bootstrap,
+    improvement_bootstrap,
+    iqm,
+    iqm_curve,
+    mean,
+    profile_bootstrap,
+    stratified_bootstrap,
 )
 
 REPS = 50_000
@@ -32,7 +37,7 @@ def main() -> None:
         for i, (name, stat) in enumerate((("IQM", iqm), ("mean", mean))):
             ours = stratified_bootstrap([scores[:, t] for t in range(tasks)], stat, reps=REPS, seed=1)
             theirs = (points["m"][i], intervals["m"][0, i], intervals["m"][1, i])
-            delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high)))
+            delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high), strict=True))
             print(f"{seeds:>5}×{tasks:<6} {name:>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]"
                   f"{'':>4} {ours}  {delta:.4f}")
 
@@ -45,7 +50,7 @@ def main() -> None:
         ours = improvement_bootstrap([x[:, t] for t in range(tasks)], [y[:, t] for t in range(tasks)],
                                      reps=REPS, seed=1)
         theirs = (float(points["xy"]), *map(float, np.ravel(intervals["xy"])))
-        delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high)))
+        delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high), strict=True))
         print(f"{seeds:>5}×{tasks:<6} {'':>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]{'':>4} {ours}  "
               f"{delta:.4f}")
 

@@ -24,8 +24,21 @@ from typing import Any
 
 import dormant.config as config
 from dormant.config import (
-    PRESETS, SHORTHANDS, AgentConfig, ALIXConfig, Config, DrMConfig, EnvConfig, EvalConfig, LogConfig, PlasticityConfig,
-    ReplayConfig, SACConfig, TACOConfig, field_docs, field_paths,
+    PRESETS,
+    SHORTHANDS,
+    AgentConfig,
+    ALIXConfig,
+    Config,
+    DrMConfig,
+    EnvConfig,
+    EvalConfig,
+    LogConfig,
+    PlasticityConfig,
+    ReplayConfig,
+    SACConfig,
+    TACOConfig,
+    field_docs,
+    field_paths,
 )
 from dormant.config.schema import AtariConfig, ContinualConfig, DQNConfig
 
@@ -88,7 +101,7 @@ def preset_comments() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
                 continue
             above: dict[str, str] = {}
             entries: dict[tuple[str, str], str] = {}
-            for key, value in zip(node.value.keys, node.value.values):
+            for key, value in zip(node.value.keys, node.value.values, strict=True):
                 if not isinstance(key, ast.Constant):
                     continue
                 block, line = [], key.lineno - 1
@@ -180,7 +193,9 @@ def render() -> str:
             key = prefix + f.name
             kind = paths[key]
             if f.name not in comments:
-                raise SystemExit(f"{key} has no `# comment` in the schema: document it there (one line after the field)")
+                raise SystemExit(
+                    f"{key} has no `# comment` in the schema: document it there (one line after the field)"
+                )
             meaning = comments[f.name]
             short = [s for s, full in SHORTHANDS.items() if full == key]
             if short:

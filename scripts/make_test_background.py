@@ -31,7 +31,7 @@ def frames(n: int = FRAMES, size: int = SIZE) -> np.ndarray:
     out = np.empty((n, size, size, 3), np.uint8)
     for t in range(n):
         img = np.roll(noise, shift=t, axis=1) // 2  # darker texture, drifting one pixel per frame
-        for colour, (cy, cx), (vy, vx) in zip(colours, centres, velocity):
+        for colour, (cy, cx), (vy, vx) in zip(colours, centres, velocity, strict=True):
             y = (cy + vy * t) % size
             x = (cx + vx * t) % size
             img[(yy - y) ** 2 + (xx - x) ** 2 <= 8**2] = colour

@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from dormant.experiments.plot import _awakening_frame, _layer_series, read_csv  # noqa: E402
+from dormant.experiments.plot import _awakening_frame, _layer_series, read_csv
 
 
 def main(post: Path, pre: Path, out: Path) -> None:

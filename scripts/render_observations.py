@@ -27,7 +27,7 @@ def main(out: Path) -> None:
     from dormant.envs import make_env
 
     fig, axes = plt.subplots(1, len(TASKS), figsize=(2.3 * len(TASKS), 2.9))
-    for ax, task in zip(axes, TASKS):
+    for ax, task in zip(axes, TASKS, strict=True):
         cfg = resolve({"task": task})
         env = make_env(cfg, seed=1)
         frame = env.reset().frame.transpose(1, 2, 0)

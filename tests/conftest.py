@@ -11,9 +11,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
 
-import pytest  # noqa: E402
+import pytest
 
-from dormant.envs.rendering import configure_rendering  # noqa: E402
+from dormant.envs.rendering import configure_rendering
 
 configure_rendering(need_rendering=True)
 os.environ.setdefault("DORMANT_TEST", "1")

@@ -54,7 +54,7 @@ def test_update_target_is_polyak():
         assert torch.allclose(p, torch.full_like(p, 2.9602), atol=1e-6)
     for p in agent.critic.parameters():  # the online critic is untouched
         assert torch.all(p == 1.0)
-    for before, p in zip(actor_before, agent.actor.parameters()):
+    for before, p in zip(actor_before, agent.actor.parameters(), strict=True):
         assert torch.equal(before, p)
 
 
@@ -171,7 +171,7 @@ def test_update_returns_finite_metrics_and_changes_critic():
     metrics = agent.update(batch, step=50)
     assert metrics.shape == (len(DrQV2Agent.METRICS),)
     assert torch.all(torch.isfinite(metrics))
-    m = dict(zip(DrQV2Agent.METRICS, metrics.tolist()))
+    m = dict(zip(DrQV2Agent.METRICS, metrics.tolist(), strict=True))
     # σ at step 50 of linear(1.0, 0.1, 100): 0.5·1.0 + 0.5·0.1 = 0.55
     assert m["stddev"] == pytest.approx(0.55)
     assert m["batch_reward"] == pytest.approx(batch["reward"].mean().item(), rel=1e-6)
@@ -179,9 +179,9 @@ def test_update_returns_finite_metrics_and_changes_critic():
     # = 0.82110153; two dims: 1.64220306
     assert m["actor_ent"] == pytest.approx(1.64220306, abs=1e-5)
     assert m["critic_loss"] >= 0
-    assert any(not torch.equal(b, p) for b, p in zip(critic_before, agent.critic.parameters()))
-    assert any(not torch.equal(b, p) for b, p in zip(actor_before, agent.actor.parameters()))
-    assert any(not torch.equal(b, p) for b, p in zip(target_before, agent.critic_target.parameters()))
+    assert any(not torch.equal(b, p) for b, p in zip(critic_before, agent.critic.parameters(), strict=True))
+    assert any(not torch.equal(b, p) for b, p in zip(actor_before, agent.actor.parameters(), strict=True))
+    assert any(not torch.equal(b, p) for b, p in zip(target_before, agent.critic_target.parameters(), strict=True))
 
 
 def test_critic_loss_is_sum_of_two_mses(monkeypatch):

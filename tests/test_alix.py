@@ -82,7 +82,7 @@ def batch(n=4):
 def test_the_agent_learns_s_with_its_own_optimiser_and_acts_without_mixing():
     a = agent()
     s_before = a.encoder.s.item()
-    metrics = dict(zip(a.METRICS, a.update(batch(), step=10).tolist()))
+    metrics = dict(zip(a.METRICS, a.update(batch(), step=10).tolist(), strict=True))
     assert metrics["alix_s"] == pytest.approx(s_before) and metrics["alix_nd"] > 0
     assert a.encoder.s.item() != s_before  # S took an Adam step (lr 2e-3): |Δ| ≈ 2e-3
     assert abs(a.encoder.s.item() - s_before) == pytest.approx(2e-3, rel=0.05)
@@ -128,7 +128,9 @@ def test_alix_q_heads_start_orthogonal_with_gain_sqrt2_like_the_authors_critic()
             assert (layer.bias == 0).all()
         assert torch.allclose(_singular_values(critic.trunk[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
     torch.manual_seed(0)
-    plain = DrQV2Agent((9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True, device=torch.device("cpu"))
+    plain = DrQV2Agent(
+        (9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True, device=torch.device("cpu")
+    )
     assert torch.allclose(_singular_values(plain.critic.q1[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
     one = ALIXAgent((9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True,
                     device=torch.device("cpu"), alix=ALIXConfig(critic_head_gain=1.0))

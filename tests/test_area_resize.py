@@ -1,4 +1,4 @@
-"""OpenCV's INTER_AREA in numpy (``envs/area_resize.py``): hand-worked averages with fractional
+"""OpenCV's INTER_AREA in numpy (``envs/atari/resize.py``): hand-worked averages with fractional
 coverage, OpenCV's rounding (ties to even, on its float32 weights), constants, shapes and refusals.
 Equality with ``cv2.resize`` itself on Atari frames: tests/test_atari_envpool.py."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dormant.envs.area_resize import area_resize, area_weights
+from dormant.envs.atari.resize import area_resize, area_weights
 
 
 def test_five_by_five_to_two_by_two_weighs_the_covered_fraction():

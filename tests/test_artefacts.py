@@ -25,8 +25,9 @@ import re
 import shutil
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return type(a) is type(b) and a == b
@@ -88,7 +89,7 @@ def outcome(load: Callable[[], Any], original: Any, names: str, errors: tuple = 
         got = load()
     except errors as err:
         return "refused" if names in str(err) else "crash"
-    except Exception:  # noqa: BLE001 - the point: anything else is a crash
+    except Exception:
         return "crash"
     return "verified" if same(got, original) else "silent"
 
@@ -228,7 +229,7 @@ def cut_last_rows(run_dir: Path, work: Path) -> Counter:
                 counts["verified" if same(got, expected) and noted else "silent"] += 1
             except ConfigError as err:
                 counts["refused-wrongly" if name in str(err) else "crash"] += 1
-            except Exception:  # noqa: BLE001
+            except Exception:
                 counts["crash"] += 1
         (copy / name).write_bytes(clean)
     return counts
@@ -251,7 +252,7 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
             DEBUG.append(("load_logs silent", name, (copy / name).read_text()[-200:]))
         except ConfigError as err:
             counts["refused" if name in str(err) else "crash"] += 1
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             counts["crash"] += 1
             DEBUG.append(("load_logs crash", name, repr(err)))
         try:  # the report's reader: the run is left out and its reason names the file
@@ -263,7 +264,7 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
                 DEBUG.append(("collect silent", name, reasons))
         except ConfigError as err:
             counts["refused" if name in str(err) else "crash"] += 1
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             counts["crash"] += 1
             DEBUG.append(("collect crash", name, repr(err)))
 
@@ -282,7 +283,7 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
             if len(cells) != len(header):
                 continue
             cells[rng.choice(numeric)] = f'"{word}"' if "," in word else word
-            (copy / name).write_bytes("".join(lines[:row] + [",".join(cells) + "\r\n"] + lines[row + 1:]).encode())
+            (copy / name).write_bytes("".join([*lines[:row], ",".join(cells) + "\r\n", *lines[row + 1:]]).encode())
             judge(name)
         (copy / name).write_bytes(clean)
     (copy / "status.json").write_text(status_clean)
@@ -334,7 +335,7 @@ def duplicates_and_places(run_dir: Path, work: Path) -> Counter:
             counts["verified" if counted_once and worded else "silent"] += 1
         except ConfigError:
             counts["refused-wrongly"] += 1
-        except Exception:  # noqa: BLE001
+        except Exception:
             counts["crash"] += 1
     from dormant.cli import main
 
@@ -356,7 +357,7 @@ def _quiet(main: Callable, argv: list[str]) -> int:
             return main(argv)
         except SystemExit as exit_:
             return int(exit_.code or 0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return -1
 
 
@@ -484,7 +485,7 @@ def api_inputs(work: Path) -> Counter:
             except ConfigError as err:
                 ok = (wanted is None or str(err) == wanted) and not (work / "never").exists()
                 counts["refused" if ok else "refused-otherwise"] += 1
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 accepted = "would train" in str(err)  # it got as far as training: accepted without a word
                 counts["silent" if accepted else "crash"] += 1
                 DEBUG.append(("api " + ("accepted" if accepted else "crash"), name, repr(err)))

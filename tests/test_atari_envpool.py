@@ -5,6 +5,7 @@ repeats its arithmetic in numpy); the batched interface; resume; the configurati
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 
 import numpy as np
@@ -12,18 +13,18 @@ import pytest
 
 pytest.importorskip("ale_py")
 
-from dormant.config import ConfigError, resolve  # noqa: E402
-from dormant.envs import make_env  # noqa: E402
-from dormant.envs.area_resize import area_resize  # noqa: E402
-from dormant.envs.atari import GAMES, AtariEnv  # noqa: E402
-from dormant.errors import MissingExtraError  # noqa: E402
+from dormant.config import ConfigError, resolve
+from dormant.envs import make_env
+from dormant.envs.atari import GAMES, AtariEnv
+from dormant.envs.atari.resize import area_resize
+from dormant.errors import MissingExtraError
 
 needs_envpool = pytest.mark.skipif(importlib.util.find_spec("envpool") is None,
                                    reason="envpool is not installed: pip install -c constraints.txt -e '.[envpool]'")
 
 
 def _pair(game: str, **kwargs):
-    from dormant.envs.atari_envpool import EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtariEnv
 
     common = {"seed": 3, "sticky_actions": 0.0, "noop_max": 1, **kwargs}
     return AtariEnv(game, **common), EnvPoolAtariEnv(game, **common)
@@ -79,7 +80,7 @@ def test_opencv_area_on_the_ale_frame_is_envpools_frame_exactly():
 
 @needs_envpool
 def test_noop_max_zero_is_one_noop_frame_in_envpool():
-    from dormant.envs.atari_envpool import EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtariEnv
 
     ale = AtariEnv("Pong", seed=1, sticky_actions=0.0, noop_max=1)
     pool = EnvPoolAtariEnv("Pong", seed=1, sticky_actions=0.0, noop_max=0)
@@ -96,7 +97,7 @@ def test_noop_max_zero_is_one_noop_frame_in_envpool():
 
 @needs_envpool
 def test_batched_games_step_together_and_restart_after_their_end():
-    from dormant.envs.atari_envpool import EnvPoolAtari, EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtari, EnvPoolAtariEnv
 
     # 10 agent steps per episode (a time limit: discount 1); without sticky actions every copy is the same game
     kwargs = {"sticky_actions": 0.0, "noop_max": 0, "max_episode_frames": 40}
@@ -127,7 +128,7 @@ def test_batched_games_step_together_and_restart_after_their_end():
 
 @needs_envpool
 def test_resume_replays_a_deterministic_episode_and_refuses_a_stochastic_one():
-    from dormant.envs.atari_envpool import EnvPoolAtariEnv
+    from dormant.envs.atari.envpool import EnvPoolAtariEnv
 
     env = EnvPoolAtariEnv("Pong", seed=5, sticky_actions=0.0)
     other = EnvPoolAtariEnv("Pong", seed=6, sticky_actions=0.0)
@@ -147,7 +148,7 @@ def test_resume_replays_a_deterministic_episode_and_refuses_a_stochastic_one():
             np.testing.assert_array_equal(x.frame, y.frame)
             assert x.reward == y.reward
         with pytest.raises(ConfigError, match="did not reach the checkpoint's frame"):
-            other.restore_episode(start, np.array(actions), [frames[0]] + frames[:-1])
+            other.restore_episode(start, np.array(actions), [frames[0], *frames[:-1]])
     finally:
         env.close(), other.close()
     sticky = EnvPoolAtariEnv("Pong", seed=5, sticky_actions=0.25)
@@ -163,7 +164,7 @@ def test_resume_replays_a_deterministic_episode_and_refuses_a_stochastic_one():
 def test_every_game_is_in_envpool_and_the_backend_builds_through_the_registry():
     import envpool
 
-    from dormant.envs.atari_envpool import EnvPoolAtariEnv, envpool_task
+    from dormant.envs.atari.envpool import EnvPoolAtariEnv, envpool_task
 
     assert {envpool_task(g) for g in GAMES} <= set(envpool.list_all_envs())
     cfg = resolve({"task": "atari/Breakout", "agent": "drq_eps", "atari.backend": "envpool",
@@ -179,13 +180,13 @@ def test_every_game_is_in_envpool_and_the_backend_builds_through_the_registry():
 def test_backend_choice_and_refusals(monkeypatch):
     with pytest.raises(ConfigError, match="did you mean 'envpool'"):
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.backend": "envpol"})
-    with pytest.raises(ConfigError, match="multiple of env.action_repeat"):
+    with pytest.raises(ConfigError, match=re.escape("multiple of env.action_repeat")):
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.backend": "envpool", "atari.max_episode_frames": 102})
     monkeypatch.setitem(sys.modules, "envpool", None)  # makes `import envpool` fail
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "envpool" else _find(name, *a))
     with pytest.raises(ConfigError, match=r"atari.backend=envpool needs the optional 'envpool'.*\.\[envpool\]"):
         resolve({"task": "atari/Pong", "agent": "dqn", "atari.backend": "envpool"})
-    from dormant.envs.atari_envpool import import_envpool
+    from dormant.envs.atari.envpool import import_envpool
 
     with pytest.raises(MissingExtraError, match=r"\.\[envpool\]"):
         import_envpool()

@@ -126,7 +126,7 @@ def test_bad_folders_are_refused_by_the_config_checks(tmp_path: Path, kind: str,
 def test_undecodable_video_is_refused_when_the_background_is_built(tmp_path: Path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video at all" * 100)
     scan(str(tmp_path))  # names and bytes look fine to the cheap check...
-    with pytest.raises(ConfigError, match="cannot decode .*broken.mp4"):
+    with pytest.raises(ConfigError, match=r"cannot decode .*broken\.mp4"):
         Background(str(tmp_path), seed=0, size=84)  # ...decoding its first frame does not
 
 
@@ -195,7 +195,7 @@ def test_resume_sees_exactly_the_frames_of_an_uninterrupted_run():
     expected_next = env.reset().frame  # the next episode's clip and start frame too
     other = DMCEnv("walker_walk", seed=99, fast_render=True, background=str(SHIPPED))
     other.restore_episode(start, np.array(actions), frames)
-    for a, want in zip(follow, expected):
+    for a, want in zip(follow, expected, strict=True):
         assert np.array_equal(other.step(a).frame, want)
     assert np.array_equal(other.reset().frame, expected_next)
     # rng_state() carries the background's stream: an evaluation env restored from it repeats.

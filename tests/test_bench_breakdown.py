@@ -10,10 +10,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bench_breakdown import STEP, breakdown_markdown, update_phases  # noqa: E402
+from bench_breakdown import STEP, breakdown_markdown, update_phases
 
-from dormant.agents import AGENT_CLASSES  # noqa: E402
-from dormant.config import AgentConfig, DrMConfig  # noqa: E402
+from dormant.agents import AGENT_CLASSES
+from dormant.config import AgentConfig, DrMConfig
 
 OBS = (9, 84, 84)
 
@@ -40,8 +40,8 @@ def test_phases_one_by_one_are_the_update(name):
     times = update_phases(phased, batch, torch.device("cpu"))
     assert set(times) == {"transfer", "augment", "encode", "drm_extras", "critic", "actor", "target",
                           "metrics_sync"}
-    for (key, a), b in zip(whole.state_dict().items(), phased.state_dict().values()):
-        for (param, x), y in zip(a.items(), b.values()):
+    for (key, a), b in zip(whole.state_dict().items(), phased.state_dict().values(), strict=True):
+        for (param, x), y in zip(a.items(), b.values(), strict=True):
             if isinstance(x, torch.Tensor):
                 assert torch.equal(x, y), f"{key}.{param} differs"
 

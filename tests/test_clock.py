@@ -50,7 +50,9 @@ def test_interventions_follow_the_same_rule_and_checkpoint_their_clocks(monkeypa
 
     calls = []
     monkeypatch.setattr(clock, "reset_agent_", lambda agent, scope, nets: calls.append(("reset", scope)) or ["actor.q"])
-    monkeypatch.setattr(clock, "shrink_perturb_agent_", lambda agent, alpha, scope, nets: calls.append(("sp", alpha)) or ["actor"])
+    monkeypatch.setattr(
+        clock, "shrink_perturb_agent_", lambda agent, alpha, scope, nets: calls.append(("sp", alpha)) or ["actor"]
+    )
     cfg = resolve({"task": "dmc/cartpole_balance", "obs": "states", "plasticity.reset_every_frames": "1000",
                    "plasticity.shrink_perturb_every_frames": "3000"})
     interventions = PlasticityInterventions(cfg)

@@ -24,7 +24,10 @@ def test_tier_presets(task, frames, schedule):
 
 
 def test_domain_presets():
-    assert (resolve({"task": "dmc/humanoid_run"}).agent.lr, resolve({"task": "dmc/dog_run"}).agent.feature_dim) == (8e-5, 100)
+    assert (resolve({"task": "dmc/humanoid_run"}).agent.lr, resolve({"task": "dmc/dog_run"}).agent.feature_dim) == (
+        8e-5,
+        100,
+    )
     quad = resolve({"task": "dmc/quadruped_run"})
     assert quad.env.camera_id == 2 and quad.replay.capacity == 100_000
     walker = resolve({"task": "dmc/walker_walk"})

@@ -13,7 +13,14 @@ from dormant.config import ConfigError, resolve
 from dormant.config.budget import VARIABLE
 from dormant.envs.base import TimeStep
 from dormant.envs.continual import (
-    PHASE_STRIDE, SCENARIOS, TaskSequenceEnv, canonical_task, eval_phases, permutation, phase_of, switch_frames,
+    PHASE_STRIDE,
+    SCENARIOS,
+    TaskSequenceEnv,
+    canonical_task,
+    eval_phases,
+    permutation,
+    phase_of,
+    switch_frames,
     task_sequence,
 )
 from dormant.experiments.continual import PHASE_HEADER, mark_switches, phase_rows, phases, write_continual_section

@@ -122,7 +122,10 @@ SETUP = {
     ("docs/api.md", "result = dormant.train(cfg"): _CFG,
     ("docs/api.md", "class LogBeta"): _CFG,
     ("docs/api.md", "logs = dormant.load_logs"): "import dormant\n",
-    ("docs/plasticity.md", "from dormant.plasticity import ReplayRatio"): "step, critic_fau, episode, frame = 10, 0.6, 50, 100_000\n",
+    (
+        "docs/plasticity.md",
+        "from dormant.plasticity import ReplayRatio",
+    ): "step, critic_fau, episode, frame = 10, 0.6, 50, 100_000\n",
     ("docs/suites.md", "from dormant.envs import register_suite"): "make_env = lambda task, cfg, seed: None\n",
 }
 # Run and sweep directories a block reads: (page, first line) → {directory: a command making one}.
@@ -232,7 +235,10 @@ def classify(segment: str) -> str:
     """run | sweep | setup | pytest | elided | unknown."""
     words = shlex.split(segment)
     head = words[0] if words else ""
-    if head in ("dormant", ".venv/bin/dormant") or words[:3] in (["python", "-m", "dormant"], [".venv/bin/python", "-m", "dormant"]):
+    if head in ("dormant", ".venv/bin/dormant") or words[:3] in (
+        ["python", "-m", "dormant"],
+        [".venv/bin/python", "-m", "dormant"],
+    ):
         if "..." in words:
             return "elided"
         return "sweep" if "sweep" in words[1:3] or "sweep" in words[3:4] else "run"
@@ -273,7 +279,7 @@ def run_bash(block: Block, cwd: Path) -> None:
             if kind == "sweep":
                 try:
                     runs = _sweep_size(segment, cwd)
-                except Exception as err:  # noqa: BLE001 - the sweep's own error is the message
+                except Exception as err:
                     pytest.fail(f"{block}, {where}: `{segment}` is refused: {err}", pytrace=False)
                 if runs > MAX_SWEEP_RUNS:
                     warnings.warn(f"{block}, {where}: a sweep of {runs} runs, resolved but not trained", stacklevel=1)
@@ -285,7 +291,9 @@ def run_bash(block: Block, cwd: Path) -> None:
                 warnings.warn(f"{block}, {where}: resolved with `dormant config`, not trained ({block.resolve})",
                               stacklevel=1)
             if kind == "run" and "report" in words[1:2] and untrained & set(words[2:]):
-                warnings.warn(f"{block}, {where}: `{segment}` not run (its sweep was resolved, not trained)", stacklevel=1)
+                warnings.warn(
+                    f"{block}, {where}: `{segment}` not run (its sweep was resolved, not trained)", stacklevel=1
+                )
                 continue
             if kind in ("run", "sweep"):
                 _run(segment, cwd, block, f"`{segment}` ({where})", shell=True)
@@ -347,8 +355,18 @@ def test_the_budget_cap_is_announced_and_only_with_the_variable(monkeypatch, cap
     monkeypatch.setenv("DORMANT_MAX_FRAMES", "2000")
     capped = resolve(args)
     line = capsys.readouterr().out
-    assert (capped.frames, capped.num_seed_frames, capped.eval.every_frames, capped.eval.episodes) == (2000, 500, 2000, 1)
-    assert (capped.agent.hidden_dim, capped.agent.batch_size, capped.env.image_size, capped.env.fast_render) == (64, 32, 36, True)
+    assert (capped.frames, capped.num_seed_frames, capped.eval.every_frames, capped.eval.episodes) == (
+        2000,
+        500,
+        2000,
+        1,
+    )
+    assert (capped.agent.hidden_dim, capped.agent.batch_size, capped.env.image_size, capped.env.fast_render) == (
+        64,
+        32,
+        36,
+        True,
+    )
     assert line.startswith("DORMANT_MAX_FRAMES=2000: a capped smoke run") and "frames 100000 → 2000" in line
     assert "env.image_size 84 → 36" in line and "agent.hidden_dim 1024 → 64" in line
     cap_budget(plain, done_frames=5000)  # a resume: N more frames, nothing else changes

@@ -122,7 +122,9 @@ def test_docs_stand_alone_without_private_design_notes():
     pattern = re.compile(r"\b(" + "|".join(PRIVATE_NOTES) + r")\.md\b")
     checked = [README, ROOT / "mkdocs.yml",
                *(p for p in sorted(DOCS.rglob("*")) if p.suffix in {".md", ".txt", ".html"})]
-    offenders = [str(p.relative_to(ROOT)) for p in checked if p.is_file() and pattern.search(p.read_text(errors="replace"))]
+    offenders = [
+        str(p.relative_to(ROOT)) for p in checked if p.is_file() and pattern.search(p.read_text(errors="replace"))
+    ]
     assert not offenders, f"these refer readers to private design notes ({', '.join(PRIVATE_NOTES)}): {offenders}"
 
 

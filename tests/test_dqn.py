@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -96,14 +97,16 @@ def test_n_step_target_through_replay_with_clipped_rewards():
         replay = ReplayBuffer((4,), np.float32, 1, capacity=10, frame_stack=1, nstep=3, discount=0.5,
                               reward_clip=1.0, per_transition=True)
         replay.add(np.zeros(4, np.float32), np.zeros(1), 0.0, 1.0, first=True, last=False)
-        for i, (r, d) in enumerate(zip(rewards, discounts)):
+        for i, (r, d) in enumerate(zip(rewards, discounts, strict=True)):
             replay.add(np.full(4, i + 1, np.float32), np.array([2.0]), r, d, first=False, last=i == 2)
         batch = replay.sample(300)
         starts = batch["obs"][:, 0].astype(int) + 1  # obs[idx − 1] holds idx − 1
         assert set(starts.tolist()) == {1, 2, 3}
         for idx, (want_r, want_d) in want.items():
             pick = starts == idx
-            assert batch["reward"][pick, 0] == pytest.approx(want_r) and batch["discount"][pick, 0] == pytest.approx(want_d)
+            assert batch["reward"][pick, 0] == pytest.approx(want_r) and batch["discount"][pick, 0] == pytest.approx(
+                want_d
+            )
         assert (batch["next_obs"][:, 0] == 3.0).all()
         assert batch["action"][:, 0].tolist() == [2.0] * 300  # the index, one float per transition
         assert replay.rewards[1:4].tolist() == rewards  # stored raw
@@ -122,7 +125,7 @@ def test_greedy_and_epsilon_actions():
     during_warmup = {agent.act(np.zeros(4, np.float32), step=0, eval_mode=False)[0] for _ in range(200)}
     assert during_warmup == {0.0, 1.0, 2.0}  # ε = 1 before agent.num_expl_steps: uniform
     late = [agent.act(np.zeros(4, np.float32), step=10**8, eval_mode=False)[0] for _ in range(2000)]
-    assert 0.95 < late.count(1.0) / 2000  # ε = 0.01: greedy nearly always
+    assert late.count(1.0) / 2000 > 0.95  # ε = 0.01: greedy nearly always
 
 
 def test_update_learns_and_checkpoint_round_trips():
@@ -135,7 +138,7 @@ def test_update_learns_and_checkpoint_round_trips():
     assert values.shape == (len(agent.METRICS),) and torch.isfinite(values).all()
     agent.update(batch, step=1)  # the copy due after the second update is taken when the third starts
     after_two = [p.detach().clone() for p in agent.critic.parameters()]
-    assert not all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters(), strict=True))
     clone = _agent(target_update_updates=2)
     clone.load_state_dict(copy.deepcopy(agent.state_dict()))
     assert clone.updates == 2
@@ -145,7 +148,7 @@ def test_update_learns_and_checkpoint_round_trips():
     torch.manual_seed(5)
     b = clone.update(batch, step=2)
     assert torch.equal(a, b)  # same optimiser state: the same next update
-    assert all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(after_two, agent.critic_target.parameters(), strict=True))
 
 
 def test_a_recycling_between_updates_reaches_the_due_target_copy():
@@ -162,7 +165,7 @@ def test_a_recycling_between_updates_reaches_the_due_target_copy():
     assert counts["critic.head.0"] >= 1
     recycled = [p.detach().clone() for p in agent.critic.parameters()]
     agent.update(batch, step=2)  # takes the copy first
-    assert all(torch.equal(a, b) for a, b in zip(recycled, agent.critic_target.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(recycled, agent.critic_target.parameters(), strict=True))
 
 
 def _pixel_batch(n=16, seed=0):
@@ -328,12 +331,17 @@ def test_redo_scores_on_a_fresh_raw_statistics_batch(monkeypatch):
 
 def test_configuration():
     cfg = resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "dqn"})
-    assert (cfg.agent.lr, cfg.agent.batch_size, cfg.agent.nstep, cfg.dqn.target_update_updates) == (6.25e-5, 32, 1, 2000)
+    assert (cfg.agent.lr, cfg.agent.batch_size, cfg.agent.nstep, cfg.dqn.target_update_updates) == (
+        6.25e-5,
+        32,
+        1,
+        2000,
+    )
     cfg = resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "drq_eps", "dqn.loss": "mse"})
     assert (cfg.agent.nstep, cfg.dqn.double, cfg.dqn.target_update_updates, cfg.dqn.loss) == (10, True, 1, "mse")
     with pytest.raises(ConfigError, match="huber"):
         resolve({"task": "gym:CartPole-v1", "obs": "states", "agent": "dqn", "dqn.loss": "hubber"})
-    with pytest.raises(ConfigError, match="dqn.* options apply to agent=dqn/drq_eps only"):
+    with pytest.raises(ConfigError, match=re.escape("dqn.* options apply to agent=dqn/drq_eps only")):
         resolve({"task": "dmc/cartpole_swingup", "dqn.loss": "mse"})
     with pytest.raises(ConfigError, match="continuous actions"):
         resolve({"task": "dmc/cartpole_swingup", "agent": "dqn"})

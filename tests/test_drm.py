@@ -1,6 +1,7 @@
 """DrM agent: awakening, perturbation, the λ-target, config, and a learning run."""
 
 import csv
+import re
 
 import pytest
 import torch
@@ -75,7 +76,7 @@ def test_one_beta_everywhere_agent_log_diagnostics_and_library():
     diag = agent_diagnostics(agent, b)
     assert diag["actor_dormant_ratio"] == pytest.approx(expected.ratio)
     assert {k: diag[f"actor_dormant/{k}"] for k in expected.per_layer} == pytest.approx(expected.per_layer)
-    logged = dict(zip(agent.METRICS, agent.update(b, step=12).tolist()))
+    logged = dict(zip(agent.METRICS, agent.update(b, step=12).tolist(), strict=True))
     assert logged["dormant_ratio"] == pytest.approx(expected.ratio)
     assert {k: logged[f"dormant_ratio/{k}"] for k in expected.per_layer} == pytest.approx(expected.per_layer)
     assert logged["sigma_beta"] == pytest.approx(awaken_stddev(expected.ratio))
@@ -117,7 +118,7 @@ def test_ablations_switch_the_mechanisms(monkeypatch):
     v_before = [p.clone() for p in no_exploit.value.parameters()]
     no_exploit.update(batch(), step=12)
     assert no_exploit.lam.item() == 0.0
-    assert all(torch.equal(a, b) for a, b in zip(v_before, no_exploit.value.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(v_before, no_exploit.value.parameters(), strict=True))
 
 
 def test_lambda_target_mixes_v_and_min_q(monkeypatch):
@@ -161,7 +162,7 @@ def test_drm_config_presets_and_validation():
         resolve({"drm.perturb": "false"})
     with pytest.raises(ConfigError, match="did you mean 'initial'"):
         resolve({"agent": "drm", "drm.perturb_target": "inital"})
-    with pytest.raises(ConfigError, match="drm.fixed_alpha"):
+    with pytest.raises(ConfigError, match=re.escape("drm.fixed_alpha")):
         resolve({"agent": "drm", "drm.fixed_alpha": "2"})
 
 
@@ -183,10 +184,9 @@ def test_state_based_drm_learns_cartpole_balance(tmp_path):
 @pytest.mark.slow
 def test_drm_resume_matches_an_uninterrupted_run(tmp_path):
     """β, awakening, λ and the perturbation counter survive a mid-episode checkpoint."""
+    from dormant.training.trainer import load_trainer
     from helpers import tiny_states
     from test_training import rows
-
-    from dormant.training.trainer import load_trainer
 
     extra = {"agent": "drm", "drm__perturb_every_frames": 4000}
     Trainer(tiny_states(frames=6000, **extra), tmp_path / "full").train()
@@ -201,9 +201,8 @@ def test_drm_resume_matches_an_uninterrupted_run(tmp_path):
 
 def test_drm_run_logs_its_mechanisms_and_plots_them(tmp_path):
     """β, β per actor layer, σ, σ(β), λ, α(β) and the awakening reach train.csv and the plot."""
-    from helpers import tiny_states
-
     from dormant.experiments.plot import _awakening_frame, _layer_series, plot_run, read_csv
+    from helpers import tiny_states
 
     Trainer(tiny_states(frames=4000, agent="drm"), tmp_path).train()
     train = read_csv(tmp_path / "train.csv")

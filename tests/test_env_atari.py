@@ -3,16 +3,18 @@ presets, refusals, and human-normalised scores."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 pytest.importorskip("ale_py")
 
-from dormant.config import ConfigError, resolve  # noqa: E402
-from dormant.envs.area_resize import area_resize  # noqa: E402
-from dormant.envs.atari import AtariEnv  # noqa: E402
-from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN, REDO_DQN_GAMES  # noqa: E402
-from dormant.replay import replay_for  # noqa: E402
+from dormant.config import ConfigError, resolve
+from dormant.envs.atari import AtariEnv
+from dormant.envs.atari.resize import area_resize
+from dormant.envs.atari.scores import ATARI_100K, RANDOM_HUMAN, REDO_DQN_GAMES
+from dormant.replay import replay_for
 
 
 def _play(env: AtariEnv, actions: list[int]):
@@ -30,7 +32,9 @@ def test_pong_steps_with_the_standard_preprocessing():
         steps = _play(env, list(rng.integers(6, size=150)))  # 600 frames
         assert all(s.observation.shape == (4, 84, 84) for s in steps)
         assert env._frames_done == 600  # 4 frames per agent step
-        assert all(s.reward in (-1.0, 0.0, 1.0) for s in steps) and sum(s.reward for s in steps) < 0  # random play loses
+        assert (
+            all(s.reward in (-1.0, 0.0, 1.0) for s in steps) and sum(s.reward for s in steps) < 0
+        )  # random play loses
         assert len({s.frame.tobytes() for s in steps}) > 100  # frames change
     finally:
         env.close()
@@ -203,7 +207,7 @@ def test_a_lost_life_ends_the_frame_skip_as_dopamine_does():
                 frames.append(env.step(np.array([a], np.float32)).frame[0])
         finally:
             env.close()
-        same = all(np.array_equal(x, y) for x, y in zip(frames, expected))
+        same = all(np.array_equal(x, y) for x, y in zip(frames, expected, strict=True))
         assert same == dopamine
 
 
@@ -270,7 +274,7 @@ def test_dopamine_environment_is_the_default_of_both_agents():
             assert replay.zero_pad and replay.sample_open and replay.per_transition
         finally:
             env.close()
-    with pytest.raises(ConfigError, match="add atari.dopamine_screens=false atari.noop_min=1"):
+    with pytest.raises(ConfigError, match=re.escape("add atari.dopamine_screens=false atari.noop_min=1")):
         resolve({"task": "atari/Pong", "agent": "drq_eps", "atari.backend": "envpool"})
 
 

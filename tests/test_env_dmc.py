@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dormant.envs.base import scale_action
 from dormant.envs import task_names
+from dormant.envs.base import scale_action
 from dormant.envs.dmc import DMC_TASKS, DMCEnv
 
 
@@ -86,7 +86,7 @@ def test_restore_episode_reproduces_the_simulator_state():
     other = DMCEnv("walker_walk", obs="states", seed=99, frame_stack=1)
     obs = other.restore_episode(start, np.array(actions), frames).observation
     assert np.array_equal(obs, frames[-1])
-    for a, want in zip(follow, expected):
+    for a, want in zip(follow, expected, strict=True):
         got = other.step(a)
         assert np.array_equal(got.observation, want.observation) and got.reward == want.reward
 

@@ -37,7 +37,7 @@ class Recorder(gym.Env):
     (1, 2, …); terminated at step ``terminate_at``, truncated at ``truncate_at``; renders a
     20×30 image whose colour is the step count."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (Gymnasium's class-level dict)
     terminate_at = 10**9
     truncate_at = 10**9
 
@@ -78,7 +78,7 @@ class DictObs(Recorder):
 
 
 class HumanOnly(Recorder):
-    metadata = {"render_modes": ["human"]}
+    metadata = {"render_modes": ["human"]}  # noqa: RUF012 (Gymnasium's class-level dict)
 
 
 class Unbounded(Recorder):
@@ -167,19 +167,25 @@ def test_states_are_the_flattened_box_observation():
 
 
 # --- refusals -------------------------------------------------------------------------
-@pytest.mark.parametrize("overrides, expected", [
-    ({"task": "gym:CartPole-v1"}, "discrete actions (Discrete(2)); the continuous-action agents (drqv2, drm, alix, taco, sac) need"),
-    ({"task": f"gym:{HERE}:DictObs", "obs": "states"}, "obs=states needs a Box observation space"),
-    ({"task": f"gym:{HERE}:HumanOnly"}, "obs=pixels needs render_mode='rgb_array'"),
-    ({"task": f"gym:{HERE}:HumanOnly", "obs": "states", "eval.video": True}, "no rgb_array rendering"),
-    ({"task": f"gym:{HERE}:Unbounded"}, "the action Box is unbounded"),
-    ({"task": "gym:Pendulum-v9"}, "did you mean 'Pendulum-v1'"),
-    ({"task": "gym:no_such_module_here:Env"}, "cannot import 'no_such_module_here'"),
-    ({"task": f"gym:{HERE}:Recordr"}, "did you mean 'Recorder'"),
-    ({"task": f"gym:{HERE}:NOT_CALLABLE"}, "not a class or function"),
-    ({"task": "gym/Pendulum-v1"}, "gym tasks are written gym:<task>"),
-    ({"task": "gym:Pendulum-v1", "env.camera": "top"}, "do not apply to gym: tasks"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (
+            {"task": "gym:CartPole-v1"},
+            "discrete actions (Discrete(2)); the continuous-action agents (drqv2, drm, alix, taco, sac) need",
+        ),
+        ({"task": f"gym:{HERE}:DictObs", "obs": "states"}, "obs=states needs a Box observation space"),
+        ({"task": f"gym:{HERE}:HumanOnly"}, "obs=pixels needs render_mode='rgb_array'"),
+        ({"task": f"gym:{HERE}:HumanOnly", "obs": "states", "eval.video": True}, "no rgb_array rendering"),
+        ({"task": f"gym:{HERE}:Unbounded"}, "the action Box is unbounded"),
+        ({"task": "gym:Pendulum-v9"}, "did you mean 'Pendulum-v1'"),
+        ({"task": "gym:no_such_module_here:Env"}, "cannot import 'no_such_module_here'"),
+        ({"task": f"gym:{HERE}:Recordr"}, "did you mean 'Recorder'"),
+        ({"task": f"gym:{HERE}:NOT_CALLABLE"}, "not a class or function"),
+        ({"task": "gym/Pendulum-v1"}, "gym tasks are written gym:<task>"),
+        ({"task": "gym:Pendulum-v1", "env.camera": "top"}, "do not apply to gym: tasks"),
+    ],
+)
 def test_bad_gym_tasks_are_refused_when_resolving(overrides, expected):
     with pytest.raises(ConfigError) as err:
         resolve(overrides)
@@ -188,7 +194,7 @@ def test_bad_gym_tasks_are_refused_when_resolving(overrides, expected):
 
 @pytest.mark.skipif(importlib.util.find_spec("pygame") is not None, reason="pygame renders Pendulum here")
 def test_a_render_that_fails_is_refused_when_resolving_and_states_still_work():
-    with pytest.raises(ConfigError, match="the first reset and render failed .*pygame"):
+    with pytest.raises(ConfigError, match=r"the first reset and render failed .*pygame"):
         resolve({"task": "gym:Pendulum-v1"})
     assert resolve({"task": "gym:Pendulum-v1", "obs": "states"}).env.obs == "states"
 
@@ -309,7 +315,7 @@ def test_restore_episode_rebuilds_the_env_mid_episode(episodes_before):
     expected = [env.step(action).observation for action in actions[5:]]
     fresh = recorder(obs="states")
     fresh.restore_episode(start, np.stack(actions[:5]), frames)
-    for action, want in zip(actions[5:], expected):
+    for action, want in zip(actions[5:], expected, strict=True):
         np.testing.assert_array_equal(fresh.step(action).observation, want)
 
 

@@ -177,7 +177,7 @@ def test_restore_episode_reproduces_the_simulator_state(task):
     np.testing.assert_array_equal(restored.observation, ts.observation)
     if env.proprio_dim:
         np.testing.assert_array_equal(restored.proprio, ts.proprio)
-    for action, want in zip(follow, expected):
+    for action, want in zip(follow, expected, strict=True):
         got = other.step(action)
         np.testing.assert_array_equal(got.frame, want.frame)
         assert got.reward == want.reward and got.last == want.last

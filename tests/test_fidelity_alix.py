@@ -8,11 +8,11 @@ authors' numbers.
 
 import numpy as np
 import pytest
-from helpers import GOLDEN_ABS, GOLDEN_REL
 import torch
 
 from dormant.agents.alix import ALIXAgent
 from dormant.config import AgentConfig, ALIXConfig
+from helpers import GOLDEN_ABS, GOLDEN_REL
 
 # Recorded on one torch thread: another thread count sums in another order, and Adam's first
 # steps amplify that rounding past the tolerances below.
@@ -60,7 +60,7 @@ def test_golden_values_of_the_side_by_side_run():
     logged = []
     for i, batch in enumerate(synthetic_batches(10, 8, seed=1)):
         torch.manual_seed(100_000 + i)  # the script's draw seed: seed · 100000 + update
-        logged.append(dict(zip(agent.METRICS, agent.update(batch, 2 * i).tolist())))
+        logged.append(dict(zip(agent.METRICS, agent.update(batch, 2 * i).tolist(), strict=True)))
     for key, values in GOLDEN.items():
         assert [m[key] for m in logged[:3]] == pytest.approx(values, rel=GOLDEN_REL, abs=GOLDEN_ABS), key
     assert agent.encoder.s.item() == pytest.approx(GOLDEN_S_AFTER_10, rel=GOLDEN_REL)

@@ -10,8 +10,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from helpers import GOLDEN_REL
 import torch
+
+from helpers import GOLDEN_REL
 
 pytest.importorskip("ale_py")  # the agents' presets resolve through the Atari suite
 

@@ -6,11 +6,11 @@ same weights, batches and draws, perturbations and the awakening included
 """
 
 import pytest
-from helpers import GOLDEN_REL
 import torch
 
 from dormant.agents.drm import DrMAgent
 from dormant.config import AgentConfig, DrMConfig
+from helpers import GOLDEN_REL
 from test_fidelity_drqv2 import checksum, fidelity_run
 
 # Recorded with: scripts/fidelity/drm.py --reference PATH --updates 10 --batch 16 --hidden-dim 64

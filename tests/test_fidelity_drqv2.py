@@ -8,11 +8,11 @@ values recorded from that run (first losses, parameter checksum) still come out.
 
 import numpy as np
 import pytest
-from helpers import GOLDEN_REL
 import torch
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig
+from helpers import GOLDEN_REL
 
 # Recorded with: scripts/fidelity/drqv2.py --reference PATH --updates 10 --batch 16 --hidden-dim 64
 # (seed 1, updates at agent steps 2100, 2102, …). The reference gave the same losses to ≤ 3e-6
@@ -48,7 +48,7 @@ def fidelity_run(agent, updates, *, seed=1, batch=16, action_dim=6, start_step=2
         if before_update is not None:
             before_update(seed * 100_003 + u)
         torch.manual_seed(seed * 100_003 + u)
-        metrics = dict(zip(agent.METRICS, agent.update(b, start_step + 2 * u).tolist()))
+        metrics = dict(zip(agent.METRICS, agent.update(b, start_step + 2 * u).tolist(), strict=True))
         losses.append(metrics)
     return losses
 
@@ -77,6 +77,6 @@ def test_critic_target_polyak_step_is_the_reference_formula_to_the_bit():
     before = [t.clone() for t in agent.critic_target.parameters()]
     agent.update_target()
     tau = cfg.critic_target_tau
-    for target, online, old in zip(agent.critic_target.parameters(), agent.critic.parameters(), before):
+    for target, online, old in zip(agent.critic_target.parameters(), agent.critic.parameters(), before, strict=True):
         # utils.soft_update_params: target ← τ·θ + (1 − τ)·target, rounded in that order
         assert torch.equal(target, tau * online + (1 - tau) * old)

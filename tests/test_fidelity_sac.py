@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from helpers import GOLDEN_ABS, GOLDEN_REL
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -60,7 +61,7 @@ def _script():
 
 def test_sac_reproduces_its_tf_agents_side_by_side_run():
     got = _script().ours_run(200)
-    for update, (ours, gold) in enumerate(zip(got["first_losses"], GOLDEN["first_losses"])):
+    for update, (ours, gold) in enumerate(zip(got["first_losses"], GOLDEN["first_losses"], strict=True)):
         for key in gold:
             assert ours[key] == pytest.approx(gold[key], rel=GOLDEN_REL, abs=GOLDEN_ABS), (update, key)
     for key, value in GOLDEN["last_losses"].items():

@@ -10,12 +10,12 @@ numbers, so the equivalence is guarded without the reference code.
 
 import numpy as np
 import pytest
-from helpers import GOLDEN_ABS, GOLDEN_REL
 import torch
 
 from dormant.agents.taco import TACOAgent
 from dormant.config import AgentConfig, TACOConfig
 from dormant.replay import ReplayBuffer
+from helpers import GOLDEN_ABS, GOLDEN_REL
 
 # Recorded on one torch thread: another thread count sums in another order, and Adam's first
 # steps amplify that rounding past the tolerance below.
@@ -64,7 +64,7 @@ def test_taco_reproduces_the_side_by_side_run():
     for u in range(UPDATES):
         batch = {k: torch.as_tensor(v) for k, v in buf.sample(BATCH).items()}
         torch.manual_seed(SEED * 100_003 + u)
-        metrics = dict(zip(agent.METRICS, agent.update(batch, FIRST_STEP + 2 * u).tolist()))
+        metrics = dict(zip(agent.METRICS, agent.update(batch, FIRST_STEP + 2 * u).tolist(), strict=True))
         if u < len(FIRST_LOSSES):
             for name, value in FIRST_LOSSES[u].items():
                 assert metrics[name] == pytest.approx(value, rel=GOLDEN_REL, abs=GOLDEN_ABS), (u, name)

@@ -116,12 +116,18 @@ def test_end_to_end_runs_most_wanted_first_within_their_share():
 
 
 def test_end_to_end_ratios_are_taken_within_the_run():
-    rows = [{"agent": "drqv2", "workers": 1, "replay_device": "host", "seed_phase_fps": 500.0, "update_phase_fps": 100.0},
-            {"agent": "drqv2", "workers": 16, "replay_device": "host", "seed_phase_fps": 2000.0,
-             "update_phase_fps": 150.0},
-            {"agent": "drm", "workers": 16, "replay_device": "host", "seed_phase_fps": 1000.0},  # drm w1 failed
-            {"agent": "drqv2", "workers": 16, "replay_device": "agent", "seed_phase_fps": 1900.0,
-             "update_phase_fps": 180.0}]
+    rows = [
+        {"agent": "drqv2", "workers": 1, "replay_device": "host", "seed_phase_fps": 500.0, "update_phase_fps": 100.0},
+        {"agent": "drqv2", "workers": 16, "replay_device": "host", "seed_phase_fps": 2000.0, "update_phase_fps": 150.0},
+        {"agent": "drm", "workers": 16, "replay_device": "host", "seed_phase_fps": 1000.0},  # drm w1 failed
+        {
+            "agent": "drqv2",
+            "workers": 16,
+            "replay_device": "agent",
+            "seed_phase_fps": 1900.0,
+            "update_phase_fps": 180.0,
+        },
+    ]
     evidence._e2e_ratios(rows)
     assert rows[1]["seed_phase_over_w1"] == 4.0 and rows[1]["update_phase_over_w1"] == 1.5
     assert "seed_phase_over_w1" not in rows[0] and "seed_phase_over_w1" not in rows[2]

@@ -54,7 +54,7 @@ def test_encoder_channels_are_traced_into_every_head_that_reads_them():
         assert torch.equal(state["exp_avg"][:, owned], torch.zeros(8, side * side))
     h = agent.encoder(obs)
     after = (agent.actor(h), *agent.critic(h, batch["action"]), agent.value(h))
-    assert all(torch.equal(a, b) for a, b in zip(before, after))  # function unchanged
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))  # function unchanged
 
 
 def test_critic_recycling_is_mirrored_in_the_target():
@@ -79,7 +79,7 @@ def test_critic_recycling_is_mirrored_in_the_target():
     # and identical in the target.
     assert torch.equal(q1_target[2].weight[:, 3], q1[2].weight[:, 3])
     assert (q1[2].weight[:, 3] == 0).sum() >= 16 - counts["critic.q1.2"]
-    assert all(torch.equal(a, b) for a, b in zip(target_before, agent.critic_target(h, batch["action"])))
+    assert all(torch.equal(a, b) for a, b in zip(target_before, agent.critic_target(h, batch["action"]), strict=True))
 
 
 def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
@@ -96,7 +96,7 @@ def test_reinitialise_heads_keeps_trunks_and_encoder_and_syncs_the_target():
     assert all(torch.equal(p, keep[f"trunk.{n}"]) for n, p in agent.critic.trunk.named_parameters())
     for head in ("q1", "q2"):  # re-drawn heads are copied into the target; its lagging trunk is kept
         online, target = agent.critic.get_submodule(head), agent.critic_target.get_submodule(head)
-        assert all(torch.equal(a, b) for a, b in zip(online.parameters(), target.parameters()))
+        assert all(torch.equal(a, b) for a, b in zip(online.parameters(), target.parameters(), strict=True))
     assert not torch.equal(agent.critic_target.trunk[0].weight, agent.critic.trunk[0].weight)
     assert agent.critic.q1[0].weight not in agent.critic_opt.state  # re-drawn: its moments forgotten
     assert agent.critic.trunk[0].weight in agent.critic_opt.state  # kept: its moments kept

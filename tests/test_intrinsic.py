@@ -43,7 +43,7 @@ def test_rnd_rewards_novelty_and_its_predictor_learns_the_frozen_target():
         last = rnd(batch)
     assert last.mean() < 0.2 * first.mean()  # seen observations stop being novel
     assert rnd({"next_obs": torch.randn(32, 5) * 3}).mean() > last.mean()  # unseen ones still are
-    assert all(torch.equal(a, b) for a, b in zip(target, rnd.target.parameters()))  # f stays random
+    assert all(torch.equal(a, b) for a, b in zip(target, rnd.target.parameters(), strict=True))  # f stays random
     pixels = RNDReward((9, 20, 20), pixels=True, lr=1e-4)  # DrQ-v2's encoder architecture
     assert pixels({"next_obs": torch.randint(0, 255, (4, 9, 20, 20), dtype=torch.uint8)}).shape == (4, 1)
 
@@ -65,9 +65,9 @@ def test_the_critic_target_gets_rho_times_the_intrinsic_reward():
     plain, boosted = state_agent(), state_agent(intrinsic="rnd", intrinsic_weight=0.5)
     boosted.intrinsic.forward = lambda b: torch.full_like(b["reward"], 2.0)  # a known bonus
     torch.manual_seed(7)
-    base = dict(zip(plain.METRICS, plain.update(batch(), step=10).tolist()))
+    base = dict(zip(plain.METRICS, plain.update(batch(), step=10).tolist(), strict=True))
     torch.manual_seed(7)
-    more = dict(zip(boosted.METRICS, boosted.update(batch(), step=10).tolist()))
+    more = dict(zip(boosted.METRICS, boosted.update(batch(), step=10).tolist(), strict=True))
     assert more["intrinsic_reward"] == 2.0 and more["batch_reward"] == base["batch_reward"]  # extrinsic logged apart
     assert more["critic_target_q"] == pytest.approx(base["critic_target_q"] + 0.5 * 2.0, abs=1e-6)
     assert "intrinsic_reward" not in plain.METRICS
@@ -79,7 +79,7 @@ def test_intrinsic_state_is_checkpointed_and_drm_keeps_both_metric_sets():
     copy = state_agent(intrinsic="rnd")
     copy.load_state_dict(agent.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(agent.intrinsic.predictor.parameters(),
-                                                 copy.intrinsic.predictor.parameters()))
+                                                 copy.intrinsic.predictor.parameters(), strict=True))
     assert len(copy.intrinsic.optimizer.state) > 0  # Adam's moments came along
     drm = state_agent(DrMAgent, intrinsic="rnd")
     assert "intrinsic_reward" in drm.METRICS and any(m.startswith("dormant_ratio/") for m in drm.METRICS)

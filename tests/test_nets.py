@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 from dormant.nets import (
-    Actor, Critic, PixelEncoder, StateEncoder, normal_log_prob, random_shift,
-    random_shift_grid_sample, sample_action, weight_init,
+    Actor,
+    Critic,
+    PixelEncoder,
+    StateEncoder,
+    normal_log_prob,
+    random_shift,
+    random_shift_grid_sample,
+    sample_action,
+    weight_init,
 )
 
 LIMIT = torch.tensor(1.0 - 1e-6, dtype=torch.float32)  # the final clamp, in float32

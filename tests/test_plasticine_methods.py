@@ -17,7 +17,11 @@ from dormant.plasticity.nap import project_weight_norms_, weight_norms
 from dormant.plasticity.rank import effective_rank, weight_difference
 from dormant.plasticity.redo import recycle_dormant_
 from dormant.plasticity.regularisers import (
-    add_l2_init_grad_, add_parseval_grad_, l2_init_penalty, parseval_layers, parseval_penalty,
+    add_l2_init_grad_,
+    add_parseval_grad_,
+    l2_init_penalty,
+    parseval_layers,
+    parseval_penalty,
 )
 from dormant.plasticity.surgery import shrink_perturb_
 from dormant.plasticity.trac import TRAC, erfi
@@ -46,12 +50,12 @@ def test_injection_leaves_the_output_unchanged_and_the_frozen_parts_never_move()
         net(x).pow(2).mean().backward()
         opt.step()
     after = [p.detach() for p in (*injected.original.parameters(), *injected.fresh_copy.parameters())]
-    assert all(torch.equal(a, b) for a, b in zip(frozen, after))
-    assert any(not torch.equal(a, b.detach()) for a, b in zip(fresh, injected.fresh.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after, strict=True))
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(fresh, injected.fresh.parameters(), strict=True))
     # an intervention on the whole network leaves the frozen parts alone too
     shrink_perturb_(net, 0.5, scope="all")
     assert all(torch.equal(a, b) for a, b in zip(frozen, (*injected.original.parameters(),
-                                                            *injected.fresh_copy.parameters())))
+                                                            *injected.fresh_copy.parameters()), strict=True))
 
 
 def test_injection_keeps_the_input_gradient_at_injection():
@@ -153,7 +157,7 @@ def test_crelu_and_fourier_units_are_scored_on_their_pre_activation():
     x = torch.tensor([[2.0, -1.0], [-2.0, 1.0]])  # pre-activations: unit 0 ±2, unit 1 ∓1, unit 2 always 0
     for act in (CReLU(), Fourier()):
         net = nn.Sequential(lin, act, nn.Linear(6, 1))
-        ratio, names, counts, sizes = dormant_tensors(net, x, tau=0.1, kind="redo")
+        _, names, counts, sizes = dormant_tensors(net, x, tau=0.1, kind="redo")
         # scores mean|x| = (2, 1, 0), layer mean 1: unit 2 is dormant (0 ≤ 0.1), 1 of 3 units
         assert names == ["1"] and sizes == [3] and counts.tolist() == [1.0]
         assert fau(net, x).fraction == pytest.approx(2 / 3)  # active: x ≠ 0

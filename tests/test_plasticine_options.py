@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from dormant.agents import make_agent
-from dormant.config.schema import redo_nets
-from dormant.plasticity.agent_surgery import recycle_agent_
 from dormant.config.overrides import resolve
+from dormant.config.schema import redo_nets
 from dormant.errors import ConfigError
 from dormant.plasticity.activations import CReLU, Fourier
+from dormant.plasticity.agent_surgery import recycle_agent_
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.plasticity.injection import Injected, inject_agent_
 
@@ -32,7 +32,8 @@ def _batch(obs_dim: int, action_dim: int, discrete: int = 0) -> dict[str, torch.
 def test_every_method_composes_on_every_agent_and_survives_a_checkpoint(agent):
     discrete = agent == "dqn"
     overrides = {"task": "gym:CartPole-v1" if discrete else "dmc/cartpole_swingup", "obs": "states",
-                 "agent.name": agent, **SMALL, **EVERYTHING, "plasticity.redo": "true", "plasticity.redo_nets": "critic"}
+                 "agent.name": agent, **SMALL, **EVERYTHING,
+                 "plasticity.redo": "true", "plasticity.redo_nets": "critic"}
     if discrete:
         overrides.update({"plasticity.fourier": "", "plasticity.nap": ""})  # one network: crelu on it
     else:
@@ -117,4 +118,4 @@ def test_defaults_change_nothing():
     torch.manual_seed(1)
     y = b.update(batch, 20_000)
     assert torch.equal(x, y)
-    assert all(torch.equal(p, q) for p, q in zip(a.critic.parameters(), b.critic.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.critic.parameters(), b.critic.parameters(), strict=True))

@@ -55,12 +55,14 @@ def test_resets_and_shrink_perturb_on_chosen_networks_only():
     actor = [p.clone() for p in agent.actor.parameters()]
     encoder = [p.clone() for p in agent.encoder.parameters()]
     assert reset_agent_(agent, "all", nets=["critic"]) == ["critic"]
-    assert all(torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters()))
-    assert all(torch.equal(a, b) for a, b in zip(agent.critic.parameters(), agent.critic_target.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters(), strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(agent.critic.parameters(), agent.critic_target.parameters(), strict=True)
+    )
     mixed = shrink_perturb_agent_(agent, 0.5, scope="all", nets=["critic", "encoder"])
     assert mixed == ["critic", "critic_target", "encoder"]
-    assert all(torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters()))
-    assert not all(torch.equal(a, b) for a, b in zip(encoder, agent.encoder.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(encoder, agent.encoder.parameters(), strict=True))
     with pytest.raises(ValueError, match="agent has no network \\['value'\\]"):
         reset_agent_(agent, "all", nets=["value"])
 

@@ -53,7 +53,8 @@ def test_states_pick_an_installed_backend_without_probing():
         from dormant.envs import rendering
         rendering._backend_works = lambda name: (_ for _ in ()).throw(AssertionError("probed"))
         chosen = rendering.configure_rendering(False)
-        expected = "egl" if ctypes.util.find_library("EGL") else "osmesa" if ctypes.util.find_library("OSMesa") else "disable"
+        found = ctypes.util.find_library
+        expected = "egl" if found("EGL") else "osmesa" if found("OSMesa") else "disable"
         print("CHOSE", chosen, expected, os.environ["MUJOCO_GL"])
     """)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -84,7 +84,7 @@ def check_consistent(batch, buf_nstep, frame_stack, lengths, gamma):
     """Every sample must match the episode it came from, worked from the codes."""
     idxs = []
     for obs, act, rew, disc, nxt in zip(batch["obs"], batch["action"], batch["reward"],
-                                        batch["discount"], batch["next_obs"]):
+                                        batch["discount"], batch["next_obs"], strict=True):
         ep, idx = divmod(int(act[0]), 50)
         T = lengths[ep]
         assert 1 <= idx <= T - buf_nstep + 1  # idx ∈ [1, T − n + 1]
@@ -145,7 +145,7 @@ def test_frame_stack_repeats_reset_frame():
     assert [frame_codes(s) for s in stacks] == [[0, 0, 0], [0, 0, 1], [0, 1, 2], [1, 2, 3]]
     assert stacks.shape == (4, 3, 2, 2)
     batch = buf.sample(200)
-    for obs, act in zip(batch["obs"], batch["action"]):
+    for obs, act in zip(batch["obs"], batch["action"], strict=True):
         t = int(act[0]) - 1  # obs is taken at idx − 1
         assert frame_codes(obs) == [max(t - 2, 0), max(t - 1, 0), t]
 

@@ -3,6 +3,7 @@ buffer, checkpoints that load across modes, and the same training, tested on the
 (the device code is torch indexing, the same on any device; CUDA is not exercised here)."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from dormant.config import ConfigError, resolve
 from dormant.replay import ReplayBuffer
-from dormant.replay_storage import ring_slices
+from dormant.replay.storage import ring_slices
 from dormant.training.checkpoint import load_checkpoint
 from dormant.training.launch import launch
 from dormant.training.memory import GPU_RESERVE_BYTES, device_memory_problem
@@ -176,7 +177,7 @@ def test_a_host_run_resumes_with_a_device_replay(tmp_path):
 
 # --- configuration and memory ----------------------------------------------------------------
 def test_unknown_replay_device_is_refused():
-    with pytest.raises(ConfigError, match="replay.device"):
+    with pytest.raises(ConfigError, match=re.escape("replay.device")):
         resolve({"replay.device": "gpu"})
 
 
@@ -194,6 +195,6 @@ def test_a_device_replay_that_cannot_fit_the_gpu_is_refused():
 def test_launch_refuses_a_device_replay_the_gpu_cannot_hold(tmp_path, monkeypatch):
     monkeypatch.setattr("dormant.training.memory.mem_available", lambda: 64 * 2**30)  # RAM is not the problem
     monkeypatch.setattr("dormant.training.memory.device_free", lambda cfg: 8 * 2**30)  # as if on a small GPU
-    with pytest.raises(ConfigError, match="only 8.0 GiB is free"):
+    with pytest.raises(ConfigError, match=re.escape("only 8.0 GiB is free")):
         launch({"frames": 1_100_000, "replay.device": "agent", "out": str(tmp_path / "run")})
     assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dormant.replay import ReplayBuffer
-from dormant.replay_shards import ShardedReplay
+from dormant.replay.shards import ShardedReplay
 
 
 def _buffer(*, nstep=3, stack=2, seed=0, **kwargs) -> ReplayBuffer:

@@ -9,7 +9,12 @@ import pytest
 import scipy.stats
 
 from dormant.experiments.stats import (
-    improvement_bootstrap, iqm, iqm_curve, mean_std, performance_profile, probability_of_improvement,
+    improvement_bootstrap,
+    iqm,
+    iqm_curve,
+    mean_std,
+    performance_profile,
+    probability_of_improvement,
     profile_bootstrap,
 )
 
@@ -31,7 +36,7 @@ def test_probability_of_improvement_is_rliables_mann_whitney_definition():
     x = [rng.integers(0, 5, size=n).astype(float) for n in (3, 5, 4)]  # small integers: many ties
     y = [rng.integers(0, 5, size=n).astype(float) for n in (4, 2, 6)]
     expected = np.mean([scipy.stats.mannwhitneyu(a, b, alternative="greater").statistic / (len(a) * len(b))
-                        for a, b in zip(x, y)])
+                        for a, b in zip(x, y, strict=True)])
     assert probability_of_improvement(x, y) == pytest.approx(expected, abs=1e-12)
     assert probability_of_improvement(x, y) + probability_of_improvement(y, x) == pytest.approx(1.0)
 

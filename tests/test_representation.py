@@ -104,10 +104,10 @@ def test_diagnostics_leave_training_untouched():
             grads = [p.grad.clone() for p in agent.critic.parameters()]  # left by the update
             agent_diagnostics(agent, batch(seed=2))
             assert torch.equal(state, torch.get_rng_state())
-            assert all(torch.equal(g, p.grad) for g, p in zip(grads, agent.critic.parameters()))
+            assert all(torch.equal(g, p.grad) for g, p in zip(grads, agent.critic.parameters(), strict=True))
         agent.update(batch(seed=3), step=3002)
         runs.append([p.detach().clone() for p in agent.critic.parameters()])
-    for a, b in zip(*runs):
+    for a, b in zip(*runs, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 

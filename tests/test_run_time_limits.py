@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -22,6 +21,10 @@ TINY = {"frames": 600, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agen
         "log.progress": False, "log.tensorboard": False, "threads": 1}
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 @pytest.mark.parametrize("task, agent, frames_per_episode", [
     ("dmc/cartpole_balance", "drqv2", 1000), ("dmc/walker_walk", "sac", 1000), ("gym:Pendulum-v1", "sac", 200),
     ("gym:CartPole-v1", "dqn", 500),
@@ -31,7 +34,7 @@ def test_replay_smaller_than_an_episode_is_refused_with_the_smallest_valid_capac
     the bound, the bound itself resolves."""
     cases = 0
     for repeat, workers, frames in itertools.product((1, 2, 3, 8), (1, 2, 3), (10**6, 700)):
-        steps = min(-(-frames_per_episode // repeat), -(-(-(-frames // repeat)) // workers))
+        steps = min(_ceil_div(frames_per_episode, repeat), _ceil_div(_ceil_div(frames, repeat), workers))
         least = smallest_capacity(steps, workers)
         base = {"agent": agent, "task": task, "obs": "states", "env.action_repeat": repeat, "env.workers": workers,
                 "frames": frames, "num_seed_frames": 0, "agent.batch_size": 1}

@@ -9,10 +9,10 @@ import pytest
 import scipy.stats
 
 from dormant.cli import main
-from dormant.experiments.plot import reference_curve, reference_dir
-from dormant.experiments.collect import Run, collect
-from dormant.experiments.report import write_report
 from dormant.config import resolve
+from dormant.experiments.collect import Run, collect
+from dormant.experiments.plot import reference_curve, reference_dir
+from dormant.experiments.report import write_report
 from dormant.experiments.stats import broken_seeds, iqm, mean, normalized_auc, stratified_bootstrap
 from helpers import tiny_states
 
@@ -66,7 +66,7 @@ def _fake_run(path, task, agent, seed, evals, *, status="finished", frames=None,
     header = "frame,step,episode,episode_reward,episode_length,fps,elapsed_s,episode_reward_std"
     header += ",success_rate" if success else ""
     rows = [f"{f},{f // 2},0,{r},1000,100,1,0" + (f",{s}" if success else "")
-            for (f, r), s in zip(evals, success or [None] * len(evals))]
+            for (f, r), s in zip(evals, success or [None] * len(evals), strict=True)]
     (path / "eval.csv").write_text("\n".join([header, *rows]) + "\n")
     (path / "train.csv").write_text("frame,step,episode,episode_reward,dormant_ratio\n"
                                     + "".join(f"{f},{f // 2},1,{r},{0.1 * i}\n" for i, (f, r) in enumerate(evals)))
@@ -87,7 +87,9 @@ def fake_sweep(tmp_path):
             if final is None:
                 continue  # planned, never started
             status = "interrupted" if (task, agent, seed) == ("dmc/cartpole_swingup", "drm", 3) else "finished"
-            evals = [(0, 0.0), (10000, final / 2), (20000, final)] if status == "finished" else [(0, 0.0), (10000, 400.0)]
+            evals = (
+                [(0, 0.0), (10000, final / 2), (20000, final)] if status == "finished" else [(0, 0.0), (10000, 400.0)]
+            )
             _fake_run(sweep / run_id, task, agent, seed, evals, status=status, frames=20000)
     (sweep / "sweep.json").write_text(json.dumps({"version": 1, "shared": {}, "runs": runs}))
     return sweep
@@ -196,7 +198,7 @@ def test_saved_configs_that_predate_an_option_are_read_with_what_they_ran(tmp_pa
     _fake_run(tmp_path / "new", "dmc/cartpole_balance", "drqv2", 2, [(0, 0.0), (4000, 600.0)])
     for name, drop in (("old", "progress_every_s"), ("new", None)):
         lines = (tmp_path / name / "config.yaml").read_text().splitlines()
-        (tmp_path / name / "config.yaml").write_text("\n".join(l for l in lines if not drop or drop not in l))
+        (tmp_path / name / "config.yaml").write_text("\n".join(line for line in lines if not drop or drop not in line))
     assert {r.label for r in collect([tmp_path])} == {"drqv2"}
 
 
@@ -254,7 +256,7 @@ def test_reference_overlay_only_where_the_settings_match(tmp_path):
 
 
 def test_bands_are_clipped_to_the_quantity_range():
-    from dormant.experiments.report_figures import draw_band
+    from dormant.experiments.report.figures import draw_band
 
     class Axes:
         def plot(self, *args, **kwargs):
@@ -322,7 +324,7 @@ def test_settings_leave_out_options_that_cannot_affect_a_group(tmp_path):
     from pathlib import Path
 
     from dormant.experiments.collect import Run
-    from dormant.experiments.report_settings import group_settings
+    from dormant.experiments.report.settings import group_settings
 
     def run(agent: str, **extra) -> Run:
         cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "obs": "states", **extra}).to_dict()

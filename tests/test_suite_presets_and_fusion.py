@@ -109,9 +109,15 @@ def test_agents_fuse_proprioception_into_every_head(agent):
     assert a.shape == (28,) and not np.allclose(a, b)
     with pytest.raises(ValueError, match="pass proprio"):
         model.act(obs, step=10**6, eval_mode=True)
-    batch = {"obs": torch.zeros(4, 3, 84, 84, dtype=torch.uint8), "next_obs": torch.zeros(4, 3, 84, 84, dtype=torch.uint8),
-             "action": torch.zeros(4, 28), "reward": torch.zeros(4, 1), "discount": torch.ones(4, 1),
-             "proprio": torch.randn(4, 24), "next_proprio": torch.randn(4, 24)}
+    batch = {
+        "obs": torch.zeros(4, 3, 84, 84, dtype=torch.uint8),
+        "next_obs": torch.zeros(4, 3, 84, 84, dtype=torch.uint8),
+        "action": torch.zeros(4, 28),
+        "reward": torch.zeros(4, 1),
+        "discount": torch.ones(4, 1),
+        "proprio": torch.randn(4, 24),
+        "next_proprio": torch.randn(4, 24),
+    }
     metrics = model.update(batch, step=10**6)
     assert torch.isfinite(metrics).all()
 

@@ -2,6 +2,7 @@
 planning, skip/resume/retry on tiny state runs, locks, conflicts, errors; the Ray backend
 (resource checks on a stand-in, then a sweep against a `ray start` head); the example script."""
 
+import contextlib
 import errno
 import json
 import os
@@ -18,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from dormant.cli import main
-from dormant.experiments import backends
-from dormant.experiments.runs import run_state
 from dormant.config import ConfigError
+from dormant.experiments import backends
 from dormant.experiments.grid import check_manifest, dir_part, option_values, split_values, write_manifest
+from dormant.experiments.runs import run_state
 from dormant.experiments.sweep import parse_sweep, plan_jobs, run_sweep
 from dormant.training.lock import DirLock, is_locked
 from helpers import wait_for
@@ -105,7 +106,7 @@ def test_value_lists_split_at_top_level_commas_only():
 
 
 def test_hyperparameter_axes_are_crossed_with_agents_tasks_and_seeds(tmp_path):
-    runs, options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}",
+    runs, _options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}",
                                          "agent.lr=1e-4,3e-4", "plasticity.redo=true,false", *TINY])
     assert len(runs) == 8 and "agent.lr" not in shared and shared["env.obs"] == "states"
     assert [r.run_id for r in runs[:3]] == [  # values in the order given; axes by name
@@ -164,7 +165,7 @@ def test_run_directory_names_are_safe_unique_and_stable():
 
 
 def _record(tmp_path, *args):
-    runs, options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY, *args])
+    runs, _options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY, *args])
     tmp_path.mkdir(exist_ok=True)
     check_manifest(tmp_path, shared)
     write_manifest(tmp_path, runs, shared, args)
@@ -178,7 +179,7 @@ def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys)
         "task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 1, "frames": 3000, "params": {"agent.lr": "0.0003"}}
     # The same command again plans the same runs; a later one may add values (or give one).
     assert [r.run_id for r in _record(tmp_path, "agent.lr=1e-4,3e-4")[0]] == [r.run_id for r in runs]
-    more, manifest = _record(tmp_path, "agent.lr=0.0003,1e-3", "seeds=2")
+    _more, manifest = _record(tmp_path, "agent.lr=0.0003,1e-3", "seeds=2")
     assert manifest["axes"] == {"agent.lr": ["0.0001", "0.0003", "0.001"]} and len(manifest["runs"]) == 5
     one, manifest = _record(tmp_path, "agent.lr=3e-3")
     assert one[0].run_id == "dmc_cartpole_balance/drqv2/agent.lr=0.003/seed1" and len(manifest["runs"]) == 6
@@ -199,7 +200,7 @@ def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys)
 
 
 def test_drm_axis_of_a_sweep_need_not_be_named_for_drqv2_runs(tmp_path):
-    runs, options, shared = parse_sweep(["agent=drm", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY,
+    runs, _options, shared = parse_sweep(["agent=drm", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY,
                                          "drm.threshold=0.1,0.2"])
     write_manifest(tmp_path, runs, shared, [])
     runs, _, _ = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY])
@@ -488,14 +489,10 @@ def ray_head():
         yield f"127.0.0.1:{port}", env
     finally:
         head.terminate()  # `ray start --block` stops its processes on SIGTERM
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # anything of its session still there
-        except ProcessLookupError:
-            pass
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -595,25 +592,31 @@ def test_grid_size_is_said_at_once_bounded_and_costs_one_resolution_per_combinat
     axes_pool = [("agent.lr", "1e-4,3e-4,1e-3"), ("drm.threshold", "0.1,0.2"), ("plasticity.redo", "true,false"),
                  ("agent.nstep", "1,3"), ("agent.feature_dim", "50")]
     cases = 0
+    said: list[tuple[str, int]] = []  # what the sweep said, and the resolutions made by then
+
+    def say(text: str) -> None:
+        said.append((text, len(calls)))
+
     for _ in range(40):
         agents = rng.sample(["drqv2", "drm", "sac"], rng.randint(1, 3))
         if "sac" in agents:
             agents = ["sac"] if rng.random() < 0.5 else [a for a in agents if a != "sac"] or ["drqv2"]
         tasks = rng.sample(["dmc/cartpole_balance", "dmc/walker_walk", "dmc/cheetah_run"], rng.randint(1, 3))
-        axes = [a for a in rng.sample(axes_pool, rng.randint(0, 3)) if not (a[0] == "drm.threshold" and "drm" not in agents)]
+        axes = [a for a in rng.sample(axes_pool, rng.randint(0, 3))
+                if not (a[0] == "drm.threshold" and "drm" not in agents)]
         seeds = rng.choice([1, 3, 40, 400])
         items = [f"agent={','.join(agents)}", f"task={','.join(tasks)}", f"seeds={seeds}", "obs=states",
                  f"out={tmp_path / 'never'}", *(f"{k}={v}" for k, v in axes)]
-        said = []
+        said.clear()
         calls.clear()
         try:
-            runs, options, _ = parse_sweep(items, say=lambda text: said.append((text, len(calls))))
+            runs, _, _ = parse_sweep(items, say=say)
         except ConfigError as err:
             total = int(re.search(r"holds ([\d,]+) runs", str(err)).group(1).replace(",", ""))
             assert total > 1000 and "--yes" in str(err) and f"max_runs={total}" in str(err) and not calls
             assert len(parse_sweep([*items, f"max_runs={total}"])[0]) == total
             calls.clear()
-            runs, _, _ = parse_sweep(items, yes=True, say=lambda text: said.append((text, len(calls))))
+            runs, _, _ = parse_sweep(items, yes=True, say=say)
             assert len(runs) == total
         else:
             assert len(runs) <= 1000

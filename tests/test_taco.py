@@ -4,6 +4,7 @@ seams, its configuration and its place in a mixed sweep."""
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def test_bilinear_scores_by_hand():
     # InfoNCE: row 0 log(1 + e⁻¹) = 0.313262, row 1 log 2 = 0.693147; mean 0.503204.
     assert info_nce(logits).item() == pytest.approx((math.log1p(math.exp(-1)) + math.log(2)) / 2, rel=1e-6)
     fresh = Similarity(50)  # the authors' torch.rand: uniform in [0, 1)
-    assert 0.0 <= fresh.weight.min() and fresh.weight.max() < 1.0 and 0.4 < fresh.weight.mean() < 0.6
+    assert fresh.weight.min() >= 0.0 and fresh.weight.max() < 1.0 and 0.4 < fresh.weight.mean() < 0.6
 
 
 def test_latent_action_width_is_the_authors_heuristic():
@@ -79,7 +80,7 @@ def test_k_step_sample_by_hand():
     assert "reward_k" not in batch
     expected = {1: ([1, 2, 3], 1.0, 3), 2: ([2, 3, 4], 2.0, 4)}
     for i, actions, reward, obs_k in zip(idx, batch["action_seq"][:, :, 0], batch["reward"][:, 0],
-                                         batch["obs_k"][:, 0]):
+                                         batch["obs_k"][:, 0], strict=True):
         assert actions.tolist() == expected[i][0] and reward == expected[i][1] and obs_k == expected[i][2]
     # the one-step fields are DrQ-v2's: action a_t, next obs one step ahead (n = 1)
     assert np.array_equal(batch["action"][:, 0], idx.astype(np.float32))
@@ -136,8 +137,8 @@ def batch(n=8, k=3, seed=0):
 def test_the_auxiliary_losses_fall_on_a_fixed_batch():
     a, b = agent(), batch()
     names = ("taco_loss", "taco_curl_loss", "taco_reward_loss")
-    first = dict(zip(a.METRICS, a.update(b, step=10).tolist()))
-    history = [dict(zip(a.METRICS, a.update(b, step=10).tolist())) for _ in range(100)]
+    first = dict(zip(a.METRICS, a.update(b, step=10).tolist(), strict=True))
+    history = [dict(zip(a.METRICS, a.update(b, step=10).tolist(), strict=True)) for _ in range(100)]
     last = {name: sum(h[name] for h in history[-10:]) / 10 for name in names}  # shifts make single values noisy
     for name in names:
         assert last[name] < 0.5 * first[name], (name, first[name], last[name])
@@ -169,7 +170,7 @@ def test_what_each_optimiser_moves():
     assert all(p.grad is None for p in a.critic.trunk.parameters())
     assert all(p.grad is not None for p in a.critic.action_encoder.parameters())
     a.taco_opt.step()
-    assert all(torch.equal(p, q) for p, q in zip(a.critic.trunk.parameters(), critic_trunk))
+    assert all(torch.equal(p, q) for p, q in zip(a.critic.trunk.parameters(), critic_trunk, strict=True))
     moved = {n: p for n, p in [*a.encoder.named_parameters(), *a.critic.action_encoder.named_parameters()]}
     assert all(not torch.equal(moved[n], before[n]) for n in before)
     with torch.no_grad():
@@ -181,7 +182,7 @@ def test_what_each_optimiser_moves():
 
 def test_switched_off_terms_are_zero_and_pixels_are_required():
     a = agent(curl_weight=0.0, reward_weight=0.0)
-    metrics = dict(zip(a.METRICS, a.update(batch(), step=10).tolist()))
+    metrics = dict(zip(a.METRICS, a.update(batch(), step=10).tolist(), strict=True))
     assert metrics["taco_curl_loss"] == 0.0 and metrics["taco_reward_loss"] == 0.0 and metrics["taco_loss"] > 0
     with pytest.raises(ValueError, match="pixel"):
         TACOAgent((5,), 1, AgentConfig(), pixels=False, device=torch.device("cpu"))
@@ -196,7 +197,7 @@ def test_checkpoint_round_trip():
     b = agent()
     b.load_state_dict(torch.load(blob, weights_only=True))
     assert {"taco", "taco_opt"} <= set(b.state_dict())
-    for (name, p), q in zip(a.taco.named_parameters(), b.taco.parameters()):
+    for (name, p), q in zip(a.taco.named_parameters(), b.taco.parameters(), strict=True):
         assert torch.equal(p, q), name
     assert b.taco_opt.state_dict()["state"].keys() == a.taco_opt.state_dict()["state"].keys()
     torch.manual_seed(1)
@@ -269,10 +270,28 @@ def test_taco_task_presets_are_the_authors_task_files(task):
     used to take DrM's: a 2M-step σ schedule over 6.1M frames, and lr 8e-5)."""
     tier, nstep, capacity = TACO_TASK_FILES[task]
     cfg = resolve({"agent": "taco", "task": f"dmc/{task}"})
-    got = (cfg.frames, cfg.agent.stddev_schedule, cfg.agent.nstep, cfg.replay.capacity, cfg.agent.lr, cfg.agent.feature_dim,
-           cfg.agent.batch_size, cfg.env.camera_id, cfg.env.action_repeat, cfg.env.frame_stack, cfg.agent.discount,
-           cfg.num_seed_frames, cfg.agent.num_expl_steps, cfg.agent.update_every_steps, cfg.agent.critic_target_tau,
-           cfg.agent.stddev_clip, cfg.agent.hidden_dim, cfg.taco.horizon, cfg.eval.every_frames, cfg.eval.episodes)
+    got = (
+        cfg.frames,
+        cfg.agent.stddev_schedule,
+        cfg.agent.nstep,
+        cfg.replay.capacity,
+        cfg.agent.lr,
+        cfg.agent.feature_dim,
+        cfg.agent.batch_size,
+        cfg.env.camera_id,
+        cfg.env.action_repeat,
+        cfg.env.frame_stack,
+        cfg.agent.discount,
+        cfg.num_seed_frames,
+        cfg.agent.num_expl_steps,
+        cfg.agent.update_every_steps,
+        cfg.agent.critic_target_tau,
+        cfg.agent.stddev_clip,
+        cfg.agent.hidden_dim,
+        cfg.taco.horizon,
+        cfg.eval.every_frames,
+        cfg.eval.episodes,
+    )
     assert got == (*TIERS[tier], nstep, capacity, 1e-4, 50, 1024, 2 if task.startswith("quadruped") else 0,
                    2, 3, 0.99, 4000, 2000, 2, 0.01, 0.3, 1024, 3, 10_000, 10)
 
@@ -290,7 +309,7 @@ def test_drms_comparison_is_one_sweep(tmp_path):
     batches = {a: {resolve(r.overrides).agent.batch_size for r in rs} for a, rs in by_agent.items()}
     assert batches == {"drqv2": {256}, "alix": {256}, "taco": {1024}, "drm": {256}}
     assert any(note.startswith("taco.horizon, taco.reward_weight apply to agent=taco only") for note in options.notes)
-    with pytest.raises(ConfigError, match="taco.\\* options apply to agent=taco only"):
+    with pytest.raises(ConfigError, match=re.escape("taco.* options apply to agent=taco only")):
         parse_sweep(["agent=drqv2,alix", f"out={tmp_path / 'x'}", "taco.horizon=1"])  # no TACO run to take it
 
 

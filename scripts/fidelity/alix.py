@@ -258,7 +258,12 @@ def named_tensors(nets: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
 
 
 def ours_nets(agent: Any) -> dict[str, torch.nn.Module]:
-    return {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic, "critic_target": agent.critic_target}
+    return {
+        "encoder": agent.encoder,
+        "actor": agent.actor,
+        "critic": agent.critic,
+        "critic_target": agent.critic_target,
+    }
 
 
 def checked_map(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> dict[str, tuple[str, int | None]]:
@@ -274,7 +279,11 @@ def checked_map(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) 
             problems.append(f"{name} → {their}: they have no such tensor")
             continue
         target = theirs[their] if head is None else theirs[their][head]
-        shape = tuple(tensor.shape) if head is None else tuple(tensor.t().shape if tensor.dim() == 2 else (1, tensor.shape[0]))
+        shape = (
+            tuple(tensor.shape)
+            if head is None
+            else tuple(tensor.t().shape if tensor.dim() == 2 else (1, tensor.shape[0]))
+        )
         if shape != tuple(target.shape):
             problems.append(f"{name} {tuple(tensor.shape)} does not fit {their}[{head}] {tuple(target.shape)}")
         covered.setdefault(their, []).append(head)
@@ -430,7 +439,7 @@ class Pair:
         self.ours_tap = GradTap({"encoder": self.ours.encoder_opt, "critic": self.ours.critic_opt,
                                  "actor": self.ours.actor_opt}, {id(t): n for n, t in self.ours_t.items()})
         their_names = {}
-        for name, image in self.map.items():  # their parameter objects under our names (head slices: the layer)
+        for _name, image in self.map.items():  # their parameter objects under our names (head slices: the layer)
             their_names.setdefault(id(self.theirs_t[image[0]]), image[0])
         self.theirs_tap = GradTap({"encoder": self.theirs.encoder_opt, "critic": self.theirs.critic_opt,
                                    "actor": self.theirs.actor_opt}, their_names)
@@ -444,7 +453,7 @@ class Pair:
         s_before = self.theirs.encoder.aug.P.detach().clone()
         torch.manual_seed(draw_seed)
         vec = self.ours.update(as_ours(batch), step)
-        ours_metrics = dict(zip(self.ours.METRICS, vec.tolist()))
+        ours_metrics = dict(zip(self.ours.METRICS, vec.tolist(), strict=True))
         ours_grads = self.ours_tap.take()
         torch.manual_seed(draw_seed)
         their_metrics = self.theirs.update(as_theirs(batch), step)
@@ -621,7 +630,9 @@ def time_updates(ref, yml, args) -> dict[str, Any]:
             if r:
                 samples[name].append(time.perf_counter() - t0)
     med = {n: statistics.median(s) for n, s in samples.items()}
-    paired = statistics.median(o / t for o, t in zip(samples["ours"], samples["theirs"]))  # same round, same load
+    paired = statistics.median(
+        o / t for o, t in zip(samples["ours"], samples["theirs"], strict=True)
+    )  # same round, same load
     print(f"\nupdate time (batch {args.time_batch}, hidden 1024, 84×84, {torch.get_num_threads()} thread(s)): "
           f"ours {med['ours']:.3f} s, theirs {med['theirs']:.3f} s, ours/theirs {med['ours'] / med['theirs']:.3f}")
     return {"batch": args.time_batch, "hidden_dim": 1024, "image": IMAGE, "rounds": args.time,
@@ -632,7 +643,7 @@ def time_updates(ref, yml, args) -> dict[str, Any]:
 def machine_block() -> dict[str, Any]:
     """The benchmarks' machine block (scripts/fidelity/common.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import common  # noqa: PLC0415  (here: importing it puts this checkout's src/ on the path)
+    import common
 
     return common.machine_block()
 
@@ -645,8 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--frames", choices=("dmc", "synthetic"), default="dmc")
-    p.add_argument("--schedule", default="linear(1.0,0.1,400)", help="σ schedule (agent steps; updates use steps 0, 2, 4 …)")
-    p.add_argument("--s-init", type=float, default=0.5, help="S at the start (0.5: theirs; near 0 or 1 puts a clamp in the window)")
+    p.add_argument(
+        "--schedule", default="linear(1.0,0.1,400)", help="σ schedule (agent steps; updates use steps 0, 2, 4 …)"
+    )
+    p.add_argument(
+        "--s-init", type=float, default=0.5, help="S at the start (0.5: theirs; near 0 or 1 puts a clamp in the window)"
+    )
     p.add_argument("--s-lr", type=float, default=2e-3, help="S's Adam rate on both sides (2e-3: theirs)")
     p.add_argument("--float64", action="store_true", help="also run the window in float64")
     p.add_argument("--tolerance", type=float, default=1e-5,
@@ -661,7 +676,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ref_path = args.reference.resolve()
     head = git_head(ref_path)
-    print(f"reference: {ref_path} at {head}" + ("" if head == REFERENCE_COMMIT else f" (checked at {REFERENCE_COMMIT})"))
+    print(
+        f"reference: {ref_path} at {head}" + ("" if head == REFERENCE_COMMIT else f" (checked at {REFERENCE_COMMIT})")
+    )
     ref = import_reference(ref_path)
     yml = reference_config(ref_path)
     result: dict[str, Any] = {"reference": "github.com/Aladoro/Stabilizing-Off-Policy-RL", "reference_commit": head,
@@ -687,10 +704,13 @@ def main(argv: list[str] | None = None) -> int:
                                   "frames": args.frames, "schedule": args.schedule, "s_init": args.s_init,
                                   "s_lr": args.s_lr, "seed": args.seed},
                        "float32": report32.worst, "trace": trace32})
-        failed = report32.failures(args.tolerance, first_update_only=True) + [f"setting {r['task']}.{r['key']}" for r in differing] \
+        failed = (
+            report32.failures(args.tolerance, first_update_only=True)
+            + [f"setting {r['task']}.{r['key']}" for r in differing]
             + [f"init {r['tensor']}" for r in bad_init]
+        )
         if args.float64:
-            report64, trace64 = run_window(ref, yml, args, float64=True, alix=alix, label="float64")
+            report64, _trace64 = run_window(ref, yml, args, float64=True, alix=alix, label="float64")
             result["float64"] = report64.worst
             failed += report64.failures(args.tolerance64)
         print("\n" + ("FAIL:\n  " + "\n  ".join(failed) if failed else "OK: every quantity within tolerance"))

@@ -40,9 +40,10 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the dormant checkout
 if str(ROOT / "src") not in sys.path:  # this checkout's dormant, whatever else is installed
     sys.path.insert(0, str(ROOT / "src"))
 GL_BACKEND = None  # these scripts render nothing; benchmarks/machine.py reads this name
+CPU = torch.device("cpu")
 
 
 # --- the reference code ----------------------------------------------------------------
@@ -67,7 +69,9 @@ def _stub(name: str) -> types.ModuleType:
     return module
 
 
-def import_reference(path: str | Path, modules: Iterable[str], stub: Iterable[str] = ()) -> tuple[dict[str, Any], list[str]]:
+def import_reference(
+    path: str | Path, modules: Iterable[str], stub: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
     """Import ``modules`` from the checkout at ``path``; returns ({name: module}, stubbed).
 
     Each package in ``stub`` is tried first and replaced by an empty stand-in only if it
@@ -126,14 +130,18 @@ def check_name_map(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.
         problems.append(f"names they do not have: {unknown}")
     for ours_name, their_name in mapping.items():
         if their_name in theirs and tuple(ours[ours_name].shape) != tuple(theirs[their_name].shape):
-            problems.append(f"{ours_name} {tuple(ours[ours_name].shape)} ≠ {their_name} {tuple(theirs[their_name].shape)}")
+            problems.append(
+                f"{ours_name} {tuple(ours[ours_name].shape)} ≠ {their_name} {tuple(theirs[their_name].shape)}"
+            )
     if problems:
         raise SystemExit("name map does not fit:\n  " + "\n  ".join(problems))
     return mapping
 
 
 @torch.no_grad()
-def copy_state(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor], mapping: Mapping[str, str]) -> None:
+def copy_state(
+    ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor], mapping: Mapping[str, str]
+) -> None:
     """Copy every tensor of ours into its image in theirs (in place, keeping their objects)."""
     for ours_name, their_name in mapping.items():
         theirs[their_name].copy_(ours[ours_name])
@@ -267,7 +275,7 @@ def compare_steps(report: Report, update: int, ours: list, theirs: list, mapping
     labels = [label for label, _ in ours], [label for label, _ in theirs]
     if labels[0] != labels[1]:
         raise SystemExit(f"update {update}: optimiser steps differ: ours {labels[0]}, theirs {labels[1]}")
-    for (label, ours_g), (_, their_g) in zip(ours, theirs):
+    for (label, ours_g), (_, their_g) in zip(ours, theirs, strict=True):
         report.compare(f"grad/{label}", update, {mapping[n]: g for n, g in ours_g.items()}, their_g)
 
 
@@ -357,7 +365,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], rounds: int, warmup: 
 
 
 # --- results ----------------------------------------------------------------------------------
-def machine_block(device: torch.device = torch.device("cpu")) -> dict[str, Any]:
+def machine_block(device: torch.device = CPU) -> dict[str, Any]:
     """``benchmarks/machine.py``'s block (CPU, cores, torch and threads, git commit …)."""
     spec = importlib.util.spec_from_file_location("_bench_machine", ROOT / "benchmarks" / "machine.py")
     module = importlib.util.module_from_spec(spec)

@@ -83,8 +83,10 @@ def ours_all(buf: ReplayBuffer) -> Counter:
     finally:
         buf.rng = rng
     rows = zip(batch["obs"], batch["action"][:, 0], batch["reward"][:, 0], batch["next_obs"],
-               batch["discount"][:, 0] > 0)
-    return Counter((tuple(s.tolist()), int(a), round(float(r), 6), tuple(x.tolist()), bool(b)) for s, a, r, x, b in rows)
+               batch["discount"][:, 0] > 0, strict=True)
+    return Counter(
+        (tuple(s.tolist()), int(a), round(float(r), 6), tuple(x.tolist()), bool(b)) for s, a, r, x, b in rows
+    )
 
 
 def theirs(element) -> tuple:

@@ -210,7 +210,7 @@ def import_reference(path: str) -> dict:
     _stub("dopamine.discrete_domains.atari_lib",
           DQNNetworkType=collections.namedtuple("dqn_network", ["q_values"]),
           RainbowNetworkType=collections.namedtuple("c51_network", ["q_values", "logits", "probabilities"]))
-    import dopamine.discrete_domains as dd  # noqa: F401  (the package, for the attribute below)
+    import dopamine.discrete_domains as dd
     dd.atari_lib = sys.modules["dopamine.discrete_domains.atari_lib"]
     from dopamine.jax.agents.dqn import dqn_agent
     from dopamine.jax.agents.full_rainbow import full_rainbow_agent
@@ -245,7 +245,7 @@ class Reference:
         init = self.net.init(jax.random.PRNGKey(0), dummy, **kwargs)
         names = list(cls.layer_names)
         if agent == "drq_eps":  # RecycledAtari100kRainbowAgent: the dueling streams are one entry
-            names = names[:-2] + [[names[-2], names[-1]]]
+            names = [*names[:-2], [names[-2], names[-1]]]
         self.layer_names = names
         self.params = flax.core.freeze(self.from_ours(ours, init))
         self.grads: dict = {}
@@ -328,8 +328,13 @@ class Reference:
         terminal = jnp.asarray(batch["terminal"].numpy()[:, 0], self.dtype)
         action = jnp.asarray(batch["action"].numpy()[:, 0].astype(np.int32))
         if self.agent == "dqn":
-            b = {"state": jnp.asarray(self.states(batch["obs"])), "next_state": jnp.asarray(self.states(batch["next_obs"])),
-                 "action": action, "reward": reward, "terminal": terminal}
+            b = {
+                "state": jnp.asarray(self.states(batch["obs"])),
+                "next_state": jnp.asarray(self.states(batch["next_obs"])),
+                "action": action,
+                "reward": reward,
+                "terminal": terminal,
+            }
             loss, grad = self.ref["recycled_dqn"].get_gradients(
                 online_params=self.params, apply_fn=self.net.apply, target_params=self.target, batch=b,
                 cumulative_gamma=self.cumulative_gamma)
@@ -521,7 +526,13 @@ def _compare(ref: dict, agent: str, updates: int, dtype: torch.dtype, x64: bool)
             pairs = [(draws[0][1], draws[1][1]), (draws[2][1], draws[3][1])]
         their_loss = theirs.update(batch, pairs)
         losses.append((ours_loss, their_loss))
-        stats.add("loss", "loss", torch.tensor(ours_loss, dtype=torch.float64), torch.tensor(their_loss, dtype=torch.float64), u)
+        stats.add(
+            "loss",
+            "loss",
+            torch.tensor(ours_loss, dtype=torch.float64),
+            torch.tensor(their_loss, dtype=torch.float64),
+            u,
+        )
         their_grad = theirs.flat(theirs.last_grad)
         their_params = theirs.flat(theirs.params)
         for name, (path, layout) in mapping.items():
@@ -574,11 +585,21 @@ def _compare(ref: dict, agent: str, updates: int, dtype: torch.dtype, x64: bool)
         for name, (path, layout) in mapping.items():
             stats.add("target", name, dict(ours.critic_target.named_parameters())[name],
                       Reference.to_torch(their_target[path], layout), updates)
-    return {"agent": agent, "updates": updates, "dtype": str(dtype), "worst": stats.worst,
-            "first_losses": losses[:3], "events": events, **extra,
-            "per_update_max_rel": {u: {q: f"{v[0]:.2e} ({v[1]})" for q, v in d.items()} for u, d in stats.per_update.items()
-                                   if u <= 3 or u % 25 == 0 or u in (REDO_PERIOD, 2 * REDO_PERIOD)},
-            "ours_checksum": float(sum(p.detach().double().abs().sum() for p in ours.critic.parameters()))}
+    return {
+        "agent": agent,
+        "updates": updates,
+        "dtype": str(dtype),
+        "worst": stats.worst,
+        "first_losses": losses[:3],
+        "events": events,
+        **extra,
+        "per_update_max_rel": {
+            u: {q: f"{v[0]:.2e} ({v[1]})" for q, v in d.items()}
+            for u, d in stats.per_update.items()
+            if u <= 3 or u % 25 == 0 or u in (REDO_PERIOD, 2 * REDO_PERIOD)
+        },
+        "ours_checksum": float(sum(p.detach().double().abs().sum() for p in ours.critic.parameters())),
+    }
 
 
 def real_make_stats(stats_gen: torch.Generator, cfg) -> torch.Tensor:
@@ -683,7 +704,6 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         sys.modules.setdefault("common", types.SimpleNamespace(GL_BACKEND="n/a (not rendering)"))
         import jax
-
         from machine import machine
         result["machine"] = {**machine(torch.device("cpu")), "jax": jax.__version__}
         result["reference"] = "github.com/google/dopamine @ 5873f5494ee0c2d7c016d0ab2ad530354fec59d0"

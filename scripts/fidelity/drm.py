@@ -57,11 +57,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (puts this checkout's src/ on the path)
+import common
 
-import dormant.plasticity.surgery as surgery  # noqa: E402
-from dormant.agents.drm import DrMAgent  # noqa: E402
-from dormant.config import AgentConfig, DrMConfig  # noqa: E402
+import dormant.plasticity.surgery as surgery
+from dormant.agents.drm import DrMAgent
+from dormant.config import AgentConfig, DrMConfig
 
 REFERENCE = "github.com/XuGW-Kevin/DrM"
 COMMIT = "317116a09897782d3fb9c72ab0599d5d2cd713bf"
@@ -209,7 +209,7 @@ def run_window(ref, args) -> tuple[common.Report, dict]:
         aligned.seed = seed * 1000
         n_ours, n_theirs = len(aligned.alphas["ours"]), len(aligned.alphas["theirs"])
         torch.manual_seed(seed)
-        m_ours = dict(zip(ours.METRICS, ours.update(common.batch_for_ours(batch), step).tolist()))
+        m_ours = dict(zip(ours.METRICS, ours.update(common.batch_for_ours(batch), step).tolist(), strict=True))
         rng_ours = torch.get_rng_state()
         torch.manual_seed(seed)
         m_theirs = theirs.update(iter([common.batch_for_theirs(batch)]), step)
@@ -241,11 +241,15 @@ def run_window(ref, args) -> tuple[common.Report, dict]:
                   f"v_loss ours {m_ours['v_loss']:.9g} theirs {m_theirs['predictor_loss']:.9g}; "
                   f"β {s_ours['beta']:.6f} / {s_theirs['beta']:.6f}")
     checksum = sum(t.double().sum().item() for n, t in ours_t.items() if not n.startswith("critic_target"))
-    print(f"events: perturbations at updates {events['perturb_updates']} with α {events['perturb_alpha']}; "
-          f"awakening at update {events['awaken_update']}; β in [{min(events['beta']):.4f}, {max(events['beta']):.4f}], "
-          f"σ in [{min(events['sigma']):.4f}, {max(events['sigma']):.4f}], "
-          f"λ in [{min(events['lambda']):.4f}, {max(events['lambda']):.4f}]")
-    print(f"our parameter checksum after {args.updates} updates (sum of encoder, actor, critic, value): {checksum:.10g}")
+    print(
+        f"events: perturbations at updates {events['perturb_updates']} with α {events['perturb_alpha']}; "
+        f"awakening at update {events['awaken_update']}; β in [{min(events['beta']):.4f}, {max(events['beta']):.4f}], "
+        f"σ in [{min(events['sigma']):.4f}, {max(events['sigma']):.4f}], "
+        f"λ in [{min(events['lambda']):.4f}, {max(events['lambda']):.4f}]"
+    )
+    print(
+        f"our parameter checksum after {args.updates} updates (sum of encoder, actor, critic, value): {checksum:.10g}"
+    )
     if not events["perturb_updates"] or events["awaken_update"] is None:
         print("WARNING: the window lacks a perturbation or the awakening")
     return report, events
@@ -384,7 +388,7 @@ def compare_metaworld(path: Path, ref_mw, tasks: list[str]) -> list[str]:
                     if isinstance(their_value, (int, float)) and isinstance(our_value, (int, float))
                     else str(their_value).replace(" ", "") == str(our_value).replace(" ", ""))
             mark = "" if same else "   ≠"
-            print(f"{task:<14} {their_key:<32} {str(their_value):>24} {our_key:<30} {str(our_value):>24}{mark}")
+            print(f"{task:<14} {their_key:<32} {their_value!s:>24} {our_key:<30} {our_value!s:>24}{mark}")
             if not same:
                 problems.append(f"{task}: {their_key} = {their_value} vs {our_key} = {our_value}")
         problems += compare_mw_critic(ref_mw, ag)
@@ -444,10 +448,14 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden-dim", type=int, default=256)
     parser.add_argument("--feature-dim", type=int, default=50)
     parser.add_argument("--action-dim", type=int, default=6)
-    parser.add_argument("--schedule", default="linear(1.0,0.1,200)", help="σ schedule (agent steps), restarted at the awakening")
+    parser.add_argument(
+        "--schedule", default="linear(1.0,0.1,200)", help="σ schedule (agent steps), restarted at the awakening"
+    )
     parser.add_argument("--start-step", type=int, default=2100, help="agent step of the first update")
     parser.add_argument("--perturb-every", type=int, default=100, help="perturbation period, agent steps")
-    parser.add_argument("--awaken-after", type=int, default=0, help="updates into the window before the random phase ends")
+    parser.add_argument(
+        "--awaken-after", type=int, default=0, help="updates into the window before the random phase ends"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     parser.add_argument("--metaworld-tasks", default="coffee-push,soccer,sweep-into,assembly,disassemble,stick-pull",
@@ -468,7 +476,9 @@ def main(argv=None) -> int:
         print(f"\n=== {dtype}: {args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}")
         with (common.float64_mode() if dtype == "float64" else _Nothing()):
             report, _ = run_window(ref, args)
-        status |= common.finish(report, *TOLERANCES[dtype], title=f"largest differences, {dtype}")  # judged as set above
+        status |= common.finish(
+            report, *TOLERANCES[dtype], title=f"largest differences, {dtype}"
+        )  # judged as set above
     tasks = [t for t in args.metaworld_tasks.split(",") if t]
     if tasks:
         problems = compare_metaworld(Path(args.reference), ref["agents.drm_mw"], tasks)

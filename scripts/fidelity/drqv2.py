@@ -39,12 +39,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (puts this checkout's src/ on the path)
+import common
 
-import dormant.agents.drqv2  # noqa: E402
-from dormant.agents.drqv2 import DrQV2Agent  # noqa: E402
-from dormant.config import AgentConfig  # noqa: E402
-from dormant.nets import random_shift_grid_sample  # noqa: E402
+import dormant.agents.drqv2
+from dormant.agents.drqv2 import DrQV2Agent
+from dormant.config import AgentConfig
+from dormant.nets import random_shift_grid_sample
 
 REFERENCE = "github.com/facebookresearch/drqv2"
 COMMIT = "c0c650b76c6e5d22a7eb5f2edffd1440fe94f8ef"
@@ -146,7 +146,7 @@ def run_window(ref, args) -> common.Report:
         m_theirs = theirs.update(iter([common.batch_for_theirs(batch)]), step)
         rng_theirs = torch.get_rng_state()
         report.compare("rng_state", u, float(not torch.equal(rng_ours, rng_theirs)), 0.0)
-        m_ours = dict(zip(ours.METRICS, m_ours.tolist()))
+        m_ours = dict(zip(ours.METRICS, m_ours.tolist(), strict=True))
         for name, theirs_name in METRIC_NAMES.items():
             report.compare(f"loss/{name}", u, m_ours[name], m_theirs[theirs_name])
         common.compare_steps(report, u, tap_ours.take(), tap_theirs.take(), mapping)

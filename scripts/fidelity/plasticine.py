@@ -46,16 +46,17 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import git_head, import_reference, machine_block, max_diff, write_json  # noqa: E402
+from common import git_head, import_reference, machine_block, max_diff, write_json
 
-from dormant.plasticity.activations import CReLU, Fourier  # noqa: E402
-from dormant.plasticity.injection import Injected  # noqa: E402
-from dormant.plasticity.metrics import dormant_ratio, fau  # noqa: E402
-from dormant.plasticity.nap import project_weight_norms_, weight_norms  # noqa: E402
-from dormant.plasticity.rank import effective_rank, weight_difference  # noqa: E402
-from dormant.plasticity.regularisers import add_parseval_grad_, l2_init_penalty, parseval_penalty  # noqa: E402
-from dormant.plasticity.representation import srank  # noqa: E402
-from dormant.plasticity.trac import TRAC, erfi as our_erfi  # noqa: E402
+from dormant.plasticity.activations import CReLU, Fourier
+from dormant.plasticity.injection import Injected
+from dormant.plasticity.metrics import dormant_ratio, fau
+from dormant.plasticity.nap import project_weight_norms_, weight_norms
+from dormant.plasticity.rank import effective_rank, weight_difference
+from dormant.plasticity.regularisers import add_parseval_grad_, l2_init_penalty, parseval_penalty
+from dormant.plasticity.representation import srank
+from dormant.plasticity.trac import TRAC
+from dormant.plasticity.trac import erfi as our_erfi
 
 # This file is named like the reference's package: drop its folder from the path so that
 # ``import plasticine.utils`` finds the checkout's package, not this script.
@@ -131,13 +132,13 @@ def nap(ref, rows: dict) -> None:
     ours = copy.deepcopy(agent)
     projection = weight_norms(ours)
     with torch.no_grad():
-        for a, b in zip(agent.parameters(), ours.parameters()):
+        for a, b in zip(agent.parameters(), ours.parameters(), strict=True):
             noise = 0.3 * torch.randn_like(a)
             a.mul_(1.7).add_(noise)
             b.mul_(1.7).add_(noise)
     agent.plasticine_normalize_and_project()
     project_weight_norms_(projection)
-    rows["nap/parameters"] = max(max_diff(a, b) for a, b in zip(ours.parameters(), agent.parameters()))
+    rows["nap/parameters"] = max(max_diff(a, b) for a, b in zip(ours.parameters(), agent.parameters(), strict=True))
 
 
 class _TheirInjector(nn.Module):
@@ -174,8 +175,8 @@ def injection(ref, rows: dict) -> None:
             (net(x) - y).pow(2).mean().backward()
             opt.step()
         worst_out = max(worst_out, max_diff(ours(x), theirs(x)))
-        worst_grad = max(worst_grad, max(max_diff(a.grad, b.grad)
-                                         for a, b in zip(ours.fresh.parameters(), theirs.new_a.parameters())))
+        pairs = zip(ours.fresh.parameters(), theirs.new_a.parameters(), strict=True)
+        worst_grad = max(worst_grad, max(max_diff(a.grad, b.grad) for a, b in pairs))
     rows["injection/outputs_20_steps"] = worst_out
     rows["injection/fresh_head_grads"] = worst_grad
 
@@ -220,14 +221,15 @@ def _trac_window(ref, rows: dict, steps: int, synced: bool, variant: str) -> Non
                     opt.zero_grad()
                     (net(x) - y).pow(2).mean().backward()
                     opt.step()
-                p = max((max_diff(a, b) for a, b in zip(model.parameters(), theirs.parameters())), key=lambda d: d[0])
+                p = max((max_diff(a, b) for a, b in zip(model.parameters(), theirs.parameters(), strict=True)),
+                        key=lambda d: d[0])
                 worst_p = max(worst_p, p)
                 s = max_diff(our_trac.scale().item(), their_opt.state["_trac"]["s"].sum().item())
                 worst_s = max(worst_s, s)
                 largest_s = max(largest_s, our_trac.scale().item())
                 if synced:
                     with torch.no_grad():
-                        for a, b in zip(theirs.parameters(), model.parameters()):
+                        for a, b in zip(theirs.parameters(), model.parameters(), strict=True):
                             a.copy_(b)
                         for key in ("s", "variance", "sigma"):
                             their_opt.state["_trac"][key].copy_(our_trac.state[key])
@@ -271,8 +273,8 @@ def main() -> int:
     args = parser.parse_args()
     head = git_head(args.reference)
     print(f"reference at {head} (checked at {COMMIT}){'' if head == COMMIT else ': DIFFERENT COMMIT'}")
-    ref, _ = import_reference(args.reference, ["plasticine.utils", "plasticine.trac", "plasticine.ppo_continual_dmc_base",
-                                               "plasticine_metrics.metrics"])
+    ref, _ = import_reference(args.reference, ["plasticine.utils", "plasticine.trac",
+                                               "plasticine.ppo_continual_dmc_base", "plasticine_metrics.metrics"])
     torch.manual_seed(0)
     rows: dict[str, tuple[float, float]] = {}  # (max abs, max rel)
     printed: dict[str, tuple] = {}

@@ -144,7 +144,7 @@ def ours_update(agent: SACAgent, batch: dict, draws: list[np.ndarray], feed: Fed
     feed.queue = list(draws)
     out = agent.update(torch_batch(batch), 0)
     assert not feed.queue, "ours used fewer draws than were fed"
-    metrics = dict(zip(agent.METRICS, out.tolist()))
+    metrics = dict(zip(agent.METRICS, out.tolist(), strict=True))
     return {name: metrics[key] for name, key in METRIC_NAMES.items()}
 
 
@@ -171,7 +171,7 @@ def ours_run(updates: int = 200, seed: int = SEED, recycle_at: int = 100) -> dic
     batches, draws = make_problem(updates, seed)
     losses = []
     with FedNoise() as feed:
-        for k, (batch, eps) in enumerate(zip(batches, draws)):
+        for k, (batch, eps) in enumerate(zip(batches, draws, strict=True)):
             if k == recycle_at:
                 kill_neurons(agent, None)
             losses.append(ours_update(agent, batch, eps, feed))
@@ -324,7 +324,7 @@ class GradTap:
         original = agent._apply_gradients
 
         def tapped(gradients, variables, optimizer):
-            for g, v in zip(gradients, variables):
+            for g, v in zip(gradients, variables, strict=True):
                 self.grads[id(v)] = g.numpy()
             return original(gradients, variables, optimizer)
 
@@ -456,7 +456,7 @@ def recycle_both(tf, ours: SACAgent, theirs, mapping: dict, batch: dict) -> dict
     # align the two deviations kept by design, so that the rest of the window compares updates
     for n, (v, h) in target.items():
         v.assign(to_theirs(tensors[n].detach().numpy(), h))
-    for name, (variable, how) in online.items():
+    for name, (variable, _) in online.items():
         if name.endswith(".bias") and name != "log_alpha":
             opt = theirs._actor_optimizer if name.startswith("actor") else theirs._critic_optimizer
             state = (ours.actor_opt if name.startswith("actor") else ours.critic_opt).state[tensors[name]]
@@ -491,7 +491,7 @@ def compare(args) -> dict[str, Any]:
     by_id = {id(v): (name, how) for name, (v, how) in mapping.items()}
     tap = GradTap(theirs)
     with FedNoise() as ours_feed, TheirDraws(tf) as their_feed:
-        for k, (batch, eps_k) in enumerate(zip(batches, draws)):
+        for k, (batch, eps_k) in enumerate(zip(batches, draws, strict=True)):
             if k == args.recycle_at:
                 kill_neurons(ours, mapping)
             if args.adam_eps == "matched":  # Keras' ε before the bias correction = torch's ε_t after it
@@ -538,7 +538,9 @@ def time_updates(args) -> dict[str, Any]:
     theirs_b = [their_experience(tf, b) for b in batches]
     from tf_agents.utils import common
 
-    train = common.function(theirs.train)  # as ReDo's learner.Learner wraps the train step (agent.train alone is eager in TF2)
+    train = common.function(
+        theirs.train
+    )  # as ReDo's learner.Learner wraps the train step (agent.train alone is eager in TF2)
     for _ in range(3):  # warm-up (tracing)
         train(theirs_b[0])
         ours.update(ours_b[0], 0)
@@ -563,7 +565,7 @@ def time_updates(args) -> dict[str, Any]:
 def machine_block() -> dict[str, Any]:
     """The benchmarks' machine block (scripts/fidelity/common.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import common  # noqa: PLC0415  (here: importing it puts this checkout's src/ on the path)
+    import common
 
     return common.machine_block()
 
@@ -576,16 +578,23 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=200, help="updates compared (0: none)")
     parser.add_argument("--adam-eps", choices=("default", "matched"), default="default")
     parser.add_argument("--float64", action="store_true", help="both sides in float64 (rounding shrinks ~1e9×)")
-    parser.add_argument("--recycle-at", type=int, default=100, help="ReDo (τ = 0) on critic and actor after this update")
+    parser.add_argument(
+        "--recycle-at", type=int, default=100, help="ReDo (τ = 0) on critic and actor after this update"
+    )
     parser.add_argument("--time", type=int, default=0, help="rounds of the interleaved timing (0: none)")
     parser.add_argument("--json", help="write the results here (with the machine block)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     global NP_FLOAT
     NP_FLOAT = np.float64 if args.float64 else np.float32
-    result: dict[str, Any] = {"float64": args.float64, "references": {
-        "tensorflow/agents": "eb24cf5f93f99ed78261975cc61a7fc648febcd5",
-        "google/dopamine": "5873f5494ee0c2d7c016d0ab2ad530354fec59d0", "google-research/rigl": "d39fc7d46505cb3196cb1edeb32ed0b6dd44c0f9"}}
+    result: dict[str, Any] = {
+        "float64": args.float64,
+        "references": {
+            "tensorflow/agents": "eb24cf5f93f99ed78261975cc61a7fc648febcd5",
+            "google/dopamine": "5873f5494ee0c2d7c016d0ab2ad530354fec59d0",
+            "google-research/rigl": "d39fc7d46505cb3196cb1edeb32ed0b6dd44c0f9",
+        },
+    }
     if args.updates:
         result.update(compare(args))
         if not args.float64:

@@ -61,8 +61,9 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,7 +177,7 @@ def check_replay(replay_mod: Any, nstep: int, action_dim: int, seed: int, tmp: P
             random.choice = lambda seq, e=episodes[row]: e  # type: ignore[assignment]
             theirs._episode_fns, theirs._episodes = [episodes[row]], stored
             np.random.randint = lambda lo, hi, i=idx[row]: i - 1  # type: ignore[assignment]
-            for name, value in zip(names, theirs._sample()):
+            for name, value in zip(names, theirs._sample(), strict=True):
                 ours = np.asarray(batch[name][row])
                 if ours.shape != np.shape(value) or not np.allclose(ours, value, rtol=1e-6, atol=0):
                     raise SystemExit(f"replay row {row} (episode {episodes[row]}, idx {idx[row]}): {name} differs")
@@ -372,7 +373,7 @@ def one_update(ours: TACOAgent, theirs: Any, batch: dict[str, torch.Tensor], ste
     torch.manual_seed(seed)
     m = theirs.update(iter([their_tuple(batch)]), step)
     rng_theirs = torch.get_rng_state()
-    return dict(zip(ours.METRICS, vec.tolist())), m, rng_ours, rng_theirs
+    return dict(zip(ours.METRICS, vec.tolist(), strict=True)), m, rng_ours, rng_theirs
 
 
 def compare_act(report: Report, ours: TACOAgent, theirs: Any, ref_utils: Any, obs: np.ndarray, step: int,
@@ -491,7 +492,7 @@ def self_perturbed(args: argparse.Namespace) -> None:
         out = []
         for agent in agents:
             torch.manual_seed(args.seed * 100_003 + u)
-            out.append(dict(zip(agent.METRICS, agent.update(batch, args.first_step + 2 * u).tolist())))
+            out.append(dict(zip(agent.METRICS, agent.update(batch, args.first_step + 2 * u).tolist(), strict=True)))
         report.add("loss/", u, {k: (out[0][k], out[1][k]) for k in METRICS})
         a, b = our_tensors(agents[0]), our_tensors(agents[1])
         report.add("param/", u, {n: (a[n], b[n]) for n in a})
@@ -502,7 +503,7 @@ def self_perturbed(args: argparse.Namespace) -> None:
 def machine_block() -> dict[str, Any]:
     """The benchmarks' machine block (scripts/fidelity/common.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import common  # noqa: PLC0415  (here: importing it puts this checkout's src/ on the path)
+    import common
 
     return common.machine_block()
 
@@ -559,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     with float64_mode() if dtype == torch.float64 else contextlib.nullcontext():
         t0 = time.perf_counter()
-        report, summary = run(args, ref, dtype)
+        report, _summary = run(args, ref, dtype)
     report.table(f"{args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}, n = {args.nstep}, "
                  f"K = {K}, {args.dtype} ({time.perf_counter() - t0:.0f} s)")
     failed = report.failures(TOLERANCES[args.dtype])

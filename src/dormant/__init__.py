@@ -22,13 +22,22 @@ _WHERE = {
 }
 __all__ = sorted(_WHERE)
 
-if TYPE_CHECKING:
-    from dormant.api import Policy, RunLogs, evaluate, load_agent, load_logs, make_config, resume, train
-    from dormant.config import Config
-    from dormant.errors import ConfigError
-    from dormant.training.callbacks import Callback, EarlyStopping
-    from dormant.training.launch import RunResult
-    from dormant.training.trainer import NonFiniteLossError, Trainer
+if TYPE_CHECKING:  # the names above, for type checkers (redundant aliases mark re-exports)
+    from dormant.api import Policy as Policy
+    from dormant.api import RunLogs as RunLogs
+    from dormant.api import evaluate as evaluate
+    from dormant.api import load_agent as load_agent
+    from dormant.api import load_logs as load_logs
+    from dormant.api import make_config as make_config
+    from dormant.api import resume as resume
+    from dormant.api import train as train
+    from dormant.config import Config as Config
+    from dormant.errors import ConfigError as ConfigError
+    from dormant.training.callbacks import Callback as Callback
+    from dormant.training.callbacks import EarlyStopping as EarlyStopping
+    from dormant.training.launch import RunResult as RunResult
+    from dormant.training.trainer import NonFiniteLossError as NonFiniteLossError
+    from dormant.training.trainer import Trainer as Trainer
 
 
 def __getattr__(name: str) -> Any:

@@ -17,16 +17,17 @@ other way round.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dormant.config import Config, ConfigError, parse_overrides, resolve
 
 if TYPE_CHECKING:
-    from dormant.interfaces import Env, PlasticAgent
+    from dormant.interfaces import Agent, Env
     from dormant.training.callbacks import Callback
     from dormant.training.launch import RunResult
 
@@ -97,7 +98,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), **options
 def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto",
              seed: int | None = None) -> dict[str, Any]:
     """Evaluate a run's checkpoint (``dormant eval``): mean return, its std, length, success rate."""
-    from dormant.training.evaluation import evaluate_checkpoint, episodes_option
+    from dormant.training.evaluation import episodes_option, evaluate_checkpoint
 
     episodes = episodes_option(episodes)
     result = evaluate_checkpoint(run_dir, episodes=episodes, video=video, device=device, seed=seed)
@@ -160,9 +161,9 @@ def expected_columns(kind: str, config: dict[str, Any]) -> list[str]:
         return [*BASE_COLUMNS, "episode_reward_std"]
     if kind == "events":
         return list(EVENT_COLUMNS)
-    agent = config.get("agent") if isinstance(config.get("agent"), dict) else {}
-    env = config.get("env") if isinstance(config.get("env"), dict) else {}
-    log = config.get("log") if isinstance(config.get("log"), dict) else {}
+    agent = config["agent"] if isinstance(config.get("agent"), dict) else {}
+    env = config["env"] if isinstance(config.get("env"), dict) else {}
+    log = config["log"] if isinstance(config.get("log"), dict) else {}
     value_based = agent.get("name") in ("dqn", "drq_eps")
     nets = ["critic", *([] if value_based else ["actor"]), *(["encoder"] if env.get("obs") == "pixels" else [])]
     try:
@@ -183,7 +184,7 @@ def expected_columns(kind: str, config: dict[str, Any]) -> list[str]:
 class Policy:
     """A trained agent loaded from a checkpoint, acting with its mean action (no noise)."""
 
-    def __init__(self, agent: PlasticAgent, config: Config, frame: int):
+    def __init__(self, agent: Agent, config: Config, frame: int):
         self.agent, self.config, self.frame = agent, config, frame
 
     def act(self, observation: np.ndarray, proprio: np.ndarray | None = None) -> np.ndarray:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dormant.config import ConfigError, default_out, parse_overrides, resolve
-from dormant.errors import MissingExtraError
 from dormant.envs.rendering import RenderingUnavailable
+from dormant.errors import MissingExtraError
 from dormant.training.checkpoint import CheckpointError
 from dormant.training.exit_codes import EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_WRITE_FAILED
 from dormant.training.files import RunWriteError, describe_write_failure, is_write_failure
@@ -145,7 +146,7 @@ def options_help() -> str:
     root = config.Config()
     lines = ["options (key=value; dotted keys for sections; units are in the names: *_frames are",
              "simulator frames, *_steps agent steps, *_updates gradient updates):", ""]
-    sections: list[tuple[str, object]] = [("", root)]
+    sections: list[tuple[str, Any]] = [("", root)]  # the root and each dataclass section
     sections += [(f.name, getattr(root, f.name)) for f in dataclasses.fields(root)
                  if dataclasses.is_dataclass(getattr(root, f.name))]
     for name, node in sections:
@@ -166,7 +167,7 @@ def options_help() -> str:
 class _VersionAction(argparse.Action):
     """``--version``, worked out only when asked (from a checkout it runs git)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+    def __call__(self, parser, namespace, values, option_string=None):
         from dormant.version import version
 
         print(f"dormant {version()}")
@@ -259,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                      usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...] [--yes]",
                      epilog=SWEEP_HELP)
     sweep.add_argument("--yes", action="store_true",
-                       help="launch a grid of more than 1,000 runs (without it such a sweep is refused, saying its size)")
+                       help="launch a grid of more than 1,000 runs "
+                            "(without it such a sweep is refused, saying its size)")
     sweep.add_argument("overrides", nargs="*", metavar="key=value")
     sweep.set_defaults(func=cmd_sweep)
     report = _command(sub, "report", summary="a Markdown + HTML report of a sweep or of run directories",

@@ -8,7 +8,7 @@ each other.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 class ConfigError(ValueError):

@@ -40,7 +40,7 @@ class Schedule:
         return (1.0 - mix) * final1 + mix * final2
 
 
-    def value_tensor(self, step: "torch.Tensor") -> "torch.Tensor":
+    def value_tensor(self, step: torch.Tensor) -> torch.Tensor:
         """``value`` for a step held in a (device) tensor, without a host sync."""
         import torch
 

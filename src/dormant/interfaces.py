@@ -13,7 +13,8 @@ with ``isinstance`` in the tests, as they are ``runtime_checkable``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch

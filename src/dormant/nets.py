@@ -104,7 +104,13 @@ class ProprioFusionTrunk(nn.Module):
         return self.fusion(self.image(h[:, :self.image_dim]) + self.state(h[:, self.image_dim:]))
 
 
-class PixelEncoder(nn.Module):
+class Encoder(nn.Module):
+    """An observation encoder: what the heads read is ``repr_dim`` features per observation."""
+
+    repr_dim: int
+
+
+class PixelEncoder(Encoder):
     """Four 3×3 convs (stride 2, 1, 1, 1), 32 channels, no padding: 84² → 35²×32 (``arch``:
     another activation, GroupNorm before it)."""
 
@@ -125,7 +131,7 @@ class PixelEncoder(nn.Module):
         return h.flatten(1)
 
 
-class StateEncoder(nn.Module):
+class StateEncoder(Encoder):
     """Identity for proprioceptive vectors, so the same agent runs on states."""
 
     def __init__(self, obs_shape: tuple[int, ...]):
@@ -164,7 +170,8 @@ class Critic(nn.Module):
         if head_gain != 1.0:
             for layer in (*self.q1, *self.q2):
                 if isinstance(layer, nn.Linear):
-                    layer.orthogonal_gain = head_gain
+                    # a plain float that weight_init reads (torch types Module attributes as tensors or modules)
+                    layer.orthogonal_gain = head_gain  # type: ignore[assignment]
         self.apply(weight_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,7 +206,7 @@ def random_shift(x: torch.Tensor, pad: int = 4, shifts: torch.Tensor | None = No
     float). DrQ-v2 does the same crop with bilinear ``grid_sample`` on a grid that
     lands on pixel centres (tested equal). ``shifts`` (N×2, x then y) may be given.
     """
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     if shifts is None:
         shifts = torch.randint(0, 2 * pad + 1, (n, 2), device=x.device)
     shifts = shifts.long() - pad
@@ -212,7 +219,7 @@ def random_shift(x: torch.Tensor, pad: int = 4, shifts: torch.Tensor | None = No
 
 def random_shift_grid_sample(x: torch.Tensor, shifts: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """The reference formulation (bilinear grid_sample); kept to test `random_shift`."""
-    n, c, h, w = x.shape
+    n, _, h, _ = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     eps = 1.0 / (h + 2 * pad)
     arange = torch.linspace(-1.0 + eps, 1.0 - eps, h + 2 * pad, device=x.device, dtype=x.dtype)[:h]

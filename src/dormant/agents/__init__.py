@@ -59,6 +59,7 @@ def attach_methods(agent: PlasticAgent, cfg: Config) -> PlasticAgent:
     if p.optimizer == "kron":
         use_kron_(agent, lr=cfg.agent.lr, weight_decay=cfg.agent.weight_decay)
     every = [net for net in agent.networks() if any(True for _ in agent.networks()[net].parameters())]
+    # every built-in agent is a ModuleAgent, which declares `methods`; the PlasticAgent seam does not ask for it
     agent.methods = AgentMethods(  # type: ignore[attr-defined]
         agent, l2_init=p.l2_init, l2_init_nets=net_list(p.l2_init_nets) or every,
         parseval=p.parseval, parseval_s=p.parseval_s,

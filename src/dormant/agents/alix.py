@@ -33,7 +33,7 @@ from torch import nn
 
 from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig, ALIXConfig
-from dormant.nets import NetArch, weight_init
+from dormant.nets import Encoder, NetArch, weight_init
 
 
 def local_signal_mixing(x: torch.Tensor, s: float | torch.Tensor, max_shift: float = 2.0,
@@ -89,7 +89,7 @@ class _LearnS(torch.autograd.Function):
         return grad, (ctx.target - score).reshape(()), None, None, None
 
 
-class ALIXEncoder(nn.Module):
+class ALIXEncoder(Encoder):
     """DrQ-v2's conv encoder with a LIX layer after every conv + ReLU (active in training mode)."""
 
     def __init__(self, obs_shape: tuple[int, ...], cfg: ALIXConfig):
@@ -103,6 +103,7 @@ class ALIXEncoder(nn.Module):
         side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731 - same arithmetic as PixelEncoder
         self.repr_dim = 32 * side(height) * side(width)
         self.s = nn.Parameter(torch.tensor(float(cfg.s_init)))
+        self.nd: torch.Tensor
         self.register_buffer("nd", torch.zeros(()))  # mean log(1 + ND) at the last update
         self.apply(weight_init)
 
@@ -123,7 +124,8 @@ class ALIXEncoder(nn.Module):
 class ALIXAgent(DrQV2Agent):
     """DrQ-v2 with the ALIX encoder; the encoder runs LIX only inside ``augment_and_encode``."""
 
-    METRICS = DrQV2Agent.METRICS + ("alix_s", "alix_nd")
+    METRICS = (*DrQV2Agent.METRICS, "alix_s", "alix_nd")
+    encoder: ALIXEncoder
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
                  device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, alix: ALIXConfig | None = None,
@@ -136,16 +138,16 @@ class ALIXAgent(DrQV2Agent):
                          proprio_dim=proprio_dim, arch=arch)
         self.encoder.eval()  # no LIX outside the update (acting, evaluation, probes)
 
-    def make_encoder(self, obs_shape: tuple[int, ...]) -> nn.Module:
+    def make_encoder(self, obs_shape: tuple[int, ...]) -> ALIXEncoder:
         return ALIXEncoder(obs_shape, self.alix)
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer:
         """One Adam, two groups: the convs at the agent's rate (and weight decay), S at its own rate and
         betas, never decayed (it is a smoothing strength, not a weight)."""
         convs = [p for name, p in self.encoder.named_parameters() if name != "s"]
-        return torch.optim.Adam([{"params": convs, "weight_decay": self.cfg.weight_decay},
-                                 {"params": [self.encoder.s], "lr": self.alix.s_lr, "betas": (self.alix.s_beta1, 0.999)}],
-                                lr=self.cfg.lr)
+        groups = [{"params": convs, "weight_decay": self.cfg.weight_decay},
+                  {"params": [self.encoder.s], "lr": self.alix.s_lr, "betas": (self.alix.s_beta1, 0.999)}]
+        return torch.optim.Adam(groups, lr=self.cfg.lr)
 
     def augment_and_encode(self, batch: dict[str, torch.Tensor],
                            augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

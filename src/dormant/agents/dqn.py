@@ -83,7 +83,7 @@ class QNetwork(nn.Module):
             for width, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
                 block, channels = conv_block(channels, width, kernel, stride, arch, conv=SameConv2d, inplace=False)
                 layers.extend(block)
-            self.trunk = nn.Sequential(*layers, nn.Flatten())
+            self.trunk: nn.Module = nn.Sequential(*layers, nn.Flatten())
             with torch.no_grad():
                 width = self.trunk(torch.zeros(1, *obs_shape)).shape[1]
             fan_ins = [width]

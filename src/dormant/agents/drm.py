@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -30,7 +30,7 @@ from dormant.nets import PLAIN, NetArch, mlp, trunk, weight_init
 from dormant.plasticity.agent_surgery import perturbed_networks, shrink_perturb_agent_
 from dormant.training.clock import Periodic
 
-Number = float | torch.Tensor
+Number = TypeVar("Number", float, torch.Tensor)  # floats in, floats out; device tensors in, tensors out
 
 
 # --- the three formulas of β (floats or device tensors, elementwise) -------------------
@@ -78,9 +78,9 @@ class ValueNet(torch.nn.Module):
 
 
 class DrMAgent(DrQV2Agent):
-    METRICS = DrQV2Agent.METRICS + (
-        "dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
-        "perturb_alpha", "perturb_count")
+    METRICS = (*DrQV2Agent.METRICS,
+               "dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
+               "perturb_alpha", "perturb_count")
     METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
@@ -92,7 +92,7 @@ class DrMAgent(DrQV2Agent):
         self.dormant_tau, self.dormant_scoring = self.drm.dormant_tau, self.drm.dormant_scoring
         # β per actor layer is logged too: one column per nn.Linear, in forward order.
         self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
-        self.METRICS = self.METRICS + tuple(f"dormant_ratio/{name}" for name in self.beta_layers)
+        self.METRICS = (*self.METRICS, *(f"dormant_ratio/{name}" for name in self.beta_layers))
         self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
                               self.arch.get("value", PLAIN)).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -165,7 +165,7 @@ class DrMAgent(DrQV2Agent):
                    "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
         # after plasticity injection a head's layers are measured on its fresh part, under their names
         metrics.update({f"dormant_ratio/{name.replace('.fresh', '')}": count / size
-                        for name, count, size in zip(names, counts, sizes)})
+                        for name, count, size in zip(names, counts, sizes, strict=True)})
         if d.exploit:
             self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
                         else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))

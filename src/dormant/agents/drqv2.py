@@ -14,25 +14,35 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dormant.config import AgentConfig
-from dormant.nets import (
-    PLAIN, Actor, Critic, NetArch, PixelEncoder, StateEncoder, normal_log_prob, random_shift, sample_action,
-    weight_init,
-)
 from dormant.agents.intrinsic import make_intrinsic
 from dormant.agents.module_agent import ModuleAgent, weights_fixed
-from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
+from dormant.config import AgentConfig
 from dormant.exploration import parse_schedule
+from dormant.nets import (
+    PLAIN,
+    Actor,
+    Critic,
+    Encoder,
+    NetArch,
+    PixelEncoder,
+    StateEncoder,
+    normal_log_prob,
+    random_shift,
+    sample_action,
+    weight_init,
+)
+from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_tensors
 
 
 class DrQV2Agent(ModuleAgent):
-    METRICS = (
+    METRICS: tuple[str, ...] = (
         "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
         "actor_loss", "actor_logprob", "actor_ent", "stddev", "critic_fau",
     )
@@ -41,7 +51,7 @@ class DrQV2Agent(ModuleAgent):
     # every agent. DrM sets these from its configuration; one method computes β for both.
     dormant_tau: float = 0.025
     dormant_scoring: str = "post_activation"
-    init_fn = staticmethod(weight_init)  # what a fresh draw of any of its networks uses
+    init_fn: Callable[[torch.nn.Module], None] = staticmethod(weight_init)  # what a fresh draw of its networks uses
     replay_horizon: int = 0  # K-step extras the replay adds to a batch (TACO sets K); 0: none
     critic_head_gain: float = 1.0  # orthogonal gain of the Q heads' Linears (ALIX: √2)
 
@@ -55,10 +65,11 @@ class DrQV2Agent(ModuleAgent):
         self.action_dim = action_dim
         self.pixels = pixels
         self.stddev_schedule = parse_schedule(cfg.stddev_schedule)
-        self.encoder = self.make_encoder(obs_shape).to(device)
+        encoder = self.make_encoder(obs_shape).to(device)
+        self.encoder: torch.nn.Module = encoder
         # Heads read h = concat(encoder(obs), proprio) when proprioception is fused in.
         self.proprio_dim = proprio_dim
-        self.repr_dim = repr_dim = self.encoder.repr_dim + proprio_dim
+        self.repr_dim = repr_dim = encoder.repr_dim + proprio_dim
         self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
                            arch=self.arch.get("actor", PLAIN)).to(device)
         self.critic = self.make_critic(repr_dim).to(device)
@@ -67,20 +78,21 @@ class DrQV2Agent(ModuleAgent):
         self.encoder_opt = self.make_encoder_optimizer()
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self._encode = self.encoder
-        self._actor_fwd = self.actor
-        self._critic_fwd = self.critic
-        self._target_fwd = self.critic_target
+        # the forward passes an update runs (compiled with agent.compile)
+        self._encode: Callable[..., Any] = self.encoder
+        self._actor_fwd: Callable[..., Any] = self.actor
+        self._critic_fwd: Callable[..., Any] = self.critic
+        self._target_fwd: Callable[..., Any] = self.critic_target
         self._critic_units = ActiveUnitCounter(self.critic)  # critic FAU during its update
         self.intrinsic = make_intrinsic(cfg.intrinsic, obs_shape, pixels=pixels, lr=cfg.lr)
         if self.intrinsic is not None:
             self.intrinsic.to(device)
-            self.METRICS = type(self).METRICS + ("intrinsic_reward",)
+            self.METRICS = (*type(self).METRICS, "intrinsic_reward")
         if cfg.compile:
             self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
                 torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
 
-    def make_encoder(self, obs_shape: tuple[int, ...]) -> torch.nn.Module:
+    def make_encoder(self, obs_shape: tuple[int, ...]) -> Encoder:
         """The observation encoder: DrQ-v2's conv net for pixels, the identity for states (ALIX replaces it)."""
         return PixelEncoder(obs_shape, self.arch.get("encoder", PLAIN)) if self.pixels else StateEncoder(obs_shape)
 
@@ -143,7 +155,8 @@ class DrQV2Agent(ModuleAgent):
         if len(observations) == 1 or (not eval_mode and min(steps) < self.cfg.num_expl_steps):
             return super().act_many(observations, steps, eval_mode, proprios)
         obs_t = torch.as_tensor(np.stack(observations), device=self.device)
-        proprio_t = None if not proprios or proprios[0] is None else torch.as_tensor(np.stack(proprios), device=self.device)
+        fused = [p for p in proprios or () if p is not None]  # all or none of them
+        proprio_t = torch.as_tensor(np.stack(fused), device=self.device) if fused else None
         with self._autocast():
             mean = self._actor_fwd(self._features(obs_t, proprio_t)).float()
         if not eval_mode:
@@ -202,7 +215,7 @@ class DrQV2Agent(ModuleAgent):
         return {"critic_loss": loss.detach(), "critic_q1": q1.detach().mean(),
                 "critic_q2": q2.detach().mean(), "critic_target_q": target_q.mean(), "critic_fau": critic_fau}
 
-    def update_actor(self, h: torch.Tensor, std: float) -> dict[str, torch.Tensor]:
+    def update_actor(self, h: torch.Tensor, std: float | torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
             mean = self._actor_fwd(h).float()
             action = sample_action(mean, std, self.cfg.stddev_clip)
@@ -223,9 +236,10 @@ class DrQV2Agent(ModuleAgent):
         """target ← τ·θ + (1 − τ)·target, rounded as the reference rounds it (a ``lerp``
         is the same average but differs in the last bit, which then grows through Adam)."""
         tau = self.cfg.critic_target_tau
-        target = list(self.critic_target.parameters())
+        target: list[torch.Tensor] = list(self.critic_target.parameters())
+        online: list[torch.Tensor] = list(self.critic.parameters())
         torch._foreach_mul_(target, 1.0 - tau)
-        torch._foreach_add_(target, torch._foreach_mul(list(self.critic.parameters()), tau))
+        torch._foreach_add_(target, torch._foreach_mul(online, tau))
 
     def before_learning(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """Hook between encoding and the critic update (DrM: dormant ratio, awakening, V)."""

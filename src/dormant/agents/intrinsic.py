@@ -66,6 +66,9 @@ class FrameDiffReward(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.count: torch.Tensor  # running statistics of r_i, in float64
+        self.mean: torch.Tensor
+        self.m2: torch.Tensor
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("m2", torch.zeros((), dtype=torch.float64))

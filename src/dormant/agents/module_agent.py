@@ -12,12 +12,16 @@ plasticity injection changed (``injected``) are checkpointed here too.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 
 from dormant.plasticity.injection import restore_injections_
+
+if TYPE_CHECKING:
+    from dormant.interfaces import PlasticAgent
 
 
 @contextlib.contextmanager
@@ -38,7 +42,7 @@ def weights_fixed(module: torch.nn.Module) -> Iterator[None]:
 class ModuleAgent:
     device: torch.device
     methods: Any = None  # plasticity.agent_methods.AgentMethods, attached by make_agent
-    injected: list[str] = []  # heads changed by plasticity injection (``critic.q1`` …), rebuilt on load
+    injected: Sequence[str] = ()  # heads changed by plasticity injection (``critic.q1`` …), rebuilt on load
 
     def _modules(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -51,7 +55,7 @@ class ModuleAgent:
         """Actions for several environments (environment workers), observation ``i`` at agent
         step ``steps[i]``: here one ``act`` each, in order; agents may batch it."""
         proprios = proprios or [None] * len(observations)
-        return [self.act(o, s, eval_mode, proprio=p) for o, s, p in zip(observations, steps, proprios)]
+        return [self.act(o, s, eval_mode, proprio=p) for o, s, p in zip(observations, steps, proprios, strict=True)]
 
     def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> dict[str, torch.Tensor]:
         """The sampled numpy batch on the agent's device (pinned, asynchronous copies on CUDA);
@@ -96,7 +100,8 @@ class ModuleAgent:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("plasticity_injected") and not self.injected:
-            restore_injections_(self, state["plasticity_injected"])  # the structure, before the values
+            # every concrete ModuleAgent is a PlasticAgent (tests/test_architecture.py checks them)
+            restore_injections_(cast("PlasticAgent", self), state["plasticity_injected"])  # the structure first
         modules = self._modules()
         missing = set(modules) - set(state)
         if missing:

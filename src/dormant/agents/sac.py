@@ -196,8 +196,8 @@ class SACAgent(ModuleAgent):
     def update_critic(self, h, action, reward, discount, next_h) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             next_action, next_log_prob = squashed_gaussian(*self.actor.dist(next_h))
-            target = soft_target(self.reward_scale * reward, discount, *self.critic_target(next_h, next_action),
-                                 next_log_prob, self.alpha)
+            next_q1, next_q2 = self.critic_target(next_h, next_action)
+            target = soft_target(self.reward_scale * reward, discount, next_q1, next_q2, next_log_prob, self.alpha)
         with self._critic_units:
             q1, q2 = self.critic(h, action)
         loss = 0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target))  # J_Q = E[½(Q − y)²] for each Q

@@ -132,7 +132,9 @@ class TACOHeads(nn.Module):
 class TACOAgent(DrQV2Agent):
     """DrQ-v2 with latent actions in the critic and TACO's three auxiliary terms after each update."""
 
-    METRICS = DrQV2Agent.METRICS + ("taco_loss", "taco_curl_loss", "taco_reward_loss")
+    METRICS = (*DrQV2Agent.METRICS, "taco_loss", "taco_curl_loss", "taco_reward_loss")
+    critic: LatentActionCritic
+    critic_target: LatentActionCritic
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
                  device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, taco: TACOConfig | None = None,
@@ -150,7 +152,7 @@ class TACOAgent(DrQV2Agent):
         params = [*self.encoder.parameters(), *self.critic.action_encoder.parameters(), *self.taco.parameters()]
         self.taco_opt = torch.optim.Adam(params, lr=cfg.lr)
 
-    def make_critic(self, repr_dim: int) -> nn.Module:
+    def make_critic(self, repr_dim: int) -> LatentActionCritic:
         cfg = self.cfg
         return LatentActionCritic(repr_dim, self.action_dim, self.latent_dim, cfg.feature_dim, cfg.hidden_dim,
                                   self.proprio_dim, action_hidden_dim=self.taco_cfg.action_hidden_dim,

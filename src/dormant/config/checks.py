@@ -8,15 +8,26 @@ from __future__ import annotations
 import math
 import os
 
+from dormant.config.checks_methods import check_net_owner, validate_continual, validate_plasticity_methods
 from dormant.config.schema import (
-    DISCRETE_AGENTS, MAX_ACTION_REPEAT, MAX_FRAME_STACK, MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, MIN_IMAGE_SIZE, REDO_NETS, Config,
-    diagnostics_taus, frame_list, net_list, redo_nets,
+    DISCRETE_AGENTS,
+    MAX_ACTION_REPEAT,
+    MAX_FRAME_STACK,
+    MAX_IMAGE_SIZE,
+    MAX_SEED,
+    MAX_WORKERS,
+    MIN_IMAGE_SIZE,
+    REDO_NETS,
+    Config,
+    diagnostics_taus,
+    frame_list,
+    net_list,
+    redo_nets,
 )
 from dormant.envs.background import scan
 from dormant.errors import ConfigError, check_choice, closest
 from dormant.exploration import parse_schedule
 from dormant.plasticity.replay_ratio import parse_replay_ratio
-from dormant.config.checks_methods import check_net_owner, validate_continual, validate_plasticity_methods
 
 __all__ = ["check_choice", "validate"]  # check_choice lives in errors.py (the task registry uses it too)
 
@@ -58,16 +69,17 @@ def validate(cfg: Config) -> None:
     for key, value in {"drm.fixed_alpha": d.fixed_alpha, "drm.fixed_lambda": d.fixed_lambda}.items():
         if value > 1.0 or (value < 0.0 and value != -1.0):
             raise ConfigError(f"{key} must be -1 (guided by β) or in [0, 1], got {value}")
-    for key, value in {"drm.perturb_every_frames": d.perturb_every_frames, "drm.awaken_temperature": d.awaken_temperature,
+    for key, value in {"drm.perturb_every_frames": d.perturb_every_frames,
+                       "drm.awaken_temperature": d.awaken_temperature,
                        "drm.exploit_temperature": d.exploit_temperature, "drm.perturb_rate": d.perturb_rate}.items():
         if value <= 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
-    for key, value, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
+    for key, choice, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
                                 ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
                                 ("drm.before_awaken", d.before_awaken, ("dormant", "max")),
                                 ("drm.dormant_scoring", d.dormant_scoring, ("post_activation", "pre_activation"))):
-        if value not in choices:
-            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+        if choice not in choices:
+            raise ConfigError(f"{key}={choice!r}{closest(choice, choices)}; valid: {', '.join(choices)}")
     if not 0.0 <= cfg.agent.critic_dropout < 1.0:
         raise ConfigError(f"agent.critic_dropout must be in [0, 1), got {cfg.agent.critic_dropout}")
     if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
@@ -126,11 +138,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
     if cfg.agent.intrinsic == "frame_diff" and (cfg.env.obs != "pixels" or cfg.env.frame_stack < 2):
         raise ConfigError("agent.intrinsic=frame_diff compares the first and last stacked frames: it needs "
-                          f"obs=pixels and env.frame_stack ≥ 2 (have obs={cfg.env.obs}, frame_stack={cfg.env.frame_stack})")
+                          f"obs=pixels and env.frame_stack ≥ 2 (have obs={cfg.env.obs}, "
+                          f"frame_stack={cfg.env.frame_stack})")
     if cfg.agent.augment_switch_frame < 0:
         raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
     if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":
-        raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); states are never shifted")
+        raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); "
+                          "states are never shifted")
     if cfg.agent.weight_decay < 0 or not math.isfinite(cfg.agent.weight_decay):
         raise ConfigError(f"agent.weight_decay must be ≥ 0, got {cfg.agent.weight_decay}")
     if cfg.agent.name == "sac":
@@ -244,10 +258,10 @@ def _validate_plasticity(cfg: Config) -> None:
                           "e.g. 0,0.1")
     if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
         raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
-    for key, value, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
+    for key, choice, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
                                 ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear"))):
-        if value not in choices:
-            raise ConfigError(f"{key}={value!r}{closest(value, choices)}; valid: {', '.join(choices)}")
+        if choice not in choices:
+            raise ConfigError(f"{key}={choice!r}{closest(choice, choices)}; valid: {', '.join(choices)}")
     frames = {}
     for key in ("plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames"):
         text = getattr(p, key.split(".")[1])
@@ -260,7 +274,8 @@ def _validate_plasticity(cfg: Config) -> None:
     for key in ("plasticity.reset_nets", "plasticity.shrink_perturb_nets"):
         for net in net_list(getattr(p, key.split(".")[1])):
             if net not in REDO_NETS:
-                raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}")
+                raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; "
+                                  f"valid: {', '.join(REDO_NETS)}")
             check_net_owner(key, net, cfg.agent.name)
     nets = redo_nets(cfg)
     redo = p.redo or bool(frames["plasticity.redo_at_frames"])

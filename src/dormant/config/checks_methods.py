@@ -76,7 +76,8 @@ def validate_plasticity_methods(cfg: Config) -> None:
                                   "(convolutions included); name critic")
     both = sorted(set(arch["crelu"]) & set(arch["fourier"]))
     if both:
-        raise ConfigError(f"plasticity.crelu and plasticity.fourier both name {', '.join(both)}: a network has one activation")
+        raise ConfigError(f"plasticity.crelu and plasticity.fourier both name {', '.join(both)}: "
+                          "a network has one activation")
     check_choice("plasticity.concat_width", p.concat_width, ("half", "full"))
     lists = {key: net_list(getattr(p, key)) for key in ("l2_init_nets", "parseval_nets", "inject_nets")}
     for key, nets in lists.items():
@@ -95,9 +96,8 @@ def validate_plasticity_methods(cfg: Config) -> None:
     if "encoder" in lists["parseval_nets"]:
         raise ConfigError("plasticity.parseval_nets=encoder: the conv encoder has no hidden Linear layer to regularise")
     check_choice("plasticity.optimizer", p.optimizer, ("adam", "trac", "kron"))
-    if p.optimizer == "kron":
-        if importlib.util.find_spec("kron_torch") is None:
-            raise ConfigError("plasticity.optimizer=kron needs the kron-torch package: pip install kron-torch")
+    if p.optimizer == "kron" and importlib.util.find_spec("kron_torch") is None:
+        raise ConfigError("plasticity.optimizer=kron needs the kron-torch package: pip install kron-torch")
     if p.inject_at_frame < 0:
         raise ConfigError(f"plasticity.inject_at_frame must be ≥ 0 (0: never), got {p.inject_at_frame}")
     if p.inject_at_frame and "encoder" in lists["inject_nets"]:
@@ -110,7 +110,8 @@ def validate_plasticity_methods(cfg: Config) -> None:
         for net in redo_nets(cfg):
             if net in arch["fourier"]:
                 raise ConfigError(f"plasticity.redo_nets={net} with plasticity.fourier={net}: ReDo keeps the output "
-                                  "unchanged only for units whose output is ≈ 0, and a Fourier unit outputs (0, 1) there")
+                                  "unchanged only for units whose output is ≈ 0, and a Fourier unit outputs (0, 1) "
+                                  "there")
             if net in arch["layernorm"] or net in arch["nap"]:
                 raise ConfigError(f"plasticity.redo_nets={net}: ReDo cannot trace through the LayerNorm that "
                                   f"plasticity.layernorm/nap put in {net}; recycle other networks")

@@ -14,15 +14,29 @@ from typing import Any
 
 from dormant.config.budget import cap_budget
 from dormant.config.checks import validate
-from dormant.config.schema import AGENT_FAMILY, AGENT_PRESETS, AGENT_SECTIONS, AGENTS, LEGACY_VALUES, OBS_KINDS, PRESETS, SHORTHANDS, STATE_PRESET, Config, field_paths
+from dormant.config.schema import (
+    AGENT_FAMILY,
+    AGENT_PRESETS,
+    AGENT_SECTIONS,
+    AGENTS,
+    LEGACY_VALUES,
+    OBS_KINDS,
+    PRESETS,
+    SHORTHANDS,
+    STATE_PRESET,
+    Config,
+    field_paths,
+)
 from dormant.envs import check_obs, check_task, check_task_name, require_suite, task_preset
 from dormant.envs.continual import canonical_task
 from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
+
 def _convert(key: str, raw: Any, kind: type) -> Any:
     if not isinstance(raw, str):  # from Python: the checks a string gets (finite, in range), by its text
-        if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)) and not (
-                kind is float and not math.isfinite(raw)) and not (kind is int and abs(raw) > 2**63 - 1):
+        if (isinstance(raw, kind) and not (kind is int and isinstance(raw, bool))
+                and not (isinstance(raw, float) and not math.isfinite(raw))
+                and not (isinstance(raw, int) and abs(raw) > 2**63 - 1)):
             return raw
         raw = str(raw)
     text = raw.strip()
@@ -43,10 +57,10 @@ def _convert(key: str, raw: Any, kind: type) -> Any:
                 raise ConfigError(f"{key}={raw!r}: out of range (at most 2⁶³ − 1 in size)")
             return int(number)
         if kind is float:
-            number = float(text.replace("_", ""))
-            if not math.isfinite(number):
+            value = float(text.replace("_", ""))
+            if not math.isfinite(value):
                 raise ValueError
-            return number
+            return value
         return text
     except ConfigError:
         raise
@@ -119,8 +133,12 @@ def resolve(overrides: typing.Mapping[str, Any]) -> Config:
     layers: list[typing.Mapping[str, Any]] = [task_preset(task, agent), AGENT_PRESETS.get(agent, {})]
     if preset:
         for section, owner in AGENT_SECTIONS.items():
-            if AGENT_FAMILY.get(agent, agent) != owner and any(key.startswith(section + ".") for key in PRESETS[preset]):
-                raise ConfigError(f"preset={preset} sets {section}.* options: it needs agent={owner} (agent is {agent!r})")
+            if AGENT_FAMILY.get(agent, agent) != owner and any(
+                key.startswith(section + ".") for key in PRESETS[preset]
+            ):
+                raise ConfigError(
+                    f"preset={preset} sets {section}.* options: it needs agent={owner} (agent is {agent!r})"
+                )
         layers.append(PRESETS[preset])
     if obs == "states":
         layers.append(STATE_PRESET)

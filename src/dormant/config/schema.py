@@ -27,6 +27,7 @@ import yaml
 
 from dormant.config.dqn_presets import DQN_PRESETS
 
+
 @dataclass
 class EnvConfig:
     obs: str = "pixels"  # "pixels" (84×84 renders) or "states" (proprioceptive vector)
@@ -158,7 +159,7 @@ class DQNConfig:
 
 @dataclass
 class AtariConfig:
-    """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari.py)."""
+    """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari/ale.py)."""
 
     sticky_actions: float = 0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
     noop_max: int = 0  # > 0: each episode starts with U{noop_min, …, noop_max} no-op frames (Dopamine's DQN runner: 0; the drq_eps preset: 29, its Atari-100k runner's U{0, …, 29})
@@ -364,7 +365,7 @@ def field_docs(cls: type) -> dict[str, str]:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _type_hints(cls: type) -> dict[str, Any]:
     """A dataclass's resolved annotations (resolving them is slow; set_field asks for every option)."""
     return typing.get_type_hints(cls)
@@ -372,10 +373,11 @@ def _type_hints(cls: type) -> dict[str, Any]:
 
 def field_paths(node: Any = None, prefix: str = "") -> dict[str, type]:
     """Every settable dotted key and its type (a fresh dict; the layout is computed once per class)."""
-    return {f"{prefix}{key}": kind for key, kind in _paths_of(Config if node is None else type(node))}
+    cls: type = Config if node is None else type(node)  # plain `type`: mypy takes a dataclass for unhashable
+    return {f"{prefix}{key}": kind for key, kind in _paths_of(cls)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _paths_of(cls: type) -> tuple[tuple[str, type], ...]:
     """The dotted keys of a dataclass, sections (fields whose type is a dataclass) opened.
     Cached: every ``set_field`` needs them, and a big sweep resolves thousands of configs."""

@@ -12,8 +12,22 @@ from __future__ import annotations
 from dormant.envs import adroit, atari, dmc, gym, metaworld
 from dormant.envs.base import FrameStack, GymnasiumTask, TimeStep
 from dormant.envs.registry import (
-    BUILT_IN, ENTRY_POINT_GROUP, Suite, check_obs, check_task, check_task_name, get_suite, make_env, register_suite,
-    require_suite, split_task, suite_names, task_listing, task_names, task_preset, unregister_suite,
+    BUILT_IN,
+    ENTRY_POINT_GROUP,
+    Suite,
+    check_obs,
+    check_task,
+    check_task_name,
+    get_suite,
+    make_env,
+    register_suite,
+    require_suite,
+    split_task,
+    suite_names,
+    task_listing,
+    task_names,
+    task_preset,
+    unregister_suite,
 )
 from dormant.errors import MissingSuiteError
 
@@ -22,6 +36,25 @@ for _module in (dmc, metaworld, adroit, gym, atari):
 
 SUITES = BUILT_IN
 
-__all__ = ["ENTRY_POINT_GROUP", "FrameStack", "GymnasiumTask", "MissingSuiteError", "SUITES", "Suite", "TimeStep",
-           "check_obs", "check_task", "check_task_name", "get_suite", "make_env", "register_suite", "require_suite",
-           "split_task", "suite_names", "task_listing", "task_names", "task_preset", "unregister_suite"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "SUITES",
+    "FrameStack",
+    "GymnasiumTask",
+    "MissingSuiteError",
+    "Suite",
+    "TimeStep",
+    "check_obs",
+    "check_task",
+    "check_task_name",
+    "get_suite",
+    "make_env",
+    "register_suite",
+    "require_suite",
+    "split_task",
+    "suite_names",
+    "task_listing",
+    "task_names",
+    "task_preset",
+    "unregister_suite",
+]

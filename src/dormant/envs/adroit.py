@@ -18,7 +18,8 @@ the hand's 24 joint positions, as the DrM reference runs the older `mj_envs` sui
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

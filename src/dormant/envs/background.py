@@ -89,7 +89,7 @@ def _resize(frame: np.ndarray, size: int) -> np.ndarray:
     frame = frame[..., :3]  # drop an alpha channel
     if frame.shape[:2] == (size, size):
         return np.ascontiguousarray(frame, dtype=np.uint8)
-    return np.asarray(Image.fromarray(frame.astype(np.uint8)).resize((size, size), Image.BILINEAR))
+    return np.asarray(Image.fromarray(frame.astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def _frames_of(path: Path) -> Any:
@@ -111,7 +111,7 @@ def load_clip(path: Path, size: int, limit: int | None = None) -> np.ndarray:
             frames.append(_resize(frame, size))
             if limit is not None and len(frames) >= limit:
                 break
-    except Exception as err:  # noqa: BLE001 - any decoder failure means the same thing here
+    except Exception as err:
         raise ConfigError(f"env.background: cannot decode {path}: {err}") from None
     if not frames:
         raise ConfigError(f"env.background: {path} has no frames")

@@ -17,7 +17,8 @@ trainer's side (switches, evaluation of earlier tasks) is ``training/continual.p
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -125,6 +126,13 @@ class TaskSequenceEnv:
     ``rng_state`` holds all of them. Frames and observations come out permuted (``permute``);
     ``render`` shows the scene as it is.
     """
+
+    obs_shape: tuple[int, ...]  # these six: phase 0's env's, copied in __init__
+    frame_shape: tuple[int, ...]
+    frame_dtype: np.dtype
+    action_dim: int
+    proprio_dim: int
+    has_success: bool
 
     def __init__(self, tasks: Sequence[str], make_one: Callable[[str, int], Any], *, seed: int,
                  permute: bool = False, keep: bool = False):

@@ -258,7 +258,10 @@ class DMCEnv:
 
 
 def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = rng.get_state()
+    state = rng.get_state(legacy=True)
+    if not isinstance(state, tuple):  # a dict only for another bit generator than the MT19937 dm_control uses
+        raise TypeError(f"expected an MT19937 RandomState, got {state.get('bit_generator')}")
+    name, keys, pos, has_gauss, cached = state
     return {"name": name, "keys": keys.tolist(), "pos": int(pos),
             "has_gauss": int(has_gauss), "cached": float(cached)}
 

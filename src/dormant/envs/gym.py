@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from dormant.envs.base import GymnasiumTask, close_at_exit
-from dormant.envs.registry import Suite, add_env_adapter
 from dormant.envs.episodes import check_replay_holds_an_episode
+from dormant.envs.registry import Suite, add_env_adapter
 from dormant.errors import ConfigError, closest
 
 NEED_BOX = "the continuous-action agents (drqv2, drm, alix, taco, sac) need a continuous Box action space"
@@ -126,7 +126,8 @@ def build(name: str, *, pixels: bool, discrete: bool = False) -> tuple[Any, bool
         raise ConfigError(f"task={task}: obs=pixels needs render_mode='rgb_array', and this env offers "
                           f"{modes or 'no render mode'}; use obs=states, or give it an rgb_array render()")
     try:
-        env = gym.make(spec, **({"render_mode": "rgb_array"} if (pixels or (modes and renders)) else {}))
+        kwargs: dict[str, Any] = {"render_mode": "rgb_array"} if (pixels or (modes and renders)) else {}
+        env = gym.make(spec, **kwargs)
     except Exception as err:  # the user's constructor: any failure is the configuration's
         raise ConfigError(f"task={task}: building the environment failed ({type(err).__name__}: {err})") from err
     return checked(env, task, pixels=pixels, discrete=discrete), env.render_mode == "rgb_array"
@@ -186,7 +187,7 @@ class GymEnv(GymnasiumTask):
         self._rendered = self._closed = False
         if self._pixels:
             self.frame_shape: tuple[int, ...] = (3, image_size, image_size)
-            self.frame_dtype = np.dtype(np.uint8)
+            self.frame_dtype: np.dtype = np.dtype(np.uint8)
         else:
             self.frame_shape = (int(np.prod(env.observation_space.shape)),)
             self.frame_dtype = np.dtype(np.float32)

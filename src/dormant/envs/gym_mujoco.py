@@ -16,8 +16,9 @@ the reward transform (scale, sparse, correction).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class GymMujocoEnv(GymnasiumTask):
         if proprio and spec.proprio_qpos is None:
             raise ValueError(f"{name}: this suite has no proprioception to fuse (env.proprio=true)")
         # Looked up once: reading the proprioception is then one indexing per step.
-        self._proprio_qpos = spec.proprio_qpos(model) if proprio else None
+        self._proprio_qpos = spec.proprio_qpos(model) if proprio and spec.proprio_qpos else None
         self.proprio_dim = 0 if self._proprio_qpos is None else len(self._proprio_qpos)
         self._success_steps = 0
         self.frame_shape = (3, image_size, image_size)

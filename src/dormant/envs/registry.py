@@ -19,8 +19,9 @@ import copy
 import dataclasses
 import importlib.metadata
 import importlib.util
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

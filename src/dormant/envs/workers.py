@@ -19,14 +19,16 @@ pipe (and, on Linux, on the parent-death signal).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import multiprocessing as mp
 import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,10 +73,8 @@ class SingleEnv:
 
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):  # without it, the closed pipe still ends the worker
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass  # the closed pipe still ends the worker
 
 
 def _views(shm: SharedMemory, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,18 +97,20 @@ def _worker(conn: Connection, cfg: Any, seed: int) -> None:
     _die_with_parent()
     env = shm = obs_view = frame_view = None
     try:
+        from dormant.envs.continual import TaskSequenceEnv
         from dormant.envs.registry import make_env, needs_gl
         from dormant.envs.rendering import configure_rendering
 
         configure_rendering(needs_gl(cfg))
         env = make_env(cfg, seed=seed)
-        spec = {key: getattr(env, key, 0) for key in SPEC_KEYS}
+        spec: dict[str, Any] = {key: getattr(env, key, 0) for key in SPEC_KEYS}
         spec["frame_dtype"] = np.dtype(spec["frame_dtype"]).str
         conn.send(("ok", spec))
         shm = SharedMemory(name=conn.recv())  # created (and later unlinked) by the trainer
         obs_view, frame_view = _views(shm, spec)
 
         def reply(ts: TimeStep) -> None:
+            assert obs_view is not None and frame_view is not None  # set above; cleared only on the way out
             if ts.observation.dtype != obs_view.dtype:
                 raise TypeError(f"observation dtype {ts.observation.dtype} differs from the frames' {obs_view.dtype}")
             obs_view[...] = ts.observation
@@ -127,6 +129,8 @@ def _worker(conn: Connection, cfg: Any, seed: int) -> None:
             elif command == "restore":
                 reply(env.restore_episode(*args))
             elif command == "phase":
+                if not isinstance(env, TaskSequenceEnv):
+                    raise TypeError(f"a phase switch sent to the env of a run without phases ({type(env).__name__})")
                 env.set_phase(args)
                 conn.send(("ok", None))
             else:
@@ -134,10 +138,8 @@ def _worker(conn: Connection, cfg: Any, seed: int) -> None:
     except (EOFError, KeyboardInterrupt):
         pass  # the trainer is gone
     except BaseException:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             conn.send(("error", traceback.format_exc()))
-        except (OSError, ValueError):
-            pass
     finally:
         if env is not None:
             env.close()
@@ -241,10 +243,8 @@ class EnvWorkers:
         self._closed = True
         atexit.unregister(self.close)
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 conn.send(("close", None))
-            except (OSError, ValueError):
-                pass
         for proc in self._procs:
             proc.join(timeout=10)
             if proc.is_alive():

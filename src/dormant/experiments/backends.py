@@ -8,6 +8,7 @@ the run directory whether to start, restart or resume.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -124,10 +125,8 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the attempt and anything it started (it leads its own session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class LocalBackend:
@@ -233,7 +232,9 @@ class RayBackend:
         env = {"OMP_NUM_THREADS": str(self.threads)}
         # An absolute run directory: a worker's working directory is not the sweep's.
         remote_spec = replace(spec, run_dir=spec.run_dir.absolute(), config=None)  # the worker needs only the overrides
-        self._refs[self._remote.remote(remote_spec, attempt, self.stop_file, env)] = (spec, attempt)
+        # ray's typed overloads of remote() stop at the parameters without defaults (spec, attempt, stop_file)
+        ref = self._remote.remote(remote_spec, attempt, self.stop_file, env)  # type: ignore[call-arg]
+        self._refs[ref] = (spec, attempt)
 
     def wait(self, timeout: float) -> list[tuple[RunSpec, AttemptResult]]:
         if not self._refs:

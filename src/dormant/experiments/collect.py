@@ -5,9 +5,10 @@ or not) and run directories, loaded with their logs and status, and labelled by 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class Run:
         if self.has_success:
             return 0.0, 1.0
         if self.task.startswith("atari/"):
-            from dormant.envs.atari_scores import RANDOM_HUMAN
+            from dormant.envs.atari.scores import RANDOM_HUMAN
 
             return RANDOM_HUMAN.get(self.task.split("/", 1)[1])
         if self.task.startswith("dmc/"):
@@ -121,7 +122,7 @@ def read_events(path: Path, notes: list[str] | None = None,
     if not columns:
         return []
     counts = columns.get("count", np.full(len(columns["frame"]), np.nan))
-    return [(float(f), str(e), float(c)) for f, e, c in zip(columns["frame"], columns["event"], counts)]
+    return [(float(f), str(e), float(c)) for f, e, c in zip(columns["frame"], columns["event"], counts, strict=True)]
 
 
 @dataclass
@@ -267,8 +268,8 @@ def label_methods(runs: list[Run]) -> None:
     for run in runs:
         groups.setdefault((run.agent, run.task), []).append(run)
     for (agent, _), members in groups.items():
-        keys = set().union(*(flat[id(r)] for r in members))
-        varying = {k for k in keys if len({repr(flat[id(r)].get(k)) for r in members if r.config}) > 1}
+        settings = set().union(*(flat[id(r)] for r in members))
+        varying = {k for k in settings if len({repr(flat[id(r)].get(k)) for r in members if r.config}) > 1}
         distinguishing.setdefault(agent, set()).update(varying)
         for run in members:  # a sweep's axes name methods even where only one value has started
             distinguishing[agent].update(run.params)

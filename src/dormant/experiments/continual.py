@@ -6,7 +6,8 @@ and what is left of each task at the end of the run)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ def phase_label(tasks: Sequence[str], phase: int, permute: bool) -> str:
 def phases(config: Mapping[str, Any]) -> list[tuple[int, int, str]]:
     """(start frame, end frame, label) of every phase of a saved configuration; [] for a run
     that does not switch (or predates continual runs)."""
-    section = config.get("continual") if isinstance(config.get("continual"), Mapping) else {}
+    section = config["continual"] if isinstance(config.get("continual"), Mapping) else {}
     every = int(section.get("switch_every_frames", 0) or 0)
     frames = int(config.get("frames", 0) or 0)
     if every <= 0 or frames <= 0:
@@ -87,7 +88,7 @@ def _cell(values: list[float], digits: int) -> str:
 
 def phase_rows(label: str, runs: Sequence[Any]) -> list[list[str]]:
     """The phase table's rows of one group (``runs``: report runs, with ``config``, ``evals``, ``diagnostics``)."""
-    config = next((r.config for r in runs if r.config), {})
+    config: Mapping[str, Any] = next((r.config for r in runs if r.config), {})
     tasks = task_sequence(str(config.get("task", "")))
     rows = []
     for k, (start, end, name) in enumerate(phases(config)):

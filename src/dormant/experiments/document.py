@@ -13,9 +13,10 @@ import base64
 import html
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Link:
     target: Path  # a file or folder (absolute, or relative to the working directory)
 
 
-Cell = Union[str, Link, list]  # a list: parts (strings and links) in one cell
+Cell = str | Link | list  # a list: parts (strings and links) in one cell
 CODE = re.compile(r"`([^`]+)`")
 
 
@@ -45,7 +46,7 @@ class Doc:
     def text(self, text: str) -> None:
         self.blocks.append(("p", text))
 
-    def table(self, header: list[str], rows: list[list[Cell]], *, collapsed: str = "") -> None:
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Cell]], *, collapsed: str = "") -> None:
         """``collapsed``: in HTML the table is folded under this summary (Markdown shows it whole)."""
         self.blocks.append(("table", (header, rows, collapsed)))
 

@@ -18,9 +18,10 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from dormant.config import AGENT_SECTIONS, ConfigError, flatten, resolve, task_filename
 from dormant.config.schema import AGENT_FAMILY
@@ -201,16 +202,17 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
             keys, shared = _keys_of(grid, agent)
             seen: dict[str, dict[str, str]] = {}  # per axis: the resolved value → how it was written
             for combo in itertools.product(*(grid.axes[k] for k in keys)):
-                overrides = {"agent": agent, "task": task, **shared, **dict(zip(keys, combo))}
+                overrides = {"agent": agent, "task": task, **shared, **dict(zip(keys, combo, strict=True))}
                 overrides.setdefault("log.progress", "false")
-                where = f"{task} {agent} seed {grid.seeds[0]}" + "".join(f" {k}={v}" for k, v in zip(keys, combo))
+                where = f"{task} {agent} seed {grid.seeds[0]}" + "".join(
+                    f" {k}={v}" for k, v in zip(keys, combo, strict=True))
                 try:
                     base = resolve({**overrides, "seed": str(grid.seeds[0])})
                 except ConfigError as err:
                     raise ConfigError(f"{err} (in the run {where})") from None
                 flat = flatten(base.to_dict())
                 params = {k: display(flat[k]) for k in keys}
-                for k, written in zip(keys, combo):
+                for k, written in zip(keys, combo, strict=True):
                     other = seen.setdefault(k, {}).setdefault(params[k], written)
                     if other != written:
                         raise ConfigError(f"{k}: {other} and {written} are the same value ({params[k]})")

@@ -51,6 +51,7 @@ def reference_curve(task: str, max_frame: float | None = None):
         return None
     name = task.split("/", 1)[1]
     folder = reference_dir()
+    points: list[tuple[float, float]] | None
     if folder is not None:
         path = folder / f"dmc_{name}.csv"
         if not path.exists():
@@ -98,7 +99,7 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     saved = read_run_config(run_dir) or {}
     status = read_status(run_dir / "status.json")
     task = task or saved.get("task")
-    env = saved.get("env") if isinstance(saved.get("env"), dict) else {}
+    env = saved["env"] if isinstance(saved.get("env"), dict) else {}
     agent = f"{saved.get('agent', {}).get('name', '')}, {env.get('obs', '')}".strip(", ")
     notes: list[str] = []
     train, evals, diag = (read_csv(run_dir / f"{kind}.csv", notes=notes, status=status)
@@ -108,9 +109,9 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     dormant = _dormant_series(train, diag)
     drm_panel = "sigma_beta" in train and np.isfinite(train["sigma_beta"]).any()
     rows = 1 + bool(dormant) + drm_panel
-    fig, axes = plt.subplots(rows, 1, figsize=(7, 4.2 + 2.6 * (rows - 1)), sharex=True, squeeze=False,
+    fig, grid = plt.subplots(rows, 1, figsize=(7, 4.2 + 2.6 * (rows - 1)), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [3] + [2] * (rows - 1)})
-    axes = list(axes[:, 0])
+    axes = list(grid[:, 0])
     ax = axes[0]
     mismatch = config_reference_mismatch(saved) if saved else []
     if "success_rate" in evals:
@@ -262,7 +263,7 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
                         color=f"C{i}", alpha=0.2)
         for j, r in enumerate(runs):
             diag = read_csv(Path(r) / "diagnostics.csv") if (Path(r) / "diagnostics.csv").exists() else {}
-            for key, ax_p in zip(panels, panel_axes):
+            for key, ax_p in zip(panels, panel_axes, strict=True):
                 if key in diag:
                     ax_p.plot(diag["frame"], diag[key], color=f"C{i}", lw=1, label=label if j == 0 else None)
             train = read_csv(Path(r) / "train.csv") if (Path(r) / "train.csv").exists() else {}
@@ -279,7 +280,7 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    for key, ax_p in zip(panels, panel_axes):
+    for key, ax_p in zip(panels, panel_axes, strict=True):
         ax_p.set_ylabel(PANEL_LABELS.get(key, key), fontsize=8)
         ax_p.grid(alpha=0.3)
         if ax_p.get_legend_handles_labels()[0]:

@@ -123,7 +123,7 @@ def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
         if len(row) != len(header):
             raise RunFileError(f"{path}, line {number}: {len(row)} cells where the header has {len(header)} "
                                "(damaged file?)")
-        for name, cell in zip(header, row):
+        for name, cell in zip(header, row, strict=True):
             if name in TEXT_COLUMNS:
                 columns[name].append(cell)
                 continue
@@ -265,8 +265,8 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe; C when available
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
-        line = f", line {where.line + 1}" if where is not None else ""
-        raise RunFileError(f"{path}{line}: not valid YAML (damaged file?)") from None
+        at = f", line {where.line + 1}" if where is not None else ""
+        raise RunFileError(f"{path}{at}: not valid YAML (damaged file?)") from None
     if not isinstance(data, dict):
         raise RunFileError(f"{path}: {'empty' if data is None else 'plain text, not a mapping of options'} "
                            "(not a run's config.yaml, or damaged)")

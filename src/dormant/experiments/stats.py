@@ -12,8 +12,8 @@ Spread over seeds is the sample standard deviation (``STD_DDOF`` = 1).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def probability_of_improvement(x_per_task: Sequence[np.ndarray], y_per_task: Seq
     if len(x_per_task) != len(y_per_task) or not len(x_per_task):
         raise ValueError("probability of improvement needs the same, non-empty list of tasks for both methods")
     return float(np.mean([_improvement(np.asarray(x, np.float64), np.asarray(y, np.float64))
-                          for x, y in zip(x_per_task, y_per_task)]))
+                          for x, y in zip(x_per_task, y_per_task, strict=True)]))
 
 
 def improvement_bootstrap(x_per_task: Sequence[np.ndarray], y_per_task: Sequence[np.ndarray], *,
@@ -118,7 +118,7 @@ def improvement_bootstrap(x_per_task: Sequence[np.ndarray], y_per_task: Sequence
     point = probability_of_improvement(x_per_task, y_per_task)
     rng = np.random.default_rng(seed)
     boot = np.zeros(reps)
-    for x, y in zip(x_per_task, y_per_task):
+    for x, y in zip(x_per_task, y_per_task, strict=True):
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         xs = x[rng.integers(0, len(x), size=(reps, len(x)))]
         ys = y[rng.integers(0, len(y), size=(reps, len(y)))]
@@ -155,7 +155,7 @@ def iqm_curve(per_task: Sequence[np.ndarray], *, reps: int = 2000, confidence: f
     groups = [np.asarray(g, np.float64) for g in per_task if len(g)]
     pooled = np.concatenate(groups, axis=0)
     samples = _resample(groups, reps, np.random.default_rng(seed))  # (reps, runs, frames)
-    boot = iqm(np.swapaxes(samples, 1, 2), axis=-1)  # (reps, frames)
+    boot = np.asarray(iqm(np.swapaxes(samples, 1, 2), axis=-1))  # (reps, frames)
     low, high = _percentiles(boot, confidence)
     return np.asarray(iqm(pooled.T, axis=-1)), low, high
 

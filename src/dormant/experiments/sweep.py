@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dormant.config import ConfigError, flatten, resolve, with_defaults
 from dormant.experiments.backends import AttemptResult, LocalBackend, RayBackend, RunSpec, kill_file_for
@@ -19,9 +20,9 @@ from dormant.experiments.grid import NOT_COMPARED, check_manifest, write_manifes
 from dormant.experiments.runs import last_frame, run_state
 from dormant.experiments.sweep_options import CONFIRM_ABOVE, SWEEP_OPTIONS, SweepOptions, check_sweep_out, parse_sweep
 from dormant.training.exit_codes import NO_RETRY
+from dormant.training.lock import EXIT_LOCKED, DirLock
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
-from dormant.training.lock import EXIT_LOCKED, DirLock
 
 __all__ = ["CONFIRM_ABOVE", "SWEEP_OPTIONS", "SweepOptions", "check_sweep_out", "parse_sweep", "plan_jobs", "run_sweep"]
 
@@ -225,7 +226,8 @@ def _execute_runs(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[st
                         failures.pop(spec.run_id, None)
                         progress.note(f"[{counts['finished']}/{len(runs)}] finished {label}: {_summary(result)}")
                     elif outcome == "retry" and attempts[spec.run_id] <= options.retries:
-                        how_next = "resume from its checkpoint" if (spec.run_dir / "checkpoint.pt").exists() else "restart"
+                        resumable = (spec.run_dir / "checkpoint.pt").exists()
+                        how_next = "resume from its checkpoint" if resumable else "restart"
                         progress.note(f"attempt {attempts[spec.run_id]} of {label} failed "
                                       f"({_why(result)}); will {how_next}. Log: {result.log}")
                         queue.append(spec)

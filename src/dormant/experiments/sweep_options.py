@@ -7,9 +7,9 @@ configuration is resolved.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from dormant.config import ConfigError, parse_overrides
 from dormant.config.schema import MAX_SEED

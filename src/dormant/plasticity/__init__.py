@@ -42,24 +42,40 @@ _WHERE = {
 }
 __all__ = sorted(_WHERE)
 
-if TYPE_CHECKING:
-    from dormant.plasticity.diagnostics import agent_diagnostics
-    from dormant.plasticity.agent_surgery import (
-        perturbed_networks, recycle_agent_, reset_agent_, shrink_perturb_agent_,
-    )
-    from dormant.plasticity.metrics import (
-        ActiveUnitCounter, DormantResult, FauResult, dormant_ratio, dormant_tensors, fau, fau_tensors,
-        linear_activations,
-    )
-    from dormant.plasticity.redo import recycle_dormant_
-    from dormant.plasticity.replay_ratio import AdaptiveReplayRatio, ReplayRatio, parse_replay_ratio
-    from dormant.plasticity.surgery import fresh_copy, reinitialise_, reset_optimizer_state_, shrink_perturb_
-    from dormant.plasticity.activations import CReLU, Fourier
-    from dormant.plasticity.injection import Injected, inject_, inject_agent_
-    from dormant.plasticity.nap import project_weight_norms_, weight_norms
-    from dormant.plasticity.rank import effective_rank, weight_difference
-    from dormant.plasticity.regularisers import l2_init_penalty, parseval_penalty
-    from dormant.plasticity.trac import TRAC
+if TYPE_CHECKING:  # the names above, for type checkers (redundant aliases mark re-exports)
+    from dormant.plasticity.activations import CReLU as CReLU
+    from dormant.plasticity.activations import Fourier as Fourier
+    from dormant.plasticity.agent_surgery import perturbed_networks as perturbed_networks
+    from dormant.plasticity.agent_surgery import recycle_agent_ as recycle_agent_
+    from dormant.plasticity.agent_surgery import reset_agent_ as reset_agent_
+    from dormant.plasticity.agent_surgery import shrink_perturb_agent_ as shrink_perturb_agent_
+    from dormant.plasticity.diagnostics import agent_diagnostics as agent_diagnostics
+    from dormant.plasticity.injection import Injected as Injected
+    from dormant.plasticity.injection import inject_ as inject_
+    from dormant.plasticity.injection import inject_agent_ as inject_agent_
+    from dormant.plasticity.metrics import ActiveUnitCounter as ActiveUnitCounter
+    from dormant.plasticity.metrics import DormantResult as DormantResult
+    from dormant.plasticity.metrics import FauResult as FauResult
+    from dormant.plasticity.metrics import dormant_ratio as dormant_ratio
+    from dormant.plasticity.metrics import dormant_tensors as dormant_tensors
+    from dormant.plasticity.metrics import fau as fau
+    from dormant.plasticity.metrics import fau_tensors as fau_tensors
+    from dormant.plasticity.metrics import linear_activations as linear_activations
+    from dormant.plasticity.nap import project_weight_norms_ as project_weight_norms_
+    from dormant.plasticity.nap import weight_norms as weight_norms
+    from dormant.plasticity.rank import effective_rank as effective_rank
+    from dormant.plasticity.rank import weight_difference as weight_difference
+    from dormant.plasticity.redo import recycle_dormant_ as recycle_dormant_
+    from dormant.plasticity.regularisers import l2_init_penalty as l2_init_penalty
+    from dormant.plasticity.regularisers import parseval_penalty as parseval_penalty
+    from dormant.plasticity.replay_ratio import AdaptiveReplayRatio as AdaptiveReplayRatio
+    from dormant.plasticity.replay_ratio import ReplayRatio as ReplayRatio
+    from dormant.plasticity.replay_ratio import parse_replay_ratio as parse_replay_ratio
+    from dormant.plasticity.surgery import fresh_copy as fresh_copy
+    from dormant.plasticity.surgery import reinitialise_ as reinitialise_
+    from dormant.plasticity.surgery import reset_optimizer_state_ as reset_optimizer_state_
+    from dormant.plasticity.surgery import shrink_perturb_ as shrink_perturb_
+    from dormant.plasticity.trac import TRAC as TRAC
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,8 @@ rescale → NaP's projection (so NaP projects what TRAC produced).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -51,8 +52,8 @@ class AgentMethods:
         # θ₀ of every parameter of every network (weight difference; L2 Init's anchor); a
         # parameter first seen later (plasticity injection's fresh head) is anchored then.
         self.anchors: dict[int, torch.Tensor] = {}
-        for net in nets.values():
-            for p in net.parameters():
+        for network in nets.values():
+            for p in network.parameters():
                 self.anchor(p)
         self.norms: dict[int, torch.Tensor] = {}  # NaP: id(weight) → its norm at initialisation
         for net in self.nap_nets:
@@ -80,7 +81,7 @@ class AgentMethods:
 
     def _owned(self, optimizer: torch.optim.Optimizer) -> set[int]:
         """ids of the parameters whose first holder (in ``agent.optimizers()`` order) is ``optimizer``."""
-        earlier = set()
+        earlier: set[int] = set()
         for other in self.optimizers:
             if other is optimizer:
                 break
@@ -136,12 +137,13 @@ class AgentMethods:
             params = list(nets[name].parameters())
             if len(params) != len(anchors):
                 raise ValueError(f"checkpoint has θ₀ for {len(anchors)} parameters of {name}, it has {len(params)}")
-            self.anchors.update({id(p): a.to(p.device) for p, a in zip(params, anchors)})
+            self.anchors.update({id(p): a.to(p.device) for p, a in zip(params, anchors, strict=True)})
         for name, norms in state.get("norms", {}).items():
-            for (weight, _), norm in zip(weight_norms(nets[name]), norms):
+            for (weight, _), norm in zip(weight_norms(nets[name]), norms, strict=True):
                 if norm is not None:
                     self.norms[id(weight)] = norm.to(weight.device)
         if len(state["trac"]) != len(self.tracs):
-            raise ValueError(f"checkpoint has TRAC state for {len(state['trac'])} optimisers, the agent {len(self.tracs)}")
-        for trac, saved in zip(self.tracs, state["trac"]):
+            raise ValueError(f"checkpoint has TRAC state for {len(state['trac'])} optimisers, "
+                             f"the agent {len(self.tracs)}")
+        for trac, saved in zip(self.tracs, state["trac"], strict=True):
             trac.load_state_dict(saved)

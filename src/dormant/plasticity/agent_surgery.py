@@ -14,7 +14,8 @@ that these functions handle, for any ``PlasticAgent`` (DrQ-v2, DrM, and agents t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -76,7 +77,9 @@ def _chosen(agent: PlasticAgent, only: Sequence[str] | None) -> dict[str, torch.
     return {name: net for name, net in available.items() if only is None or name in only}
 
 
-def perturbed_networks(agent: PlasticAgent, scope: str, nets: Sequence[str] | None = None) -> dict[str, torch.nn.Module]:
+def perturbed_networks(
+    agent: PlasticAgent, scope: str, nets: Sequence[str] | None = None
+) -> dict[str, torch.nn.Module]:
     """What shrink-and-perturb mixes: the heads, each target after its network (with its
     own draw), and the encoder for ``scope="all"``; only the networks in ``nets`` if given."""
     targets = agent.target_networks()
@@ -122,7 +125,7 @@ def reset_agent_(agent: PlasticAgent, scope: str = "heads", nets: Sequence[str] 
         else:
             modules.update({f"{name}.{child}": m for child, m in net.named_children()
                             if child != "trunk" and name != "encoder"})
-    params = set()
+    params: set[torch.nn.Parameter] = set()
     for module in modules.values():
         reinitialise_(module, agent.init_fn)
         params.update(module.parameters())
@@ -132,9 +135,9 @@ def reset_agent_(agent: PlasticAgent, scope: str = "heads", nets: Sequence[str] 
     targets = agent.target_networks()
     with torch.no_grad():
         for name, module in modules.items():
-            net, _, child = name.partition(".")
-            if net in targets:
-                target = targets[net].get_submodule(child) if child else targets[net]
+            owner, _, child = name.partition(".")
+            if owner in targets:
+                target = targets[owner].get_submodule(child) if child else targets[owner]
                 torch._foreach_copy_(list(target.parameters()), list(module.parameters()))
     return sorted(modules)
 

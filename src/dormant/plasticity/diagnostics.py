@@ -29,7 +29,8 @@ changes the training run (a critic with dropout draws masks here).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,13 @@ import torch.nn.functional as F
 from dormant.plasticity.metrics import dormant_tensors, fau_tensors
 from dormant.plasticity.rank import effective_rank_of
 from dormant.plasticity.representation import (
-    InputCapture, feature_norm, output_heads, singular_values, srank_of, total_norm, weight_norm,
+    InputCapture,
+    feature_norm,
+    output_heads,
+    singular_values,
+    srank_of,
+    total_norm,
+    weight_norm,
 )
 
 if TYPE_CHECKING:
@@ -69,10 +76,10 @@ def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025
     i = len(scalars)
     for key, (_, names, _, sizes) in layered.items():
         out[key if key.endswith("_fau") else f"{key}_ratio"] = host[i]
-        for name, count, size in zip(names, host[i + 1:], sizes):
+        for name, count, size in zip(names, host[i + 1:i + 1 + len(names)], sizes, strict=True):
             out[f"{key}/{name}"] = count / size
         i += 1 + len(names)
-    out.update(zip(scalars, host[:len(scalars)]))
+    out.update(zip(scalars, host[:len(scalars)], strict=True))
     bad = sorted(key for key, value in out.items() if not math.isfinite(value))
     if bad:
         raise ValueError(f"diagnostics: non-finite (NaN/inf) activations behind {', '.join(bad)}")
@@ -126,7 +133,7 @@ def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
     enc_params = [p for p in encoder.parameters() if p.requires_grad] if "encoder" in inputs and encoder else []
     with torch.set_grad_enabled(learn):
         features = h
-        if enc_params and learn:
+        if encoder is not None and enc_params and learn:
             features = encoder(*inputs["encoder"])
             if agent.proprio_dim:
                 features = torch.cat([features, batch["proprio"].to(features.dtype)], dim=1)
@@ -155,7 +162,7 @@ def _value_based(agent: PlasticAgent, batch: Batch, h: torch.Tensor, learn: bool
     with torch.set_grad_enabled(learn), InputCapture(output_heads(critic)) as captured:
         if learn:
             params = [p for p in critic.parameters() if p.requires_grad]
-            loss = agent.td_loss(batch)  # type: ignore[attr-defined]
+            loss = agent.td_loss(batch)  # type: ignore[attr-defined]  # value-based agents have it; no seam asks
             out["critic_grad_norm"] = total_norm(torch.autograd.grad(loss, params, allow_unused=True))
         else:
             critic(h)
@@ -181,7 +188,8 @@ def _head_features(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def _td_target(agent: PlasticAgent, batch: Batch) -> torch.Tensor:
     """``r + γ_n · min_i Q'_i(h', μ(h'))`` with the target critic and the actor's mean action."""
-    next_h = agent.probe_features({"obs": batch["next_obs"], "proprio": batch.get("next_proprio")})
+    nxt = {"obs": batch["next_obs"], **({"proprio": batch["next_proprio"]} if "next_proprio" in batch else {})}
+    next_h = agent.probe_features(nxt)
     target_critic = agent.target_networks().get("critic", agent.networks()["critic"])
     next_q = torch.min(*target_critic(next_h, agent.networks()["actor"](next_h))).float()
     return batch["reward"].float() + batch["discount"].float() * next_q

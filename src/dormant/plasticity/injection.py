@@ -23,7 +23,8 @@ Example::
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -107,6 +108,7 @@ def inject_agent_(agent: PlasticAgent, nets: Sequence[str]) -> list[str]:
                 continue  # a second injection of the same head: Nikishin et al. inject once
             inject_(available[net], child, agent.init_fn, agent.optimizers(), followers)
             done.append(f"{net}.{child}")
+    # `injected` is ModuleAgent's (what its checkpoint saves), no part of the PlasticAgent seam
     agent.injected = [*getattr(agent, "injected", []), *done]  # type: ignore[attr-defined]
     return done
 
@@ -118,4 +120,4 @@ def restore_injections_(agent: PlasticAgent, injected: Sequence[str]) -> None:
         net, _, child = name.partition(".")
         followers = [targets[net]] if net in targets else []
         inject_(available[net], child, agent.init_fn, agent.optimizers(), followers)
-    agent.injected = list(injected)  # type: ignore[attr-defined]
+    agent.injected = list(injected)  # type: ignore[attr-defined]  # ModuleAgent's, as above

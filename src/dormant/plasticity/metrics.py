@@ -16,8 +16,9 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -72,7 +73,7 @@ def linear_activations(model: nn.Module) -> dict[str, Activation | None]:
     for name, module in model.named_modules():
         if isinstance(module, nn.Sequential):
             children = list(module.named_children())
-            for (child, layer), (_, after) in zip(children, children[1:]):
+            for (child, layer), (_, after) in pairwise(children):
                 if isinstance(layer, nn.Linear) and isinstance(after, ACTIVATIONS):
                     found[f"{name}.{child}" if name else child] = after
     for name, module in model.named_modules():  # parents first, so deeper declarations win
@@ -115,6 +116,7 @@ def unit_values(module: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Te
 def _probe_modules(model: nn.Module, kind: str) -> dict[str, nn.Module]:
     """The layers a probe measures: never a frozen one (plasticity injection's), whose units
     do not learn."""
+    found: dict[str, nn.Module]
     if kind == "drm":
         found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear) and not is_frozen(m)}
         what = "nn.Linear"
@@ -197,7 +199,7 @@ def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
         if not calls:
             continue  # a module the forward pass did not use
         scores = torch.stack(calls).mean(dim=0)
-        if kind == "drm":
+        if kind == "drm":  # noqa: SIM108 (a ternary would lose each rule's comment)
             # DrM's rule: strictly below τ × the layer's mean score. A layer whose scores
             # are all zero therefore has no dormant neuron (0 < 0 is false), as in DrM's code.
             is_dormant = scores < tau * scores.mean()
@@ -217,11 +219,11 @@ def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025,
 
 def per_layer_host(names: list[str], counts: list[float], total: list[int], what: str) -> dict[str, float]:
     """Per-layer ratios from synced counts; NaN counts (non-finite activations) raise."""
-    bad = [name for name, count in zip(names, counts) if not math.isfinite(count)]
+    bad = [name for name, count in zip(names, counts, strict=True) if not math.isfinite(count)]
     if bad:
         raise ValueError(f"{what}: non-finite (NaN/inf) activations in layer(s) {', '.join(bad)}; "
                          "no dormant ratio can be computed from them")
-    return {n: c / t for n, c, t in zip(names, counts, total)}
+    return {n: c / t for n, c, t in zip(names, counts, total, strict=True)}
 
 
 def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm",
@@ -266,7 +268,7 @@ def fau(model: nn.Module, *inputs: torch.Tensor) -> FauResult:
     units: the share with a non-zero pre-activation)."""
     fraction, names, actives, sizes = fau_tensors(model, *inputs)
     host = torch.cat([fraction.reshape(1), actives]).cpu().tolist()  # one sync
-    return FauResult(fraction=host[0], per_layer={n: a / s for n, a, s in zip(names, host[1:], sizes)})
+    return FauResult(fraction=host[0], per_layer={n: a / s for n, a, s in zip(names, host[1:], sizes, strict=True)})
 
 
 class ActiveUnitCounter:
@@ -295,7 +297,7 @@ class ActiveUnitCounter:
         self._active.append((values > 0).sum())
         self._total += values.numel()
 
-    def __enter__(self) -> "ActiveUnitCounter":
+    def __enter__(self) -> ActiveUnitCounter:
         self._active, self._total = [], 0
         # found again each time: plasticity injection may have changed the model since
         self._handles = [m.register_forward_hook(self._hook) for m in _probe_modules(self.model, "redo").values()]

@@ -14,7 +14,7 @@ Both return device tensors (no host sync).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -44,7 +44,8 @@ def weight_difference(params: Sequence[torch.Tensor], reference: Sequence[torch.
         raise ValueError(f"{len(params)} parameters but {len(reference)} reference tensors")
     if not params:
         return torch.zeros(())
-    squares = torch.stack([(p.detach().float() - r.float()).pow(2).sum() for p, r in zip(params, reference)]).sum()
+    squares = torch.stack([(p.detach().float() - r.float()).pow(2).sum()
+                           for p, r in zip(params, reference, strict=True)]).sum()
     if reduction == "rms":
         squares = squares / sum(p.numel() for p in params)
     return squares.sqrt()

@@ -20,8 +20,8 @@ Example::
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -30,16 +30,17 @@ from dormant.plasticity.activations import CReLU
 from dormant.plasticity.metrics import _neuron_scores, unit_values
 
 LAYER_TYPES = (nn.Linear, nn.Conv2d)
+Layer = nn.Linear | nn.Conv2d
 
 
 @dataclass
 class _Site:
     """One recyclable layer: its ReLU scores and the layers that read its activations."""
 
-    module: nn.Module
+    module: Layer
     out_shape: tuple[int, ...]
     scores: list[torch.Tensor] = field(default_factory=list)
-    consumers: dict[str, tuple[nn.Module, tuple[int, ...]]] = field(default_factory=dict)
+    consumers: dict[str, tuple[Layer, tuple[int, ...]]] = field(default_factory=dict)
     leaves_model: bool = False
     untraced: bool = False
     factor: int = 1  # features per unit: 2 for CReLU (columns i and n + i are unit i's)
@@ -126,6 +127,14 @@ def _outgoing_mask(site_name: str, site: _Site, consumer_name: str, consumer: nn
                      f"{consumer_name!r} ({type(consumer).__name__}, input {consumer_in})")
 
 
+def _layer(model: nn.Module, name: str) -> Layer:
+    """The Linear/Conv2d named ``name`` in ``model`` (a follower's twin of a traced layer)."""
+    layer = model.get_submodule(name)
+    if not isinstance(layer, LAYER_TYPES):
+        raise ValueError(f"{type(model).__name__} has a {type(layer).__name__} at {name!r}, not a Linear or Conv2d")
+    return layer
+
+
 def _where_(tensor: torch.Tensor, mask: torch.Tensor, value: torch.Tensor | float) -> None:
     """tensor[mask] = value without a host sync (mask broadcasts against tensor)."""
     tensor.copy_(torch.where(mask, value, tensor))
@@ -197,7 +206,8 @@ def recycle_dormant_(
         if unknown:
             raise ValueError(f"no recyclable layer named {sorted(unknown)}; recyclable: {sorted(sites)}")
         sites = {name: site for name, site in sites.items() if name in wanted}
-    plan = []  # validate every layer before changing any, so a refusal changes nothing
+    # validate every layer before changing any, so a refusal changes nothing
+    plan: list[tuple[str, Layer, torch.Tensor, list[tuple[str, Layer, torch.Tensor]]]] = []
     for name, site in sites.items():
         if site.leaves_model or getattr(site.module, "plasticity_frozen", False):
             continue  # the output layer (its activations are the model's output), a frozen layer: never recycled
@@ -215,12 +225,12 @@ def recycle_dormant_(
         plan.append((name, site.module, dormant, outgoing))
     followers = list(followers)
     for follower in followers:  # same structure, checked before anything changes
-        for name, layer, _, outgoing in plan:
-            copy_layer = follower.get_submodule(name)
+        for name, layer, _, _ in plan:
+            copy_layer = _layer(follower, name)
             if copy_layer.weight.shape != layer.weight.shape:
                 raise ValueError(f"follower {type(follower).__name__} differs from the model at {name!r}")
     counts: dict[str, torch.Tensor] = {}
-    for name, layer, dormant, outgoing in plan:  # incoming weights and biases of every layer first
+    for name, layer, dormant, _ in plan:  # incoming weights and biases of every layer first
         fresh = copy.deepcopy(layer)
         if init_fn is not None:
             fresh.apply(init_fn)
@@ -234,19 +244,19 @@ def recycle_dormant_(
             if reset_bias_moments:
                 _reset_moments_(optimizers, layer.bias, dormant, reset_step)
         for follower in followers:
-            twin = follower.get_submodule(name)
+            twin = _layer(follower, name)
             _where_(twin.weight, rows, layer.weight)
             if twin.bias is not None:
                 _where_(twin.bias, dormant, 0.0)
         counts[name] = dormant.sum()
-    for name, layer, dormant, outgoing in plan:  # then every outgoing weight
+    for _, _, _, outgoing in plan:  # then every outgoing weight
         for consumer_name, consumer, columns in outgoing:
             mask = columns.view(1, -1, *([1] * (consumer.weight.dim() - 2))).expand_as(consumer.weight)
             _where_(consumer.weight, mask, 0.0)
             _reset_moments_(optimizers, consumer.weight, mask, reset_step)
             for follower in followers:
-                _where_(follower.get_submodule(consumer_name).weight, mask, 0.0)
+                _where_(_layer(follower, consumer_name).weight, mask, 0.0)
     if not counts:
         return {}
     host = torch.stack(list(counts.values())).cpu().tolist()  # the one sync
-    return dict(zip(counts, (int(n) for n in host)))
+    return dict(zip(counts, (int(n) for n in host), strict=True))

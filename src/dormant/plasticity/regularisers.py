@@ -22,7 +22,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -36,14 +36,14 @@ def l2_init_penalty(params: Iterable[torch.Tensor], anchors: Sequence[torch.Tens
     params = list(params)
     if len(params) != len(anchors):
         raise ValueError(f"{len(params)} parameters but {len(anchors)} anchors")
-    terms = [(p - a.to(p.dtype)).pow(2).sum() for p, a in zip(params, anchors)]
+    terms = [(p - a.to(p.dtype)).pow(2).sum() for p, a in zip(params, anchors, strict=True)]
     return weight * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
 @torch.no_grad()
 def add_l2_init_grad_(params: Sequence[torch.Tensor], anchors: Sequence[torch.Tensor], weight: float) -> None:
     """``p.grad += 2λ(p − θ₀)`` for every parameter (a missing gradient counts as 0)."""
-    for p, anchor in zip(params, anchors):
+    for p, anchor in zip(params, anchors, strict=True):
         step = (p - anchor).mul_(2.0 * weight)
         if p.grad is None:
             p.grad = step

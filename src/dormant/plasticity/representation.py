@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -82,7 +82,7 @@ class InputCapture:
     """Records the input of each given layer during a forward pass (``with`` block); the
     hooks are removed on exit, even on error."""
 
-    def __init__(self, layers: dict[str, nn.Module]):
+    def __init__(self, layers: Mapping[str, nn.Module]):
         self.layers = layers
         self.inputs: dict[str, torch.Tensor] = {}
         self._handles: Sequence = ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -56,16 +56,18 @@ def reinitialise_(model: nn.Module, init_fn: Callable[[nn.Module], None] | None 
     """
     if init_fn is None:
         for module in model.modules():
-            if hasattr(module, "reset_parameters") and not is_frozen(module):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset) and not is_frozen(module):
+                reset()
         return model
     before = {module: [p.detach().clone() for p in module.parameters(recurse=False)] for module in model.modules()
               if not is_frozen(module)}
     _apply_unfrozen(model, init_fn)
     for module, old in before.items():
         own = list(module.parameters(recurse=False))
-        if own and hasattr(module, "reset_parameters") and all(torch.equal(a, b) for a, b in zip(own, old)):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if own and callable(reset) and all(torch.equal(a, b) for a, b in zip(own, old, strict=True)):
+            reset()
     return model
 
 
@@ -108,6 +110,7 @@ def shrink_perturb_(
     params = _mixed_parameters(model, scope)
     if not params:
         raise ValueError(f"{type(model).__name__} has no parameter in scope {scope!r}")
+    source: dict[str, torch.Tensor]
     if target == "fresh":
         source = dict(fresh_copy(model, init_fn).named_parameters())
     else:

@@ -30,7 +30,8 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -102,6 +103,7 @@ class TRAC:
         scale_before = self.state["s"].sum() + self.eps
         h = torch.zeros((), dtype=torch.float64, device=stepped[0].device)
         for p in stepped:
+            assert p.grad is not None  # stepped holds only parameters with a gradient
             before = p.detach().clone()
             reference = self.references.setdefault(id(p), before)  # where it stood at its first step
             x = (before - reference) / scale_before.to(p.dtype)
@@ -143,4 +145,5 @@ class TRAC:
         if len(saved["references"]) != len(params):
             raise ValueError(f"TRAC state for {len(saved['references'])} parameters, the optimiser has {len(params)}")
         self.state = {k: v.to(params[0].device) for k, v in saved["state"].items()} if params else {}
-        self.references = {id(p): ref.to(p.device) for p, ref in zip(params, saved["references"]) if ref is not None}
+        self.references = {id(p): ref.to(p.device)
+                           for p, ref in zip(params, saved["references"], strict=True) if ref is not None}

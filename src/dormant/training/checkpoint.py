@@ -45,7 +45,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         atomic_write(path, lambda handle: torch.save(data, handle), binary=True)
     except (OSError, RuntimeError) as err:
         free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
-        full = isinstance(err, OSError) and err.errno == errno.ENOSPC or "write" in str(err).lower()
+        full = (isinstance(err, OSError) and err.errno == errno.ENOSPC) or "write" in str(err).lower()
         hint = f" (disk full? {free / 2**20:.0f} MiB free)" if full else ""
         previous = "the previous checkpoint is unchanged" if path.exists() else "no earlier checkpoint exists"
         raise CheckpointError(f"could not write checkpoint {path}{hint}: {err}; {previous}") from err
@@ -64,8 +64,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt/foreign files
         cause = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        raise CheckpointError(damaged_message(path, f"it is not a readable dormant checkpoint (corrupt or foreign "
-                                                    f"file; torch says {cause})", lead="is damaged or foreign")) from None
+        raise CheckpointError(
+            damaged_message(
+                path,
+                f"it is not a readable dormant checkpoint (corrupt or foreign file; torch says {cause})",
+                lead="is damaged or foreign",
+            )
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(damaged_message(path, f"it is not a dormant checkpoint (no '{FORMAT}' marker)",
                                               lead="is damaged or foreign"))

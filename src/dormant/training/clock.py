@@ -16,8 +16,9 @@ What each intervention *does* lives in ``dormant.plasticity``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from dormant.config import Config, redo_nets
 from dormant.config.schema import frame_list, net_list
@@ -139,6 +140,7 @@ class PlasticityInterventions:
                 raise RuntimeError("plasticity.redo_batch_size > 0 needs a replay sampler (trainer sets sample_batch)")
             batch = self.sample_batch(p.redo_batch_size)
         if p.redo_batch_augment:
+            # only dqn and drq_eps augment, and the configuration refuses redo_batch_augment for the others
             batch = {**batch, "obs": agent.augment(batch["obs"])}  # type: ignore[attr-defined]
         return batch
 
@@ -169,7 +171,8 @@ class PlasticityInterventions:
         if self.inject_at.due(frame):
             nets = self.inject_nets or [net for net in agent.networks() if net != "encoder"]
             injected = inject_agent_(agent, nets)
-            events.append({"event": "plasticity_injection", "count": self.inject_at.count, "detail": " ".join(injected)})
+            events.append({"event": "plasticity_injection", "count": self.inject_at.count,
+                           "detail": " ".join(injected)})
         return events
 
     def state_dict(self) -> dict[str, Any]:

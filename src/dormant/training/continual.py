@@ -16,7 +16,8 @@ ends, what a switch does, and what an evaluation covers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from dormant.envs.base import TimeStep
 from dormant.envs.continual import eval_column, eval_phases, phase_of, task_sequence

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def evaluate(agent: Agent, env: Env, episodes: int, *, step: int, action_repeat:
         lengths.append(length * action_repeat)
         if ts.success is not None:
             successes.append(ts.success)
-    if images:
+    if images and video_path is not None:
         from dormant.training.video import write_video
 
         write_video(video_path, images)
@@ -64,7 +65,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
 
     from dormant.config import from_dict, set_field, validate
     from dormant.envs import make_env
-    from dormant.envs.continual import is_continual, phase_of
+    from dormant.envs.continual import TaskSequenceEnv, is_continual, phase_of
     from dormant.envs.registry import needs_gl
     from dormant.envs.rendering import configure_rendering
 
@@ -84,6 +85,7 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     frame = step * cfg.env.action_repeat
     task = cfg.task
     if is_continual(cfg):  # the phase an evaluation at this frame covers first (training/continual.py)
+        assert isinstance(env, TaskSequenceEnv)  # what make_env builds for a continual configuration
         env.set_phase(phase_of(max(frame - 1, 0), cfg.continual.switch_every_frames))
         task = env.task
     video_path = run_dir / "videos" / f"checkpoint_eval_{frame}.mp4"

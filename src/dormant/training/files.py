@@ -9,10 +9,12 @@ report.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, TypeGuard
 
 # The errors that mean "this file cannot be written here", with the words users search for.
 WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
@@ -25,17 +27,17 @@ class RunWriteError(RuntimeError):
     the file, the cause and what survived."""
 
 
-def is_write_failure(err: BaseException) -> bool:
+def is_write_failure(err: BaseException) -> TypeGuard[OSError]:
     return isinstance(err, OSError) and err.errno in WRITE_ERRORS
 
 
 def describe_write_failure(err: OSError) -> str:
     """``cannot write PATH: reason`` in one line."""
-    reason = WRITE_ERRORS.get(err.errno, err.strerror or str(err))
+    reason = (WRITE_ERRORS.get(err.errno) if err.errno is not None else None) or err.strerror or str(err)
     return f"cannot write {err.filename or 'a file'}: {reason}"
 
 
-def atomic_write(path: Path, write: Callable[[IO], None], *, binary: bool = False) -> None:
+def atomic_write(path: Path, write: Callable[[IO], object], *, binary: bool = False) -> None:
     """Call ``write(handle)`` on a temporary file beside ``path``, fsync, then rename it
     over ``path``. On any error the temporary file is removed and ``path`` is untouched;
     an ``OSError`` names ``path`` (not its temporary twin)."""
@@ -66,10 +68,8 @@ def append_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
     except OSError as err:
-        try:
+        with contextlib.suppress(OSError):
             os.truncate(path, size)
-        except OSError:
-            pass
         raise _with_path(err, path) from None
 
 

@@ -19,7 +19,7 @@ class StateGuard:
         self._copy: list[torch.Tensor] = []
 
     def snapshot(self, live: list[torch.Tensor]) -> None:
-        if len(live) != len(self._live) or any(a is not b for a, b in zip(live, self._live)):
+        if len(live) != len(self._live) or any(a is not b for a, b in zip(live, self._live, strict=True)):
             self._live = live
             self._copy = [t.detach().clone() for t in live]
             return

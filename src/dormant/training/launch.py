@@ -7,9 +7,10 @@ they behave the same (rendering set-up, resume rules, Ctrl-C, logs, the learning
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, from_dict, resolve, set_field, validate
 from dormant.config.budget import cap_budget

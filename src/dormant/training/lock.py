@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import IO
 
 LOCK_NAME = ".lock"
 EXIT_LOCKED = 75  # EX_TEMPFAIL: the exit code of a command refused because a directory is locked
@@ -26,11 +27,11 @@ class DirLock:
     def __init__(self, directory: Path, what: str = "run", name: str = LOCK_NAME):
         self.path = Path(directory) / name
         self.what = what
-        self._handle = None
+        self._handle: IO[str] | None = None
 
-    def acquire(self) -> "DirLock":
+    def acquire(self) -> DirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 (kept open: the lock lives as long as the file is open)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -58,7 +59,7 @@ class DirLock:
             self._handle.close()
             self._handle = None
 
-    def __enter__(self) -> "DirLock":
+    def __enter__(self) -> DirLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:
@@ -68,7 +69,7 @@ class DirLock:
 def is_locked(directory: Path, name: str = LOCK_NAME) -> bool:
     """Whether a live process holds ``directory``'s lock (read-only: creates nothing)."""
     try:
-        handle = open(Path(directory) / name)
+        handle = open(Path(directory) / name)  # noqa: SIM115 (closed by the `with` below; only opening fails quietly)
     except OSError:
         return False
     with handle:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, TypeGuard
 
 from dormant.config import Config, flatten
 from dormant.training.files import append_text, atomic_write_text
@@ -204,11 +205,12 @@ class RunLogger:
         the hparams (an interrupted run gets them when a resume finishes it)."""
         metrics = self.final_metrics()
         frame = int(float((self._last_eval or {}).get("frame", 0)))
-        final = bool(self._hparams and metrics) and frame >= int(self._hparams.get("frames", 0))
+        hparams = self._hparams or {}
+        final = bool(hparams and metrics) and frame >= int(hparams.get("frames", 0))
         if self._tb is not None or (self._tb_dir is not None and final):
             writer = self._writer()
             if final:
-                writer.add_hparams(self._hparams, metrics, run_name=".", global_step=frame)
+                writer.add_hparams(hparams, metrics, run_name=".", global_step=frame)
             writer.flush()
             writer.close()
             self._tb = None
@@ -227,5 +229,5 @@ def scalars(kind: str, row: dict[str, Any]) -> dict[str, float]:
             if _is_number(value) and (name := tag(kind, key)) is not None}
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

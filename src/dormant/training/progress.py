@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
 
@@ -18,7 +18,7 @@ class Progress:
         self.total = total_frames
         self.every_s = every_s
         self._bar: RichProgress | None = None
-        self._task = None
+        self._task: TaskID | None = None  # the bar's one task, with the bar
         self._last = (0.0, 0)
         self._plain_last = (0.0, 0)
         self._last_eval = ""
@@ -36,7 +36,7 @@ class Progress:
         self._task = self._bar.add_task("train", total=self.total, completed=frame, fps=0.0)
 
     def update(self, frame: int) -> None:
-        if self._bar is None:
+        if self._bar is None or self._task is None:
             if self.enabled:
                 self._plain_line(frame)
             return
@@ -54,9 +54,12 @@ class Progress:
         fps = (frame - f_last) / max(now - t_last, 1e-9)
         eta = (self.total - frame) / fps if fps > 0 else float("inf")
         self._plain_last = (now, frame)
-        self.console.print(f"frames {frame}/{self.total} ({100 * frame / max(self.total, 1):.0f}%) · "
-                           f"{fps:.1f} frames/s · ETA {_clock(eta)}" + (f" · {self._last_eval}" if self._last_eval else ""),
-                           highlight=False, soft_wrap=True)
+        self.console.print(
+            f"frames {frame}/{self.total} ({100 * frame / max(self.total, 1):.0f}%) · "
+            f"{fps:.1f} frames/s · ETA {_clock(eta)}" + (f" · {self._last_eval}" if self._last_eval else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def note(self, text: str, *, last_eval: str = "") -> None:
         """A line above the bar; ``last_eval`` is also repeated in the plain progress lines."""
@@ -65,7 +68,7 @@ class Progress:
 
     def stop(self, frame: int | None = None) -> None:
         if self._bar is not None:
-            if frame is not None:
+            if frame is not None and self._task is not None:
                 self._bar.update(self._task, completed=frame)
             self._bar.stop()
             self._bar = None

@@ -17,8 +17,9 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,14 +28,18 @@ from dormant.agents import agent_for_env
 from dormant.config import Config, diagnostics_taus
 from dormant.envs import TimeStep, make_env
 from dormant.envs.registry import needs_gl
-from dormant.envs.workers import make_env_group
 from dormant.envs.rendering import configure_rendering
+from dormant.envs.workers import make_env_group
 from dormant.experiments.runfiles import config_text, log_digests, status_text
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
 from dormant.training.checkpoint import (
-    FILENAME, CheckpointError, load_checkpoint, save_checkpoint, write_failure_message,
+    FILENAME,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    write_failure_message,
 )
 from dormant.training.clock import Counters, Periodic, PlasticityInterventions, crossed, make_replay_ratio
 from dormant.training.continual import TaskSwitches
@@ -83,7 +88,7 @@ class Trainer:
         self.switches = TaskSwitches(cfg) if cfg.continual.switch_every_frames else None  # continual runs
         self.replay_ratio = make_replay_ratio(cfg)
         self.interventions = PlasticityInterventions(cfg)
-        self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's statistics batch
+        self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's scoring batch
         self._fau_index = self.agent.METRICS.index("critic_fau")
         continual = (["phase"], self.switches.eval_columns()) if self.switches else ([], [])
         self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame", *continual[0]),
@@ -99,7 +104,7 @@ class Trainer:
         self.stop_reason = ""
         self.last_eval: dict[str, Any] | None = None
         self.callbacks = list(callbacks)
-        self._time_steps: list[TimeStep] | None = None  # one per environment worker
+        self._time_steps: list[TimeStep] = []  # one per environment worker (none: not started)
         self._episode_t0 = [0.0] * workers
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -127,7 +132,7 @@ class Trainer:
                             every_s=self.cfg.log.progress_every_s)
         status = "failed"
         try:
-            if self._time_steps is None:
+            if not self._time_steps:
                 self._time_steps = self._reset_episodes(range(self.envs.num_envs))
             progress.start(self.frame)
             self._episode_t0 = [time.perf_counter()] * self.envs.num_envs
@@ -139,7 +144,7 @@ class Trainer:
                 if ended:
                     for i in ended:
                         self._finish_episode(i)
-                    for i, ts in zip(ended, self._reset_episodes(ended)):
+                    for i, ts in zip(ended, self._reset_episodes(ended), strict=True):
                         self._time_steps[i] = ts
                 if self.stop_requested:
                     break
@@ -173,10 +178,10 @@ class Trainer:
             try:
                 self.logger.close()
                 self._write_status(status, sys.exc_info()[1] if status == "failed" else None)
-            except OSError:
+            except OSError as err:
                 if status == "finished":  # nothing failed before: this failure is the news
                     status = "write_failed"
-                    raise RunWriteError(self._write_failure(sys.exc_info()[1])) from None
+                    raise RunWriteError(self._write_failure(err)) from None
                 # otherwise the first error is on its way out; never hide it behind this one
         self._notify("on_train_end", status)
         return status
@@ -230,7 +235,7 @@ class Trainer:
             self.switches.switch(self)
         indices = list(indices)
         steps = self.envs.reset_many(indices)
-        for i, ts in zip(indices, steps):
+        for i, ts in zip(indices, steps, strict=True):
             self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False,
                                 proprio=ts.proprio)
             self.counters.episode_steps[i] = 0
@@ -267,7 +272,7 @@ class Trainer:
         self.guard.snapshot(self.agent.live_tensors())
         values = self.agent.update(batch, step).cpu().numpy()  # the one host sync
         if not np.all(np.isfinite(values)):
-            bad = [n for n, v in zip(self.agent.METRICS, values) if not np.isfinite(v)]
+            bad = [n for n, v in zip(self.agent.METRICS, values, strict=True) if not np.isfinite(v)]
             restored = self.guard.restore()
             raise NonFiniteLossError(
                 f"non-finite {', '.join(bad)} at frame {self.frame} (agent step {step}); "
@@ -305,7 +310,8 @@ class Trainer:
         self.metric_count = 0
         self.logger.log("train", row)
         self._notify("on_episode_end", row)
-        if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):  # after the row: it ran at the old ratio
+        # after the row: it ran at the old ratio
+        if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):
             self._log_event({"event": "replay_ratio", "count": self.replay_ratio.current,
                              "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
 

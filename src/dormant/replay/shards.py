@@ -16,13 +16,14 @@ episode boundaries.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from dormant.replay import ReplayBuffer
+    from dormant.replay.buffer import ReplayBuffer
 
 
 def _concat(parts: Sequence[Any]) -> Any:
@@ -59,7 +60,7 @@ class ShardedReplay:
         if not weights.any():
             raise ValueError("replay: no shard holds a sampleable episode yet")
         counts = self.rng.multinomial(batch_size, weights / weights.sum())
-        parts = [shard.sample(int(n)) for shard, n in zip(self.shards, counts) if n > 0]
+        parts = [shard.sample(int(n)) for shard, n in zip(self.shards, counts, strict=True) if n > 0]
         return {key: _concat([part[key] for part in parts]) for key in parts[0]}
 
     def state_dict(self) -> dict[str, Any]:
@@ -70,6 +71,6 @@ class ShardedReplay:
             found = len(state["shards"]) if "shards" in state else 1
             raise ValueError(f"replay checkpoint has {found} shard(s) (env.workers={found}); "
                              f"this run has {len(self.shards)}")
-        for shard, shard_state in zip(self.shards, state["shards"]):
+        for shard, shard_state in zip(self.shards, state["shards"], strict=True):
             shard.load_state_dict(shard_state)
         self.rng.bit_generator.state = state["rng"]

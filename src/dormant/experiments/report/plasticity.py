@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dormant.experiments.collect import Run
-from dormant.experiments.report_figures import STD, draw_band, mean_band, pyplot
+from dormant.experiments.report.figures import STD, draw_band, mean_band, pyplot
 
 RATIO, POSITIVE = (0.0, 1.0), (0.0, float("inf"))
 # (title, log, column, bounds): one panel each, drawn where any run logged the column.
@@ -128,7 +128,7 @@ def plot_plasticity(task: str, methods: dict[str, list[Run]], out: Path) -> Path
     plt = pyplot()
     fig, axes = _grid(len(drawn), plt)
     seen: set[str] = set()
-    for ax, (title, log, column, bounds) in zip(axes, drawn):
+    for ax, (title, log, column, bounds) in zip(axes, drawn, strict=True):
         for i, (label, runs) in enumerate(methods.items()):
             curves = [c for c in (series(r, log, column) for r in runs) if c is not None]
             if curves:
@@ -156,7 +156,7 @@ def plot_layers(task: str, label: str, runs: list[Run], out: Path) -> Path | Non
     plt = pyplot()
     fig, axes = _grid(len(drawn), plt, height=2.2)
     seen: set[str] = set()
-    for ax, (title, log, prefix, layers) in zip(axes, drawn):
+    for ax, (title, log, prefix, layers) in zip(axes, drawn, strict=True):
         for j, layer in enumerate(layers):
             curves = [c for c in (series(r, log, prefix + layer) for r in runs) if c is not None]
             if curves:

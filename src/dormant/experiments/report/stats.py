@@ -1,6 +1,6 @@
 """The aggregate statistics of a report, computed from grouped runs: IQM and mean of
 normalized final scores and AUCs, probability of improvement between every pair of
-groups, performance profiles and IQM over frames (``stats.py`` holds the estimators).
+groups, performance profiles and IQM over frames (``experiments/stats.py`` holds the estimators).
 
 Only finished runs count, on the tasks where every group has at least one: a run that
 has not reached its budget has no final score yet.
@@ -15,7 +15,12 @@ import numpy as np
 
 from dormant.experiments.collect import Run
 from dormant.experiments.stats import (
-    STATISTICS, Interval, improvement_bootstrap, iqm_curve, profile_bootstrap, stratified_bootstrap,
+    STATISTICS,
+    Interval,
+    improvement_bootstrap,
+    iqm_curve,
+    profile_bootstrap,
+    stratified_bootstrap,
 )
 
 TAUS = np.linspace(0.0, 1.0, 101)  # thresholds of the performance profiles (normalized score)
@@ -90,7 +95,7 @@ def curve_grid(runs: list[Run]) -> np.ndarray:
 def iqm_curves(aggs: list[Aggregate], *, reps: int, seed: int) -> dict[str, tuple[np.ndarray, ...]]:
     """IQM of normalized evaluation scores over frames, per group: (frames, IQM, low, high).
     Runs whose evaluation frames differ are interpolated linearly between evaluations."""
-    out = {}
+    out: dict[str, tuple[np.ndarray, ...]] = {}
     for agg in aggs:
         runs = [r for task in agg.runs for r in task]
         if not runs:

@@ -8,7 +8,7 @@ as far as they got, counted per group and left out of every final-score statisti
 missing ones are listed. Scores are normalized to [0, 1] for aggregation: DMC return /
 1000 (the suite's maximum), success rate for tasks that have success (MetaWorld, Adroit);
 Atari scores are human-normalised, (score − random) / (human − random), with the published
-constants of envs/atari_scores.py (above 1 beats the human tester).
+constants of envs/atari/scores.py (above 1 beats the human tester).
 What each section shows and the conventions: docs/report.md.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -26,12 +26,16 @@ from dormant.errors import ConfigError
 from dormant.experiments.collect import Run, Unusable, collect, group_runs
 from dormant.experiments.continual import write_continual_section
 from dormant.experiments.document import Doc, Link
-from dormant.experiments.report_figures import (
-    plot_aggregates, plot_improvement, plot_iqm_curves, plot_profiles, plot_task,
+from dormant.experiments.report.figures import (
+    plot_aggregates,
+    plot_improvement,
+    plot_iqm_curves,
+    plot_profiles,
+    plot_task,
 )
-from dormant.experiments.report_plasticity import coverage, plot_layers, plot_plasticity
-from dormant.experiments.report_settings import write_settings
-from dormant.experiments.report_stats import TAUS, aggregates, improvements, iqm_curves, profiles
+from dormant.experiments.report.plasticity import coverage, plot_layers, plot_plasticity
+from dormant.experiments.report.settings import write_settings
+from dormant.experiments.report.stats import TAUS, aggregates, improvements, iqm_curves, profiles
 from dormant.experiments.stats import STD_DDOF, broken_seeds, mean_std
 
 STD_WORDS = f"sample std over seeds (ddof={STD_DDOF})"
@@ -65,13 +69,20 @@ def _aggregate_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], figur
                      f"(e.g. a gym: task: declare one with `dormant report ... score_range.<task>=low,high`): "
                      f"{', '.join(left_out)}.")
         return
-    doc.text(f"Normalized scores (DMC return / 1000; success rate; Atari human-normalised; declared score ranges) over {len(aggs[0].tasks)} task(s) where every "
-             f"group has a finished run: {', '.join(aggs[0].tasks)}. Statistics as rliable (Agarwal et al. 2021) "
-             f"reports them: interquartile mean (IQM) and mean with 95% percentile intervals from a stratified "
-             f"bootstrap ({reps} replicates, seed {seed}; runs resampled within each task). Only finished runs "
-             "count: " + "; ".join(f"{a.label}: {a.used} finished run(s) used, {a.unfinished} unfinished left out"
-                                   + (f", {a.missing} planned but never started" if a.missing else "")
-                                   for a in aggs) + ".")
+    doc.text(
+        "Normalized scores (DMC return / 1000; success rate; Atari human-normalised; declared score ranges) "
+        f"over {len(aggs[0].tasks)} task(s) where every "
+        f"group has a finished run: {', '.join(aggs[0].tasks)}. Statistics as rliable (Agarwal et al. 2021) "
+        f"reports them: interquartile mean (IQM) and mean with 95% percentile intervals from a stratified "
+        f"bootstrap ({reps} replicates, seed {seed}; runs resampled within each task). Only finished runs "
+        "count: "
+        + "; ".join(
+            f"{a.label}: {a.used} finished run(s) used, {a.unfinished} unfinished left out"
+            + (f", {a.missing} planned but never started" if a.missing else "")
+            for a in aggs
+        )
+        + "."
+    )
     doc.table(["group", "runs used", "unfinished (left out)", "IQM final", "mean final", "IQM AUC", "mean AUC"],
               [[a.label, str(a.used), str(a.unfinished), *(str(a.intervals[k]) for k in
                                                            ("IQM final", "mean final", "IQM AUC", "mean AUC"))]
@@ -136,10 +147,10 @@ def _scores_section(doc: Doc, grouped: dict[str, dict[str, list[Run]]], broken_f
     broken_rows = []
     for task, methods in grouped.items():
         for label, members in methods.items():
-            done = {r.seed: r.normalized(r.final) for r in members if r.finished}
-            for s in broken_seeds(done, fraction=broken_fraction):
-                median = float(np.median([v for k, v in done.items() if k != s]))
-                broken_rows.append([task, label, str(s), f"{done[s]:.3f}", f"{median:.3f}"])
+            finals = {r.seed: r.normalized(r.final) for r in members if r.finished}
+            for s in broken_seeds(finals, fraction=broken_fraction):
+                median = float(np.median([v for k, v in finals.items() if k != s]))
+                broken_rows.append([task, label, str(s), f"{finals[s]:.3f}", f"{median:.3f}"])
     doc.text(f"A seed is broken when its normalized final score is below {broken_fraction:g} × the median of the "
              "other finished seeds of the same group and task (when that median is at least 0.1).")
     if broken_rows:

@@ -42,11 +42,7 @@ same: the same numpy draws, slot indices and n-step sums on the host (rewards an
 stay there, 8 bytes a slot), then one index copy and one float copy to the device, where the
 frames are gathered and stacked; the batch is then torch tensors on the device, equal to the
 host batch value for value. Checkpoints are the same in both (CPU tensors), so either loads
-into the other. See ``replay_storage``.
-
-Length: one sampler with four reference behaviours (DrQ-v2's episodes, Dopamine's
-transitions, the open episode, zero-padded stacks) that share the slot arithmetic; splitting
-it into a ``replay/`` package with the storage and shard modules is planned.
+into the other. See ``storage.py``.
 """
 
 from __future__ import annotations
@@ -58,7 +54,7 @@ import numpy as np
 import torch
 
 from dormant.errors import ConfigError
-from dormant.replay_storage import Array, Plan, SlotStorage
+from dormant.replay.storage import Array, Plan, SlotStorage
 
 
 def slots_for(capacity: int, budget: int | None) -> int:
@@ -217,15 +213,12 @@ class ReplayBuffer:
     def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Start, transitions and draw count of each episode ``sample`` may draw from (the open
         episode last, when it counts), uniform over transitions (``per_transition`` or ``open_episode``)."""
-        if self.per_transition:
-            counts = self._ep_lengths
-        else:
-            counts = np.maximum(self._ep_lengths - self.span + 1, 0)
+        counts = self._ep_lengths if self.per_transition else np.maximum(self._ep_lengths - self.span + 1, 0)
         starts, lengths = self._ep_starts, self._ep_lengths
-        open_count = self._open_count()
-        if open_count:
-            starts = np.append(starts, self._open_start)
-            lengths = np.append(lengths, self._written - 1 - self._open_start)
+        open_start, open_count = self._open_start, self._open_count()
+        if open_start is not None and open_count:
+            starts = np.append(starts, open_start)
+            lengths = np.append(lengths, self._written - 1 - open_start)
             counts = np.append(counts, open_count)
         keep = counts > 0
         return starts[keep], lengths[keep], counts[keep]
@@ -348,7 +341,10 @@ class ReplayBuffer:
         else:
             live_from = self._written if self._open_start is None else self._open_start
         order = np.arange(live_from, self._written) % self.num_slots
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+
+        def as_tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a))
+
         state = {
             "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
             "discount": self.discount, "live_from": live_from, "written": self._written,
@@ -390,31 +386,3 @@ class ReplayBuffer:
         self._ep_lengths = state["ep_lengths"].numpy().astype(np.int64).copy()
         self.rng.bit_generator.state = state["rng"]
 
-
-def replay_for(cfg: Any, env: Any, *, allocate_transitions: int, horizon: int = 0,
-               device: torch.device | None = None) -> Any:
-    """The buffer a resolved config and its environment call for (one frame per step);
-    ``horizon``: the K-step extras the agent asks for (TACO); ``device``: the agent's, where
-    ``replay.device=agent`` keeps the stored steps. With ``env.workers`` = N > 1, a
-    `ShardedReplay` of N buffers (one per worker; shard 0 seeded as the single buffer)."""
-    from dormant.config.schema import DISCRETE_AGENTS
-    from dormant.envs.workers import worker_seed
-    from dormant.replay_shards import ShardedReplay
-
-    clip = cfg.dqn.reward_clip if cfg.agent.name in DISCRETE_AGENTS else 0.0
-    zero_pad = cfg.task.startswith("atari/") and cfg.atari.zero_stack  # stacks as the env builds them
-
-    def make(shard: int, capacity: int, allocate: int) -> ReplayBuffer:
-        return ReplayBuffer(env.frame_shape, env.frame_dtype, env.action_dim, capacity=capacity,
-                            frame_stack=cfg.env.frame_stack, nstep=cfg.agent.nstep, discount=cfg.agent.discount,
-                            seed=worker_seed(cfg.seed, shard), allocate_transitions=allocate,
-                            proprio_dim=env.proprio_dim, reward_clip=clip,
-                            per_transition=cfg.agent.name in DISCRETE_AGENTS, horizon=horizon,
-                            open_episode=cfg.replay.sample_open_episode, zero_pad=zero_pad,
-                            device=device if cfg.replay.device == "agent" else None)
-
-    workers = cfg.env.workers
-    if workers == 1:
-        return make(0, cfg.replay.capacity, allocate_transitions)
-    return ShardedReplay.build(make, workers, capacity=cfg.replay.capacity,
-                               allocate_transitions=allocate_transitions, seed=worker_seed(cfg.seed, workers))

@@ -12,15 +12,15 @@ therefore never waits for it (no ``.item()``, no ``.cpu()``, no boolean masks).
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 # A sample plan: batch key → (storage array name, int64 slot indices), or a host float32 array
 # (already computed on the host, e.g. the n-step reward) that is only moved.
-Plan = dict[str, Union[tuple[str, np.ndarray], np.ndarray]]
+Plan = dict[str, tuple[str, np.ndarray] | np.ndarray]
 
 
 def staged(array: Any, device: torch.device) -> torch.Tensor:
@@ -70,10 +70,10 @@ class SlotStorage:
     def _put(self, target: Array, value: np.ndarray, staging: bool = True) -> None:
         """``target[...] = value``; on a device through pinned memory (``staging``: one step's
         few kB) or a plain copy (a checkpoint's whole replay, too large to pin)."""
-        if self.device is None:
+        if isinstance(target, np.ndarray):
             target[...] = value
         elif staging:
-            target.copy_(staged(np.asarray(value), self.device), non_blocking=self.device.type == "cuda")
+            target.copy_(staged(np.asarray(value), target.device), non_blocking=target.device.type == "cuda")
         else:
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
 
@@ -81,7 +81,7 @@ class SlotStorage:
         """Store one step in ``slot`` (on a device: small asynchronous host→device copies)."""
         self._put(self.frames[slot], frame)
         self._put(self.actions[slot], action)
-        if self.proprio is not None:
+        if self.proprio is not None and proprio is not None:  # the buffer checks both or neither
             self._put(self.proprio[slot], proprio)
 
     def read(self, name: str, start: int, stop: int) -> np.ndarray:
@@ -104,7 +104,7 @@ class SlotStorage:
 
     def gather(self, plan: Plan) -> dict[str, Array]:
         """The batch a plan describes, in its key order: numpy arrays on the host, tensors on the device."""
-        moved = plan if self.device is None else self._move(plan)
+        moved = plan if self.device is None else self._move(plan, self.device)
         batch: dict[str, Array] = {}
         for key, entry in moved.items():
             if not isinstance(entry, tuple):
@@ -117,7 +117,7 @@ class SlotStorage:
             batch[key] = rows
         return batch
 
-    def _move(self, plan: Plan) -> dict[str, Any]:
+    def _move(self, plan: Plan, device: torch.device) -> dict[str, Any]:
         """The plan's index and float arrays on the device: one copy each, split into views."""
         indices = {k: v[1] for k, v in plan.items() if isinstance(v, tuple)}
         floats = {k: v for k, v in plan.items() if not isinstance(v, tuple)}
@@ -125,8 +125,10 @@ class SlotStorage:
         for group, dtype in ((indices, np.int64), (floats, np.float32)):
             if not group:
                 continue
-            flat = to_device(np.concatenate([np.asarray(a, dtype).ravel() for a in group.values()]), self.device)
-            for (key, array), piece in zip(group.items(), torch.split(flat, [a.size for a in group.values()])):
+            flat = to_device(np.concatenate([np.asarray(a, dtype).ravel() for a in group.values()]), device)
+            for (key, array), piece in zip(
+                group.items(), torch.split(flat, [a.size for a in group.values()]), strict=True
+            ):
                 views[key] = piece.view(array.shape)
         return {k: (v[0], views[k]) if isinstance(v, tuple) else views[k] for k, v in plan.items()}
 
@@ -137,7 +139,8 @@ def take_rows(source: Array, index: Array) -> Array:
     element by element, ≈ 8× slower for frames on the CPU)."""
     if isinstance(source, np.ndarray):
         return source[index]
-    return source.index_select(0, index.reshape(-1)).reshape(*index.shape, *source.shape[1:])
+    rows = index if isinstance(index, torch.Tensor) else torch.from_numpy(index)
+    return source.index_select(0, rows.reshape(-1)).reshape(*index.shape, *source.shape[1:])
 
 
 def parts_dtype(source: Array) -> np.dtype:

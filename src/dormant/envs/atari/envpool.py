@@ -1,11 +1,11 @@
 """EnvPool (``atari.backend=envpool``): the Atari suite stepped by EnvPool's C++ engine, N games
-at once, configured to the preprocessing of `AtariEnv` (``envs/atari.py``).
+at once, configured to the preprocessing of `AtariEnv` (``ale.py``).
 
 Equal to the ale-py path (``tests/test_atari_envpool.py`` checks it on fixed seeds and actions):
 the ROMs (the same files), the emulation (EnvPool's own ALE 0.11.2 against ale-py 0.12.1: rewards,
 lives and episode ends agree), action repeat with rewards summed, the max-pool of the last two
 frames, grayscale through ALE's palette, the resize (OpenCV's ``INTER_AREA``, which EnvPool calls
-and ``area_resize.py`` repeats in numpy: the frames are equal byte for byte), the frame stack (the
+and ``resize.py`` repeats in numpy: the frames are equal byte for byte), the frame stack (the
 first frame repeated at a reset), raw rewards, the minimal or full action set, the episode cap
 (``max_episode_frames / action_repeat`` agent steps), discount 0 at game over and, with
 ``terminal_on_life_loss``, at a lost life while the game goes on.

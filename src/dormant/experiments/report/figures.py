@@ -72,7 +72,7 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
         color = f"C{i}"
         done = [r for r in runs if r.finished and r.evals]
         unfinished = [r for r in runs if not r.finished and r.evals]
-        for ax, key in zip(axes, panels):
+        for ax, key in zip(axes, panels, strict=True):
             bounds = (0.0, 1.0) if key == "success_rate" else (done or unfinished or runs)[0].score_bounds
             curves = [(r.evals["frame"], r.evals[key]) for r in done if key in r.evals]
             if curves:
@@ -91,7 +91,7 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
                       labels=ax is axes[0])
     note = _reference(axes[0], task, methods, last_frame)
     names = {"episode_reward": "evaluation return", "success_rate": "evaluation success rate"}
-    for ax, key in zip(axes, panels):
+    for ax, key in zip(axes, panels, strict=True):
         ax.set_ylabel(names[key])
         ax.grid(alpha=0.3)
         if key == "success_rate":
@@ -129,7 +129,7 @@ def plot_aggregates(aggs: list, out: Path) -> Path:
     plt = pyplot()
     names = ["IQM final", "mean final", "IQM AUC", "mean AUC"]
     fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 0.6 * len(aggs) + 1.5), sharey=True)
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         for i, agg in enumerate(aggs):
             _interval_bar(ax, i, agg.intervals[name], f"C{i}")
         ax.set_title(name, fontsize=9)
@@ -149,7 +149,7 @@ def _interval_bar(ax: Any, row: int, iv: Interval, color: str) -> None:
 def plot_improvement(pairs: list[tuple[str, str, Interval]], out: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(pairs) + 1.3))
-    for i, (x, y, iv) in enumerate(pairs):
+    for i, (_, _, iv) in enumerate(pairs):
         _interval_bar(ax, i, iv, f"C{i // 2}")
     ax.axvline(0.5, color="0.4", ls=":", lw=1)
     ax.set_yticks(range(len(pairs)), [f"P({x} > {y})" for x, y, _ in pairs], fontsize=8)

@@ -1,5 +1,5 @@
 """The Atari suite: ``task=atari/<Game>`` (the 57 games with published random and human
-scores, ``atari_scores.py``), on the Arcade Learning Environment (``ale-py``, which ships
+scores, ``scores.py``), on the Arcade Learning Environment (``ale-py``, which ships
 the ROMs) through Gymnasium, for the discrete-action agents (``agent=dqn``, ``drq_eps``).
 
 Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds on):
@@ -7,7 +7,7 @@ Preprocessing (Mnih et al. 2015, as Dopamine does it, which ReDo's code builds o
 - the emulator runs one frame per call (``frameskip=1``); an agent step repeats the action
   ``env.action_repeat`` = 4 frames, summing rewards, and its frame is the pixel-wise max
   of the last two frames (flicker), in grayscale, resized to 84×84 as OpenCV's ``INTER_AREA``
-  does it (``area_resize.py``: each source pixel weighs the fraction of it the output pixel's
+  does it (``resize.py``: each source pixel weighs the fraction of it the output pixel's
   window covers; the same bytes as ``cv2.resize``, which Dopamine and EnvPool call); frames are
   stacked by 4 (``env.frame_stack``). Before this filter the ale-py path used Pillow's box
   filter, which weighs whole source pixels (5–11 % of the pixels differed, docs/suites.md);
@@ -34,7 +34,7 @@ Exact resume: each episode's start state is the emulator's state with its RNG (A
 ``cloneState(include_rng=True)``) and the no-op generator's state, so a resumed run
 replays the open episode's actions to the same frames, sticky actions included.
 
-``atari.backend=envpool`` builds ``atari_envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
+``atari.backend=envpool`` builds ``envpool.EnvPoolAtariEnv`` instead: EnvPool's C++
 engine with this preprocessing (its resize is OpenCV's own; the frames are equal).
 """
 
@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from dormant.envs.area_resize import area_resize
-from dormant.envs.atari_scores import ATARI_100K, RANDOM_HUMAN
+from dormant.envs.atari.resize import area_resize
+from dormant.envs.atari.scores import ATARI_100K, RANDOM_HUMAN
 from dormant.envs.base import FrameStack, GymnasiumTask, TimeStep, close_at_exit
 from dormant.envs.registry import Suite
 from dormant.errors import ConfigError, check_choice
@@ -70,7 +70,10 @@ class AtariEnv(GymnasiumTask):
         self.game = game
         env = gym.make(f"ALE/{game}-v5", obs_type="grayscale", frameskip=1, repeat_action_probability=sticky_actions,
                        full_action_space=full_action_space, max_num_frames_per_episode=max_episode_frames)
-        self._ale = env.unwrapped.ale
+        game_env = env.unwrapped
+        if not isinstance(game_env, ale_py.env.AtariEnv):  # what ALE/<game>-v5 builds
+            raise TypeError(f"ALE/{game}-v5 built {type(game_env).__name__}, not ale-py's AtariEnv")
+        self._ale = game_env.ale
         self._state_type = ale_py.ALEState
         self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
                         episode_frames=max_episode_frames, action_dtype=np.int64)
@@ -86,7 +89,7 @@ class AtariEnv(GymnasiumTask):
         self.frame_shape: tuple[int, ...] = (1, image_size, image_size)
         self.frame_dtype = np.dtype(np.uint8)
         self.obs_shape = (frame_stack, image_size, image_size)
-        self._previous: np.ndarray | None = None
+        self._previous: Any = None  # the screen before the newest (a frame's max-pool), from the first reset
         self._lives = 0
         self._closed = self._rendered = False
 
@@ -191,7 +194,10 @@ class AtariEnv(GymnasiumTask):
         if not self._seeded:
             return {"seed": self._seed, "noops": dict(self._noops.bit_generator.state)}
         ale = bytes(self._ale.cloneState(include_rng=True).serialize())
-        return {"ale": torch.frombuffer(bytearray(ale), dtype=torch.uint8), "noops": dict(self._noops.bit_generator.state)}
+        return {
+            "ale": torch.frombuffer(bytearray(ale), dtype=torch.uint8),
+            "noops": dict(self._noops.bit_generator.state),
+        }
 
     def set_rng_state(self, state: dict[str, Any]) -> None:
         self._noops.bit_generator.state = state["noops"]
@@ -224,7 +230,7 @@ BACKENDS = ("ale", "envpool")
 def make(name: str, cfg: Any, seed: int) -> Any:
     a, e = cfg.atari, cfg.env
     if a.backend == "envpool":
-        from dormant.envs.atari_envpool import make_envpool
+        from dormant.envs.atari.envpool import make_envpool
 
         return make_envpool(name, cfg, seed)
     return AtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat, image_size=e.image_size,
@@ -278,7 +284,9 @@ def check(name: str, cfg: Any) -> None:
     if not 0 <= a.noop_min <= max(a.noop_max, 1):
         raise ConfigError(f"atari.noop_min must be in [0, atari.noop_max] (got {a.noop_min}, noop_max {a.noop_max})")
     if cfg.env.image_size < MIN_IMAGE_SIZE:
-        raise ConfigError(f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side")
+        raise ConfigError(
+            f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side"
+        )
     if cfg.env.image_size > MAX_IMAGE_SIZE:
         raise ConfigError(f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
                           f"to at most {MAX_IMAGE_SIZE} pixels per side")
@@ -293,7 +301,7 @@ def check(name: str, cfg: Any) -> None:
                               "buffers, with atari.terminal_on_life_loss) nor start with zero no-op frames, which the "
                               f"drq_eps preset sets; add {' '.join(unsupported)} to run on EnvPool with EnvPool's "
                               "preprocessing (docs/suites.md#atari-backends), or use atari.backend=ale")
-        from dormant.envs.atari_envpool import check_envpool
+        from dormant.envs.atari.envpool import check_envpool
 
         check_envpool(cfg)
 
