@@ -446,11 +446,12 @@ def test_replay_per_transition_is_uniform_over_transitions():
     assert shares[True] == pytest.approx(0.1, abs=0.01) and shares[False] == pytest.approx(0.5, abs=0.02)
 
 
-@pytest.mark.parametrize("capacity", [250, 100_000])
+@pytest.mark.parametrize("capacity", [500, 100_000])
 def test_an_interrupted_dqn_run_resumes_exactly(tmp_path, capacity):
     """CartPole, DQN with ReDo, a target copy every 40 updates, stopped at 300 frames: the resumed
     run's log, target network and update count equal the uninterrupted one's, with a full replay
-    (250) and with one the budget caps (100,000), where CartPole's ≈ 10-step episodes once
+    (500, the smallest that holds CartPole's longest episode; the run's 600 transitions overflow it)
+    and with one the budget caps (100,000), where CartPole's ≈ 10-step episodes once
     evicted by slots in the shorter run only."""
     import csv
 
