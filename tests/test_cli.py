@@ -117,6 +117,8 @@ def test_sweep_header_says_the_threads_each_run_gets():
         return [RunSpec(f"r{i}", "dmc/cartpole_balance", "drqv2", i, Path("x"), 1000, {"threads": threads})
                 for i in range(2)]
 
-    assert _threads_each(runs("1"), 2) == "1 thread each (threads= given)"
-    assert _threads_each(runs("2"), 2) == "2 threads each"
-    assert _threads_each([], 2) == "2 threads each"
+    assert _threads_each(runs("1"), 2, True) == "1 torch thread each (threads= given)"
+    assert _threads_each(runs("3"), 1, True) == "3 torch threads each (threads= given)"
+    assert _threads_each(runs("0"), 1, True) == "1 torch thread each (threads= given)"  # 0: the default
+    assert _threads_each(runs("2"), 2, False) == "2 torch threads each (Ray's cpus_per_run)"
+    assert _threads_each([], 1, False).startswith("1 torch thread each (the default: fastest or within 6 %")

@@ -60,7 +60,42 @@ def test_a_suite_without_a_known_time_limit_gets_a_clear_error_at_run_time(tmp_p
                    obs=("states",))
     try:
         with pytest.raises(ConfigError, match=r"replay\.capacity: an episode reached \d+ transitions"):
-            train({**TINY, "agent": "sac", "task": "limitless/pendulum", "obs": "states", "env.action_repeat": 1,
+            base = {k: v for k, v in TINY.items() if k != "threads"}
+            train({**base, "agent": "sac", "task": "limitless/pendulum", "obs": "states", "env.action_repeat": 1,
                    "replay.capacity": 100}, out=tmp_path / "run")
     finally:
         _SUITES.pop("limitless")
+
+
+def test_a_run_uses_one_torch_thread_by_default_and_its_header_says_so(tmp_path, capsys):
+    """The default is measured (benchmarks/bench_threads.py); threads=N overrides it; the
+    run's first line says how many threads and why."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for extra, threads, why in (({}, 1, "(the default: fastest or within 6 %"), ({"threads": 2}, 2, "(threads= given)")):
+            base = {k: v for k, v in TINY.items() if k != "threads"}
+            train({**base, "agent": "sac", "task": "gym:Pendulum-v1", "obs": "states", "frames": 200,
+                   "num_seed_frames": 100, "eval.every_frames": 200, **extra}, out=tmp_path / str(threads))
+            header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("run directory:"))
+            assert f"{threads} torch thread{'s' if threads > 1 else ''} {why}" in header, header
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_importing_dormant_before_torch_makes_openmp_threads_sleep_not_spin():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    probe = "import os, sys; {first}; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    for first, expected in (("import dormant", "PASSIVE"), ("import torch, dormant", "unset")):
+        out = subprocess.run([sys.executable, "-c", probe.format(first=first)], env=env, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.strip() == expected, (first, out.stdout)
+    out = subprocess.run([sys.executable, "-c", probe.format(first="import dormant")],
+                         env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"  # the user's own setting is kept

@@ -274,8 +274,8 @@ def test_ray_resources_per_run_are_checked_and_passed_through(monkeypatch):
 
 def test_plan_jobs(tmp_path):
     runs, _, _ = parse_sweep(["agent=drqv2,drm", "task=dmc/cartpole_swingup", "seeds=4", f"out={tmp_path}", *TINY])
-    assert plan_jobs(runs, None, cpus=8, gpus=0, mem_available=None)[:2] == (4, 2)  # a run per 2 cores
-    assert plan_jobs(runs, None, cpus=16, gpus=2, mem_available=None)[:2] == (2, 8)  # a run per GPU
+    assert plan_jobs(runs, None, cpus=8, gpus=0, mem_available=None)[:2] == (4, 1)  # a run per 2 cores, 1 thread
+    assert plan_jobs(runs, None, cpus=16, gpus=2, mem_available=None)[:2] == (2, 1)  # a run per GPU
     assert plan_jobs(runs, 5, cpus=2, gpus=0, mem_available=None)[:2] == (5, 1)  # jobs= wins
     assert plan_jobs(runs[:3], 8, cpus=2, gpus=0, mem_available=None)[0] == 3  # never more than runs
     jobs, _, why = plan_jobs(runs, None, cpus=64, gpus=0, mem_available=6 * 2**30)  # ~1.5 GiB a run

@@ -11,7 +11,12 @@ Names are imported on first use, so ``import dormant`` stays light (no torch, no
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import TYPE_CHECKING, Any
+
+if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads (see training/threads.py)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # threads sleep, not spin, while waiting
 
 _WHERE = {
     "make_config": "dormant.api", "train": "dormant.api", "resume": "dormant.api", "evaluate": "dormant.api",

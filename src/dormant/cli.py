@@ -193,8 +193,8 @@ SWEEP_HELP = """what to run (each may be a comma-separated list: a list is an ax
 where and how:
   out=DIR             the sweep's directory (required); the same command again continues it
   jobs=N              concurrent runs on this machine (default: one per GPU, else one per 2
-                      cores, never more than memory holds); each run gets cores ÷ jobs threads
-                      unless threads= is given
+                      cores, never more than memory holds); each run uses 1 torch thread
+                      (measured fastest; docs/benchmarks.md) unless threads= is given
   retries=N           attempts after a run fails (default 2)
   max_runs=N          refuse the sweep if its grid holds more than N runs (default 1,000;
                       --yes lifts the bound)

@@ -260,7 +260,7 @@ class Config:
     seed: int = 1  # seeds torch, the replay's sampling and both environments (train and eval, as DrQ-v2's code)
     out: str = ""  # run directory; empty → runs/<task>-<agent>-s<seed>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    threads: int = 0  # torch CPU threads of the run; 0: the default, 1 (measured fastest, or within 6 % of it, idle and beside other work: docs/benchmarks.md#threads-per-run)
     num_seed_frames: int = 4000  # frames before the first update
     checkpoint_every_frames: int = 100_000  # plus at the end, on Ctrl-C and on errors
     env: EnvConfig = field(default_factory=EnvConfig)

@@ -21,6 +21,7 @@ from dormant.experiments.runs import last_frame, run_state
 from dormant.experiments.sweep_options import CONFIRM_ABOVE, SWEEP_OPTIONS, SweepOptions, check_sweep_out, parse_sweep
 from dormant.training.exit_codes import NO_RETRY
 from dormant.training.lock import EXIT_LOCKED, DirLock
+from dormant.training.threads import DEFAULT_THREADS, WHY_DEFAULT
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
 
@@ -61,7 +62,8 @@ def run_memory_bytes(spec: RunSpec) -> int:
 def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
               mem_available: int | None) -> tuple[int, int, str]:
     """(concurrent runs, threads per run, why). Default: one run per GPU; on CPU one
-    run per two cores; never more than memory holds or than there are runs."""
+    run per two cores; never more than memory holds or than there are runs. Each run gets
+    the measured default of torch threads (``training/threads.py``) unless threads= is given."""
     if jobs is None:
         jobs, why = (gpus, f"one per GPU ({gpus})") if gpus else (max(1, cpus // 2), f"one per 2 of {cpus} CPU cores")
         if mem_available and runs:
@@ -72,7 +74,7 @@ def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
     else:
         why = f"jobs={jobs}"
     jobs = max(1, min(jobs, len(runs) or 1))
-    return jobs, max(1, cpus // jobs), why
+    return jobs, DEFAULT_THREADS, why
 
 
 class SweepProgress:
@@ -146,17 +148,21 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0, yes: bool = False) -
         except BaseException:
             backend.close()
             raise
-        for spec in todo:
-            spec.overrides.setdefault("threads", str(threads))
-        how = how.format(threads=_threads_each(todo, threads))
+        given = any("threads" in spec.overrides for spec in todo)
+        if threads != DEFAULT_THREADS:  # Ray: cpus_per_run threads; otherwise each run's own default applies
+            for spec in todo:
+                spec.overrides.setdefault("threads", str(threads))
+        how = how.format(threads=_threads_each(todo, threads, given))
         return _execute(runs, todo, {k: state.frame for k, state in states.items()}, options, backend, how, poll_s)
 
 
-def _threads_each(todo: list[RunSpec], planned: int) -> str:
-    """What the header says each run gets: the user's threads= where given, else the plan."""
-    given = sorted({int(spec.overrides["threads"]) for spec in todo}) or [planned]
-    names = "/".join(str(n) if n else "torch's default" for n in given)
-    return f"{names} thread{'s' if given != [1] else ''} each" + ("" if given == [planned] else " (threads= given)")
+def _threads_each(todo: list[RunSpec], planned: int, given: bool) -> str:
+    """What the header says each run gets, and why: the user's threads= where given (0: the
+    default), else the plan (Ray: cpus_per_run; locally the measured default)."""
+    counts = sorted({int(spec.overrides.get("threads") or 0) or DEFAULT_THREADS for spec in todo}) or [planned]
+    names = "/".join(str(n) for n in counts)
+    why = "threads= given" if given else WHY_DEFAULT if planned == DEFAULT_THREADS else "Ray's cpus_per_run"
+    return f"{names} torch thread{'s' if names != '1' else ''} each ({why})"
 
 
 def open_backend(todo: list[RunSpec], options: SweepOptions) -> tuple[Any, int, str]:

@@ -16,6 +16,7 @@ from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, 
 from dormant.config.budget import cap_budget
 from dormant.experiments.runfiles import read_run_config
 from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed
+from dormant.training.threads import describe_threads
 from dormant.training.checkpoint import FILENAME, load_checkpoint
 from dormant.training.lock import DirLock
 from dormant.training.memory import device_memory_problem, memory_problem
@@ -204,7 +205,8 @@ def _train_locked(cfg: Config, run_dir: Path, checkpoint: dict[str, Any] | None,
 
     trainer = Trainer(cfg, run_dir, checkpoint=checkpoint, callbacks=callbacks)
     print(f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
-          f"{cfg.frames} frames, device {trainer.device})", flush=True)
+          f"{cfg.frames} frames, device {trainer.device}, {describe_threads(trainer.threads, trainer.threads_why)})",
+          flush=True)
     try:
         status = trainer.train()
     finally:

@@ -34,6 +34,7 @@ from dormant.experiments.runfiles import config_text, log_digests, status_text
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
+from dormant.training.threads import run_threads
 from dormant.training.checkpoint import (
     FILENAME,
     CheckpointError,
@@ -70,8 +71,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         configure_rendering(needs_gl(cfg))  # before any simulator is imported
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        self.threads, self.threads_why = run_threads(cfg)
+        torch.set_num_threads(self.threads)
         torch.manual_seed(cfg.seed)
         self.device = resolve_device(cfg.device)
         repeat = cfg.env.action_repeat
