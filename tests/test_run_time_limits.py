@@ -99,3 +99,15 @@ def test_importing_dormant_before_torch_makes_openmp_threads_sleep_not_spin():
     out = subprocess.run([sys.executable, "-c", probe.format(first="import dormant")],
                          env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ACTIVE"  # the user's own setting is kept
+
+
+def test_env_workers_far_above_the_cores_are_warned_about(capsys, monkeypatch):
+    from dormant.training import launch
+
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0, 1})
+    for workers, warned in ((1, False), (4, False), (5, True), (64, True)):
+        launch._warn_workers(workers)
+        err = capsys.readouterr().err
+        assert ("env.workers=" in err) == warned, (workers, err)
+        if warned:
+            assert f"env.workers={workers} is far above this machine's 2 CPU cores" in err and "env.workers=2" in err

@@ -7,6 +7,8 @@ they behave the same (rendering set-up, resume rules, Ctrl-C, logs, the learning
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,10 @@ from dormant.config import AGENTS, OBS_KINDS, Config, ConfigError, default_out, 
 from dormant.config.budget import cap_budget
 from dormant.experiments.runfiles import read_run_config
 from dormant.experiments.runs import BOOKKEEPING, clear_run_dir, never_checkpointed
-from dormant.training.threads import describe_threads
 from dormant.training.checkpoint import FILENAME, load_checkpoint
 from dormant.training.lock import DirLock
 from dormant.training.memory import device_memory_problem, memory_problem
+from dormant.training.threads import describe_threads
 
 if TYPE_CHECKING:
     from dormant.training.callbacks import Callback
@@ -165,7 +167,18 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
         problem = memory_problem(cfg) or device_memory_problem(cfg)
         if problem:
             raise ConfigError(problem)
+        _warn_workers(cfg.env.workers)
         return _train_locked(cfg, run_dir, checkpoint, callbacks)
+
+
+def _warn_workers(workers: int) -> None:
+    """More env workers than cores share them: each step waits for the slowest worker, and the
+    run is slower than with one worker per core (it still trains the same numbers)."""
+    cores = len(os.sched_getaffinity(0))
+    if workers > 2 * cores:
+        print(f"warning: env.workers={workers} is far above this machine's {cores} CPU cores: the workers share "
+              f"them and each step waits for the slowest; env.workers={cores} (one per core) is usually faster",
+              file=sys.stderr, flush=True)
 
 
 def _prepare_run_dir(path: Path) -> None:
