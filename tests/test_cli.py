@@ -121,4 +121,4 @@ def test_sweep_header_says_the_threads_each_run_gets():
     assert _threads_each(runs("3"), 1, True) == "3 torch threads each (threads= given)"
     assert _threads_each(runs("0"), 1, True) == "1 torch thread each (threads= given)"  # 0: the default
     assert _threads_each(runs("2"), 2, False) == "2 torch threads each (Ray's cpus_per_run)"
-    assert _threads_each([], 1, False).startswith("1 torch thread each (the default: fastest or within 6 %")
+    assert _threads_each([], 1, False).startswith("1 torch thread each (the default, measured fastest or within 6 %")

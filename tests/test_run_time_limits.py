@@ -74,7 +74,7 @@ def test_a_run_uses_one_torch_thread_by_default_and_its_header_says_so(tmp_path,
 
     before = torch.get_num_threads()
     try:
-        for extra, threads, why in (({}, 1, "(the default: fastest or within 6 %"), ({"threads": 2}, 2, "(threads= given)")):
+        for extra, threads, why in (({}, 1, "(the default, measured fastest or within 6 %"), ({"threads": 2}, 2, "(threads= given)")):
             base = {k: v for k, v in TINY.items() if k != "threads"}
             train({**base, "agent": "sac", "task": "gym:Pendulum-v1", "obs": "states", "frames": 200,
                    "num_seed_frames": 100, "eval.every_frames": 200, **extra}, out=tmp_path / str(threads))

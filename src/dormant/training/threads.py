@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_THREADS = 1
-WHY_DEFAULT = "the default: fastest or within 6 % of it in every case measured (docs/benchmarks.md#threads-per-run)"
+WHY_DEFAULT = "the default, measured fastest or within 6 % of it: docs/benchmarks.md#threads-per-run"
 
 
 def run_threads(cfg: Any) -> tuple[int, str]:
