@@ -55,14 +55,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--env-tasks", nargs="+", default=ENV_TASKS, help="tasks of the env section")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--wait-quiet", type=float, default=0, metavar="S",
-                        help="before each section, wait up to S seconds for other processes "
-                             "to use < 0.25 cores (shared machines; default 0: no wait)")
-    parser.add_argument("--e2e-budget-s", type=float,
-                        help="stop each end-to-end run's update phase after this many seconds "
-                             "(default 300 pixels / 120 states; quick 60 / 30)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS,
-                        help="sections to leave out")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each section, wait up to S seconds for other processes "
+        "to use < 0.25 cores (shared machines; default 0: no wait)",
+    )
+    parser.add_argument(
+        "--e2e-budget-s",
+        type=float,
+        help="stop each end-to-end run's update phase after this many seconds "
+        "(default 300 pixels / 120 states; quick 60 / 30)",
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS, help="sections to leave out")
     return parser.parse_args(argv)
 
 
@@ -80,8 +87,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mem_episodes = 10 if quick else 40
 
     t_start = now()
-    result: dict[str, Any] = {"benchmark": "dormant DrQ-v2 / DrM / plasticity throughput", "quick": quick,
-                              "machine": machine(device)}
+    result: dict[str, Any] = {
+        "benchmark": "dormant DrQ-v2 / DrM / plasticity throughput",
+        "quick": quick,
+        "machine": machine(device),
+    }
 
     def log(msg: str) -> None:
         print(f"[bench {now() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
@@ -123,8 +133,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for kind, (overrides, default_budget_s) in runs.items():
             with section(f"end_to_end_{kind}"):
                 done[kind] = bench_end_to_end(overrides, str(device), args.e2e_budget_s or default_budget_s)
-        result["end_to_end_fps"] = summarise_end_to_end(done["pixels"], done["states"], runs["pixels"][0],
-                                                        result.get("update_ms"))
+        result["end_to_end_fps"] = summarise_end_to_end(
+            done["pixels"], done["states"], runs["pixels"][0], result.get("update_ms")
+        )
     if "breakdown" not in args.skip:
         with section("breakdown"):
             result["breakdown"] = bench_breakdown(device, warmup, updates, env_steps)

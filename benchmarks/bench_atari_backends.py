@@ -75,9 +75,10 @@ def setups(game: str) -> dict[str, Callable[[], tuple[Any, Callable[[Any, int, i
     }
     for threads in (1, 2):
         for n in (1, 2, 8):
-            out[f"envpool_batch_{n}_threads_{threads}"] = (
-                lambda n=n, threads=threads: (EnvPoolAtari(game, num_envs=n, seed=0, num_threads=threads, **SETTINGS),
-                                              time_batch_env))
+            out[f"envpool_batch_{n}_threads_{threads}"] = lambda n=n, threads=threads: (
+                EnvPoolAtari(game, num_envs=n, seed=0, num_threads=threads, **SETTINGS),
+                time_batch_env,
+            )
     return out
 
 
@@ -96,10 +97,15 @@ def bench_game(game: str, steps: int, rounds: int) -> dict[str, Any]:
         for env, _ in built.values():
             env.close()
     ale = statistics.median(rates["ale"])
-    return {name: {"agent_steps_per_s": round(statistics.median(values), 1),
-                   "frames_per_s": round(4 * statistics.median(values), 1),
-                   "over_ale": round(statistics.median(values) / ale, 2),
-                   "rounds": [round(v, 1) for v in values]} for name, values in rates.items()}
+    return {
+        name: {
+            "agent_steps_per_s": round(statistics.median(values), 1),
+            "frames_per_s": round(4 * statistics.median(values), 1),
+            "over_ale": round(statistics.median(values) / ale, 2),
+            "rounds": [round(v, 1) for v in values],
+        }
+        for name, values in rates.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -116,10 +122,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import envpool
     import torch
 
-    result: dict[str, Any] = {"benchmark": "dormant Atari backends: ale-py vs EnvPool", "quick": args.quick,
-                              "agent_steps_per_round": steps, "rounds": rounds, "settings": SETTINGS,
-                              "envpool": envpool.__version__, "machine": machine(torch.device("cpu")),
-                              "contention": {}, "games": {}}
+    result: dict[str, Any] = {
+        "benchmark": "dormant Atari backends: ale-py vs EnvPool",
+        "quick": args.quick,
+        "agent_steps_per_round": steps,
+        "rounds": rounds,
+        "settings": SETTINGS,
+        "envpool": envpool.__version__,
+        "machine": machine(torch.device("cpu")),
+        "contention": {},
+        "games": {},
+    }
     t0 = time.perf_counter()
     for game in args.games:
         waited = wait_quiet(args.wait_quiet) if args.wait_quiet else {}

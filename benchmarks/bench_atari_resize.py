@@ -66,9 +66,11 @@ def filters(size: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         return w / scale
 
     rows, cols = exact_weights(210), exact_weights(160).T.copy()
-    out = {"area_resize": lambda f: area_resize(f, size),
-           "pillow_box": lambda f: np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BOX)),
-           "float64_matmul": lambda f: np.rint(rows @ f.astype(np.float64) @ cols).astype(np.uint8)}
+    out = {
+        "area_resize": lambda f: area_resize(f, size),
+        "pillow_box": lambda f: np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BOX)),
+        "float64_matmul": lambda f: np.rint(rows @ f.astype(np.float64) @ cols).astype(np.uint8),
+    }
     try:
         import cv2
     except ImportError:
@@ -91,7 +93,7 @@ def main() -> None:
     named = filters(84)
     times: dict[str, list[float]] = {name: [] for name in named}
     for r in range(args.rounds):
-        for name in (list(named) if r % 2 == 0 else list(named)[::-1]):
+        for name in list(named) if r % 2 == 0 else list(named)[::-1]:
             t0 = time.perf_counter()
             for frame in frames:
                 named[name](frame)
@@ -100,9 +102,11 @@ def main() -> None:
     result: dict[str, Any] = {"games": args.games, "frames": len(frames), "rounds": args.rounds, "filters": {}}
     for name, fn in named.items():
         delta = np.abs(np.stack([fn(f) for f in frames]).astype(int) - ours)
-        result["filters"][name] = {"us_per_frame": round(statistics.median(times[name]), 1),
-                                   "pixels_differing_from_area_resize": float((delta > 0).mean()),
-                                   "max_difference": int(delta.max())}
+        result["filters"][name] = {
+            "us_per_frame": round(statistics.median(times[name]), 1),
+            "pixels_differing_from_area_resize": float((delta > 0).mean()),
+            "max_difference": int(delta.max()),
+        }
     result["machine"] = machine(torch.device("cpu"))
     text = json.dumps(result, indent=2)
     if args.out:

@@ -41,10 +41,19 @@ def main() -> None:
     from dormant.envs.background import background_mask, load_clip, scan
     from dormant.envs.dmc import DMCEnv
 
-    out: dict[str, Any] = {"task": args.task, "renders": args.renders, "image_size": 84, "gl": backend,
-                           "folder": args.folder, "unit": "median ms per observation render"}
-    variants = (("none", {}), ("sky", {"background": args.folder}),
-                ("sky_and_floor", {"background": args.folder, "background_floor": True}))
+    out: dict[str, Any] = {
+        "task": args.task,
+        "renders": args.renders,
+        "image_size": 84,
+        "gl": backend,
+        "folder": args.folder,
+        "unit": "median ms per observation render",
+    }
+    variants = (
+        ("none", {}),
+        ("sky", {"background": args.folder}),
+        ("sky_and_floor", {"background": args.folder, "background_floor": True}),
+    )
     for fast in (False, True):
         envs = {label: DMCEnv(args.task, seed=1, fast_render=fast, **kwargs) for label, kwargs in variants}
         for env in envs.values():
@@ -73,8 +82,7 @@ def main() -> None:
     first = scan(args.folder)[0]
     t0 = time.perf_counter()
     clip = load_clip(first, 84)
-    out["decode_first_clip"] = {"clip": first.name, "frames": len(clip),
-                                "seconds": round(time.perf_counter() - t0, 3)}
+    out["decode_first_clip"] = {"clip": first.name, "frames": len(clip), "seconds": round(time.perf_counter() - t0, 3)}
     print(json.dumps(out, indent=2))
 
 

@@ -84,21 +84,31 @@ def update_phases(agent: Any, batch_np: dict[str, np.ndarray], device: torch.dev
         return value
 
     batch = timed("transfer", lambda: agent.to_batch(batch_np))
-    shifted = timed("augment", lambda: {**batch, "obs": random_shift(batch["obs"]),
-                                        "next_obs": random_shift(batch["next_obs"])})
+    shifted = timed(
+        "augment", lambda: {**batch, "obs": random_shift(batch["obs"]), "next_obs": random_shift(batch["next_obs"])}
+    )
     h, next_h = timed("encode", lambda: agent.augment_and_encode(shifted, False))
     metrics = timed("drm_extras", lambda: agent.before_learning(h, batch, STEP))
     std = agent.stddev(STEP)
-    metrics.update(timed("critic", lambda: agent.update_critic(h, batch["action"], batch["reward"],
-                                                               batch["discount"], next_h, std)))
+    metrics.update(
+        timed(
+            "critic", lambda: agent.update_critic(h, batch["action"], batch["reward"], batch["discount"], next_h, std)
+        )
+    )
     metrics.update(timed("actor", lambda: agent.update_actor(h.detach(), std)))
     timed("target", agent.update_target)
     timed("metrics_sync", lambda: torch.stack([v.float().reshape(()) for v in metrics.values()]).cpu())
     return out
 
 
-def bench_breakdown(device: torch.device, warmup: int, updates: int, env_steps: int,
-                    agents: tuple[str, ...] = ("drqv2", "drm"), fast_render: bool = False) -> dict[str, Any]:
+def bench_breakdown(
+    device: torch.device,
+    warmup: int,
+    updates: int,
+    env_steps: int,
+    agents: tuple[str, ...] = ("drqv2", "drm"),
+    fast_render: bool = False,
+) -> dict[str, Any]:
     """Per-frame milliseconds of every phase, for each agent at DrQ-v2's pixel settings."""
     from dormant.agents import AGENT_CLASSES
     from dormant.config import AgentConfig, DrMConfig
@@ -110,36 +120,53 @@ def bench_breakdown(device: torch.device, warmup: int, updates: int, env_steps: 
     env = env_phases(env_steps, fast_render)
     replay = filled_replay(20, 500, action_dim, seed=0)
     sample_ms = _median_of(lambda: replay.sample(BATCH_SIZE), updates, warmup, device)
-    writer = ReplayBuffer((3, 84, 84), np.uint8, action_dim, capacity=10_000, frame_stack=3, nstep=3,
-                          discount=0.99)
+    writer = ReplayBuffer((3, 84, 84), np.uint8, action_dim, capacity=10_000, frame_stack=3, nstep=3, discount=0.99)
     frame = np.zeros((3, 84, 84), np.uint8)
     writer.add(frame, np.zeros(action_dim, np.float32), 0.0, 1.0, first=True, last=False)
-    add_ms = _median_of(lambda: writer.add(frame, np.zeros(action_dim, np.float32), 1.0, 1.0,
-                                           first=False, last=False), 200, 10, device)
-    out: dict[str, Any] = {"setup": {
-        "task": TASK, "render": "fast (no MSAA/shadows)" if fast_render else "reference",
-        "obs_shape": list(PIXEL_OBS), "batch_size": BATCH_SIZE, "action_repeat": action_repeat,
-        "update_every_steps": cfg.update_every_steps, "frames_per_update": frames_per_update,
-        "env_steps": env_steps, "timed_updates": updates, "warmup_updates": warmup,
-        "unit": "milliseconds per simulator frame (median of each phase, divided by the frames it serves)"}}
+    add_ms = _median_of(
+        lambda: writer.add(frame, np.zeros(action_dim, np.float32), 1.0, 1.0, first=False, last=False), 200, 10, device
+    )
+    out: dict[str, Any] = {
+        "setup": {
+            "task": TASK,
+            "render": "fast (no MSAA/shadows)" if fast_render else "reference",
+            "obs_shape": list(PIXEL_OBS),
+            "batch_size": BATCH_SIZE,
+            "action_repeat": action_repeat,
+            "update_every_steps": cfg.update_every_steps,
+            "frames_per_update": frames_per_update,
+            "env_steps": env_steps,
+            "timed_updates": updates,
+            "warmup_updates": warmup,
+            "unit": "milliseconds per simulator frame (median of each phase, divided by the frames it serves)",
+        }
+    }
     for name in agents:
         torch.manual_seed(0)
         extra = {"drm": DrMConfig()} if name == "drm" else {}
-        agent = AGENT_CLASSES[name](PIXEL_OBS, action_dim, cfg, pixels=True, device=device,
-                                    action_repeat=action_repeat, **extra)
+        agent = AGENT_CLASSES[name](
+            PIXEL_OBS, action_dim, cfg, pixels=True, device=device, action_repeat=action_repeat, **extra
+        )
         obs = np.zeros(PIXEL_OBS, np.uint8)
         act_ms = _median_of(lambda agent=agent, obs=obs: agent.act(obs, STEP, eval_mode=False), 20, 3, device)
         runs = [update_phases(agent, replay.sample(BATCH_SIZE), device) for _ in range(warmup + updates)]
         upd = {phase: median_ms([r[phase] for r in runs[warmup:]]) for phase in runs[0]}
-        per_frame = {"simulate": env["simulate"] / action_repeat, "render": env["render"] / action_repeat,
-                     "act": act_ms / action_repeat, "replay_add": add_ms / action_repeat,
-                     "sample": sample_ms / frames_per_update,
-                     **{phase: ms / frames_per_update for phase, ms in upd.items()}}
+        per_frame = {
+            "simulate": env["simulate"] / action_repeat,
+            "render": env["render"] / action_repeat,
+            "act": act_ms / action_repeat,
+            "replay_add": add_ms / action_repeat,
+            "sample": sample_ms / frames_per_update,
+            **{phase: ms / frames_per_update for phase, ms in upd.items()},
+        }
         total = sum(per_frame.values())
-        out[name] = {"per_frame_ms": {k: round(v, 3) for k, v in per_frame.items()},
-                     "share": {k: round(v / total, 3) for k, v in per_frame.items()},
-                     "total_ms_per_frame": round(total, 3), "implied_fps": round(1000 / total, 1),
-                     "update_ms": round(sum(upd.values()), 1)}
+        out[name] = {
+            "per_frame_ms": {k: round(v, 3) for k, v in per_frame.items()},
+            "share": {k: round(v / total, 3) for k, v in per_frame.items()},
+            "total_ms_per_frame": round(total, 3),
+            "implied_fps": round(1000 / total, 1),
+            "update_ms": round(sum(upd.values()), 1),
+        }
     return out
 
 
@@ -147,16 +174,22 @@ def breakdown_markdown(result: dict[str, Any], device_name: str) -> str:
     """The breakdown as one Markdown table (phases × agents: ms per frame and share)."""
     setup = result["setup"]
     agents = [k for k in result if k != "setup"]
-    lines = [f"# Where a training frame's time goes ({device_name})", "",
-             f"{setup['task']}, pixels {setup['obs_shape']}, batch {setup['batch_size']}, "
-             f"{setup['render']} rendering, one update per {setup['frames_per_update']} frames. "
-             f"{setup['unit']}.", "",
-             "| phase | " + " | ".join(f"{a} ms | {a} share" for a in agents) + " |",
-             "|---|" + "---|---|" * len(agents)]
+    lines = [
+        f"# Where a training frame's time goes ({device_name})",
+        "",
+        f"{setup['task']}, pixels {setup['obs_shape']}, batch {setup['batch_size']}, "
+        f"{setup['render']} rendering, one update per {setup['frames_per_update']} frames. "
+        f"{setup['unit']}.",
+        "",
+        "| phase | " + " | ".join(f"{a} ms | {a} share" for a in agents) + " |",
+        "|---|" + "---|---|" * len(agents),
+    ]
     for phase in result[agents[0]]["per_frame_ms"]:
-        cells = [f"{result[a]['per_frame_ms'][phase]:.3f} | {100 * result[a]['share'][phase]:.1f} %"
-                 for a in agents]
+        cells = [f"{result[a]['per_frame_ms'][phase]:.3f} | {100 * result[a]['share'][phase]:.1f} %" for a in agents]
         lines.append(f"| {phase} | " + " | ".join(cells) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{result[a]['total_ms_per_frame']:.2f}** | "
-                                             f"{result[a]['implied_fps']} frames/s" for a in agents) + " |")
+    lines.append(
+        "| **total** | "
+        + " | ".join(f"**{result[a]['total_ms_per_frame']:.2f}** | {result[a]['implied_fps']} frames/s" for a in agents)
+        + " |"
+    )
     return "\n".join(lines) + "\n"

@@ -26,13 +26,21 @@ from dormant.training import checkpoint as ckpt
 
 def payload(gib: float) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(0)
-    frames = torch.randint(0, 256, (int(gib * 2**30) // (9 * 84 * 84), 9, 84, 84), dtype=torch.uint8,
-                           generator=generator)
+    frames = torch.randint(
+        0, 256, (int(gib * 2**30) // (9 * 84 * 84), 9, 84, 84), dtype=torch.uint8, generator=generator
+    )
     agent = {f"layer{i}.weight": torch.randn(256, 256, generator=generator) for i in range(12)}
-    return {"config": {"task": "dmc/walker_walk", "seed": 1}, "agent": agent,
-            "replay": {"frames": frames, "actions": torch.zeros(len(frames), 6),
-                       "rewards": torch.zeros(len(frames)), "rng": {"state": {"state": 2**100, "inc": 7}}},
-            "counters": {"step": 500_000}}
+    return {
+        "config": {"task": "dmc/walker_walk", "seed": 1},
+        "agent": agent,
+        "replay": {
+            "frames": frames,
+            "actions": torch.zeros(len(frames), 6),
+            "rewards": torch.zeros(len(frames)),
+            "rng": {"state": {"state": 2**100, "inc": 7}},
+        },
+        "counters": {"step": 500_000},
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -71,15 +79,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         digest.append(time.perf_counter() - start)
     gb = size / 1e9
     med = statistics.median
-    result = {"benchmark": "checkpoint content SHA-256: save and load with and without it",
-              "machine": machine(torch.device("cpu")), "checkpoint_bytes": path.stat().st_size,
-              "tensor_bytes": size, "rounds": args.rounds,
-              "median_s": {"save_plain": round(med(plain_save), 3), "save_checked": round(med(checked_save), 3),
-                           "load_plain": round(med(plain_load), 3), "load_checked": round(med(checked_load), 3),
-                           "digest_alone": round(med(digest), 3)},
-              "digest_s_per_GB": round(med(digest) / gb, 3),
-              "save_extra_s_per_GB": round((med(checked_save) - med(plain_save)) / gb, 3),
-              "load_extra_s_per_GB": round((med(checked_load) - med(plain_load)) / gb, 3)}
+    result = {
+        "benchmark": "checkpoint content SHA-256: save and load with and without it",
+        "machine": machine(torch.device("cpu")),
+        "checkpoint_bytes": path.stat().st_size,
+        "tensor_bytes": size,
+        "rounds": args.rounds,
+        "median_s": {
+            "save_plain": round(med(plain_save), 3),
+            "save_checked": round(med(checked_save), 3),
+            "load_plain": round(med(plain_load), 3),
+            "load_checked": round(med(checked_load), 3),
+            "digest_alone": round(med(digest), 3),
+        },
+        "digest_s_per_GB": round(med(digest) / gb, 3),
+        "save_extra_s_per_GB": round((med(checked_save) - med(plain_save)) / gb, 3),
+        "load_extra_s_per_GB": round((med(checked_load) - med(plain_load)) / gb, 3),
+    }
     path.unlink()
     return finish(result, t0, args.out)
 

@@ -29,13 +29,35 @@ def e2e_runs(quick: bool) -> dict[str, tuple[dict[str, Any], float]]:
     if quick:
         # One complete 1000-frame episode must be stored before the first update;
         # quick mode renders it the cheap way (labelled in the output).
-        return {"pixels": ({"task": "dmc/cartpole_swingup", "frames": 1020, "num_seed_frames": 1000,
-                            "env.fast_render": True}, 60),
-                "states": ({"task": "dmc/cartpole_swingup", "obs": "states", "agent.hidden_dim": 256,
-                            "frames": 1400, "num_seed_frames": 1000}, 30)}
-    return {"pixels": ({"task": "dmc/cartpole_swingup", "frames": 4400, "num_seed_frames": 4000}, 300),
-            "states": ({"task": "dmc/cartpole_swingup", "obs": "states", "agent.hidden_dim": 256,
-                        "frames": 12000, "num_seed_frames": 4000}, 120)}
+        return {
+            "pixels": (
+                {"task": "dmc/cartpole_swingup", "frames": 1020, "num_seed_frames": 1000, "env.fast_render": True},
+                60,
+            ),
+            "states": (
+                {
+                    "task": "dmc/cartpole_swingup",
+                    "obs": "states",
+                    "agent.hidden_dim": 256,
+                    "frames": 1400,
+                    "num_seed_frames": 1000,
+                },
+                30,
+            ),
+        }
+    return {
+        "pixels": ({"task": "dmc/cartpole_swingup", "frames": 4400, "num_seed_frames": 4000}, 300),
+        "states": (
+            {
+                "task": "dmc/cartpole_swingup",
+                "obs": "states",
+                "agent.hidden_dim": 256,
+                "frames": 12000,
+                "num_seed_frames": 4000,
+            },
+            120,
+        ),
+    }
 
 
 def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) -> dict[str, Any]:
@@ -70,8 +92,16 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
             self.update_s.append(now() - t0)
 
     with tempfile.TemporaryDirectory(prefix="dormant-bench-") as tmp:
-        cfg = resolve({**overrides, "eval.episodes": 0, "log.progress": False,
-                       "log.tensorboard": False, "out": tmp, "device": device})
+        cfg = resolve(
+            {
+                **overrides,
+                "eval.episodes": 0,
+                "log.progress": False,
+                "log.tensorboard": False,
+                "out": tmp,
+                "device": device,
+            }
+        )
         t0 = now()
         trainer = TimedTrainer(cfg, Path(tmp))
         trainer.marks, trainer.update_s = {}, []
@@ -105,11 +135,17 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
         if {"start", "seed_end", "end"} <= marks.keys():
             seed_s = marks["seed_end"] - marks["start"]
             upd_s = marks["end"] - marks["seed_end"]
-            result["seed_phase"] = {"frames": seed_frames, "seconds": round(seed_s, 2),
-                                    "fps": round(seed_frames / seed_s, 1)}
+            result["seed_phase"] = {
+                "frames": seed_frames,
+                "seconds": round(seed_s, 2),
+                "fps": round(seed_frames / seed_s, 1),
+            }
             if update_frames > 0 and upd_s > 0:
-                result["update_phase"] = {"frames": update_frames, "seconds": round(upd_s, 2),
-                                          "fps": round(update_frames / upd_s, 1)}
+                result["update_phase"] = {
+                    "frames": update_frames,
+                    "seconds": round(upd_s, 2),
+                    "fps": round(update_frames / upd_s, 1),
+                }
             if trainer.update_s and "update_phase" in result:
                 result["update_phase"]["trainer_update_ms_median"] = median_ms(trainer.update_s)
                 result["update_phase"]["share_in_updates"] = round(sum(trainer.update_s) / upd_s, 3)
@@ -121,15 +157,23 @@ def bench_end_to_end(overrides: dict[str, Any], device: str, budget_s: float) ->
     return result
 
 
-def summarise_end_to_end(pixels: dict[str, Any], states: dict[str, Any], pixels_overrides: dict[str, Any],
-                         bench_update_ms: dict[str, float] | None) -> dict[str, Any]:
+def summarise_end_to_end(
+    pixels: dict[str, Any],
+    states: dict[str, Any],
+    pixels_overrides: dict[str, Any],
+    bench_update_ms: dict[str, float] | None,
+) -> dict[str, Any]:
     """The ``end_to_end_fps`` block; ``bench_update_ms`` is the update section's
     ``update_ms`` (None when that section was skipped)."""
     summary: dict[str, Any] = {
-        "pixels": {"seed_phase": pixels.get("seed_phase", {}).get("fps"),
-                   "update_phase": pixels.get("update_phase", {}).get("fps")},
-        "states_hidden256": {"seed_phase": states.get("seed_phase", {}).get("fps"),
-                             "update_phase": states.get("update_phase", {}).get("fps")},
+        "pixels": {
+            "seed_phase": pixels.get("seed_phase", {}).get("fps"),
+            "update_phase": pixels.get("update_phase", {}).get("fps"),
+        },
+        "states_hidden256": {
+            "seed_phase": states.get("seed_phase", {}).get("fps"),
+            "update_phase": states.get("update_phase", {}).get("fps"),
+        },
         "pixels_render": "fast_render" if pixels_overrides.get("env.fast_render") else "default",
         "details": {"pixels": pixels, "states_hidden256": states},
     }

@@ -24,9 +24,17 @@ def bench_env(tasks: list[str], steps: int, warmup: int = 5) -> dict[str, Any]:
     from dormant.config import resolve
     from dormant.envs import MissingSuiteError, make_env
 
-    out: dict[str, Any] = {"setup": {"image_size": 84, "action_repeat": 2, "frame_stack": "the task preset's",
-                                     "agent_steps": steps, "warmup_steps": warmup, "actions": "uniform random",
-                                     "unit": "simulator frames per second (agent steps × action_repeat)"}}
+    out: dict[str, Any] = {
+        "setup": {
+            "image_size": 84,
+            "action_repeat": 2,
+            "frame_stack": "the task preset's",
+            "agent_steps": steps,
+            "warmup_steps": warmup,
+            "actions": "uniform random",
+            "unit": "simulator frames per second (agent steps × action_repeat)",
+        }
+    }
     for task in tasks:
         row: dict[str, Any] = {}
         variants: list[tuple[str, dict[str, Any]]] = [("default", {}), ("fast_render", {"env.fast_render": True})]

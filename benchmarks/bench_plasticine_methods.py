@@ -41,8 +41,16 @@ METHODS = {
 
 
 def build(overrides: dict[str, str], obs_dim: int, action_dim: int):
-    cfg = resolve({"task": "dmc/cartpole_swingup", "obs": "states", "agent.name": "drm", "agent.hidden_dim": "256",
-                   "agent.batch_size": "256", **overrides})
+    cfg = resolve(
+        {
+            "task": "dmc/cartpole_swingup",
+            "obs": "states",
+            "agent.name": "drm",
+            "agent.hidden_dim": "256",
+            "agent.batch_size": "256",
+            **overrides,
+        }
+    )
     torch.manual_seed(0)
     return make_agent(cfg, (obs_dim,), action_dim, device=torch.device("cpu"))
 
@@ -61,18 +69,32 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
 
     def batch(i: int) -> dict[str, torch.Tensor]:
-        return {"obs": torch.randn(256, obs_dim, generator=g), "next_obs": torch.randn(256, obs_dim, generator=g),
-                "action": torch.rand(256, action_dim, generator=g) * 2 - 1,
-                "reward": torch.randn(256, 1, generator=g), "discount": torch.full((256, 1), 0.99)}
+        return {
+            "obs": torch.randn(256, obs_dim, generator=g),
+            "next_obs": torch.randn(256, obs_dim, generator=g),
+            "action": torch.rand(256, action_dim, generator=g) * 2 - 1,
+            "reward": torch.randn(256, 1, generator=g),
+            "discount": torch.full((256, 1), 0.99),
+        }
 
-    times = time_interleaved(agents, batch, args.rounds + args.warmup, args.warmup, step=20_000,
-                             device=torch.device("cpu"))
+    times = time_interleaved(
+        agents, batch, args.rounds + args.warmup, args.warmup, step=20_000, device=torch.device("cpu")
+    )
     plain = median_ms(times["plain"])
     result = {
         "benchmark": "plasticine_methods",
-        "setting": {"agent": "drm", "obs": "states", "obs_dim": obs_dim, "action_dim": action_dim,
-                    "hidden_dim": 256, "batch_size": 256, "rounds": args.rounds, "warmup": args.warmup,
-                    "networks": ALL, "kron_installed": "kron" in methods},
+        "setting": {
+            "agent": "drm",
+            "obs": "states",
+            "obs_dim": obs_dim,
+            "action_dim": action_dim,
+            "hidden_dim": 256,
+            "batch_size": 256,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "networks": ALL,
+            "kron_installed": "kron" in methods,
+        },
         "median_ms_per_update": {name: round(median_ms(t), 3) for name, t in times.items()},
         "ratio_to_plain": {name: round(median_ms(t) / plain, 3) for name, t in times.items()},
         "machine": machine(torch.device("cpu")),

@@ -34,8 +34,7 @@ class _NoCount:
         return torch.zeros(())
 
 
-def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int,
-                     length: int) -> dict[str, Any]:
+def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict[str, Any]:
     """What the plasticity machinery costs: the per-update critic-FAU hooks (interleaved
     A/B against the same agent without them, pixels and states), and one ReDo event, one
     diagnostics row, one reset and one shrink-and-perturb on the full pixel network
@@ -45,8 +44,10 @@ def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int,
     step = 100_000 + 2
     for kind, obs_shape, pixels in (("pixels", PIXEL_OBS, True), ("states_hidden1024", (24,), False)):
         torch.manual_seed(0)
-        agents = {"with_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device),
-                  "without_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device)}
+        agents = {
+            "with_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device),
+            "without_fau": DrQV2Agent(obs_shape, 1, AgentConfig(), pixels=pixels, device=device),
+        }
         agents["without_fau"]._critic_units = _NoCount()
 
         def next_batch(i: int, pixels: bool = pixels, agent: DrQV2Agent = agents["with_fau"]) -> dict:
@@ -54,28 +55,36 @@ def bench_plasticity(device: torch.device, warmup: int, n: int, episodes: int,
                 return agent.to_batch(replay.sample(BATCH_SIZE))
             g = torch.Generator().manual_seed(i)
             b = BATCH_SIZE
-            batch = {"obs": torch.randn(b, 24, generator=g), "next_obs": torch.randn(b, 24, generator=g),
-                     "action": torch.rand(b, 1, generator=g) * 2 - 1, "reward": torch.rand(b, 1, generator=g),
-                     "discount": torch.full((b, 1), 0.99)}
+            batch = {
+                "obs": torch.randn(b, 24, generator=g),
+                "next_obs": torch.randn(b, 24, generator=g),
+                "action": torch.rand(b, 1, generator=g) * 2 - 1,
+                "reward": torch.rand(b, 1, generator=g),
+                "discount": torch.full((b, 1), 0.99),
+            }
             return {k: v.to(device) for k, v in batch.items()}
 
         times = time_interleaved(agents, next_batch, warmup + (n if pixels else 20 * n), warmup, step, device)
         medians = {name: median_ms(t) for name, t in times.items()}
-        out[f"fau_hooks_{kind}"] = {"update_ms": medians,
-                                   "with_over_without": round(medians["with_fau"] / medians["without_fau"], 3),
-                                   "timed_updates_each": len(times["with_fau"])}
+        out[f"fau_hooks_{kind}"] = {
+            "update_ms": medians,
+            "with_over_without": round(medians["with_fau"] / medians["without_fau"], 3),
+            "timed_updates_each": len(times["with_fau"]),
+        }
         if pixels:
             agent = agents["with_fau"]
             batch = next_batch(0)
             once = {}
-            for name, fn in (("redo_critic", partial(recycle_agent_, agent, batch, ["critic"])),
-                             ("redo_critic_actor_encoder",
-                              partial(recycle_agent_, agent, batch, ["critic", "actor", "encoder"])),
-                             ("diagnostics", partial(agent_diagnostics, agent, batch)),
-                             ("reset_heads", partial(reset_agent_, agent, "heads")),
-                             ("shrink_perturb_all", partial(shrink_perturb_agent_, agent, 0.8, scope="all"))):
+            for name, fn in (
+                ("redo_critic", partial(recycle_agent_, agent, batch, ["critic"])),
+                ("redo_critic_actor_encoder", partial(recycle_agent_, agent, batch, ["critic", "actor", "encoder"])),
+                ("diagnostics", partial(agent_diagnostics, agent, batch)),
+                ("reset_heads", partial(reset_agent_, agent, "heads")),
+                ("shrink_perturb_all", partial(shrink_perturb_agent_, agent, 0.8, scope="all")),
+            ):
                 once[name] = time_once_ms(fn, device)
             out["once_ms_pixels"] = once
             out["redo_every_1000_updates_over_update"] = round(
-                once["redo_critic_actor_encoder"] / (1000 * medians["with_fau"]), 5)
+                once["redo_critic_actor_encoder"] / (1000 * medians["with_fau"]), 5
+            )
     return out

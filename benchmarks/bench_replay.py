@@ -46,8 +46,7 @@ def bench_replay_memory(episodes: int, length: int) -> dict[str, Any]:
     action_dim = 6
     kwargs: dict[str, Any] = dict(frame_stack=3, nstep=3, discount=0.99)
     computed = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=1000, **kwargs).bytes_per_transition(length)
-    reference = ReplayBuffer((9, 84, 84), np.uint8, action_dim, capacity=1000,
-                             **kwargs).bytes_per_transition(length)
+    reference = ReplayBuffer((9, 84, 84), np.uint8, action_dim, capacity=1000, **kwargs).bytes_per_transition(length)
     per_step_reference = 9 * 84 * 84 + 4 * action_dim + 4 + 4
 
     capacity = episodes * length
@@ -71,12 +70,18 @@ def bench_replay_memory(episodes: int, length: int) -> dict[str, Any]:
         "reference_drqv2_per_step": per_step_reference,
         "reference_over_computed": round(reference / computed, 3),
         "setup": {
-            "frame": list(FRAME), "frame_dtype": "uint8", "action_dim": action_dim,
-            "episode_length": length, "episodes": episodes, "capacity": capacity,
-            "transitions_stored": stored, "episodes_stored": buffer.num_episodes,
-            "rss_increase_bytes": after - before, "rss_on_allocation_bytes": after_alloc - before,
+            "frame": list(FRAME),
+            "frame_dtype": "uint8",
+            "action_dim": action_dim,
+            "episode_length": length,
+            "episodes": episodes,
+            "capacity": capacity,
+            "transitions_stored": stored,
+            "episodes_stored": buffer.num_episodes,
+            "rss_increase_bytes": after - before,
+            "rss_on_allocation_bytes": after_alloc - before,
             "reference": "DrQ-v2 stores the 9×84×84 uint8 stacked observation per step "
-                         "(plus float32 action, reward, discount); computed the same way",
+            "(plus float32 action, reward, discount); computed the same way",
         },
     }
     del buffer
@@ -84,8 +89,9 @@ def bench_replay_memory(episodes: int, length: int) -> dict[str, Any]:
 
 
 # --- sampling: host replay vs replay on the agent's device ---------------------------------
-def bench_replay_device(device: torch.device, episodes: int, length: int, rounds: int,
-                        warmup: int = 3) -> dict[str, Any]:
+def bench_replay_device(
+    device: torch.device, episodes: int, length: int, rounds: int, warmup: int = 3
+) -> dict[str, Any]:
     """Batch-256 sampling (3×84×84 uint8 frames, frame stack 3, 3-step returns) from the same
     data under ``replay.device=host`` (``sample`` then the agent's ``to_batch``) and
     ``replay.device=agent`` (``sample`` already returns tensors on ``device``), interleaved in
@@ -95,13 +101,15 @@ def bench_replay_device(device: torch.device, episodes: int, length: int, rounds
     mover = ModuleAgent()
     mover.device = device
     action_dim = 6
-    buffers = {"host": filled_replay(episodes, length, action_dim, seed=1),
-               "agent": filled_replay(episodes, length, action_dim, seed=1, device=device)}
+    buffers = {
+        "host": filled_replay(episodes, length, action_dim, seed=1),
+        "agent": filled_replay(episodes, length, action_dim, seed=1, device=device),
+    }
     host_batch, agent_batch = buffers["host"].sample(BATCH_SIZE), buffers["agent"].sample(BATCH_SIZE)
     same = {k: bool(np.array_equal(v, agent_batch[k].cpu().numpy())) for k, v in host_batch.items()}
     times: dict[str, list[float]] = {"host_sample": [], "host_to_batch": [], "agent_sample": [], "agent_to_batch": []}
     for i in range(warmup + rounds):
-        for name in (("host", "agent") if i % 2 == 0 else ("agent", "host")):
+        for name in ("host", "agent") if i % 2 == 0 else ("agent", "host"):
             sync(device)
             t0 = now()
             batch = buffers[name].sample(BATCH_SIZE)
@@ -112,25 +120,45 @@ def bench_replay_device(device: torch.device, episodes: int, length: int, rounds
             if i >= warmup:
                 times[f"{name}_sample"].append(t1 - t0)
                 times[f"{name}_to_batch"].append(now() - t1)
-    totals = {name: [s + b for s, b in zip(times[f"{name}_sample"], times[f"{name}_to_batch"], strict=True)]
-              for name in ("host", "agent")}
+    totals = {
+        name: [s + b for s, b in zip(times[f"{name}_sample"], times[f"{name}_to_batch"], strict=True)]
+        for name in ("host", "agent")
+    }
     adds = {name: _add_seconds(buf, action_dim, device) for name, buf in buffers.items()}
     ms = {key: median_ms(v) for key, v in times.items()}
     total_ms = {name: median_ms(v) for name, v in totals.items()}
     return {
-        "host": {"sample_ms": ms["host_sample"], "to_batch_ms": ms["host_to_batch"],
-                 "sample_plus_to_batch_ms": total_ms["host"], "add_us": adds["host"]},
-        "agent": {"sample_ms": ms["agent_sample"], "to_batch_ms": ms["agent_to_batch"],
-                  "sample_plus_to_batch_ms": total_ms["agent"], "add_us": adds["agent"]},
+        "host": {
+            "sample_ms": ms["host_sample"],
+            "to_batch_ms": ms["host_to_batch"],
+            "sample_plus_to_batch_ms": total_ms["host"],
+            "add_us": adds["host"],
+        },
+        "agent": {
+            "sample_ms": ms["agent_sample"],
+            "to_batch_ms": ms["agent_to_batch"],
+            "sample_plus_to_batch_ms": total_ms["agent"],
+            "add_us": adds["agent"],
+        },
         "agent_over_host_sample_plus_to_batch": round(total_ms["agent"] / total_ms["host"], 3),
         "agent_over_host_sample": round(ms["agent_sample"] / ms["host_sample"], 3),
         "agent_over_host_add": round(adds["agent"] / adds["host"], 3),
         "batches_equal": same,
-        "setup": {"device": str(device), "batch_size": BATCH_SIZE, "frame": list(FRAME), "frame_stack": 3,
-                  "nstep": 3, "action_dim": action_dim, "episodes": episodes, "episode_length": length,
-                  "timed_rounds": rounds, "warmup_rounds": warmup, "torch_threads": torch.get_num_threads(),
-                  "timing": "medians; host and agent interleaved, order alternating; device synchronised "
-                            "around each call (a no-op on the CPU)"},
+        "setup": {
+            "device": str(device),
+            "batch_size": BATCH_SIZE,
+            "frame": list(FRAME),
+            "frame_stack": 3,
+            "nstep": 3,
+            "action_dim": action_dim,
+            "episodes": episodes,
+            "episode_length": length,
+            "timed_rounds": rounds,
+            "warmup_rounds": warmup,
+            "torch_threads": torch.get_num_threads(),
+            "timing": "medians; host and agent interleaved, order alternating; device synchronised "
+            "around each call (a no-op on the CPU)",
+        },
     }
 
 
@@ -168,8 +196,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     t0 = now()
-    result: dict[str, Any] = {"benchmark": "replay sampling: replay.device=host vs replay.device=agent",
-                              "machine": machine(device), "contention": {}}
+    result: dict[str, Any] = {
+        "benchmark": "replay sampling: replay.device=host vs replay.device=agent",
+        "machine": machine(device),
+        "contention": {},
+    }
     with CpuMeter("replay_device_sampling", result["contention"]):
         result["replay_device_sampling"] = bench_replay_device(device, args.episodes, 500, args.rounds)
     result["wall_s"] = round(now() - t0, 1)

@@ -46,8 +46,13 @@ def worker(net: str, updates: int, warmup: int) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(0)
     if net == "state":
         obs, act, batch = (17,), 6, 256
-        agent = SACAgent(obs, act, AgentConfig(name="sac", lr=3e-4, hidden_dim=256, num_expl_steps=0), pixels=False,
-                         device=torch.device("cpu"))
+        agent = SACAgent(
+            obs,
+            act,
+            AgentConfig(name="sac", lr=3e-4, hidden_dim=256, num_expl_steps=0),
+            pixels=False,
+            device=torch.device("cpu"),
+        )
     else:
         obs, act, batch = (9, 84, 84), 1, 128
         agent = DrQV2Agent(obs, act, AgentConfig(batch_size=batch), pixels=True, device=torch.device("cpu"))
@@ -56,19 +61,28 @@ def worker(net: str, updates: int, warmup: int) -> dict[str, Any]:
         """Two observation batches: states as normal draws, pixels as integer frames."""
         if net == "state":
             return {"obs": torch.randn(batch, *obs, generator=gen), "next_obs": torch.randn(batch, *obs, generator=gen)}
-        return {"obs": torch.randint(0, 255, (batch, *obs), generator=gen).float(),
-                "next_obs": torch.randint(0, 255, (batch, *obs), generator=gen).float()}
+        return {
+            "obs": torch.randint(0, 255, (batch, *obs), generator=gen).float(),
+            "next_obs": torch.randint(0, 255, (batch, *obs), generator=gen).float(),
+        }
 
     times = []
     for i in range(warmup + updates):
-        data = {**make(), "action": torch.rand(batch, act, generator=gen) * 2 - 1,
-                "reward": torch.rand(batch, 1, generator=gen), "discount": torch.full((batch, 1), 0.99)}
+        data = {
+            **make(),
+            "action": torch.rand(batch, act, generator=gen) * 2 - 1,
+            "reward": torch.rand(batch, 1, generator=gen),
+            "discount": torch.full((batch, 1), 0.99),
+        }
         t0 = time.perf_counter()
         agent.update(data, 100_000).cpu()  # the trainer's one host sync per update
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return {"median_ms": round(1000 * statistics.median(times), 2), "threads": torch.get_num_threads(),
-            "updates": updates}
+    return {
+        "median_ms": round(1000 * statistics.median(times), 2),
+        "threads": torch.get_num_threads(),
+        "updates": updates,
+    }
 
 
 def measure(net: str, threads: int, passive: bool, updates: int, warmup: int) -> dict[str, Any]:
@@ -76,8 +90,10 @@ def measure(net: str, threads: int, passive: bool, updates: int, warmup: int) ->
     env.pop("OMP_WAIT_POLICY", None)
     if passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from bench_threads import worker; "
-            f"print(json.dumps(worker({net!r}, {updates}, {warmup})))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from bench_threads import worker; "
+        f"print(json.dumps(worker({net!r}, {updates}, {warmup})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -89,8 +105,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
-    variants = [("1 thread", 1, False), (f"{cores} threads (all cores)", cores, False),
-                (f"{cores} threads, OMP_WAIT_POLICY=PASSIVE", cores, True)]
+    variants = [
+        ("1 thread", 1, False),
+        (f"{cores} threads (all cores)", cores, False),
+        (f"{cores} threads, OMP_WAIT_POLICY=PASSIVE", cores, True),
+    ]
     rows = []
     t_start = time.time()
     for load in ("idle", "beside 1 busy process"):
@@ -108,18 +127,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 base = statistics.median(runs[variants[0][0]])
                 for label, threads, passive in variants:
                     ms = statistics.median(runs[label])
-                    rows.append({"load": load, "net": net, "setting": label, "threads": threads,
-                                 "omp_wait_policy": "PASSIVE" if passive else "default", "median_ms": round(ms, 2),
-                                 "rounds_ms": runs[label], "updates_per_round": n,
-                                 "ratio_to_1_thread": round(ms / base, 2)})
+                    rows.append(
+                        {
+                            "load": load,
+                            "net": net,
+                            "setting": label,
+                            "threads": threads,
+                            "omp_wait_policy": "PASSIVE" if passive else "default",
+                            "median_ms": round(ms, 2),
+                            "rounds_ms": runs[label],
+                            "updates_per_round": n,
+                            "ratio_to_1_thread": round(ms / base, 2),
+                        }
+                    )
                     print(f"{load:>22} {net:>5} {label:<40} {ms:9.2f} ms  ×{rows[-1]['ratio_to_1_thread']}", flush=True)
         finally:
             if spinner is not None:
                 spinner.kill()
     import torch
 
-    result = {"benchmark": "threads per run", "cores": cores, "cpu": _cpu(), "torch": torch.__version__,
-              "loadavg_at_end": os.getloadavg(), "seconds": round(time.time() - t_start, 1), "rows": rows}
+    result = {
+        "benchmark": "threads per run",
+        "cores": cores,
+        "cpu": _cpu(),
+        "torch": torch.__version__,
+        "loadavg_at_end": os.getloadavg(),
+        "seconds": round(time.time() - t_start, 1),
+        "rows": rows,
+    }
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return result

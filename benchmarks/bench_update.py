@@ -19,18 +19,26 @@ from dormant.agents.drqv2 import DrQV2Agent
 from dormant.config import AgentConfig
 
 
-def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
-                 episodes: int, length: int) -> dict[str, Any]:
+def bench_update(
+    device: torch.device, warmup: int, n: int, n_samples: int, episodes: int, length: int
+) -> dict[str, Any]:
     obs_shape, action_dim, batch_size = PIXEL_OBS, 1, BATCH_SIZE
     replay = filled_replay(episodes, length, action_dim, seed=0)
     step = 100_000  # past the exploration phase; σ from the default schedule
 
-    out: dict[str, Any] = {"setup": {
-        "obs_shape": list(obs_shape), "action_dim": action_dim, "batch_size": batch_size,
-        "hidden_dim": AgentConfig().hidden_dim, "feature_dim": AgentConfig().feature_dim,
-        "warmup_updates": warmup, "timed_updates": n, "replay_transitions": len(replay),
-        "statistic": "median",
-    }}
+    out: dict[str, Any] = {
+        "setup": {
+            "obs_shape": list(obs_shape),
+            "action_dim": action_dim,
+            "batch_size": batch_size,
+            "hidden_dim": AgentConfig().hidden_dim,
+            "feature_dim": AgentConfig().feature_dim,
+            "warmup_updates": warmup,
+            "timed_updates": n,
+            "replay_transitions": len(replay),
+            "statistic": "median",
+        }
+    }
     sample_s: list[float] = []
     to_batch_s: list[float] = []
     update_ms: dict[str, float] = {}
@@ -97,8 +105,7 @@ def bench_update(device: torch.device, warmup: int, n: int, n_samples: int,
     return out
 
 
-def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
-                       length: int) -> dict[str, Any]:
+def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int, length: int) -> dict[str, Any]:
     """DrM's update (and ALIX's, TACO's and DrQ-v2 + RND's) against DrQ-v2's on the same
     batches, interleaved (A B, B A, ...) so that drift and order effects hit all alike; the
     ratios of medians are the figures. TACO is timed again, beside DrQ-v2, at its own
@@ -111,36 +118,47 @@ def bench_drm_overhead(device: torch.device, warmup: int, n: int, episodes: int,
     obs_shape, action_dim, batch_size = PIXEL_OBS, 1, BATCH_SIZE
     replay = filled_replay(episodes, length, action_dim, seed=1, horizon=3)  # K = n = 3: the same draws
     torch.manual_seed(0)
-    agents = {"drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
-              "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device,
-                              drm=DrMConfig()),
-              "alix": ALIXAgent(obs_shape, action_dim, AgentConfig(augment=False), pixels=True, device=device),
-              "drqv2_rnd": DrQV2Agent(obs_shape, action_dim, AgentConfig(intrinsic="rnd"), pixels=True,
-                                      device=device),
-              "taco": TACOAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device)}
+    agents = {
+        "drqv2": DrQV2Agent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
+        "drm": DrMAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device, drm=DrMConfig()),
+        "alix": ALIXAgent(obs_shape, action_dim, AgentConfig(augment=False), pixels=True, device=device),
+        "drqv2_rnd": DrQV2Agent(obs_shape, action_dim, AgentConfig(intrinsic="rnd"), pixels=True, device=device),
+        "taco": TACOAgent(obs_shape, action_dim, AgentConfig(), pixels=True, device=device),
+    }
     step = 100_000 + 2  # past exploration, not a perturbation step
-    times = time_interleaved(agents, lambda i: agents["drqv2"].to_batch(replay.sample(batch_size)),
-                             warmup + n, warmup, step, device)
+    times = time_interleaved(
+        agents, lambda i: agents["drqv2"].to_batch(replay.sample(batch_size)), warmup + n, warmup, step, device
+    )
     perturb_ms = time_once_ms(agents["drm"].perturb, device)  # once: it runs every 100k agent steps
     medians = {name: median_ms(t) for name, t in times.items()}
     big = 1024
     pair = {name: agents[name] for name in ("drqv2", "taco")}
-    times_big = time_interleaved(pair, lambda i: agents["drqv2"].to_batch(replay.sample(big)),
-                                 warmup + n, warmup, step, device)
+    times_big = time_interleaved(
+        pair, lambda i: agents["drqv2"].to_batch(replay.sample(big)), warmup + n, warmup, step, device
+    )
     at_big = {name: median_ms(t) for name, t in times_big.items()}
-    return {"update_ms": medians, "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
-            "alix_over_drqv2": round(medians["alix"] / medians["drqv2"], 3),
-            "rnd_over_drqv2": round(medians["drqv2_rnd"] / medians["drqv2"], 3),
-            "taco_over_drqv2": round(medians["taco"] / medians["drqv2"], 3),
-            "update_ms_batch_1024": at_big,
-            "taco_over_drqv2_batch_1024": round(at_big["taco"] / at_big["drqv2"], 3),
-            "taco_1024_over_drqv2_256": round(at_big["taco"] / medians["drqv2"], 3),
-            "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
-            "update_ms_each_batch_1024": {k: [round(1000 * t, 1) for t in v] for k, v in times_big.items()},
-            "perturb_ms_once": perturb_ms, "target_max_ratio": 1.2,
-            "setup": {"obs_shape": list(obs_shape), "batch_size": batch_size, "hidden_dim": 1024,
-                      "timed_updates_each": n, "warmup_updates_each": warmup,
-                      "order": "interleaved, alternating which agent goes first"}}
+    return {
+        "update_ms": medians,
+        "drm_over_drqv2": round(medians["drm"] / medians["drqv2"], 3),
+        "alix_over_drqv2": round(medians["alix"] / medians["drqv2"], 3),
+        "rnd_over_drqv2": round(medians["drqv2_rnd"] / medians["drqv2"], 3),
+        "taco_over_drqv2": round(medians["taco"] / medians["drqv2"], 3),
+        "update_ms_batch_1024": at_big,
+        "taco_over_drqv2_batch_1024": round(at_big["taco"] / at_big["drqv2"], 3),
+        "taco_1024_over_drqv2_256": round(at_big["taco"] / medians["drqv2"], 3),
+        "update_ms_each": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()},
+        "update_ms_each_batch_1024": {k: [round(1000 * t, 1) for t in v] for k, v in times_big.items()},
+        "perturb_ms_once": perturb_ms,
+        "target_max_ratio": 1.2,
+        "setup": {
+            "obs_shape": list(obs_shape),
+            "batch_size": batch_size,
+            "hidden_dim": 1024,
+            "timed_updates_each": n,
+            "warmup_updates_each": warmup,
+            "order": "interleaved, alternating which agent goes first",
+        },
+    }
 
 
 def bench_sac(device: torch.device, warmup: int, n: int, env_steps: int) -> dict[str, Any]:
@@ -155,15 +173,20 @@ def bench_sac(device: torch.device, warmup: int, n: int, env_steps: int) -> dict
     obs_dim, action_dim, batch_size = env.obs_shape[0], env.action_dim, BATCH_SIZE
     sac_cfg = AgentConfig(name="sac", lr=3e-4, hidden_dim=256, critic_target_tau=0.005, num_expl_steps=0)
     torch.manual_seed(0)
-    agents = {"sac": SACAgent((obs_dim,), action_dim, sac_cfg, pixels=False, device=device),
-              "drqv2_states": DrQV2Agent((obs_dim,), action_dim, AgentConfig(), pixels=False, device=device)}
+    agents = {
+        "sac": SACAgent((obs_dim,), action_dim, sac_cfg, pixels=False, device=device),
+        "drqv2_states": DrQV2Agent((obs_dim,), action_dim, AgentConfig(), pixels=False, device=device),
+    }
     gen = torch.Generator().manual_seed(0)
 
     def batch(_: int) -> dict[str, torch.Tensor]:
-        raw = {"obs": torch.randn(batch_size, obs_dim, generator=gen),
-               "next_obs": torch.randn(batch_size, obs_dim, generator=gen),
-               "action": torch.rand(batch_size, action_dim, generator=gen) * 2 - 1,
-               "reward": torch.rand(batch_size, 1, generator=gen), "discount": torch.full((batch_size, 1), 0.99)}
+        raw = {
+            "obs": torch.randn(batch_size, obs_dim, generator=gen),
+            "next_obs": torch.randn(batch_size, obs_dim, generator=gen),
+            "action": torch.rand(batch_size, action_dim, generator=gen) * 2 - 1,
+            "reward": torch.rand(batch_size, 1, generator=gen),
+            "discount": torch.full((batch_size, 1), 0.99),
+        }
         return {k: v.to(device) for k, v in raw.items()}
 
     times = time_interleaved(agents, batch, warmup + n, warmup, 100_000, device)
@@ -179,11 +202,22 @@ def bench_sac(device: torch.device, warmup: int, n: int, env_steps: int) -> dict
             ts = env.reset()
     env.close()
     act_env_ms = median_ms(act_env_s)
-    return {"update_ms": medians, "sac_over_drqv2_states": round(medians["sac"] / medians["drqv2_states"], 3),
-            "update_ms_each": {k: [round(1000 * t, 2) for t in v] for k, v in times.items()},
-            "sac_act_and_env_step_ms": act_env_ms,
-            "sac_agent_steps_per_s": round(1000.0 / (act_env_ms + medians["sac"]), 1),
-            "setup": {"task": "gym:HalfCheetah-v5", "obs_dim": obs_dim, "action_dim": action_dim,
-                      "batch_size": batch_size, "sac_hidden_dim": 256, "drqv2_hidden_dim": AgentConfig().hidden_dim,
-                      "timed_updates_each": n, "warmup_updates_each": warmup, "act_env_steps": env_steps,
-                      "steps_per_s": "1000 / (median act + env step ms + median update ms): one update per step"}}
+    return {
+        "update_ms": medians,
+        "sac_over_drqv2_states": round(medians["sac"] / medians["drqv2_states"], 3),
+        "update_ms_each": {k: [round(1000 * t, 2) for t in v] for k, v in times.items()},
+        "sac_act_and_env_step_ms": act_env_ms,
+        "sac_agent_steps_per_s": round(1000.0 / (act_env_ms + medians["sac"]), 1),
+        "setup": {
+            "task": "gym:HalfCheetah-v5",
+            "obs_dim": obs_dim,
+            "action_dim": action_dim,
+            "batch_size": batch_size,
+            "sac_hidden_dim": 256,
+            "drqv2_hidden_dim": AgentConfig().hidden_dim,
+            "timed_updates_each": n,
+            "warmup_updates_each": warmup,
+            "act_env_steps": env_steps,
+            "steps_per_s": "1000 / (median act + env step ms + median update ms): one update per step",
+        },
+    }

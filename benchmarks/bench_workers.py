@@ -137,34 +137,49 @@ def bench_collection(steps: int, rounds: int, repeat: int) -> dict[str, Any]:
         for group in groups.values():
             group.close()
     base = statistics.median(rates["single_env_in_process"])
-    out: dict[str, Any] = {"setup": {"env_steps_per_round": steps, "rounds": rounds, "setup_all_s": setup_s,
-                                     "unit": "environment (agent) steps per second, all envs together; "
-                                             f"frames/s = {repeat} × that"}}
+    out: dict[str, Any] = {
+        "setup": {
+            "env_steps_per_round": steps,
+            "rounds": rounds,
+            "setup_all_s": setup_s,
+            "unit": f"environment (agent) steps per second, all envs together; frames/s = {repeat} × that",
+        }
+    }
     base_cpu = statistics.median(
         r / c for r, c in zip(rates["single_env_in_process"], cores["single_env_in_process"], strict=True)
     )
     for name, values in rates.items():
         med = statistics.median(values)
         per_cpu = statistics.median(r / c for r, c in zip(values, cores[name], strict=True))
-        out[name] = {"env_steps_per_s": round(med, 1), "frames_per_s": round(repeat * med, 1),
-                     "over_single_env": round(med / base, 2), "rounds": [round(v, 1) for v in values],
-                     # cores this setup got (the trainer's process and its workers); under other
-                     # load a setup with more processes gets a larger share of the 2 cores
-                     "cores_used": round(statistics.median(cores[name]), 2),
-                     "env_steps_per_cpu_s": round(per_cpu, 1), "per_cpu_over_single_env": round(per_cpu / base_cpu, 2)}
+        out[name] = {
+            "env_steps_per_s": round(med, 1),
+            "frames_per_s": round(repeat * med, 1),
+            "over_single_env": round(med / base, 2),
+            "rounds": [round(v, 1) for v in values],
+            # cores this setup got (the trainer's process and its workers); under other
+            # load a setup with more processes gets a larger share of the 2 cores
+            "cores_used": round(statistics.median(cores[name]), 2),
+            "env_steps_per_cpu_s": round(per_cpu, 1),
+            "per_cpu_over_single_env": round(per_cpu / base_cpu, 2),
+        }
     return out
 
 
 # --- 2 and 3. end to end -------------------------------------------------------
-def end_to_end(overrides_for: Callable[[int], dict[str, Any]], budget_s: float, rounds: int,
-               phases: tuple[str, ...], counts: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
+def end_to_end(
+    overrides_for: Callable[[int], dict[str, Any]],
+    budget_s: float,
+    rounds: int,
+    phases: tuple[str, ...],
+    counts: tuple[int, ...] = (1, 2),
+) -> dict[str, Any]:
     """``bench_e2e``'s timed trainer for each worker count, interleaved over the rounds;
     the figures of ``phases`` (``seed_phase``, ``update_phase``) are kept."""
     from bench_e2e import bench_end_to_end
 
     runs: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
     for r in range(rounds):
-        for n in (counts if r % 2 == 0 else counts[::-1]):
+        for n in counts if r % 2 == 0 else counts[::-1]:
             runs[n].append(bench_end_to_end(overrides_for(n), "cpu", budget_s))
     out: dict[str, Any] = {}
     for n, results in runs.items():
@@ -192,16 +207,30 @@ def end_to_end(overrides_for: Callable[[int], dict[str, Any]], budget_s: float, 
 def seed_overrides(frames: int) -> Callable[[int], dict[str, Any]]:
     """A seed phase of ``frames`` frames; with an update budget of 0 the run stops at the first
     safe point after it (a run must reach an update: ``frames`` > ``num_seed_frames``)."""
-    return lambda n: {"task": TASK, "frames": frames + 8, "num_seed_frames": frames, "env.workers": n,
-                      "agent.batch_size": 32, "threads": 1}  # batch 32: the one untimed update is short
+    return lambda n: {
+        "task": TASK,
+        "frames": frames + 8,
+        "num_seed_frames": frames,
+        "env.workers": n,
+        "agent.batch_size": 32,
+        "threads": 1,
+    }  # batch 32: the one untimed update is short
 
 
 def update_overrides(batch: int) -> Callable[[int], dict[str, Any]]:
     def make(n: int) -> dict[str, Any]:
         seed_frames = 2 * EPISODE_FRAMES  # one episode per worker with 2, two with 1: updates can start
-        return {"task": TASK, "agent.name": "drqv2", "frames": seed_frames + 100_000, "num_seed_frames": seed_frames,
-                "agent.num_expl_steps": seed_frames // 2, "agent.batch_size": batch, "env.workers": n,
-                "threads": 1}
+        return {
+            "task": TASK,
+            "agent.name": "drqv2",
+            "frames": seed_frames + 100_000,
+            "num_seed_frames": seed_frames,
+            "agent.num_expl_steps": seed_frames // 2,
+            "agent.batch_size": batch,
+            "env.workers": n,
+            "threads": 1,
+        }
+
     return make
 
 
@@ -209,8 +238,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round each, shorter runs")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to S seconds for a quiet machine "
-                                                                      "before each section")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="wait up to S seconds for a quiet machine before each section"
+    )
     parser.add_argument("--sections", nargs="+", default=["collection", "seed_phase", "update_phase"])
     args = parser.parse_args(argv)
     import torch
@@ -218,19 +248,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     quick = args.quick
     result: dict[str, Any] = {
-        "benchmark": "dormant environment workers (env.workers): collection and end to end", "quick": quick,
-        "task": TASK, "render": "MuJoCo reference renderer (env.fast_render=false), 84×84",
-        "mujoco_gl": GL_BACKEND, "gl_renderer": gl_renderer(),
+        "benchmark": "dormant environment workers (env.workers): collection and end to end",
+        "quick": quick,
+        "task": TASK,
+        "render": "MuJoCo reference renderer (env.fast_render=false), 84×84",
+        "mujoco_gl": GL_BACKEND,
+        "gl_renderer": gl_renderer(),
         "lp_num_threads": os.environ.get("LP_NUM_THREADS", "unset"),
         "nice": os.nice(0),  # below 0: run ahead of the machine's other (nice 0) processes
         "machine": machine(torch.device("cpu")),
         "load_average_1_5_15min_at_start": [round(x, 2) for x in os.getloadavg()],
-        "contention": {}}
+        "contention": {},
+    }
     plans = {
         "collection": lambda: bench_collection(300 if quick else 1000, 1 if quick else 3, repeat=2),
         "seed_phase": lambda: end_to_end(seed_overrides(2000), 0, 1 if quick else 3, ("seed_phase",)),
-        "update_phase": lambda: end_to_end(update_overrides(32), 10 if quick else 40, 1 if quick else 2,
-                                           ("seed_phase", "update_phase")),
+        "update_phase": lambda: end_to_end(
+            update_overrides(32), 10 if quick else 40, 1 if quick else 2, ("seed_phase", "update_phase")
+        ),
     }
     t0 = time.perf_counter()
     for name in args.sections:
@@ -252,10 +287,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     """The result's tables (every figure is also in the JSON)."""
     m = result["machine"]
-    lines = [f"# Environment workers on {m.get('cpu_model')} ({m.get('cpu_cores')} cores)", "",
-             f"Pixel `{TASK}`, 84×84, reference renderer, `MUJOCO_GL={result['mujoco_gl']}` "
-             f"({result['gl_renderer']}); trainer `threads=1`; nice {result['nice']}. Load average at start "
-             f"{result['load_average_1_5_15min_at_start']}, at end {result.get('load_average_1_5_15min_at_end')}.", ""]
+    lines = [
+        f"# Environment workers on {m.get('cpu_model')} ({m.get('cpu_cores')} cores)",
+        "",
+        f"Pixel `{TASK}`, 84×84, reference renderer, `MUJOCO_GL={result['mujoco_gl']}` "
+        f"({result['gl_renderer']}); trainer `threads=1`; nice {result['nice']}. Load average at start "
+        f"{result['load_average_1_5_15min_at_start']}, at end {result.get('load_average_1_5_15min_at_end')}.",
+        "",
+    ]
     if "collection" in result:
         c = result["collection"]
         lines += [
@@ -266,24 +305,36 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for name in ("single_env_in_process", "workers_1_process", "workers_2_processes"):
             row = c[name]
-            lines.append(f"| {name} | {row['env_steps_per_s']} | {row['frames_per_s']} | {row['over_single_env']} "
-                         f"| {row['cores_used']} | {row['env_steps_per_cpu_s']} | {row['per_cpu_over_single_env']} |")
+            lines.append(
+                f"| {name} | {row['env_steps_per_s']} | {row['frames_per_s']} | {row['over_single_env']} "
+                f"| {row['cores_used']} | {row['env_steps_per_cpu_s']} | {row['per_cpu_over_single_env']} |"
+            )
         lines.append("")
-    for section, title in (("seed_phase", "Trainer, seed phase (no updates)"),
-                           ("update_phase", "Trainer, DrQ-v2 with updates (batch 32)")):
+    for section, title in (
+        ("seed_phase", "Trainer, seed phase (no updates)"),
+        ("update_phase", "Trainer, DrQ-v2 with updates (batch 32)"),
+    ):
         if section not in result:
             continue
         s = result[section]
-        lines += [f"## {title}", "", "| env.workers | seed phase frames/s | update phase frames/s | update ms |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| env.workers | seed phase frames/s | update phase frames/s | update ms |",
+            "|---|---|---|---|",
+        ]
         for n in (1, 2):
             row = s[f"workers_{n}"]
-            lines.append(f"| {n} | {row.get('seed_phase_fps', '–')} | {row.get('update_phase_fps', '–')} "
-                         f"| {row.get('trainer_update_ms_median', '–')} |")
+            lines.append(
+                f"| {n} | {row.get('seed_phase_fps', '–')} | {row.get('update_phase_fps', '–')} "
+                f"| {row.get('trainer_update_ms_median', '–')} |"
+            )
         ratios = ", ".join(f"{k} {v}" for k, v in s.items() if k.endswith("_over_1"))
         lines += ["", f"Ratios (same run): {ratios}.", ""]
-    busy = ", ".join(f"{name} {c.get('other_processes_cores')} ({c.get('wall_s')} s)"
-                     for name, c in result.get("contention", {}).items())
+    busy = ", ".join(
+        f"{name} {c.get('other_processes_cores')} ({c.get('wall_s')} s)"
+        for name, c in result.get("contention", {}).items()
+    )
     lines += [f"Other processes' CPU use while each section ran, in cores: {busy}.", ""]
     return "\n".join(lines)
 

@@ -55,8 +55,14 @@ def time_once_ms(fn: Callable[[], object], device: torch.device) -> float:
     return round(1000 * (now() - t0), 1)
 
 
-def time_interleaved(agents: Mapping[str, Any], next_batch: Callable[[int], dict], rounds: int,
-                     warmup: int, step: int, device: torch.device) -> dict[str, list[float]]:
+def time_interleaved(
+    agents: Mapping[str, Any],
+    next_batch: Callable[[int], dict],
+    rounds: int,
+    warmup: int,
+    step: int,
+    device: torch.device,
+) -> dict[str, list[float]]:
     """Seconds per update of each agent on the same batches, interleaved with the order
     alternating (A B, B A, ...) so that drift hits all alike; the first ``warmup``
     rounds are not kept. ``next_batch(i)`` gives round i's batch."""
@@ -119,8 +125,7 @@ class CpuMeter:
     def __exit__(self, *exc: object) -> None:
         self.wall = now() - self.t0
         busy1, own1 = self._busy_s(), self._own_s()
-        self.report: dict[str, Any] = {"wall_s": round(self.wall, 1),
-                                       "own_cpu_s": round(own1 - self.own0, 1)}
+        self.report: dict[str, Any] = {"wall_s": round(self.wall, 1), "own_cpu_s": round(own1 - self.own0, 1)}
         if self.busy0 is not None and busy1 is not None:
             other = max(busy1 - self.busy0 - (own1 - self.own0), 0.0)
             self.report["other_processes_cpu_s"] = round(other, 1)
@@ -148,21 +153,23 @@ def wait_quiet(max_s: float, window_s: float = 3.0, threshold_cores: float = 0.2
         other = max(busy1 - busy0 - (own1 - own0), 0.0) / window_s
         if other < threshold_cores or now() - t0 >= max_s:
             break
-    return {"waited_s": round(now() - t0, 1),
-            "other_processes_cores_at_start": None if other is None else round(other, 2)}
+    return {
+        "waited_s": round(now() - t0, 1),
+        "other_processes_cores_at_start": None if other is None else round(other, 2),
+    }
 
 
 # --- replay ------------------------------------------------------------------
-def random_episode_data(rng: np.random.Generator, length: int,
-                        action_dim: int) -> tuple[np.ndarray, np.ndarray]:
+def random_episode_data(rng: np.random.Generator, length: int, action_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """A pool of 64 random uint8 frames to cycle through, and one episode's actions."""
     pool = rng.integers(0, 256, size=(64, *FRAME), dtype=np.uint8)
     actions = rng.uniform(-1, 1, size=(length, action_dim)).astype(np.float32)
     return pool, actions
 
 
-def write_episodes(buffer: ReplayBuffer, pool: np.ndarray, actions: np.ndarray,
-                   rewards: Sequence[Sequence[float]]) -> None:
+def write_episodes(
+    buffer: ReplayBuffer, pool: np.ndarray, actions: np.ndarray, rewards: Sequence[Sequence[float]]
+) -> None:
     """One complete episode per row of ``rewards`` (a reset then ``len(actions)``
     transitions), frames cycling through ``pool``, the same actions every episode."""
     zero = np.zeros(actions.shape[1], np.float32)
@@ -172,19 +179,29 @@ def write_episodes(buffer: ReplayBuffer, pool: np.ndarray, actions: np.ndarray,
         buffer.add(pool[k % 64], zero, 0.0, 1.0, first=True, last=False)
         k += 1
         for t in range(length):
-            buffer.add(pool[k % 64], actions[t], float(episode_rewards[t]), 1.0,
-                       first=False, last=t == length - 1)
+            buffer.add(pool[k % 64], actions[t], float(episode_rewards[t]), 1.0, first=False, last=t == length - 1)
             k += 1
 
 
-def filled_replay(episodes: int, length: int, action_dim: int, seed: int, horizon: int = 0,
-                  device: torch.device | None = None) -> ReplayBuffer:
+def filled_replay(
+    episodes: int, length: int, action_dim: int, seed: int, horizon: int = 0, device: torch.device | None = None
+) -> ReplayBuffer:
     """A pixel replay buffer (frame stack 3, 3-step returns, discount 0.99, sampling
     ``seed``) holding ``episodes`` complete episodes of ``length`` random transitions;
     ``horizon`` K adds TACO's K-step extras (K ≤ 3 draws the same batches); ``device``
     stores the steps there (``replay.device=agent``) instead of in host numpy arrays."""
-    buffer = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=episodes * length,
-                          frame_stack=3, nstep=3, discount=0.99, seed=seed, horizon=horizon, device=device)
+    buffer = ReplayBuffer(
+        FRAME,
+        np.uint8,
+        action_dim,
+        capacity=episodes * length,
+        frame_stack=3,
+        nstep=3,
+        discount=0.99,
+        seed=seed,
+        horizon=horizon,
+        device=device,
+    )
     rng = np.random.default_rng(0)
     pool, actions = random_episode_data(rng, length, action_dim)
     write_episodes(buffer, pool, actions, rng.random((episodes, length)))

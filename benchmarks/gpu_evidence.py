@@ -46,8 +46,12 @@ def _e2e_runs(counts: tuple[int, ...], agent_replay_workers: int) -> list[dict[s
     """The end-to-end training runs, most wanted first: DrQ-v2 then DrM with the first two
     worker counts, then both with the others, then ``replay.device=agent`` beside host."""
     first, rest = counts[:2], counts[2:]
-    runs = [{"agent": agent, "workers": n, "replay_device": "host"}
-            for group in (first, rest) for agent in ("drqv2", "drm") for n in group]
+    runs = [
+        {"agent": agent, "workers": n, "replay_device": "host"}
+        for group in (first, rest)
+        for agent in ("drqv2", "drm")
+        for n in group
+    ]
     return [*runs, {"agent": "drqv2", "workers": agent_replay_workers, "replay_device": "agent"}]
 
 
@@ -68,35 +72,77 @@ def plan(reduced: bool) -> dict[str, Any]:
     """Each phase's time cap (s) and parameters; ``reduced`` keeps the code path, shrinks the budgets."""
     if reduced:
         return {
-            "budget_s": 110, "device": "cpu", "threads": 1, "final_reserve_s": 12, "min_train_s": 12,
-            "caps": {"install": 30, "egl": 15, "update": 20, "compile": 20, "breakdown": 20, "e2e": 25,
-                     "e2e_total": 60, "plot": 8},
+            "budget_s": 110,
+            "device": "cpu",
+            "threads": 1,
+            "final_reserve_s": 12,
+            "min_train_s": 12,
+            "caps": {
+                "install": 30,
+                "egl": 15,
+                "update": 20,
+                "compile": 20,
+                "breakdown": 20,
+                "e2e": 25,
+                "e2e_total": 60,
+                "plot": 8,
+            },
             "egl": {"renders": 3},
             # Batches of 32: a CPU update at batch 256 takes seconds.
             "update": {"warmup": 0, "updates": 1, "samples": 2, "episodes": 2, "batch_size": 32},
             "compile": {"skip": "reduced mode: torch.compile takes minutes on a CPU"},
             "breakdown": {"warmup": 0, "updates": 1, "env_steps": 2, "batch_size": 32},
-            "e2e": {"seed_frames": 1000, "episode_frames": 1000, "update_frames": 100, "budget_s": 1,
-                    "runs": _e2e_runs((1, 2), 2), "extra": {"env.fast_render": True, "agent.batch_size": 32}},
-            "train": ["frames=1100", "num_seed_frames=1000", "env.fast_render=true", "eval.every_frames=1000",
-                      "eval.episodes=1", "replay.capacity=5000", "agent.batch_size=32"],
+            "e2e": {
+                "seed_frames": 1000,
+                "episode_frames": 1000,
+                "update_frames": 100,
+                "budget_s": 1,
+                "runs": _e2e_runs((1, 2), 2),
+                "extra": {"env.fast_render": True, "agent.batch_size": 32},
+            },
+            "train": [
+                "frames=1100",
+                "num_seed_frames=1000",
+                "env.fast_render=true",
+                "eval.every_frames=1000",
+                "eval.episodes=1",
+                "replay.capacity=5000",
+                "agent.batch_size=32",
+            ],
         }
     return {
         # final_reserve_s: kept for the plot and the summary after the training run;
         # min_train_s: below it the training run is skipped (it would not reach an update).
-        "budget_s": 540, "device": "auto", "threads": 0, "final_reserve_s": 45, "min_train_s": 40,
+        "budget_s": 540,
+        "device": "auto",
+        "threads": 0,
+        "final_reserve_s": 45,
+        "min_train_s": 40,
         # e2e: one training run's cap; e2e_total: all of them together (a run that no longer
         # fits is skipped, and recorded so), which leaves the training run its time.
-        "caps": {"install": 90, "egl": 45, "update": 75, "compile": 120, "breakdown": 60, "e2e": 50,
-                 "e2e_total": 210, "plot": 30},
+        "caps": {
+            "install": 90,
+            "egl": 45,
+            "update": 75,
+            "compile": 120,
+            "breakdown": 60,
+            "e2e": 50,
+            "e2e_total": 210,
+            "plot": 30,
+        },
         "egl": {"renders": 200},
         "update": {"warmup": 3, "updates": 20, "samples": 50, "episodes": 20},
         "compile": {"warmup": 3, "updates": 20, "episodes": 4},
         "breakdown": {"warmup": 3, "updates": 10, "env_steps": 200},
         # Seed phase: 4,000 frames (DrQ-v2's random-action steps), or more with N workers
         # (below); then 8 s of updates.
-        "e2e": {"seed_frames": 4000, "episode_frames": 1000, "update_frames": 100_000, "budget_s": 8,
-                "runs": _e2e_runs((1, 16, 4, 8), 16)},
+        "e2e": {
+            "seed_frames": 4000,
+            "episode_frames": 1000,
+            "update_frames": 100_000,
+            "budget_s": 8,
+            "runs": _e2e_runs((1, 16, 4, 8), 16),
+        },
         # The published curves' settings (10 eval episodes every 20k frames, as they were
         # logged); the run stops on time, not frames.
         "train": ["frames=1000000", "eval.every_frames=20000", "eval.episodes=10"],
@@ -141,13 +187,15 @@ class Evidence:
         reserve = 0 if name == "plot" else self.plan["final_reserve_s"]
         return min(self.plan["caps"][name], self.left() - reserve)
 
-    def run(self, cmd: list[str], cap: float, env: dict[str, str] | None = None,
-            stop_signal: int = signal.SIGKILL) -> tuple[int | None, float]:
+    def run(
+        self, cmd: list[str], cap: float, env: dict[str, str] | None = None, stop_signal: int = signal.SIGKILL
+    ) -> tuple[int | None, float]:
         """Run ``cmd`` with its output in the log; past ``cap`` seconds send ``stop_signal``
         (SIGTERM gets 30 s to finish before a kill). Returns (exit status or None if stopped, seconds)."""
         t = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env or self.env, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env or self.env, cwd=ROOT, start_new_session=True
+        )
         try:
             return proc.wait(timeout=max(cap, 1)), time.monotonic() - t
         except subprocess.TimeoutExpired:
@@ -159,8 +207,15 @@ class Evidence:
                 proc.wait()
             return None, time.monotonic() - t
 
-    def phase(self, name: str, kind: str, params: dict[str, Any], cap_name: str | None = None,
-              env: dict[str, str] | None = None, cap: float | None = None) -> dict[str, Any] | None:
+    def phase(
+        self,
+        name: str,
+        kind: str,
+        params: dict[str, Any],
+        cap_name: str | None = None,
+        env: dict[str, str] | None = None,
+        cap: float | None = None,
+    ) -> dict[str, Any] | None:
         """One measuring phase in a child process; its JSON result, or None (recorded why).
         ``cap``: a tighter cap than the phase's own (what is left of a group's time)."""
         cap = min(self.cap(cap_name or kind), cap if cap is not None else float("inf"))
@@ -202,8 +257,23 @@ class Evidence:
             self.record("install", "failed", time.monotonic() - t, reason=f"no wheels in {self.bundle}/wheels")
             return
         site = self.work / "site"
-        rc, _ = self.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                          "--no-cache-dir", "--target", str(site), *wheels], self.cap("install"))
+        rc, _ = self.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--no-cache-dir",
+                "--target",
+                str(site),
+                *wheels,
+            ],
+            self.cap("install"),
+        )
         self.env["PYTHONPATH"] = os.pathsep.join([str(site), self.env["PYTHONPATH"]])
         debs = sorted(glob.glob(str(self.bundle / "gl" / "*.deb")))
         unpacked = []
@@ -213,8 +283,14 @@ class Evidence:
                     unpacked.append(Path(deb).name)
             subprocess.run(["ldconfig"], capture_output=True)
         ok = rc == 0 and self._importable()
-        self.record("install", "ok" if ok else "failed", time.monotonic() - t, wheels=[Path(w).name for w in wheels],
-                    gl_debs_unpacked=unpacked, **({} if ok else {"reason": f"pip exit status {rc}"}))
+        self.record(
+            "install",
+            "ok" if ok else "failed",
+            time.monotonic() - t,
+            wheels=[Path(w).name for w in wheels],
+            gl_debs_unpacked=unpacked,
+            **({} if ok else {"reason": f"pip exit status {rc}"}),
+        )
 
     def egl(self) -> None:
         """EGL first, as asked; with NVIDIA's vendor file if the loader finds no driver; else
@@ -253,8 +329,13 @@ class Evidence:
         rows = self.results["end_to_end"] = []
         for run in e2e["runs"]:
             seed_frames = e2e_seed_frames(e2e, run["workers"])
-            params = {**run, "seed_frames": seed_frames, "frames": seed_frames + e2e["update_frames"],
-                      "budget_s": e2e["budget_s"], "extra": e2e.get("extra", {})}
+            params = {
+                **run,
+                "seed_frames": seed_frames,
+                "frames": seed_frames + e2e["update_frames"],
+                "budget_s": e2e["budget_s"],
+                "extra": e2e.get("extra", {}),
+            }
             row: dict[str, Any] = {**run, "seed_frames": seed_frames}
             name = e2e_name(run)
             if group_end - time.monotonic() < 5:
@@ -263,11 +344,15 @@ class Evidence:
                 res = self.phase(name, "e2e", params, "e2e", cap=group_end - time.monotonic())
                 if res:
                     update = res["run"].get("update_phase", {})
-                    row.update(seed_phase_fps=res["seed_phase_fps"], update_phase_fps=res["update_phase_fps"],
-                               setup_s=res["setup_s"], updates=res["run"].get("updates"),
-                               update_phase_s=update.get("seconds"),
-                               trainer_update_ms_median=update.get("trainer_update_ms_median"),
-                               run=res["run"])
+                    row.update(
+                        seed_phase_fps=res["seed_phase_fps"],
+                        update_phase_fps=res["update_phase_fps"],
+                        setup_s=res["setup_s"],
+                        updates=res["run"].get("updates"),
+                        update_phase_s=update.get("seconds"),
+                        trainer_update_ms_median=update.get("trainer_update_ms_median"),
+                        run=res["run"],
+                    )
             row["status"] = self.results["phases"][name]["status"]
             rows.append(row)
         _e2e_ratios(rows)
@@ -275,13 +360,26 @@ class Evidence:
     def train(self) -> None:
         cap = self.left() - self.plan["final_reserve_s"]
         if cap < self.plan["min_train_s"]:
-            self.record("train", "skipped", 0,
-                        reason=f"only {max(cap, 0):.0f} s left (needs {self.plan['min_train_s']})")
+            self.record(
+                "train", "skipped", 0, reason=f"only {max(cap, 0):.0f} s left (needs {self.plan['min_train_s']})"
+            )
             return
         run_dir = self.work / "train"
-        cmd = [sys.executable, "-m", "dormant", "train", "task=dmc/cartpole_swingup", "agent.name=drqv2",
-               "env.obs=pixels", f"out={run_dir}", f"device={self.plan['device']}", "log.tensorboard=false",
-               "log.progress_every_s=30", "checkpoint_every_frames=1000000", *self.plan["train"]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dormant",
+            "train",
+            "task=dmc/cartpole_swingup",
+            "agent.name=drqv2",
+            "env.obs=pixels",
+            f"out={run_dir}",
+            f"device={self.plan['device']}",
+            "log.tensorboard=false",
+            "log.progress_every_s=30",
+            "checkpoint_every_frames=1000000",
+            *self.plan["train"],
+        ]
         if self.plan["threads"]:
             cmd.append(f"threads={self.plan['threads']}")
         self.note(f"train: start (wall-clock cap {cap:.0f} s, then SIGTERM)")
@@ -295,8 +393,9 @@ class Evidence:
         if not (run_dir / "eval.csv").exists():
             self.record("plot", "skipped", 0, reason="the training run wrote no evaluation")
         else:
-            plot = self.phase("plot", "plot", {"run_dir": str(run_dir), "png": str(self.out / "learning_curve.png")},
-                              env=self.env)
+            plot = self.phase(
+                "plot", "plot", {"run_dir": str(run_dir), "png": str(self.out / "learning_curve.png")}, env=self.env
+            )
             if plot:
                 self.results["eval_curve"] = plot["curve"]
                 _write_curve_csv(self.out / "eval_curve.csv", plot["curve"])
@@ -371,11 +470,18 @@ def _write_curve_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or ROOT / "runs" / "gpu_evidence"),
-                        help="output folder (default $OUT, else runs/gpu_evidence)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("OUT") or ROOT / "runs" / "gpu_evidence"),
+        help="output folder (default $OUT, else runs/gpu_evidence)",
+    )
     parser.add_argument("--reduced", action="store_true", help="CPU, tiny budgets: the same code path in ~80 s")
-    parser.add_argument("--budget-s", type=float, help="whole-run wall-clock budget (default 540; reduced 110); "
-                                                       "every phase's cap scales with it")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        help="whole-run wall-clock budget (default 540; reduced 110); every phase's cap scales with it",
+    )
     parser.add_argument("--bundle", type=Path, default=ROOT / "gpu_bundle", help="the wheels (and GL .debs)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

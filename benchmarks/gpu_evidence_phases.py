@@ -21,8 +21,6 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 
-
-
 def _device(params: dict[str, Any]):
     """The phase's device and threads; a ``batch_size`` (reduced mode: small CPU updates)
     replaces the benchmarks' batch of 256 for this process."""
@@ -34,8 +32,7 @@ def _device(params: dict[str, Any]):
 
     torch.set_num_threads(int(params.get("threads", 1)) or torch.get_num_threads())
     name = params.get("device", "auto")
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
-                        ("cpu" if name == "auto" else name))
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
 
 
 def phase_egl(params: dict[str, Any]) -> dict[str, Any]:
@@ -60,10 +57,13 @@ def phase_egl(params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "backend": os.environ.get("MUJOCO_GL", "unset"),
         "egl_vendor_file": os.environ.get("__EGL_VENDOR_LIBRARY_FILENAMES", ""),
-        "image_shape": list(first.shape), "image_mean": round(float(first.mean()), 2),
-        "image_std": round(float(first.std()), 2), "renders": len(times),
+        "image_shape": list(first.shape),
+        "image_mean": round(float(first.mean()), 2),
+        "image_std": round(float(first.std()), 2),
+        "renders": len(times),
         "ms_per_render_median": round(1000 * float(np.median(times)), 3),
-        "renders_per_s": round(len(times) / sum(times), 1), "setup_s": round(import_s, 2),
+        "renders_per_s": round(len(times) / sum(times), 1),
+        "setup_s": round(import_s, 2),
     }
     try:  # which GL driver answered (NVIDIA's under EGL on the GPU machine)
         from OpenGL import GL
@@ -113,9 +113,14 @@ def phase_compile(params: dict[str, Any]) -> dict[str, Any]:
         agent.update(batch, 100_000).cpu()
         sync(device)
         times.append(time.perf_counter() - t)
-    return {"device": str(device), "batch_size": BATCH_SIZE, "first_update_s": round(times[0], 2),
-            "warmup_updates": params["warmup"], "timed_updates": params["updates"],
-            "update_ms_median": median_ms(times[1 + params["warmup"]:])}
+    return {
+        "device": str(device),
+        "batch_size": BATCH_SIZE,
+        "first_update_s": round(times[0], 2),
+        "warmup_updates": params["warmup"],
+        "timed_updates": params["updates"],
+        "update_ms_median": median_ms(times[1 + params["warmup"] :]),
+    }
 
 
 def phase_breakdown(params: dict[str, Any]) -> dict[str, Any]:
@@ -140,15 +145,26 @@ def phase_e2e(params: dict[str, Any]) -> dict[str, Any]:
     from bench_e2e import bench_end_to_end
 
     device = _device(params)
-    overrides = {"task": "dmc/cartpole_swingup", "agent.name": params["agent"], "frames": params["frames"],
-                 "num_seed_frames": params["seed_frames"], "env.workers": params["workers"],
-                 "replay.device": params.get("replay_device", "host"), **params.get("extra", {})}
+    overrides = {
+        "task": "dmc/cartpole_swingup",
+        "agent.name": params["agent"],
+        "frames": params["frames"],
+        "num_seed_frames": params["seed_frames"],
+        "env.workers": params["workers"],
+        "replay.device": params.get("replay_device", "host"),
+        **params.get("extra", {}),
+    }
     run = bench_end_to_end(overrides, str(device), params["budget_s"])
-    return {"device": str(device), "agent": params["agent"], "workers": params["workers"],
-            "replay_device": overrides["replay.device"],
-            "seed_phase_fps": run.get("seed_phase", {}).get("fps"),
-            "update_phase_fps": run.get("update_phase", {}).get("fps"),
-            "setup_s": run.get("setup_s"), "run": run}
+    return {
+        "device": str(device),
+        "agent": params["agent"],
+        "workers": params["workers"],
+        "replay_device": overrides["replay.device"],
+        "seed_phase_fps": run.get("seed_phase", {}).get("fps"),
+        "update_phase_fps": run.get("update_phase", {}).get("fps"),
+        "setup_s": run.get("setup_s"),
+        "run": run,
+    }
 
 
 def phase_plot(params: dict[str, Any]) -> dict[str, Any]:
@@ -166,16 +182,27 @@ def phase_plot(params: dict[str, Any]) -> dict[str, Any]:
         if ref is not None:
             ref_frames, mean, std = ref
             i = int(abs(ref_frames - frame).argmin())
-            row.update(published_frame=int(ref_frames[i]), published_mean=round(float(mean[i]), 1),
-                       published_std=round(float(std[i]), 1), same_frame=bool(ref_frames[i] == frame))
+            row.update(
+                published_frame=int(ref_frames[i]),
+                published_mean=round(float(mean[i]), 1),
+                published_std=round(float(std[i]), 1),
+                same_frame=bool(ref_frames[i] == frame),
+            )
         rows.append(row)
-    return {"png": str(png), "curve": rows,
-            "published": "DrQ-v2, Yarats et al. 2021, 10 seeds (package data drqv2_curves.csv.gz)"}
+    return {
+        "png": str(png),
+        "curve": rows,
+        "published": "DrQ-v2, Yarats et al. 2021, 10 seeds (package data drqv2_curves.csv.gz)",
+    }
 
 
 PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "egl": phase_egl, "update": phase_update, "compile": phase_compile, "breakdown": phase_breakdown,
-    "e2e": phase_e2e, "plot": phase_plot,
+    "egl": phase_egl,
+    "update": phase_update,
+    "compile": phase_compile,
+    "breakdown": phase_breakdown,
+    "e2e": phase_e2e,
+    "plot": phase_plot,
 }
 
 

@@ -47,10 +47,8 @@ def mem_total_gib() -> float | None:
 def git_commit() -> str | None:
     try:
         root = Path(__file__).resolve().parents[1]
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True,
-                               text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -27,16 +27,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="point-reach-"))
-    result = dormant.train({
-        "task": "gym:point_reach:PointReach-v0", "obs": "pixels", "frames": args.frames,
-        "env.image_size": 32,  # small renders: this toy task needs no more
-        "num_seed_frames": args.frames * 3 // 4, "agent.num_expl_steps": args.frames // 4,
-        "agent.batch_size": 16, "agent.hidden_dim": 64, "agent.feature_dim": 16,
-        "eval.every_frames": args.frames, "eval.episodes": 1, "log.progress": False, "log.tensorboard": False,
-        "threads": 1,  # a toy network: one CPU thread is enough
-    }, out=out)
-    print(f"{result.status}: {result.frames} frames of gym:point_reach:PointReach-v0 in {out} "
-          f"(last evaluation return: {result.last_eval['episode_reward']:.1f})")
+    result = dormant.train(
+        {
+            "task": "gym:point_reach:PointReach-v0",
+            "obs": "pixels",
+            "frames": args.frames,
+            "env.image_size": 32,  # small renders: this toy task needs no more
+            "num_seed_frames": args.frames * 3 // 4,
+            "agent.num_expl_steps": args.frames // 4,
+            "agent.batch_size": 16,
+            "agent.hidden_dim": 64,
+            "agent.feature_dim": 16,
+            "eval.every_frames": args.frames,
+            "eval.episodes": 1,
+            "log.progress": False,
+            "log.tensorboard": False,
+            "threads": 1,  # a toy network: one CPU thread is enough
+        },
+        out=out,
+    )
+    print(
+        f"{result.status}: {result.frames} frames of gym:point_reach:PointReach-v0 in {out} "
+        f"(last evaluation return: {result.last_eval['episode_reward']:.1f})"
+    )
     return {"status": result.status, "frames": result.frames, "out": out}
 
 

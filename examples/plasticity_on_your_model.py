@@ -27,9 +27,13 @@ from dormant.plasticity import (
 
 torch.manual_seed(0)
 model = nn.Sequential(  # any nn.Module works; these probes find its Linear/Conv2d/ReLU layers themselves
-    nn.Conv2d(1, 16, 3, stride=2), nn.ReLU(),
-    nn.Conv2d(16, 16, 3), nn.ReLU(), nn.Flatten(),
-    nn.Linear(16 * 5 * 5, 64), nn.ReLU(),
+    nn.Conv2d(1, 16, 3, stride=2),
+    nn.ReLU(),
+    nn.Conv2d(16, 16, 3),
+    nn.ReLU(),
+    nn.Flatten(),
+    nn.Linear(16 * 5 * 5, 64),
+    nn.ReLU(),
     nn.Linear(64, 2),
 )
 optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -42,7 +46,7 @@ def batch(n: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
     cols = labels * 8 + torch.randint(0, 5, (n,))
     rows = torch.randint(0, 12, (n,))
     for i in range(n):
-        images[i, 0, rows[i]:rows[i] + 3, cols[i]:cols[i] + 3] = 1.0
+        images[i, 0, rows[i] : rows[i] + 3, cols[i] : cols[i] + 3] = 1.0
     return images, labels
 
 
@@ -50,8 +54,10 @@ def report(title: str) -> None:
     probe, _ = batch(256)
     drm_kind = dormant_ratio(model, probe, tau=0.025, kind="drm")  # Linear layers, after their activation
     redo_kind = dormant_ratio(model, probe, tau=0.1, kind="redo")  # every ReLU, ReDo's threshold
-    print(f"{title:28s} DrM-kind β {drm_kind.ratio:.3f}  ReDo-kind {redo_kind.ratio:.3f}  "
-          f"FAU {fau(model, probe).fraction:.3f}  per ReLU layer {redo_kind.per_layer}")
+    print(
+        f"{title:28s} DrM-kind β {drm_kind.ratio:.3f}  ReDo-kind {redo_kind.ratio:.3f}  "
+        f"FAU {fau(model, probe).fraction:.3f}  per ReLU layer {redo_kind.per_layer}"
+    )
 
 
 replay_ratio = AdaptiveReplayRatio(low=1, high=2, check_every_episodes=5, tolerance=0.01)

@@ -45,7 +45,7 @@ class PointReach(gym.Env):
         image = np.zeros((SIZE, SIZE, 3), np.uint8)
         for (x, y), colour in ((self.goal, (255, 0, 0)), (self.point, (255, 255, 255))):
             row, col = int(y * (SIZE - 2)), int(x * (SIZE - 2))
-            image[row:row + 2, col:col + 2] = colour
+            image[row : row + 2, col : col + 2] = colour
         return image
 
 

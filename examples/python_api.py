@@ -1,7 +1,7 @@
 """Train, watch, stop early, reload and act: dormant's Python API in one script.
 
-    .venv/bin/python examples/python_api.py              # DrM from states, ≈ 4 min on a 2-core CPU
-    EXAMPLE_FRAMES=6000 .venv/bin/python examples/python_api.py   # a smoke run (what the tests do)
+.venv/bin/python examples/python_api.py              # DrM from states, ≈ 4 min on a 2-core CPU
+EXAMPLE_FRAMES=6000 .venv/bin/python examples/python_api.py   # a smoke run (what the tests do)
 """
 
 import os
@@ -28,8 +28,15 @@ class PrintBeta(dormant.Callback):
         print(f"eval at frame {result['frame']}: return {result['episode_reward']:.1f}")
 
 
-config = dormant.make_config(agent="drm", task="dmc/cartpole_balance", obs="states", frames=FRAMES,
-                             agent__hidden_dim=256, eval__every_frames=2000, eval__episodes=2)
+config = dormant.make_config(
+    agent="drm",
+    task="dmc/cartpole_balance",
+    obs="states",
+    frames=FRAMES,
+    agent__hidden_dim=256,
+    eval__every_frames=2000,
+    eval__episodes=2,
+)
 result = dormant.train(config, out=f"{OUT}/run", callbacks=[PrintBeta(), dormant.EarlyStopping(target=950)])
 print(f"{result.status} after {result.frames} frames; last evaluation: {result.last_eval}")
 

@@ -39,13 +39,35 @@ BASES = {  # agent → the smallest run that reaches updates, evaluation and a c
     "alix": {"agent": "alix", "task": POINT, "obs": "pixels", "env.image_size": 16},
     "taco": {"agent": "taco", "task": POINT, "obs": "pixels", "env.image_size": 16},
 }
-COMMON = {"frames": 300, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agent.batch_size": 8,
-          "agent.hidden_dim": 16, "agent.feature_dim": 8, "eval.every_frames": 200, "eval.episodes": 1,
-          "checkpoint_every_frames": 200, "log.progress": False, "log.tensorboard": False, "threads": 1,
-          "log.diagnostics_every_updates": 10}
+COMMON = {
+    "frames": 300,
+    "num_seed_frames": 100,
+    "agent.num_expl_steps": 20,
+    "agent.batch_size": 8,
+    "agent.hidden_dim": 16,
+    "agent.feature_dim": 8,
+    "eval.every_frames": 200,
+    "eval.episodes": 1,
+    "checkpoint_every_frames": 200,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+    "log.diagnostics_every_updates": 10,
+}
 LADDER = (-1, 0, 1e-9, 1, 2, 3)
-SKIP = {"seed", "frames", "threads", "device", "log.progress_every_s", "log.progress", "log.tensorboard",
-        "eval.video", "log.wandb", "agent.compile", "agent.bf16"}  # where/how a run executes, or GPU-only
+SKIP = {
+    "seed",
+    "frames",
+    "threads",
+    "device",
+    "log.progress_every_s",
+    "log.progress",
+    "log.tensorboard",
+    "eval.video",
+    "log.wandb",
+    "agent.compile",
+    "agent.bf16",
+}  # where/how a run executes, or GPU-only
 
 
 def base(agent: str) -> dict:
@@ -117,8 +139,11 @@ def run_case(agent: str, key: str, value) -> dict:
     except NonFiniteLossError as err:  # a documented ending (saved first; exit code 3, never retried)
         outcome = {"outcome": "diverged", "message": str(err)[:200]}
     except Exception as err:  # the audit's point: anything else is a run-time-only limit
-        outcome = {"outcome": "crashed", "error": f"{type(err).__name__}: {err}"[:400],
-                   "where": traceback.format_exc().splitlines()[-3][:200]}
+        outcome = {
+            "outcome": "crashed",
+            "error": f"{type(err).__name__}: {err}"[:400],
+            "where": traceback.format_exc().splitlines()[-3][:200],
+        }
     return {"agent": agent, "key": key, "value": value, "seconds": round(time.perf_counter() - t0, 2), **outcome}
 
 

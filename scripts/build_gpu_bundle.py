@@ -30,20 +30,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_MIB = 64.0
-MIB = 2 ** 20
+MIB = 2**20
 # What the suite's import path needs and the GPU machine lacks (checked by importing
 # dm_control.suite from a bundle-only install, see docs/benchmarks.md).
 PACKAGES = ["mujoco", "dm-env", "dm-tree", "PyOpenGL", "dm_control"]
 # dm-tree's own requirements, absent there: tree imports both at import time.
 EXTRA_PACKAGES = ["attrs", "wrapt"]
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+]
 GL_DEBS = ["libegl1", "libglvnd0", "libopengl0", "libgl1", "libglx0", "libgles2"]
 # Paths of the dm_control wheel left out: never loaded by dm_control.suite/mujoco/rl.
 TRIM_PATTERNS = [
-    r"^dm_control/locomotion/", r"^dm_control/manipulation/", r"^dm_control/blender/",
-    r"^dm_control/suite/dog_assets/", r"^dm_control/mujoco/testing/", r"^dm_control/mjcf/test_assets/",
-    r"^dm_control/third_party/", r"^dm_control/.*_test\.py$", r"^dm_control/suite/all_domains\.png$",
+    r"^dm_control/locomotion/",
+    r"^dm_control/manipulation/",
+    r"^dm_control/blender/",
+    r"^dm_control/suite/dog_assets/",
+    r"^dm_control/mujoco/testing/",
+    r"^dm_control/mjcf/test_assets/",
+    r"^dm_control/third_party/",
+    r"^dm_control/.*_test\.py$",
+    r"^dm_control/suite/all_domains\.png$",
     r"^dm_control/.*\.png$",
 ]
 
@@ -97,13 +108,20 @@ def trim_wheel(src: Path, dst: Path) -> tuple[int, int]:
 
 def listing(bundle: Path, root: Path = ROOT) -> dict:
     """Each bundle file with its size in MiB, the project's tracked files, the total and the margin."""
-    files = sorted(p for p in bundle.rglob("*") if p.is_file() and not p.name.endswith(".tmp")) \
-        if bundle.is_dir() else []
+    files = (
+        sorted(p for p in bundle.rglob("*") if p.is_file() and not p.name.endswith(".tmp")) if bundle.is_dir() else []
+    )
     rows = [(str(p.relative_to(bundle.parent)), p.stat().st_size / MIB) for p in files]
     tracked = _tracked_mib(root)
     total = sum(size for _, size in rows) + tracked
-    return {"files": rows, "bundle_mib": sum(size for _, size in rows), "project_tracked_mib": tracked,
-            "total_mib": total, "budget_mib": BUDGET_MIB, "margin_mib": BUDGET_MIB - total}
+    return {
+        "files": rows,
+        "bundle_mib": sum(size for _, size in rows),
+        "project_tracked_mib": tracked,
+        "total_mib": total,
+        "budget_mib": BUDGET_MIB,
+        "margin_mib": BUDGET_MIB - total,
+    }
 
 
 # Where there is no git (a copied tree), these ignored folders are left out of the count.
@@ -113,8 +131,9 @@ NOT_CARRIED = {".git", ".venv", "gpu_bundle", "runs", "build", "site", "__pycach
 def _tracked_mib(root: Path) -> float:
     """The git-tracked and untracked-but-not-ignored files: what travels with the working tree."""
     try:
-        out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
-                             capture_output=True, check=True).stdout.decode()
+        out = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=True
+        ).stdout.decode()
         names = [root / n for n in out.split("\0") if n]
     except (OSError, subprocess.CalledProcessError):  # not a checkout: every file but the ignored folders
         if not (root / "pyproject.toml").exists():
@@ -125,10 +144,12 @@ def _tracked_mib(root: Path) -> float:
 
 def format_listing(info: dict) -> str:
     lines = [f"{size:9.3f} MiB  {name}" for name, size in info["files"]]
-    lines += [f"{info['bundle_mib']:9.3f} MiB  bundle total",
-              f"{info['project_tracked_mib']:9.3f} MiB  project files (git ls-files -co --exclude-standard)",
-              f"{info['total_mib']:9.3f} MiB  total brought along (budget {info['budget_mib']:.0f} MiB, "
-              f"margin {info['margin_mib']:.3f} MiB)"]
+    lines += [
+        f"{info['bundle_mib']:9.3f} MiB  bundle total",
+        f"{info['project_tracked_mib']:9.3f} MiB  project files (git ls-files -co --exclude-standard)",
+        f"{info['total_mib']:9.3f} MiB  total brought along (budget {info['budget_mib']:.0f} MiB, "
+        f"margin {info['margin_mib']:.3f} MiB)",
+    ]
     return "\n".join(lines)
 
 
@@ -142,9 +163,28 @@ def download(names: list[str], versions: dict[str, str], dest: Path, python_vers
             todo.append(f"{name}=={version}")
     if not todo:
         return
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--python-version", python_version, "--implementation", "cp", "--abi", tag, "--abi", "abi3",
-           "--abi", "none", *[a for p in PLATFORMS for a in ("--platform", p)], "-d", str(dest), *todo]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--abi",
+        tag,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        *[a for p in PLATFORMS for a in ("--platform", p)],
+        "-d",
+        str(dest),
+        *todo,
+    ]
     subprocess.run(cmd, check=True)
 
 

@@ -38,8 +38,10 @@ def main() -> None:
             ours = stratified_bootstrap([scores[:, t] for t in range(tasks)], stat, reps=REPS, seed=1)
             theirs = (points["m"][i], intervals["m"][0, i], intervals["m"][1, i])
             delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high), strict=True))
-            print(f"{seeds:>5}×{tasks:<6} {name:>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]"
-                  f"{'':>4} {ours}  {delta:.4f}")
+            print(
+                f"{seeds:>5}×{tasks:<6} {name:>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]"
+                f"{'':>4} {ours}  {delta:.4f}"
+            )
 
     print(f"\n{'seeds×tasks':>12} {'P(X > Y)':>9} {'rliable':>26} {'dormant':>26}  max |Δ|")
     for seeds, tasks in [(3, 5), (5, 3), (10, 2)]:
@@ -47,12 +49,15 @@ def main() -> None:
         y = np.round(rng.beta(2, 3, size=(seeds + 1, tasks)), 1)  # rounded: some ties
         x[0] = y[0]
         points, intervals = rly.get_interval_estimates({"xy": (x, y)}, metrics.probability_of_improvement, reps=REPS)
-        ours = improvement_bootstrap([x[:, t] for t in range(tasks)], [y[:, t] for t in range(tasks)],
-                                     reps=REPS, seed=1)
+        ours = improvement_bootstrap(
+            [x[:, t] for t in range(tasks)], [y[:, t] for t in range(tasks)], reps=REPS, seed=1
+        )
         theirs = (float(points["xy"]), *map(float, np.ravel(intervals["xy"])))
         delta = max(abs(a - b) for a, b in zip(theirs, (ours.point, ours.low, ours.high), strict=True))
-        print(f"{seeds:>5}×{tasks:<6} {'':>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]{'':>4} {ours}  "
-              f"{delta:.4f}")
+        print(
+            f"{seeds:>5}×{tasks:<6} {'':>9} {theirs[0]:.3f} [{theirs[1]:.3f}, {theirs[2]:.3f}]{'':>4} {ours}  "
+            f"{delta:.4f}"
+        )
 
     print(f"\n{'seeds×tasks':>12} {'profile':>9}  max |Δ| over τ: point, band low, band high")
     taus = np.linspace(0, 1, 101)
@@ -60,8 +65,11 @@ def main() -> None:
         scores = rng.beta(2, 2, size=(seeds, tasks))
         points, bands = rly.create_performance_profile({"m": scores}, taus, reps=REPS)
         point, low, high = profile_bootstrap([scores[:, t] for t in range(tasks)], taus, reps=REPS, seed=1)
-        deltas = [np.abs(points["m"] - point).max(), np.abs(bands["m"][0] - low).max(),
-                  np.abs(bands["m"][1] - high).max()]
+        deltas = [
+            np.abs(points["m"] - point).max(),
+            np.abs(bands["m"][0] - low).max(),
+            np.abs(bands["m"][1] - high).max(),
+        ]
         print(f"{seeds:>5}×{tasks:<6} {'':>9}  " + "  ".join(f"{d:.4f}" for d in deltas))
 
     print(f"\n{'seeds×tasks':>12} {'IQM/frame':>9}  max |Δ| over 6 frames: point, band low, band high")
@@ -70,8 +78,11 @@ def main() -> None:
         curve = lambda x: np.array([metrics.aggregate_iqm(x[..., f]) for f in range(x.shape[-1])])  # noqa: E731
         points, bands = rly.get_interval_estimates({"m": scores}, curve, reps=REPS // 10)
         point, low, high = iqm_curve([scores[:, t] for t in range(tasks)], reps=REPS // 10, seed=1)
-        deltas = [np.abs(points["m"] - point).max(), np.abs(bands["m"][0] - low).max(),
-                  np.abs(bands["m"][1] - high).max()]
+        deltas = [
+            np.abs(points["m"] - point).max(),
+            np.abs(bands["m"][0] - low).max(),
+            np.abs(bands["m"][1] - high).max(),
+        ]
         print(f"{seeds:>5}×{tasks:<6} {'':>9}  " + "  ".join(f"{d:.4f}" for d in deltas))
 
 

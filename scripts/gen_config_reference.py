@@ -52,33 +52,38 @@ SECTIONS: dict[type, str] = {
     Config: "Top-level options: the task, the budget, the run directory and the machine.",
     EnvConfig: "Observations and the simulator wrapper (`env.*`). Suites: [suites](suites.md).",
     AgentConfig: "DrQ-v2's networks and update (`agent.*`); DrM builds on them. Algorithms: "
-                 "[algorithms](algorithms.md#drq-v2).",
+    "[algorithms](algorithms.md#drq-v2).",
     ReplayConfig: "The replay buffer (`replay.*`).",
     EvalConfig: "Evaluation (`eval.*`): the mean action, every `eval.every_frames` and at the end of the budget.",
     LogConfig: "Logs and diagnostics (`log.*`). What each file holds: [usage](usage.md#a-run-directory).",
     DrMConfig: "DrM's mechanisms and ablations (`drm.*`, refused unless `agent=drm`). Formulas: "
-               "[algorithms](algorithms.md#drm).",
+    "[algorithms](algorithms.md#drm).",
     ALIXConfig: "ALIX's feature smoothing and how it learns its strength (`alix.*`, refused unless `agent=alix`). "
-                "What it does: [algorithms](algorithms.md#alix).",
+    "What it does: [algorithms](algorithms.md#alix).",
     SACConfig: "SAC's temperature and policy bounds (`sac.*`, refused unless `agent=sac`); `agent=sac` also brings "
-               "its preset of `agent.*` values (ReDo's SAC setting). What it does: [algorithms](algorithms.md#sac).",
+    "its preset of `agent.*` values (ReDo's SAC setting). What it does: [algorithms](algorithms.md#sac).",
     TACOConfig: "TACO's temporal action-driven contrastive loss and its CURL and reward terms (`taco.*`, refused "
-                "unless `agent=taco`; `agent=taco` also sets `agent.batch_size=1024`, the authors' DMC batch). "
-                "What it does: [algorithms](algorithms.md#taco).",
+    "unless `agent=taco`; `agent=taco` also sets `agent.batch_size=1024`, the authors' DMC batch). "
+    "What it does: [algorithms](algorithms.md#taco).",
     DQNConfig: "DQN and DrQ(ε) (`dqn.*`, refused unless `agent=dqn` or `agent=drq_eps`); each agent's preset "
-               "brings ReDo's values. Formulas: [algorithms](algorithms.md#dqn-and-drq).",
+    "brings ReDo's values. Formulas: [algorithms](algorithms.md#dqn-and-drq).",
     AtariConfig: "The Atari suite (`atari.*`, for `task=atari/<Game>`): sticky actions, no-op starts, life loss, "
-                 "the episode cap. Protocols: [suites](suites.md#atari).",
+    "the episode cap. Protocols: [suites](suites.md#atari).",
     PlasticityConfig: "Replay ratio and plasticity interventions for any agent (`plasticity.*`). "
-                      "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
+    "What each does: [plasticity](plasticity.md#interventions-as-configuration-of-any-agent).",
     ContinualConfig: "Continual scenarios (`continual.*`): a task sequence or permuted observations, a new phase "
-                     "every `switch_every_frames`. What happens at a switch: "
-                     "[plasticity](plasticity.md#continual-scenarios).",
+    "every `switch_every_frames`. What happens at a switch: "
+    "[plasticity](plasticity.md#continual-scenarios).",
 }
 
 # The unit a field's name carries (its suffix), shown in its own column.
-UNITS = (("frames", "frames"), ("_steps", "agent steps"), ("_updates", "updates"),
-         ("_episodes", "episodes"), ("_s", "seconds"))
+UNITS = (
+    ("frames", "frames"),
+    ("_steps", "agent steps"),
+    ("_updates", "updates"),
+    ("_episodes", "episodes"),
+    ("_s", "seconds"),
+)
 
 
 def preset_comments() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
@@ -92,11 +97,17 @@ def preset_comments() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
         except (OSError, TypeError):
             continue
         lines = source.splitlines()
-        comments = {tok.start[0]: tok.string.lstrip("#").strip()
-                    for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+        comments = {
+            tok.start[0]: tok.string.lstrip("#").strip()
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT
+        }
         for node in ast.parse(source).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else (
-                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            target = (
+                node.target
+                if isinstance(node, ast.AnnAssign)
+                else (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            )
             if not (isinstance(target, ast.Name) and target.id == "PRESETS" and isinstance(node.value, ast.Dict)):
                 continue
             above: dict[str, str] = {}
@@ -113,8 +124,10 @@ def preset_comments() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
                     for entry in value.keys:
                         if isinstance(entry, ast.Constant) and entry.lineno in comments:
                             # the comment closes the line of the entry that ends the line
-                            last = max((k for k in value.keys if isinstance(k, ast.Constant)
-                                        and k.lineno == entry.lineno), key=lambda k: k.col_offset)
+                            last = max(
+                                (k for k in value.keys if isinstance(k, ast.Constant) and k.lineno == entry.lineno),
+                                key=lambda k: k.col_offset,
+                            )
                             entries[(key.value, last.value)] = comments[entry.lineno]
             return above, entries
     return {}, {}
@@ -200,19 +213,29 @@ def render() -> str:
             short = [s for s, full in SHORTHANDS.items() if full == key]
             if short:
                 meaning = f"(shorthand `{short[0]}=`) {meaning}".rstrip()
-            out.append(f"| `{key}` | {getattr(kind, '__name__', str(kind))} | {show(value)} | {unit(key)} "
-                       f"| {cell(meaning)} |")
+            out.append(
+                f"| `{key}` | {getattr(kind, '__name__', str(kind))} | {show(value)} | {unit(key)} | {cell(meaning)} |"
+            )
         out.append("")
-    out += ["## Shorthands", "",
-            "Short spellings accepted wherever a key is (`dormant train`, `config`, `sweep`).", "",
-            "| shorthand | full key |", "|---|---|"]
+    out += [
+        "## Shorthands",
+        "",
+        "Short spellings accepted wherever a key is (`dormant train`, `config`, `sweep`).",
+        "",
+        "| shorthand | full key |",
+        "|---|---|",
+    ]
     out += [f"| `{short}` | `{full}` |" for short, full in SHORTHANDS.items()]
     out += [""]
     state_preset = getattr(config, "STATE_PRESET", None)
-    out += ["## Presets", "",
-            "A named preset (`preset=NAME`) is a bundle of overrides applied after the task preset and before "
-            "your own overrides, which still win. Presets reproduce code paths of the reference repositories "
-            "that differ from the paper and from the defaults, so they are opt-in.", ""]
+    out += [
+        "## Presets",
+        "",
+        "A named preset (`preset=NAME`) is a bundle of overrides applied after the task preset and before "
+        "your own overrides, which still win. Presets reproduce code paths of the reference repositories "
+        "that differ from the paper and from the defaults, so they are opt-in.",
+        "",
+    ]
     if state_preset:
         overrides = ", ".join(f"`{k}={show(v).strip('`')}`" for k, v in state_preset.items())
         out += [f"`obs=states` also applies {overrides} (after the named preset, before your overrides).", ""]

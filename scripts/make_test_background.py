@@ -43,8 +43,16 @@ def main(path: Path = DEFAULT) -> None:
     import imageio.v3 as iio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, frames(), plugin="FFMPEG", fps=FPS, codec="libx264", quality=8,
-                macro_block_size=16, output_params=["-threads", "1", "-an"])
+    iio.imwrite(
+        path,
+        frames(),
+        plugin="FFMPEG",
+        fps=FPS,
+        codec="libx264",
+        quality=8,
+        macro_block_size=16,
+        output_params=["-threads", "1", "-an"],
+    )
     print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB, {FRAMES} frames of {SIZE}×{SIZE})")
 
 

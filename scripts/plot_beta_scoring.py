@@ -49,8 +49,9 @@ def main(post: Path, pre: Path, out: Path) -> None:
             axis.legend(fontsize=7, loc="best")
     for row, label in enumerate(("dormant ratio β", "exploration σ", "λ, α(β)", "episode return")):
         axes[row, 0].set_ylabel(label)
-    fig.suptitle("DrM, pixels, dmc/cartpole_swingup (batch 64, fast render, 2-core CPU): β scoring before/after",
-                 fontsize=11)
+    fig.suptitle(
+        "DrM, pixels, dmc/cartpole_swingup (batch 64, fast render, 2-core CPU): β scoring before/after", fontsize=11
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 

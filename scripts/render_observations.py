@@ -13,8 +13,7 @@ from dormant.envs.rendering import configure_rendering
 
 configure_rendering(True)
 
-TASKS = ["dmc/walker_walk", "metaworld/assembly", "metaworld/coffee-push", "adroit/door", "adroit/hammer",
-         "adroit/pen"]
+TASKS = ["dmc/walker_walk", "metaworld/assembly", "metaworld/coffee-push", "adroit/door", "adroit/hammer", "adroit/pen"]
 
 
 def main(out: Path) -> None:

@@ -9,9 +9,17 @@ from typing import Any
 from dormant.config import Config, resolve
 
 TINY_STATES = {
-    "task": "dmc/cartpole_balance", "obs": "states", "agent.hidden_dim": 64, "agent.feature_dim": 16,
-    "agent.batch_size": 64, "num_seed_frames": 2000, "agent.num_expl_steps": 500,
-    "eval.every_frames": 2000, "eval.episodes": 1, "log.progress": False, "log.tensorboard": False,
+    "task": "dmc/cartpole_balance",
+    "obs": "states",
+    "agent.hidden_dim": 64,
+    "agent.feature_dim": 16,
+    "agent.batch_size": 64,
+    "num_seed_frames": 2000,
+    "agent.num_expl_steps": 500,
+    "eval.every_frames": 2000,
+    "eval.episodes": 1,
+    "log.progress": False,
+    "log.tensorboard": False,
     "threads": 1,
 }
 

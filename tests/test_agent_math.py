@@ -77,8 +77,9 @@ def test_act_eval_returns_tanh_mean_deterministically():
     # mean = tanh(0.5), tanh(−2) = 0.46211716, −0.96402758 whatever the observation
     want = np.array([0.46211716, -0.96402758], np.float32)
     rng = np.random.default_rng(0)
-    outs = [agent.act(rng.normal(size=OBS_DIM).astype(np.float32), step, eval_mode=True)
-            for step in (0, 10, 10**6)]  # even inside the exploration period
+    outs = [
+        agent.act(rng.normal(size=OBS_DIM).astype(np.float32), step, eval_mode=True) for step in (0, 10, 10**6)
+    ]  # even inside the exploration period
     for out in outs:
         assert out.shape == (ACTION_DIM,) and out.dtype == np.float32
         assert np.allclose(out, want, atol=1e-6)
@@ -157,7 +158,7 @@ def random_batch(n=16, seed=0):
         "obs": torch.randn(n, OBS_DIM, generator=g),
         "action": torch.rand(n, ACTION_DIM, generator=g) * 2 - 1,
         "reward": torch.rand(n, 1, generator=g),
-        "discount": torch.full((n, 1), 0.99 ** 3),
+        "discount": torch.full((n, 1), 0.99**3),
         "next_obs": torch.randn(n, OBS_DIM, generator=g),
     }
 
@@ -190,8 +191,7 @@ def test_critic_loss_is_sum_of_two_mses(monkeypatch):
     monkeypatch.setattr(agent, "target_q", lambda *a, **k: torch.full((4, 1), 1.0))
     with torch.no_grad():
         q1, q2 = agent.critic(batch["obs"], batch["action"])
-    out = agent.update_critic(batch["obs"], batch["action"], batch["reward"], batch["discount"],
-                              batch["next_obs"], 0.2)
+    out = agent.update_critic(batch["obs"], batch["action"], batch["reward"], batch["discount"], batch["next_obs"], 0.2)
     # loss = mean((Q1 − 1)²) + mean((Q2 − 1)²), evaluated before the optimiser step
     want = ((q1 - 1.0) ** 2).mean() + ((q2 - 1.0) ** 2).mean()
     assert out["critic_loss"].item() == pytest.approx(want.item(), rel=1e-5)

@@ -43,8 +43,8 @@ def test_discontinuity_score_by_hand():
     scores = []
     for i in range(8):
         for j in range(8):
-            patch, c = padded[i:i + 3, j:j + 3], padded[i + 1, j + 1]
-            signal = (patch.pow(2).sum() - c ** 2) / 8
+            patch, c = padded[i : i + 3, j : j + 3], padded[i + 1, j + 1]
+            signal = (patch.pow(2).sum() - c**2) / 8
             noise = (patch - c).pow(2).sum() / 8
             scores.append(math.log1p(noise / (signal + 1e-20)))
             if 0 < i < 7 and 0 < j < 7:
@@ -74,9 +74,13 @@ def agent() -> ALIXAgent:
 
 
 def batch(n=4):
-    return {"obs": torch.randint(0, 255, (n, 9, 32, 32), dtype=torch.uint8),
-            "next_obs": torch.randint(0, 255, (n, 9, 32, 32), dtype=torch.uint8),
-            "action": torch.rand(n, 2) * 2 - 1, "reward": torch.rand(n, 1), "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": torch.randint(0, 255, (n, 9, 32, 32), dtype=torch.uint8),
+        "next_obs": torch.randint(0, 255, (n, 9, 32, 32), dtype=torch.uint8),
+        "action": torch.rand(n, 2) * 2 - 1,
+        "reward": torch.rand(n, 1),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def test_the_agent_learns_s_with_its_own_optimiser_and_acts_without_mixing():
@@ -92,12 +96,15 @@ def test_the_agent_learns_s_with_its_own_optimiser_and_acts_without_mixing():
     assert (a.act(obs, 10, eval_mode=True) == a.act(obs, 10, eval_mode=True)).all()
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"agent": "alix", "obs": "states"}, "needs obs=pixels"),
-    ({"alix.s_init": "0.3"}, "alix.\\* options apply to agent=alix only"),
-    ({"agent": "alix", "alix.nd_kernel": "4"}, "odd and ≥ 3"),
-    ({"agent": "alix", "plasticity.redo": "true", "plasticity.redo_nets": "encoder"}, "ALIX's smoothing layers"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"agent": "alix", "obs": "states"}, "needs obs=pixels"),
+        ({"alix.s_init": "0.3"}, "alix.\\* options apply to agent=alix only"),
+        ({"agent": "alix", "alix.nd_kernel": "4"}, "odd and ≥ 3"),
+        ({"agent": "alix", "plasticity.redo": "true", "plasticity.redo_nets": "encoder"}, "ALIX's smoothing layers"),
+    ],
+)
 def test_alix_configuration(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve({"task": "dmc/cartpole_swingup", **overrides})
@@ -124,7 +131,7 @@ def test_alix_q_heads_start_orthogonal_with_gain_sqrt2_like_the_authors_critic()
         heads = [m for head in (critic.q1, critic.q2) for m in head if isinstance(m, torch.nn.Linear)]
         assert len(heads) == 6
         for layer in heads:
-            assert torch.allclose(_singular_values(layer), torch.full((), 2 ** 0.5, dtype=torch.float64), atol=1e-5)
+            assert torch.allclose(_singular_values(layer), torch.full((), 2**0.5, dtype=torch.float64), atol=1e-5)
             assert (layer.bias == 0).all()
         assert torch.allclose(_singular_values(critic.trunk[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
     torch.manual_seed(0)
@@ -132,8 +139,14 @@ def test_alix_q_heads_start_orthogonal_with_gain_sqrt2_like_the_authors_critic()
         (9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True, device=torch.device("cpu")
     )
     assert torch.allclose(_singular_values(plain.critic.q1[0]), torch.ones((), dtype=torch.float64), atol=1e-5)
-    one = ALIXAgent((9, 32, 32), 2, AgentConfig(hidden_dim=16, feature_dim=8), pixels=True,
-                    device=torch.device("cpu"), alix=ALIXConfig(critic_head_gain=1.0))
+    one = ALIXAgent(
+        (9, 32, 32),
+        2,
+        AgentConfig(hidden_dim=16, feature_dim=8),
+        pixels=True,
+        device=torch.device("cpu"),
+        alix=ALIXConfig(critic_head_gain=1.0),
+    )
     assert torch.allclose(_singular_values(one.critic.q2[4]), torch.ones((), dtype=torch.float64), atol=1e-5)
     with pytest.raises(ConfigError, match="critic_head_gain"):
         resolve({"task": "dmc/cartpole_swingup", "agent": "alix", "alix.critic_head_gain": "0"})

@@ -23,8 +23,19 @@ def test_import_dormant_is_light_and_exports_the_api():
     code = "import sys, dormant; dormant.make_config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
-    for name in ("train", "resume", "evaluate", "load_logs", "load_agent", "make_config", "Trainer", "Callback",
-                 "EarlyStopping", "Config", "RunResult"):
+    for name in (
+        "train",
+        "resume",
+        "evaluate",
+        "load_logs",
+        "load_agent",
+        "make_config",
+        "Trainer",
+        "Callback",
+        "EarlyStopping",
+        "Config",
+        "RunResult",
+    ):
         assert hasattr(dormant, name), name
     with pytest.raises(AttributeError):
         _ = dormant.no_such_name
@@ -67,8 +78,11 @@ class Recorder(dormant.Callback):
 @pytest.mark.slow
 def test_train_with_callbacks_then_logs_agent_evaluation_and_resume(tmp_path):
     recorder = Recorder()
-    result = dormant.train({**TINY_STATES, "frames": 3000, "plasticity.reset_every_frames": 2500},
-                           out=tmp_path / "run", callbacks=[recorder])
+    result = dormant.train(
+        {**TINY_STATES, "frames": 3000, "plasticity.reset_every_frames": 2500},
+        out=tmp_path / "run",
+        callbacks=[recorder],
+    )
     assert (result.status, result.frames, result.run_dir) == ("finished", 3000, tmp_path / "run")
     assert result.learning_curve.exists() and result.last_eval["frame"] == 3000
     kinds = [kind for kind, _ in recorder.calls]
@@ -101,14 +115,18 @@ def test_train_with_callbacks_then_logs_agent_evaluation_and_resume(tmp_path):
 
 @pytest.mark.slow
 def test_early_stopping_ends_with_a_resumable_checkpoint(tmp_path):
-    result = dormant.train(dict(TINY_STATES, frames=6000), out=tmp_path / "run",
-                           callbacks=[dormant.EarlyStopping(target=-1.0)])  # any return reaches it
+    result = dormant.train(
+        dict(TINY_STATES, frames=6000), out=tmp_path / "run", callbacks=[dormant.EarlyStopping(target=-1.0)]
+    )  # any return reaches it
     # the frame-0 evaluation (the untrained policy) does not count: the first one after an update does
     assert result.status == "interrupted" and 2000 < result.frames < 6000
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["stop_reason"].startswith("episode_reward") and (tmp_path / "run" / "checkpoint.pt").exists()
-    result = dormant.train(dict(TINY_STATES, frames=6000), out=tmp_path / "asked",
-                           callbacks=[dormant.EarlyStopping(target=-1.0, from_start=True)])
+    result = dormant.train(
+        dict(TINY_STATES, frames=6000),
+        out=tmp_path / "asked",
+        callbacks=[dormant.EarlyStopping(target=-1.0, from_start=True)],
+    )
     assert (result.status, result.frames) == ("interrupted", 0)  # asked for: the frame-0 evaluation counts
 
 
@@ -135,11 +153,13 @@ def test_train_refuses_bad_input_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="not a run directory"):
         dormant.load_logs(tmp_path)
     # the API is as strict as the command line, in the same words (tests/test_artefacts.py generates more)
-    for options, expected in (({"agent__lr": float("nan")}, "agent.lr='nan': expected float"),
-                              ({"frames": float("inf")}, "frames='inf': expected int"),
-                              ({"agent": {"lr": -1}}, "agent.lr must be > 0, got -1.0"),
-                              ({"callbacks": 5}, "callbacks= takes a list"),
-                              ({"callbacks": [object()]}, "is not a dormant.Callback")):
+    for options, expected in (
+        ({"agent__lr": float("nan")}, "agent.lr='nan': expected float"),
+        ({"frames": float("inf")}, "frames='inf': expected int"),
+        ({"agent": {"lr": -1}}, "agent.lr must be > 0, got -1.0"),
+        ({"callbacks": 5}, "callbacks= takes a list"),
+        ({"callbacks": [object()]}, "is not a dormant.Callback"),
+    ):
         with pytest.raises(ConfigError, match=re.escape(expected)):
             dormant.train(obs="states", out=tmp_path / "x", **options)
         assert not (tmp_path / "x").exists()
@@ -155,16 +175,21 @@ def test_train_refuses_bad_input_before_any_work(tmp_path):
 @pytest.mark.slow
 def test_the_documented_example_runs(tmp_path):
     env = dict(os.environ, EXAMPLE_FRAMES="6000", EXAMPLE_OUT=str(tmp_path))
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "python_api.py")], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "python_api.py")], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "one episode with the loaded policy: return" in done.stdout
     assert "frame 2000: β = " in done.stdout
 
 
 def test_the_plasticity_example_on_a_foreign_cnn_runs():
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "plasticity_on_your_model.py")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "plasticity_on_your_model.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "accuracy after training: 1.00" in done.stdout  # the toy task is learnt: the CNN trains normally
     recycled = next(line for line in done.stdout.splitlines() if line.startswith("ReDo recycled"))

@@ -36,10 +36,25 @@ import dormant
 from dormant.errors import ConfigError
 from dormant.training.checkpoint import CheckpointError, load_checkpoint
 
-TINY = dict(agent="drqv2", task="dmc/cartpole_balance", obs="states", frames=1200, agent__hidden_dim=32,
-            agent__feature_dim=8, agent__batch_size=32, num_seed_frames=1000, agent__num_expl_steps=200,
-            eval__episodes=1, eval__every_frames=1000, log__progress=False, log__tensorboard=False, threads=1,
-            log__diagnostics_every_updates=50, plasticity__redo=True, plasticity__redo_every_updates=50)
+TINY = dict(
+    agent="drqv2",
+    task="dmc/cartpole_balance",
+    obs="states",
+    frames=1200,
+    agent__hidden_dim=32,
+    agent__feature_dim=8,
+    agent__batch_size=32,
+    num_seed_frames=1000,
+    agent__num_expl_steps=200,
+    eval__episodes=1,
+    eval__every_frames=1000,
+    log__progress=False,
+    log__tensorboard=False,
+    threads=1,
+    log__diagnostics_every_updates=50,
+    plasticity__redo=True,
+    plasticity__redo_every_updates=50,
+)
 LOGS = ("train.csv", "eval.csv", "diagnostics.csv", "events.csv")
 OTHER_FILES = ("config.yaml", "status.json", *LOGS)
 DEBUG: list = []  # the cases not refused nor verified, for reading when a test fails
@@ -55,14 +70,21 @@ def tiny_run(tmp_path_factory) -> Path:
 
 # --- comparisons -----------------------------------------------------------------------
 
+
 def same(a: Any, b: Any) -> bool:
     """Equal content: tensors by dtype, shape and bytes; NaN equal to NaN."""
     import torch
 
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
-                and a.shape == b.shape and torch.equal(a.view(-1).view(torch.uint8) if a.numel() else a,
-                                                       b.view(-1).view(torch.uint8) if b.numel() else b))
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and torch.equal(
+                a.view(-1).view(torch.uint8) if a.numel() else a, b.view(-1).view(torch.uint8) if b.numel() else b
+            )
+        )
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
@@ -80,8 +102,14 @@ def same(a: Any, b: Any) -> bool:
 def logs_of(run_dir: Path, logs: Any = None) -> dict[str, Any]:
     logs = dormant.load_logs(run_dir) if logs is None else logs
     status = {k: v for k, v in logs.status.items() if k not in ("sha256", "logs")}
-    return {"config": logs.config, "status": status, "train": logs.train, "eval": logs.eval,
-            "diagnostics": logs.diagnostics, "events": logs.events}
+    return {
+        "config": logs.config,
+        "status": status,
+        "train": logs.train,
+        "eval": logs.eval,
+        "diagnostics": logs.diagnostics,
+        "events": logs.events,
+    }
 
 
 def outcome(load: Callable[[], Any], original: Any, names: str, errors: tuple = (ConfigError,)) -> str:
@@ -104,8 +132,8 @@ def flip(data: bytearray, start: int, end: int, rng: random.Random) -> None:
 
 # --- class 1: damaged bytes --------------------------------------------------------------
 
-def checkpoint_damage(run_dir: Path, work: Path, *, per_member: int = 1, anywhere: int = 40,
-                      seed: int = 0) -> Counter:
+
+def checkpoint_damage(run_dir: Path, work: Path, *, per_member: int = 1, anywhere: int = 40, seed: int = 0) -> Counter:
     """Flip byte ranges inside every record of checkpoint.pt (each tensor, its pickle,
     torch's own records) and anywhere in the file; every load must refuse or give the
     original content back."""
@@ -116,9 +144,13 @@ def checkpoint_damage(run_dir: Path, work: Path, *, per_member: int = 1, anywher
     regions = []
     with zipfile.ZipFile(run_dir / "checkpoint.pt") as archive:
         for info in archive.infolist():
-            header = original_bytes[info.header_offset:info.header_offset + 30]
-            start = info.header_offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30],
-                                                                                                      "little")
+            header = original_bytes[info.header_offset : info.header_offset + 30]
+            start = (
+                info.header_offset
+                + 30
+                + int.from_bytes(header[26:28], "little")
+                + int.from_bytes(header[28:30], "little")
+            )
             if info.file_size:
                 regions.append((start, start + info.file_size))
     regions += [(0, len(original_bytes))] * (anywhere // per_member)
@@ -206,6 +238,7 @@ def test_a_damaged_checkpoint_stops_resume_eval_and_load_agent_naming_what_survi
 
 # --- class 2: reading run directories ----------------------------------------------------
 
+
 def cut_last_rows(run_dir: Path, work: Path) -> Counter:
     """Each log cut at every byte offset inside its last row (what a kill mid-write leaves,
     so status.json is absent): the run reads as before without that row, with a note."""
@@ -283,14 +316,23 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
             if len(cells) != len(header):
                 continue
             cells[rng.choice(numeric)] = f'"{word}"' if "," in word else word
-            (copy / name).write_bytes("".join([*lines[:row], ",".join(cells) + "\r\n", *lines[row + 1:]]).encode())
+            (copy / name).write_bytes("".join([*lines[:row], ",".join(cells) + "\r\n", *lines[row + 1 :]]).encode())
             judge(name)
         (copy / name).write_bytes(clean)
     (copy / "status.json").write_text(status_clean)
     status = json.loads(status_clean)
-    wrong = [{**status, "status": 1}, {**status, "frame": "1200"}, {**status, "frame": 1.5},
-             {**status, "frame": None}, {**status, "frame": -5}, {**status, "status": "done"},
-             {k: v for k, v in status.items() if k != "frame"}, [status], "finished", None]
+    wrong = [
+        {**status, "status": 1},
+        {**status, "frame": "1200"},
+        {**status, "frame": 1.5},
+        {**status, "frame": None},
+        {**status, "frame": -5},
+        {**status, "status": "done"},
+        {k: v for k, v in status.items() if k != "frame"},
+        [status],
+        "finished",
+        None,
+    ]
     for value in wrong:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "sha256"}
@@ -301,10 +343,17 @@ def bad_cells_and_status(run_dir: Path, work: Path, *, seed: int = 2) -> Counter
         judge("status.json")
     (copy / "status.json").write_text(status_clean)
     config_clean = (copy / "config.yaml").read_text()
-    for text in ("hello world\n", "- a\n- b\n", "task: 5\nseed: 1\nframes: 10\nagent: {name: drqv2}\n",
-                 "task: dmc/x\nseed: abc\nframes: 10\nagent: {name: drqv2}\n", "agent: drqv2\n", "", "{{{\n",
-                 re.sub(r"(?m)^seed: .*$", "seed: 7", config_text_without_checksum(config_clean))
-                 + config_clean.splitlines(keepends=True)[-1]):
+    for text in (
+        "hello world\n",
+        "- a\n- b\n",
+        "task: 5\nseed: 1\nframes: 10\nagent: {name: drqv2}\n",
+        "task: dmc/x\nseed: abc\nframes: 10\nagent: {name: drqv2}\n",
+        "agent: drqv2\n",
+        "",
+        "{{{\n",
+        re.sub(r"(?m)^seed: .*$", "seed: 7", config_text_without_checksum(config_clean))
+        + config_clean.splitlines(keepends=True)[-1],
+    ):
         (copy / "config.yaml").write_text(text)
         judge("config.yaml")
     (copy / "config.yaml").write_text(config_clean)
@@ -324,8 +373,13 @@ def duplicates_and_places(run_dir: Path, work: Path) -> Counter:
     parent = work / "dups"
     shutil.copytree(run_dir, parent / "a")
     shutil.copytree(run_dir, parent / "b")
-    for paths in ([parent / "a", parent / "a"], [parent], [parent / "a", parent], [parent / "a", parent / "b"],
-                  [parent / "a", Path(str(parent / "a") + "/")]):
+    for paths in (
+        [parent / "a", parent / "a"],
+        [parent],
+        [parent / "a", parent],
+        [parent / "a", parent / "b"],
+        [parent / "a", Path(str(parent / "a") + "/")],
+    ):
         try:
             unusable: list = []
             runs = collect(paths, unusable=unusable) if "unusable" in collect.__code__.co_varnames else collect(paths)
@@ -418,8 +472,19 @@ def test_load_logs_has_every_column_the_agent_would_log(tiny_run, tmp_path):
 
 FLOATS = ("agent.lr", "agent.discount", "agent.critic_target_tau", "drm.threshold", "env.reward_scale")
 INTS = ("frames", "seed", "agent.hidden_dim", "agent.batch_size", "eval.episodes", "num_seed_frames")
-BAD_FLOATS = (math.nan, math.inf, -math.inf, np.float64("nan"), np.float32("inf"), 10**400, "nan", "1e400", [1.0],
-              None, True)
+BAD_FLOATS = (
+    math.nan,
+    math.inf,
+    -math.inf,
+    np.float64("nan"),
+    np.float32("inf"),
+    10**400,
+    "nan",
+    "1e400",
+    [1.0],
+    None,
+    True,
+)
 BAD_INTS = (math.nan, math.inf, 1.5, True, "abc", 10**400, None, [1], -1.0e400, np.float64("nan"))
 
 
@@ -460,24 +525,66 @@ def api_inputs(work: Path) -> Counter:
                     wanted = cli_error(key, value)
                     section, _, leaf = key.rpartition(".")
                     nested = {section: {leaf: value}} if section else {leaf: value}
-                    cases.append((f"make_config {key}={value!r}",
-                                  lambda k=key, v=value, e=extra: dormant.make_config(obs="states", **e,
-                                                                                      **{k.replace(".", "__"): v}),
-                                  wanted))
-                    cases.append((f"make_config nested {nested!r}",
-                                  lambda n=nested, e=extra: dormant.make_config({"obs": "states", **e}, n), wanted))
-                    cases.append((f"train(Config with {key}={value!r})",
-                                  lambda k=key, v=value, e=extra: _train_changed(work, k, v, e), wanted))
-                    cases.append((f"train('{key}={value}')", lambda k=key, v=value, e=extra: dormant.train(
-                        [f"{k}={v}", "obs=states", *(f"{a}={b}" for a, b in e.items())], out=str(work / "never")),
-                        wanted))
+                    cases.append(
+                        (
+                            f"make_config {key}={value!r}",
+                            lambda k=key, v=value, e=extra: dormant.make_config(
+                                obs="states", **e, **{k.replace(".", "__"): v}
+                            ),
+                            wanted,
+                        )
+                    )
+                    cases.append(
+                        (
+                            f"make_config nested {nested!r}",
+                            lambda n=nested, e=extra: dormant.make_config({"obs": "states", **e}, n),
+                            wanted,
+                        )
+                    )
+                    cases.append(
+                        (
+                            f"train(Config with {key}={value!r})",
+                            lambda k=key, v=value, e=extra: _train_changed(work, k, v, e),
+                            wanted,
+                        )
+                    )
+                    cases.append(
+                        (
+                            f"train('{key}={value}')",
+                            lambda k=key, v=value, e=extra: dormant.train(
+                                [f"{k}={v}", "obs=states", *(f"{a}={b}" for a, b in e.items())], out=str(work / "never")
+                            ),
+                            wanted,
+                        )
+                    )
         for value in (-1, 0, -0.5):
-            cases.append((f"nested agent.lr={value}", lambda v=value: dormant.train(
-                {"obs": "states", "agent": {"lr": v}}, out=str(work / "never")), cli_error("agent.lr", value)))
-        for callbacks in (5, "x", [5], [object()], [None], {"a": 1}, [dormant.Callback], [_Every(-1)], [_Every("2")],
-                          [_Every(True)], dormant.Callback()):
-            cases.append((f"callbacks={callbacks!r}", lambda c=callbacks: dormant.train(
-                obs="states", out=str(work / "never"), callbacks=c), None))
+            cases.append(
+                (
+                    f"nested agent.lr={value}",
+                    lambda v=value: dormant.train({"obs": "states", "agent": {"lr": v}}, out=str(work / "never")),
+                    cli_error("agent.lr", value),
+                )
+            )
+        for callbacks in (
+            5,
+            "x",
+            [5],
+            [object()],
+            [None],
+            {"a": 1},
+            [dormant.Callback],
+            [_Every(-1)],
+            [_Every("2")],
+            [_Every(True)],
+            dormant.Callback(),
+        ):
+            cases.append(
+                (
+                    f"callbacks={callbacks!r}",
+                    lambda c=callbacks: dormant.train(obs="states", out=str(work / "never"), callbacks=c),
+                    None,
+                )
+            )
         for name, call, wanted in cases:
             try:
                 call()

@@ -19,8 +19,10 @@ from dormant.envs.atari import GAMES, AtariEnv
 from dormant.envs.atari.resize import area_resize
 from dormant.errors import MissingExtraError
 
-needs_envpool = pytest.mark.skipif(importlib.util.find_spec("envpool") is None,
-                                   reason="envpool is not installed: pip install -c constraints.txt -e '.[envpool]'")
+needs_envpool = pytest.mark.skipif(
+    importlib.util.find_spec("envpool") is None,
+    reason="envpool is not installed: pip install -c constraints.txt -e '.[envpool]'",
+)
 
 
 def _pair(game: str, **kwargs):
@@ -167,8 +169,15 @@ def test_every_game_is_in_envpool_and_the_backend_builds_through_the_registry():
     from dormant.envs.atari.envpool import EnvPoolAtariEnv, envpool_task
 
     assert {envpool_task(g) for g in GAMES} <= set(envpool.list_all_envs())
-    cfg = resolve({"task": "atari/Breakout", "agent": "drq_eps", "atari.backend": "envpool",
-                   "atari.dopamine_screens": False, "atari.noop_min": 1})
+    cfg = resolve(
+        {
+            "task": "atari/Breakout",
+            "agent": "drq_eps",
+            "atari.backend": "envpool",
+            "atari.dopamine_screens": False,
+            "atari.noop_min": 1,
+        }
+    )
     env = make_env(cfg, seed=1)
     try:
         assert isinstance(env, EnvPoolAtariEnv) and (env.num_actions, env.obs_shape) == (4, (4, 84, 84))
@@ -205,12 +214,27 @@ def test_a_run_on_envpool_resumes_exactly_without_sticky_actions_and_refuses_wit
     from dormant.training.trainer import Trainer, load_trainer
 
     def config(frames: int, sticky: float = 0.0):
-        return resolve({"task": "atari/Pong", "agent": "drq_eps", "atari.backend": "envpool", "frames": frames,
-                        "atari.dopamine_screens": False, "atari.noop_max": 0,
-                        "num_seed_frames": 200, "agent.num_expl_steps": 50, "atari.max_episode_frames": 280,
-                        "atari.sticky_actions": sticky, "eval.every_frames": 400, "eval.episodes": 1,
-                        "checkpoint_every_frames": 400, "threads": 1, "log.tensorboard": False,
-                        "log.progress": False, "replay.capacity": 1000})
+        return resolve(
+            {
+                "task": "atari/Pong",
+                "agent": "drq_eps",
+                "atari.backend": "envpool",
+                "frames": frames,
+                "atari.dopamine_screens": False,
+                "atari.noop_max": 0,
+                "num_seed_frames": 200,
+                "agent.num_expl_steps": 50,
+                "atari.max_episode_frames": 280,
+                "atari.sticky_actions": sticky,
+                "eval.every_frames": 400,
+                "eval.episodes": 1,
+                "checkpoint_every_frames": 400,
+                "threads": 1,
+                "log.tensorboard": False,
+                "log.progress": False,
+                "replay.capacity": 1000,
+            }
+        )
 
     def rows(path):
         with open(path, newline="") as handle:

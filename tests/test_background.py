@@ -112,11 +112,17 @@ def _bad_folder(tmp_path: Path, kind: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("missing", "no such folder"), ("file", "is a file"), ("empty", "the folder is empty"),
-    ("not_media", "'notes.txt' is neither a video"), ("empty_file", "is an empty file"),
-    ("empty_subfolder", "holds no images"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("missing", "no such folder"),
+        ("file", "is a file"),
+        ("empty", "the folder is empty"),
+        ("not_media", "'notes.txt' is neither a video"),
+        ("empty_file", "is an empty file"),
+        ("empty_subfolder", "holds no images"),
+    ],
+)
 def test_bad_folders_are_refused_by_the_config_checks(tmp_path: Path, kind: str, message: str):
     folder = _bad_folder(tmp_path, kind)
     with pytest.raises(ConfigError, match=message):
@@ -130,11 +136,14 @@ def test_undecodable_video_is_refused_when_the_background_is_built(tmp_path: Pat
         Background(str(tmp_path), seed=0, size=84)  # ...decoding its first frame does not
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"task": "dmc/walker_walk", "obs": "states"}, "needs obs=pixels"),
-    ({"task": "gym:Pendulum-v1"}, "applies to DMC tasks"),
-    ({"task": "dmc/walker_walk", "env.background": "", "env.background_floor": "true"}, "needs env.background"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"task": "dmc/walker_walk", "obs": "states"}, "needs obs=pixels"),
+        ({"task": "gym:Pendulum-v1"}, "applies to DMC tasks"),
+        ({"task": "dmc/walker_walk", "env.background": "", "env.background_floor": "true"}, "needs env.background"),
+    ],
+)
 def test_states_and_other_suites_are_refused(overrides: dict, message: str):
     overrides = {"env.background": str(SHIPPED), **overrides}
     with pytest.raises(ConfigError, match=message):
@@ -169,8 +178,9 @@ def test_real_render_changes_the_background_and_keeps_the_agent(floor: bool):
     assert changed[sky].mean() > 0.9  # the video replaced the sky
     assert not changed[agent].any()  # the agent is rendered exactly as without a background
     assert changed[on_floor].mean() > 0.9 if floor else not changed[on_floor].any()
-    assert np.array_equal(background_mask(physics, 84, 0, floor_geoms(physics.model) if floor else None),
-                          sky | on_floor if floor else sky)
+    assert np.array_equal(
+        background_mask(physics, 84, 0, floor_geoms(physics.model) if floor else None), sky | on_floor if floor else sky
+    )
     # The physics is the same with and without the background (its own random stream).
     act = np.zeros(env.action_dim, np.float32)
     a2, b2 = env.step(act), plain.step(act)

@@ -122,8 +122,13 @@ def check(code: int, err: str, expected: str) -> None:
 @pytest.mark.parametrize("args, expected", TRAIN, ids=[" ".join(a) for a, _ in TRAIN])
 def test_train_refuses_bad_options(tmp_path, capsys, monkeypatch, args, expected):
     monkeypatch.setattr("dormant.training.launch._train_locked", lambda *a: pytest.fail("training started"))
-    code, err = run(capsys, "train", *(["obs=states"] if not any(a.startswith("obs=") for a in args) else []),
-                    *args, f"out={tmp_path / 'run'}")
+    code, err = run(
+        capsys,
+        "train",
+        *(["obs=states"] if not any(a.startswith("obs=") for a in args) else []),
+        *args,
+        f"out={tmp_path / 'run'}",
+    )
     check(code, err, expected)
     assert not (tmp_path / "run" / "train.csv").exists()
 
@@ -133,9 +138,12 @@ def test_train_refuses_unusable_places_and_devices(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(Trainer, "train", lambda self: pytest.fail("training started"))
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    for out, expected in ((a_file, "is a file, not a directory"), ("/dev/null", "is a file, not a directory"),
-                          (tmp_path / ("x" * 300), "cannot create the run directory"),
-                          (a_file / "run", "cannot create the run directory")):
+    for out, expected in (
+        (a_file, "is a file, not a directory"),
+        ("/dev/null", "is a file, not a directory"),
+        (tmp_path / ("x" * 300), "cannot create the run directory"),
+        (a_file / "run", "cannot create the run directory"),
+    ):
         check(*run(capsys, "train", *S, f"out={out}"), expected)
     import torch
 
@@ -169,12 +177,12 @@ def damaged_copies(finished_run, tmp_path):
     with zipfile.ZipFile(out["tensor"] / "checkpoint.pt") as archive:
         info = max(archive.infolist(), key=lambda i: i.file_size if "/data/" in i.filename else 0)
     at = info.header_offset + 30 + len(info.filename) + info.file_size // 2
-    data[at:at + 200] = bytes(b ^ 0x33 for b in data[at:at + 200])
+    data[at : at + 200] = bytes(b ^ 0x33 for b in data[at : at + 200])
     (out["tensor"] / "checkpoint.pt").write_bytes(bytes(data))
     (out["plain_config"] / "config.yaml").write_text("a run on cartpole, see my notes\n")
     (out["cell"] / "status.json").unlink()
     lines = (out["cell"] / "eval.csv").read_bytes().split(b"\r\n")
-    lines[1] = b"abc" + lines[1][lines[1].index(b","):]
+    lines[1] = b"abc" + lines[1][lines[1].index(b",") :]
     (out["cell"] / "eval.csv").write_bytes(b"\r\n".join(lines))
     (out["cut_status"] / "status.json").write_text((out["cut_status"] / "status.json").read_text()[:30])
     config = out["edited_config"] / "config.yaml"

@@ -43,17 +43,36 @@ def test_train_help_documents_every_option_from_the_schema():
     documented = [line.split("=")[0].strip() for line in text.splitlines() if line.startswith("  ")]
     bare = {key.rsplit(".", 1)[-1] for key in field_paths()}
     assert bare <= {key.rsplit(".", 1)[-1] for key in documented}
-    assert all(len(line.split(None, 1)) == 2 for line in text.splitlines() if line.startswith("  ")), \
+    assert all(len(line.split(None, 1)) == 2 for line in text.splitlines() if line.startswith("  ")), (
         "an option without its description"
+    )
 
 
-@pytest.mark.parametrize("command, options", [
-    ("sweep", ["out=DIR", "jobs=N", "retries=N", "backend=local|ray", "address=ADDR", "cpus_per_run=X",
-               "gpus_per_run=X", "seeds=N", "agent=a,b", "task=x,y"]),
-    ("report", ["out=DIR", "reps=N", "seed=N", "broken_fraction=X"]),
-    ("eval", ["episodes=N", "video=true", "device=NAME", "seed=N"]),
-    ("plot", []), ("config", []), ("tasks", []),
-])
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        (
+            "sweep",
+            [
+                "out=DIR",
+                "jobs=N",
+                "retries=N",
+                "backend=local|ray",
+                "address=ADDR",
+                "cpus_per_run=X",
+                "gpus_per_run=X",
+                "seeds=N",
+                "agent=a,b",
+                "task=x,y",
+            ],
+        ),
+        ("report", ["out=DIR", "reps=N", "seed=N", "broken_fraction=X"]),
+        ("eval", ["episodes=N", "video=true", "device=NAME", "seed=N"]),
+        ("plot", []),
+        ("config", []),
+        ("tasks", []),
+    ],
+)
 def test_every_command_has_its_own_usage_and_lists_its_options(command, options):
     out = _cli(command, "--help")
     assert out.returncode == 0, out.stderr
@@ -63,7 +82,7 @@ def test_every_command_has_its_own_usage_and_lists_its_options(command, options)
         assert option in out.stdout, (command, option)
 
 
-GYM_MODULE = '''
+GYM_MODULE = """
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -85,7 +104,7 @@ class MyEnv(gym.Env):
 
 
 gym.register("MyEnv-v0", entry_point="cwd_gym_module:MyEnv")
-'''
+"""
 
 
 def test_console_script_imports_modules_from_the_working_directory(tmp_path):
@@ -97,12 +116,22 @@ def test_console_script_imports_modules_from_the_working_directory(tmp_path):
     if not script.exists():
         pytest.skip("the dormant console script is not installed beside this interpreter")
     (tmp_path / "cwd_gym_module.py").write_text(GYM_MODULE)
-    out = subprocess.run([str(script), "config", "task=gym:cwd_gym_module:MyEnv", "obs=states", "agent=sac"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(script), "config", "task=gym:cwd_gym_module:MyEnv", "obs=states", "agent=sac"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0 and "task: gym:cwd_gym_module:MyEnv" in out.stdout, out.stderr
     # a typo in the module:id form suggests the id the module registers, not an attribute
-    out = subprocess.run([str(script), "config", "task=gym:cwd_gym_module:MyEnv-v1", "obs=states", "agent=sac"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(script), "config", "task=gym:cwd_gym_module:MyEnv-v1", "obs=states", "agent=sac"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and "did you mean 'MyEnv-v0'?" in out.stderr, out.stderr
 
 
@@ -114,8 +143,10 @@ def test_sweep_header_says_the_threads_each_run_gets():
     from dormant.experiments.sweep import _threads_each
 
     def runs(threads):
-        return [RunSpec(f"r{i}", "dmc/cartpole_balance", "drqv2", i, Path("x"), 1000, {"threads": threads})
-                for i in range(2)]
+        return [
+            RunSpec(f"r{i}", "dmc/cartpole_balance", "drqv2", i, Path("x"), 1000, {"threads": threads})
+            for i in range(2)
+        ]
 
     assert _threads_each(runs("1"), 2, True) == "1 torch thread each (threads= given)"
     assert _threads_each(runs("3"), 1, True) == "3 torch threads each (threads= given)"

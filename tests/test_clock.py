@@ -53,8 +53,14 @@ def test_interventions_follow_the_same_rule_and_checkpoint_their_clocks(monkeypa
     monkeypatch.setattr(
         clock, "shrink_perturb_agent_", lambda agent, alpha, scope, nets: calls.append(("sp", alpha)) or ["actor"]
     )
-    cfg = resolve({"task": "dmc/cartpole_balance", "obs": "states", "plasticity.reset_every_frames": "1000",
-                   "plasticity.shrink_perturb_every_frames": "3000"})
+    cfg = resolve(
+        {
+            "task": "dmc/cartpole_balance",
+            "obs": "states",
+            "plasticity.reset_every_frames": "1000",
+            "plasticity.shrink_perturb_every_frames": "3000",
+        }
+    )
     interventions = PlasticityInterventions(cfg)
     events = interventions.after_update(None, {}, updates=1, frame=3500)  # first update after 3 reset periods
     assert [e["event"] for e in events] == ["reset_heads", "shrink_perturb"] and events[0]["count"] == 1
@@ -65,4 +71,7 @@ def test_interventions_follow_the_same_rule_and_checkpoint_their_clocks(monkeypa
     legacy = PlasticityInterventions(cfg)  # a checkpoint from before the shared clock
     legacy.load_state_dict({"resets_done": 3, "shrink_perturbs_done": 1}, updates=2)
     assert {k: v for k, v in legacy.state_dict().items() if not k.endswith("_at")} == {
-        "redo": {"last": 0, "count": 0}, "reset": {"last": 3, "count": 3}, "shrink_perturb": {"last": 1, "count": 1}}
+        "redo": {"last": 0, "count": 0},
+        "reset": {"last": 3, "count": 3},
+        "shrink_perturb": {"last": 1, "count": 1},
+    }

@@ -31,10 +31,23 @@ from dormant.training.trainer import Trainer, load_trainer
 BALANCE, SWINGUP = "dmc/cartpole_balance", "dmc/cartpole_swingup"
 # Two cartpole tasks (balance → swingup), a phase each of 1200 frames (600 agent steps): cartpole
 # episodes are 1000 frames, so each phase ends one natural episode and truncates the next after 200.
-TINY = {"task": "continual/cartpole", "obs": "states", "switch_every_frames": 1200, "frames": 2400,
-        "agent.hidden_dim": 32, "agent.feature_dim": 16, "agent.batch_size": 32, "num_seed_frames": 400,
-        "agent.num_expl_steps": 100, "eval.every_frames": 600, "eval.episodes": 1,
-        "log.diagnostics_every_updates": 100, "log.progress": False, "log.tensorboard": False, "threads": 1}
+TINY = {
+    "task": "continual/cartpole",
+    "obs": "states",
+    "switch_every_frames": 1200,
+    "frames": 2400,
+    "agent.hidden_dim": 32,
+    "agent.feature_dim": 16,
+    "agent.batch_size": 32,
+    "num_seed_frames": 400,
+    "agent.num_expl_steps": 100,
+    "eval.every_frames": 600,
+    "eval.episodes": 1,
+    "log.diagnostics_every_updates": 100,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+}
 TIMING = {"fps", "elapsed_s"}
 
 
@@ -73,13 +86,16 @@ def test_a_scenario_and_a_list_name_the_same_sequence():
     assert task_sequence("dmc/walker_walk") == ["dmc/walker_walk"]
 
 
-@pytest.mark.parametrize("task, words", [
-    ("continual/walkr", "did you mean 'continual/walker'"),
-    ("dmc/walker_stand,,dmc/walker_walk", "an empty item"),
-    ("dmc/walker_stand,", "an empty item"),
-    ("dmc/walker_stand,dmc/walker_walk,dmc/walker_stand", "lists dmc/walker_stand twice"),
-    ("dmc/walker_stand,continual/walker", "a named scenario stands alone"),
-])
+@pytest.mark.parametrize(
+    "task, words",
+    [
+        ("continual/walkr", "did you mean 'continual/walker'"),
+        ("dmc/walker_stand,,dmc/walker_walk", "an empty item"),
+        ("dmc/walker_stand,", "an empty item"),
+        ("dmc/walker_stand,dmc/walker_walk,dmc/walker_stand", "lists dmc/walker_stand twice"),
+        ("dmc/walker_stand,continual/walker", "a named scenario stands alone"),
+    ],
+)
 def test_bad_sequences_are_refused_by_name(task, words):
     with pytest.raises(ConfigError, match=words):
         task_sequence(task)
@@ -120,8 +136,15 @@ class FakeEnv:
         self.task, self.seed, self.closed, self.restored, self.draws = task, seed, False, None, 0
 
     def _ts(self, first):
-        return TimeStep(observation=np.arange(1.0, 7.0), frame=np.arange(1.0, 4.0), action=np.zeros(1), reward=0.0,
-                        discount=1.0, first=first, last=False)
+        return TimeStep(
+            observation=np.arange(1.0, 7.0),
+            frame=np.arange(1.0, 4.0),
+            action=np.zeros(1),
+            reward=0.0,
+            discount=1.0,
+            first=first,
+            last=False,
+        )
 
     def reset(self):
         self.draws += 1
@@ -171,8 +194,9 @@ def test_training_sequence_env_builds_each_phase_fresh_with_its_seed():
 
 def test_evaluation_sequence_env_keeps_one_env_per_task_and_all_their_random_streams():
     built = []
-    env = TaskSequenceEnv(["a", "b"], lambda task, seed: built.append(FakeEnv(task, seed)) or built[-1], seed=5,
-                          keep=True)
+    env = TaskSequenceEnv(
+        ["a", "b"], lambda task, seed: built.append(FakeEnv(task, seed)) or built[-1], seed=5, keep=True
+    )
     env.reset()
     before = env.rng_state()
     assert before == {"continual_tasks": {"a": {"draws": 1}}}
@@ -197,25 +221,39 @@ def test_the_budget_must_reach_every_task(task, tasks, every):
     assert resolve({**base, "frames": tasks * every}).continual.switch_every_frames == every
 
 
-@pytest.mark.parametrize("overrides, words", [
-    ({"task": "dmc/walker_stand,dmc/cheetah_run"},
-     r"same observation and action spaces; dmc/walker_stand has obs_shape=\(24,\).*"
-     r"dmc/cheetah_run has obs_shape=\(17,\)"),
-    ({"task": "dmc/walker_walk,dmc/hopper_hop"},
-     r"dmc/walker_walk has .*action_dim=6.*dmc/hopper_hop has .*action_dim=4"),
-    ({"task": "dmc/cartpole_balance,dmc/cartpol_swingup"}, "did you mean 'dmc/cartpole_swingup'"),
-    ({"task": "dmc/cartpole_balance,gym:CartPole-v1"}, "stays within one suite; it names dmc, gym"),
-    ({"task": "continual/cartpole", "switch_every_frames": 0}, "a sequence of 2 tasks: give switch_every_frames"),
-    ({"task": "dmc/cartpole_balance"}, "one task and continual.permute_obs is off, so there is nothing to switch to"),
-    ({"task": "dmc/cartpole_balance", "switch_every_frames": 0, "continual.permute_obs": True},
-     "permute_obs=true acts at task switches"),
-    ({"task": "dmc/cartpole_balance", "switch_every_frames": 0, "continual.replay": "reset"},
-     "replay=reset acts at task switches"),
-    ({"continual.replay": "forget"}, "unknown continual.replay 'forget'"),
-    ({"switch_every_frames": 1201}, r"multiple of env.action_repeat × env.workers = 2"),
-    ({"switch_every_frames": 1202, "env.workers": 2}, r"multiple of env.action_repeat × env.workers = 4"),
-    ({"switch_every_frames": -2}, "must be ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (
+            {"task": "dmc/walker_stand,dmc/cheetah_run"},
+            r"same observation and action spaces; dmc/walker_stand has obs_shape=\(24,\).*"
+            r"dmc/cheetah_run has obs_shape=\(17,\)",
+        ),
+        (
+            {"task": "dmc/walker_walk,dmc/hopper_hop"},
+            r"dmc/walker_walk has .*action_dim=6.*dmc/hopper_hop has .*action_dim=4",
+        ),
+        ({"task": "dmc/cartpole_balance,dmc/cartpol_swingup"}, "did you mean 'dmc/cartpole_swingup'"),
+        ({"task": "dmc/cartpole_balance,gym:CartPole-v1"}, "stays within one suite; it names dmc, gym"),
+        ({"task": "continual/cartpole", "switch_every_frames": 0}, "a sequence of 2 tasks: give switch_every_frames"),
+        (
+            {"task": "dmc/cartpole_balance"},
+            "one task and continual.permute_obs is off, so there is nothing to switch to",
+        ),
+        (
+            {"task": "dmc/cartpole_balance", "switch_every_frames": 0, "continual.permute_obs": True},
+            "permute_obs=true acts at task switches",
+        ),
+        (
+            {"task": "dmc/cartpole_balance", "switch_every_frames": 0, "continual.replay": "reset"},
+            "replay=reset acts at task switches",
+        ),
+        ({"continual.replay": "forget"}, "unknown continual.replay 'forget'"),
+        ({"switch_every_frames": 1201}, r"multiple of env.action_repeat × env.workers = 2"),
+        ({"switch_every_frames": 1202, "env.workers": 2}, r"multiple of env.action_repeat × env.workers = 4"),
+        ({"switch_every_frames": -2}, "must be ≥ 0"),
+    ],
+)
 def test_bad_continual_configurations_are_refused_before_any_work(overrides, words):
     base = {"task": "continual/cartpole", "obs": "states", "switch_every_frames": 2000, "frames": 8000}
     with pytest.raises(ConfigError, match=words):
@@ -224,8 +262,9 @@ def test_bad_continual_configurations_are_refused_before_any_work(overrides, wor
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_every_named_scenario_has_tasks_of_one_shape(name):
-    assert resolve({"task": name, "obs": "states", "switch_every_frames": 10_000, "frames": 40_000}).task == \
-        ",".join(task_sequence(name))
+    assert resolve({"task": name, "obs": "states", "switch_every_frames": 10_000, "frames": 40_000}).task == ",".join(
+        task_sequence(name)
+    )
 
 
 def test_a_scenario_is_stored_as_its_task_list_and_names_its_run_directory():
@@ -245,11 +284,21 @@ def test_the_smoke_budget_keeps_every_task(monkeypatch):
 def test_a_sweep_takes_a_sequence_in_brackets_or_by_its_name(tmp_path):
     from dormant.experiments.sweep import parse_sweep
 
-    runs, _, _ = parse_sweep(["agent=drqv2", "task=continual/cartpole,[dmc/hopper_stand,dmc/hopper_hop]", "obs=states",
-                              "switch_every_frames=2000", "frames=4000", "num_seed_frames=400", f"out={tmp_path}"])
+    runs, _, _ = parse_sweep(
+        [
+            "agent=drqv2",
+            "task=continual/cartpole,[dmc/hopper_stand,dmc/hopper_hop]",
+            "obs=states",
+            "switch_every_frames=2000",
+            "frames=4000",
+            "num_seed_frames=400",
+            f"out={tmp_path}",
+        ]
+    )
     assert [(r.run_id, r.task) for r in runs] == [
         ("continual_cartpole/drqv2/seed1", f"{BALANCE},{SWINGUP}"),
-        ("dmc_hopper_stand+dmc_hopper_hop/drqv2/seed1", "dmc/hopper_stand,dmc/hopper_hop")]
+        ("dmc_hopper_stand+dmc_hopper_hop/drqv2/seed1", "dmc/hopper_stand,dmc/hopper_hop"),
+    ]
 
 
 # --- training --------------------------------------------------------------------------------
@@ -271,17 +320,33 @@ def test_the_switch_ends_the_episode_at_its_frame_and_the_next_starts_on_the_nex
     assert [(r["frame"], r["phase"]) for r in train] == [("1000", "0"), ("1200", "0"), ("2200", "1"), ("2400", "1")]
     assert [r["buffer_transitions"] for r in train] == ["500", "600", "1100", "1200"]  # one replay, kept
     events = [(r["frame"], r["event"], r["count"], r["detail"]) for r in rows(path / "events.csv")]
-    assert events == [("1200", "task_switch", "1", f"phase 1: {SWINGUP}"), ("2400", "task_switch", "2",
-                                                                             f"phase 2: {BALANCE}")]
+    assert events == [
+        ("1200", "task_switch", "1", f"phase 1: {SWINGUP}"),
+        ("2400", "task_switch", "2", f"phase 2: {BALANCE}"),
+    ]
 
 
 def test_evaluations_cover_the_current_task_and_the_earlier_ones(continual_run):
     path, _ = continual_run
     evals = rows(path / "eval.csv")
-    assert list(evals[0]) == ["frame", "step", "episode", "episode_reward", "episode_length", "episode_reward_std",
-                              "phase", f"episode_reward@{BALANCE}", f"episode_reward@{SWINGUP}"]
-    assert [(r["frame"], r["phase"]) for r in evals] == [("0", "0"), ("600", "0"), ("1200", "0"), ("1800", "1"),
-                                                         ("2400", "1")]
+    assert list(evals[0]) == [
+        "frame",
+        "step",
+        "episode",
+        "episode_reward",
+        "episode_length",
+        "episode_reward_std",
+        "phase",
+        f"episode_reward@{BALANCE}",
+        f"episode_reward@{SWINGUP}",
+    ]
+    assert [(r["frame"], r["phase"]) for r in evals] == [
+        ("0", "0"),
+        ("600", "0"),
+        ("1200", "0"),
+        ("1800", "1"),
+        ("2400", "1"),
+    ]
     for r in evals:
         current = BALANCE if r["phase"] == "0" else SWINGUP
         assert r[f"episode_reward@{current}"] == r["episode_reward"]
@@ -293,13 +358,22 @@ def test_phase_zero_is_the_plain_run_of_the_first_task(continual_run, tmp_path):
     path, _ = continual_run
     plain = resolve({**{k: v for k, v in TINY.items() if k != "switch_every_frames"}, "task": BALANCE})
     Trainer(plain, tmp_path).train()
-    assert list(rows(tmp_path / "eval.csv")[0]) == ["frame", "step", "episode", "episode_reward", "episode_length",
-                                                    "episode_reward_std"]  # single-task columns unchanged
+    assert list(rows(tmp_path / "eval.csv")[0]) == [
+        "frame",
+        "step",
+        "episode",
+        "episode_reward",
+        "episode_length",
+        "episode_reward_std",
+    ]  # single-task columns unchanged
     assert "phase" not in rows(tmp_path / "train.csv")[0]
 
     def before_switch(name, last):  # at the switch frame the continual run has also counted its truncated episode
-        return [{k: v for k, v in r.items() if k != "phase" and "@" not in k and (k, r["frame"]) != ("episode", "1200")}
-                for r in rows(name) if int(r["frame"]) <= last]
+        return [
+            {k: v for k, v in r.items() if k != "phase" and "@" not in k and (k, r["frame"]) != ("episode", "1200")}
+            for r in rows(name)
+            if int(r["frame"]) <= last
+        ]
 
     for log, last in (("train.csv", 1000), ("eval.csv", 1200), ("diagnostics.csv", 1200)):
         assert before_switch(path / log, last) == before_switch(tmp_path / log, last), log
@@ -369,10 +443,16 @@ def test_two_workers_switch_together(tmp_path):
 
 # --- plots and reports ---------------------------------------------------------------------
 def test_phases_and_switch_marks_come_from_the_saved_configuration():
-    config = {"task": f"{BALANCE},{SWINGUP}", "frames": 5000,
-              "continual": {"switch_every_frames": 2000, "permute_obs": True}}
-    assert phases(config) == [(0, 2000, "cartpole_balance"), (2000, 4000, "cartpole_swingup (permutation 1)"),
-                              (4000, 5000, "cartpole_balance (permutation 2)")]
+    config = {
+        "task": f"{BALANCE},{SWINGUP}",
+        "frames": 5000,
+        "continual": {"switch_every_frames": 2000, "permute_obs": True},
+    }
+    assert phases(config) == [
+        (0, 2000, "cartpole_balance"),
+        (2000, 4000, "cartpole_swingup (permutation 1)"),
+        (4000, 5000, "cartpole_balance (permutation 2)"),
+    ]
     assert phases({"task": BALANCE, "frames": 5000}) == []  # a run from before continual runs
     import matplotlib
 
@@ -445,9 +525,19 @@ def test_dormant_tasks_lists_the_named_scenarios():
 def test_dashboards_get_each_tasks_return_and_the_phase_once():
     from dormant.training.logger import scalars
 
-    row = {"frame": 1800, "step": 900, "episode_reward": 12.0, "phase": 1, f"episode_reward@{BALANCE}": 300.0,
-           f"episode_reward@{SWINGUP}": 12.0}
-    assert scalars("eval", row) == {"eval/episode_reward": 12.0, "eval/phase": 1,
-                                    f"eval/episode_reward@{BALANCE}": 300.0, f"eval/episode_reward@{SWINGUP}": 12.0}
+    row = {
+        "frame": 1800,
+        "step": 900,
+        "episode_reward": 12.0,
+        "phase": 1,
+        f"episode_reward@{BALANCE}": 300.0,
+        f"episode_reward@{SWINGUP}": 12.0,
+    }
+    assert scalars("eval", row) == {
+        "eval/episode_reward": 12.0,
+        "eval/phase": 1,
+        f"eval/episode_reward@{BALANCE}": 300.0,
+        f"eval/episode_reward@{SWINGUP}": 12.0,
+    }
     assert scalars("train", {"frame": 1, "phase": 1}) == {"train/phase": 1}
     assert scalars("diagnostics", {"frame": 1, "phase": 1, "critic_fau": 0.5}) == {"plasticity/critic/fau": 0.5}

@@ -17,34 +17,61 @@ from dormant.training.logger import RunLogger, scalars
 from dormant.training.run_environment import PACKAGES, read_environment, record_environment
 from helpers import TINY_STATES, wait_for
 
-TRAIN = {"frame": 2000, "step": 1000, "episode": 2, "episode_reward": 12.0, "critic_loss": 0.5, "dormant_ratio": 0.1,
-         "dormant_ratio/policy.0": 0.2, "sigma_beta": 0.3, "perturb_count": 1.0, "replay_ratio": 0.5}
+TRAIN = {
+    "frame": 2000,
+    "step": 1000,
+    "episode": 2,
+    "episode_reward": 12.0,
+    "critic_loss": 0.5,
+    "dormant_ratio": 0.1,
+    "dormant_ratio/policy.0": 0.2,
+    "sigma_beta": 0.3,
+    "perturb_count": 1.0,
+    "replay_ratio": 0.5,
+}
 
 
 def test_tags_group_values_by_namespace():
     assert scalars("train", TRAIN) == {
-        "train/episode": 2, "train/episode_reward": 12.0, "train/critic_loss": 0.5, "drm/dormant_ratio": 0.1,
-        "drm/dormant_ratio/policy.0": 0.2, "drm/sigma_beta": 0.3, "drm/perturb_count": 1.0,
-        "plasticity/replay/ratio": 0.5}  # frame is the x axis, step its twin: neither is a scalar
+        "train/episode": 2,
+        "train/episode_reward": 12.0,
+        "train/critic_loss": 0.5,
+        "drm/dormant_ratio": 0.1,
+        "drm/dormant_ratio/policy.0": 0.2,
+        "drm/sigma_beta": 0.3,
+        "drm/perturb_count": 1.0,
+        "plasticity/replay/ratio": 0.5,
+    }  # frame is the x axis, step its twin: neither is a scalar
     assert tag("eval", "episode_reward") == "eval/episode_reward"
     assert tag("diagnostics", "critic_redo_dormant/q1.1") == "plasticity/critic/redo_dormant/q1.1"
     assert tag("diagnostics", "actor_dormant_ratio") == "plasticity/actor/dormant"
     assert tag("diagnostics", "encoder_srank") == "plasticity/encoder/srank"
     assert tag("diagnostics", "updates") is None
     assert scalars("events", {"frame": 9, "event": "redo", "count": 4, "detail": "q1.0=4"}) == {
-        "plasticity/interventions/redo": 4}
+        "plasticity/interventions/redo": 4
+    }
     assert event_tag("drm_perturb") == "drm/perturbations" and event_tag("replay_ratio") is None
 
 
-UNITS = {"dormant": "fraction", "redo_dormant": "fraction", "fau": "fraction", "dormant_ratio": "fraction",
-         "sigma_beta": "factor in [0, 1]", "lambda": "factor in [0, 1]", "alpha_beta": "factor in [0, 1]",
-         "srank": "directions", "feature_norm": "norm", "weight_norm": "norm", "grad_norm": "norm"}
-
+UNITS = {
+    "dormant": "fraction",
+    "redo_dormant": "fraction",
+    "fau": "fraction",
+    "dormant_ratio": "fraction",
+    "sigma_beta": "factor in [0, 1]",
+    "lambda": "factor in [0, 1]",
+    "alpha_beta": "factor in [0, 1]",
+    "srank": "directions",
+    "feature_norm": "norm",
+    "weight_norm": "norm",
+    "grad_norm": "norm",
+}
 
 
 def _quantity(tag: str) -> str:
     """The quantity a tag names: ``plasticity/<net>/<quantity>/...``, else ``<namespace>/<quantity>/...``."""
     return tag.split("/")[2] if tag.startswith("plasticity/") else tag.split("/")[1]
+
 
 def test_multiline_charts_never_mix_units():
     """Every custom chart gathers series of one unit (ratios with ratios, norms with norms,
@@ -55,10 +82,16 @@ def test_multiline_charts_never_mix_units():
     from dormant.agents.drm import DrMAgent
     from dormant.config import AgentConfig, DrMConfig
 
-    agent = DrMAgent((5,), 1, AgentConfig(hidden_dim=16, feature_dim=8), pixels=False, device=torch.device("cpu"),
-                     drm=DrMConfig())
-    batch = {"obs": torch.randn(8, 5), "next_obs": torch.randn(8, 5), "action": torch.rand(8, 1),
-             "reward": torch.rand(8, 1), "discount": torch.full((8, 1), 0.99)}
+    agent = DrMAgent(
+        (5,), 1, AgentConfig(hidden_dim=16, feature_dim=8), pixels=False, device=torch.device("cpu"), drm=DrMConfig()
+    )
+    batch = {
+        "obs": torch.randn(8, 5),
+        "next_obs": torch.randn(8, 5),
+        "action": torch.rand(8, 1),
+        "reward": torch.rand(8, 1),
+        "discount": torch.full((8, 1), 0.99),
+    }
     tags = set(scalars("diagnostics", {"frame": 1, **agent_diagnostics(agent, batch)}))
     tags |= set(scalars("train", {"frame": 1, **{k: 0.0 for k in agent.METRICS}}))
     used = 0
@@ -80,8 +113,9 @@ def test_tensorboard_gets_tags_against_frames_hparams_and_the_environment(tmp_pa
     unfinished.start(resolve({**TINY_STATES, "frames": 8000}), torch.device("cpu"))
     unfinished.log("eval", {"frame": 4000, "step": 2000, "episode": 3, "episode_reward": 321.0})
     unfinished.close()  # stopped before its budget: no hparams yet (its resume writes them)
-    assert "hparams" not in EventMultiplexer().AddRunsFromDirectory(str(tmp_path / "unfinished" / "tb")) \
-        .Reload().PluginRunToTagToContent("hparams")
+    assert "hparams" not in EventMultiplexer().AddRunsFromDirectory(
+        str(tmp_path / "unfinished" / "tb")
+    ).Reload().PluginRunToTagToContent("hparams")
     logger = RunLogger(tmp_path, ["critic_loss", "dormant_ratio", "replay_ratio"], True)
     logger.start(cfg, torch.device("cpu"))
     logger.log("train", {**TRAIN, "frame": 2000})
@@ -103,8 +137,9 @@ def test_tensorboard_gets_tags_against_frames_hparams_and_the_environment(tmp_pa
 
 
 def test_environment_record_keeps_an_earlier_environment_that_differs(tmp_path):
-    (tmp_path / "environment.json").write_text(json.dumps({"versions": {"torch": "0.1"}, "device": "cuda:0 (X)",
-                                                           "wandb": {"id": "abc"}}))
+    (tmp_path / "environment.json").write_text(
+        json.dumps({"versions": {"torch": "0.1"}, "device": "cuda:0 (X)", "wandb": {"id": "abc"}})
+    )
     record = record_environment(tmp_path, torch.device("cpu"))
     assert record["earlier"] == [{"versions": {"torch": "0.1"}, "device": "cuda:0 (X)"}]
     assert record["wandb"] == {"id": "abc"}  # kept for a resumed W&B run
@@ -132,8 +167,14 @@ def test_wandb_offline_run_logs_the_same_tags(tmp_path, monkeypatch):
     wandb.teardown()  # the W&B service writes its offline record out asynchronously: let it finish
     assert wait_for(lambda: b"hparams/final_eval_return" in record.read_bytes(), timeout=60)
     data = record.read_bytes()
-    for name in (b"drm/sigma_beta", b"train/critic_loss", b"eval/episode_reward", b"frame", b"agent.hidden_dim",
-                 b"hparams/final_eval_return"):
+    for name in (
+        b"drm/sigma_beta",
+        b"train/critic_loss",
+        b"eval/episode_reward",
+        b"frame",
+        b"agent.hidden_dim",
+        b"hparams/final_eval_return",
+    ):
         assert name in data, name
 
 

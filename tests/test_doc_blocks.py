@@ -95,12 +95,20 @@ def blocks_of(path: Path) -> list[Block]:
         j = i + 1
         while j < len(lines) and not lines[j].strip().startswith(fence):
             j += 1
-        body = "\n".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1:j])
+        body = "\n".join(ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1 : j])
         before = next((ln for ln in reversed(lines[:i]) if ln.strip()), "")
         marker = MARKER.search(before)
         kind, why = marker.groups() if marker else ("", "")
-        found.append(Block(path.relative_to(ROOT).as_posix(), i + 1, lang, body, why if kind == "skip" else "",
-                           why if kind == "resolve" else ""))
+        found.append(
+            Block(
+                path.relative_to(ROOT).as_posix(),
+                i + 1,
+                lang,
+                body,
+                why if kind == "skip" else "",
+                why if kind == "resolve" else "",
+            )
+        )
         i = j + 1
     return found
 
@@ -134,8 +142,10 @@ _SWEEP = f"dormant sweep {_STATES} seeds=1"
 NEEDS = {
     ("docs/api.md", "logs = dormant.load_logs"): {"runs/walker": f"dormant train {_STATES} out=runs/walker"},
     ("docs/report.md", "dormant report sweeps/s1"): {
-        "sweeps/s1": f"{_SWEEP} out=sweeps/s1", "sweeps/s2-redo": f"{_SWEEP} plasticity.redo=true out=sweeps/s2-redo",
-        "runs/x": f"dormant train {_STATES} out=runs/x"},
+        "sweeps/s1": f"{_SWEEP} out=sweeps/s1",
+        "sweeps/s2-redo": f"{_SWEEP} plasticity.redo=true out=sweeps/s2-redo",
+        "runs/x": f"dormant train {_STATES} out=runs/x",
+    },
 }
 # Blocks that train from pixels or run several trainings: (page, first line).
 SLOW = {
@@ -151,9 +161,14 @@ SLOW = {
 
 
 def _lookup(table, block: Block):
-    return next((value for (page, first), value in (table.items() if isinstance(table, dict) else
-                                                     ((k, True) for k in table))
-                 if page == block.page and block.first.startswith(first)), None)
+    return next(
+        (
+            value
+            for (page, first), value in (table.items() if isinstance(table, dict) else ((k, True) for k in table))
+            if page == block.page and block.first.startswith(first)
+        ),
+        None,
+    )
 
 
 def _params():
@@ -166,8 +181,14 @@ def _env() -> dict[str, str]:
     src = str(ROOT / "src")
     path = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
     python_path = os.pathsep.join(p for p in [src, os.environ.get("PYTHONPATH", "")] if p)
-    return {**os.environ, "PATH": path, "PYTHONPATH": python_path, "DORMANT_MAX_FRAMES": MAX_FRAMES,
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "PATH": path,
+        "PYTHONPATH": python_path,
+        "DORMANT_MAX_FRAMES": MAX_FRAMES,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -187,12 +208,20 @@ def workdirs(tmp_path_factory):
 
 
 def _run(argv_or_cmd, cwd: Path, block: Block, what: str, *, shell: bool = False) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv_or_cmd if not shell else ["bash", "-c", argv_or_cmd], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    done = subprocess.run(
+        argv_or_cmd if not shell else ["bash", "-c", argv_or_cmd],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip() or done.stdout.strip())[-3000:]
-        pytest.fail(f"{block} ({block.first!r}): {what} exited with {done.returncode}\n--- stderr tail ---\n{tail}",
-                    pytrace=False)
+        pytest.fail(
+            f"{block} ({block.first!r}): {what} exited with {done.returncode}\n--- stderr tail ---\n{tail}",
+            pytrace=False,
+        )
     return done
 
 
@@ -258,7 +287,7 @@ def _sweep_size(segment: str, cwd: Path) -> int:
     before = Path.cwd()
     os.chdir(cwd)  # out= is relative to where the command runs
     try:
-        return len(parse_sweep(words[words.index("sweep") + 1:])[0])
+        return len(parse_sweep(words[words.index("sweep") + 1 :])[0])
     finally:
         os.chdir(before)
 
@@ -274,8 +303,11 @@ def run_bash(block: Block, cwd: Path) -> None:
             kind = classify(segment)
             where = f"line {block.line + 1 + offset}"
             if kind == "unknown":
-                pytest.fail(f"{block}, {where}: {segment!r} is not a command this test runs; mark the block "
-                            "`<!-- doc-test: skip (why) -->` or teach tests/test_doc_blocks.py", pytrace=False)
+                pytest.fail(
+                    f"{block}, {where}: {segment!r} is not a command this test runs; mark the block "
+                    "`<!-- doc-test: skip (why) -->` or teach tests/test_doc_blocks.py",
+                    pytrace=False,
+                )
             if kind == "sweep":
                 try:
                     runs = _sweep_size(segment, cwd)
@@ -288,8 +320,9 @@ def run_bash(block: Block, cwd: Path) -> None:
             words = shlex.split(segment)
             if block.resolve and kind == "run" and words[1:2] == ["train"] and "--resume" not in words:
                 segment = segment.replace(" train ", " config ", 1)  # the configuration it trains, built and checked
-                warnings.warn(f"{block}, {where}: resolved with `dormant config`, not trained ({block.resolve})",
-                              stacklevel=1)
+                warnings.warn(
+                    f"{block}, {where}: resolved with `dormant config`, not trained ({block.resolve})", stacklevel=1
+                )
             if kind == "run" and "report" in words[1:2] and untrained & set(words[2:]):
                 warnings.warn(
                     f"{block}, {where}: `{segment}` not run (its sweep was resolved, not trained)", stacklevel=1
@@ -383,6 +416,13 @@ def test_a_broken_block_names_its_page_line_and_stderr(tmp_path):
     message = str(failed.value)
     assert message.startswith("docs/x.md:12 ") and "(line 13)" in message and "frames='oops': expected int" in message
     assert command_lines("a \\\n  b  # note\n# only a comment\nc '#not' # x\n") == [(0, "a b"), (3, "c '#not'")]
-    assert [classify(s) for s in ("dormant sweep ... out=s", "bash scripts/setup.sh", "python -m pytest -q",
-                                  ".venv/bin/python -m dormant train", "source x")] == [
-        "elided", "setup", "pytest", "run", "unknown"]
+    assert [
+        classify(s)
+        for s in (
+            "dormant sweep ... out=s",
+            "bash scripts/setup.sh",
+            "python -m pytest -q",
+            ".venv/bin/python -m dormant train",
+            "source x",
+        )
+    ] == ["elided", "setup", "pytest", "run", "unknown"]

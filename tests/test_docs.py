@@ -78,7 +78,8 @@ def test_configuration_reference_matches_the_schema():
     committed = (DOCS / "configuration.md").read_text() if (DOCS / "configuration.md").exists() else ""
     assert committed == generator.render(), (
         "docs/configuration.md is out of date with dormant.config (an option, default, type, comment, "
-        f"preset or shorthand changed); regenerate it with: {generator.COMMAND}")
+        f"preset or shorthand changed); regenerate it with: {generator.COMMAND}"
+    )
 
 
 def test_every_relative_link_and_anchor_resolves():
@@ -99,16 +100,19 @@ def test_every_relative_link_and_anchor_resolves():
 
 def test_the_link_checker_sees_links_and_anchors(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# A `code` title: σ(β)\n\n[a](other.md#x) ![b](img.png) `[c](skip.md)`\n\n"
-                    "```\n[d](skip.md)\n```\n[e]: ref.md\n")
+    page.write_text(
+        "# A `code` title: σ(β)\n\n[a](other.md#x) ![b](img.png) `[c](skip.md)`\n\n"
+        "```\n[d](skip.md)\n```\n[e]: ref.md\n"
+    )
     assert links(page) == ["other.md#x", "img.png", "ref.md"]
     assert "a-code-title" in anchors(page)
 
 
 def test_readme_is_a_short_front_door():
     lines = README.read_text().splitlines()
-    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines; keep it ≤ {README_MAX_LINES} " \
-                                           "and move details into docs/"
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines; keep it ≤ {README_MAX_LINES} and move details into docs/"
+    )
 
 
 # The private design notes kept outside the repository, by file stem: users do not have
@@ -120,8 +124,11 @@ def test_docs_stand_alone_without_private_design_notes():
     """Run artefacts of the evidence runs (CSV, YAML, JSON, logs, images) are data, not
     documentation, and are not read."""
     pattern = re.compile(r"\b(" + "|".join(PRIVATE_NOTES) + r")\.md\b")
-    checked = [README, ROOT / "mkdocs.yml",
-               *(p for p in sorted(DOCS.rglob("*")) if p.suffix in {".md", ".txt", ".html"})]
+    checked = [
+        README,
+        ROOT / "mkdocs.yml",
+        *(p for p in sorted(DOCS.rglob("*")) if p.suffix in {".md", ".txt", ".html"}),
+    ]
     offenders = [
         str(p.relative_to(ROOT)) for p in checked if p.is_file() and pattern.search(p.read_text(errors="replace"))
     ]

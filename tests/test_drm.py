@@ -19,15 +19,28 @@ def tiny_agent(**drm) -> DrMAgent:
 
 
 def batch(n=8):
-    return {"obs": torch.randn(n, 5), "next_obs": torch.randn(n, 5), "action": torch.rand(n, 1) * 2 - 1,
-            "reward": torch.rand(n, 1), "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": torch.randn(n, 5),
+        "next_obs": torch.randn(n, 5),
+        "action": torch.rand(n, 1) * 2 - 1,
+        "reward": torch.rand(n, 1),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def script_beta(monkeypatch, values):
     """Make the agent's dormant ratio follow ``values``, one per update."""
     it = iter(values)
-    monkeypatch.setattr(DrMAgent, "actor_dormant", lambda self, h: (
-        torch.tensor(next(it)), self.beta_layers, torch.zeros(len(self.beta_layers)), [1] * len(self.beta_layers)))
+    monkeypatch.setattr(
+        DrMAgent,
+        "actor_dormant",
+        lambda self, h: (
+            torch.tensor(next(it)),
+            self.beta_layers,
+            torch.zeros(len(self.beta_layers)),
+            [1] * len(self.beta_layers),
+        ),
+    )
 
 
 def test_awakening_happens_once_after_exploration_and_restarts_the_schedule(monkeypatch):
@@ -168,9 +181,20 @@ def test_drm_config_presets_and_validation():
 
 @pytest.mark.slow
 def test_state_based_drm_learns_cartpole_balance(tmp_path):
-    cfg = resolve({"agent": "drm", "task": "dmc/cartpole_balance", "obs": "states", "frames": 40_000,
-                   "agent.hidden_dim": 256, "eval.every_frames": 10_000, "eval.episodes": 5,
-                   "log.progress": False, "log.tensorboard": False, "seed": 1})
+    cfg = resolve(
+        {
+            "agent": "drm",
+            "task": "dmc/cartpole_balance",
+            "obs": "states",
+            "frames": 40_000,
+            "agent.hidden_dim": 256,
+            "eval.every_frames": 10_000,
+            "eval.episodes": 5,
+            "log.progress": False,
+            "log.tensorboard": False,
+            "seed": 1,
+        }
+    )
     Trainer(cfg, tmp_path).train()
     with open(tmp_path / "train.csv", newline="") as handle:
         train = list(csv.DictReader(handle))
@@ -207,11 +231,22 @@ def test_drm_run_logs_its_mechanisms_and_plots_them(tmp_path):
     Trainer(tiny_states(frames=4000, agent="drm"), tmp_path).train()
     train = read_csv(tmp_path / "train.csv")
     learned = train["dormant_ratio"] == train["dormant_ratio"]  # rows with updates (others are blank)
-    for key in ("dormant_ratio", "sigma_beta", "stddev", "lambda", "alpha_beta", "awaken_frame",
-                "dormant_ratio/trunk.0", "dormant_ratio/policy.0", "dormant_ratio/policy.2", "dormant_ratio/policy.4"):
+    for key in (
+        "dormant_ratio",
+        "sigma_beta",
+        "stddev",
+        "lambda",
+        "alpha_beta",
+        "awaken_frame",
+        "dormant_ratio/trunk.0",
+        "dormant_ratio/policy.0",
+        "dormant_ratio/policy.2",
+        "dormant_ratio/policy.4",
+    ):
         assert key in train and (train[key][learned] >= (-2 if key == "awaken_frame" else 0)).all(), key
     assert train["sigma_beta"][learned] == pytest.approx(
-        [awaken_stddev(b) for b in train["dormant_ratio"][learned]], abs=0.05)  # means of σ(β) vs σ of mean β
+        [awaken_stddev(b) for b in train["dormant_ratio"][learned]], abs=0.05
+    )  # means of σ(β) vs σ of mean β
     awake = _awakening_frame(train)
     assert awake is not None and awake == train["awaken_frame"][-1] and awake > 2 * 500  # after the random phase
     assert set(_layer_series(train)) == {"trunk.0", "policy.0", "policy.2", "policy.4"}

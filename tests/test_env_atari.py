@@ -97,11 +97,22 @@ def test_one_grayscale_frame_per_transition_in_replay():
 
 def test_protocol_presets_and_refusals():
     dqn = resolve({"task": "atari/Pong", "agent": "dqn"})
-    assert (dqn.frames, dqn.env.action_repeat, dqn.env.frame_stack, dqn.atari.sticky_actions,
-            dqn.atari.terminal_on_life_loss, dqn.num_seed_frames) == (10_000_000, 4, 4, 0.25, False, 80_000)
+    assert (
+        dqn.frames,
+        dqn.env.action_repeat,
+        dqn.env.frame_stack,
+        dqn.atari.sticky_actions,
+        dqn.atari.terminal_on_life_loss,
+        dqn.num_seed_frames,
+    ) == (10_000_000, 4, 4, 0.25, False, 80_000)
     drq = resolve({"task": "atari/Breakout", "agent": "drq_eps"})
-    assert (drq.frames, drq.atari.sticky_actions, drq.atari.terminal_on_life_loss, drq.num_seed_frames,
-            drq.eval.episodes) == (400_000, 0.0, True, 6_400, 100)  # Atari-100k: 100k agent steps
+    assert (
+        drq.frames,
+        drq.atari.sticky_actions,
+        drq.atari.terminal_on_life_loss,
+        drq.num_seed_frames,
+        drq.eval.episodes,
+    ) == (400_000, 0.0, True, 6_400, 100)  # Atari-100k: 100k agent steps
     with pytest.raises(ConfigError, match="did you mean 'atari/Breakout'"):
         resolve({"task": "atari/Breakot", "agent": "dqn"})
     with pytest.raises(ConfigError, match="use agent=dqn or agent=drq_eps"):
@@ -140,11 +151,24 @@ def test_drq_eps_trains_on_pong_with_redo_and_diagnostics(tmp_path):
     ReDo every 25 updates, diagnostics, a capped evaluation episode and the checkpoint."""
     from dormant.training.trainer import Trainer
 
-    cfg = resolve({"task": "atari/Pong", "agent": "drq_eps", "frames": 400, "num_seed_frames": 200,
-                   "agent.num_expl_steps": 50, "atari.max_episode_frames": 100, "eval.every_frames": 400,
-                   "eval.episodes": 1, "plasticity.redo": True, "plasticity.redo_every_updates": 25,
-                   "log.diagnostics_every_updates": 25, "threads": 1, "log.tensorboard": False,
-                   "log.progress": False})
+    cfg = resolve(
+        {
+            "task": "atari/Pong",
+            "agent": "drq_eps",
+            "frames": 400,
+            "num_seed_frames": 200,
+            "agent.num_expl_steps": 50,
+            "atari.max_episode_frames": 100,
+            "eval.every_frames": 400,
+            "eval.episodes": 1,
+            "plasticity.redo": True,
+            "plasticity.redo_every_updates": 25,
+            "log.diagnostics_every_updates": 25,
+            "threads": 1,
+            "log.tensorboard": False,
+            "log.progress": False,
+        }
+    )
     trainer = Trainer(cfg, tmp_path)
     try:
         assert trainer.train() == "finished"
@@ -167,8 +191,13 @@ def _dopamine_frames(game: str, seed: int, actions, skip: int = 4):
     import gymnasium as gym
 
     gym.register_envs(ale_py)
-    env = gym.make(f"ALE/{game}-v5", obs_type="grayscale", frameskip=1, repeat_action_probability=0.0,
-                   max_num_frames_per_episode=100_000)
+    env = gym.make(
+        f"ALE/{game}-v5",
+        obs_type="grayscale",
+        frameskip=1,
+        repeat_action_probability=0.0,
+        max_num_frames_per_episode=100_000,
+    )
     first, _ = env.reset(seed=seed)
     ale = env.unwrapped.ale
     buffers = [first.copy(), np.zeros_like(first)]
@@ -199,11 +228,17 @@ def test_a_lost_life_ends_the_frame_skip_as_dopamine_does():
     expected, cut = _dopamine_frames("Breakout", 3, actions)
     assert cut >= 1  # some life was lost before the repeat's last frame
     for dopamine in (True, False):
-        env = AtariEnv("Breakout", seed=3, sticky_actions=0.0, terminal_on_life_loss=True,
-                       dopamine_screens=dopamine, max_episode_frames=100_000)
+        env = AtariEnv(
+            "Breakout",
+            seed=3,
+            sticky_actions=0.0,
+            terminal_on_life_loss=True,
+            dopamine_screens=dopamine,
+            max_episode_frames=100_000,
+        )
         try:
             frames = [env.reset().frame[0]]
-            for a in actions[:len(expected) - 1]:
+            for a in actions[: len(expected) - 1]:
                 frames.append(env.step(np.array([a], np.float32)).frame[0])
         finally:
             env.close()
@@ -265,8 +300,12 @@ def test_dopamine_environment_is_the_default_of_both_agents():
     samples the open episode and pads with zeros."""
     for agent in ("dqn", "drq_eps"):
         cfg = resolve({"task": "atari/Pong", "agent": agent})
-        assert (cfg.atari.max_episode_frames, cfg.atari.zero_stack, cfg.atari.dopamine_screens,
-                cfg.replay.sample_open_episode) == (100_000, True, True, True)
+        assert (
+            cfg.atari.max_episode_frames,
+            cfg.atari.zero_stack,
+            cfg.atari.dopamine_screens,
+            cfg.replay.sample_open_episode,
+        ) == (100_000, True, True, True)
         assert (cfg.atari.noop_min, cfg.atari.noop_max) == ((0, 29) if agent == "drq_eps" else (1, 0))
         env = AtariEnv("Pong", seed=1)
         try:

@@ -10,10 +10,22 @@ def test_task_table_matches_installed_suite():
     from dm_control import suite
 
     assert set(DMC_TASKS.values()) == set(suite.ALL_TASKS)
-    for name in ("dmc/cartpole_swingup", "dmc/cup_catch", "dmc/walker_walk", "dmc/hopper_hop",
-                 "dmc/acrobot_swingup_sparse", "dmc/reacher_hard", "dmc/quadruped_run", "dmc/cheetah_run",
-                 "dmc/finger_turn_hard", "dmc/pendulum_swingup", "dmc/humanoid_run", "dmc/dog_trot",
-                 "dmc/manipulator_bring_ball", "dmc/cartpole_balance_sparse"):
+    for name in (
+        "dmc/cartpole_swingup",
+        "dmc/cup_catch",
+        "dmc/walker_walk",
+        "dmc/hopper_hop",
+        "dmc/acrobot_swingup_sparse",
+        "dmc/reacher_hard",
+        "dmc/quadruped_run",
+        "dmc/cheetah_run",
+        "dmc/finger_turn_hard",
+        "dmc/pendulum_swingup",
+        "dmc/humanoid_run",
+        "dmc/dog_trot",
+        "dmc/manipulator_bring_ball",
+        "dmc/cartpole_balance_sparse",
+    ):
         assert name in task_names()
 
 

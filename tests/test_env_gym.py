@@ -28,8 +28,15 @@ from dormant.training.trainer import Trainer, load_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).stem  # this module, importable by name: the entry points below point into it
-TINY = {"agent.hidden_dim": 32, "agent.feature_dim": 8, "agent.batch_size": 32, "eval.episodes": 1,
-        "log.progress": False, "log.tensorboard": False, "threads": 1}
+TINY = {
+    "agent.hidden_dim": 32,
+    "agent.feature_dim": 8,
+    "agent.batch_size": 32,
+    "eval.episodes": 1,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+}
 
 
 class Recorder(gym.Env):
@@ -216,8 +223,14 @@ def test_dormant_config_and_tasks_accept_gym_names(capsys):
 
 # --- the registration hook ------------------------------------------------------------
 def _make_recorder(task: str, cfg, seed: int) -> GymEnv:
-    return GymEnv(f"{HERE}:Recorder", obs=cfg.env.obs, seed=seed, image_size=cfg.env.image_size,
-                  frame_stack=cfg.env.frame_stack, action_repeat=cfg.env.action_repeat)
+    return GymEnv(
+        f"{HERE}:Recorder",
+        obs=cfg.env.obs,
+        seed=seed,
+        image_size=cfg.env.image_size,
+        frame_stack=cfg.env.frame_stack,
+        action_repeat=cfg.env.action_repeat,
+    )
 
 
 EP_SUITE = Suite(make=_make_recorder, tasks=["a", "b"], obs=("pixels", "states"))
@@ -233,8 +246,13 @@ def cleanup():
 
 def test_a_registered_suite_resolves_builds_and_lists(cleanup):
     cleanup.append("mysuite")
-    register_suite("mysuite", make=_make_recorder, tasks=lambda: ["x", "y"], obs=("pixels", "states"),
-                   preset=lambda task, agent: {"frames": 5000, "env.action_repeat": 4} if task == "x" else {})
+    register_suite(
+        "mysuite",
+        make=_make_recorder,
+        tasks=lambda: ["x", "y"],
+        obs=("pixels", "states"),
+        preset=lambda task, agent: {"frames": 5000, "env.action_repeat": 4} if task == "x" else {},
+    )
     cfg = resolve({"task": "mysuite/x", "obs": "states"})
     assert (cfg.frames, cfg.env.action_repeat, cfg.env.frame_stack) == (5000, 4, 1)
     env = make_env(cfg, seed=1)
@@ -255,8 +273,12 @@ def test_a_suite_whose_factory_returns_a_plain_gymnasium_env_trains(cleanup, tmp
     """Before: the trainer failed with "'Recorder' object has no attribute 'obs_shape'" after
     creating the run directory; now the Gymnasium env gets the run's wrappers, as gym: tasks do."""
     cleanup.append("plainsuite")
-    register_suite("plainsuite", make=lambda task, cfg, seed: Truncates(render_mode="rgb_array"), tasks=["reach"],
-                   obs=("pixels", "states"))
+    register_suite(
+        "plainsuite",
+        make=lambda task, cfg, seed: Truncates(render_mode="rgb_array"),
+        tasks=["reach"],
+        obs=("pixels", "states"),
+    )
     cfg = resolve({"task": "plainsuite/reach", "obs": "pixels", "env.image_size": 32, **TINY})
     env = make_env(cfg, seed=1)
     assert isinstance(env, GymEnv) and env.obs_shape == (9, 32, 32)
@@ -264,8 +286,20 @@ def test_a_suite_whose_factory_returns_a_plain_gymnasium_env_trains(cleanup, tmp
     step = env.step(np.array([1.0, -1.0]))  # +1 → high, −1 → low of each dimension, repeated twice
     np.testing.assert_allclose(env._env.unwrapped.received, [[3.0, 0.5], [3.0, 0.5]])
     assert step.reward == 1 + 2
-    run = Trainer(resolve({"task": "plainsuite/reach", "obs": "states", "frames": 600, "num_seed_frames": 400,
-                           "agent.num_expl_steps": 100, "eval.every_frames": 600, **TINY}), tmp_path / "run")
+    run = Trainer(
+        resolve(
+            {
+                "task": "plainsuite/reach",
+                "obs": "states",
+                "frames": 600,
+                "num_seed_frames": 400,
+                "agent.num_expl_steps": 100,
+                "eval.every_frames": 600,
+                **TINY,
+            }
+        ),
+        tmp_path / "run",
+    )
     assert run.train() == "finished"
     cleanup.append("nopixels")
     register_suite("nopixels", make=lambda task, cfg, seed: Recorder(), tasks=["reach"])  # no rgb_array
@@ -275,8 +309,9 @@ def test_a_suite_whose_factory_returns_a_plain_gymnasium_env_trains(cleanup, tmp
 
 def test_a_suite_whose_package_is_missing_names_its_install_hint(cleanup):
     cleanup.append("needs")
-    register_suite("needs", make=_make_recorder, tasks=["x"], requires="no_such_simulator_xyz",
-                   pip="pip install no-such-simulator")
+    register_suite(
+        "needs", make=_make_recorder, tasks=["x"], requires="no_such_simulator_xyz", pip="pip install no-such-simulator"
+    )
     with pytest.raises(ConfigError, match="pip install no-such-simulator"):
         resolve({"task": "needs/x"})
     cfg = resolve({"task": "dmc/cartpole_balance"})
@@ -326,9 +361,19 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def test_an_interrupted_gym_run_resumes_exactly(tmp_path):
     """Pendulum-v1 (200-frame episodes): stopped 50 agent steps into the 4th episode."""
+
     def config(frames: int):
-        return resolve({"task": "gym:Pendulum-v1", "obs": "states", "frames": frames, "num_seed_frames": 400,
-                        "agent.num_expl_steps": 100, "eval.every_frames": 600, **TINY})
+        return resolve(
+            {
+                "task": "gym:Pendulum-v1",
+                "obs": "states",
+                "frames": frames,
+                "num_seed_frames": 400,
+                "agent.num_expl_steps": 100,
+                "eval.every_frames": 600,
+                **TINY,
+            }
+        )
 
     Trainer(config(1400), tmp_path / "full").train()
     part = config(700)
@@ -347,14 +392,31 @@ def test_the_custom_env_example_trains_from_pixels_and_resumes_from_the_cli(tmp_
     """The example uses the public API and the module:id form, so `dormant train --resume`
     of its run works in a new process (it registered its id in __main__ before, and the
     resume failed)."""
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "custom_gym_env.py"), "--frames", "300",
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "custom_gym_env.py"),
+            "--frames",
+            "300",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "finished: 300 frames of gym:point_reach:PointReach-v0" in out.stdout
     assert (tmp_path / "run" / "checkpoint.pt").exists()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "examples"))
-    out = subprocess.run([sys.executable, "-m", "dormant", "train", "--resume", str(tmp_path / "run"), "frames=400"],
-                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "dormant", "train", "--resume", str(tmp_path / "run"), "frames=400"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "run" / "status.json").read_text())["frame"] >= 400
 

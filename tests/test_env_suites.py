@@ -31,13 +31,15 @@ def test_static_metaworld_task_list_matches_the_installed_package():
     assert sorted(mw_suite.TASKS) == sorted(name.removesuffix("-v3") for name in ALL_V3_ENVIRONMENTS)
 
 
-@pytest.mark.parametrize("task, obs_shape, action_dim, proprio_dim, agent_steps", [
-    ("metaworld/assembly", (9, 84, 84), 4, 0, 250),
-    ("adroit/door", (3, 84, 84), 28, 24, 100),
-    ("adroit/pen", (3, 84, 84), 24, 24, 50),
-])
-def test_reset_and_step_shapes_dtypes_bounds_and_episode_length(task, obs_shape, action_dim, proprio_dim,
-                                                               agent_steps):
+@pytest.mark.parametrize(
+    "task, obs_shape, action_dim, proprio_dim, agent_steps",
+    [
+        ("metaworld/assembly", (9, 84, 84), 4, 0, 250),
+        ("adroit/door", (3, 84, 84), 28, 24, 100),
+        ("adroit/pen", (3, 84, 84), 24, 24, 50),
+    ],
+)
+def test_reset_and_step_shapes_dtypes_bounds_and_episode_length(task, obs_shape, action_dim, proprio_dim, agent_steps):
     env = env_for(task)
     assert env.obs_shape == obs_shape and env.action_dim == action_dim and env.proprio_dim == proprio_dim
     assert np.all(env._action_low == -1.0) and np.all(env._action_high == 1.0)
@@ -75,7 +77,7 @@ def _mj_envs_door_reward(env) -> float:
     handle, palm = data.site_xpos[u.handle_site_id], data.site_xpos[u.grasp_site_id]
     door = float(data.qpos[u.door_hinge_addrs])
     reward = -0.1 * np.linalg.norm(palm - handle)  # get to the handle (Gymnasium-Robotics 1.4.2: +0.1)
-    reward += -0.1 * (door - 1.57) ** 2 - 1e-5 * np.sum(data.qvel ** 2)
+    reward += -0.1 * (door - 1.57) ** 2 - 1e-5 * np.sum(data.qvel**2)
     reward += 2 * (door > 0.2) + 8 * (door > 1.0) + 10 * (door > 1.35)
     return float(reward)
 
@@ -137,11 +139,13 @@ def test_metaworld_frames_are_upright_table_below_the_gripper():
     table_point = gripper - np.array([0.0, 0.0, 0.1])  # 10 cm below the gripper
     model, data = env._env.model, env._env.data
     cam = env._camera_id
+
     def camera_row(point):  # pinhole projection into the camera's own (unflipped) image, row 0 on top
         rel = point - data.cam_xpos[cam]
         cam_frame = data.cam_xmat[cam].reshape(3, 3).T @ rel  # x right, y up, z backwards
         fy = 0.5 * 84 / np.tan(np.deg2rad(model.cam_fovy[cam]) / 2)
         return 41.5 - fy * cam_frame[1] / -cam_frame[2]
+
     # The camera is mounted upside down: natively the lower point lands higher …
     assert camera_row(table_point) < camera_row(gripper)
     # … so after the wrapper's vertical flip (row → 83 − row) the table is below the gripper.
@@ -185,8 +189,10 @@ def test_restore_episode_reproduces_the_simulator_state(task):
             np.testing.assert_array_equal(got.proprio, want.proprio)
 
 
-@pytest.mark.parametrize("task, module, extra", [("metaworld/reach", "metaworld", "metaworld"),
-                                                 ("adroit/door", "gymnasium_robotics", "adroit")])
+@pytest.mark.parametrize(
+    "task, module, extra",
+    [("metaworld/reach", "metaworld", "metaworld"), ("adroit/door", "gymnasium_robotics", "adroit")],
+)
 def test_missing_suite_names_the_extra_to_install(monkeypatch, task, module, extra):
     cfg = resolve({"task": task, "env.fast_render": True})
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail

@@ -67,13 +67,23 @@ def test_worker_zero_is_the_single_env_and_others_differ():
 def _episode(buffer: ReplayBuffer, length: int, value: float) -> None:
     buffer.add(np.full(2, value, np.float32), np.zeros(1, np.float32), 0.0, 1.0, first=True, last=False)
     for t in range(length):
-        buffer.add(np.full(2, value, np.float32), np.zeros(1, np.float32), value, 1.0, first=False,
-                   last=t == length - 1)
+        buffer.add(
+            np.full(2, value, np.float32), np.zeros(1, np.float32), value, 1.0, first=False, last=t == length - 1
+        )
 
 
 def _shard(seed: int, capacity: int = 1000, per_transition: bool = False) -> ReplayBuffer:
-    return ReplayBuffer((2,), np.float32, 1, capacity=capacity, frame_stack=1, nstep=1, discount=0.99,
-                        seed=seed, per_transition=per_transition)
+    return ReplayBuffer(
+        (2,),
+        np.float32,
+        1,
+        capacity=capacity,
+        frame_stack=1,
+        nstep=1,
+        discount=0.99,
+        seed=seed,
+        per_transition=per_transition,
+    )
 
 
 def test_sharded_replay_samples_every_episode_equally_wherever_it_is_stored():
@@ -160,8 +170,13 @@ def test_two_workers_keep_updates_per_transition_and_resume_exactly(tmp_path):
 def test_ctrl_c_with_workers_saves_and_leaves_no_process(tmp_path):
     run = tmp_path / "run"
     args = [f"{k}={v}" for k, v in TINY_STATES.items()] + ["frames=200000", "env.workers=2", f"out={run}"]
-    proc = subprocess.Popen([sys.executable, "-m", "dormant.cli", "train", *args], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dormant.cli", "train", *args],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert wait_for(lambda: (run / "train.csv").exists())
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group, workers included
@@ -170,6 +185,7 @@ def test_ctrl_c_with_workers_saves_and_leaves_no_process(tmp_path):
     assert "Traceback" not in stderr
     ckpt = load_checkpoint(run)
     assert ckpt["counters"]["step"] > 0 and len(ckpt["env"]["episode_starts"]) == 2
+
     def group() -> list[str]:  # workers and multiprocessing's resource tracker
         return subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
 
@@ -196,8 +212,9 @@ def test_batched_acting_matches_one_act_per_worker():
 
     from dormant.agents import make_agent
 
-    cfg = resolve({"task": "dmc/cartpole_swingup", "obs": "states", "agent.num_expl_steps": 100,
-                   "agent.stddev_schedule": "0.2"})
+    cfg = resolve(
+        {"task": "dmc/cartpole_swingup", "obs": "states", "agent.num_expl_steps": 100, "agent.stddev_schedule": "0.2"}
+    )
     agent = make_agent(cfg, (5,), 1, device=torch.device("cpu"))
     rng = np.random.default_rng(0)
     observations = [rng.normal(size=5).astype(np.float32) for _ in range(3)]

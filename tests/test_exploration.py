@@ -50,8 +50,17 @@ def test_step_linear(step, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["cosine(1.0,0.1,100)", "linar(1,0.1,100)", "abc", "", "linear(1.0,0.1)",
-     "linear(1.0,0.1,100,5)", "step_linear(1.0,0.5,100,0.1)", "linear(a,b,c)", "linear(1,0.1,)"],
+    [
+        "cosine(1.0,0.1,100)",
+        "linar(1,0.1,100)",
+        "abc",
+        "",
+        "linear(1.0,0.1)",
+        "linear(1.0,0.1,100,5)",
+        "step_linear(1.0,0.5,100,0.1)",
+        "linear(a,b,c)",
+        "linear(1,0.1,)",
+    ],
 )
 def test_bad_schedules_raise_helpful_value_error(text):
     with pytest.raises(ValueError) as info:
@@ -63,8 +72,8 @@ def test_bad_schedules_raise_helpful_value_error(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["linear(1.0,0.1,0)", "linear(1.0,0.1,-5)", "step_linear(1.0,0.5,0,0.1,200)",
-             "step_linear(1.0,0.5,100,0.1,0)"],
+    "text",
+    ["linear(1.0,0.1,0)", "linear(1.0,0.1,-5)", "step_linear(1.0,0.5,0,0.1,200)", "step_linear(1.0,0.5,100,0.1,0)"],
 )
 def test_non_positive_duration_raises(text):
     with pytest.raises(ValueError, match="durations must be > 0"):

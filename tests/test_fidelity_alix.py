@@ -29,8 +29,12 @@ GOLDEN = {
     "alix_s": [0.5, 0.5019999742507935, 0.5039994716644287],
 }
 GOLDEN_S_AFTER_10 = 0.5199711322784424
-GOLDEN_SQ_NORMS_AFTER_10 = {"encoder": 256.2826203827185, "actor": 220.32169576395572,
-                            "critic": 584.2424253993873, "critic_target": 583.9993295685379}
+GOLDEN_SQ_NORMS_AFTER_10 = {
+    "encoder": 256.2826203827185,
+    "actor": 220.32169576395572,
+    "critic": 584.2424253993873,
+    "critic_target": 583.9993295685379,
+}
 
 
 def synthetic_batches(count, batch, seed, channels=9, image=84, action_dim=6):
@@ -46,16 +50,22 @@ def synthetic_batches(count, batch, seed, channels=9, image=84, action_dim=6):
             frames.append(img.clamp(0, 255).round().to(torch.uint8))
         action = torch.rand(batch, action_dim, generator=g) * 2 - 1
         reward = torch.rand(batch, 1, generator=g)
-        discount = torch.full((batch, 1), 0.99 ** 3)
-        out.append({"obs": frames[0], "action": action, "reward": reward, "discount": discount,
-                    "next_obs": frames[1]})
+        discount = torch.full((batch, 1), 0.99**3)
+        out.append({"obs": frames[0], "action": action, "reward": reward, "discount": discount, "next_obs": frames[1]})
     return out
 
 
 def test_golden_values_of_the_side_by_side_run():
     torch.manual_seed(1)
-    cfg = AgentConfig(name="alix", lr=1e-4, feature_dim=50, hidden_dim=64, stddev_schedule="linear(1.0,0.1,400)",
-                      num_expl_steps=0, augment=False)
+    cfg = AgentConfig(
+        name="alix",
+        lr=1e-4,
+        feature_dim=50,
+        hidden_dim=64,
+        stddev_schedule="linear(1.0,0.1,400)",
+        num_expl_steps=0,
+        augment=False,
+    )
     agent = ALIXAgent((9, 84, 84), 6, cfg, pixels=True, device=torch.device("cpu"), alix=ALIXConfig())
     logged = []
     for i, batch in enumerate(synthetic_batches(10, 8, seed=1)):

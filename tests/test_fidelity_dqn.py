@@ -21,12 +21,18 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fidelity" / "dqn_dop
 # recorded with: run_ours(agent, 12, redo_period=10, target_period=5) (the comparison with
 # --updates 12 --redo-period 10 --target-period 5 --x64 agrees with Dopamine to ~1e-14 relative)
 GOLDEN = {
-    "dqn": {"losses": [0.22882382571697235, 0.27156662940979004, 0.27110230922698975],
-            "last_loss": 0.32548603415489197, "checksum": 43732.46392685359,
-            "redo": "critic.trunk.0=11 critic.trunk.2=17 critic.trunk.4=14 critic.head.0=215"},
-    "drq_eps": {"losses": [0.23171032965183258, 0.2740393280982971, 0.25479787588119507],
-                "last_loss": 0.3654091954231262, "checksum": 45494.78021727725,
-                "redo": "critic.trunk.0=9 critic.trunk.2=17 critic.trunk.4=12 critic.head.0=228"},
+    "dqn": {
+        "losses": [0.22882382571697235, 0.27156662940979004, 0.27110230922698975],
+        "last_loss": 0.32548603415489197,
+        "checksum": 43732.46392685359,
+        "redo": "critic.trunk.0=11 critic.trunk.2=17 critic.trunk.4=14 critic.head.0=215",
+    },
+    "drq_eps": {
+        "losses": [0.23171032965183258, 0.2740393280982971, 0.25479787588119507],
+        "last_loss": 0.3654091954231262,
+        "checksum": 45494.78021727725,
+        "redo": "critic.trunk.0=9 critic.trunk.2=17 critic.trunk.4=12 critic.head.0=228",
+    },
 }
 
 

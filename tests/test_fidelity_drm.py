@@ -45,8 +45,15 @@ def seed_fresh_draws(monkeypatch, agent):
 def test_golden_values_of_the_side_by_side_run(monkeypatch):
     cfg = AgentConfig(feature_dim=50, hidden_dim=64, num_expl_steps=2099, stddev_schedule="linear(1.0,0.1,200)")
     torch.manual_seed(1)
-    agent = DrMAgent((9, 84, 84), 6, cfg, pixels=True, device=torch.device("cpu"), action_repeat=2,
-                     drm=DrMConfig(perturb_every_frames=8))
+    agent = DrMAgent(
+        (9, 84, 84),
+        6,
+        cfg,
+        pixels=True,
+        device=torch.device("cpu"),
+        action_repeat=2,
+        drm=DrMConfig(perturb_every_frames=8),
+    )
     metrics = fidelity_run(agent, 10, before_update=seed_fresh_draws(monkeypatch, agent), probe=False)
     assert [m["critic_loss"] for m in metrics[:3]] == pytest.approx(GOLDEN_CRITIC_LOSS, rel=GOLDEN_REL)
     assert [m["v_loss"] for m in metrics[:3]] == pytest.approx(GOLDEN_V_LOSS, rel=GOLDEN_REL)

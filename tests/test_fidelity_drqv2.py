@@ -31,13 +31,17 @@ def pixel_batch(rng, batch, action_dim, obs_shape=(9, 84, 84)):
     next_obs = np.clip(obs.astype(np.float32) + rng.normal(0, 30, size=big.shape), 0, 255).astype(np.uint8)
     action = rng.uniform(-1, 1, size=(batch, action_dim)).astype(np.float32)
     reward = rng.uniform(0, 3, size=(batch, 1)).astype(np.float32)
-    discount = np.full((batch, 1), 0.99 ** 3, dtype=np.float32)
-    return {"obs": torch.as_tensor(obs), "action": torch.as_tensor(action), "reward": torch.as_tensor(reward),
-            "discount": torch.as_tensor(discount), "next_obs": torch.as_tensor(next_obs)}
+    discount = np.full((batch, 1), 0.99**3, dtype=np.float32)
+    return {
+        "obs": torch.as_tensor(obs),
+        "action": torch.as_tensor(action),
+        "reward": torch.as_tensor(reward),
+        "discount": torch.as_tensor(discount),
+        "next_obs": torch.as_tensor(next_obs),
+    }
 
 
-def fidelity_run(agent, updates, *, seed=1, batch=16, action_dim=6, start_step=2100, before_update=None,
-                 probe=True):
+def fidelity_run(agent, updates, *, seed=1, batch=16, action_dim=6, start_step=2100, before_update=None, probe=True):
     """The fidelity script's loop, our side only: same batches, same seed before each update."""
     rng = np.random.default_rng(seed)
     if probe:

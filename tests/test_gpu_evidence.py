@@ -28,7 +28,7 @@ def _load(path: Path, name: str):
 
 bundle = _load(ROOT / "scripts" / "build_gpu_bundle.py", "build_gpu_bundle")
 evidence = _load(ROOT / "benchmarks" / "gpu_evidence.py", "gpu_evidence")
-MIB = 2 ** 20
+MIB = 2**20
 
 
 def _sized(path: Path, size: int) -> None:
@@ -45,9 +45,11 @@ def test_dry_run_lists_each_file_and_the_margin(tmp_path, capsys):
     _sized(fake / "wheels" / "dm_control-1.0.28-py3-none-any.whl", MIB // 2)
     _sized(fake / "gl" / "libegl1_amd64.deb", MIB // 4)
     info = bundle.listing(fake, root)
-    assert [name for name, _ in info["files"]] == ["gpu_bundle/gl/libegl1_amd64.deb",
-                                                   "gpu_bundle/wheels/dm_control-1.0.28-py3-none-any.whl",
-                                                   "gpu_bundle/wheels/mujoco-3.3.0-cp312-cp312-manylinux.whl"]
+    assert [name for name, _ in info["files"]] == [
+        "gpu_bundle/gl/libegl1_amd64.deb",
+        "gpu_bundle/wheels/dm_control-1.0.28-py3-none-any.whl",
+        "gpu_bundle/wheels/mujoco-3.3.0-cp312-cp312-manylinux.whl",
+    ]
     assert info["bundle_mib"] == pytest.approx(6.75)
     assert info["project_tracked_mib"] == 0.0
     assert info["margin_mib"] == pytest.approx(64 - 6.75)
@@ -71,8 +73,12 @@ def test_trimmed_wheel_keeps_the_suite_and_a_valid_record(tmp_path):
     assert bundle.keep("dm_control/suite/cartpole.xml")
     assert bundle.keep("dm_control/mujoco/engine.py")
     assert bundle.keep("dm_control/suite/common/materials.xml")
-    for dropped in ("dm_control/locomotion/walkers/assets/x.stl", "dm_control/suite/dog_assets/skin.png",
-                    "dm_control/mujoco/engine_test.py", "dm_control/mujoco/testing/assets/a.xml"):
+    for dropped in (
+        "dm_control/locomotion/walkers/assets/x.stl",
+        "dm_control/suite/dog_assets/skin.png",
+        "dm_control/mujoco/engine_test.py",
+        "dm_control/mujoco/testing/assets/a.xml",
+    ):
         assert not bundle.keep(dropped)
     src = tmp_path / "dm_control-1.0.28-py3-none-any.whl"
     with zipfile.ZipFile(src, "w") as z:
@@ -104,11 +110,24 @@ def test_pins_come_from_constraints():
 def test_end_to_end_runs_most_wanted_first_within_their_share():
     full, reduced = evidence.plan(False), evidence.plan(True)
     order = [(r["agent"], r["workers"], r["replay_device"]) for r in full["e2e"]["runs"]]
-    assert order == [("drqv2", 1, "host"), ("drqv2", 16, "host"), ("drm", 1, "host"), ("drm", 16, "host"),
-                     ("drqv2", 4, "host"), ("drqv2", 8, "host"), ("drm", 4, "host"), ("drm", 8, "host"),
-                     ("drqv2", 16, "agent")]
+    assert order == [
+        ("drqv2", 1, "host"),
+        ("drqv2", 16, "host"),
+        ("drm", 1, "host"),
+        ("drm", 16, "host"),
+        ("drqv2", 4, "host"),
+        ("drqv2", 8, "host"),
+        ("drm", 4, "host"),
+        ("drm", 8, "host"),
+        ("drqv2", 16, "agent"),
+    ]
     assert [(r["agent"], r["workers"], r["replay_device"]) for r in reduced["e2e"]["runs"]] == [
-        ("drqv2", 1, "host"), ("drqv2", 2, "host"), ("drm", 1, "host"), ("drm", 2, "host"), ("drqv2", 2, "agent")]
+        ("drqv2", 1, "host"),
+        ("drqv2", 2, "host"),
+        ("drm", 1, "host"),
+        ("drm", 2, "host"),
+        ("drqv2", 2, "agent"),
+    ]
     assert evidence.e2e_name(full["e2e"]["runs"][-1]) == "e2e_drqv2_w16_replay_agent"
     # Every worker must finish an episode (1,000 frames) before replay can sample.
     assert [evidence.e2e_seed_frames(full["e2e"], n) for n in (1, 4, 8, 16)] == [4000, 4000, 8000, 16000]
@@ -152,13 +171,31 @@ def test_reduced_evidence_run_end_to_end(tmp_path):
     out = tmp_path / "evidence"
     # Three times the reduced budget (and caps): CI runs this beside another test worker on
     # 2 cores, and a phase killed at its cap would fail the test for the machine's load alone.
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_evidence.py"), "--reduced",
-                           "--budget-s", "330", "--out", str(out)], env=env, capture_output=True, text=True,
-                          timeout=480)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_evidence.py"),
+            "--reduced",
+            "--budget-s",
+            "330",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["breakdown.md", "eval_curve.csv", "evidence.log", "learning_curve.png", "results.json",
-                     "summary.md"], (out / "summary.md").read_text()[:1500]
+    assert files == [
+        "breakdown.md",
+        "eval_curve.csv",
+        "evidence.log",
+        "learning_curve.png",
+        "results.json",
+        "summary.md",
+    ], (out / "summary.md").read_text()[:1500]
     results = json.loads((out / "results.json").read_text())
     assert results["mode"] == "reduced" and results["wall_s"] <= results["budget_s"] + 5
     phases = results["phases"]

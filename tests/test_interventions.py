@@ -23,8 +23,13 @@ def pixel_agent(cls=DrQV2Agent) -> DrQV2Agent:
 def pixel_batch(n=6):
     g = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (n, 3, 20, 20), generator=g, dtype=torch.uint8)
-    return {"obs": frames, "next_obs": frames.clone(), "action": torch.rand(n, 2, generator=g) * 2 - 1,
-            "reward": torch.rand(n, 1, generator=g), "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": frames,
+        "next_obs": frames.clone(),
+        "action": torch.rand(n, 2, generator=g) * 2 - 1,
+        "reward": torch.rand(n, 1, generator=g),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def test_encoder_channels_are_traced_into_every_head_that_reads_them():
@@ -49,8 +54,9 @@ def test_encoder_channels_are_traced_into_every_head_that_reads_them():
     assert torch.equal(agent.critic_target.trunk[0].weight[:, owned], torch.zeros(8, side * side))
     for head in (agent.actor, agent.critic, agent.value):
         assert torch.equal(head.trunk[0].weight[:, owned], torch.zeros(8, side * side))
-        state = agent._modules()[{agent.actor: "actor_opt", agent.critic: "critic_opt",
-                                  agent.value: "value_opt"}[head]].state[head.trunk[0].weight]
+        state = agent._modules()[
+            {agent.actor: "actor_opt", agent.critic: "critic_opt", agent.value: "value_opt"}[head]
+        ].state[head.trunk[0].weight]
         assert torch.equal(state["exp_avg"][:, owned], torch.zeros(8, side * side))
     h = agent.encoder(obs)
     after = (agent.actor(h), *agent.critic(h, batch["action"]), agent.value(h))
@@ -143,9 +149,15 @@ def read(path):
 
 
 def test_drqv2_with_redo_resets_and_shrink_perturb_logs_its_events(tmp_path):
-    cfg = tiny_states(frames=5000, plasticity__redo=True, plasticity__redo_every_updates=200,
-                      plasticity__redo_nets="critic,actor", plasticity__reset_every_frames=3000,
-                      plasticity__shrink_perturb_every_frames=4000, log__diagnostics_every_updates=250)
+    cfg = tiny_states(
+        frames=5000,
+        plasticity__redo=True,
+        plasticity__redo_every_updates=200,
+        plasticity__redo_nets="critic,actor",
+        plasticity__reset_every_frames=3000,
+        plasticity__shrink_perturb_every_frames=4000,
+        log__diagnostics_every_updates=250,
+    )
     assert Trainer(cfg, tmp_path).train() == "finished"
     events = read(tmp_path / "events.csv")
     kinds = [e["event"] for e in events]
@@ -155,8 +167,14 @@ def test_drqv2_with_redo_resets_and_shrink_perturb_logs_its_events(tmp_path):
     assert "critic.q1.0=" in redo["detail"] and "actor.policy.0=" in redo["detail"]
     diagnostics = read(tmp_path / "diagnostics.csv")
     assert len(diagnostics) == 3  # at 250, 500, 750 updates
-    for key in ("actor_dormant_ratio", "critic_redo_dormant_ratio", "critic_fau", "actor_fau",
-                "critic_redo_dormant/q1.1", "critic_fau/q2.3"):
+    for key in (
+        "actor_dormant_ratio",
+        "critic_redo_dormant_ratio",
+        "critic_fau",
+        "actor_fau",
+        "critic_redo_dormant/q1.1",
+        "critic_fau/q2.3",
+    ):
         assert 0.0 <= float(diagnostics[-1][key]) <= 1.0, key
     train = read(tmp_path / "train.csv")
     assert all(float(r["replay_ratio"]) == 0.5 for r in train)
@@ -167,8 +185,9 @@ def test_adaptive_replay_ratio_switches_and_runs_two_updates_per_step(tmp_path):
     # Episodes are 1000 frames; updates start at 2000. With a check after every episode and
     # a tolerance of 1, the first check with updates (frame 3000) records the FAU and the
     # second (frame 4000) switches.
-    cfg = tiny_states(frames=6000, replay_ratio="adaptive", plasticity__rr_check_every_episodes=1,
-                      plasticity__rr_fau_tolerance=1.0)
+    cfg = tiny_states(
+        frames=6000, replay_ratio="adaptive", plasticity__rr_check_every_episodes=1, plasticity__rr_fau_tolerance=1.0
+    )
     trainer = Trainer(cfg, tmp_path)
     trainer.train()
     assert trainer.replay_ratio.switch_frame == 4000
@@ -183,8 +202,14 @@ def test_adaptive_replay_ratio_switches_and_runs_two_updates_per_step(tmp_path):
 
 @pytest.mark.slow
 def test_resume_with_interventions_matches_an_uninterrupted_run(tmp_path):
-    extra = {"replay_ratio": "adaptive", "plasticity__rr_check_every_episodes": 1, "plasticity__rr_fau_tolerance": 1.0,
-             "plasticity__redo": True, "plasticity__redo_every_updates": 300, "plasticity__reset_every_frames": 5000}
+    extra = {
+        "replay_ratio": "adaptive",
+        "plasticity__rr_check_every_episodes": 1,
+        "plasticity__rr_fau_tolerance": 1.0,
+        "plasticity__redo": True,
+        "plasticity__redo_every_updates": 300,
+        "plasticity__reset_every_frames": 5000,
+    }
     Trainer(tiny_states(frames=6000, **extra), tmp_path / "full").train()
     part = tiny_states(frames=3100, **extra)  # mid-episode, before the switch (4000) and the reset (5000)
     Trainer(part, tmp_path / "part").train()

@@ -56,9 +56,13 @@ def state_agent(cls=DrQV2Agent, **agent) -> DrQV2Agent:
 
 def batch(n=8):
     g = torch.Generator().manual_seed(3)
-    return {"obs": torch.randn(n, 5, generator=g), "next_obs": torch.randn(n, 5, generator=g),
-            "action": torch.rand(n, 1, generator=g) * 2 - 1, "reward": torch.rand(n, 1, generator=g),
-            "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": torch.randn(n, 5, generator=g),
+        "next_obs": torch.randn(n, 5, generator=g),
+        "action": torch.rand(n, 1, generator=g) * 2 - 1,
+        "reward": torch.rand(n, 1, generator=g),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def test_the_critic_target_gets_rho_times_the_intrinsic_reward():
@@ -78,20 +82,25 @@ def test_intrinsic_state_is_checkpointed_and_drm_keeps_both_metric_sets():
     agent.update(batch(), step=10)
     copy = state_agent(intrinsic="rnd")
     copy.load_state_dict(agent.state_dict())
-    assert all(torch.equal(a, b) for a, b in zip(agent.intrinsic.predictor.parameters(),
-                                                 copy.intrinsic.predictor.parameters(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(agent.intrinsic.predictor.parameters(), copy.intrinsic.predictor.parameters(), strict=True)
+    )
     assert len(copy.intrinsic.optimizer.state) > 0  # Adam's moments came along
     drm = state_agent(DrMAgent, intrinsic="rnd")
     assert "intrinsic_reward" in drm.METRICS and any(m.startswith("dormant_ratio/") for m in drm.METRICS)
     assert drm.update(batch(), step=10).isfinite().all()
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"agent.intrinsic": "rdn"}, "did you mean 'rnd'"),
-    ({"agent.intrinsic": "frame_diff", "obs": "states"}, "needs obs=pixels and env.frame_stack ≥ 2"),
-    ({"agent.intrinsic": "frame_diff", "env.frame_stack": "1"}, "needs obs=pixels and env.frame_stack ≥ 2"),
-    ({"agent.intrinsic_weight": "-1"}, "must be ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"agent.intrinsic": "rdn"}, "did you mean 'rnd'"),
+        ({"agent.intrinsic": "frame_diff", "obs": "states"}, "needs obs=pixels and env.frame_stack ≥ 2"),
+        ({"agent.intrinsic": "frame_diff", "env.frame_stack": "1"}, "needs obs=pixels and env.frame_stack ≥ 2"),
+        ({"agent.intrinsic_weight": "-1"}, "must be ≥ 0"),
+    ],
+)
 def test_bad_intrinsic_options_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve({"task": "dmc/cartpole_balance", **overrides})

@@ -26,8 +26,13 @@ def test_pre_commit_runs_the_pinned_ruff():
 
 
 def test_ci_lints_and_type_checks_before_the_tests():
-    commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
-    where = {name: next(i for i, c in enumerate(commands) if c.startswith(f".venv/bin/{name}"))
-             for name in ("ruff check", "mypy", "python -m pytest")}
+    commands = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    where = {
+        name: next(i for i, c in enumerate(commands) if c.startswith(f".venv/bin/{name}"))
+        for name in ("ruff check", "mypy", "python -m pytest")
+    }
     assert where["ruff check"] < where["python -m pytest"] and where["mypy"] < where["python -m pytest"]

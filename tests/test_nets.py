@@ -1,6 +1,5 @@
 """Networks, initialisation, policy sampling and augmentation (DrQ-v2 reference architecture)."""
 
-
 import pytest
 import torch
 from torch import nn
@@ -50,7 +49,11 @@ def test_pixel_encoder_normalises_input():
 def test_actor_and_critic_shapes():
     actor = Actor(repr_dim=100, action_dim=6, feature_dim=50, hidden_dim=64)
     assert [tuple(m.weight.shape) for m in actor.modules() if isinstance(m, nn.Linear)] == [
-        (50, 100), (64, 50), (64, 64), (6, 64)]
+        (50, 100),
+        (64, 50),
+        (64, 64),
+        (6, 64),
+    ]
     assert isinstance(actor.trunk[1], nn.LayerNorm) and isinstance(actor.trunk[2], nn.Tanh)
     mean = actor(torch.randn(4, 100))
     assert mean.shape == (4, 6) and torch.all(mean.abs() <= 1)  # tanh(mean)
@@ -58,8 +61,7 @@ def test_actor_and_critic_shapes():
     critic = Critic(repr_dim=100, action_dim=6, feature_dim=50, hidden_dim=64)
     # heads take concat(trunk(h), a): 50 + 6 = 56 inputs
     for head in (critic.q1, critic.q2):
-        assert [tuple(m.weight.shape) for m in head if isinstance(m, nn.Linear)] == [
-            (64, 56), (64, 64), (1, 64)]
+        assert [tuple(m.weight.shape) for m in head if isinstance(m, nn.Linear)] == [(64, 56), (64, 64), (1, 64)]
     q1, q2 = critic(torch.randn(4, 100), torch.rand(4, 6) * 2 - 1)
     assert q1.shape == (4, 1) and q2.shape == (4, 1)
     assert not torch.equal(q1, q2)  # separately initialised heads
@@ -224,8 +226,11 @@ def test_random_shift_default_draws_integer_shifts_in_range():
     x = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
     out = random_shift(x, pad=1)
     # every output is one of the 9 crops (shifts 0..2 on each axis); values stay in the image
-    crops = {tuple(random_shift(x[:1], pad=1, shifts=torch.tensor([[sx, sy]])).flatten().tolist())
-             for sx in range(3) for sy in range(3)}
+    crops = {
+        tuple(random_shift(x[:1], pad=1, shifts=torch.tensor([[sx, sy]])).flatten().tolist())
+        for sx in range(3)
+        for sy in range(3)
+    }
     seen = {tuple(o.flatten().tolist()) for o in out}
     assert seen <= crops and len(seen) > 1
 

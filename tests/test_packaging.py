@@ -38,8 +38,9 @@ def test_cli_version_names_the_commit_from_a_checkout():
     assert re.fullmatch(rf"dormant {VERSION_PATTERN}\n", out.stdout)
     from_checkout = Path(dormant.__file__).resolve().is_relative_to(ROOT / "src")  # not an installed wheel
     if from_checkout and (ROOT / ".git").exists() and shutil.which("git"):
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert f"+g{head}" in out.stdout
 
 
@@ -84,35 +85,75 @@ def test_the_built_wheel_installs_into_a_fresh_venv_and_trains(tmp_path):
     editable) in a fresh virtualenv, with the tested versions, its CLI answers and trains."""
     dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(dist),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = dist.glob("*.whl")
-    subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"dormant/data/{name}" for name in PACKAGE_DATA} <= set(names), sorted(names)
     assert any(n.endswith("licenses/LICENSE") for n in names) and any(
-        n.endswith("licenses/src/dormant/data/THIRD_PARTY_NOTICES.md") for n in names)
+        n.endswith("licenses/src/dormant/data/THIRD_PARTY_NOTICES.md") for n in names
+    )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"),
-                              str(wheel)], capture_output=True, text=True, timeout=1500)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
 
     def run(*args):
-        out = subprocess.run([str(venv / "bin" / "dormant"), *args], cwd=work, capture_output=True, text=True,
-                             timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        out = subprocess.run(
+            [str(venv / "bin" / "dormant"), *args],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         assert out.returncode == 0, (args, out.stderr[-3000:])
         return out.stdout
 
     assert run("--version") == f"dormant {RELEASE}\n"  # an installed copy: the release, no commit
     assert "dmc/cartpole_balance" in run("tasks")
     assert "task: dmc/cartpole_balance" in run("config", "task=dmc/cartpole_balance", "obs=states")
-    run("train", "agent=drqv2", "task=dmc/cartpole_balance", "obs=states", "frames=1200", "num_seed_frames=1000",
-        "agent.hidden_dim=32", "eval.episodes=1", "eval.every_frames=100000", "log.progress=false", "threads=1",
-        f"out={work / 'run'}")
+    run(
+        "train",
+        "agent=drqv2",
+        "task=dmc/cartpole_balance",
+        "obs=states",
+        "frames=1200",
+        "num_seed_frames=1000",
+        "agent.hidden_dim=32",
+        "eval.episodes=1",
+        "eval.every_frames=100000",
+        "log.progress=false",
+        "threads=1",
+        f"out={work / 'run'}",
+    )
     assert json.loads((work / "run" / "status.json").read_text())["status"] == "finished"
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import dormant, importlib.resources as r; "
-                            "print(dormant.__file__); print(r.files('dormant.data').joinpath('drqv2_curves.csv.gz')"
-                            ".read_bytes()[:2].hex())"], cwd=work, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import dormant, importlib.resources as r; "
+            "print(dormant.__file__); print(r.files('dormant.data').joinpath('drqv2_curves.csv.gz')"
+            ".read_bytes()[:2].hex())",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     file, magic = where.stdout.split()
     assert file.startswith(str(venv)) and magic == "1f8b"  # the installed copy, and its gzip data

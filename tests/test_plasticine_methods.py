@@ -54,8 +54,10 @@ def test_injection_leaves_the_output_unchanged_and_the_frozen_parts_never_move()
     assert any(not torch.equal(a, b.detach()) for a, b in zip(fresh, injected.fresh.parameters(), strict=True))
     # an intervention on the whole network leaves the frozen parts alone too
     shrink_perturb_(net, 0.5, scope="all")
-    assert all(torch.equal(a, b) for a, b in zip(frozen, (*injected.original.parameters(),
-                                                            *injected.fresh_copy.parameters()), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(frozen, (*injected.original.parameters(), *injected.fresh_copy.parameters()), strict=True)
+    )
 
 
 def test_injection_keeps_the_input_gradient_at_injection():

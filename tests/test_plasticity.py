@@ -90,10 +90,15 @@ def test_hooks_removed_and_mode_preserved_even_on_error():
     assert all(not m._forward_hooks for m in net.modules())
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"tau": 0.0}, "tau"), ({"tau": 1.5}, "tau"), ({"kind": "other"}, "kind"),
-    ({"scoring": "post_activaton"}, "did you mean 'post_activation'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tau": 0.0}, "tau"),
+        ({"tau": 1.5}, "tau"),
+        ({"kind": "other"}, "kind"),
+        ({"scoring": "post_activaton"}, "did you mean 'post_activation'"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         dormant_ratio(planted_net(), torch.ones(2, 2), **kwargs)

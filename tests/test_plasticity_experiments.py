@@ -20,8 +20,10 @@ def pixel_agent(**agent) -> DrQV2Agent:
 
 
 def frames(n=4):
-    return {"obs": torch.randint(0, 255, (n, 3, 20, 20), dtype=torch.uint8),
-            "next_obs": torch.randint(0, 255, (n, 3, 20, 20), dtype=torch.uint8)}
+    return {
+        "obs": torch.randint(0, 255, (n, 3, 20, 20), dtype=torch.uint8),
+        "next_obs": torch.randint(0, 255, (n, 3, 20, 20), dtype=torch.uint8),
+    }
 
 
 def test_augmentation_is_on_by_default_and_switches_at_the_frame():
@@ -67,24 +69,29 @@ def test_resets_and_shrink_perturb_on_chosen_networks_only():
         reset_agent_(agent, "all", nets=["value"])
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"plasticity.reset_at_frames": "100000,50000"}, "in increasing order"),
-    ({"plasticity.reset_at_frames": "1e5,abc"}, "expected frames like 100000,500000"),
-    ({"plasticity.shrink_perturb_at_frames": "-5"}, "not a positive whole number"),
-    ({"plasticity.reset_nets": "critc"}, "did you mean 'critic'"),
-    ({"plasticity.shrink_perturb_nets": "value"}, "needs agent=drm"),
-    ({"plasticity.redo_at_frames": "5000", "plasticity.redo_nets": "encoder", "obs": "states"}, "needs obs=pixels"),
-    ({"agent.augment_switch_frame": "1000", "obs": "states"}, "applies to pixel observations"),
-    ({"agent.augment_switch_frame": "-1"}, "must be ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"plasticity.reset_at_frames": "100000,50000"}, "in increasing order"),
+        ({"plasticity.reset_at_frames": "1e5,abc"}, "expected frames like 100000,500000"),
+        ({"plasticity.shrink_perturb_at_frames": "-5"}, "not a positive whole number"),
+        ({"plasticity.reset_nets": "critc"}, "did you mean 'critic'"),
+        ({"plasticity.shrink_perturb_nets": "value"}, "needs agent=drm"),
+        ({"plasticity.redo_at_frames": "5000", "plasticity.redo_nets": "encoder", "obs": "states"}, "needs obs=pixels"),
+        ({"agent.augment_switch_frame": "1000", "obs": "states"}, "applies to pixel observations"),
+        ({"agent.augment_switch_frame": "-1"}, "must be ≥ 0"),
+    ],
+)
 def test_bad_experiment_options_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve({"task": "dmc/cartpole_balance", **overrides})
 
 
 def test_reset_only_the_critic_at_a_frame_is_one_command(tmp_path):
-    cfg = tiny_states(frames=3000, **{"plasticity.reset_at_frames": "2500", "plasticity.reset_scope": "all",
-                                      "plasticity.reset_nets": "critic"})
+    cfg = tiny_states(
+        frames=3000,
+        **{"plasticity.reset_at_frames": "2500", "plasticity.reset_scope": "all", "plasticity.reset_nets": "critic"},
+    )
     Trainer(cfg, tmp_path).train()
     events = rows(tmp_path / "events.csv")
     assert [(e["event"], e["frame"], e["detail"]) for e in events] == [("reset_all", "2500", "critic")]

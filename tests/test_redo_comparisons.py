@@ -17,9 +17,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_weight_decay_reaches_every_trained_network_and_nothing_else():
     cfg = AgentConfig(hidden_dim=8, feature_dim=4, weight_decay=1e-5)
-    agents = [DrQV2Agent((5,), 2, cfg, pixels=False, device=CPU), DrMAgent((5,), 2, cfg, pixels=False, device=CPU),
-              SACAgent((5,), 2, cfg, pixels=False, device=CPU),
-              ALIXAgent((3, 32, 32), 2, cfg, pixels=True, device=CPU)]
+    agents = [
+        DrQV2Agent((5,), 2, cfg, pixels=False, device=CPU),
+        DrMAgent((5,), 2, cfg, pixels=False, device=CPU),
+        SACAgent((5,), 2, cfg, pixels=False, device=CPU),
+        ALIXAgent((3, 32, 32), 2, cfg, pixels=True, device=CPU),
+    ]
     for agent in agents:
         for optimizer in agent.optimizers():
             for group in optimizer.param_groups:
@@ -63,8 +66,11 @@ def test_diagnostics_log_the_extra_taus_beside_the_main_one():
     batch = {"obs": torch.randn(32, 5), "action": torch.rand(32, 1)}
     out = agent_diagnostics(agent, batch, **diagnostics_taus(cfg))
     for net in ("actor", "critic"):
-        dead, mid, high = (out[f"{net}_redo_dormant_ratio_tau0"], out[f"{net}_redo_dormant_ratio"],
-                           out[f"{net}_redo_dormant_ratio_tau0.1"])
+        dead, mid, high = (
+            out[f"{net}_redo_dormant_ratio_tau0"],
+            out[f"{net}_redo_dormant_ratio"],
+            out[f"{net}_redo_dormant_ratio_tau0.1"],
+        )
         assert 0.0 <= dead <= mid <= high <= 1.0
     with pytest.raises(ConfigError, match=re.escape("log.redo_taus_extra")):
         resolve({"log.redo_taus_extra": "0,abc"})

@@ -14,9 +14,19 @@ import pytest
 from dormant.config import ConfigError, resolve
 from helpers import wait_for
 
-TINY = ["task=dmc/cartpole_balance", "obs=states", "agent.hidden_dim=32", "agent.feature_dim=8",
-        "agent.batch_size=32", "num_seed_frames=1000", "agent.num_expl_steps=200", "eval.episodes=1",
-        "log.progress=false", "log.tensorboard=false", "threads=1"]
+TINY = [
+    "task=dmc/cartpole_balance",
+    "obs=states",
+    "agent.hidden_dim=32",
+    "agent.feature_dim=8",
+    "agent.batch_size=32",
+    "num_seed_frames=1000",
+    "agent.num_expl_steps=200",
+    "eval.episodes=1",
+    "log.progress=false",
+    "log.tensorboard=false",
+    "threads=1",
+]
 TIMING = {"fps", "elapsed_s"}
 
 # Runs `dormant` in a child process with a fault injected (a module attribute replaced).
@@ -49,8 +59,7 @@ sys.exit(main(sys.argv[2:]))
 
 
 def dormant(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dormant.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "dormant.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def injected(kind: str, *args: str) -> subprocess.CompletedProcess:
@@ -81,8 +90,9 @@ def test_the_end_of_the_budget_is_always_evaluated_also_after_extending(tmp_path
 def test_killed_before_its_first_checkpoint_the_run_can_start_again(tmp_path):
     run = tmp_path / "run"
     args = [*TINY, "frames=20000", "eval.every_frames=100000", f"out={run}"]
-    proc = subprocess.Popen([sys.executable, "-m", "dormant.cli", "train", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dormant.cli", "train", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         assert wait_for(lambda: (run / "train.csv").exists())  # trained a little, no checkpoint yet
         proc.send_signal(signal.SIGKILL)
@@ -109,13 +119,22 @@ def test_killed_before_its_first_checkpoint_the_run_can_start_again(tmp_path):
 def test_resume_after_kill_9_repeats_no_log_row(tmp_path):
     """A run killed with SIGKILL after a checkpoint and resumed writes the same rows as an
     uninterrupted run: nothing logged after the checkpoint survives twice."""
-    args = [*(a for a in TINY if not a.startswith("log.tensorboard")), "frames=8000", "eval.every_frames=1000",
-            "checkpoint_every_frames=1000", "log.diagnostics_every_updates=100", "log.tensorboard=true"]
+    args = [
+        *(a for a in TINY if not a.startswith("log.tensorboard")),
+        "frames=8000",
+        "eval.every_frames=1000",
+        "checkpoint_every_frames=1000",
+        "log.diagnostics_every_updates=100",
+        "log.tensorboard=true",
+    ]
     full = dormant("train", *args, f"out={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
     run = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "dormant.cli", "train", *args, f"out={run}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dormant.cli", "train", *args, f"out={run}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_for(lambda: (run / "checkpoint.pt").exists() and len(rows(run / "eval.csv")) >= 5)
         proc.send_signal(signal.SIGKILL)
@@ -137,8 +156,17 @@ def test_resume_after_kill_9_repeats_no_log_row(tmp_path):
 def test_resume_accepts_options_that_leave_the_numbers_alone(tmp_path):
     run = tmp_path / "run"
     assert dormant("train", *TINY, "frames=2000", "eval.every_frames=1000", f"out={run}").returncode == 0
-    ok = dormant("train", "--resume", str(run), "frames=3000", "threads=2", "log.progress=false",
-                 "eval.video=false", "log.tensorboard=false", "checkpoint_every_frames=500")
+    ok = dormant(
+        "train",
+        "--resume",
+        str(run),
+        "frames=3000",
+        "threads=2",
+        "log.progress=false",
+        "eval.video=false",
+        "log.tensorboard=false",
+        "checkpoint_every_frames=500",
+    )
     assert ok.returncode == 0, ok.stderr
     refused = dormant("train", "--resume", str(run), "frames=4000", "agent.lr=0.1")
     assert refused.returncode == 2 and "refused: agent.lr" in refused.stderr

@@ -13,8 +13,13 @@ import pytest
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**clean, "OMP_NUM_THREADS": "1", **env},
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**clean, "OMP_NUM_THREADS": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -25,7 +30,7 @@ def test_pixels_render_after_a_state_run_in_the_same_process(tmp_path):
         import dormant
         run = dormant.train(**{{"agent": "drqv2", "task": "dmc/cartpole_balance", "obs": "states", "frames": 1200,
                               "num_seed_frames": 1000, "agent.hidden_dim": 32, "eval.episodes": 1,
-                              "eval.every_frames": 100000, "out": "{tmp_path / 'run'}", "log.progress": False}})
+                              "eval.every_frames": 100000, "out": "{tmp_path / "run"}", "log.progress": False}})
         result = dormant.evaluate(run.run_dir, episodes=1, video=True)
         print("VIDEO", result["video"].stat().st_size)
     """)
@@ -34,7 +39,8 @@ def test_pixels_render_after_a_state_run_in_the_same_process(tmp_path):
 
 
 def test_a_process_that_cannot_render_names_the_cause():
-    out = _python("""
+    out = _python(
+        """
         import dm_control.suite  # imported with MUJOCO_GL=disable: the backend is fixed from here on
         from dormant.envs.rendering import RenderingUnavailable, configure_rendering
         assert configure_rendering(False) == "disable"  # states: fine
@@ -42,7 +48,9 @@ def test_a_process_that_cannot_render_names_the_cause():
             configure_rendering(True)
         except RenderingUnavailable as err:
             print("REFUSED", err)
-    """, MUJOCO_GL="disable")
+    """,
+        MUJOCO_GL="disable",
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "REFUSED" in out.stdout and "MUJOCO_GL=disable" in out.stdout and "new process" in out.stdout
 

@@ -18,8 +18,16 @@ def code(ep: int, t: int) -> int:
 
 
 def make(capacity=1000, frame_stack=3, nstep=3, discount=0.99, seed=0, action_dim=1):
-    return ReplayBuffer(FRAME, np.uint8, action_dim, capacity=capacity, frame_stack=frame_stack,
-                        nstep=nstep, discount=discount, seed=seed)
+    return ReplayBuffer(
+        FRAME,
+        np.uint8,
+        action_dim,
+        capacity=capacity,
+        frame_stack=frame_stack,
+        nstep=nstep,
+        discount=discount,
+        seed=seed,
+    )
 
 
 def add_episode(buf, ep, length, rewards=None, discounts=None):
@@ -83,8 +91,9 @@ def test_nstep_one_step():
 def check_consistent(batch, buf_nstep, frame_stack, lengths, gamma):
     """Every sample must match the episode it came from, worked from the codes."""
     idxs = []
-    for obs, act, rew, disc, nxt in zip(batch["obs"], batch["action"], batch["reward"],
-                                        batch["discount"], batch["next_obs"], strict=True):
+    for obs, act, rew, disc, nxt in zip(
+        batch["obs"], batch["action"], batch["reward"], batch["discount"], batch["next_obs"], strict=True
+    ):
         ep, idx = divmod(int(act[0]), 50)
         T = lengths[ep]
         assert 1 <= idx <= T - buf_nstep + 1  # idx ∈ [1, T − n + 1]
@@ -123,8 +132,7 @@ def test_short_episodes_are_not_sampled_and_open_episode_is_invisible():
     # an episode still being written is not sampled
     buf.add(np.full(FRAME, code(2, 0), np.uint8), np.zeros(1, np.float32), 0.0, 1.0, True, False)
     for t in range(1, 6):
-        buf.add(np.full(FRAME, code(2, t), np.uint8), np.array([code(2, t)], np.float32),
-                float(t), 1.0, False, False)
+        buf.add(np.full(FRAME, code(2, t), np.uint8), np.array([code(2, t)], np.float32), float(t), 1.0, False, False)
     assert buf.can_sample() and len(buf) == 6 and buf.num_episodes == 2
     eps = {int(a[0]) // 50 for a in buf.sample(500)["action"]}
     assert eps == {1}
@@ -240,8 +248,7 @@ def test_state_dict_round_trip_gives_identical_samples():
     assert np.array_equal(acts_a, acts_b) and len(frames_a) == len(frames_b) == 2
     # finishing the open episode works the same in both
     for buf in (a, b):
-        buf.add(np.full(FRAME, code(4, 2), np.uint8), np.full(1, code(4, 2), np.float32), 2.0, 1.0,
-                False, True)
+        buf.add(np.full(FRAME, code(4, 2), np.uint8), np.full(1, code(4, 2), np.float32), 2.0, 1.0, False, True)
     sa, sb = a.sample(64), b.sample(64)
     for key in sa:
         assert np.array_equal(sa[key], sb[key]), key
@@ -256,16 +263,17 @@ def test_load_state_dict_rejects_mismatched_config():
 
 def test_budget_capped_allocation_resumes_into_a_larger_buffer():
     """A run allocates only its budget; a resumed, longer run re-places the same data."""
+
     def make(alloc):
-        return ReplayBuffer((1,), np.uint8, 1, capacity=1000, frame_stack=2, nstep=2, discount=0.9,
-                            seed=3, allocate_transitions=alloc)
+        return ReplayBuffer(
+            (1,), np.uint8, 1, capacity=1000, frame_stack=2, nstep=2, discount=0.9, seed=3, allocate_transitions=alloc
+        )
 
     small = make(30)
     assert small.num_slots == 2 * 30 + 2  # below capacity: a reset slot per transition (+ 2)
     for ep in range(3):
         for t in range(9):
-            small.add(np.array([10 * ep + t], np.uint8), np.array([t], np.float32), 1.0, 1.0,
-                      first=t == 0, last=t == 8)
+            small.add(np.array([10 * ep + t], np.uint8), np.array([t], np.float32), 1.0, 1.0, first=t == 0, last=t == 8)
     big = make(None)
     big.load_state_dict(small.state_dict())
     a, b = small.sample(16), big.sample(16)

@@ -25,15 +25,32 @@ FRAME = (3, 6, 6)
 def filled(device, *, seed=5, proprio_dim=0, **kwargs):
     """Six episodes of 12–17 random steps (random frames, actions, rewards in [−3, 3], some
     env discounts 0), written identically whatever the storage."""
-    buf = ReplayBuffer(FRAME, np.uint8, 2, capacity=60, frame_stack=3, nstep=3, discount=0.9, seed=seed,
-                       proprio_dim=proprio_dim, device=device, **kwargs)
+    buf = ReplayBuffer(
+        FRAME,
+        np.uint8,
+        2,
+        capacity=60,
+        frame_stack=3,
+        nstep=3,
+        discount=0.9,
+        seed=seed,
+        proprio_dim=proprio_dim,
+        device=device,
+        **kwargs,
+    )
     rng = np.random.default_rng(1)
     for ep in range(6):  # 6 × ~15 transitions > capacity 60: the ring wraps and evicts
         length = 12 + ep
         for t in range(length + 1):
-            buf.add(rng.integers(0, 256, FRAME, dtype=np.uint8), rng.uniform(-1, 1, 2).astype(np.float32),
-                    float(rng.uniform(-3, 3)), float(rng.random() > 0.1), first=t == 0, last=t == length,
-                    proprio=rng.standard_normal(proprio_dim).astype(np.float32) if proprio_dim else None)
+            buf.add(
+                rng.integers(0, 256, FRAME, dtype=np.uint8),
+                rng.uniform(-1, 1, 2).astype(np.float32),
+                float(rng.uniform(-3, 3)),
+                float(rng.random() > 0.1),
+                first=t == 0,
+                last=t == length,
+                proprio=rng.standard_normal(proprio_dim).astype(np.float32) if proprio_dim else None,
+            )
     return buf
 
 
@@ -49,12 +66,16 @@ def assert_same_batches(host, device, draws=4, batch_size=32):
             assert np.array_equal(a[key], b[key].numpy()), key
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},  # DrQ-v2: an episode, then a step in it
-    {"per_transition": True, "reward_clip": 1.0},  # Dopamine's sampling with DQN's clipping
-    {"horizon": 3},  # TACO's K-step extras
-    {"horizon": 2, "proprio_dim": 4},  # proprioception beside the frames
-], ids=["episode", "per_transition_clip", "horizon3", "proprio"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # DrQ-v2: an episode, then a step in it
+        {"per_transition": True, "reward_clip": 1.0},  # Dopamine's sampling with DQN's clipping
+        {"horizon": 3},  # TACO's K-step extras
+        {"horizon": 2, "proprio_dim": 4},  # proprioception beside the frames
+    ],
+    ids=["episode", "per_transition_clip", "horizon3", "proprio"],
+)
 def test_device_batches_equal_host_batches(kwargs):
     host, device = filled(None, **kwargs), filled(CPU, **kwargs)
     assert isinstance(host.frames, np.ndarray) and isinstance(device.frames, torch.Tensor)
@@ -94,8 +115,9 @@ def test_checkpoint_loads_across_modes(source, target):
     blob.seek(0)
     state = torch.load(blob, weights_only=True)
     assert all(v.device.type == "cpu" for v in state.values() if isinstance(v, torch.Tensor))
-    b = ReplayBuffer(FRAME, np.uint8, 2, capacity=60, frame_stack=3, nstep=3, discount=0.9, seed=99,
-                     proprio_dim=3, device=target)
+    b = ReplayBuffer(
+        FRAME, np.uint8, 2, capacity=60, frame_stack=3, nstep=3, discount=0.9, seed=99, proprio_dim=3, device=target
+    )
     b.load_state_dict(state)
     host, device = (a, b) if source is None else (b, a)
     assert_same_batches(host, device)
@@ -150,10 +172,22 @@ def test_state_training_is_the_same_with_a_device_replay(tmp_path):
 def test_pixel_training_is_the_same_with_a_device_replay(tmp_path):
     """A tiny pixel run (32² fast renders, action repeat 8: 75 agent steps after 125 seed steps, an
     update every 2nd: 37 updates; random shifts on): the same updates."""
-    pixels = {"task": "dmc/cartpole_swingup", "frames": 1600, "num_seed_frames": 1000, "agent.num_expl_steps": 125,
-              "agent.batch_size": 16, "agent.hidden_dim": 32, "env.image_size": 32, "env.action_repeat": 8,
-              "env.fast_render": True, "eval.every_frames": 4000, "eval.episodes": 0, "log.progress": False,
-              "log.tensorboard": False, "threads": 1}
+    pixels = {
+        "task": "dmc/cartpole_swingup",
+        "frames": 1600,
+        "num_seed_frames": 1000,
+        "agent.num_expl_steps": 125,
+        "agent.batch_size": 16,
+        "agent.hidden_dim": 32,
+        "env.image_size": 32,
+        "env.action_repeat": 8,
+        "env.fast_render": True,
+        "eval.every_frames": 4000,
+        "eval.episodes": 0,
+        "log.progress": False,
+        "log.tensorboard": False,
+        "threads": 1,
+    }
     _, host = recorded_updates(resolve(pixels), tmp_path / "host")
     _, device = recorded_updates(resolve({**pixels, "replay.device": "agent"}), tmp_path / "agent")
     assert len(host) == 37 and torch.equal(host, device)

@@ -13,16 +13,23 @@ from dormant.replay.shards import ShardedReplay
 
 
 def _buffer(*, nstep=3, stack=2, seed=0, **kwargs) -> ReplayBuffer:
-    return ReplayBuffer((1,), np.float32, 1, capacity=1000, frame_stack=stack, nstep=nstep, discount=0.5,
-                        seed=seed, **kwargs)
+    return ReplayBuffer(
+        (1,), np.float32, 1, capacity=1000, frame_stack=stack, nstep=nstep, discount=0.5, seed=seed, **kwargs
+    )
 
 
 def _write(buf: ReplayBuffer, tag: int, steps: int, last: bool, zero_at=()) -> None:
     """An episode's reset step and ``steps`` steps (``last``: the final one ends it)."""
     buf.add(np.full(1, 100 * tag, np.float32), np.zeros(1), 0.0, 1.0, first=True, last=False)
     for t in range(1, steps + 1):
-        buf.add(np.full(1, 100 * tag + t, np.float32), np.full(1, t, np.float32), float(t),
-                0.0 if t in zero_at else 1.0, first=False, last=last and t == steps)
+        buf.add(
+            np.full(1, 100 * tag + t, np.float32),
+            np.full(1, t, np.float32),
+            float(t),
+            0.0 if t in zero_at else 1.0,
+            first=False,
+            last=last and t == steps,
+        )
 
 
 def _steps(batch, tag):

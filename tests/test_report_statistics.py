@@ -23,8 +23,10 @@ def test_probability_of_improvement_by_hand():
     # One task, X = [1, 1], Y = [1, 0]: pairs (1,1) ½, (1,0) 1, (1,1) ½, (1,0) 1 → 3/4.
     assert probability_of_improvement([np.array([1.0, 1.0])], [np.array([1.0, 0.0])]) == 0.75
     # Two tasks weigh equally: A: 2 > 1 → 1; B: X = [0, 1] vs Y = [1, 1] → (0 + 0 + ½ + ½) / 4 = ¼.
-    assert probability_of_improvement([np.array([2.0]), np.array([0.0, 1.0])],
-                                      [np.array([1.0]), np.array([1.0, 1.0])]) == 0.625
+    assert (
+        probability_of_improvement([np.array([2.0]), np.array([0.0, 1.0])], [np.array([1.0]), np.array([1.0, 1.0])])
+        == 0.625
+    )
     with pytest.raises(ValueError):
         probability_of_improvement([np.array([1.0])], [])
 
@@ -35,8 +37,12 @@ def test_probability_of_improvement_is_rliables_mann_whitney_definition():
     rng = np.random.default_rng(3)
     x = [rng.integers(0, 5, size=n).astype(float) for n in (3, 5, 4)]  # small integers: many ties
     y = [rng.integers(0, 5, size=n).astype(float) for n in (4, 2, 6)]
-    expected = np.mean([scipy.stats.mannwhitneyu(a, b, alternative="greater").statistic / (len(a) * len(b))
-                        for a, b in zip(x, y, strict=True)])
+    expected = np.mean(
+        [
+            scipy.stats.mannwhitneyu(a, b, alternative="greater").statistic / (len(a) * len(b))
+            for a, b in zip(x, y, strict=True)
+        ]
+    )
     assert probability_of_improvement(x, y) == pytest.approx(expected, abs=1e-12)
     assert probability_of_improvement(x, y) + probability_of_improvement(y, x) == pytest.approx(1.0)
 
@@ -59,8 +65,9 @@ def test_performance_profile_by_hand_and_like_rliable():
     # rliable's run-score distribution on a (runs × tasks) matrix: mean(scores > τ).
     matrix = np.random.default_rng(0).beta(2, 2, size=(5, 3))
     grid = np.linspace(0, 1, 11)
-    np.testing.assert_allclose(performance_profile([matrix[:, t] for t in range(3)], grid),
-                               [np.mean(matrix > tau) for tau in grid])
+    np.testing.assert_allclose(
+        performance_profile([matrix[:, t] for t in range(3)], grid), [np.mean(matrix > tau) for tau in grid]
+    )
 
 
 def test_performance_profile_band_by_hand():

@@ -57,10 +57,18 @@ def state_agent(**agent) -> DrMAgent:
 
 def batch(n=32, obs=(5,), seed=0):
     g = torch.Generator().manual_seed(seed)
-    frames = (lambda: torch.randint(0, 256, (n, *obs), generator=g, dtype=torch.uint8)) if len(obs) > 1 else (
-        lambda: torch.randn(n, *obs, generator=g))
-    return {"obs": frames(), "next_obs": frames(), "action": torch.rand(n, 2, generator=g) * 2 - 1,
-            "reward": torch.rand(n, 1, generator=g), "discount": torch.full((n, 1), 0.99)}
+    frames = (
+        (lambda: torch.randint(0, 256, (n, *obs), generator=g, dtype=torch.uint8))
+        if len(obs) > 1
+        else (lambda: torch.randn(n, *obs, generator=g))
+    )
+    return {
+        "obs": frames(),
+        "next_obs": frames(),
+        "action": torch.rand(n, 2, generator=g) * 2 - 1,
+        "reward": torch.rand(n, 1, generator=g),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def test_diagnostics_add_srank_and_norms_computed_as_defined():
@@ -113,8 +121,9 @@ def test_diagnostics_leave_training_untouched():
 
 def test_pixel_diagnostics_measure_the_encoder_too():
     torch.manual_seed(0)
-    agent = DrQV2Agent((3, 32, 32), 2, AgentConfig(hidden_dim=32, feature_dim=8), pixels=True,
-                       device=torch.device("cpu"))
+    agent = DrQV2Agent(
+        (3, 32, 32), 2, AgentConfig(hidden_dim=32, feature_dim=8), pixels=True, device=torch.device("cpu")
+    )
     diag = agent_diagnostics(agent, batch(16, obs=(3, 32, 32)))
     assert 1 <= diag["encoder_srank"] <= 16  # at most the batch size
     assert diag["encoder_grad_norm"] > 0 and diag["encoder_weight_norm"] > 0 and diag["encoder_feature_norm"] > 0

@@ -16,19 +16,34 @@ from dormant.envs import register_suite
 from dormant.envs.episodes import smallest_capacity
 from dormant.envs.registry import _SUITES
 
-TINY = {"frames": 600, "num_seed_frames": 100, "agent.num_expl_steps": 20, "agent.batch_size": 8,
-        "agent.hidden_dim": 16, "agent.feature_dim": 8, "eval.every_frames": 600, "eval.episodes": 1,
-        "log.progress": False, "log.tensorboard": False, "threads": 1}
+TINY = {
+    "frames": 600,
+    "num_seed_frames": 100,
+    "agent.num_expl_steps": 20,
+    "agent.batch_size": 8,
+    "agent.hidden_dim": 16,
+    "agent.feature_dim": 8,
+    "eval.every_frames": 600,
+    "eval.episodes": 1,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+}
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-@pytest.mark.parametrize("task, agent, frames_per_episode", [
-    ("dmc/cartpole_balance", "drqv2", 1000), ("dmc/walker_walk", "sac", 1000), ("gym:Pendulum-v1", "sac", 200),
-    ("gym:CartPole-v1", "dqn", 500),
-])
+@pytest.mark.parametrize(
+    "task, agent, frames_per_episode",
+    [
+        ("dmc/cartpole_balance", "drqv2", 1000),
+        ("dmc/walker_walk", "sac", 1000),
+        ("gym:Pendulum-v1", "sac", 200),
+        ("gym:CartPole-v1", "dqn", 500),
+    ],
+)
 def test_replay_smaller_than_an_episode_is_refused_with_the_smallest_valid_capacity(task, agent, frames_per_episode):
     """Generated: action repeats × workers × budgets; one below the bound is refused naming
     the bound, the bound itself resolves."""
@@ -36,8 +51,16 @@ def test_replay_smaller_than_an_episode_is_refused_with_the_smallest_valid_capac
     for repeat, workers, frames in itertools.product((1, 2, 3, 8), (1, 2, 3), (10**6, 700)):
         steps = min(_ceil_div(frames_per_episode, repeat), _ceil_div(_ceil_div(frames, repeat), workers))
         least = smallest_capacity(steps, workers)
-        base = {"agent": agent, "task": task, "obs": "states", "env.action_repeat": repeat, "env.workers": workers,
-                "frames": frames, "num_seed_frames": 0, "agent.batch_size": 1}
+        base = {
+            "agent": agent,
+            "task": task,
+            "obs": "states",
+            "env.action_repeat": repeat,
+            "env.workers": workers,
+            "frames": frames,
+            "num_seed_frames": 0,
+            "agent.batch_size": 1,
+        }
         with pytest.raises(ConfigError, match=re.escape(f"smallest valid value is replay.capacity={least}")):
             resolve({**base, "replay.capacity": least - 1})
         assert resolve({**base, "replay.capacity": least}).replay.capacity == least
@@ -48,21 +71,40 @@ def test_replay_smaller_than_an_episode_is_refused_with_the_smallest_valid_capac
 def test_the_smallest_valid_capacity_trains_across_episodes(tmp_path):
     """Pendulum: 200-step episodes; capacity 200 holds exactly one, and the run goes on
     past three episodes (evicting the oldest)."""
-    result = train({**TINY, "agent": "sac", "task": "gym:Pendulum-v1", "obs": "states", "env.action_repeat": 1,
-                    "replay.capacity": 200}, out=tmp_path / "run")
+    result = train(
+        {
+            **TINY,
+            "agent": "sac",
+            "task": "gym:Pendulum-v1",
+            "obs": "states",
+            "env.action_repeat": 1,
+            "replay.capacity": 200,
+        },
+        out=tmp_path / "run",
+    )
     assert result.status == "finished" and result.frames == 600
 
 
 def test_a_suite_without_a_known_time_limit_gets_a_clear_error_at_run_time(tmp_path):
     """A registered suite that declares no episode length: the configuration cannot check
     the capacity, and the buffer refuses the long episode with a ConfigError naming it."""
-    register_suite("limitless", make=lambda task, cfg, seed: gym.make("Pendulum-v1"), tasks=["pendulum"],
-                   obs=("states",))
+    register_suite(
+        "limitless", make=lambda task, cfg, seed: gym.make("Pendulum-v1"), tasks=["pendulum"], obs=("states",)
+    )
     try:
         with pytest.raises(ConfigError, match=r"replay\.capacity: an episode reached \d+ transitions"):
             base = {k: v for k, v in TINY.items() if k != "threads"}
-            train({**base, "agent": "sac", "task": "limitless/pendulum", "obs": "states", "env.action_repeat": 1,
-                   "replay.capacity": 100}, out=tmp_path / "run")
+            train(
+                {
+                    **base,
+                    "agent": "sac",
+                    "task": "limitless/pendulum",
+                    "obs": "states",
+                    "env.action_repeat": 1,
+                    "replay.capacity": 100,
+                },
+                out=tmp_path / "run",
+            )
     finally:
         _SUITES.pop("limitless")
 
@@ -74,10 +116,24 @@ def test_a_run_uses_one_torch_thread_by_default_and_its_header_says_so(tmp_path,
 
     before = torch.get_num_threads()
     try:
-        for extra, threads, why in (({}, 1, "(the default, measured fastest or within 6 %"), ({"threads": 2}, 2, "(threads= given)")):
+        for extra, threads, why in (
+            ({}, 1, "(the default, measured fastest or within 6 %"),
+            ({"threads": 2}, 2, "(threads= given)"),
+        ):
             base = {k: v for k, v in TINY.items() if k != "threads"}
-            train({**base, "agent": "sac", "task": "gym:Pendulum-v1", "obs": "states", "frames": 200,
-                   "num_seed_frames": 100, "eval.every_frames": 200, **extra}, out=tmp_path / str(threads))
+            train(
+                {
+                    **base,
+                    "agent": "sac",
+                    "task": "gym:Pendulum-v1",
+                    "obs": "states",
+                    "frames": 200,
+                    "num_seed_frames": 100,
+                    "eval.every_frames": 200,
+                    **extra,
+                },
+                out=tmp_path / str(threads),
+            )
             header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("run directory:"))
             assert f"{threads} torch thread{'s' if threads > 1 else ''} {why}" in header, header
             assert torch.get_num_threads() == threads
@@ -93,11 +149,17 @@ def test_importing_dormant_before_torch_makes_openmp_threads_sleep_not_spin():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     probe = "import os, sys; {first}; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
     for first, expected in (("import dormant", "PASSIVE"), ("import torch, dormant", "unset")):
-        out = subprocess.run([sys.executable, "-c", probe.format(first=first)], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", probe.format(first=first)], env=env, capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == expected, (first, out.stdout)
-    out = subprocess.run([sys.executable, "-c", probe.format(first="import dormant")],
-                         env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe.format(first="import dormant")],
+        env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "ACTIVE"  # the user's own setting is kept
 
 

@@ -28,9 +28,13 @@ def _agent(obs_dim: int = 5, action_dim: int = 2, **sac) -> SACAgent:
 
 def _batch(n: int = 64, obs_dim: int = 5, action_dim: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return {"obs": torch.randn(n, obs_dim, generator=g), "next_obs": torch.randn(n, obs_dim, generator=g),
-            "action": torch.rand(n, action_dim, generator=g) * 2 - 1, "reward": torch.randn(n, 1, generator=g),
-            "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": torch.randn(n, obs_dim, generator=g),
+        "next_obs": torch.randn(n, obs_dim, generator=g),
+        "action": torch.rand(n, action_dim, generator=g) * 2 - 1,
+        "reward": torch.randn(n, 1, generator=g),
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 # --- formulas, by hand -------------------------------------------------------
@@ -54,8 +58,9 @@ def test_tanh_gaussian_density_integrates_to_one_and_sums_over_dimensions():
     density = log_prob.exp().squeeze(1).double()
     assert torch.trapezoid(density, a.squeeze(1).double()).item() == pytest.approx(1.0, abs=1e-3)
     # Two independent dimensions: the log-density is the sum of the one-dimensional ones.
-    _, two = squashed_gaussian(torch.tensor([[0.5, 0.3]]), torch.tensor([[math.log(0.5), math.log(0.8)]]),
-                               torch.tensor([[1.0, -0.4]]))
+    _, two = squashed_gaussian(
+        torch.tensor([[0.5, 0.3]]), torch.tensor([[math.log(0.5), math.log(0.8)]]), torch.tensor([[1.0, -0.4]])
+    )
     _, first = squashed_gaussian(torch.tensor([[0.5]]), torch.tensor([[math.log(0.5)]]), torch.tensor([[1.0]]))
     _, second = squashed_gaussian(torch.tensor([[0.3]]), torch.tensor([[math.log(0.8)]]), torch.tensor([[-0.4]]))
     assert two.item() == pytest.approx(first.item() + second.item(), abs=1e-6)
@@ -78,8 +83,9 @@ def test_temperature_loss_and_the_sign_of_its_gradient():
 def test_soft_target_by_hand():
     """y = r + γ·(min(Q1', Q2') − α·log π'): 1 + 0.99·(min(5, 3) − 0.5·(−2)) = 1 + 0.99·4 = 4.96;
     after a terminal state (discount 0) y = r."""
-    args = dict(next_q1=torch.tensor([[5.0]]), next_q2=torch.tensor([[3.0]]), next_log_prob=torch.tensor([[-2.0]]),
-                alpha=0.5)
+    args = dict(
+        next_q1=torch.tensor([[5.0]]), next_q2=torch.tensor([[3.0]]), next_log_prob=torch.tensor([[-2.0]]), alpha=0.5
+    )
     assert soft_target(torch.tensor([[1.0]]), torch.tensor([[0.99]]), **args).item() == pytest.approx(4.96)
     assert soft_target(torch.tensor([[1.0]]), torch.tensor([[0.0]]), **args).item() == pytest.approx(1.0)
 
@@ -91,8 +97,13 @@ def test_the_update_regresses_on_the_soft_target_of_its_own_networks():
     torch.manual_seed(3)
     with torch.no_grad():
         next_action, next_log_prob = squashed_gaussian(*agent.actor.dist(batch["next_obs"]))
-        expected = soft_target(0.1 * batch["reward"], batch["discount"],
-                               *agent.critic_target(batch["next_obs"], next_action), next_log_prob, 1.0).mean()
+        expected = soft_target(
+            0.1 * batch["reward"],
+            batch["discount"],
+            *agent.critic_target(batch["next_obs"], next_action),
+            next_log_prob,
+            1.0,
+        ).mean()
     torch.manual_seed(3)
     metrics = dict(zip(agent.METRICS, agent.update(batch, 0).tolist(), strict=True))
     assert metrics["critic_target_q"] == pytest.approx(expected.item(), rel=1e-5)
@@ -227,8 +238,16 @@ def test_diagnostics_measure_sac_networks():
     agent, batch = _agent(), _batch()
     agent.update(batch, 0)
     out = agent_diagnostics(agent, batch, redo_tau=0.025)
-    for key in ("actor_dormant_ratio", "critic_dormant_ratio", "actor_redo_dormant_ratio", "critic_fau",
-                "critic_srank", "critic_grad_norm", "actor_grad_norm", "actor_weight_norm"):
+    for key in (
+        "actor_dormant_ratio",
+        "critic_dormant_ratio",
+        "actor_redo_dormant_ratio",
+        "critic_fau",
+        "critic_srank",
+        "critic_grad_norm",
+        "actor_grad_norm",
+        "actor_weight_norm",
+    ):
         assert key in out and math.isfinite(out[key]), key
     assert "encoder_srank" not in out  # states: the encoder is the identity
 
@@ -239,6 +258,7 @@ class _Draws:
 
     def __init__(self, monkeypatch):
         import dormant.agents.sac as sac_module
+
         self.calls = []
         original = sac_module.squashed_gaussian
 
@@ -265,8 +285,9 @@ def test_reward_scale_scales_the_target_only_and_the_critic_loss_is_halved(monke
     mean, log_std, noise, next_log_prob = draws.calls[0]
     with torch.no_grad():
         next_action = torch.tanh(mean + log_std.exp() * noise)
-        y = 0.1 * batch["reward"] + batch["discount"] * (torch.min(*target_critic(batch["next_obs"], next_action))
-                                                        - next_log_prob)
+        y = 0.1 * batch["reward"] + batch["discount"] * (
+            torch.min(*target_critic(batch["next_obs"], next_action)) - next_log_prob
+        )
     assert metrics["critic_target_q"] == pytest.approx(y.mean().item(), rel=1e-5)
     expected = 0.5 * (((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean())
     assert metrics["critic_loss"] == pytest.approx(expected.item(), rel=1e-5)
@@ -350,16 +371,28 @@ def test_log_std_is_unclamped_unless_asked():
 def test_sac_paper_preset_and_the_new_options_validated():
     base = {"task": "gym:Pendulum-v1", "agent": "sac", "obs": "states"}
     s = resolve(base).sac
-    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == \
-        (0.1, "half", "glorot_uniform", False, "fresh")
+    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == (
+        0.1,
+        "half",
+        "glorot_uniform",
+        False,
+        "fresh",
+    )
     s = resolve({**base, "preset": "sac-paper"}).sac
-    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == \
-        (1.0, "auto", "glorot_uniform", True, "actor")
-    for key, value, match in (("sac.reward_scale", 0, "reward_scale must be a finite number > 0"),
-                              ("sac.reward_scale", -1, "reward_scale must be a finite number > 0"),
-                              ("sac.init", "orthogonl", "did you mean 'orthogonal'"),
-                              ("sac.alpha_sample", "frsh", "did you mean 'fresh'"),
-                              ("sac.target_entropy", "hlaf", "did you mean 'half'")):
+    assert (s.reward_scale, s.target_entropy, s.init, s.clamp_log_std, s.alpha_sample) == (
+        1.0,
+        "auto",
+        "glorot_uniform",
+        True,
+        "actor",
+    )
+    for key, value, match in (
+        ("sac.reward_scale", 0, "reward_scale must be a finite number > 0"),
+        ("sac.reward_scale", -1, "reward_scale must be a finite number > 0"),
+        ("sac.init", "orthogonl", "did you mean 'orthogonal'"),
+        ("sac.alpha_sample", "frsh", "did you mean 'fresh'"),
+        ("sac.target_entropy", "hlaf", "did you mean 'half'"),
+    ):
         with pytest.raises(ConfigError, match=match):
             resolve({**base, key: value})
     with pytest.raises(ConfigError, match=re.escape("preset=sac-paper sets sac.* options: it needs agent=sac")):
@@ -370,16 +403,26 @@ def test_a_resumed_run_from_before_the_tf_agents_defaults_keeps_its_behaviour():
     from dormant.config.overrides import with_defaults
 
     old = with_defaults({"agent.name": "sac", "sac.target_entropy": "auto"})
-    assert (old["sac.reward_scale"], old["sac.init"], old["sac.clamp_log_std"], old["sac.alpha_sample"]) == \
-        (1.0, "orthogonal", True, "actor")
+    assert (old["sac.reward_scale"], old["sac.init"], old["sac.clamp_log_std"], old["sac.alpha_sample"]) == (
+        1.0,
+        "orthogonal",
+        True,
+        "actor",
+    )
 
 
 # --- configuration -----------------------------------------------------------
 def test_sac_preset_and_refusals():
     cfg = resolve({"task": "gym:Pendulum-v1", "agent": "sac", "obs": "states"})
     a = cfg.agent
-    assert (a.lr, a.hidden_dim, a.batch_size, a.critic_target_tau, a.nstep, a.update_every_steps) == \
-        (3e-4, 256, 256, 0.005, 1, 1)
+    assert (a.lr, a.hidden_dim, a.batch_size, a.critic_target_tau, a.nstep, a.update_every_steps) == (
+        3e-4,
+        256,
+        256,
+        0.005,
+        1,
+        1,
+    )
     assert (cfg.env.action_repeat, a.num_expl_steps, cfg.num_seed_frames, a.discount) == (1, 10_000, 10_000, 0.99)
     with pytest.raises(ConfigError, match="obs=states"):
         resolve({"task": "dmc/cartpole_balance", "agent": "sac"})
@@ -395,9 +438,19 @@ def test_sac_preset_and_refusals():
         resolve({"task": "dmc/cartpole_balance", "agent": "sac", "obs": "states", "sac.log_std_min": 3})
 
 
-TINY_SAC = {"agent": "sac", "obs": "states", "agent.hidden_dim": 32, "agent.batch_size": 32,
-            "num_seed_frames": 100, "agent.num_expl_steps": 100, "eval.episodes": 1, "log.progress": False,
-            "log.tensorboard": False, "threads": 1, "log.diagnostics_every_updates": 100}
+TINY_SAC = {
+    "agent": "sac",
+    "obs": "states",
+    "agent.hidden_dim": 32,
+    "agent.batch_size": 32,
+    "num_seed_frames": 100,
+    "agent.num_expl_steps": 100,
+    "eval.episodes": 1,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+    "log.diagnostics_every_updates": 100,
+}
 
 
 def test_halfcheetah_v5_trains_through_the_trainer_with_every_intervention(tmp_path):
@@ -456,10 +509,22 @@ def test_sac_learns_pendulum(tmp_path):
     1,000 random steps, 5,000 steps in all; the mean over 10 evaluation episodes must beat −250."""
     from dormant.training.trainer import Trainer
 
-    cfg = resolve({"task": "gym:Pendulum-v1", "agent": "sac", "obs": "states", "frames": 5000,
-                   "num_seed_frames": 1000, "agent.num_expl_steps": 1000, "eval.every_frames": 5000,
-                   "eval.episodes": 10, "log.progress": False, "log.tensorboard": False, "threads": 1,
-                   "log.diagnostics_every_updates": 0})
+    cfg = resolve(
+        {
+            "task": "gym:Pendulum-v1",
+            "agent": "sac",
+            "obs": "states",
+            "frames": 5000,
+            "num_seed_frames": 1000,
+            "agent.num_expl_steps": 1000,
+            "eval.every_frames": 5000,
+            "eval.episodes": 10,
+            "log.progress": False,
+            "log.tensorboard": False,
+            "threads": 1,
+            "log.diagnostics_every_updates": 0,
+        }
+    )
     trainer = Trainer(cfg, tmp_path)
     try:
         trainer.train()

@@ -65,11 +65,15 @@ def _fake_run(path, task, agent, seed, evals, *, status="finished", frames=None,
     (path / "config.yaml").write_text(cfg.to_yaml())
     header = "frame,step,episode,episode_reward,episode_length,fps,elapsed_s,episode_reward_std"
     header += ",success_rate" if success else ""
-    rows = [f"{f},{f // 2},0,{r},1000,100,1,0" + (f",{s}" if success else "")
-            for (f, r), s in zip(evals, success or [None] * len(evals), strict=True)]
+    rows = [
+        f"{f},{f // 2},0,{r},1000,100,1,0" + (f",{s}" if success else "")
+        for (f, r), s in zip(evals, success or [None] * len(evals), strict=True)
+    ]
     (path / "eval.csv").write_text("\n".join([header, *rows]) + "\n")
-    (path / "train.csv").write_text("frame,step,episode,episode_reward,dormant_ratio\n"
-                                    + "".join(f"{f},{f // 2},1,{r},{0.1 * i}\n" for i, (f, r) in enumerate(evals)))
+    (path / "train.csv").write_text(
+        "frame,step,episode,episode_reward,dormant_ratio\n"
+        + "".join(f"{f},{f // 2},1,{r},{0.1 * i}\n" for i, (f, r) in enumerate(evals))
+    )
     (path / "status.json").write_text(json.dumps({"status": status, "frame": evals[-1][0]}))
 
 
@@ -78,8 +82,12 @@ def fake_sweep(tmp_path):
     """2 methods × 2 DMC tasks × 3 seeds, one seed partial and one never started."""
     sweep = tmp_path / "sweep"
     runs = {}
-    finals = {("dmc/cartpole_swingup", "drqv2"): [800, 700, 100], ("dmc/cartpole_swingup", "drm"): [850, 820, 790],
-              ("dmc/cartpole_balance", "drqv2"): [900, 950, 1000], ("dmc/cartpole_balance", "drm"): [990, 980, None]}
+    finals = {
+        ("dmc/cartpole_swingup", "drqv2"): [800, 700, 100],
+        ("dmc/cartpole_swingup", "drm"): [850, 820, 790],
+        ("dmc/cartpole_balance", "drqv2"): [900, 950, 1000],
+        ("dmc/cartpole_balance", "drm"): [990, 980, None],
+    }
     for (task, agent), scores in finals.items():
         for seed, final in enumerate(scores, start=1):
             run_id = f"{task.replace('/', '_')}/{agent}/seed{seed}"
@@ -126,8 +134,15 @@ def test_report_tables_aggregates_and_listing_of_incomplete_runs(fake_sweep, tmp
     for png in (tmp_path / "report" / "figures").iterdir():
         assert png.stat().st_size > 10_000, png
     assert {p.name for p in (tmp_path / "report" / "figures").iterdir()} == {
-        "aggregate.png", "improvement.png", "profiles.png", "iqm_frames.png", "dmc_cartpole_swingup.png",
-        "dmc_cartpole_balance.png", "dmc_cartpole_swingup_plasticity.png", "dmc_cartpole_balance_plasticity.png"}
+        "aggregate.png",
+        "improvement.png",
+        "profiles.png",
+        "iqm_frames.png",
+        "dmc_cartpole_swingup.png",
+        "dmc_cartpole_balance.png",
+        "dmc_cartpole_swingup_plasticity.png",
+        "dmc_cartpole_balance_plasticity.png",
+    }
     html = page.read_text()
     assert html.count("data:image/png;base64,") == 8 and "<table>" in html
     assert reference_dir() is None  # the overlay comes from the curves packaged with dormant
@@ -174,11 +189,26 @@ def test_report_of_a_folder_of_sweeps_keeps_missing_runs_with_their_method(fake_
     _fake_run(other / "dmc_cartpole_balance/drqv2/seed1", "dmc/cartpole_balance", "drqv2", 1, [(0, 0.0), (4000, 9.0)])
     config = other / "dmc_cartpole_balance/drqv2/seed1/config.yaml"
     config.write_text(config.read_text().replace("redo: false", "redo: true"))
-    (other / "sweep.json").write_text(json.dumps({"runs": {
-        "dmc_cartpole_balance/drqv2/seed1": {"task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 1,
-                                             "frames": 4000},
-        "dmc_cartpole_balance/drqv2/seed2": {"task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 2,
-                                             "frames": 4000}}}))
+    (other / "sweep.json").write_text(
+        json.dumps(
+            {
+                "runs": {
+                    "dmc_cartpole_balance/drqv2/seed1": {
+                        "task": "dmc/cartpole_balance",
+                        "agent": "drqv2",
+                        "seed": 1,
+                        "frames": 4000,
+                    },
+                    "dmc_cartpole_balance/drqv2/seed2": {
+                        "task": "dmc/cartpole_balance",
+                        "agent": "drqv2",
+                        "seed": 2,
+                        "frames": 4000,
+                    },
+                }
+            }
+        )
+    )
     runs = collect([tmp_path])
     assert len(runs) == 14
     missing = next(r for r in runs if r.sweep == other and r.seed == 2)
@@ -231,9 +261,20 @@ def test_unfinished_runs_are_drawn_apart_and_counted_per_group(fake_sweep, tmp_p
 
 def test_settings_block_names_differences_and_unknown_versions(fake_sweep, tmp_path):
     run = fake_sweep / "dmc_cartpole_swingup/drm/seed1"
-    (run / "environment.json").write_text(json.dumps({"versions": {
-        "torch": "9.9", "dm-control": "1.0.28", "mujoco": "3.3.0", "numpy": "2.4.6", "dormant": "0.1.0"},
-        "device": "cuda:0 (GPU X)"}))
+    (run / "environment.json").write_text(
+        json.dumps(
+            {
+                "versions": {
+                    "torch": "9.9",
+                    "dm-control": "1.0.28",
+                    "mujoco": "3.3.0",
+                    "numpy": "2.4.6",
+                    "dormant": "0.1.0",
+                },
+                "device": "cuda:0 (GPU X)",
+            }
+        )
+    )
     md, _ = write_report([fake_sweep], tmp_path / "r", reps=100)
     text = md.read_text()
     assert "| option | drm | drqv2 |\n|---|---|---|\n| agent.name | drm | drqv2 |\n\n" in text  # the one difference
@@ -266,16 +307,19 @@ def test_bands_are_clipped_to_the_quantity_range():
             self.low, self.high = low, high
 
     ax = Axes()
-    draw_band(ax, np.array([0, 1, 2]), np.array([50.0, 500.0, 990.0]), np.array([100.0, 10.0, 30.0]), "C0",
-              (0.0, 1000.0))
+    draw_band(
+        ax, np.array([0, 1, 2]), np.array([50.0, 500.0, 990.0]), np.array([100.0, 10.0, 30.0]), "C0", (0.0, 1000.0)
+    )
     assert list(ax.low) == [0.0, 490.0, 960.0] and list(ax.high) == [150.0, 510.0, 1000.0]
 
 
 def test_old_runs_without_new_diagnostics_are_reported_as_missing(tmp_path):
     run = tmp_path / "old"
     _fake_run(run, "dmc/cartpole_balance", "drm", 1, [(0, 0.0), (4000, 100.0)])
-    (run / "diagnostics.csv").write_text("frame,step,episode,elapsed_s,updates,actor_dormant_ratio,critic_fau\n"
-                                         "2000,1000,1,1.0,100,0.1,0.5\n4000,2000,2,2.0,200,0.05,0.6\n")
+    (run / "diagnostics.csv").write_text(
+        "frame,step,episode,elapsed_s,updates,actor_dormant_ratio,critic_fau\n"
+        "2000,1000,1,1.0,100,0.1,0.5\n4000,2000,2,2.0,200,0.05,0.6\n"
+    )
     md, _ = write_report([run], tmp_path / "r", reps=50)
     text = md.read_text()
     assert "| critic srank (penultimate, mean of heads) | 0 of 1 | their diagnostics.csv predates this column" in text
@@ -292,13 +336,23 @@ def test_hyperparameter_axes_label_runs_that_never_started_and_lone_values(tmp_p
     config = sweep / "a/seed1/config.yaml"
     config.write_text(config.read_text().replace("lr: 0.0001", "lr: 0.0003"))
     entry = {"task": "dmc/cartpole_balance", "agent": "drqv2", "frames": 4000}
-    (sweep / "sweep.json").write_text(json.dumps({"runs": {
-        "a/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0003"}},
-        "a/seed2": {**entry, "seed": 2, "params": {"agent.lr": "0.0003"}},
-        "b/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0001"}}}}))
+    (sweep / "sweep.json").write_text(
+        json.dumps(
+            {
+                "runs": {
+                    "a/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0003"}},
+                    "a/seed2": {**entry, "seed": 2, "params": {"agent.lr": "0.0003"}},
+                    "b/seed1": {**entry, "seed": 1, "params": {"agent.lr": "0.0001"}},
+                }
+            }
+        )
+    )
     labels = {(r.path.parent.name, r.seed): r.label for r in collect([sweep])}
-    assert labels == {("a", 1): "drqv2 agent.lr=0.0003", ("a", 2): "drqv2 agent.lr=0.0003",
-                      ("b", 1): "drqv2 agent.lr=0.0001"}
+    assert labels == {
+        ("a", 1): "drqv2 agent.lr=0.0003",
+        ("a", 2): "drqv2 agent.lr=0.0003",
+        ("b", 1): "drqv2 agent.lr=0.0001",
+    }
 
 
 def test_tasks_without_a_known_score_range_stay_out_of_the_aggregates(tmp_path):
@@ -328,8 +382,15 @@ def test_settings_leave_out_options_that_cannot_affect_a_group(tmp_path):
 
     def run(agent: str, **extra) -> Run:
         cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "obs": "states", **extra}).to_dict()
-        return Run(path=Path(tmp_path), task="dmc/cartpole_swingup", agent=agent, seed=1, planned_frames=1,
-                   status="finished", config=cfg)
+        return Run(
+            path=Path(tmp_path),
+            task="dmc/cartpole_swingup",
+            agent=agent,
+            seed=1,
+            planned_frames=1,
+            status="finished",
+            config=cfg,
+        )
 
     settings = group_settings({"drm": [run("drm", **{"drm.threshold": 0.1})], "drqv2": [run("drqv2")]})
     assert settings["drm"]["drm.threshold"] == "0.1" and "drm.threshold" not in settings["drqv2"]
@@ -355,8 +416,18 @@ def test_a_declared_score_range_brings_gym_tasks_into_the_aggregates(tmp_path, c
 
     for seed, final in ((1, -150.0), (2, -300.0)):
         _fake_run(tmp_path / "runs" / f"g{seed}", "gym:Pendulum-v1", "drqv2", seed, [(0, -1200.0), (4000, final)])
-    assert main(["report", str(tmp_path / "runs"), f"out={tmp_path / 'rep'}", "reps=200",
-                 "score_range.gym:Pendulum-v1=-1600,0"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "runs"),
+                f"out={tmp_path / 'rep'}",
+                "reps=200",
+                "score_range.gym:Pendulum-v1=-1600,0",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "no known score range" not in md and "IQM" in md
     (run, _) = collect([tmp_path / "runs"])
@@ -365,8 +436,12 @@ def test_a_declared_score_range_brings_gym_tasks_into_the_aggregates(tmp_path, c
     for bad in ("0", "1,0", "a,b", "0,inf"):
         assert main(["report", str(tmp_path / "runs"), f"score_range.gym:Pendulum-v1={bad}"]) == 2
     assert "low,high" in capsys.readouterr().err
-    register_suite("ranged", make=lambda task, cfg, seed: None, tasks=["a", "b"],
-                   score_range=lambda task: (0.0, 10.0) if task == "a" else None)
+    register_suite(
+        "ranged",
+        make=lambda task, cfg, seed: None,
+        tasks=["a", "b"],
+        score_range=lambda task: (0.0, 10.0) if task == "a" else None,
+    )
     try:
         assert Run(tmp_path, "ranged/a", "drqv2", 1, 0, "finished").score_range == (0.0, 10.0)
         assert Run(tmp_path, "ranged/b", "drqv2", 1, 0, "finished").score_range is None

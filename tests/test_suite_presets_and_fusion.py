@@ -15,34 +15,70 @@ from dormant.replay import ReplayBuffer
 
 def test_every_suite_is_listed_with_sparse_metaworld_variants():
     names = task_names()
-    for name in ("dmc/dog_run", "metaworld/assembly", "metaworld/coffee-push-sparse", "adroit/door",
-                 "adroit/hammer", "adroit/pen", "adroit/relocate"):
+    for name in (
+        "dmc/dog_run",
+        "metaworld/assembly",
+        "metaworld/coffee-push-sparse",
+        "adroit/door",
+        "adroit/hammer",
+        "adroit/pen",
+        "adroit/relocate",
+    ):
         assert name in names
     assert len([n for n in names if n.startswith("metaworld/")]) == 100  # 50 MT1 tasks, dense and sparse
 
 
-@pytest.mark.parametrize("task, agent, expected", [
-    ("metaworld/assembly", "drm", {"frames": 2_100_000, "env.frame_stack": 3, "env.action_repeat": 2,
-                                   "agent.lr": 1e-4, "agent.stddev_schedule": "linear(1.0,0.1,500000)",
-                                   "drm.alpha_max": 0.9, "agent.nstep": 3, "agent.discount": 0.99}),
-    ("metaworld/coffee-push-sparse", "drm", {"drm.alpha_max": 0.6}),
-    ("metaworld/soccer", "drm", {"drm.alpha_max": 0.6}),
-    ("adroit/door", "drm", {"frames": 6_100_000, "env.frame_stack": 1, "env.proprio": True,
-                            "drm.expectile": 0.7}),
-    ("adroit/pen", "drqv2", {"env.frame_stack": 1, "env.proprio": True}),
-    ("dmc/dog_run", "drm", {"frames": 30_100_000, "agent.lr": 8e-5, "agent.feature_dim": 100,
-                            "agent.stddev_schedule": "linear(1.0,0.1,2000000)", "drm.alpha_max": 0.6}),
-    ("dmc/dog_trot", "drm", {"frames": 30_100_000, "drm.alpha_max": 0.9}),
-    ("dmc/humanoid_stand", "drm", {"frames": 30_100_000, "agent.lr": 8e-5, "drm.alpha_max": 0.9}),
-    ("dmc/humanoid_run", "drm", {"drm.alpha_max": 0.6}),
-    ("dmc/manipulator_bring_ball", "drm", {"frames": 30_100_000, "agent.lr": 8e-5, "agent.feature_dim": 50}),
-    ("dmc/acrobot_swingup_sparse", "drm", {"frames": 6_100_000,
-                                           "agent.stddev_schedule": "linear(1.0,0.1,2000000)"}),
-])
+@pytest.mark.parametrize(
+    "task, agent, expected",
+    [
+        (
+            "metaworld/assembly",
+            "drm",
+            {
+                "frames": 2_100_000,
+                "env.frame_stack": 3,
+                "env.action_repeat": 2,
+                "agent.lr": 1e-4,
+                "agent.stddev_schedule": "linear(1.0,0.1,500000)",
+                "drm.alpha_max": 0.9,
+                "agent.nstep": 3,
+                "agent.discount": 0.99,
+            },
+        ),
+        ("metaworld/coffee-push-sparse", "drm", {"drm.alpha_max": 0.6}),
+        ("metaworld/soccer", "drm", {"drm.alpha_max": 0.6}),
+        ("adroit/door", "drm", {"frames": 6_100_000, "env.frame_stack": 1, "env.proprio": True, "drm.expectile": 0.7}),
+        ("adroit/pen", "drqv2", {"env.frame_stack": 1, "env.proprio": True}),
+        (
+            "dmc/dog_run",
+            "drm",
+            {
+                "frames": 30_100_000,
+                "agent.lr": 8e-5,
+                "agent.feature_dim": 100,
+                "agent.stddev_schedule": "linear(1.0,0.1,2000000)",
+                "drm.alpha_max": 0.6,
+            },
+        ),
+        ("dmc/dog_trot", "drm", {"frames": 30_100_000, "drm.alpha_max": 0.9}),
+        ("dmc/humanoid_stand", "drm", {"frames": 30_100_000, "agent.lr": 8e-5, "drm.alpha_max": 0.9}),
+        ("dmc/humanoid_run", "drm", {"drm.alpha_max": 0.6}),
+        ("dmc/manipulator_bring_ball", "drm", {"frames": 30_100_000, "agent.lr": 8e-5, "agent.feature_dim": 50}),
+        (
+            "dmc/acrobot_swingup_sparse",
+            "drm",
+            {"frames": 6_100_000, "agent.stddev_schedule": "linear(1.0,0.1,2000000)"},
+        ),
+    ],
+)
 def test_reference_presets(task, agent, expected):
     cfg = resolve({"task": task, "agent": agent})
-    flat = {f"{section}.{k}": v for section, values in cfg.to_dict().items() if isinstance(values, dict)
-            for k, v in values.items()} | {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
+    flat = {
+        f"{section}.{k}": v
+        for section, values in cfg.to_dict().items()
+        if isinstance(values, dict)
+        for k, v in values.items()
+    } | {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
     assert {key: flat[key] for key in expected} == expected
 
 
@@ -50,8 +86,12 @@ def test_named_metaworld_reference_preset_and_its_limits():
     cfg = resolve({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld"})
     assert (cfg.agent.nstep, cfg.agent.discount, cfg.drm.fixed_lambda, cfg.drm.alpha_max) == (10, 0.97, 0.5, 0.95)
     assert cfg.agent.critic_dropout == 0.01 and cfg.agent.critic_layernorm and cfg.preset == "drm-reference-metaworld"
-    assert resolve({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld",
-                    "agent.nstep": 5}).agent.nstep == 5  # the user still wins
+    assert (
+        resolve(
+            {"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld", "agent.nstep": 5}
+        ).agent.nstep
+        == 5
+    )  # the user still wins
     assert set(PRESETS) == {"drm-reference-metaworld", "sac-paper"}
     with pytest.raises(ConfigError, match="did you mean 'drm-reference-metaworld'"):
         resolve({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworl"})
@@ -59,16 +99,26 @@ def test_named_metaworld_reference_preset_and_its_limits():
         resolve({"task": "metaworld/assembly", "preset": "drm-reference-metaworld"})
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"task": "metaworld/assembli"}, "did you mean 'metaworld/assembly'"),
-    ({"task": "adroit/dor"}, "did you mean 'adroit/door'"),
-    ({"task": "metaworld/assembly", "obs": "states"}, "dmc/, gym: tasks only"),
-    ({"task": "dmc/walker_walk", "env.proprio": "true"}, "needs a suite with proprioception"),
-    ({"task": "adroit/door", "plasticity.redo": "true", "plasticity.redo_nets": "encoder"}, "proprioception"),
-    ({"task": "metaworld/assembly", "agent": "drm", "preset": "drm-reference-metaworld",
-      "plasticity.redo": "true"}, "Dropout/LayerNorm"),
-    ({"task": "adroit/door", "env.reward_scale": "0"}, "env.reward_scale must be > 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"task": "metaworld/assembli"}, "did you mean 'metaworld/assembly'"),
+        ({"task": "adroit/dor"}, "did you mean 'adroit/door'"),
+        ({"task": "metaworld/assembly", "obs": "states"}, "dmc/, gym: tasks only"),
+        ({"task": "dmc/walker_walk", "env.proprio": "true"}, "needs a suite with proprioception"),
+        ({"task": "adroit/door", "plasticity.redo": "true", "plasticity.redo_nets": "encoder"}, "proprioception"),
+        (
+            {
+                "task": "metaworld/assembly",
+                "agent": "drm",
+                "preset": "drm-reference-metaworld",
+                "plasticity.redo": "true",
+            },
+            "Dropout/LayerNorm",
+        ),
+        ({"task": "adroit/door", "env.reward_scale": "0"}, "env.reward_scale must be > 0"),
+    ],
+)
 def test_suite_specific_bad_input(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve(overrides)
@@ -89,9 +139,10 @@ def test_proprio_fusion_trunk_adds_state_features_to_image_features():
     fused.apply(weight_init)
     image, proprio = torch.randn(5, 30), torch.randn(5, 6)
     out = fused(torch.cat([image, proprio], 1))
-    by_hand = fused.fusion(torch.tanh(nn.functional.layer_norm(fused.image[0](image), (8,),
-                                                               fused.image[1].weight, fused.image[1].bias))
-                           + fused.state[2](torch.relu(fused.state[0](proprio))))
+    by_hand = fused.fusion(
+        torch.tanh(nn.functional.layer_norm(fused.image[0](image), (8,), fused.image[1].weight, fused.image[1].bias))
+        + fused.state[2](torch.relu(fused.state[0](proprio)))
+    )
     torch.testing.assert_close(out, by_hand)
     assert not torch.allclose(fused(torch.cat([image, proprio + 1], 1)), out)  # the proprioception matters
 
@@ -123,11 +174,17 @@ def test_agents_fuse_proprioception_into_every_head(agent):
 
 
 def test_replay_stores_proprioception_beside_the_frame_and_samples_it_at_obs_and_next_obs():
-    buffer = ReplayBuffer((3, 4, 4), np.uint8, 2, capacity=100, frame_stack=1, nstep=2, discount=0.9,
-                          proprio_dim=3)
+    buffer = ReplayBuffer((3, 4, 4), np.uint8, 2, capacity=100, frame_stack=1, nstep=2, discount=0.9, proprio_dim=3)
     for t in range(6):
-        buffer.add(np.full((3, 4, 4), t, np.uint8), np.zeros(2, np.float32), 1.0, 1.0,
-                   first=t == 0, last=t == 5, proprio=np.full(3, t, np.float32))
+        buffer.add(
+            np.full((3, 4, 4), t, np.uint8),
+            np.zeros(2, np.float32),
+            1.0,
+            1.0,
+            first=t == 0,
+            last=t == 5,
+            proprio=np.full(3, t, np.float32),
+        )
     batch = buffer.sample(64)
     obs_t = batch["obs"][:, 0, 0, 0].astype(np.float32)
     np.testing.assert_array_equal(batch["proprio"][:, 0], obs_t)  # same step as obs

@@ -14,9 +14,18 @@ pytest.importorskip("metaworld")
 pytest.importorskip("gymnasium_robotics")
 pytestmark = pytest.mark.slow
 
-TINY_PIXELS = {"agent.batch_size": 8, "agent.hidden_dim": 32, "agent.feature_dim": 16, "agent.num_expl_steps": 100,
-               "env.fast_render": True, "eval.episodes": 1, "log.progress": False, "log.tensorboard": False,
-               "threads": 1, "log.diagnostics_every_updates": 40}
+TINY_PIXELS = {
+    "agent.batch_size": 8,
+    "agent.hidden_dim": 32,
+    "agent.feature_dim": 16,
+    "agent.num_expl_steps": 100,
+    "env.fast_render": True,
+    "eval.episodes": 1,
+    "log.progress": False,
+    "log.tensorboard": False,
+    "threads": 1,
+    "log.diagnostics_every_updates": 40,
+}
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -25,8 +34,17 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_metaworld_drm_reference_preset_trains_and_logs_success(tmp_path):
-    cfg = resolve({**TINY_PIXELS, "task": "metaworld/reach-sparse", "agent": "drm", "preset": "drm-reference-metaworld",
-                   "frames": 1500, "num_seed_frames": 1000, "eval.every_frames": 1500})
+    cfg = resolve(
+        {
+            **TINY_PIXELS,
+            "task": "metaworld/reach-sparse",
+            "agent": "drm",
+            "preset": "drm-reference-metaworld",
+            "frames": 1500,
+            "num_seed_frames": 1000,
+            "eval.every_frames": 1500,
+        }
+    )
     assert Trainer(cfg, tmp_path).train() == "finished"
     train, evals = rows(tmp_path / "train.csv"), rows(tmp_path / "eval.csv")
     assert [r["frame"] for r in train] == ["500", "1000", "1500"]  # 250 agent steps per episode

@@ -28,8 +28,17 @@ from dormant.training.lock import DirLock, is_locked
 from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["obs=states", "frames=3000", "num_seed_frames=1000", "eval.every_frames=1000", "eval.episodes=1",
-        "agent.hidden_dim=64", "agent.batch_size=64", "log.tensorboard=false", "log.diagnostics_every_updates=0"]
+TINY = [
+    "obs=states",
+    "frames=3000",
+    "num_seed_frames=1000",
+    "eval.every_frames=1000",
+    "eval.episodes=1",
+    "agent.hidden_dim=64",
+    "agent.batch_size=64",
+    "log.tensorboard=false",
+    "log.diagnostics_every_updates=0",
+]
 
 
 def _attempts(run_dir: Path) -> list[str]:
@@ -37,48 +46,69 @@ def _attempts(run_dir: Path) -> list[str]:
 
 
 def test_grid_expansion(tmp_path):
-    runs, options, shared = parse_sweep(["agent=drqv2,drm", "task=dmc/cartpole_swingup,dmc/walker_walk",
-                                         "seeds=2", "frames=500000", f"out={tmp_path}", "jobs=3"])
+    runs, options, shared = parse_sweep(
+        [
+            "agent=drqv2,drm",
+            "task=dmc/cartpole_swingup,dmc/walker_walk",
+            "seeds=2",
+            "frames=500000",
+            f"out={tmp_path}",
+            "jobs=3",
+        ]
+    )
     assert len(runs) == 8 and options.jobs == 3 and options.retries == 2 and shared == {"frames": "500000"}
-    assert [r.run_id for r in runs[:4]] == ["dmc_cartpole_swingup/drqv2/seed1", "dmc_cartpole_swingup/drqv2/seed2",
-                                            "dmc_cartpole_swingup/drm/seed1", "dmc_cartpole_swingup/drm/seed2"]
+    assert [r.run_id for r in runs[:4]] == [
+        "dmc_cartpole_swingup/drqv2/seed1",
+        "dmc_cartpole_swingup/drqv2/seed2",
+        "dmc_cartpole_swingup/drm/seed1",
+        "dmc_cartpole_swingup/drm/seed2",
+    ]
     assert runs[0].run_dir == tmp_path / "dmc_cartpole_swingup" / "drqv2" / "seed1"
-    assert runs[-1].overrides == {"agent": "drm", "task": "dmc/walker_walk", "seed": "2", "frames": "500000",
-                                  "log.progress": "false"}
+    assert runs[-1].overrides == {
+        "agent": "drm",
+        "task": "dmc/walker_walk",
+        "seed": "2",
+        "frames": "500000",
+        "log.progress": "false",
+    }
     assert {r.frames for r in runs} == {500000}
     runs, _, _ = parse_sweep(["agent=drqv2", "task=dmc/cartpole_swingup", "seed=3,7", f"out={tmp_path}"])
     assert [r.seed for r in runs] == [3, 7]
     # Values with commas in other options are passed as written, not expanded.
-    runs, _, shared = parse_sweep(["agent=drm", "task=dmc/cartpole_swingup", f"out={tmp_path}",
-                                   "agent.stddev_schedule=linear(1.0,0.1,500000)"])
+    runs, _, shared = parse_sweep(
+        ["agent=drm", "task=dmc/cartpole_swingup", f"out={tmp_path}", "agent.stddev_schedule=linear(1.0,0.1,500000)"]
+    )
     assert len(runs) == 1 and shared["agent.stddev_schedule"] == "linear(1.0,0.1,500000)"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["agent=drqv2", "task=dmc/cartpole_swingupp"], "did you mean 'dmc/cartpole_swingup'"),
-    (["agent=drqv2", "agent.lr=1e-4,-1"], "(in the run dmc/cartpole_swingup drqv2 seed 1 agent.lr=-1)"),
-    (["agent=drqv2,drm", "seeds=2", "drm.threshold=0.1,2"], "drm.threshold"),
-    (["agent=drqv2", "agent.lr=1e-4,0.0001"], "agent.lr: 1e-4 and 0.0001 are the same value (0.0001)"),
-    (["agent=drqv2", "drm.threshold=0.1,0.2"], "drm.* options apply to agent=drm only"),
-    (["agent=drqv2", "agent.stddev_schedule=linear(1.0,0.1,500000"], "an opening bracket is never closed"),
-    (["agent=drqv2", "agent.lr=1e-4,,3e-4"], "has an empty item"),
-    (["frames=100000,200000"], "frames cannot be a sweep axis"),
-    (["log.tensorboard=true,false"], "log.tensorboard cannot be a sweep axis"),
-    (["cpus_per_run=2"], "cpus_per_run ask Ray for resources per run (backend=ray)"),
-    (["backend=ray", "cpus_per_run=0"], "cpus_per_run must be > 0"),
-    (["backend=ray", "gpus_per_run=1.5"], "gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole"),
-    (["agent=drqv3", "task=dmc/cartpole_swingup"], "did you mean 'drqv2'"),
-    (["agent=drqv2,drqv2"], "lists a value twice"),
-    (["seeds=0"], "seeds must be ≥ 1"),
-    (["seeds=2", "seed=1,2"], "not both"),
-    (["jobs=0"], "jobs must be ≥ 1"),
-    (["jobs=two"], "jobs must be an integer"),
-    (["backend=slurm"], "backend must be local or ray"),
-    (["address=ray://head:10001"], "address= is for backend=ray"),
-    (["gpus_per_run=-1", "backend=ray"], "gpus_per_run must be ≥ 0"),
-    (["frames=1000"], "impossible budget"),
-    (["agent.hiden_dim=3"], "did you mean 'agent.hidden_dim'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["agent=drqv2", "task=dmc/cartpole_swingupp"], "did you mean 'dmc/cartpole_swingup'"),
+        (["agent=drqv2", "agent.lr=1e-4,-1"], "(in the run dmc/cartpole_swingup drqv2 seed 1 agent.lr=-1)"),
+        (["agent=drqv2,drm", "seeds=2", "drm.threshold=0.1,2"], "drm.threshold"),
+        (["agent=drqv2", "agent.lr=1e-4,0.0001"], "agent.lr: 1e-4 and 0.0001 are the same value (0.0001)"),
+        (["agent=drqv2", "drm.threshold=0.1,0.2"], "drm.* options apply to agent=drm only"),
+        (["agent=drqv2", "agent.stddev_schedule=linear(1.0,0.1,500000"], "an opening bracket is never closed"),
+        (["agent=drqv2", "agent.lr=1e-4,,3e-4"], "has an empty item"),
+        (["frames=100000,200000"], "frames cannot be a sweep axis"),
+        (["log.tensorboard=true,false"], "log.tensorboard cannot be a sweep axis"),
+        (["cpus_per_run=2"], "cpus_per_run ask Ray for resources per run (backend=ray)"),
+        (["backend=ray", "cpus_per_run=0"], "cpus_per_run must be > 0"),
+        (["backend=ray", "gpus_per_run=1.5"], "gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole"),
+        (["agent=drqv3", "task=dmc/cartpole_swingup"], "did you mean 'drqv2'"),
+        (["agent=drqv2,drqv2"], "lists a value twice"),
+        (["seeds=0"], "seeds must be ≥ 1"),
+        (["seeds=2", "seed=1,2"], "not both"),
+        (["jobs=0"], "jobs must be ≥ 1"),
+        (["jobs=two"], "jobs must be an integer"),
+        (["backend=slurm"], "backend must be local or ray"),
+        (["address=ray://head:10001"], "address= is for backend=ray"),
+        (["gpus_per_run=-1", "backend=ray"], "gpus_per_run must be ≥ 0"),
+        (["frames=1000"], "impossible budget"),
+        (["agent.hiden_dim=3"], "did you mean 'agent.hidden_dim'"),
+    ],
+)
 def test_bad_sweeps_are_refused_before_anything_runs(tmp_path, capsys, args, message):
     assert main(["sweep", *args, f"out={tmp_path / 's'}"]) == 2
     assert message in capsys.readouterr().err
@@ -90,11 +120,18 @@ def test_value_lists_split_at_top_level_commas_only():
     assert split_values("1e-4,3e-4") == ["1e-4", "3e-4"]
     assert split_values("linear(1.0,0.1,500000)") == ["linear(1.0,0.1,500000)"]  # nested: one value
     assert split_values("linear(1.0,0.1,500000), step_linear(1.0,0.1,100,0.05,500)") == [
-        "linear(1.0,0.1,500000)", "step_linear(1.0,0.1,100,0.05,500)"]
+        "linear(1.0,0.1,500000)",
+        "step_linear(1.0,0.1,100,0.05,500)",
+    ]
     assert split_values("[a,b],c") == ["a,b", "c"]  # brackets hold a value with a top-level comma
     assert split_values("[a],[b]") == ["a", "b"]
-    for bad, message in [("a,(b", "never closed"), ("a)", "without its opening"), ("a,,b", "empty item"),
-                         ("[]", "empty item"), ("a,[a]", "lists a value twice")]:
+    for bad, message in [
+        ("a,(b", "never closed"),
+        ("a)", "without its opening"),
+        ("a,,b", "empty item"),
+        ("[]", "empty item"),
+        ("a,[a]", "lists a value twice"),
+    ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             split_values(bad, "k")
     # plasticity.redo_nets is itself a list: one value as written, an axis only with brackets.
@@ -106,41 +143,77 @@ def test_value_lists_split_at_top_level_commas_only():
 
 
 def test_hyperparameter_axes_are_crossed_with_agents_tasks_and_seeds(tmp_path):
-    runs, _options, shared = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seeds=2", f"out={tmp_path}",
-                                         "agent.lr=1e-4,3e-4", "plasticity.redo=true,false", *TINY])
+    runs, _options, shared = parse_sweep(
+        [
+            "agent=drqv2",
+            "task=dmc/cartpole_balance",
+            "seeds=2",
+            f"out={tmp_path}",
+            "agent.lr=1e-4,3e-4",
+            "plasticity.redo=true,false",
+            *TINY,
+        ]
+    )
     assert len(runs) == 8 and "agent.lr" not in shared and shared["env.obs"] == "states"
     assert [r.run_id for r in runs[:3]] == [  # values in the order given; axes by name
         "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=True/seed1",
         "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=True/seed2",
-        "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=False/seed1"]
+        "dmc_cartpole_balance/drqv2/agent.lr=0.0001/plasticity.redo=False/seed1",
+    ]
     assert runs[2].params == {"agent.lr": "0.0001", "plasticity.redo": "False"}
     assert runs[2].overrides["agent.lr"] == "1e-4" and runs[2].overrides["plasticity.redo"] == "false"
     assert runs[2].label == "dmc/cartpole_balance drqv2 agent.lr=0.0001 plasticity.redo=False seed 1"
     assert runs[0].run_dir == tmp_path / runs[0].run_id
     # The order options are given in does not change the directories.
-    again, _, _ = parse_sweep(["plasticity.redo=false,true", "agent.lr=3e-4,0.0001", "agent=drqv2", "seeds=2",
-                               "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY])
+    again, _, _ = parse_sweep(
+        [
+            "plasticity.redo=false,true",
+            "agent.lr=3e-4,0.0001",
+            "agent=drqv2",
+            "seeds=2",
+            "task=dmc/cartpole_balance",
+            f"out={tmp_path}",
+            *TINY,
+        ]
+    )
     assert sorted(r.run_id for r in again) == sorted(r.run_id for r in runs)
     # redo_nets: one value without brackets, an axis with them.
-    runs, _, shared = parse_sweep(["agent=drqv2", f"out={tmp_path}", "plasticity.redo=true",
-                                   "plasticity.redo_nets=critic,actor", *TINY])
+    runs, _, shared = parse_sweep(
+        ["agent=drqv2", f"out={tmp_path}", "plasticity.redo=true", "plasticity.redo_nets=critic,actor", *TINY]
+    )
     assert len(runs) == 1 and shared["plasticity.redo_nets"] == "critic,actor"
     assert runs[0].run_id == "dmc_cartpole_swingup/drqv2/seed1"
-    runs, _, _ = parse_sweep(["agent=drqv2", f"out={tmp_path}", "plasticity.redo=true",
-                              "plasticity.redo_nets=[critic],[critic,actor]", *TINY])
+    runs, _, _ = parse_sweep(
+        [
+            "agent=drqv2",
+            f"out={tmp_path}",
+            "plasticity.redo=true",
+            "plasticity.redo_nets=[critic],[critic,actor]",
+            *TINY,
+        ]
+    )
     assert [r.overrides["plasticity.redo_nets"] for r in runs] == ["critic", "critic,actor"]
     assert runs[0].run_id.split("/")[2] == "plasticity.redo_nets=critic"
     assert re.fullmatch(r"plasticity\.redo_nets=critic-actor~[0-9a-f]{6}", runs[1].run_id.split("/")[2])
     # A list of schedules is an axis; each keeps its commas.
-    runs, _, _ = parse_sweep(["agent=drqv2", f"out={tmp_path}", *TINY,
-                              "agent.stddev_schedule=linear(1.0,0.1,500000),linear(0.5,0.1,500000)"])
-    assert [r.overrides["agent.stddev_schedule"] for r in runs] == ["linear(1.0,0.1,500000)",
-                                                                   "linear(0.5,0.1,500000)"]
+    runs, _, _ = parse_sweep(
+        ["agent=drqv2", f"out={tmp_path}", *TINY, "agent.stddev_schedule=linear(1.0,0.1,500000),linear(0.5,0.1,500000)"]
+    )
+    assert [r.overrides["agent.stddev_schedule"] for r in runs] == ["linear(1.0,0.1,500000)", "linear(0.5,0.1,500000)"]
 
 
 def test_drm_axes_apply_to_drm_runs_only(tmp_path, capsys):
-    runs, options, shared = parse_sweep(["agent=drqv2,drm", "task=dmc/cartpole_balance", "seeds=2",
-                                         "drm.threshold=0.1,0.2", "drm.expectile=0.8", f"out={tmp_path}", *TINY])
+    runs, options, shared = parse_sweep(
+        [
+            "agent=drqv2,drm",
+            "task=dmc/cartpole_balance",
+            "seeds=2",
+            "drm.threshold=0.1,0.2",
+            "drm.expectile=0.8",
+            f"out={tmp_path}",
+            *TINY,
+        ]
+    )
     drqv2 = [r for r in runs if r.agent == "drqv2"]
     drm = [r for r in runs if r.agent == "drm"]
     assert len(drqv2) == 2 and len(drm) == 4  # drqv2: one run per seed, not one per threshold
@@ -148,15 +221,31 @@ def test_drm_axes_apply_to_drm_runs_only(tmp_path, capsys):
     assert [r.run_id for r in drqv2] == ["dmc_cartpole_balance/drqv2/seed1", "dmc_cartpole_balance/drqv2/seed2"]
     assert drm[0].run_id == "dmc_cartpole_balance/drm/drm.threshold=0.1/seed1"
     assert all(r.overrides["drm.expectile"] == "0.8" for r in drm) and shared["drm.expectile"] == "0.8"
-    assert options.notes == ["drm.expectile, drm.threshold apply to agent=drm only: the drqv2 runs do not take "
-                             "them and are not repeated for each value"]
+    assert options.notes == [
+        "drm.expectile, drm.threshold apply to agent=drm only: the drqv2 runs do not take "
+        "them and are not repeated for each value"
+    ]
 
 
 def test_run_directory_names_are_safe_unique_and_stable():
     assert dir_part("agent.lr", "0.0003") == "agent.lr=0.0003"  # readable when it can be
     assert dir_part("k", "-0.5") == "k=-0.5"
-    values = ["linear(1.0,0.1,500000)", "linear(1.0,0.1,50000)", "linear-1.0-0.1-500000", "a/b", "a b", "..",
-              "critic,actor", "critic actor", "x" * 300, "x" * 301, "é", "-0.5", "(0.5)", "0.5"]
+    values = [
+        "linear(1.0,0.1,500000)",
+        "linear(1.0,0.1,50000)",
+        "linear-1.0-0.1-500000",
+        "a/b",
+        "a b",
+        "..",
+        "critic,actor",
+        "critic actor",
+        "x" * 300,
+        "x" * 301,
+        "é",
+        "-0.5",
+        "(0.5)",
+        "0.5",
+    ]
     parts = [dir_part("k", v) for v in values]
     assert len(set(parts)) == len(parts)  # unique
     assert all(re.fullmatch(r"k=[A-Za-z0-9._+~-]{1,110}", p) for p in parts), parts  # one safe path component
@@ -176,7 +265,12 @@ def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys)
     runs, manifest = _record(tmp_path, "agent.lr=1e-4,3e-4")
     assert manifest["axes"] == {"agent.lr": ["0.0001", "0.0003"]} and "agent.lr" not in manifest["shared"]
     assert manifest["runs"]["dmc_cartpole_balance/drqv2/agent.lr=0.0003/seed1"] == {
-        "task": "dmc/cartpole_balance", "agent": "drqv2", "seed": 1, "frames": 3000, "params": {"agent.lr": "0.0003"}}
+        "task": "dmc/cartpole_balance",
+        "agent": "drqv2",
+        "seed": 1,
+        "frames": 3000,
+        "params": {"agent.lr": "0.0003"},
+    }
     # The same command again plans the same runs; a later one may add values (or give one).
     assert [r.run_id for r in _record(tmp_path, "agent.lr=1e-4,3e-4")[0]] == [r.run_id for r in runs]
     _more, manifest = _record(tmp_path, "agent.lr=0.0003,1e-3", "seeds=2")
@@ -188,8 +282,10 @@ def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys)
     assert main([*args, "agent.lr=1e-4", "agent.nstep=1,3"]) == 2
     assert "has no agent.nstep axis" in capsys.readouterr().err
     assert main(args) == 2
-    assert "has the axis agent.lr (agent.lr=0.0001,0.0003,0.001,0.003): name it in this command too" in \
-        capsys.readouterr().err
+    assert (
+        "has the axis agent.lr (agent.lr=0.0001,0.0003,0.001,0.003): name it in this command too"
+        in capsys.readouterr().err
+    )
     assert main([*args, "agent.lr=1e-4", "agent.nstep=1"]) == 2
     assert "holds a sweep with other settings (agent.nstep" in capsys.readouterr().err
     # A sweep without axes cannot grow one (its runs would be renamed).
@@ -200,8 +296,9 @@ def test_manifest_records_axes_and_a_later_command_adds_values(tmp_path, capsys)
 
 
 def test_drm_axis_of_a_sweep_need_not_be_named_for_drqv2_runs(tmp_path):
-    runs, _options, shared = parse_sweep(["agent=drm", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY,
-                                         "drm.threshold=0.1,0.2"])
+    runs, _options, shared = parse_sweep(
+        ["agent=drm", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY, "drm.threshold=0.1,0.2"]
+    )
     write_manifest(tmp_path, runs, shared, [])
     runs, _, _ = parse_sweep(["agent=drqv2", "task=dmc/cartpole_balance", f"out={tmp_path}", *TINY])
     assert [r.run_id for r in runs] == ["dmc_cartpole_balance/drqv2/seed1"]
@@ -262,9 +359,10 @@ def test_ray_resources_per_run_are_checked_and_passed_through(monkeypatch):
     assert backend.jobs == 8  # 32 CPUs / 4, 4 GPUs / 0.5
     assert RayBackend("stop", address="", cpus_per_run=1, gpus_per_run=None, threads=1).gpus_per_run == 1.0
     for nodes, cpus, gpus, message in [
-            ([{"CPU": 8}], 1, 0.5, "gpus_per_run=0.5 but the Ray cluster has no GPUs (its nodes: 8 CPU + 0 GPU)"),
-            ([{"CPU": 8, "GPU": 1}], 16, 0, "no node of the Ray cluster has 16 CPU + 0 GPU for one run"),
-            ([{"CPU": 8, "GPU": 1}, {"CPU": 2, "GPU": 0}], 4, 2, "no node of the Ray cluster has 4 CPU + 2 GPU")]:
+        ([{"CPU": 8}], 1, 0.5, "gpus_per_run=0.5 but the Ray cluster has no GPUs (its nodes: 8 CPU + 0 GPU)"),
+        ([{"CPU": 8, "GPU": 1}], 16, 0, "no node of the Ray cluster has 16 CPU + 0 GPU for one run"),
+        ([{"CPU": 8, "GPU": 1}, {"CPU": 2, "GPU": 0}], 4, 2, "no node of the Ray cluster has 4 CPU + 2 GPU"),
+    ]:
         fake = FakeRay(*nodes)
         monkeypatch.setitem(sys.modules, "ray", fake)
         with pytest.raises(ConfigError, match=re.escape(message)):
@@ -338,8 +436,12 @@ def test_failed_attempts_are_retried_then_reported(tmp_path, monkeypatch, capsys
         return real(spec, action, *budget)
 
     monkeypatch.setattr(backends, "train_command", flaky)
-    assert run_sweep(["agent=drqv2", "task=dmc/cartpole_balance", "seed=1,2", f"out={tmp_path}", "jobs=2",
-                      "retries=1", *TINY]) == 1
+    assert (
+        run_sweep(
+            ["agent=drqv2", "task=dmc/cartpole_balance", "seed=1,2", f"out={tmp_path}", "jobs=2", "retries=1", *TINY]
+        )
+        == 1
+    )
     out = capsys.readouterr()
     assert "attempt 1 of dmc/cartpole_balance drqv2 seed 1 failed (exit code 1: simulated crash)" in out.err
     assert "1/2 finished, 1 failed" in out.out
@@ -360,8 +462,12 @@ def test_locks_two_writers_never_share_a_run_directory(tmp_path, capsys):
     with DirLock(run):  # e.g. someone's `dormant train` holds this run
         assert run_sweep(args) == 1
         assert "in use by another process (skipped)" in capsys.readouterr().out
-        out = subprocess.run([sys.executable, "-m", "dormant.cli", "train", "task=dmc/cartpole_balance", *TINY,
-                              f"out={run}"], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "dormant.cli", "train", "task=dmc/cartpole_balance", *TINY, f"out={run}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 75 and "is in use by pid" in out.stderr
     assert not (run / "checkpoint.pt").exists()
     assert not is_locked(run)
@@ -405,14 +511,26 @@ def test_sweep_process_death_then_rerun_continues(tmp_path, how):
     checkpoint and stop, drops the queue and exits 130 within seconds; a second Ctrl-C
     stops the runs at once; SIGKILL of the sweep makes the kernel send its runs SIGTERM.
     Every way, the same command then finishes every run, with no log row twice."""
-    args = ["agent=drqv2", "task=dmc/cartpole_balance", "seeds=3", f"out={tmp_path}", "jobs=2",
-            *(a for a in TINY if not a.startswith("frames=")), "frames=10000", "checkpoint_every_frames=1000"]
+    args = [
+        "agent=drqv2",
+        "task=dmc/cartpole_balance",
+        "seeds=3",
+        f"out={tmp_path}",
+        "jobs=2",
+        *(a for a in TINY if not a.startswith("frames=")),
+        "frames=10000",
+        "checkpoint_every_frames=1000",
+    ]
     runs = [tmp_path / "dmc_cartpole_balance" / "drqv2" / f"seed{s}" for s in (1, 2, 3)]
     # A terminal's process gets SIGINT by default; a background job of a shell (CI) may
     # inherit it ignored, and Python then leaves it ignored: restore it, as a terminal has it.
-    sweep = subprocess.Popen([sys.executable, "-m", "dormant.cli", "sweep", *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "dormant.cli", "sweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert wait_for(lambda: all((r / "checkpoint.pt").exists() for r in runs[:2]))
         signum = getattr(signal, how.split()[0])
@@ -436,8 +554,9 @@ def test_sweep_process_death_then_rerun_continues(tmp_path, how):
     finally:
         sweep.kill()
     assert wait_for(lambda: not any(DirLock(r).path.exists() and _locked(r) for r in runs), timeout=60)
-    out = subprocess.run([sys.executable, "-m", "dormant.cli", "sweep", *args], capture_output=True, text=True,
-                         timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-m", "dormant.cli", "sweep", *args], capture_output=True, text=True, timeout=900
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for run in runs:
         assert json.loads((run / "status.json").read_text())["frame"] == 10000
@@ -480,10 +599,24 @@ def ray_head():
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
-                             "--num-cpus=2", "--num-gpus=0", "--disable-usage-stats", "--include-dashboard=false",
-                             f"--temp-dir={temp}", "--block"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env, start_new_session=True)
+    head = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ray"),
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--num-gpus=0",
+            "--disable-usage-stats",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--block",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     try:
         assert wait_for(lambda: _port_open(port), timeout=120), "the Ray head did not start"
         yield f"127.0.0.1:{port}", env
@@ -502,16 +635,33 @@ def test_sweep_on_an_existing_ray_cluster(tmp_path, ray_head):
     the cluster cannot meet is refused at once, before the sweep records anything; CPU
     runs then train on the cluster's workers (out= relative to the sweep's directory)."""
     address, env = ray_head
-    sweep = [sys.executable, "-m", "dormant.cli", "sweep", "task=dmc/cartpole_balance", "seeds=1", "out=s",
-             "backend=ray", f"address={address}", *TINY]
+    sweep = [
+        sys.executable,
+        "-m",
+        "dormant.cli",
+        "sweep",
+        "task=dmc/cartpole_balance",
+        "seeds=1",
+        "out=s",
+        "backend=ray",
+        f"address={address}",
+        *TINY,
+    ]
     t0 = time.time()
-    refused = subprocess.run([*sweep, "agent=drqv2", "gpus_per_run=0.5"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=300)
+    refused = subprocess.run(
+        [*sweep, "agent=drqv2", "gpus_per_run=0.5"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "gpus_per_run=0.5 but the Ray cluster has no GPUs (its nodes: 2 CPU + 0 GPU)" in refused.stderr
     assert time.time() - t0 < 120 and not (tmp_path / "s" / "sweep.json").exists()
-    done = subprocess.run([*sweep, "agent=drqv2,drm", "cpus_per_run=1", "gpus_per_run=0"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [*sweep, "agent=drqv2,drm", "cpus_per_run=1", "gpus_per_run=0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Ray, 1 CPU + 0 GPU per run, up to 2 at once" in done.stderr and "2/2 finished" in done.stdout
     for agent in ("drqv2", "drm"):
@@ -525,10 +675,19 @@ def test_hyperparameter_sweep_example_then_report(tmp_path):
     """examples/hyperparameter_sweep.sh with a tiny budget: two learning rates, then the
     report, whose methods are the two values; running it again trains nothing."""
     out = tmp_path / "lr"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "OUT": str(out), "FRAMES": "3000", "SEEDS": "1"}
-    command = ["bash", str(ROOT / "examples" / "hyperparameter_sweep.sh"), "jobs=2",
-               *(a for a in TINY if not a.startswith(("obs=", "frames=")))]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "OUT": str(out),
+        "FRAMES": "3000",
+        "SEEDS": "1",
+    }
+    command = [
+        "bash",
+        str(ROOT / "examples" / "hyperparameter_sweep.sh"),
+        "jobs=2",
+        *(a for a in TINY if not a.startswith(("obs=", "frames="))),
+    ]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "2/2 finished" in first.stdout
@@ -589,8 +748,13 @@ def test_grid_size_is_said_at_once_bounded_and_costs_one_resolution_per_combinat
     real_resolve = grid_module.resolve
     monkeypatch.setattr(grid_module, "resolve", lambda overrides: calls.append(1) or real_resolve(overrides))
     rng = random.Random(0)
-    axes_pool = [("agent.lr", "1e-4,3e-4,1e-3"), ("drm.threshold", "0.1,0.2"), ("plasticity.redo", "true,false"),
-                 ("agent.nstep", "1,3"), ("agent.feature_dim", "50")]
+    axes_pool = [
+        ("agent.lr", "1e-4,3e-4,1e-3"),
+        ("drm.threshold", "0.1,0.2"),
+        ("plasticity.redo", "true,false"),
+        ("agent.nstep", "1,3"),
+        ("agent.feature_dim", "50"),
+    ]
     cases = 0
     said: list[tuple[str, int]] = []  # what the sweep said, and the resolutions made by then
 
@@ -602,11 +766,18 @@ def test_grid_size_is_said_at_once_bounded_and_costs_one_resolution_per_combinat
         if "sac" in agents:
             agents = ["sac"] if rng.random() < 0.5 else [a for a in agents if a != "sac"] or ["drqv2"]
         tasks = rng.sample(["dmc/cartpole_balance", "dmc/walker_walk", "dmc/cheetah_run"], rng.randint(1, 3))
-        axes = [a for a in rng.sample(axes_pool, rng.randint(0, 3))
-                if not (a[0] == "drm.threshold" and "drm" not in agents)]
+        axes = [
+            a for a in rng.sample(axes_pool, rng.randint(0, 3)) if not (a[0] == "drm.threshold" and "drm" not in agents)
+        ]
         seeds = rng.choice([1, 3, 40, 400])
-        items = [f"agent={','.join(agents)}", f"task={','.join(tasks)}", f"seeds={seeds}", "obs=states",
-                 f"out={tmp_path / 'never'}", *(f"{k}={v}" for k, v in axes)]
+        items = [
+            f"agent={','.join(agents)}",
+            f"task={','.join(tasks)}",
+            f"seeds={seeds}",
+            "obs=states",
+            f"out={tmp_path / 'never'}",
+            *(f"{k}={v}" for k, v in axes),
+        ]
         said.clear()
         calls.clear()
         try:

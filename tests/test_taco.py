@@ -51,17 +51,23 @@ def test_latent_action_width_is_the_authors_heuristic():
 
 # --- K-step replay ----------------------------------------------------------------------------
 def buffer(horizon, nstep=1, discount=0.5, seed=0):
-    return ReplayBuffer((1,), np.float32, 1, capacity=100, frame_stack=1, nstep=nstep, discount=discount,
-                        seed=seed, horizon=horizon)
+    return ReplayBuffer(
+        (1,), np.float32, 1, capacity=100, frame_stack=1, nstep=nstep, discount=discount, seed=seed, horizon=horizon
+    )
 
 
 def episode(buf, first_frame, rewards, discounts=None):
     """Reset frame ``first_frame``, then transitions t = 1 … T: frame first_frame + t,
     action 10·first_frame + t, reward rewards[t − 1]."""
     for t in range(len(rewards) + 1):
-        buf.add(np.array([first_frame + t], np.float32), np.array([10.0 * first_frame + t], np.float32),
-                rewards[t - 1] if t else 0.0, (discounts[t - 1] if discounts else 1.0) if t else 1.0,
-                first=t == 0, last=t == len(rewards))
+        buf.add(
+            np.array([first_frame + t], np.float32),
+            np.array([10.0 * first_frame + t], np.float32),
+            rewards[t - 1] if t else 0.0,
+            (discounts[t - 1] if discounts else 1.0) if t else 1.0,
+            first=t == 0,
+            last=t == len(rewards),
+        )
 
 
 def test_k_step_sample_by_hand():
@@ -79,14 +85,13 @@ def test_k_step_sample_by_hand():
     assert set(idx.tolist()) == {1, 2}  # both starts drawn, never the short episode
     assert "reward_k" not in batch
     expected = {1: ([1, 2, 3], 1.0, 3), 2: ([2, 3, 4], 2.0, 4)}
-    for i, actions, reward, obs_k in zip(idx, batch["action_seq"][:, :, 0], batch["reward"][:, 0],
-                                         batch["obs_k"][:, 0], strict=True):
+    for i, actions, reward, obs_k in zip(
+        idx, batch["action_seq"][:, :, 0], batch["reward"][:, 0], batch["obs_k"][:, 0], strict=True
+    ):
         assert actions.tolist() == expected[i][0] and reward == expected[i][1] and obs_k == expected[i][2]
     # the one-step fields are DrQ-v2's: action a_t, next obs one step ahead (n = 1)
     assert np.array_equal(batch["action"][:, 0], idx.astype(np.float32))
     assert np.array_equal(batch["next_obs"][:, 0], idx.astype(np.float32))
-
-
 
 
 def test_a_short_buffer_cannot_sample_k_steps():
@@ -128,10 +133,16 @@ def batch(n=8, k=3, seed=0):
         low = torch.rand(n, 9, 4, 4, generator=g) * 255
         return torch.nn.functional.interpolate(low, size=(20, 20), mode="bilinear").to(torch.uint8)
 
-    return {"obs": frames(), "next_obs": frames(), "obs_k": frames(),
-            "action": torch.rand(n, 2, generator=g) * 2 - 1, "action_seq": torch.rand(n, k, 2, generator=g) * 2 - 1,
-            "reward": torch.rand(n, 1, generator=g), "reward_k": torch.rand(n, 1, generator=g) * 3 + 3,
-            "discount": torch.full((n, 1), 0.99)}
+    return {
+        "obs": frames(),
+        "next_obs": frames(),
+        "obs_k": frames(),
+        "action": torch.rand(n, 2, generator=g) * 2 - 1,
+        "action_seq": torch.rand(n, k, 2, generator=g) * 2 - 1,
+        "reward": torch.rand(n, 1, generator=g),
+        "reward_k": torch.rand(n, 1, generator=g) * 3 + 3,
+        "discount": torch.full((n, 1), 0.99),
+    }
 
 
 def test_the_auxiliary_losses_fall_on_a_fixed_batch():
@@ -217,21 +228,23 @@ def test_plasticity_seams_see_tacos_networks():
     assert "critic_srank/q1" in diag and not any("action_encoder" in k for k in diag if k.startswith("critic_srank"))
     counts = recycle_agent_(a, b, ["critic", "taco", "encoder"], tau=0.5)
     assert {"taco.project.0", "taco.reward.0", "critic.q1.0"} <= set(counts)
-    assert sorted(reset_agent_(a, nets=["taco"])) == ["taco.project", "taco.reward", "taco.sequence",
-                                                       "taco.similarity"]
+    assert sorted(reset_agent_(a, nets=["taco"])) == ["taco.project", "taco.reward", "taco.sequence", "taco.similarity"]
     assert "taco" in shrink_perturb_agent_(a, 0.8)
     assert all(math.isfinite(v) for v in a.update(b, step=12).tolist())
 
 
 # --- configuration and sweeps ------------------------------------------------------------------
-@pytest.mark.parametrize("overrides, message", [
-    ({"agent": "taco", "obs": "states"}, "needs obs=pixels"),
-    ({"taco.horizon": "1"}, "taco.\\* options apply to agent=taco only"),
-    ({"agent": "taco", "taco.horizon": "0"}, "taco.horizon must be ≥ 1"),
-    ({"agent": "taco", "taco.curl_weight": "-1"}, "taco.curl_weight must be ≥ 0"),
-    ({"plasticity.redo": "true", "plasticity.redo_nets": "taco"}, "needs agent=taco"),
-    ({"plasticity.reset_nets": "tacos"}, "did you mean 'taco'"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"agent": "taco", "obs": "states"}, "needs obs=pixels"),
+        ({"taco.horizon": "1"}, "taco.\\* options apply to agent=taco only"),
+        ({"agent": "taco", "taco.horizon": "0"}, "taco.horizon must be ≥ 1"),
+        ({"agent": "taco", "taco.curl_weight": "-1"}, "taco.curl_weight must be ≥ 0"),
+        ({"plasticity.redo": "true", "plasticity.redo_nets": "taco"}, "needs agent=taco"),
+        ({"plasticity.reset_nets": "tacos"}, "did you mean 'taco'"),
+    ],
+)
 def test_taco_configuration(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve({"task": "dmc/cartpole_swingup", **overrides})
@@ -248,20 +261,34 @@ def test_taco_brings_the_authors_batch_of_1024():
 # task → (tier, n-step, replay capacity). Every task: lr = encoder_lr = 1e-4 (one rate here),
 # feature_dim 50, batch 1024. (reach_duplo, a dm_control manipulation task, is not a dormant task.)
 TACO_TASK_FILES = {
-    "acrobot_swingup": ("medium", 3, 1_000_000), "acrobot_swingup_sparse": ("medium", 3, 1_000_000),
-    "cartpole_balance": ("easy", 3, 1_000_000), "cartpole_balance_sparse": ("easy", 3, 1_000_000),
-    "cartpole_swingup": ("easy", 3, 1_000_000), "cartpole_swingup_sparse": ("medium", 3, 1_000_000),
-    "cheetah_run": ("medium", 3, 1_000_000), "cup_catch": ("easy", 3, 1_000_000),
-    "finger_spin": ("easy", 3, 1_000_000), "finger_turn_easy": ("medium", 3, 1_000_000),
-    "finger_turn_hard": ("medium", 3, 1_000_000), "hopper_hop": ("medium", 3, 1_000_000),
-    "hopper_stand": ("easy", 3, 1_000_000), "manipulator_bring_ball": ("hard", 3, 1_000_000),
-    "pendulum_swingup": ("easy", 3, 1_000_000), "quadruped_run": ("medium", 3, 100_000),
-    "quadruped_walk": ("medium", 3, 1_000_000), "reacher_easy": ("medium", 3, 1_000_000),
-    "reacher_hard": ("medium", 3, 1_000_000), "walker_run": ("medium", 1, 1_000_000),
-    "walker_stand": ("easy", 1, 1_000_000), "walker_walk": ("easy", 1, 1_000_000),
+    "acrobot_swingup": ("medium", 3, 1_000_000),
+    "acrobot_swingup_sparse": ("medium", 3, 1_000_000),
+    "cartpole_balance": ("easy", 3, 1_000_000),
+    "cartpole_balance_sparse": ("easy", 3, 1_000_000),
+    "cartpole_swingup": ("easy", 3, 1_000_000),
+    "cartpole_swingup_sparse": ("medium", 3, 1_000_000),
+    "cheetah_run": ("medium", 3, 1_000_000),
+    "cup_catch": ("easy", 3, 1_000_000),
+    "finger_spin": ("easy", 3, 1_000_000),
+    "finger_turn_easy": ("medium", 3, 1_000_000),
+    "finger_turn_hard": ("medium", 3, 1_000_000),
+    "hopper_hop": ("medium", 3, 1_000_000),
+    "hopper_stand": ("easy", 3, 1_000_000),
+    "manipulator_bring_ball": ("hard", 3, 1_000_000),
+    "pendulum_swingup": ("easy", 3, 1_000_000),
+    "quadruped_run": ("medium", 3, 100_000),
+    "quadruped_walk": ("medium", 3, 1_000_000),
+    "reacher_easy": ("medium", 3, 1_000_000),
+    "reacher_hard": ("medium", 3, 1_000_000),
+    "walker_run": ("medium", 1, 1_000_000),
+    "walker_stand": ("easy", 1, 1_000_000),
+    "walker_walk": ("easy", 1, 1_000_000),
 }
-TIERS = {"easy": (1_100_000, "linear(1.0,0.1,100000)"), "medium": (3_100_000, "linear(1.0,0.1,500000)"),
-         "hard": (30_100_000, "linear(1.0,0.1,2000000)")}
+TIERS = {
+    "easy": (1_100_000, "linear(1.0,0.1,100000)"),
+    "medium": (3_100_000, "linear(1.0,0.1,500000)"),
+    "hard": (30_100_000, "linear(1.0,0.1,2000000)"),
+}
 
 
 @pytest.mark.parametrize("task", sorted(TACO_TASK_FILES))
@@ -292,15 +319,43 @@ def test_taco_task_presets_are_the_authors_task_files(task):
         cfg.eval.every_frames,
         cfg.eval.episodes,
     )
-    assert got == (*TIERS[tier], nstep, capacity, 1e-4, 50, 1024, 2 if task.startswith("quadruped") else 0,
-                   2, 3, 0.99, 4000, 2000, 2, 0.01, 0.3, 1024, 3, 10_000, 10)
+    assert got == (
+        *TIERS[tier],
+        nstep,
+        capacity,
+        1e-4,
+        50,
+        1024,
+        2 if task.startswith("quadruped") else 0,
+        2,
+        3,
+        0.99,
+        4000,
+        2000,
+        2,
+        0.01,
+        0.3,
+        1024,
+        3,
+        10_000,
+        10,
+    )
 
 
 def test_drms_comparison_is_one_sweep(tmp_path):
     """agent=drqv2,alix,taco,drm resolves: taco.* options reach the TACO runs only (an axis
     of them does not repeat the others), and each agent brings its own preset."""
-    runs, options, _ = parse_sweep(["agent=drqv2,alix,taco,drm", "task=dmc/cartpole_swingup", "seeds=2",
-                                    f"out={tmp_path}", "frames=100000", "taco.horizon=1,3", "taco.reward_weight=0.5"])
+    runs, options, _ = parse_sweep(
+        [
+            "agent=drqv2,alix,taco,drm",
+            "task=dmc/cartpole_swingup",
+            "seeds=2",
+            f"out={tmp_path}",
+            "frames=100000",
+            "taco.horizon=1,3",
+            "taco.reward_weight=0.5",
+        ]
+    )
     by_agent = {agent: [r for r in runs if r.agent == agent] for agent in ("drqv2", "alix", "taco", "drm")}
     assert {a: len(r) for a, r in by_agent.items()} == {"drqv2": 2, "alix": 2, "taco": 4, "drm": 2}
     assert not any(k.startswith("taco.") for a in ("drqv2", "alix", "drm") for r in by_agent[a] for k in r.overrides)
@@ -330,8 +385,10 @@ def test_the_comparison_report_draws_the_four_agents_together(tmp_path):
             cfg = resolve({"agent": agent, "task": "dmc/cartpole_swingup", "seed": str(seed), "frames": "20000"})
             (path / "config.yaml").write_text(cfg.to_yaml())
             final = 200 + 100 * k + seed
-            (path / "eval.csv").write_text("frame,step,episode,episode_reward,episode_length,fps,elapsed_s,"
-                                           f"episode_reward_std\n0,0,0,0,1000,1,1,0\n20000,10000,0,{final},1000,1,1,0\n")
+            (path / "eval.csv").write_text(
+                "frame,step,episode,episode_reward,episode_length,fps,elapsed_s,"
+                f"episode_reward_std\n0,0,0,0,1000,1,1,0\n20000,10000,0,{final},1000,1,1,0\n"
+            )
             (path / "train.csv").write_text(f"frame,step,episode,episode_reward\n20000,10000,1,{final}\n")
             (path / "status.json").write_text(json.dumps({"status": "finished", "frame": 20000}))
     (sweep / "sweep.json").write_text(json.dumps({"version": 1, "shared": {}, "runs": runs}))
@@ -351,13 +408,31 @@ def test_tiny_pixel_run_with_interventions(tmp_path):
     from dormant.experiments.plot import read_csv
     from dormant.training.trainer import Trainer
 
-    cfg = resolve({"agent": "taco", "task": "dmc/cartpole_swingup", "frames": 4000, "num_seed_frames": 1000,
-                   "agent.num_expl_steps": 125, "agent.batch_size": 16, "agent.hidden_dim": 32,
-                   "env.image_size": 32, "env.action_repeat": 8, "env.fast_render": True, "eval.every_frames": 4000,
-                   "eval.episodes": 1, "log.progress": False, "log.tensorboard": False, "threads": 1,
-                   "log.diagnostics_every_updates": 50, "plasticity.redo": True, "plasticity.redo_every_updates": 50,
-                   "plasticity.redo_nets": "critic,actor,encoder,taco", "plasticity.reset_at_frames": "3200",
-                   "plasticity.reset_nets": "taco"})
+    cfg = resolve(
+        {
+            "agent": "taco",
+            "task": "dmc/cartpole_swingup",
+            "frames": 4000,
+            "num_seed_frames": 1000,
+            "agent.num_expl_steps": 125,
+            "agent.batch_size": 16,
+            "agent.hidden_dim": 32,
+            "env.image_size": 32,
+            "env.action_repeat": 8,
+            "env.fast_render": True,
+            "eval.every_frames": 4000,
+            "eval.episodes": 1,
+            "log.progress": False,
+            "log.tensorboard": False,
+            "threads": 1,
+            "log.diagnostics_every_updates": 50,
+            "plasticity.redo": True,
+            "plasticity.redo_every_updates": 50,
+            "plasticity.redo_nets": "critic,actor,encoder,taco",
+            "plasticity.reset_at_frames": "3200",
+            "plasticity.reset_nets": "taco",
+        }
+    )
     trainer = Trainer(cfg, tmp_path)
     assert trainer.replay.horizon == 3
     assert trainer.train() == "finished"

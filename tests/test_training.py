@@ -26,10 +26,22 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_short_pixel_run_writes_the_run_directory(tmp_path):
-    cfg = resolve({"task": "dmc/cartpole_swingup", "frames": 3000, "num_seed_frames": 2000,
-                   "agent.num_expl_steps": 500, "agent.batch_size": 16, "agent.hidden_dim": 32,
-                   "env.fast_render": True, "eval.every_frames": 4000, "eval.episodes": 1,
-                   "eval.video": True, "log.progress": False, "log.tensorboard": True})
+    cfg = resolve(
+        {
+            "task": "dmc/cartpole_swingup",
+            "frames": 3000,
+            "num_seed_frames": 2000,
+            "agent.num_expl_steps": 500,
+            "agent.batch_size": 16,
+            "agent.hidden_dim": 32,
+            "env.fast_render": True,
+            "eval.every_frames": 4000,
+            "eval.episodes": 1,
+            "eval.video": True,
+            "log.progress": False,
+            "log.tensorboard": True,
+        }
+    )
     trainer = Trainer(cfg, tmp_path)
     assert trainer.train() == "finished"
     for name in ("config.yaml", "train.csv", "eval.csv", "checkpoint.pt", "status.json"):
@@ -93,8 +105,9 @@ def test_nonfinite_loss_stops_with_last_good_state(tmp_path, monkeypatch):
 
 
 def _cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "dormant.cli", *args], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "dormant.cli", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_cli_refuses_bad_input_before_work(tmp_path):
@@ -116,8 +129,9 @@ def test_cli_refuses_bad_input_before_work(tmp_path):
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
     run = tmp_path / "run"
     args = [f"{k}={v}" for k, v in TINY_STATES.items()] + ["frames=200000", f"out={run}"]
-    proc = subprocess.Popen([sys.executable, "-m", "dormant.cli", "train", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dormant.cli", "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "train.csv").exists():
         time.sleep(0.2)
@@ -142,9 +156,19 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_state_based_drqv2_learns_cartpole_balance(tmp_path):
     """cartpole_balance from states: random policies score 216–492 and a zero action ≈ 750; learning means ≥ 900."""
-    cfg = resolve({"task": "dmc/cartpole_balance", "obs": "states", "frames": 40_000,
-                   "agent.hidden_dim": 256, "eval.every_frames": 10_000, "eval.episodes": 5,
-                   "log.progress": False, "log.tensorboard": False, "seed": 1})
+    cfg = resolve(
+        {
+            "task": "dmc/cartpole_balance",
+            "obs": "states",
+            "frames": 40_000,
+            "agent.hidden_dim": 256,
+            "eval.every_frames": 10_000,
+            "eval.episodes": 5,
+            "log.progress": False,
+            "log.tensorboard": False,
+            "seed": 1,
+        }
+    )
     Trainer(cfg, tmp_path).train()
     evals = {int(r["frame"]): float(r["episode_reward"]) for r in rows(tmp_path / "eval.csv")}
     assert evals[0] < 600

@@ -115,15 +115,28 @@ def reference_config(path: Path) -> dict[str, Any]:
     return load_yaml(path / "cfgs" / "algo" / "ALIX.yaml")
 
 
-def build_theirs(ref: dict[str, Any], yml: dict[str, Any], *, hidden_dim: int, feature_dim: int, lr: float,
-                 stddev_schedule: str, num_expl_steps: int) -> Any:
+def build_theirs(
+    ref: dict[str, Any],
+    yml: dict[str, Any],
+    *,
+    hidden_dim: int,
+    feature_dim: int,
+    lr: float,
+    stddev_schedule: str,
+    num_expl_steps: int,
+) -> Any:
     """Their DrQV2Agent as ALIX.yaml instantiates it (Hydra's ``instantiate``, by hand)."""
     a = yml["agent"]
-    expected = {"_target_": "drqv2.DrQV2Agent", "encoder._target_": "analysis_modules.AllFeatTiedRegularizedEncoder",
-                "encoder.aug._target_": "analysis_layers.ParameterizedReg",
-                "encoder.aug.aug._target_": "analysis_layers.LocalSignalMixing",
-                "actor._target_": "drqv2.Actor", "critic._target_": "drqv2.Critic", "aug._target_": "drqv2.NoShiftAug",
-                "encoder_optimizer_builder._target_": "analysis_optimizers.custom_parameterized_aug_optimizer_builder"}
+    expected = {
+        "_target_": "drqv2.DrQV2Agent",
+        "encoder._target_": "analysis_modules.AllFeatTiedRegularizedEncoder",
+        "encoder.aug._target_": "analysis_layers.ParameterizedReg",
+        "encoder.aug.aug._target_": "analysis_layers.LocalSignalMixing",
+        "actor._target_": "drqv2.Actor",
+        "critic._target_": "drqv2.Critic",
+        "aug._target_": "drqv2.NoShiftAug",
+        "encoder_optimizer_builder._target_": "analysis_optimizers.custom_parameterized_aug_optimizer_builder",
+    }
     for key, target in expected.items():
         node = a
         for part in key.split("."):
@@ -132,31 +145,65 @@ def build_theirs(ref: dict[str, Any], yml: dict[str, Any], *, hidden_dim: int, f
             raise SystemExit(f"ALIX.yaml: agent.{key} is {node!r}, this script builds {target!r}")
     reg = a["encoder"]["aug"]
     lix = ref["analysis_layers"].LocalSignalMixing(pad=reg["aug"]["pad"], fixed_batch=reg["aug"]["fixed_batch"])
-    param = ref["analysis_layers"].ParameterizedReg(lix, reg["parameter_init"], reg["param_grad_fn"],
-                                                    list(reg["param_grad_fn_args"]))
+    param = ref["analysis_layers"].ParameterizedReg(
+        lix, reg["parameter_init"], reg["param_grad_fn"], list(reg["param_grad_fn_args"])
+    )
     obs_shape, action_shape = (CHANNELS, IMAGE, IMAGE), (ACTION_DIM,)
     encoder = ref["analysis_modules"].AllFeatTiedRegularizedEncoder(obs_shape, param)
     actor = ref["drqv2"].Actor(encoder, action_shape, feature_dim, hidden_dim)
     critic = ref["drqv2"].Critic(encoder, action_shape, feature_dim, hidden_dim)
     ob = a["encoder_optimizer_builder"]
     builder = ref["analysis_optimizers"].custom_parameterized_aug_optimizer_builder(
-        encoder_lr=lr, lr=float(ob["lr"]), betas=list(ob["betas"]))
+        encoder_lr=lr, lr=float(ob["lr"]), betas=list(ob["betas"])
+    )
     return ref["drqv2"].DrQV2Agent(
-        encoder, actor, critic, obs_shape, action_shape, "cpu", lr, feature_dim, hidden_dim,
-        a["critic_target_tau"], num_expl_steps, a["update_every_steps"], stddev_schedule, a["stddev_clip"],
-        use_tb=True, aug=ref["drqv2"].NoShiftAug(), encoder_lr=lr, actor_lr=lr, critic_lr=lr,
-        encoder_optimizer_builder=builder)
+        encoder,
+        actor,
+        critic,
+        obs_shape,
+        action_shape,
+        "cpu",
+        lr,
+        feature_dim,
+        hidden_dim,
+        a["critic_target_tau"],
+        num_expl_steps,
+        a["update_every_steps"],
+        stddev_schedule,
+        a["stddev_clip"],
+        use_tb=True,
+        aug=ref["drqv2"].NoShiftAug(),
+        encoder_lr=lr,
+        actor_lr=lr,
+        critic_lr=lr,
+        encoder_optimizer_builder=builder,
+    )
 
 
 # --- ours -------------------------------------------------------------------------------------------
-def build_ours(seed: int, *, hidden_dim: int = 256, feature_dim: int = 50, lr: float = 1e-4,
-               stddev_schedule: str = "linear(1.0,0.1,400)", num_expl_steps: int = 0,
-               alix: ALIXConfig | None = None) -> ALIXAgent:
+def build_ours(
+    seed: int,
+    *,
+    hidden_dim: int = 256,
+    feature_dim: int = 50,
+    lr: float = 1e-4,
+    stddev_schedule: str = "linear(1.0,0.1,400)",
+    num_expl_steps: int = 0,
+    alix: ALIXConfig | None = None,
+) -> ALIXAgent:
     torch.manual_seed(seed)
-    cfg = AgentConfig(name="alix", lr=lr, feature_dim=feature_dim, hidden_dim=hidden_dim,
-                      stddev_schedule=stddev_schedule, num_expl_steps=num_expl_steps, augment=False)
-    return ALIXAgent((CHANNELS, IMAGE, IMAGE), ACTION_DIM, cfg, pixels=True, device=torch.device("cpu"),
-                     alix=alix or ALIXConfig())
+    cfg = AgentConfig(
+        name="alix",
+        lr=lr,
+        feature_dim=feature_dim,
+        hidden_dim=hidden_dim,
+        stddev_schedule=stddev_schedule,
+        num_expl_steps=num_expl_steps,
+        augment=False,
+    )
+    return ALIXAgent(
+        (CHANNELS, IMAGE, IMAGE), ACTION_DIM, cfg, pixels=True, device=torch.device("cpu"), alix=alix or ALIXConfig()
+    )
 
 
 # --- batches ----------------------------------------------------------------------------------------
@@ -174,7 +221,7 @@ def synthetic_batches(count: int, batch: int, seed: int) -> list[dict[str, np.nd
             frames.append(img.clamp(0, 255).round().to(torch.uint8).numpy())
         action = (torch.rand(batch, ACTION_DIM, generator=g) * 2 - 1).numpy()
         reward = torch.rand(batch, 1, generator=g).numpy()
-        discount = np.full((batch, 1), GAMMA ** NSTEP, dtype=np.float32)
+        discount = np.full((batch, 1), GAMMA**NSTEP, dtype=np.float32)
         out.append({"obs": frames[0], "action": action, "reward": reward, "discount": discount, "next_obs": frames[1]})
     return out
 
@@ -206,13 +253,15 @@ def dmc_batches(count: int, batch: int, seed: int) -> list[dict[str, np.ndarray]
     out = []
     for _ in range(count):
         idx = rng.integers(0, len(actions) - NSTEP + 1, size=batch)  # obs at frame idx, action idx
-        out.append({
-            "obs": np.stack([stack(i) for i in idx]),
-            "action": np.stack([actions[i] for i in idx]),
-            "reward": np.array([[sum(GAMMA ** k * rewards[i + k] for k in range(NSTEP))] for i in idx], np.float32),
-            "discount": np.full((batch, 1), GAMMA ** NSTEP, dtype=np.float32),
-            "next_obs": np.stack([stack(i + NSTEP) for i in idx]),
-        })
+        out.append(
+            {
+                "obs": np.stack([stack(i) for i in idx]),
+                "action": np.stack([actions[i] for i in idx]),
+                "reward": np.array([[sum(GAMMA**k * rewards[i + k] for k in range(NSTEP))] for i in idx], np.float32),
+                "discount": np.full((batch, 1), GAMMA**NSTEP, dtype=np.float32),
+                "next_obs": np.stack([stack(i + NSTEP) for i in idx]),
+            }
+        )
     return out
 
 
@@ -340,13 +389,15 @@ class Report:
         self.worst: dict[str, dict[str, Any]] = {}
         self.per_update: list[dict[str, float]] = []
 
-    def add(self, quantity: str, update: int, ours: dict[str, Any], theirs: dict[str, Any],
-            floor: float = 0.0) -> None:
+    def add(self, quantity: str, update: int, ours: dict[str, Any], theirs: dict[str, Any], floor: float = 0.0) -> None:
         if set(ours) != set(theirs):
-            raise SystemExit(f"{quantity}, update {update}: only ours {sorted(set(ours) - set(theirs))}, "
-                             f"only theirs {sorted(set(theirs) - set(ours))}")
-        w = self.worst.setdefault(quantity, {"max_abs": 0.0, "max_abs_at": "", "max_rel": 0.0, "max_rel_at": "",
-                                             "compared": 0})
+            raise SystemExit(
+                f"{quantity}, update {update}: only ours {sorted(set(ours) - set(theirs))}, "
+                f"only theirs {sorted(set(theirs) - set(ours))}"
+            )
+        w = self.worst.setdefault(
+            quantity, {"max_abs": 0.0, "max_abs_at": "", "max_rel": 0.0, "max_rel_at": "", "compared": 0}
+        )
         while len(self.per_update) <= update:
             self.per_update.append({})
         for name in ours:
@@ -374,10 +425,16 @@ class Report:
         step turns rounding in near-zero gradients into steps of up to lr)."""
         if first_update_only:
             row = self.per_update[0]
-            return [f"{q}: rel {r:.3g} > {tolerance:g} at update 0" for q, r in row.items()
-                    if not (q == "params" or r <= tolerance)]
-        return [f"{q}: rel {w['max_rel']:.3g} > {tolerance:g} ({w['max_rel_at']})"
-                for q, w in self.worst.items() if not w["max_rel"] <= tolerance]
+            return [
+                f"{q}: rel {r:.3g} > {tolerance:g} at update 0"
+                for q, r in row.items()
+                if not (q == "params" or r <= tolerance)
+            ]
+        return [
+            f"{q}: rel {w['max_rel']:.3g} > {tolerance:g} ({w['max_rel_at']})"
+            for q, w in self.worst.items()
+            if not w["max_rel"] <= tolerance
+        ]
 
 
 class GradTap:
@@ -389,8 +446,12 @@ class GradTap:
             opt.register_step_pre_hook(lambda o, args, kwargs, label=label: self._record(label, o, names))
 
     def _record(self, label: str, opt: torch.optim.Optimizer, names: dict[int, str]) -> None:
-        self.calls[label] = {names[id(p)]: p.grad.detach().clone()
-                             for group in opt.param_groups for p in group["params"] if p.grad is not None}
+        self.calls[label] = {
+            names[id(p)]: p.grad.detach().clone()
+            for group in opt.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        }
 
     def take(self) -> dict[str, dict[str, torch.Tensor]]:
         calls, self.calls = self.calls, {}
@@ -413,20 +474,46 @@ def float64_mode():
 
 # --- the pieces of a run ------------------------------------------------------------------------------
 SCALAR_FLOOR = 0.01  # logged means and actions: relative to max(|theirs|, 0.01)
-LOGGED = ("critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward", "actor_loss",
-          "actor_logprob", "actor_ent")
+LOGGED = (
+    "critic_loss",
+    "critic_q1",
+    "critic_q2",
+    "critic_target_q",
+    "batch_reward",
+    "actor_loss",
+    "actor_logprob",
+    "actor_ent",
+)
 
 
 class Pair:
     """Our agent and theirs with identical weights, their tensors addressed by our names."""
 
-    def __init__(self, ref: dict[str, Any], yml: dict[str, Any], seed: int, *, hidden_dim: int, feature_dim: int,
-                 lr: float, stddev_schedule: str, alix: ALIXConfig):
-        self.ours = build_ours(seed, hidden_dim=hidden_dim, feature_dim=feature_dim, lr=lr,
-                               stddev_schedule=stddev_schedule, alix=alix)
+    def __init__(
+        self,
+        ref: dict[str, Any],
+        yml: dict[str, Any],
+        seed: int,
+        *,
+        hidden_dim: int,
+        feature_dim: int,
+        lr: float,
+        stddev_schedule: str,
+        alix: ALIXConfig,
+    ):
+        self.ours = build_ours(
+            seed, hidden_dim=hidden_dim, feature_dim=feature_dim, lr=lr, stddev_schedule=stddev_schedule, alix=alix
+        )
         torch.manual_seed(seed + 1)
-        self.theirs = build_theirs(ref, yml, hidden_dim=hidden_dim, feature_dim=feature_dim, lr=lr,
-                                   stddev_schedule=stddev_schedule, num_expl_steps=0)
+        self.theirs = build_theirs(
+            ref,
+            yml,
+            hidden_dim=hidden_dim,
+            feature_dim=feature_dim,
+            lr=lr,
+            stddev_schedule=stddev_schedule,
+            num_expl_steps=0,
+        )
         if alix.s_init != self.theirs.encoder.aug.P.item():  # the harness may start S elsewhere (events)
             with torch.no_grad():
                 self.theirs.encoder.aug.P.fill_(alix.s_init)
@@ -436,13 +523,17 @@ class Pair:
         self.theirs_t = named_tensors(ours_nets(self.theirs))
         self.map = checked_map(self.ours_t, self.theirs_t)
         copy_ours_into_theirs(self.ours_t, self.theirs_t, self.map)
-        self.ours_tap = GradTap({"encoder": self.ours.encoder_opt, "critic": self.ours.critic_opt,
-                                 "actor": self.ours.actor_opt}, {id(t): n for n, t in self.ours_t.items()})
+        self.ours_tap = GradTap(
+            {"encoder": self.ours.encoder_opt, "critic": self.ours.critic_opt, "actor": self.ours.actor_opt},
+            {id(t): n for n, t in self.ours_t.items()},
+        )
         their_names = {}
         for _name, image in self.map.items():  # their parameter objects under our names (head slices: the layer)
             their_names.setdefault(id(self.theirs_t[image[0]]), image[0])
-        self.theirs_tap = GradTap({"encoder": self.theirs.encoder_opt, "critic": self.theirs.critic_opt,
-                                   "actor": self.theirs.actor_opt}, their_names)
+        self.theirs_tap = GradTap(
+            {"encoder": self.theirs.encoder_opt, "critic": self.theirs.critic_opt, "actor": self.theirs.actor_opt},
+            their_names,
+        )
 
     def as_ours(self, theirs_by_their_name: dict[str, torch.Tensor], names: list[str]) -> dict[str, torch.Tensor]:
         """Their tensors (given by their names) in our names and layout, for ``names`` of ours."""
@@ -464,9 +555,12 @@ class Pair:
             "their_metrics": {k: their_metrics[k] for k in LOGGED},
             # S used by the update (after the lazy clamp) and the ND score: theirs from P's gradient.
             "ours_alix": {"alix_s": ours_metrics["alix_s"], "alix_nd": ours_metrics["alix_nd"]},
-            "their_alix": {"alix_s": s_before.clamp(0, 1).item(),
-                           "alix_nd": float(self.theirs.encoder.aug.param_grad_fn_args[1]) - their_s_grad},
-            "ours_grads": ours_grads, "their_grads": their_grads,
+            "their_alix": {
+                "alix_s": s_before.clamp(0, 1).item(),
+                "alix_nd": float(self.theirs.encoder.aug.param_grad_fn_args[1]) - their_s_grad,
+            },
+            "ours_grads": ours_grads,
+            "their_grads": their_grads,
         }
 
     def compare_update(self, report: Report, i: int, out: dict[str, Any]) -> None:
@@ -486,9 +580,14 @@ class Pair:
             by_id = {id(t): n for n, t in self.theirs_t.items()}
             their_state = {by_id[id(p)]: s for p, s in their_opt.state.items()}
             for key in ("exp_avg", "exp_avg_sq", "step"):
-                report.add(f"adam {key}", i, {n: s[key] for n, s in ours_state.items()},
-                           self.as_ours({n: s[key] for n, s in their_state.items()}, list(ours_state))
-                           if key != "step" else {n: their_state[self.map[n][0]][key] for n in ours_state})
+                report.add(
+                    f"adam {key}",
+                    i,
+                    {n: s[key] for n, s in ours_state.items()},
+                    self.as_ours({n: s[key] for n, s in their_state.items()}, list(ours_state))
+                    if key != "step"
+                    else {n: their_state[self.map[n][0]][key] for n in ours_state},
+                )
 
     def compare_acting(self, report: Report, i: int, obs: np.ndarray, step: int, seed: int) -> None:
         """Mean action (evaluation) and one exploration sample at ``step`` (after the uniform phase)."""
@@ -507,8 +606,15 @@ def compare_init(ref: dict[str, Any], yml: dict[str, Any], seed: int, hidden_dim
     orthogonal draw all equal the gain), biases, LayerNorm, S. One row per tensor of ours."""
     ours = build_ours(seed, hidden_dim=hidden_dim)
     torch.manual_seed(seed)
-    theirs = build_theirs(ref, yml, hidden_dim=hidden_dim, feature_dim=50, lr=1e-4,
-                          stddev_schedule="linear(1.0,0.1,400)", num_expl_steps=0)
+    theirs = build_theirs(
+        ref,
+        yml,
+        hidden_dim=hidden_dim,
+        feature_dim=50,
+        lr=1e-4,
+        stddev_schedule="linear(1.0,0.1,400)",
+        num_expl_steps=0,
+    )
     ours_t, theirs_t = named_tensors(ours_nets(ours)), named_tensors(ours_nets(theirs))
     mapping = checked_map(ours_t, theirs_t)
     rows = []
@@ -517,12 +623,25 @@ def compare_init(ref: dict[str, Any], yml: dict[str, Any], seed: int, hidden_dim
         if a.dim() >= 2:
             sa = torch.linalg.svdvals(a.flatten(1))
             sb = torch.linalg.svdvals(b.flatten(1))
-            rows.append({"tensor": name, "kind": "singular values", "ours": [sa.min().item(), sa.max().item()],
-                         "theirs": [sb.min().item(), sb.max().item()],
-                         "same": bool(torch.allclose(sa, sb, rtol=1e-4))})
+            rows.append(
+                {
+                    "tensor": name,
+                    "kind": "singular values",
+                    "ours": [sa.min().item(), sa.max().item()],
+                    "theirs": [sb.min().item(), sb.max().item()],
+                    "same": bool(torch.allclose(sa, sb, rtol=1e-4)),
+                }
+            )
         else:
-            rows.append({"tensor": name, "kind": "values", "ours": [a.min().item(), a.max().item()],
-                         "theirs": [b.min().item(), b.max().item()], "same": bool(torch.equal(a, b))})
+            rows.append(
+                {
+                    "tensor": name,
+                    "kind": "values",
+                    "ours": [a.min().item(), a.max().item()],
+                    "theirs": [b.min().item(), b.max().item()],
+                    "same": bool(torch.equal(a, b)),
+                }
+            )
     return rows
 
 
@@ -578,8 +697,15 @@ def compare_settings(yml: dict[str, Any], ref_path: Path) -> list[dict[str, Any]
             "num_eval_episodes": (eff["num_eval_episodes"], cfg.eval.episodes),
         }
         for key, (theirs, ours) in pairs.items():
-            rows.append({"task": task["task_name"], "key": key, "theirs": theirs, "ours": ours,
-                         "same": theirs == ours or (isinstance(theirs, float) and math.isclose(theirs, ours))})
+            rows.append(
+                {
+                    "task": task["task_name"],
+                    "key": key,
+                    "theirs": theirs,
+                    "ours": ours,
+                    "same": theirs == ours or (isinstance(theirs, float) and math.isclose(theirs, ours)),
+                }
+            )
     return rows
 
 
@@ -589,8 +715,16 @@ def run_window(ref, yml, args, *, float64: bool, alix: ALIXConfig, label: str) -
     mode = float64_mode() if float64 else contextlib.nullcontext()
     report, trace = Report(), {"s": [], "nd": [], "critic_loss": [], "stddev": []}
     with mode:
-        pair = Pair(ref, yml, args.seed, hidden_dim=args.hidden, feature_dim=50, lr=1e-4,
-                    stddev_schedule=args.schedule, alix=alix)
+        pair = Pair(
+            ref,
+            yml,
+            args.seed,
+            hidden_dim=args.hidden,
+            feature_dim=50,
+            lr=1e-4,
+            stddev_schedule=args.schedule,
+            alix=alix,
+        )
         for i, batch in enumerate(batches):
             step = 2 * i  # their update runs on even steps only (update_every_steps = 2)
             out = pair.update(batch, step, draw_seed=args.seed * 100_000 + i)
@@ -601,30 +735,48 @@ def run_window(ref, yml, args, *, float64: bool, alix: ALIXConfig, label: str) -
             trace["stddev"].append(float(pair.ours.stddev(step)))
             if i < 3:  # golden values: the first updates' logged values, both sides
                 trace.setdefault("first_updates", []).append(
-                    {"ours": {**out["ours_metrics"], **out["ours_alix"]},
-                     "theirs": {**out["their_metrics"], **out["their_alix"]}})
+                    {
+                        "ours": {**out["ours_metrics"], **out["ours_alix"]},
+                        "theirs": {**out["their_metrics"], **out["their_alix"]},
+                    }
+                )
         pair.compare_optimisers(report, len(batches) - 1)
         pair.compare_acting(report, len(batches) - 1, batches[0]["obs"][0], 2 * len(batches), seed=args.seed)
         trace["s_after"] = pair.theirs.encoder.aug.P.item()
         trace["sq_norms_after"] = {  # per network, Σθ² over its parameters (theirs through the map)
-            side: {net: sum(float(tensors[n].double().pow(2).sum()) for n in pair.map if n.startswith(net + "."))
-                   for net in ("encoder", "actor", "critic", "critic_target")}
-            for side, tensors in (("ours", pair.ours_t), ("theirs", pair.as_ours(pair.theirs_t, list(pair.map))))}
-    report.print(f"{label}: {args.updates} updates, batch {args.batch}, hidden {args.hidden}, "
-                 f"{'float64' if float64 else 'float32'}, {args.frames} frames")
+            side: {
+                net: sum(float(tensors[n].double().pow(2).sum()) for n in pair.map if n.startswith(net + "."))
+                for net in ("encoder", "actor", "critic", "critic_target")
+            }
+            for side, tensors in (("ours", pair.ours_t), ("theirs", pair.as_ours(pair.theirs_t, list(pair.map))))
+        }
+    report.print(
+        f"{label}: {args.updates} updates, batch {args.batch}, hidden {args.hidden}, "
+        f"{'float64' if float64 else 'float32'}, {args.frames} frames"
+    )
     return report, trace
 
 
 def time_updates(ref, yml, args) -> dict[str, Any]:
     """Seconds per update, ours and theirs interleaved (alternating order), paper's size."""
     batches = synthetic_batches(2, args.time_batch, args.seed)
-    pair = Pair(ref, yml, args.seed, hidden_dim=1024, feature_dim=50, lr=1e-4,
-                stddev_schedule="linear(1.0,0.1,500000)", alix=ALIXConfig())
-    calls = {"ours": lambda i: pair.ours.update(as_ours(batches[i % 2]), 2 * i),
-             "theirs": lambda i: pair.theirs.update(as_theirs(batches[i % 2]), 2 * i)}
+    pair = Pair(
+        ref,
+        yml,
+        args.seed,
+        hidden_dim=1024,
+        feature_dim=50,
+        lr=1e-4,
+        stddev_schedule="linear(1.0,0.1,500000)",
+        alix=ALIXConfig(),
+    )
+    calls = {
+        "ours": lambda i: pair.ours.update(as_ours(batches[i % 2]), 2 * i),
+        "theirs": lambda i: pair.theirs.update(as_theirs(batches[i % 2]), 2 * i),
+    }
     samples: dict[str, list[float]] = {"ours": [], "theirs": []}
     for r in range(args.time + 1):  # round 0: warm-up, not kept
-        for name in (("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")):
+        for name in ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours"):
             t0 = time.perf_counter()
             calls[name](r)
             if r:
@@ -633,11 +785,20 @@ def time_updates(ref, yml, args) -> dict[str, Any]:
     paired = statistics.median(
         o / t for o, t in zip(samples["ours"], samples["theirs"], strict=True)
     )  # same round, same load
-    print(f"\nupdate time (batch {args.time_batch}, hidden 1024, 84×84, {torch.get_num_threads()} thread(s)): "
-          f"ours {med['ours']:.3f} s, theirs {med['theirs']:.3f} s, ours/theirs {med['ours'] / med['theirs']:.3f}")
-    return {"batch": args.time_batch, "hidden_dim": 1024, "image": IMAGE, "rounds": args.time,
-            "median_s": med, "samples_s": samples, "ours_over_theirs": med["ours"] / med["theirs"],
-            "ours_over_theirs_paired_median": paired}
+    print(
+        f"\nupdate time (batch {args.time_batch}, hidden 1024, 84×84, {torch.get_num_threads()} thread(s)): "
+        f"ours {med['ours']:.3f} s, theirs {med['theirs']:.3f} s, ours/theirs {med['ours'] / med['theirs']:.3f}"
+    )
+    return {
+        "batch": args.time_batch,
+        "hidden_dim": 1024,
+        "image": IMAGE,
+        "rounds": args.time,
+        "median_s": med,
+        "samples_s": samples,
+        "ours_over_theirs": med["ours"] / med["theirs"],
+        "ours_over_theirs_paired_median": paired,
+    }
 
 
 def machine_block() -> dict[str, Any]:
@@ -664,8 +825,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--s-lr", type=float, default=2e-3, help="S's Adam rate on both sides (2e-3: theirs)")
     p.add_argument("--float64", action="store_true", help="also run the window in float64")
-    p.add_argument("--tolerance", type=float, default=1e-5,
-                   help="float32: largest relative difference of update 0's losses and gradients")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-5,
+        help="float32: largest relative difference of update 0's losses and gradients",
+    )
     p.add_argument("--tolerance64", type=float, default=1e-9, help="float64: largest relative difference, whole window")
     p.add_argument("--time", type=int, default=0, metavar="ROUNDS", help="time ROUNDS interleaved updates of each")
     p.add_argument("--time-batch", type=int, default=256)
@@ -681,14 +846,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ref = import_reference(ref_path)
     yml = reference_config(ref_path)
-    result: dict[str, Any] = {"reference": "github.com/Aladoro/Stabilizing-Off-Policy-RL", "reference_commit": head,
-                              "stubbed": [], "command": " ".join(sys.argv)}
+    result: dict[str, Any] = {
+        "reference": "github.com/Aladoro/Stabilizing-Off-Policy-RL",
+        "reference_commit": head,
+        "stubbed": [],
+        "command": " ".join(sys.argv),
+    }
     status = 0
     if not args.skip_compare:
         settings = compare_settings(yml, ref_path)
         differing = [r for r in settings if not r["same"]]
-        print(f"settings: {len(settings)} task×key pairs over {len({r['task'] for r in settings})} tasks, "
-              f"{len(differing)} differ")
+        print(
+            f"settings: {len(settings)} task×key pairs over {len({r['task'] for r in settings})} tasks, "
+            f"{len(differing)} differ"
+        )
         for r in differing:
             print(f"  {r['task']}: {r['key']}: theirs {r['theirs']!r}, ours {r['ours']!r}")
         init = compare_init(ref, yml, args.seed, args.hidden)
@@ -698,12 +869,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['tensor']}: {r['kind']} ours {r['ours']}, theirs {r['theirs']}")
         alix = ALIXConfig(s_init=args.s_init, s_lr=args.s_lr)
         report32, trace32 = run_window(ref, yml, args, float64=False, alix=alix, label="float32")
-        result.update({"settings_differing": differing, "settings_compared": len(settings),
-                       "init_differing": bad_init, "init_compared": len(init),
-                       "window": {"updates": args.updates, "batch": args.batch, "hidden_dim": args.hidden,
-                                  "frames": args.frames, "schedule": args.schedule, "s_init": args.s_init,
-                                  "s_lr": args.s_lr, "seed": args.seed},
-                       "float32": report32.worst, "trace": trace32})
+        result.update(
+            {
+                "settings_differing": differing,
+                "settings_compared": len(settings),
+                "init_differing": bad_init,
+                "init_compared": len(init),
+                "window": {
+                    "updates": args.updates,
+                    "batch": args.batch,
+                    "hidden_dim": args.hidden,
+                    "frames": args.frames,
+                    "schedule": args.schedule,
+                    "s_init": args.s_init,
+                    "s_lr": args.s_lr,
+                    "seed": args.seed,
+                },
+                "float32": report32.worst,
+                "trace": trace32,
+            }
+        )
         failed = (
             report32.failures(args.tolerance, first_update_only=True)
             + [f"setting {r['task']}.{r['key']}" for r in differing]

@@ -112,8 +112,9 @@ def tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return dict(module.state_dict(keep_vars=True))
 
 
-def check_name_map(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor],
-                   name_of: Callable[[str], str]) -> dict[str, str]:
+def check_name_map(
+    ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor], name_of: Callable[[str], str]
+) -> dict[str, str]:
     """``{our name: their name}`` for every tensor of ``ours``; raises unless the map is a
     bijection onto ``theirs`` with equal shapes (every tensor covered exactly once)."""
     mapping = {name: name_of(name) for name in ours}
@@ -159,8 +160,9 @@ class GradTap:
         self.calls: list[tuple[str, dict[str, torch.Tensor]]] = []
         self.handles = []
         for label, optimizer in optimizers.items():
-            self.handles.append(optimizer.register_step_pre_hook(
-                lambda opt, args, kwargs, label=label: self._record(label, opt, names)))
+            self.handles.append(
+                optimizer.register_step_pre_hook(lambda opt, args, kwargs, label=label: self._record(label, opt, names))
+            )
 
     def _record(self, label: str, optimizer: torch.optim.Optimizer, names: Mapping[int, str]) -> None:
         grads = {}
@@ -225,8 +227,10 @@ class Report:
         if not isinstance(ours, Mapping):
             ours, theirs = {quantity: ours}, {quantity: theirs}
         if set(ours) != set(theirs):
-            raise ValueError(f"{quantity}, update {update}: ours has {sorted(set(ours) - set(theirs))} "
-                             f"and theirs {sorted(set(theirs) - set(ours))} on one side only")
+            raise ValueError(
+                f"{quantity}, update {update}: ours has {sorted(set(ours) - set(theirs))} "
+                f"and theirs {sorted(set(theirs) - set(ours))} on one side only"
+            )
         w = self.worst.setdefault(quantity, Worst())
         while len(self.per_update) <= update:
             self.per_update.append({})
@@ -242,8 +246,17 @@ class Report:
             row[quantity] = max(row.get(quantity, 0.0), r)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"quantity": q, "max_abs": w.abs, "max_abs_at": w.abs_at, "max_rel": w.rel,
-                 "max_rel_at": w.rel_at, "compared": w.compared} for q, w in self.worst.items()]
+        return [
+            {
+                "quantity": q,
+                "max_abs": w.abs,
+                "max_abs_at": w.abs_at,
+                "max_rel": w.rel,
+                "max_rel_at": w.rel_at,
+                "compared": w.compared,
+            }
+            for q, w in self.worst.items()
+        ]
 
     def check(self, tolerances: Mapping[str, float], default: float, first: int | None = None) -> list[str]:
         """Quantities whose max relative difference exceeds its tolerance (first matching
@@ -279,8 +292,9 @@ def compare_steps(report: Report, update: int, ours: list, theirs: list, mapping
         report.compare(f"grad/{label}", update, {mapping[n]: g for n, g in ours_g.items()}, their_g)
 
 
-def finish(report: Report, tolerances: Mapping[str, float], default: float, first: int | None = None,
-           *, title: str) -> int:
+def finish(
+    report: Report, tolerances: Mapping[str, float], default: float, first: int | None = None, *, title: str
+) -> int:
     """Print the table and the verdict; the exit status (0: every quantity within tolerance).
     ``first``: judge only the window's first updates (the table still covers all of them)."""
     report.print(title)
@@ -307,7 +321,7 @@ def pixel_batch(rng, batch: int, action_dim: int, obs_shape: tuple[int, ...] = (
     next_obs = np.clip(obs.astype(np.float32) + rng.normal(0, 30, size=big.shape), 0, 255).astype(np.uint8)
     action = rng.uniform(-1, 1, size=(batch, action_dim)).astype(np.float32)
     reward = rng.uniform(0, 3, size=(batch, 1)).astype(np.float32)
-    discount = np.full((batch, 1), 0.99 ** 3, dtype=np.float32)
+    discount = np.full((batch, 1), 0.99**3, dtype=np.float32)
     return obs, action, reward, discount, next_obs
 
 
@@ -315,8 +329,13 @@ def batch_for_ours(batch: tuple) -> dict[str, torch.Tensor]:
     """``pixel_batch``'s arrays as dormant's batch dict (floats in the default dtype)."""
     obs, action, reward, discount, next_obs = (torch.as_tensor(x) for x in batch)
     dtype = torch.get_default_dtype()
-    return {"obs": obs, "action": action.to(dtype), "reward": reward.to(dtype), "discount": discount.to(dtype),
-            "next_obs": next_obs}
+    return {
+        "obs": obs,
+        "action": action.to(dtype),
+        "reward": reward.to(dtype),
+        "discount": discount.to(dtype),
+        "next_obs": next_obs,
+    }
 
 
 def batch_for_theirs(batch: tuple) -> tuple:
@@ -353,7 +372,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], rounds: int, warmup: 
             fns[name]()
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             t0 = time.perf_counter()
             fns[name]()
             samples[name].append(time.perf_counter() - t0)

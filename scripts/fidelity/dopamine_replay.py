@@ -82,17 +82,27 @@ def ours_all(buf: ReplayBuffer) -> Counter:
         batch = buf.sample(weight)
     finally:
         buf.rng = rng
-    rows = zip(batch["obs"], batch["action"][:, 0], batch["reward"][:, 0], batch["next_obs"],
-               batch["discount"][:, 0] > 0, strict=True)
+    rows = zip(
+        batch["obs"],
+        batch["action"][:, 0],
+        batch["reward"][:, 0],
+        batch["next_obs"],
+        batch["discount"][:, 0] > 0,
+        strict=True,
+    )
     return Counter(
         (tuple(s.tolist()), int(a), round(float(r), 6), tuple(x.tolist()), bool(b)) for s, a, r, x, b in rows
     )
 
 
 def theirs(element) -> tuple:
-    return (tuple(np.asarray(element.state, float).reshape(-1).tolist()), int(element.action),
-            round(float(element.reward), 6), tuple(np.asarray(element.next_state, float).reshape(-1).tolist()),
-            not bool(element.is_terminal))
+    return (
+        tuple(np.asarray(element.state, float).reshape(-1).tolist()),
+        int(element.action),
+        round(float(element.reward), 6),
+        tuple(np.asarray(element.next_state, float).reshape(-1).tolist()),
+        not bool(element.is_terminal),
+    )
 
 
 def main() -> None:
@@ -104,31 +114,54 @@ def main() -> None:
     accumulator, elements = import_accumulator(args.reference)
     n, steps = args.nstep, args.steps
     acc = accumulator.TransitionAccumulator(stack_size=STACK, update_horizon=n, gamma=GAMMA)
-    buf = ReplayBuffer((1,), np.float32, 1, capacity=1000, frame_stack=STACK, nstep=n, discount=GAMMA,
-                       per_transition=True, open_episode=True, zero_pad=True)
+    buf = ReplayBuffer(
+        (1,),
+        np.float32,
+        1,
+        capacity=1000,
+        frame_stack=STACK,
+        nstep=n,
+        discount=GAMMA,
+        per_transition=True,
+        open_episode=True,
+        zero_pad=True,
+    )
     buf.add(np.full(1, 1.0, np.float32), np.zeros(1, np.float32), 0.0, 1.0, first=True, last=False)
     stored: Counter = Counter()
     equal_steps = 0
     for k in range(steps):
         terminal = k == steps - 1
-        for element in acc.accumulate(elements.TransitionElement(np.full(1, k + 1.0), k, 10.0 * (k + 1),
-                                                                 terminal, terminal)):
+        for element in acc.accumulate(
+            elements.TransitionElement(np.full(1, k + 1.0), k, 10.0 * (k + 1), terminal, terminal)
+        ):
             stored[theirs(element)] += 1
-        buf.add(np.full(1, k + 2.0, np.float32), np.full(1, k, np.float32), 10.0 * (k + 1), 0.0 if terminal else 1.0,
-                first=False, last=terminal)
+        buf.add(
+            np.full(1, k + 2.0, np.float32),
+            np.full(1, k, np.float32),
+            10.0 * (k + 1),
+            0.0 if terminal else 1.0,
+            first=False,
+            last=terminal,
+        )
         if not terminal:
             assert ours_all(buf) == stored, (k, ours_all(buf), stored)
             equal_steps += 1
     mine = ours_all(buf)
-    print(f"n = {n}, {steps}-step episode, stacks of {STACK}: the sampleable transitions are equal at each of the "
-          f"{equal_steps} updates inside the episode (the running episode included)")
-    print(f"after the terminal: Dopamine holds {sum(stored.values())} elements for "
-          f"{len({s[1] for s in stored})} starts; ours {sum(mine.values())} transitions for {len(mine)} starts")
+    print(
+        f"n = {n}, {steps}-step episode, stacks of {STACK}: the sampleable transitions are equal at each of the "
+        f"{equal_steps} updates inside the episode (the running episode included)"
+    )
+    print(
+        f"after the terminal: Dopamine holds {sum(stored.values())} elements for "
+        f"{len({s[1] for s in stored})} starts; ours {sum(mine.values())} transitions for {len(mine)} starts"
+    )
     for key in sorted(set(stored) | set(mine), key=lambda s: (s[1], -sum(v > 0 for v in s[0]))):
         if stored[key] != mine[key]:
             state, action, reward, nxt, boot = key
-            print(f"  a_{action}: state {state} R {reward} next {nxt} bootstraps {boot}: "
-                  f"Dopamine ×{stored[key]}, ours ×{mine[key]}")
+            print(
+                f"  a_{action}: state {state} R {reward} next {nxt} bootstraps {boot}: "
+                f"Dopamine ×{stored[key]}, ours ×{mine[key]}"
+            )
 
 
 if __name__ == "__main__":

@@ -106,20 +106,37 @@ PLANTED = {"trunk.0": [3], "trunk.2": [5], "trunk.4": [7, 9], "head.0": [11]}  #
 
 # our parameter → (their flax path, layout)
 MAPS = {
-    "dqn": {"trunk.0": ("Conv_0", "conv"), "trunk.2": ("Conv_1", "conv"), "trunk.4": ("Conv_2", "conv"),
-            "head.0": ("Dense_0", "flat"), "head.2": ("final_layer", "dense")},
-    "drq_eps": {"trunk.0": ("Conv_0", "conv"), "trunk.2": ("Conv_1", "conv"), "trunk.4": ("Conv_2", "conv"),
-                "head.0": ("Dense_0", "flat"), "advantage.0": ("Dense_1", "dense"), "value.0": ("Dense_2", "dense")},
+    "dqn": {
+        "trunk.0": ("Conv_0", "conv"),
+        "trunk.2": ("Conv_1", "conv"),
+        "trunk.4": ("Conv_2", "conv"),
+        "head.0": ("Dense_0", "flat"),
+        "head.2": ("final_layer", "dense"),
+    },
+    "drq_eps": {
+        "trunk.0": ("Conv_0", "conv"),
+        "trunk.2": ("Conv_1", "conv"),
+        "trunk.4": ("Conv_2", "conv"),
+        "head.0": ("Dense_0", "flat"),
+        "advantage.0": ("Dense_1", "dense"),
+        "value.0": ("Dense_2", "dense"),
+    },
 }
 SPATIAL = (11, 11, 64)  # the last conv's output for 84×84 with SAME padding (H, W, C)
 
 
 # ---------------------------------------------------------------- our side (no reference needed)
-def make_agent(agent: str, dtype: torch.dtype = torch.float32, redo_period: int | None = None,
-               target_period: int | None = None):
+def make_agent(
+    agent: str, dtype: torch.dtype = torch.float32, redo_period: int | None = None, target_period: int | None = None
+):
     """Our agent from its preset with ReDo on (period REDO_PERIOD, τ = TAU) and its interventions."""
-    overrides = {"task": "atari/Pong", "agent": agent, "plasticity.redo": "true",
-                 "plasticity.redo_every_updates": str(redo_period or REDO_PERIOD), "plasticity.redo_tau": str(TAU)}
+    overrides = {
+        "task": "atari/Pong",
+        "agent": agent,
+        "plasticity.redo": "true",
+        "plasticity.redo_every_updates": str(redo_period or REDO_PERIOD),
+        "plasticity.redo_tau": str(TAU),
+    }
     if agent == "dqn":
         overrides["dqn.target_update_updates"] = str(target_period or TARGET_PERIOD)
     cfg = resolve(overrides)
@@ -139,8 +156,14 @@ def make_batch(gen: torch.Generator, n: int, gamma_n: float) -> dict[str, torch.
     action = torch.randint(NUM_ACTIONS, (n, 1), generator=gen)
     reward = torch.randn(n, 1, generator=gen).clamp(-1, 1)
     terminal = (torch.rand(n, 1, generator=gen) < 0.1).float()
-    return {"obs": obs, "next_obs": next_obs, "action": action.float(), "reward": reward,
-            "discount": gamma_n * (1.0 - terminal), "terminal": terminal}
+    return {
+        "obs": obs,
+        "next_obs": next_obs,
+        "action": action.float(),
+        "reward": reward,
+        "discount": gamma_n * (1.0 - terminal),
+        "terminal": terminal,
+    }
 
 
 def plant_ours(agent) -> None:
@@ -153,7 +176,7 @@ def plant_ours(agent) -> None:
 
 
 def gamma_n(cfg) -> float:
-    return cfg.agent.discount ** cfg.agent.nstep
+    return cfg.agent.discount**cfg.agent.nstep
 
 
 def run_ours(agent: str, updates: int, redo_period: int = REDO_PERIOD, target_period: int = TARGET_PERIOD) -> dict:
@@ -200,25 +223,45 @@ def _stub(name: str, **attrs) -> types.ModuleType:
 
 def import_reference(path: str) -> dict:
     sys.path.insert(0, str(Path(path).resolve()))
-    for name in ("tensorflow", "tensorflow_probability", "tensorflow_probability.substrates",
-                 "tensorflow_probability.substrates.jax", "snappy", "orbax", "orbax.checkpoint",
-                 "dopamine.jax.checkpointers", "dopamine.jax.replay_memory.accumulator",
-                 "dopamine.jax.replay_memory.elements", "dopamine.jax.replay_memory.replay_buffer",
-                 "dopamine.jax.replay_memory.samplers", "dopamine.jax.replay_memory.sum_tree"):
+    for name in (
+        "tensorflow",
+        "tensorflow_probability",
+        "tensorflow_probability.substrates",
+        "tensorflow_probability.substrates.jax",
+        "snappy",
+        "orbax",
+        "orbax.checkpoint",
+        "dopamine.jax.checkpointers",
+        "dopamine.jax.replay_memory.accumulator",
+        "dopamine.jax.replay_memory.elements",
+        "dopamine.jax.replay_memory.replay_buffer",
+        "dopamine.jax.replay_memory.samplers",
+        "dopamine.jax.replay_memory.sum_tree",
+    ):
         _stub(name)
     sys.modules["tensorflow_probability.substrates"].jax = sys.modules["tensorflow_probability.substrates.jax"]
-    _stub("dopamine.discrete_domains.atari_lib",
-          DQNNetworkType=collections.namedtuple("dqn_network", ["q_values"]),
-          RainbowNetworkType=collections.namedtuple("c51_network", ["q_values", "logits", "probabilities"]))
+    _stub(
+        "dopamine.discrete_domains.atari_lib",
+        DQNNetworkType=collections.namedtuple("dqn_network", ["q_values"]),
+        RainbowNetworkType=collections.namedtuple("c51_network", ["q_values", "logits", "probabilities"]),
+    )
     import dopamine.discrete_domains as dd
+
     dd.atari_lib = sys.modules["dopamine.discrete_domains.atari_lib"]
     from dopamine.jax.agents.dqn import dqn_agent
     from dopamine.jax.agents.full_rainbow import full_rainbow_agent
     from dopamine.labs.atari_100k import atari_100k_rainbow_agent
     from dopamine.labs.redo import networks, recycled_atari100k_rainbow_agent, recycled_dqn_agents, weight_recyclers
-    return {"dqn_agent": dqn_agent, "full_rainbow_agent": full_rainbow_agent, "aug": atari_100k_rainbow_agent,
-            "networks": networks, "recycled_dqn": recycled_dqn_agents,
-            "recycled_100k": recycled_atari100k_rainbow_agent, "recyclers": weight_recyclers}
+
+    return {
+        "dqn_agent": dqn_agent,
+        "full_rainbow_agent": full_rainbow_agent,
+        "aug": atari_100k_rainbow_agent,
+        "networks": networks,
+        "recycled_dqn": recycled_dqn_agents,
+        "recycled_100k": recycled_atari100k_rainbow_agent,
+        "recyclers": weight_recyclers,
+    }
 
 
 class Reference:
@@ -237,8 +280,14 @@ class Reference:
             self.net = nets.ScalableNatureDQNNetwork(num_actions=NUM_ACTIONS, width=1)
             cls = nets.ScalableNatureDQNNetwork
         else:
-            self.net = nets.FullRainbowNetwork(num_actions=NUM_ACTIONS, num_atoms=1, noisy=False, dueling=True,
-                                               distributional=False, inputs_preprocessed=True)
+            self.net = nets.FullRainbowNetwork(
+                num_actions=NUM_ACTIONS,
+                num_atoms=1,
+                noisy=False,
+                dueling=True,
+                distributional=False,
+                inputs_preprocessed=True,
+            )
             cls = nets.FullRainbowNetwork
         dummy = jnp.zeros((84, 84, 4), jnp.uint8 if agent == "dqn" else self.dtype)
         kwargs = {} if agent == "dqn" else {"support": jnp.linspace(-10.0, 10.0, 1)}
@@ -255,13 +304,22 @@ class Reference:
             return updates, state
 
         adam = ref["dqn_agent"].create_optimizer("adam", learning_rate=cfg.agent.lr, eps=cfg.dqn.adam_eps)
-        self.optimizer = adam if agent == "dqn" else optax.chain(optax.GradientTransformation(
-            lambda p: optax.EmptyState(), record), adam)
+        self.optimizer = (
+            adam
+            if agent == "dqn"
+            else optax.chain(optax.GradientTransformation(lambda p: optax.EmptyState(), record), adam)
+        )
         self.opt_state = self.optimizer.init(self.params)
         self.target = self.params
         self.recycler = ref["recyclers"].NeuronRecycler(
-            names, network="nature", dead_neurons_threshold=TAU, reset_period=REDO_PERIOD, reset_start_step=0,
-            reset_end_step=10**9, logging_period=10**9)
+            names,
+            network="nature",
+            dead_neurons_threshold=TAU,
+            reset_period=REDO_PERIOD,
+            reset_start_step=0,
+            reset_end_step=10**9,
+            logging_period=10**9,
+        )
         self.support = jnp.linspace(-10.0, 10.0, 1)
         self.cumulative_gamma = gamma_n(cfg)
 
@@ -303,7 +361,7 @@ class Reference:
         flat_init = self.flax.traverse_util.flatten_dict(init, sep="/")
         mapping = self.name_map()
         named = dict(ours.critic.named_parameters())
-        assert set(mapping) == set(named), (set(mapping) ^ set(named))
+        assert set(mapping) == set(named), set(mapping) ^ set(named)
         assert sorted(t for t, _ in mapping.values()) == sorted(flat_init), (sorted(flat_init),)
         flat = {}
         for name, (theirs, layout) in mapping.items():
@@ -336,18 +394,38 @@ class Reference:
                 "terminal": terminal,
             }
             loss, grad = self.ref["recycled_dqn"].get_gradients(
-                online_params=self.params, apply_fn=self.net.apply, target_params=self.target, batch=b,
-                cumulative_gamma=self.cumulative_gamma)
+                online_params=self.params,
+                apply_fn=self.net.apply,
+                target_params=self.target,
+                batch=b,
+                cumulative_gamma=self.cumulative_gamma,
+            )
             self.params, self.opt_state = self.ref["recycled_dqn"].apply_updates_jitted(
-                self.params, grad, self.opt_state, self.optimizer)
+                self.params, grad, self.opt_state, self.optimizer
+            )
             self.last_grad = grad
             return float(loss)
         states = self.augment(batch["obs"], draws[0])
         next_states = self.augment(batch["next_obs"], draws[1])
         out = self.ref["full_rainbow_agent"].train(
-            self.net, self.params, self.target, self.optimizer, self.opt_state, states, action, next_states,
-            reward, terminal, jnp.ones(states.shape[0], self.dtype), self.support, self.cumulative_gamma,
-            True, False, False, jax.random.PRNGKey(0))
+            self.net,
+            self.params,
+            self.target,
+            self.optimizer,
+            self.opt_state,
+            states,
+            action,
+            next_states,
+            reward,
+            terminal,
+            jnp.ones(states.shape[0], self.dtype),
+            self.support,
+            self.cumulative_gamma,
+            True,
+            False,
+            False,
+            jax.random.PRNGKey(0),
+        )
         self.opt_state, self.params, _, mean_loss, _ = out
         jax.effects_barrier()
         self.last_grad = self.grads["g"]
@@ -364,7 +442,8 @@ class Reference:
         try:
             with jax.disable_jit():
                 out = self.ref["aug"].preprocess_inputs_with_augmentation(
-                    jnp.asarray(self.states(frames)), data_augmentation=True, rng=jax.random.PRNGKey(0))
+                    jnp.asarray(self.states(frames)), data_augmentation=True, rng=jax.random.PRNGKey(0)
+                )
         finally:
             jax.random.randint, jax.random.normal = real_randint, real_normal
         assert not replies
@@ -381,8 +460,12 @@ class Reference:
             fake = types.SimpleNamespace(_sample_batch_for_statistics=lambda: raw, network_def=self.net)
             return self.ref["recycled_dqn"].RecycledDQNAgent.get_intermediates(fake, self.params)
         pre = self.ref["aug"].preprocess_inputs_with_augmentation(raw)  # preprocess_fn: no augmentation
-        fake = types.SimpleNamespace(_sample_batch_for_statistics=lambda: pre, network_def=self.net,
-                                     _rng=self.jax.random.PRNGKey(1), _support=self.support)
+        fake = types.SimpleNamespace(
+            _sample_batch_for_statistics=lambda: pre,
+            network_def=self.net,
+            _rng=self.jax.random.PRNGKey(1),
+            _support=self.support,
+        )
         return self.ref["recycled_100k"].RecycledAtari100kRainbowAgent.get_intermediates(fake, self.params)
 
     def recycle(self, step: int, stats: torch.Tensor, corrected: bool = True):
@@ -401,8 +484,9 @@ class Reference:
             recyclers.NeuronRecycler.create_mask_helper = fixed
         try:
             inter = self.intermediates(stats)
-            return self.recycler.maybe_update_weights(step, inter, self.params, self.jax.random.PRNGKey(step),
-                                                      self.adam_state())
+            return self.recycler.maybe_update_weights(
+                step, inter, self.params, self.jax.random.PRNGKey(step), self.adam_state()
+            )
         finally:
             recyclers.NeuronRecycler.create_mask_helper = original
 
@@ -548,8 +632,11 @@ def _compare(ref: dict, agent: str, updates: int, dtype: torch.dtype, x64: bool)
             if u == REDO_PERIOD:
                 extra["flatten_bug"] = flatten_effect(theirs, u, stats_obs, new_params)
             new_flat = theirs.flat(new_params)
-            fresh = {tuple(Reference.to_torch(new_flat[path], layout).shape): Reference.to_torch(new_flat[path], layout)
-                     for name, (path, layout) in mapping.items() if name.endswith("weight")}
+            fresh = {
+                tuple(Reference.to_torch(new_flat[path], layout).shape): Reference.to_torch(new_flat[path], layout)
+                for name, (path, layout) in mapping.items()
+                if name.endswith("weight")
+            }
 
             def their_draws(module, fresh=fresh):
                 if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
@@ -583,8 +670,13 @@ def _compare(ref: dict, agent: str, updates: int, dtype: torch.dtype, x64: bool)
             ours.sync_target()
         their_target = theirs.flat(theirs.target)
         for name, (path, layout) in mapping.items():
-            stats.add("target", name, dict(ours.critic_target.named_parameters())[name],
-                      Reference.to_torch(their_target[path], layout), updates)
+            stats.add(
+                "target",
+                name,
+                dict(ours.critic_target.named_parameters())[name],
+                Reference.to_torch(their_target[path], layout),
+                updates,
+            )
     return {
         "agent": agent,
         "updates": updates,
@@ -628,8 +720,12 @@ def dormant_sets(theirs: Reference, ours, stats_obs: torch.Tensor, agent: str) -
         score_o = (score_o / (score_o.mean() + 1e-9)).double().numpy()
         mask_t, mask_o = score_t <= TAU, score_o <= TAU
         differ = mask_t != mask_o
-        out[name] = {"theirs": int(mask_t.sum()), "ours": int(mask_o.sum()), "differ": int(differ.sum()),
-                     "max_score_diff": float(np.abs(score_t - score_o).max())}
+        out[name] = {
+            "theirs": int(mask_t.sum()),
+            "ours": int(mask_o.sum()),
+            "differ": int(differ.sum()),
+            "max_score_diff": float(np.abs(score_t - score_o).max()),
+        }
         if differ.any():
             out[name]["differing_scores_minus_tau"] = [float(v) for v in (score_t[differ] - TAU)[:5]]
     return out
@@ -647,10 +743,13 @@ def flatten_effect(theirs: Reference, step: int, stats_obs: torch.Tensor, correc
     rows = int((a != b).any(axis=1).sum())
     q_orig, q_fixed = theirs.q(original_params, stats_obs), theirs.q(corrected_params, stats_obs)
     q_before = theirs.q(theirs.params, stats_obs)
-    return {"dense0_rows_differing": rows, "of_rows": int(a.shape[0]),
-            "max_abs_dQ_original_vs_corrected": float(np.abs(q_orig - q_fixed).max()),
-            "max_abs_dQ_corrected_vs_before": float(np.abs(q_fixed - q_before).max()),
-            "max_abs_Q": float(np.abs(q_before).max())}
+    return {
+        "dense0_rows_differing": rows,
+        "of_rows": int(a.shape[0]),
+        "max_abs_dQ_original_vs_corrected": float(np.abs(q_orig - q_fixed).max()),
+        "max_abs_dQ_corrected_vs_before": float(np.abs(q_fixed - q_before).max()),
+        "max_abs_Q": float(np.abs(q_before).max()),
+    }
 
 
 # ---------------------------------------------------------------- timing
@@ -678,10 +777,18 @@ def timing(reference: str, agent: str, rounds: int, per_round: int) -> dict:
         theirs.jax.block_until_ready(theirs.params)
         t_theirs.append((time.perf_counter() - t0) / per_round)
     med_o, med_t = float(np.median(t_ours)), float(np.median(t_theirs))
-    return {"agent": agent, "batch": BATCH, "rounds": rounds, "updates_per_round": per_round,
-            "ours_s_per_update": t_ours, "theirs_s_per_update": t_theirs,
-            "ours_median_s": med_o, "theirs_median_s": med_t, "ratio_ours_over_theirs": med_o / med_t,
-            "theirs_note": "JAX CPU, jitted update (augmentation for DrQ(ε) run eagerly with the replayed draws)"}
+    return {
+        "agent": agent,
+        "batch": BATCH,
+        "rounds": rounds,
+        "updates_per_round": per_round,
+        "ours_s_per_update": t_ours,
+        "theirs_s_per_update": t_theirs,
+        "ours_median_s": med_o,
+        "theirs_median_s": med_t,
+        "ratio_ours_over_theirs": med_o / med_t,
+        "theirs_note": "JAX CPU, jitted update (augmentation for DrQ(ε) run eagerly with the replayed draws)",
+    }
 
 
 def main() -> None:
@@ -705,6 +812,7 @@ def main() -> None:
         sys.modules.setdefault("common", types.SimpleNamespace(GL_BACKEND="n/a (not rendering)"))
         import jax
         from machine import machine
+
         result["machine"] = {**machine(torch.device("cpu")), "jax": jax.__version__}
         result["reference"] = "github.com/google/dopamine @ 5873f5494ee0c2d7c016d0ab2ad530354fec59d0"
         result["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -79,12 +79,25 @@ TOLERANCES = {
     # stays below ~1e-8; a behaviour difference is ≥ 1e-4 at the first update.
     "float64": ({"rng_state": 0.0}, 1e-6, None),
 }
-METRIC_NAMES = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
-                "critic_target_q": "critic_target_q", "batch_reward": "batch_reward",
-                "actor_loss": "actor_loss", "actor_logprob": "actor_logprob", "actor_ent": "actor_ent",
-                "v_loss": "predictor_loss", "dormant_ratio": "actor_dormant_ratio"}
-NETS = {"encoder": "encoder", "actor": "actor", "critic": "critic", "critic_target": "critic_target",
-        "value": "value_predictor"}
+METRIC_NAMES = {
+    "critic_loss": "critic_loss",
+    "critic_q1": "critic_q1",
+    "critic_q2": "critic_q2",
+    "critic_target_q": "critic_target_q",
+    "batch_reward": "batch_reward",
+    "actor_loss": "actor_loss",
+    "actor_logprob": "actor_logprob",
+    "actor_ent": "actor_ent",
+    "v_loss": "predictor_loss",
+    "dormant_ratio": "actor_dormant_ratio",
+}
+NETS = {
+    "encoder": "encoder",
+    "actor": "actor",
+    "critic": "critic",
+    "critic_target": "critic_target",
+    "value": "value_predictor",
+}
 
 
 def their_name(name: str) -> str:
@@ -100,27 +113,54 @@ def their_name(name: str) -> str:
 
 
 def agent_tensors(agent, ours: bool) -> dict[str, torch.Tensor]:
-    return {f"{net if ours else theirs}.{name}": t for net, theirs in NETS.items()
-            for name, t in common.tensors(getattr(agent, net if ours else theirs)).items()}
+    return {
+        f"{net if ours else theirs}.{name}": t
+        for net, theirs in NETS.items()
+        for name, t in common.tensors(getattr(agent, net if ours else theirs)).items()
+    }
 
 
 def build(ref, args, *, hidden_dim: int):
-    cfg = AgentConfig(lr=1e-4, feature_dim=args.feature_dim, hidden_dim=hidden_dim, critic_target_tau=0.01,
-                      num_expl_steps=args.start_step + 2 * args.awaken_after - 1, update_every_steps=2,
-                      stddev_schedule=args.schedule, stddev_clip=0.3)
+    cfg = AgentConfig(
+        lr=1e-4,
+        feature_dim=args.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=0.01,
+        num_expl_steps=args.start_step + 2 * args.awaken_after - 1,
+        update_every_steps=2,
+        stddev_schedule=args.schedule,
+        stddev_clip=0.3,
+    )
     drm = DrMConfig(perturb_every_frames=args.perturb_every * ACTION_REPEAT)  # DrM's DMC defaults otherwise
     torch.manual_seed(args.seed)
-    ours = DrMAgent(OBS_SHAPE, args.action_dim, cfg, pixels=True, device=torch.device("cpu"),
-                    action_repeat=ACTION_REPEAT, drm=drm)
+    ours = DrMAgent(
+        OBS_SHAPE, args.action_dim, cfg, pixels=True, device=torch.device("cpu"), action_repeat=ACTION_REPEAT, drm=drm
+    )
     torch.manual_seed(args.seed + 1)
     theirs = ref.DrMAgent(
-        obs_shape=OBS_SHAPE, action_shape=(args.action_dim,), device="cpu", lr=cfg.lr, feature_dim=cfg.feature_dim,
-        hidden_dim=hidden_dim, critic_target_tau=cfg.critic_target_tau, dormant_threshold=drm.dormant_tau,
-        target_dormant_ratio=drm.threshold, dormant_temp=1 / drm.awaken_temperature, target_lambda=drm.lambda_max,
-        lambda_temp=1 / drm.exploit_temperature, dormant_perturb_interval=args.perturb_every,
-        min_perturb_factor=drm.alpha_min, max_perturb_factor=drm.alpha_max, perturb_rate=drm.perturb_rate,
-        num_expl_steps=cfg.num_expl_steps, stddev_type="awake", stddev_schedule=cfg.stddev_schedule,
-        stddev_clip=cfg.stddev_clip, expectile=drm.expectile, use_tb=True)
+        obs_shape=OBS_SHAPE,
+        action_shape=(args.action_dim,),
+        device="cpu",
+        lr=cfg.lr,
+        feature_dim=cfg.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=cfg.critic_target_tau,
+        dormant_threshold=drm.dormant_tau,
+        target_dormant_ratio=drm.threshold,
+        dormant_temp=1 / drm.awaken_temperature,
+        target_lambda=drm.lambda_max,
+        lambda_temp=1 / drm.exploit_temperature,
+        dormant_perturb_interval=args.perturb_every,
+        min_perturb_factor=drm.alpha_min,
+        max_perturb_factor=drm.alpha_max,
+        perturb_rate=drm.perturb_rate,
+        num_expl_steps=cfg.num_expl_steps,
+        stddev_type="awake",
+        stddev_schedule=cfg.stddev_schedule,
+        stddev_clip=cfg.stddev_clip,
+        expectile=drm.expectile,
+        use_tb=True,
+    )
     ours_t, theirs_t = agent_tensors(ours, True), agent_tensors(theirs, False)
     mapping = common.check_name_map(ours_t, theirs_t, their_name)
     common.copy_state(ours_t, theirs_t, mapping)
@@ -138,11 +178,18 @@ class AlignedPerturbation:
     def __init__(self, ref_utils, ours, theirs):
         self.seed = 0
         self.alphas = {"ours": [], "theirs": []}
-        self.names = {id(ours.actor): "actor", id(ours.critic): "critic", id(ours.critic_target): "critic_target",
-                      id(ours.value): "value", id(ours.encoder): "encoder",
-                      id(theirs.actor): "actor", id(theirs.critic): "critic",
-                      id(theirs.critic_target): "critic_target", id(theirs.value_predictor): "value",
-                      id(theirs.encoder): "encoder"}
+        self.names = {
+            id(ours.actor): "actor",
+            id(ours.critic): "critic",
+            id(ours.critic_target): "critic_target",
+            id(ours.value): "value",
+            id(ours.encoder): "encoder",
+            id(theirs.actor): "actor",
+            id(theirs.critic): "critic",
+            id(theirs.critic_target): "critic_target",
+            id(theirs.value_predictor): "value",
+            id(theirs.encoder): "encoder",
+        }
         order = ["actor", "critic", "critic_target", "encoder", "value"]
         self.offset = {name: k + 1 for k, name in enumerate(order)}
         import dormant.plasticity.agent_surgery as agent_surgery
@@ -179,16 +226,27 @@ class AlignedPerturbation:
 
 
 def drm_state_ours(agent, step: int, metrics: dict) -> dict[str, float]:
-    return {"beta": metrics["dormant_ratio"], "sigma_beta": metrics["sigma_beta"], "sigma_used": metrics["stddev"],
-            "lambda": metrics["lambda"], "alpha_beta": metrics["alpha_beta"],
-            "awaken_step": float(agent.awaken_step), "sigma_act": float(agent.stddev(step))}
+    return {
+        "beta": metrics["dormant_ratio"],
+        "sigma_beta": metrics["sigma_beta"],
+        "sigma_used": metrics["stddev"],
+        "lambda": metrics["lambda"],
+        "alpha_beta": metrics["alpha_beta"],
+        "awaken_step": float(agent.awaken_step),
+        "sigma_act": float(agent.stddev(step)),
+    }
 
 
 def drm_state_theirs(agent, step: int) -> dict[str, float]:
-    return {"beta": agent.dormant_ratio, "sigma_beta": agent.dormant_stddev, "sigma_used": agent.stddev(step),
-            "lambda": agent.lambda_, "alpha_beta": agent.perturb_factor(step),
-            "awaken_step": -1.0 if agent.awaken_step is None else float(agent.awaken_step),
-            "sigma_act": agent.stddev(step)}
+    return {
+        "beta": agent.dormant_ratio,
+        "sigma_beta": agent.dormant_stddev,
+        "sigma_used": agent.stddev(step),
+        "lambda": agent.lambda_,
+        "alpha_beta": agent.perturb_factor(step),
+        "awaken_step": -1.0 if agent.awaken_step is None else float(agent.awaken_step),
+        "sigma_act": agent.stddev(step),
+    }
 
 
 def run_window(ref, args) -> tuple[common.Report, dict]:
@@ -200,8 +258,7 @@ def run_window(ref, args) -> tuple[common.Report, dict]:
     tap_theirs = common.GradTap(opts(theirs, theirs.predictor_opt), common.param_names(theirs_t))
     report = common.Report()
     rng = np.random.default_rng(args.seed)
-    events = {"perturb_updates": [], "perturb_alpha": [], "awaken_update": None, "beta": [], "sigma": [],
-              "lambda": []}
+    events = {"perturb_updates": [], "perturb_alpha": [], "awaken_update": None, "beta": [], "sigma": [], "lambda": []}
     for u in range(args.updates):
         step = args.start_step + 2 * u
         batch = common.pixel_batch(rng, args.batch, args.action_dim)
@@ -234,12 +291,18 @@ def run_window(ref, args) -> tuple[common.Report, dict]:
         events["lambda"].append(s_theirs["lambda"])
         common.compare_steps(report, u, tap_ours.take(), tap_theirs.take(), mapping)
         for net, their_net in NETS.items():
-            report.compare(f"param/{net}", u, {mapping[n]: t for n, t in ours_t.items() if n.startswith(net + ".")},
-                           {n: t for n, t in theirs_t.items() if n.startswith(their_net + ".")})
+            report.compare(
+                f"param/{net}",
+                u,
+                {mapping[n]: t for n, t in ours_t.items() if n.startswith(net + ".")},
+                {n: t for n, t in theirs_t.items() if n.startswith(their_net + ".")},
+            )
         if u < 3:
-            print(f"update {u}: critic_loss ours {m_ours['critic_loss']:.9g} theirs {m_theirs['critic_loss']:.9g}; "
-                  f"v_loss ours {m_ours['v_loss']:.9g} theirs {m_theirs['predictor_loss']:.9g}; "
-                  f"β {s_ours['beta']:.6f} / {s_theirs['beta']:.6f}")
+            print(
+                f"update {u}: critic_loss ours {m_ours['critic_loss']:.9g} theirs {m_theirs['critic_loss']:.9g}; "
+                f"v_loss ours {m_ours['v_loss']:.9g} theirs {m_theirs['predictor_loss']:.9g}; "
+                f"β {s_ours['beta']:.6f} / {s_theirs['beta']:.6f}"
+            )
     checksum = sum(t.double().sum().item() for n, t in ours_t.items() if not n.startswith("critic_target"))
     print(
         f"events: perturbations at updates {events['perturb_updates']} with α {events['perturb_alpha']}; "
@@ -342,8 +405,10 @@ def compare_metaworld(path: Path, ref_mw, tasks: list[str]) -> list[str]:
         theirs = reference_metaworld_config(path, task)
         if theirs["missing_for_train_mw"]:
             # e.g. soccer.yaml inherits the DMC tier file medium.yaml, not metaworld.yaml
-            print(f"{task:<14} reference task file lacks {theirs['missing_for_train_mw']}: train_mw.py cannot "
-                  "start with it (it reads them at construction); not compared")
+            print(
+                f"{task:<14} reference task file lacks {theirs['missing_for_train_mw']}: train_mw.py cannot "
+                "start with it (it reads them at construction); not compared"
+            )
             continue
         a = theirs["agent"]
         ours = resolve({"agent": "drm", "task": f"metaworld/{task}", "preset": "drm-reference-metaworld"})
@@ -356,21 +421,32 @@ def compare_metaworld(path: Path, ref_mw, tasks: list[str]) -> list[str]:
             ("agent.num_expl_steps", a["num_expl_steps"], "agent.num_expl_steps", ag.num_expl_steps),
             ("agent.stddev_schedule", a["stddev_schedule"], "agent.stddev_schedule", ag.stddev_schedule),
             ("agent.stddev_clip", a["stddev_clip"], "agent.stddev_clip", ag.stddev_clip),
-            ("agent.stddev_type", a["stddev_type"], "drm.awaken/before_awaken",
-             "awake" if d.awaken and d.before_awaken == "dormant" else f"{d.awaken}/{d.before_awaken}"),
+            (
+                "agent.stddev_type",
+                a["stddev_type"],
+                "drm.awaken/before_awaken",
+                "awake" if d.awaken and d.before_awaken == "dormant" else f"{d.awaken}/{d.before_awaken}",
+            ),
             ("agent.dormant_threshold", a["dormant_threshold"], "drm.dormant_tau", d.dormant_tau),
             ("agent.target_dormant_ratio", a["target_dormant_ratio"], "drm.threshold", d.threshold),
             ("agent.dormant_temp", a["dormant_temp"], "1 / drm.awaken_temperature", 1 / d.awaken_temperature),
             ("agent.target_lambda (constant λ)", a["target_lambda"], "drm.fixed_lambda", d.fixed_lambda),
-            ("agent.dormant_perturb_interval", a["dormant_perturb_interval"], "drm.perturb_every_frames / repeat",
-             d.perturb_every_frames // ours.env.action_repeat),
+            (
+                "agent.dormant_perturb_interval",
+                a["dormant_perturb_interval"],
+                "drm.perturb_every_frames / repeat",
+                d.perturb_every_frames // ours.env.action_repeat,
+            ),
             ("agent.min_perturb_factor", a["min_perturb_factor"], "drm.alpha_min", d.alpha_min),
             ("agent.max_perturb_factor", a["max_perturb_factor"], "drm.alpha_max", d.alpha_max),
             ("agent.perturb_rate", a["perturb_rate"], "drm.perturb_rate", d.perturb_rate),
             ("agent.expectile", a["expectile"], "drm.expectile", d.expectile),
-            ("awaken: step > num_expl_steps", "no" if "step > self.num_expl_steps" not in
-             Path(ref_mw.__file__).read_text() else "yes", "drm.awaken_after_exploration",
-             "yes" if d.awaken_after_exploration else "no"),
+            (
+                "awaken: step > num_expl_steps",
+                "no" if "step > self.num_expl_steps" not in Path(ref_mw.__file__).read_text() else "yes",
+                "drm.awaken_after_exploration",
+                "yes" if d.awaken_after_exploration else "no",
+            ),
             ("frame_stack", theirs["frame_stack"], "env.frame_stack", ours.env.frame_stack),
             ("action_repeat", theirs["action_repeat"], "env.action_repeat", ours.env.action_repeat),
             ("nstep (effective)", theirs["effective_nstep"], "agent.nstep", ag.nstep),
@@ -384,9 +460,11 @@ def compare_metaworld(path: Path, ref_mw, tasks: list[str]) -> list[str]:
             ("num_eval_episodes", theirs["num_eval_episodes"], "eval.episodes", ours.eval.episodes),
         ]
         for their_key, their_value, our_key, our_value in rows:
-            same = (math.isclose(their_value, our_value, rel_tol=1e-9)
-                    if isinstance(their_value, (int, float)) and isinstance(our_value, (int, float))
-                    else str(their_value).replace(" ", "") == str(our_value).replace(" ", ""))
+            same = (
+                math.isclose(their_value, our_value, rel_tol=1e-9)
+                if isinstance(their_value, (int, float)) and isinstance(our_value, (int, float))
+                else str(their_value).replace(" ", "") == str(our_value).replace(" ", "")
+            )
             mark = "" if same else "   ≠"
             print(f"{task:<14} {their_key:<32} {their_value!s:>24} {our_key:<30} {our_value!s:>24}{mark}")
             if not same:
@@ -403,15 +481,24 @@ def compare_mw_critic(ref_mw, ag) -> list[str]:
     ours = Critic(64, 4, 8, 16, dropout=ag.critic_dropout, layernorm=ag.critic_layernorm)
 
     def layers(seq):
-        return [(type(m).__name__, getattr(m, "p", None), tuple(getattr(m, "normalized_shape", ())),
-                 getattr(m, "out_features", None)) for m in seq]
+        return [
+            (
+                type(m).__name__,
+                getattr(m, "p", None),
+                tuple(getattr(m, "normalized_shape", ())),
+                getattr(m, "out_features", None),
+            )
+            for m in seq
+        ]
 
     problems = []
     for ours_head, theirs_head in ((ours.q1, theirs.Q1), (ours.q2, theirs.Q2)):
         if layers(ours_head) != layers(theirs_head):
             problems.append(f"MetaWorld critic head: ours {layers(ours_head)} vs theirs {layers(theirs_head)}")
-    print(f"MetaWorld critic head layers: {'equal' if not problems else 'DIFFERENT'} "
-          f"({' → '.join(name for name, *_ in layers(theirs.Q1))})")
+    print(
+        f"MetaWorld critic head layers: {'equal' if not problems else 'DIFFERENT'} "
+        f"({' → '.join(name for name, *_ in layers(theirs.Q1))})"
+    )
     return problems
 
 
@@ -431,13 +518,26 @@ def time_updates(ref, args) -> dict:
 
     timing = common.time_interleaved({"ours": run_ours, "theirs": run_theirs}, rounds=args.time)
     ratio = timing["ours"]["median_s"] / timing["theirs"]["median_s"]
-    print(f"\none update, batch {args.time_batch}, hidden {args.time_hidden_dim}: "
-          f"ours {timing['ours']['median_s'] * 1e3:.0f} ms, theirs {timing['theirs']['median_s'] * 1e3:.0f} ms "
-          f"(median of {args.time}; ratio ours/theirs {ratio:.3f})")
-    return {"setup": {"batch": args.time_batch, "hidden_dim": args.time_hidden_dim, "feature_dim": args.feature_dim,
-                      "obs_shape": list(OBS_SHAPE), "action_dim": args.action_dim, "rounds": args.time,
-                      "torch_threads": torch.get_num_threads(), "perturbation_in_timed_updates": False},
-            "ours": timing["ours"], "theirs": timing["theirs"], "ratio_ours_over_theirs": ratio}
+    print(
+        f"\none update, batch {args.time_batch}, hidden {args.time_hidden_dim}: "
+        f"ours {timing['ours']['median_s'] * 1e3:.0f} ms, theirs {timing['theirs']['median_s'] * 1e3:.0f} ms "
+        f"(median of {args.time}; ratio ours/theirs {ratio:.3f})"
+    )
+    return {
+        "setup": {
+            "batch": args.time_batch,
+            "hidden_dim": args.time_hidden_dim,
+            "feature_dim": args.feature_dim,
+            "obs_shape": list(OBS_SHAPE),
+            "action_dim": args.action_dim,
+            "rounds": args.time,
+            "torch_threads": torch.get_num_threads(),
+            "perturbation_in_timed_updates": False,
+        },
+        "ours": timing["ours"],
+        "theirs": timing["theirs"],
+        "ratio_ours_over_theirs": ratio,
+    }
 
 
 def main(argv=None) -> int:
@@ -458,23 +558,27 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
-    parser.add_argument("--metaworld-tasks", default="coffee-push,soccer,sweep-into,assembly,disassemble,stick-pull",
-                        help="tasks whose reference MetaWorld configuration is compared ('' : none)")
+    parser.add_argument(
+        "--metaworld-tasks",
+        default="coffee-push,soccer,sweep-into,assembly,disassemble,stick-pull",
+        help="tasks whose reference MetaWorld configuration is compared ('' : none)",
+    )
     parser.add_argument("--time", type=int, default=0, help="rounds of interleaved update timing (0: none)")
     parser.add_argument("--time-batch", type=int, default=256)
     parser.add_argument("--time-hidden-dim", type=int, default=1024)
     parser.add_argument("--json", default=None, help="write the timing here (with the machine block)")
     args = parser.parse_args(argv)
 
-    ref, stubbed = common.import_reference(args.reference, ["utils", "agents.drm", "agents.drm_mw"],
-                                           stub=["hydra", "omegaconf"])
+    ref, stubbed = common.import_reference(
+        args.reference, ["utils", "agents.drm", "agents.drm_mw"], stub=["hydra", "omegaconf"]
+    )
     head = common.git_head(args.reference)
     print(f"reference {REFERENCE} at {head} (expected {COMMIT}); stubbed: {', '.join(stubbed) or 'nothing'}")
     status = 0
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     for dtype in dtypes if args.updates > 0 else ():  # --updates 0: only the timing (or configuration)
         print(f"\n=== {dtype}: {args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}")
-        with (common.float64_mode() if dtype == "float64" else _Nothing()):
+        with common.float64_mode() if dtype == "float64" else _Nothing():
             report, _ = run_window(ref, args)
         status |= common.finish(
             report, *TOLERANCES[dtype], title=f"largest differences, {dtype}"
@@ -490,8 +594,14 @@ def main(argv=None) -> int:
     if args.time:
         result = time_updates(ref, args)
         if args.json:
-            common.write_json(args.json, {"benchmark": "fidelity-drm: one update, ours vs the reference, interleaved",
-                                          "reference": f"{REFERENCE}@{head}", **result})
+            common.write_json(
+                args.json,
+                {
+                    "benchmark": "fidelity-drm: one update, ours vs the reference, interleaved",
+                    "reference": f"{REFERENCE}@{head}",
+                    **result,
+                },
+            )
     return status
 
 

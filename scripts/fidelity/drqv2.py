@@ -67,9 +67,16 @@ TOLERANCES = {
     ("float64", "reference"): ({"loss/actor_logprob": 1e-12, "loss/actor_ent": 1e-12}, 0.0, None),
 }
 # Metrics both agents log, by our name → theirs.
-METRIC_NAMES = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
-                "critic_target_q": "critic_target_q", "batch_reward": "batch_reward",
-                "actor_loss": "actor_loss", "actor_logprob": "actor_logprob", "actor_ent": "actor_ent"}
+METRIC_NAMES = {
+    "critic_loss": "critic_loss",
+    "critic_q1": "critic_q1",
+    "critic_q2": "critic_q2",
+    "critic_target_q": "critic_target_q",
+    "batch_reward": "batch_reward",
+    "actor_loss": "actor_loss",
+    "actor_logprob": "actor_logprob",
+    "actor_ent": "actor_ent",
+}
 
 
 def reference_shift(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
@@ -97,16 +104,33 @@ def agent_tensors(agent, nets=("encoder", "actor", "critic", "critic_target")) -
 
 def build(ref, args, *, hidden_dim: int):
     """Our agent and theirs at the same settings, theirs holding a copy of our weights."""
-    cfg = AgentConfig(lr=1e-4, feature_dim=args.feature_dim, hidden_dim=hidden_dim, critic_target_tau=0.01,
-                      num_expl_steps=2000, update_every_steps=2, stddev_schedule=args.schedule, stddev_clip=0.3)
+    cfg = AgentConfig(
+        lr=1e-4,
+        feature_dim=args.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=0.01,
+        num_expl_steps=2000,
+        update_every_steps=2,
+        stddev_schedule=args.schedule,
+        stddev_clip=0.3,
+    )
     torch.manual_seed(args.seed)
     ours = DrQV2Agent(OBS_SHAPE, args.action_dim, cfg, pixels=True, device=torch.device("cpu"))
     torch.manual_seed(args.seed + 1)
-    theirs = ref.DrQV2Agent(obs_shape=OBS_SHAPE, action_shape=(args.action_dim,), device="cpu", lr=cfg.lr,
-                            feature_dim=cfg.feature_dim, hidden_dim=hidden_dim,
-                            critic_target_tau=cfg.critic_target_tau, num_expl_steps=cfg.num_expl_steps,
-                            update_every_steps=cfg.update_every_steps, stddev_schedule=cfg.stddev_schedule,
-                            stddev_clip=cfg.stddev_clip, use_tb=True)
+    theirs = ref.DrQV2Agent(
+        obs_shape=OBS_SHAPE,
+        action_shape=(args.action_dim,),
+        device="cpu",
+        lr=cfg.lr,
+        feature_dim=cfg.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=cfg.critic_target_tau,
+        num_expl_steps=cfg.num_expl_steps,
+        update_every_steps=cfg.update_every_steps,
+        stddev_schedule=cfg.stddev_schedule,
+        stddev_clip=cfg.stddev_clip,
+        use_tb=True,
+    )
     ours_t, theirs_t = agent_tensors(ours), agent_tensors(theirs)
     mapping = common.check_name_map(ours_t, theirs_t, their_name)
     common.copy_state(ours_t, theirs_t, mapping)
@@ -151,11 +175,17 @@ def run_window(ref, args) -> common.Report:
             report.compare(f"loss/{name}", u, m_ours[name], m_theirs[theirs_name])
         common.compare_steps(report, u, tap_ours.take(), tap_theirs.take(), mapping)
         for net in ("encoder", "actor", "critic", "critic_target"):
-            report.compare(f"param/{net}", u, {mapping[n]: t for n, t in ours_t.items() if n.startswith(net + ".")},
-                           {n: t for n, t in theirs_t.items() if n.startswith(net + ".")})
+            report.compare(
+                f"param/{net}",
+                u,
+                {mapping[n]: t for n, t in ours_t.items() if n.startswith(net + ".")},
+                {n: t for n, t in theirs_t.items() if n.startswith(net + ".")},
+            )
         if u < 3:
-            print(f"update {u}: critic_loss ours {m_ours['critic_loss']:.9g} theirs {m_theirs['critic_loss']:.9g}; "
-                  f"actor_loss ours {m_ours['actor_loss']:.9g} theirs {m_theirs['actor_loss']:.9g}")
+            print(
+                f"update {u}: critic_loss ours {m_ours['critic_loss']:.9g} theirs {m_theirs['critic_loss']:.9g}; "
+                f"actor_loss ours {m_ours['actor_loss']:.9g} theirs {m_theirs['actor_loss']:.9g}"
+            )
     compare_act(report, args.updates - 1, ours, theirs, probe, args.start_step + 2 * args.updates, args.seed + 8)
     checksum = sum(t.double().sum().item() for n, t in ours_t.items() if not n.startswith("critic_target"))
     print(f"our parameter checksum after {args.updates} updates (sum of encoder, actor, critic): {checksum:.10g}")
@@ -178,13 +208,25 @@ def time_updates(ref, args) -> dict:
 
     timing = common.time_interleaved({"ours": run_ours, "theirs": run_theirs}, rounds=args.time)
     ratio = timing["ours"]["median_s"] / timing["theirs"]["median_s"]
-    print(f"\none update, batch {args.time_batch}, hidden {args.time_hidden_dim}: "
-          f"ours {timing['ours']['median_s'] * 1e3:.0f} ms, theirs {timing['theirs']['median_s'] * 1e3:.0f} ms "
-          f"(median of {args.time}; ratio ours/theirs {ratio:.3f})")
-    return {"setup": {"batch": args.time_batch, "hidden_dim": args.time_hidden_dim, "feature_dim": args.feature_dim,
-                      "obs_shape": list(OBS_SHAPE), "action_dim": args.action_dim, "rounds": args.time,
-                      "torch_threads": torch.get_num_threads()},
-            "ours": timing["ours"], "theirs": timing["theirs"], "ratio_ours_over_theirs": ratio}
+    print(
+        f"\none update, batch {args.time_batch}, hidden {args.time_hidden_dim}: "
+        f"ours {timing['ours']['median_s'] * 1e3:.0f} ms, theirs {timing['theirs']['median_s'] * 1e3:.0f} ms "
+        f"(median of {args.time}; ratio ours/theirs {ratio:.3f})"
+    )
+    return {
+        "setup": {
+            "batch": args.time_batch,
+            "hidden_dim": args.time_hidden_dim,
+            "feature_dim": args.feature_dim,
+            "obs_shape": list(OBS_SHAPE),
+            "action_dim": args.action_dim,
+            "rounds": args.time,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "ours": timing["ours"],
+        "theirs": timing["theirs"],
+        "ratio_ours_over_theirs": ratio,
+    }
 
 
 def main(argv=None) -> int:
@@ -199,9 +241,13 @@ def main(argv=None) -> int:
     parser.add_argument("--start-step", type=int, default=2100, help="agent step of the first update")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
-    parser.add_argument("--shift", choices=("ours", "reference"), default="ours",
-                        help="reference: our agent shifts with the reference's grid_sample formulation "
-                             "(isolates the rounding of our exact integer crop)")
+    parser.add_argument(
+        "--shift",
+        choices=("ours", "reference"),
+        default="ours",
+        help="reference: our agent shifts with the reference's grid_sample formulation "
+        "(isolates the rounding of our exact integer crop)",
+    )
     parser.add_argument("--time", type=int, default=0, help="rounds of interleaved update timing (0: none)")
     parser.add_argument("--time-batch", type=int, default=256)
     parser.add_argument("--time-hidden-dim", type=int, default=1024)
@@ -217,14 +263,20 @@ def main(argv=None) -> int:
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     for dtype in dtypes if args.updates > 0 else ():  # --updates 0: only the timing (or configuration)
         print(f"\n=== {dtype}: {args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}")
-        with (common.float64_mode() if dtype == "float64" else _nothing()):
+        with common.float64_mode() if dtype == "float64" else _nothing():
             report = run_window(ref["drqv2"], args)
         status |= common.finish(report, *TOLERANCES[dtype, args.shift], title=f"largest differences, {dtype}")
     if args.time:
         result = time_updates(ref["drqv2"], args)
         if args.json:
-            common.write_json(args.json, {"benchmark": "fidelity-drqv2: one update, ours vs the reference, interleaved",
-                                          "reference": f"{REFERENCE}@{head}", **result})
+            common.write_json(
+                args.json,
+                {
+                    "benchmark": "fidelity-drqv2: one update, ours vs the reference, interleaved",
+                    "reference": f"{REFERENCE}@{head}",
+                    **result,
+                },
+            )
     return status
 
 

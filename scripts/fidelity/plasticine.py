@@ -65,16 +65,29 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 COMMIT = "aa00b4bb18f7fe298a47e1ce36c32ba55ce064e8"
 # on the relative difference (abs / max |theirs|): float32 rounding, and for the free-running TRAC
 # window their float32 scalars and complex-erf approximation, which the trajectory amplifies
-TOLERANCE = {"default": 1e-5, "trac/parameters_exact_erfi_float64": 1e-9, "trac/scale_S_exact_erfi_float64": 1e-9,
-             # float32 free-running and the authors' erfi: reported, not judged (rounding and the
-             # erfi approximation, amplified along the trajectory)
-             "trac/parameters_exact_erfi/free": math.inf, "trac/scale_S_exact_erfi/free": math.inf,
-             "trac/parameters_their_erfi": math.inf, "trac/scale_S_their_erfi": math.inf}
+TOLERANCE = {
+    "default": 1e-5,
+    "trac/parameters_exact_erfi_float64": 1e-9,
+    "trac/scale_S_exact_erfi_float64": 1e-9,
+    # float32 free-running and the authors' erfi: reported, not judged (rounding and the
+    # erfi approximation, amplified along the trajectory)
+    "trac/parameters_exact_erfi/free": math.inf,
+    "trac/scale_S_exact_erfi/free": math.inf,
+    "trac/parameters_their_erfi": math.inf,
+    "trac/scale_S_their_erfi": math.inf,
+}
 
 
 def _args(**on: bool) -> types.SimpleNamespace:
-    flags = ("use_crelu_activation", "use_dff_activation", "use_layer_norm", "use_parseval_regularization",
-             "use_shrink_and_perturb", "use_regenerative_regularization", "use_normalize_and_project")
+    flags = (
+        "use_crelu_activation",
+        "use_dff_activation",
+        "use_layer_norm",
+        "use_parseval_regularization",
+        "use_shrink_and_perturb",
+        "use_regenerative_regularization",
+        "use_normalize_and_project",
+    )
     return types.SimpleNamespace(**{flag: on.get(flag, False) for flag in flags})
 
 
@@ -85,8 +98,10 @@ def _envs(obs_dim: int, action_dim: int) -> types.SimpleNamespace:
 
 def activations(ref, rows: dict) -> None:
     x = torch.randn(64, 32, requires_grad=True)
-    for name, theirs, ours in (("crelu", ref["plasticine.utils"].CReLU4Linear(), CReLU()),
-                               ("fourier", ref["plasticine.utils"].DFF4Linear(), Fourier())):
+    for name, theirs, ours in (
+        ("crelu", ref["plasticine.utils"].CReLU4Linear(), CReLU()),
+        ("fourier", ref["plasticine.utils"].DFF4Linear(), Fourier()),
+    ):
         x.grad = None
         a = ours(x)
         a.pow(2).sum().backward()
@@ -189,15 +204,24 @@ def trac(ref, rows: dict, steps: int = 300) -> None:
     cast to float32), which isolates the rest of the algorithm."""
     module = ref["plasticine.trac"]
     their_erfi = module.erfi
-    for exact, synced, dtype in ((True, True, torch.float32), (True, False, torch.float32),
-                                 (True, False, torch.float64), (False, True, torch.float32),
-                                 (False, False, torch.float32)):
+    for exact, synced, dtype in (
+        (True, True, torch.float32),
+        (True, False, torch.float32),
+        (True, False, torch.float64),
+        (False, True, torch.float32),
+        (False, False, torch.float32),
+    ):
         module.erfi = (lambda x: our_erfi(x).to(x.dtype)) if exact else their_erfi
         default = torch.get_default_dtype()
         torch.set_default_dtype(dtype)  # float64: their scalars too (built with the default dtype)
         try:
-            _trac_window(ref, rows, steps, synced, ("exact_erfi" if exact else "their_erfi")
-                         + ("_float64" if dtype == torch.float64 else ""))
+            _trac_window(
+                ref,
+                rows,
+                steps,
+                synced,
+                ("exact_erfi" if exact else "their_erfi") + ("_float64" if dtype == torch.float64 else ""),
+            )
         finally:
             module.erfi = their_erfi
             torch.set_default_dtype(default)
@@ -211,7 +235,8 @@ def _trac_window(ref, rows: dict, steps: int, synced: bool, variant: str) -> Non
         x = torch.randn(256, 8, generator=torch.Generator().manual_seed(0))
         with tempfile.TemporaryDirectory() as tmp:
             their_opt = ref["plasticine.trac"].start_trac(os.path.join(tmp, "trac.txt"), torch.optim.Adam)(
-                theirs.parameters(), lr=1e-3)
+                theirs.parameters(), lr=1e-3
+            )
             our_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
             our_trac = TRAC(our_opt)
             worst_p, worst_s, largest_s = (0.0, 0.0), (0.0, 0.0), 0.0
@@ -221,8 +246,10 @@ def _trac_window(ref, rows: dict, steps: int, synced: bool, variant: str) -> Non
                     opt.zero_grad()
                     (net(x) - y).pow(2).mean().backward()
                     opt.step()
-                p = max((max_diff(a, b) for a, b in zip(model.parameters(), theirs.parameters(), strict=True)),
-                        key=lambda d: d[0])
+                p = max(
+                    (max_diff(a, b) for a, b in zip(model.parameters(), theirs.parameters(), strict=True)),
+                    key=lambda d: d[0],
+                )
                 worst_p = max(worst_p, p)
                 s = max_diff(our_trac.scale().item(), their_opt.state["_trac"]["s"].sum().item())
                 worst_s = max(worst_s, s)
@@ -249,21 +276,25 @@ def metrics(ref, rows: dict, printed: dict) -> None:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    rows["weight_difference_rms"] = max_diff(weight_difference(list(model.parameters()), list(state.values()), "rms"),
-                                             m.compute_l2_norm_difference(model, state))
+    rows["weight_difference_rms"] = max_diff(
+        weight_difference(list(model.parameters()), list(state.values()), "rms"),
+        m.compute_l2_norm_difference(model, state),
+    )
     x = torch.randn(256, 8)
     with torch.no_grad():
         model[2].weight[:5] = -1.0  # five dead units in the second layer
     ours = dormant_ratio(model, x, tau=0.025, kind="redo").ratio
     rows["dormant_units_relu"] = max_diff(ours, m.compute_dormant_units(model, x, "relu", tau=0.025))
-    rows["active_units_relu"] = max_diff(fau(model[:4], x).per_layer["3"],
-                                         m.compute_active_units(model(x).detach(), "relu"))
+    rows["active_units_relu"] = max_diff(
+        fau(model[:4], x).per_layer["3"], m.compute_active_units(model(x).detach(), "relu")
+    )
     utils = ref["plasticine.utils"]
     crelu_model = nn.Sequential(nn.Linear(8, 16), utils.CReLU4Linear(), nn.Linear(32, 16), utils.CReLU4Linear())
     ours_crelu = nn.Sequential(*[CReLU() if isinstance(mod, utils.CReLU4Linear) else mod for mod in crelu_model])
     printed["dormant_units_crelu (theirs: halves as units; ours: units on |pre-activation|)"] = (
         m.compute_dormant_units(crelu_model, x, "crelu", tau=0.025).item(),
-        dormant_ratio(ours_crelu, x, tau=0.025, kind="redo").ratio)
+        dormant_ratio(ours_crelu, x, tau=0.025, kind="redo").ratio,
+    )
 
 
 def main() -> int:
@@ -273,8 +304,10 @@ def main() -> int:
     args = parser.parse_args()
     head = git_head(args.reference)
     print(f"reference at {head} (checked at {COMMIT}){'' if head == COMMIT else ': DIFFERENT COMMIT'}")
-    ref, _ = import_reference(args.reference, ["plasticine.utils", "plasticine.trac",
-                                               "plasticine.ppo_continual_dmc_base", "plasticine_metrics.metrics"])
+    ref, _ = import_reference(
+        args.reference,
+        ["plasticine.utils", "plasticine.trac", "plasticine.ppo_continual_dmc_base", "plasticine_metrics.metrics"],
+    )
     torch.manual_seed(0)
     rows: dict[str, tuple[float, float]] = {}  # (max abs, max rel)
     printed: dict[str, tuple] = {}
@@ -291,9 +324,15 @@ def main() -> int:
     for name, (theirs, ours) in printed.items():
         print(f"{name}: theirs {theirs:.4f}, ours {ours:.4f}")
     if args.json:
-        write_json(args.json, {"reference": {"repository": "RLE-Foundation/Plasticine", "commit": head},
-                               "rows": rows, "definitions_differ": {k: list(v) for k, v in printed.items()},
-                               "machine": machine_block()})
+        write_json(
+            args.json,
+            {
+                "reference": {"repository": "RLE-Foundation/Plasticine", "commit": head},
+                "rows": rows,
+                "definitions_differ": {k: list(v) for k, v in printed.items()},
+                "machine": machine_block(),
+            },
+        )
     print("\nOK: every row within tolerance" if not failed else f"\nFAIL: {', '.join(failed)}")
     return 1 if failed else 0
 

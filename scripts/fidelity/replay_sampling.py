@@ -38,10 +38,24 @@ def open_share(buf: ReplayBuffer) -> float:
 
 
 def atari(game: str, steps: int, seed: int) -> dict:
-    env = AtariEnv(game, seed=seed, sticky_actions=0.0, terminal_on_life_loss=True, zero_stack=True,
-                   dopamine_screens=True, max_episode_frames=100_000)
-    kwargs = dict(capacity=1_000_000, frame_stack=4, nstep=10, discount=0.99, per_transition=True, zero_pad=True,
-                  allocate_transitions=steps + 10)
+    env = AtariEnv(
+        game,
+        seed=seed,
+        sticky_actions=0.0,
+        terminal_on_life_loss=True,
+        zero_stack=True,
+        dopamine_screens=True,
+        max_episode_frames=100_000,
+    )
+    kwargs = dict(
+        capacity=1_000_000,
+        frame_stack=4,
+        nstep=10,
+        discount=0.99,
+        per_transition=True,
+        zero_pad=True,
+        allocate_transitions=steps + 10,
+    )
     with_open = ReplayBuffer(env.frame_shape, np.uint8, 1, seed=seed, open_episode=True, **kwargs)
     without = ReplayBuffer(env.frame_shape, np.uint8, 1, seed=seed, **kwargs)
     rng = np.random.default_rng(seed)
@@ -57,8 +71,14 @@ def atari(game: str, steps: int, seed: int) -> dict:
             if first[key] is None and step >= 1_600 and buf.can_sample():
                 first[key] = step
         if step in CHECKS:
-            rows.append({"agent_step": step, "complete_episodes": with_open.num_episodes,
-                         "open_episode_steps": length, "open_share": round(open_share(with_open), 4)})
+            rows.append(
+                {
+                    "agent_step": step,
+                    "complete_episodes": with_open.num_episodes,
+                    "open_episode_steps": length,
+                    "open_share": round(open_share(with_open), 4),
+                }
+            )
         ts = env.step(np.array([rng.integers(env.num_actions)], np.float32))
         length += 1
         for buf in (with_open, without):
@@ -70,16 +90,29 @@ def atari(game: str, steps: int, seed: int) -> dict:
             for buf in (with_open, without):
                 buf.add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False)
     env.close()
-    return {"game": game, "seed": seed, "policy": "uniformly random actions", "episode_lengths": lengths,
-            "first_update_step": first, "shares": rows}
+    return {
+        "game": game,
+        "seed": seed,
+        "policy": "uniformly random actions",
+        "episode_lengths": lengths,
+        "first_update_step": first,
+        "shares": rows,
+    }
 
 
 def lost_lives(game: str, steps: int, seed: int) -> dict:
     """How Dopamine's screen buffers treat lost lives: at which frame of the 4-frame repeat each
     terminal lost life falls (frames 1–3: the repeat is cut there; frame 1 or 2: the step's frame
     is the previous step's again) under random play with the drq_eps preset's environment."""
-    env = AtariEnv(game, seed=seed, sticky_actions=0.0, terminal_on_life_loss=True, zero_stack=True,
-                   dopamine_screens=True, max_episode_frames=100_000)
+    env = AtariEnv(
+        game,
+        seed=seed,
+        sticky_actions=0.0,
+        terminal_on_life_loss=True,
+        zero_stack=True,
+        dopamine_screens=True,
+        max_episode_frames=100_000,
+    )
     rng = np.random.default_rng(seed)
     at_frame = np.zeros(4, int)
     env.reset()
@@ -110,9 +143,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12_001)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps({"atari_drq_eps": atari(args.game, args.steps, args.seed), "alix_dmc": alix_dmc(),
-                      "lost_lives": [lost_lives(g, 5_000, args.seed) for g in ("Breakout", "Seaquest", "MsPacman")]},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "atari_drq_eps": atari(args.game, args.steps, args.seed),
+                "alix_dmc": alix_dmc(),
+                "lost_lives": [lost_lives(g, 5_000, args.seed) for g in ("Breakout", "Seaquest", "MsPacman")],
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -84,18 +84,21 @@ NP_FLOAT = np.float32  # np.float64 with --float64: both sides then compute in f
 # --- the problem: batches and draws, the same for both -----------------------------------
 def make_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One batch of HalfCheetah-sized transitions; 5% terminal (their discount 0)."""
-    return {"obs": rng.standard_normal((BATCH, S)).astype(np.float32),
-            "next_obs": rng.standard_normal((BATCH, S)).astype(np.float32),
-            "action": rng.uniform(-0.999, 0.999, (BATCH, A)).astype(np.float32),
-            "reward": (2.0 * rng.standard_normal(BATCH) + 1.0).astype(np.float32),
-            "not_done": (rng.uniform(size=BATCH) > 0.05).astype(np.float32)}
+    return {
+        "obs": rng.standard_normal((BATCH, S)).astype(np.float32),
+        "next_obs": rng.standard_normal((BATCH, S)).astype(np.float32),
+        "action": rng.uniform(-0.999, 0.999, (BATCH, A)).astype(np.float32),
+        "reward": (2.0 * rng.standard_normal(BATCH) + 1.0).astype(np.float32),
+        "not_done": (rng.uniform(size=BATCH) > 0.05).astype(np.float32),
+    }
 
 
 def make_problem(updates: int, seed: int = SEED) -> tuple[list[dict], list[list[np.ndarray]]]:
     rng = np.random.default_rng(seed)
     batches = [make_batch(rng) for _ in range(updates)]
-    draws = [[rng.standard_normal((BATCH, A)).astype(np.float32) for _ in range(DRAWS_PER_UPDATE)]
-             for _ in range(updates)]
+    draws = [
+        [rng.standard_normal((BATCH, A)).astype(np.float32) for _ in range(DRAWS_PER_UPDATE)] for _ in range(updates)
+    ]
     return batches, draws
 
 
@@ -103,16 +106,30 @@ def make_problem(updates: int, seed: int = SEED) -> tuple[list[dict], list[list[
 def build_ours(seed: int = SEED, float64: bool = False) -> SACAgent:
     torch.manual_seed(seed)
     torch.set_default_dtype(torch.float64 if float64 else torch.float32)  # the draw is made in float32 either way
-    cfg = AgentConfig(name="sac", lr=LR, hidden_dim=HIDDEN, batch_size=BATCH, critic_target_tau=TAU,
-                      discount=GAMMA, nstep=1, update_every_steps=1, num_expl_steps=0)
+    cfg = AgentConfig(
+        name="sac",
+        lr=LR,
+        hidden_dim=HIDDEN,
+        batch_size=BATCH,
+        critic_target_tau=TAU,
+        discount=GAMMA,
+        nstep=1,
+        update_every_steps=1,
+        num_expl_steps=0,
+    )
     agent = SACAgent((S,), A, cfg, pixels=False, device=torch.device("cpu"), sac=SACConfig())
     return agent
 
 
 def torch_batch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     t = {k: torch.from_numpy(v.astype(NP_FLOAT)) for k, v in batch.items()}
-    return {"obs": t["obs"], "next_obs": t["next_obs"], "action": t["action"], "reward": t["reward"][:, None],
-            "discount": GAMMA * t["not_done"][:, None]}
+    return {
+        "obs": t["obs"],
+        "next_obs": t["next_obs"],
+        "action": t["action"],
+        "reward": t["reward"][:, None],
+        "discount": GAMMA * t["not_done"][:, None],
+    }
 
 
 class FedNoise:
@@ -178,13 +195,22 @@ def ours_run(updates: int = 200, seed: int = SEED, recycle_at: int = 100) -> dic
             if k == recycle_at:
                 recycle_agent_(agent, torch_batch(batch), ["critic", "actor"], tau=0.0, **REDO_AS_TF_AGENTS)
     params = ours_tensors(agent)
-    return {"first_losses": losses[:3], "last_losses": losses[-1],
-            "checksum": {name: float(t.detach().double().abs().sum()) for name, t in
-                         (("actor", torch.cat([p.flatten() for k, p in params.items() if k.startswith("actor.")])),
-                          ("critic", torch.cat([p.flatten() for k, p in params.items() if k.startswith("critic.")])),
-                          ("critic_target", torch.cat([p.flatten() for k, p in params.items()
-                                                       if k.startswith("critic_target.")])))},
-            "log_alpha": agent.log_alpha.item()}
+    return {
+        "first_losses": losses[:3],
+        "last_losses": losses[-1],
+        "checksum": {
+            name: float(t.detach().double().abs().sum())
+            for name, t in (
+                ("actor", torch.cat([p.flatten() for k, p in params.items() if k.startswith("actor.")])),
+                ("critic", torch.cat([p.flatten() for k, p in params.items() if k.startswith("critic.")])),
+                (
+                    "critic_target",
+                    torch.cat([p.flatten() for k, p in params.items() if k.startswith("critic_target.")]),
+                ),
+            )
+        },
+        "log_alpha": agent.log_alpha.item(),
+    }
 
 
 # --- theirs --------------------------------------------------------------------------
@@ -219,20 +245,36 @@ def build_theirs(tf, redo):
     actor_net = redo.create_sequential_actor_network(actor_fc_layers=(HIDDEN, HIDDEN), action_tensor_spec=action_spec)
     critic_net = redo.create_sequential_critic_network(None, None, (HIDDEN, HIDDEN))
     step_spec = ts.time_step_spec(obs_spec)
-    step_spec = step_spec._replace(reward=tf.TensorSpec([], dtype, "reward"),
-                                   discount=tensor_spec.BoundedTensorSpec([], dtype, 0.0, 1.0, "discount"))
+    step_spec = step_spec._replace(
+        reward=tf.TensorSpec([], dtype, "reward"),
+        discount=tensor_spec.BoundedTensorSpec([], dtype, 0.0, 1.0, "discount"),
+    )
     agent = redo.RecycledSacAgent(
-        step_spec, action_spec, actor_network=actor_net, critic_network=critic_net,
+        step_spec,
+        action_spec,
+        actor_network=actor_net,
+        critic_network=critic_net,
         actor_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
         critic_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
         alpha_optimizer=tf.keras.optimizers.Adam(learning_rate=LR),
-        target_update_tau=TAU, target_update_period=1, td_errors_loss_fn=tf.math.squared_difference,
-        gamma=GAMMA, reward_scale_factor=REWARD_SCALE, gradient_clipping=None,
+        target_update_tau=TAU,
+        target_update_period=1,
+        td_errors_loss_fn=tf.math.squared_difference,
+        gamma=GAMMA,
+        reward_scale_factor=REWARD_SCALE,
+        gradient_clipping=None,
         train_step_counter=tf.Variable(0, dtype=tf.int64),
         # ReDo's Table 4 (τ-dormant 0, critic and actor, zero outgoing weights, targets left alone);
         # reset_mode stays None so that recycling runs only when this script calls it
-        reset_mode=None, dead_neuron_threshold=0.0, reset_critic=True, reset_actor=True, init_method="zero",
-        reset_target_models=False, neuron_score_algo="activation", log_batch_size=BATCH)
+        reset_mode=None,
+        dead_neuron_threshold=0.0,
+        reset_critic=True,
+        reset_actor=True,
+        init_method="zero",
+        reset_target_models=False,
+        neuron_score_algo="activation",
+        log_batch_size=BATCH,
+    )
     if dtype == tf.float64:  # SacAgent makes log α a float32 variable whatever the networks' dtype
         agent._log_alpha = tf.Variable(0.0, dtype=tf.float64, name="initial_log_alpha")
     agent.initialize()
@@ -243,9 +285,13 @@ def name_map(agent) -> dict[str, tuple[Any, str]]:
     """Our name → (their variable, how to convert): 'T' transpose, 'T_oa' transpose with the
     (observation, action) columns moved to their (action, observation) rows, '' as is."""
     out: dict[str, tuple[Any, str]] = {}
-    nets = {"actor.policy": agent._actor_network, "critic.q1": agent._critic_network_1,
-            "critic.q2": agent._critic_network_2, "critic_target.q1": agent._target_critic_network_1,
-            "critic_target.q2": agent._target_critic_network_2}
+    nets = {
+        "actor.policy": agent._actor_network,
+        "critic.q1": agent._critic_network_1,
+        "critic.q2": agent._critic_network_2,
+        "critic_target.q1": agent._target_critic_network_1,
+        "critic_target.q2": agent._target_critic_network_2,
+    }
     for prefix, net in nets.items():
         variables = net.variables  # kernel, bias per Dense, in layer order
         assert len(variables) == 6, [v.name for v in variables]
@@ -257,8 +303,9 @@ def name_map(agent) -> dict[str, tuple[Any, str]]:
             out[f"{prefix}.{index}.bias"] = (bias, "")
     out["log_alpha"] = (agent._log_alpha, "")
     every = [v for net in nets.values() for v in net.variables] + [agent._log_alpha]
-    assert len({id(v) for v, _ in out.values()}) == len(out) == len({id(v) for v in every}), \
+    assert len({id(v) for v, _ in out.values()}) == len(out) == len({id(v) for v in every}), (
         "the map must cover every variable of theirs once (no two networks may share a variable)"
+    )
     return out
 
 
@@ -285,6 +332,7 @@ class TheirDraws:
 
     def __init__(self, tf):
         from tensorflow_probability.python.internal import samplers
+
         self.tf, self.samplers, self.queue = tf, samplers, []
         self._original = samplers.normal
 
@@ -311,9 +359,15 @@ def their_experience(tf, batch: dict[str, np.ndarray]):
     action = np.stack([batch["action"], batch["action"]], axis=1)
     reward = np.stack([batch["reward"], np.zeros(BATCH, NP_FLOAT)], axis=1)
     discount = np.stack([batch["not_done"], np.ones(BATCH, NP_FLOAT)], axis=1)
-    return trajectory.Trajectory(step_type=tf.constant(mid), observation=tf.constant(obs),
-                                 action=tf.constant(action), policy_info=(), next_step_type=tf.constant(mid),
-                                 reward=tf.constant(reward), discount=tf.constant(discount))
+    return trajectory.Trajectory(
+        step_type=tf.constant(mid),
+        observation=tf.constant(obs),
+        action=tf.constant(action),
+        policy_info=(),
+        next_step_type=tf.constant(mid),
+        reward=tf.constant(reward),
+        discount=tf.constant(discount),
+    )
 
 
 class GradTap:
@@ -336,8 +390,11 @@ def their_update(tf, agent, batch, draws, fed: TheirDraws, tap: GradTap) -> dict
     tap.grads = {}
     info = agent.train(their_experience(tf, batch))
     assert not fed.queue, "theirs used fewer draws than were fed"
-    return {"critic": float(info.extra.critic_loss), "actor": float(info.extra.actor_loss),
-            "alpha": float(info.extra.alpha_loss)}
+    return {
+        "critic": float(info.extra.critic_loss),
+        "actor": float(info.extra.actor_loss),
+        "alpha": float(info.extra.alpha_loss),
+    }
 
 
 # --- comparison ------------------------------------------------------------------------
@@ -438,14 +495,16 @@ def recycle_both(tf, ours: SACAgent, theirs, mapping: dict, batch: dict) -> dict
     report["same_neurons"] = same_rows
     online = {n: (v, h) for n, (v, h) in mapping.items() if not n.startswith("critic_target")}
     report["online_params_max_abs_diff"] = max(
-        float(np.max(np.abs(to_ours(v.numpy(), h) - tensors[n].detach().numpy()))) for n, (v, h) in online.items())
+        float(np.max(np.abs(to_ours(v.numpy(), h) - tensors[n].detach().numpy()))) for n, (v, h) in online.items()
+    )
     mine, their = _adam_moments(ours, theirs, mapping)
     moment_diff = {k: float(np.max(np.abs(mine[k] - their[k]))) for k in mine}
     report["adam_moments_max_abs_diff_weights"] = max(v for k, v in moment_diff.items() if ".weight:" in k)
     report["adam_moments_max_abs_diff_biases"] = max(v for k, v in moment_diff.items() if ".bias:" in k)
     target = {n: (v, h) for n, (v, h) in mapping.items() if n.startswith("critic_target")}
     report["target_params_max_abs_diff"] = max(
-        float(np.max(np.abs(to_ours(v.numpy(), h) - tensors[n].detach().numpy()))) for n, (v, h) in target.items())
+        float(np.max(np.abs(to_ours(v.numpy(), h) - tensors[n].detach().numpy()))) for n, (v, h) in target.items()
+    )
     b = torch_batch(batch)
     with torch.no_grad():
         q_ours = torch.min(*ours.critic_target(b["next_obs"], b["action"]))[:, 0].numpy()
@@ -520,8 +579,13 @@ def compare(args) -> dict[str, Any]:
                 for table in (worst, step):
                     table.add(quantity, name, k, to_theirs(tensors[name].detach().numpy(), how), variable.numpy())
             curve[-1]["max_rel"] = {q: row["rel"] for q, row in step.rows.items()}
-    return {"rows": worst.rows, "curve": curve, "adam_eps": args.adam_eps, "updates": args.updates,
-            "recycling": event if args.recycle_at < args.updates else None}
+    return {
+        "rows": worst.rows,
+        "curve": curve,
+        "adam_eps": args.adam_eps,
+        "updates": args.updates,
+        "recycling": event if args.recycle_at < args.updates else None,
+    }
 
 
 def time_updates(args) -> dict[str, Any]:
@@ -556,10 +620,16 @@ def time_updates(args) -> dict[str, Any]:
         float(info.loss)
         times["theirs"].append((time.perf_counter() - t0) / len(theirs_b))
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
-    return {"update_ms_median": {k: round(v, 3) for k, v in med.items()},
-            "ratio_ours_over_theirs": round(med["ours"] / med["theirs"], 3), "rounds": args.time,
-            "updates_per_round": len(ours_b), "threads": 1, "batch": BATCH, "hidden": HIDDEN,
-            "tensorflow": tf.__version__}
+    return {
+        "update_ms_median": {k: round(v, 3) for k, v in med.items()},
+        "ratio_ours_over_theirs": round(med["ours"] / med["theirs"], 3),
+        "rounds": args.time,
+        "updates_per_round": len(ours_b),
+        "threads": 1,
+        "batch": BATCH,
+        "hidden": HIDDEN,
+        "tensorflow": tf.__version__,
+    }
 
 
 def machine_block() -> dict[str, Any]:

@@ -86,13 +86,27 @@ K = 3
 # differences are reported, not judged: float64, where they vanish, is the verdict.
 TOLERANCES = {
     "float32": {"loss/": (5e-5, "first"), "rng": (0.0, "all")},
-    "float64": {"loss/": (1e-10, "all"), "grad/": (1e-9, "all"), "param/": (1e-9, "all"),
-                "act/": (1e-12, "all"), "rng": (0.0, "all")},
+    "float64": {
+        "loss/": (1e-10, "all"),
+        "grad/": (1e-9, "all"),
+        "param/": (1e-9, "all"),
+        "act/": (1e-12, "all"),
+        "rng": (0.0, "all"),
+    },
 }
-METRICS = {"critic_loss": "critic_loss", "critic_q1": "critic_q1", "critic_q2": "critic_q2",
-           "critic_target_q": "critic_target_q", "batch_reward": "batch_reward", "actor_loss": "actor_loss",
-           "actor_logprob": "actor_logprob", "actor_ent": "actor_ent", "taco_loss": "taco_loss",
-           "taco_curl_loss": "curl_loss", "taco_reward_loss": "reward_loss"}
+METRICS = {
+    "critic_loss": "critic_loss",
+    "critic_q1": "critic_q1",
+    "critic_q2": "critic_q2",
+    "critic_target_q": "critic_target_q",
+    "batch_reward": "batch_reward",
+    "actor_loss": "actor_loss",
+    "actor_logprob": "actor_logprob",
+    "actor_ent": "actor_ent",
+    "taco_loss": "taco_loss",
+    "taco_curl_loss": "curl_loss",
+    "taco_reward_loss": "reward_loss",
+}
 
 
 # --- the reference ------------------------------------------------------------------------
@@ -129,8 +143,9 @@ def import_reference(path: Path) -> tuple[Any, Any, Any, list[str]]:
 def filled_replay(nstep: int, action_dim: int, seed: int, episodes: int = 4, length: int = 25) -> ReplayBuffer:
     """Dormant's replay with ``episodes`` synthetic episodes (random frames, actions, rewards)."""
     rng = np.random.default_rng(seed)
-    buf = ReplayBuffer(FRAME, np.uint8, action_dim, capacity=10_000, frame_stack=3, nstep=nstep, discount=0.99,
-                       seed=seed, horizon=K)
+    buf = ReplayBuffer(
+        FRAME, np.uint8, action_dim, capacity=10_000, frame_stack=3, nstep=nstep, discount=0.99, seed=seed, horizon=K
+    )
     for _ in range(episodes):
         for t in range(length + 1):
             frame = rng.integers(0, 256, FRAME, dtype=np.uint8)
@@ -166,9 +181,12 @@ def check_replay(replay_mod: Any, nstep: int, action_dim: int, seed: int, tmp: P
         start, length = buf._ep_starts[e], buf._ep_lengths[e]
         pos = np.arange(length + 1)
         slots = (start + pos) % buf.num_slots
-        stored[e] = {"observation": buf._stack(np.full(length + 1, start), pos),
-                     "action": buf.actions[slots], "reward": buf.rewards[slots][:, None],
-                     "discount": buf.discounts[slots][:, None]}
+        stored[e] = {
+            "observation": buf._stack(np.full(length + 1, start), pos),
+            "action": buf.actions[slots],
+            "reward": buf.rewards[slots][:, None],
+            "discount": buf.discounts[slots][:, None],
+        }
     names = ("obs", "action", "action_seq", "reward", "discount", "next_obs", "obs_k")
     checked = 0
     saved_choice, saved_randint = random.choice, np.random.randint
@@ -190,31 +208,65 @@ def check_replay(replay_mod: Any, nstep: int, action_dim: int, seed: int, tmp: P
 
 # --- agents and the name map ---------------------------------------------------------------------
 def build(ref_agent: Any, args: argparse.Namespace, *, batch: int, hidden_dim: int) -> tuple[TACOAgent, Any]:
-    cfg = AgentConfig(lr=1e-4, feature_dim=args.feature_dim, hidden_dim=hidden_dim, critic_target_tau=0.01,
-                      num_expl_steps=args.expl_steps, update_every_steps=2, stddev_schedule=args.schedule,
-                      stddev_clip=0.3, batch_size=batch, nstep=args.nstep)
+    cfg = AgentConfig(
+        lr=1e-4,
+        feature_dim=args.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=0.01,
+        num_expl_steps=args.expl_steps,
+        update_every_steps=2,
+        stddev_schedule=args.schedule,
+        stddev_clip=0.3,
+        batch_size=batch,
+        nstep=args.nstep,
+    )
     torch.manual_seed(args.seed)
     ours = TACOAgent(OBS_SHAPE, args.action_dim, cfg, pixels=True, device=torch.device("cpu"), taco=TACOConfig())
-    theirs = ref_agent.TACOAgent(obs_shape=OBS_SHAPE, action_shape=(args.action_dim,), device="cpu", lr=1e-4,
-                                 encoder_lr=1e-4, feature_dim=args.feature_dim, hidden_dim=hidden_dim,
-                                 critic_target_tau=0.01, num_expl_steps=args.expl_steps, update_every_steps=2,
-                                 stddev_schedule=args.schedule, stddev_clip=0.3, use_tb=True, reward=True,
-                                 multistep=K, latent_a_dim="none", curl=True)
+    theirs = ref_agent.TACOAgent(
+        obs_shape=OBS_SHAPE,
+        action_shape=(args.action_dim,),
+        device="cpu",
+        lr=1e-4,
+        encoder_lr=1e-4,
+        feature_dim=args.feature_dim,
+        hidden_dim=hidden_dim,
+        critic_target_tau=0.01,
+        num_expl_steps=args.expl_steps,
+        update_every_steps=2,
+        stddev_schedule=args.schedule,
+        stddev_clip=0.3,
+        use_tb=True,
+        reward=True,
+        multistep=K,
+        latent_a_dim="none",
+        curl=True,
+    )
     copy_weights(ours, theirs)
     return ours, theirs
 
 
 def our_tensors(agent: TACOAgent) -> dict[str, torch.Tensor]:
-    nets = {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic,
-            "critic_target": agent.critic_target, "taco": agent.taco}
+    nets = {
+        "encoder": agent.encoder,
+        "actor": agent.actor,
+        "critic": agent.critic,
+        "critic_target": agent.critic_target,
+        "taco": agent.taco,
+    }
     return {f"{n}.{k}": v for n, m in nets.items() for k, v in m.state_dict(keep_vars=True).items()}
 
 
 def their_tensors(agent: Any) -> dict[str, torch.Tensor]:
     """Every tensor of theirs once: ``TACO.encoder`` and ``TACO.act_tok`` are the agent's
     ``encoder`` and ``act_tok`` (the same objects), listed under those names only."""
-    nets = {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic,
-            "critic_target": agent.critic_target, "act_tok": agent.act_tok, "TACO": agent.TACO}
+    nets = {
+        "encoder": agent.encoder,
+        "actor": agent.actor,
+        "critic": agent.critic,
+        "critic_target": agent.critic_target,
+        "act_tok": agent.act_tok,
+        "TACO": agent.TACO,
+    }
     out, seen = {}, set()
     for n, m in nets.items():
         for k, v in m.state_dict(keep_vars=True).items():
@@ -224,8 +276,12 @@ def their_tensors(agent: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-TACO_NAMES = {"trunk": "TACO.proj_s", "project": "TACO.proj_sa", "reward": "TACO.reward",
-              "sequence": "act_tok.action_seq_tokenizer"}
+TACO_NAMES = {
+    "trunk": "TACO.proj_s",
+    "project": "TACO.proj_sa",
+    "reward": "TACO.reward",
+    "sequence": "act_tok.action_seq_tokenizer",
+}
 
 
 def their_name(name: str) -> str | None:
@@ -251,8 +307,11 @@ def name_map(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor
     problems = [f"mapped twice: {n}" for n in set(images) if images.count(n) > 1]
     problems += [f"not covered: {n}" for n in sorted(set(theirs) - set(images))]
     problems += [f"unknown: {n}" for n in images if n not in theirs]
-    problems += [f"{a} {tuple(ours[a].shape)} ≠ {b}" for a, b in mapping.items()
-                 if b in theirs and ours[a].shape != theirs[b].shape]
+    problems += [
+        f"{a} {tuple(ours[a].shape)} ≠ {b}"
+        for a, b in mapping.items()
+        if b in theirs and ours[a].shape != theirs[b].shape
+    ]
     tied = [k for k in ours if their_name(k) is None]
     if len(tied) != 4:
         problems.append(f"expected the target's 4 action-encoder tensors unmapped, got {tied}")
@@ -345,10 +404,24 @@ def taps(ours: TACOAgent, theirs: Any, mapping: Mapping[str, str]) -> tuple[Grad
     our_ids = {id(t): n for n, t in mine.items()}
     yours = their_tensors(theirs)
     their_ids = {id(yours[b]): a for a, b in mapping.items()}
-    a = GradTap({"critic": (ours.critic_opt, "critic"), "encoder": (ours.encoder_opt, "critic"),
-                 "actor": (ours.actor_opt, "actor"), "taco": (ours.taco_opt, "taco")}, our_ids)
-    b = GradTap({"critic": (theirs.critic_opt, "critic"), "encoder": (theirs.encoder_opt, "critic"),
-                 "actor": (theirs.actor_opt, "actor"), "taco": (theirs.taco_opt, "taco")}, their_ids)
+    a = GradTap(
+        {
+            "critic": (ours.critic_opt, "critic"),
+            "encoder": (ours.encoder_opt, "critic"),
+            "actor": (ours.actor_opt, "actor"),
+            "taco": (ours.taco_opt, "taco"),
+        },
+        our_ids,
+    )
+    b = GradTap(
+        {
+            "critic": (theirs.critic_opt, "critic"),
+            "encoder": (theirs.encoder_opt, "critic"),
+            "actor": (theirs.actor_opt, "actor"),
+            "taco": (theirs.taco_opt, "taco"),
+        },
+        their_ids,
+    )
     return a, b
 
 
@@ -365,8 +438,9 @@ def float64_mode():
         torch.set_default_dtype(dtype)
 
 
-def one_update(ours: TACOAgent, theirs: Any, batch: dict[str, torch.Tensor], step: int, seed: int
-               ) -> tuple[dict[str, float], dict[str, float], torch.Tensor, torch.Tensor]:
+def one_update(
+    ours: TACOAgent, theirs: Any, batch: dict[str, torch.Tensor], step: int, seed: int
+) -> tuple[dict[str, float], dict[str, float], torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
     vec = ours.update(batch, step)
     rng_ours = torch.get_rng_state()
@@ -376,8 +450,9 @@ def one_update(ours: TACOAgent, theirs: Any, batch: dict[str, torch.Tensor], ste
     return dict(zip(ours.METRICS, vec.tolist(), strict=True)), m, rng_ours, rng_theirs
 
 
-def compare_act(report: Report, ours: TACOAgent, theirs: Any, ref_utils: Any, obs: np.ndarray, step: int,
-                when: int, seed: int) -> None:
+def compare_act(
+    report: Report, ours: TACOAgent, theirs: Any, ref_utils: Any, obs: np.ndarray, step: int, when: int, seed: int
+) -> None:
     pairs = {}
     for eval_mode in (True, False):
         torch.manual_seed(seed)
@@ -425,9 +500,18 @@ def golden(args: argparse.Namespace, ref: tuple[Any, Any, Any]) -> None:
     g = argparse.Namespace(**{**vars(args), "batch": 16, "hidden_dim": 64, "updates": args.golden_updates})
     report, summary = run(g, ref, torch.float32)
     report.table("golden run (ours vs theirs)")
-    print(json.dumps({"settings": {k: getattr(g, k) for k in ("batch", "hidden_dim", "updates", "nstep", "seed",
-                                                               "action_dim", "first_step", "schedule")},
-                      **summary}, indent=1))
+    print(
+        json.dumps(
+            {
+                "settings": {
+                    k: getattr(g, k)
+                    for k in ("batch", "hidden_dim", "updates", "nstep", "seed", "action_dim", "first_step", "schedule")
+                },
+                **summary,
+            },
+            indent=1,
+        )
+    )
 
 
 # --- timing ------------------------------------------------------------------------------------------
@@ -452,21 +536,30 @@ def time_updates(args: argparse.Namespace, ref: tuple[Any, Any, Any]) -> dict[st
     samples: dict[str, list[float]] = {k: [] for k in fns}
     cpu: dict[str, list[float]] = {k: [] for k in fns}  # process CPU time: robust to a shared machine's load
     for r in range(args.time):
-        for name in (fns if r % 2 == 0 else list(fns)[::-1]):
+        for name in fns if r % 2 == 0 else list(fns)[::-1]:
             t0, c0 = time.perf_counter(), time.process_time()
             fns[name]()
             samples[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
-    out: dict[str, Any] = {k: {"median_s": statistics.median(s), "q1_s": statistics.quantiles(s, n=4)[0],
-                               "q3_s": statistics.quantiles(s, n=4)[2], "samples_s": s,
-                               "cpu_median_s": statistics.median(cpu[k]), "cpu_samples_s": cpu[k]}
-                           for k, s in samples.items()}
+    out: dict[str, Any] = {
+        k: {
+            "median_s": statistics.median(s),
+            "q1_s": statistics.quantiles(s, n=4)[0],
+            "q3_s": statistics.quantiles(s, n=4)[2],
+            "samples_s": s,
+            "cpu_median_s": statistics.median(cpu[k]),
+            "cpu_samples_s": cpu[k],
+        }
+        for k, s in samples.items()
+    }
     out["ratio_ours_over_theirs"] = out["ours"]["median_s"] / out["theirs"]["median_s"]
     out["cpu_ratio_ours_over_theirs"] = out["ours"]["cpu_median_s"] / out["theirs"]["cpu_median_s"]
-    print(f"update time, batch {args.time_batch}, hidden {args.time_hidden_dim}, {args.time} interleaved rounds: "
-          f"ours {out['ours']['median_s'] * 1e3:.1f} ms, theirs {out['theirs']['median_s'] * 1e3:.1f} ms "
-          f"(wall, ratio {out['ratio_ours_over_theirs']:.3f}); CPU ours {out['ours']['cpu_median_s'] * 1e3:.1f} ms, "
-          f"theirs {out['theirs']['cpu_median_s'] * 1e3:.1f} ms (ratio {out['cpu_ratio_ours_over_theirs']:.3f})")
+    print(
+        f"update time, batch {args.time_batch}, hidden {args.time_hidden_dim}, {args.time} interleaved rounds: "
+        f"ours {out['ours']['median_s'] * 1e3:.1f} ms, theirs {out['theirs']['median_s'] * 1e3:.1f} ms "
+        f"(wall, ratio {out['ratio_ours_over_theirs']:.3f}); CPU ours {out['ours']['cpu_median_s'] * 1e3:.1f} ms, "
+        f"theirs {out['theirs']['cpu_median_s'] * 1e3:.1f} ms (ratio {out['cpu_ratio_ours_over_theirs']:.3f})"
+    )
     return out
 
 
@@ -476,9 +569,18 @@ def self_perturbed(args: argparse.Namespace) -> None:
     cfg_args = dict(batch=args.batch, hidden_dim=args.hidden_dim)
     agents = []
     for _ in range(2):
-        cfg = AgentConfig(lr=1e-4, feature_dim=args.feature_dim, hidden_dim=cfg_args["hidden_dim"],
-                          critic_target_tau=0.01, num_expl_steps=args.expl_steps, update_every_steps=2,
-                          stddev_schedule=args.schedule, stddev_clip=0.3, batch_size=args.batch, nstep=args.nstep)
+        cfg = AgentConfig(
+            lr=1e-4,
+            feature_dim=args.feature_dim,
+            hidden_dim=cfg_args["hidden_dim"],
+            critic_target_tau=0.01,
+            num_expl_steps=args.expl_steps,
+            update_every_steps=2,
+            stddev_schedule=args.schedule,
+            stddev_clip=0.3,
+            batch_size=args.batch,
+            nstep=args.nstep,
+        )
         torch.manual_seed(args.seed)
         agents.append(TACOAgent(OBS_SHAPE, args.action_dim, cfg, pixels=True, device=torch.device("cpu")))
     with torch.no_grad():
@@ -496,8 +598,10 @@ def self_perturbed(args: argparse.Namespace) -> None:
         report.add("loss/", u, {k: (out[0][k], out[1][k]) for k in METRICS})
         a, b = our_tensors(agents[0]), our_tensors(agents[1])
         report.add("param/", u, {n: (a[n], b[n]) for n in a})
-    report.table(f"ours against ours with one weight moved by 1 ulp: {args.updates} updates, batch {args.batch}, "
-                 f"hidden {args.hidden_dim}, float32")
+    report.table(
+        f"ours against ours with one weight moved by 1 ulp: {args.updates} updates, batch {args.batch}, "
+        f"hidden {args.hidden_dim}, float32"
+    )
 
 
 def machine_block() -> dict[str, Any]:
@@ -523,8 +627,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-step", type=int, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--self-perturb", action="store_true",
-                   help="ours against ours with one weight moved by 1 ulp (how far float32 rounding carries)")
+    p.add_argument(
+        "--self-perturb",
+        action="store_true",
+        help="ours against ours with one weight moved by 1 ulp (how far float32 rounding carries)",
+    )
     p.add_argument("--golden", action="store_true", help="print the golden values of tests/test_fidelity_taco.py")
     p.add_argument("--golden-updates", type=int, default=10)
     p.add_argument("--time", type=int, default=0, help="rounds of interleaved update timing (0: none)")
@@ -537,15 +644,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ref_agent, ref_utils, ref_replay, stubbed = import_reference(args.reference.resolve())
     head = os.popen(f"git -C '{args.reference}' rev-parse HEAD 2>/dev/null").read().strip()
-    print(f"reference {REFERENCE} at {head or '?'} (expected {COMMIT}); stubbed: {', '.join(stubbed) or 'nothing'}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"reference {REFERENCE} at {head or '?'} (expected {COMMIT}); stubbed: {', '.join(stubbed) or 'nothing'}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )
     ref = (ref_agent, ref_utils, ref_replay)
     if args.time:
         result = time_updates(args, ref)
-        payload = {"what": "one TACO update, dormant vs the authors' code, interleaved in one process",
-                   "reference": f"{REFERENCE}@{COMMIT}", "batch": args.time_batch, "hidden_dim": args.time_hidden_dim,
-                   "image": "9x84x84", "action_dim": args.action_dim, "nstep": args.nstep, "rounds": args.time,
-                   "command": "python " + " ".join(sys.argv), **result, "machine": machine_block()}
+        payload = {
+            "what": "one TACO update, dormant vs the authors' code, interleaved in one process",
+            "reference": f"{REFERENCE}@{COMMIT}",
+            "batch": args.time_batch,
+            "hidden_dim": args.time_hidden_dim,
+            "image": "9x84x84",
+            "action_dim": args.action_dim,
+            "nstep": args.nstep,
+            "rounds": args.time,
+            "command": "python " + " ".join(sys.argv),
+            **result,
+            "machine": machine_block(),
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {args.json}")
@@ -561,8 +679,10 @@ def main(argv: list[str] | None = None) -> int:
     with float64_mode() if dtype == torch.float64 else contextlib.nullcontext():
         t0 = time.perf_counter()
         report, _summary = run(args, ref, dtype)
-    report.table(f"{args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}, n = {args.nstep}, "
-                 f"K = {K}, {args.dtype} ({time.perf_counter() - t0:.0f} s)")
+    report.table(
+        f"{args.updates} updates, batch {args.batch}, hidden {args.hidden_dim}, n = {args.nstep}, "
+        f"K = {K}, {args.dtype} ({time.perf_counter() - t0:.0f} s)"
+    )
     failed = report.failures(TOLERANCES[args.dtype])
     print("\nFAIL:\n  " + "\n  ".join(failed) if failed else "\nOK: every quantity within tolerance")
     return 1 if failed else 0

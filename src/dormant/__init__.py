@@ -19,11 +19,21 @@ if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads (see tr
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # threads sleep, not spin, while waiting
 
 _WHERE = {
-    "make_config": "dormant.api", "train": "dormant.api", "resume": "dormant.api", "evaluate": "dormant.api",
-    "load_logs": "dormant.api", "load_agent": "dormant.api", "Policy": "dormant.api", "RunLogs": "dormant.api",
-    "RunResult": "dormant.training.launch", "Config": "dormant.config", "ConfigError": "dormant.errors",
-    "Trainer": "dormant.training.trainer", "NonFiniteLossError": "dormant.training.trainer",
-    "Callback": "dormant.training.callbacks", "EarlyStopping": "dormant.training.callbacks",
+    "make_config": "dormant.api",
+    "train": "dormant.api",
+    "resume": "dormant.api",
+    "evaluate": "dormant.api",
+    "load_logs": "dormant.api",
+    "load_agent": "dormant.api",
+    "Policy": "dormant.api",
+    "RunLogs": "dormant.api",
+    "RunResult": "dormant.training.launch",
+    "Config": "dormant.config",
+    "ConfigError": "dormant.errors",
+    "Trainer": "dormant.training.trainer",
+    "NonFiniteLossError": "dormant.training.trainer",
+    "Callback": "dormant.training.callbacks",
+    "EarlyStopping": "dormant.training.callbacks",
 }
 __all__ = sorted(_WHERE)
 

@@ -67,8 +67,12 @@ def make_config(*overrides: str | Mapping[str, Any], **options: Any) -> Config:
     return resolve(_overrides(overrides, options))
 
 
-def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, callbacks: Sequence[Callback] = (),
-          **options: Any) -> RunResult:
+def train(
+    config: Config | Mapping[str, Any] | Sequence[str] | None = None,
+    *,
+    callbacks: Sequence[Callback] = (),
+    **options: Any,
+) -> RunResult:
     """Train one run; returns how it ended (``RunResult``: run_dir, status, frames, last_eval,
     learning_curve). ``config`` is a ``Config`` (from ``make_config`` or built by hand), a
     mapping of overrides or a list of ``key=value`` strings; ``options`` override it
@@ -81,8 +85,10 @@ def train(config: Config | Mapping[str, Any] | Sequence[str] | None = None, *, c
     if isinstance(config, str):  # one "key=value" string, not a list of its characters
         config = [config]
     if not (config is None or isinstance(config, (Mapping, list, tuple))):
-        raise ConfigError(f"train() takes a Config, a mapping of options or a list of 'key=value' strings; got "
-                          f"{type(config).__name__}: {config!r:.80}")
+        raise ConfigError(
+            f"train() takes a Config, a mapping of options or a list of 'key=value' strings; got "
+            f"{type(config).__name__}: {config!r:.80}"
+        )
     args: tuple = () if config is None else (config,) if isinstance(config, Mapping) else tuple(config)
     return launch(_overrides(args, options), callbacks=callbacks)
 
@@ -95,8 +101,9 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), **options
     return launch(_overrides((), options), resume=run_dir, callbacks=callbacks)
 
 
-def evaluate(run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto",
-             seed: int | None = None) -> dict[str, Any]:
+def evaluate(
+    run_dir: str | Path, *, episodes: int = 10, video: bool = False, device: str = "auto", seed: int | None = None
+) -> dict[str, Any]:
     """Evaluate a run's checkpoint (``dormant eval``): mean return, its std, length, success rate."""
     from dormant.training.evaluation import episodes_option, evaluate_checkpoint
 
@@ -172,8 +179,13 @@ def expected_columns(kind: str, config: dict[str, Any]) -> list[str]:
         extra = []
     columns = ["frame", "step", "episode", "elapsed_s", "updates"]
     for net in nets:
-        columns += [*([f"{net}_dormant_ratio"] if net != "encoder" else []), f"{net}_redo_dormant_ratio",
-                    f"{net}_fau", f"{net}_weight_norm", *(f"{net}_redo_dormant_ratio_tau{t:g}" for t in extra)]
+        columns += [
+            *([f"{net}_dormant_ratio"] if net != "encoder" else []),
+            f"{net}_redo_dormant_ratio",
+            f"{net}_fau",
+            f"{net}_weight_norm",
+            *(f"{net}_redo_dormant_ratio_tau{t:g}" for t in extra),
+        ]
     columns += ["critic_srank", "critic_feature_norm", "critic_grad_norm"]
     columns += [] if value_based else ["actor_grad_norm"]
     if "encoder" in nets:

@@ -59,10 +59,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(args.run_dir, **options)
     if result is None:
         return _fail("episodes must be ≥ 1")
-    print(f"{result['task']} at frame {result['frame']}: return {result['episode_reward']:.1f} "
-          f"± {result['episode_reward_std']:.1f} over {result['episodes']} episodes"
-          + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else "")
-          + (f"; video {result['video']}" if "video" in result else ""))
+    print(
+        f"{result['task']} at frame {result['frame']}: return {result['episode_reward']:.1f} "
+        f"± {result['episode_reward_std']:.1f} over {result['episodes']} episodes"
+        + (f", success rate {result['success_rate']:.0%}" if "success_rate" in result else "")
+        + (f"; video {result['video']}" if "video" in result else "")
+    )
     return 0
 
 
@@ -102,12 +104,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     paths = [item for item in args.items if "=" not in item]
     options = parse_overrides([item for item in args.items if "=" in item])
-    ranges = {key.split(".", 1)[1]: _score_range(key, options.pop(key)) for key in list(options)
-              if key.startswith("score_range.")}
+    ranges = {
+        key.split(".", 1)[1]: _score_range(key, options.pop(key))
+        for key in list(options)
+        if key.startswith("score_range.")
+    }
     unknown = set(options) - {"out", "reps", "seed", "broken_fraction"}
     if unknown:
-        raise ConfigError(f"report accepts out=, reps=, seed=, broken_fraction=, score_range.<task>=; got "
-                          f"{', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"report accepts out=, reps=, seed=, broken_fraction=, score_range.<task>=; got "
+            f"{', '.join(sorted(unknown))}"
+        )
     if not paths:
         raise ConfigError("report needs a sweep directory or run directories")
     try:
@@ -118,8 +125,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if reps < 100 or not 0 < fraction < 1:
         raise ConfigError("reps must be ≥ 100 and broken_fraction in (0, 1)")
     default = Path(paths[0]) / "report" if len(paths) == 1 else Path("report")
-    md, page = write_report([Path(p) for p in paths], Path(options.get("out", default)), reps=reps, seed=seed,
-                            broken_fraction=fraction, score_ranges=ranges)
+    md, page = write_report(
+        [Path(p) for p in paths],
+        Path(options.get("out", default)),
+        reps=reps,
+        seed=seed,
+        broken_fraction=fraction,
+        score_ranges=ranges,
+    )
     print(f"report: {md}\n        {page}")
     return 0
 
@@ -144,11 +157,17 @@ def options_help() -> str:
     import dormant.config as config
 
     root = config.Config()
-    lines = ["options (key=value; dotted keys for sections; units are in the names: *_frames are",
-             "simulator frames, *_steps agent steps, *_updates gradient updates):", ""]
+    lines = [
+        "options (key=value; dotted keys for sections; units are in the names: *_frames are",
+        "simulator frames, *_steps agent steps, *_updates gradient updates):",
+        "",
+    ]
     sections: list[tuple[str, Any]] = [("", root)]  # the root and each dataclass section
-    sections += [(f.name, getattr(root, f.name)) for f in dataclasses.fields(root)
-                 if dataclasses.is_dataclass(getattr(root, f.name))]
+    sections += [
+        (f.name, getattr(root, f.name))
+        for f in dataclasses.fields(root)
+        if dataclasses.is_dataclass(getattr(root, f.name))
+    ]
     for name, node in sections:
         lines.append(f"{name or 'run'}:")
         notes = config.field_docs(type(node))
@@ -222,50 +241,89 @@ REPORT_HELP = """options:
 DIR: a sweep directory, or run directories (any mix). See docs/report.md for how to read it."""
 
 
-def _command(sub: Any, name: str, *, summary: str, usage: str, description: str = "", epilog: str = "",
-             **extra: Any) -> argparse.ArgumentParser:
+def _command(
+    sub: Any, name: str, *, summary: str, usage: str, description: str = "", epilog: str = "", **extra: Any
+) -> argparse.ArgumentParser:
     """A subcommand with its own usage line and its options listed in its help."""
-    return sub.add_parser(name, help=summary, usage=f"dormant {name} {usage}", description=description or summary,
-                          epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **extra)
+    return sub.add_parser(
+        name,
+        help=summary,
+        usage=f"dormant {name} {usage}",
+        description=description or summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **extra,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dormant", usage=USAGE)
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = _command(sub, "train", summary="train or resume a run", usage="[--resume DIR] [key=value ...]",
-                     description="Train a new run, or continue one with --resume DIR.", epilog=options_help())
-    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR (on resume only frames=, threads=, "
-                       "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=, "
-                       "replay.device=)")
+    train = _command(
+        sub,
+        "train",
+        summary="train or resume a run",
+        usage="[--resume DIR] [key=value ...]",
+        description="Train a new run, or continue one with --resume DIR.",
+        epilog=options_help(),
+    )
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR (on resume only frames=, threads=, "
+        "log.progress=, log.progress_every_s=, log.tensorboard=, eval.video=, checkpoint_every_frames=, "
+        "replay.device=)",
+    )
     train.add_argument("overrides", nargs="*", metavar="key=value")
     train.set_defaults(func=cmd_train)
     ev = _command(sub, "eval", summary="evaluate a run's checkpoint", usage="DIR [key=value ...]", epilog=EVAL_HELP)
     ev.add_argument("run_dir", metavar="DIR")
     ev.add_argument("overrides", nargs="*", metavar="key=value")
     ev.set_defaults(func=cmd_eval)
-    conf = _command(sub, "config", summary="print the fully resolved configuration (YAML)", usage="[key=value ...]",
-                    epilog="Takes the options of `dormant train` (see `dormant train --help`) and prints every "
-                           "value a run would use, presets applied.")
+    conf = _command(
+        sub,
+        "config",
+        summary="print the fully resolved configuration (YAML)",
+        usage="[key=value ...]",
+        epilog="Takes the options of `dormant train` (see `dormant train --help`) and prints every "
+        "value a run would use, presets applied.",
+    )
     conf.add_argument("overrides", nargs="*", metavar="key=value")
     conf.set_defaults(func=cmd_config)
     tasks = _command(sub, "tasks", summary="list the tasks of every suite", usage="")
     tasks.set_defaults(func=cmd_tasks)
-    plot = _command(sub, "plot", summary="write DIR/learning_curve.png", usage="DIR",
-                    epilog="Return (and success rate), against frames, with the published DrQ-v2 curve where one "
-                           "exists; DrM runs also show β, σ, λ and α(β).")
+    plot = _command(
+        sub,
+        "plot",
+        summary="write DIR/learning_curve.png",
+        usage="DIR",
+        epilog="Return (and success rate), against frames, with the published DrQ-v2 curve where one "
+        "exists; DrM runs also show β, σ, λ and α(β).",
+    )
     plot.add_argument("run_dir", metavar="DIR")
     plot.set_defaults(func=cmd_plot)
-    sweep = _command(sub, "sweep", summary="run a grid of agents × tasks × seeds × option values",
-                     usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...] [--yes]",
-                     epilog=SWEEP_HELP)
-    sweep.add_argument("--yes", action="store_true",
-                       help="launch a grid of more than 1,000 runs "
-                            "(without it such a sweep is refused, saying its size)")
+    sweep = _command(
+        sub,
+        "sweep",
+        summary="run a grid of agents × tasks × seeds × option values",
+        usage="agent=a,b task=x,y seeds=N [key=v1,v2 ...] out=DIR [jobs=N backend=local|ray ...] [--yes]",
+        epilog=SWEEP_HELP,
+    )
+    sweep.add_argument(
+        "--yes",
+        action="store_true",
+        help="launch a grid of more than 1,000 runs (without it such a sweep is refused, saying its size)",
+    )
     sweep.add_argument("overrides", nargs="*", metavar="key=value")
     sweep.set_defaults(func=cmd_sweep)
-    report = _command(sub, "report", summary="a Markdown + HTML report of a sweep or of run directories",
-                      usage="DIR [DIR ...] [key=value ...]", epilog=REPORT_HELP)
+    report = _command(
+        sub,
+        "report",
+        summary="a Markdown + HTML report of a sweep or of run directories",
+        usage="DIR [DIR ...] [key=value ...]",
+        epilog=REPORT_HELP,
+    )
     report.add_argument("items", nargs="*", metavar="DIR | key=value")
     report.set_defaults(func=cmd_report)
     return parser

@@ -23,7 +23,8 @@ class MissingExtraError(ImportError):
         super().__init__(
             f"{what} needs the optional '{extra}' dependencies, which are not installed{because}. "
             f"Install them with `pip install -c constraints.txt -e '.[{extra}]'` (or '.[all]' for every "
-            "extra; scripts/setup.sh installs all of them)")
+            "extra; scripts/setup.sh installs all of them)"
+        )
         self.extra = extra
 
 
@@ -36,8 +37,9 @@ class MissingSuiteError(MissingExtraError):
             super().__init__(f"the {suite} suite", suite, cause)
         else:
             because = f" ({cause})" if cause is not None else ""
-            ImportError.__init__(self, f"the {suite} suite needs a package that is not installed{because}. "
-                                       f"Install it with `{pip}`")
+            ImportError.__init__(
+                self, f"the {suite} suite needs a package that is not installed{because}. Install it with `{pip}`"
+            )
             self.extra = ""
         self.suite = suite
 

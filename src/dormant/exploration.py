@@ -39,7 +39,6 @@ class Schedule:
         mix = min(max((step - duration1) / duration2, 0.0), 1.0)
         return (1.0 - mix) * final1 + mix * final2
 
-
     def value_tensor(self, step: torch.Tensor) -> torch.Tensor:
         """``value`` for a step held in a (device) tensor, without a host sync."""
         import torch
@@ -54,8 +53,9 @@ class Schedule:
         init, final1, duration1, final2, duration2 = self.args
         first = (step / duration1).clamp(0.0, 1.0)
         second = ((step - duration1) / duration2).clamp(0.0, 1.0)
-        return torch.where(step <= duration1, (1.0 - first) * init + first * final1,
-                           (1.0 - second) * final1 + second * final2)
+        return torch.where(
+            step <= duration1, (1.0 - first) * init + first * final1, (1.0 - second) * final1 + second * final2
+        )
 
 
 def parse_schedule(text: str | float) -> Schedule:

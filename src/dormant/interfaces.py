@@ -33,8 +33,13 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         """An action in [−1, 1] for one observation at an agent step."""
 
-    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
-                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+    def act_many(
+        self,
+        observations: list[np.ndarray],
+        steps: list[int],
+        eval_mode: bool = False,
+        proprios: list[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
         """Actions for several environments at their agent steps (one env: exactly ``act``)."""
 
     def to_batch(self, batch: dict[str, np.ndarray | torch.Tensor]) -> Batch:
@@ -104,8 +109,9 @@ class Env(Protocol):
     def episode_start_state(self) -> dict[str, Any] | None:
         """What ``restore_episode`` needs to rebuild the open episode (resume)."""
 
-    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep: ...
+    def restore_episode(
+        self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]
+    ) -> TimeStep: ...
 
     def close(self) -> None: ...
 

@@ -44,8 +44,9 @@ def weight_init(module: nn.Module) -> None:
             module.bias.data.fill_(0.0)
 
 
-def mlp(in_dim: int, hidden_dim: int, out_dim: int, *, dropout: float = 0.0,
-        layernorm: bool = False, arch: NetArch = PLAIN) -> nn.Sequential:
+def mlp(
+    in_dim: int, hidden_dim: int, out_dim: int, *, dropout: float = 0.0, layernorm: bool = False, arch: NetArch = PLAIN
+) -> nn.Sequential:
     """Two hidden ReLU layers. ``dropout``/``layernorm`` insert Dropout then LayerNorm
     after each hidden Linear (the DrM reference's MetaWorld critic); ``arch`` may swap the
     activation (CReLU, Fourier: see ``NetArch.concat_width`` for the widths) and add the
@@ -63,8 +64,15 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, *, dropout: float = 0.0,
     return nn.Sequential(*layers)
 
 
-def conv_block(in_channels: int, channels: int, kernel: int, stride: int, arch: NetArch = PLAIN,
-               conv: type[nn.Conv2d] = nn.Conv2d, inplace: bool = True) -> tuple[list[nn.Module], int]:
+def conv_block(
+    in_channels: int,
+    channels: int,
+    kernel: int,
+    stride: int,
+    arch: NetArch = PLAIN,
+    conv: type[nn.Conv2d] = nn.Conv2d,
+    inplace: bool = True,
+) -> tuple[list[nn.Module], int]:
     """One conv layer of nominal width ``channels`` with its activation (and GroupNorm(1, C)
     before it with ``arch.layernorm``); returns the modules and the channels they output."""
     units, features = hidden_units(arch.activation, channels, arch.concat_width)
@@ -95,13 +103,15 @@ class ProprioFusionTrunk(nn.Module):
         super().__init__()
         self.image_dim = repr_dim - proprio_dim
         self.image = nn.Sequential(nn.Linear(self.image_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
-        self.state = nn.Sequential(nn.Linear(proprio_dim, hidden_dim), nn.ReLU(inplace=True),
-                                   nn.Linear(hidden_dim, feature_dim))
-        self.fusion = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(inplace=True),
-                                    nn.Linear(hidden_dim, feature_dim))
+        self.state = nn.Sequential(
+            nn.Linear(proprio_dim, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, feature_dim)
+        )
+        self.fusion = nn.Sequential(
+            nn.Linear(feature_dim, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, feature_dim)
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.fusion(self.image(h[:, :self.image_dim]) + self.state(h[:, self.image_dim:]))
+        return self.fusion(self.image(h[:, : self.image_dim]) + self.state(h[:, self.image_dim :]))
 
 
 class Encoder(nn.Module):
@@ -146,8 +156,16 @@ class Actor(nn.Module):
     """Trunk (Linear → LayerNorm → Tanh) and a 2-hidden-layer MLP giving tanh(mean).
     ``repr_dim`` includes the ``proprio_dim`` last columns of a fused input."""
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
-                 *, arch: NetArch = PLAIN):
+    def __init__(
+        self,
+        repr_dim: int,
+        action_dim: int,
+        feature_dim: int,
+        hidden_dim: int,
+        proprio_dim: int = 0,
+        *,
+        arch: NetArch = PLAIN,
+    ):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.policy = mlp(feature_dim, hidden_dim, action_dim, arch=arch)
@@ -161,8 +179,19 @@ class Critic(nn.Module):
     """Own trunk; Q1 and Q2 heads on ``concat(trunk(h), action)``. ``head_gain``: the
     orthogonal gain of the heads' Linears (DrQ-v2: 1; ALIX's authors: √2)."""
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
-                 *, dropout: float = 0.0, layernorm: bool = False, head_gain: float = 1.0, arch: NetArch = PLAIN):
+    def __init__(
+        self,
+        repr_dim: int,
+        action_dim: int,
+        feature_dim: int,
+        hidden_dim: int,
+        proprio_dim: int = 0,
+        *,
+        dropout: float = 0.0,
+        layernorm: bool = False,
+        head_gain: float = 1.0,
+        arch: NetArch = PLAIN,
+    ):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.q1 = mlp(feature_dim + action_dim, hidden_dim, 1, dropout=dropout, layernorm=layernorm, arch=arch)

@@ -36,8 +36,9 @@ from dormant.config import AgentConfig, ALIXConfig
 from dormant.nets import Encoder, NetArch, weight_init
 
 
-def local_signal_mixing(x: torch.Tensor, s: float | torch.Tensor, max_shift: float = 2.0,
-                        fixed_batch: bool = True) -> torch.Tensor:
+def local_signal_mixing(
+    x: torch.Tensor, s: float | torch.Tensor, max_shift: float = 2.0, fixed_batch: bool = True
+) -> torch.Tensor:
     """Resample square feature maps ``x`` (B×C×H×H) at one random offset in ±(max_shift + ½)·s pixels."""
     n, _, h, w = x.shape
     if h != w:
@@ -55,8 +56,9 @@ def local_signal_mixing(x: torch.Tensor, s: float | torch.Tensor, max_shift: flo
     grid_x, grid_y = index.view(1, h).expand(h, h), index.view(h, 1).expand(h, h)
     position = torch.stack([grid_x, grid_y], dim=-1).unsqueeze(0) + start  # pixel edges of the padded map
     normalised = position * 2.0 / size - 1.0  # align_corners=False: -1 and 1 are the map's outer edges
-    return F.grid_sample(padded, normalised.expand(n, -1, -1, -1), mode="bilinear", padding_mode="zeros",
-                         align_corners=False)
+    return F.grid_sample(
+        padded, normalised.expand(n, -1, -1, -1), mode="bilinear", padding_mode="zeros", align_corners=False
+    )
 
 
 def discontinuity_score(grad: torch.Tensor, kernel: int = 3, eps: float = 1e-20) -> torch.Tensor:
@@ -77,8 +79,9 @@ class _LearnS(torch.autograd.Function):
     """Identity forward; backward passes the gradient on and gives S  target − mean log(1 + ND)."""
 
     @staticmethod
-    def forward(ctx: Any, features: torch.Tensor, s: torch.Tensor, kernel: int, target: float,
-                record: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx: Any, features: torch.Tensor, s: torch.Tensor, kernel: int, target: float, record: torch.Tensor
+    ) -> torch.Tensor:
         ctx.kernel, ctx.target, ctx.record = kernel, target, record
         return features.view_as(features)
 
@@ -96,8 +99,9 @@ class ALIXEncoder(Encoder):
         super().__init__()
         channels, height, width = obs_shape
         self.cfg = cfg
-        self.convs = nn.ModuleList([nn.Conv2d(channels, 32, 3, stride=2)]
-                                   + [nn.Conv2d(32, 32, 3, stride=1) for _ in range(3)])
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(channels, 32, 3, stride=2)] + [nn.Conv2d(32, 32, 3, stride=1) for _ in range(3)]
+        )
         # ReLUs as modules (no parameters: checkpoints unchanged) so the dormant/FAU probes can hook them
         self.relus = nn.ModuleList([nn.ReLU() for _ in self.convs])
         side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731 - same arithmetic as PixelEncoder
@@ -127,15 +131,33 @@ class ALIXAgent(DrQV2Agent):
     METRICS = (*DrQV2Agent.METRICS, "alix_s", "alix_nd")
     encoder: ALIXEncoder
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, alix: ALIXConfig | None = None,
-                 arch: dict[str, NetArch] | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        cfg: AgentConfig,
+        *,
+        pixels: bool,
+        device: torch.device,
+        action_repeat: int = 2,
+        proprio_dim: int = 0,
+        alix: ALIXConfig | None = None,
+        arch: dict[str, NetArch] | None = None,
+    ):
         if not pixels:
             raise ValueError("ALIX smooths convolutional feature maps: it needs pixel observations")
         self.alix = alix or ALIXConfig()
         self.critic_head_gain = self.alix.critic_head_gain
-        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim, arch=arch)
+        super().__init__(
+            obs_shape,
+            action_dim,
+            cfg,
+            pixels=pixels,
+            device=device,
+            action_repeat=action_repeat,
+            proprio_dim=proprio_dim,
+            arch=arch,
+        )
         self.encoder.eval()  # no LIX outside the update (acting, evaluation, probes)
 
     def make_encoder(self, obs_shape: tuple[int, ...]) -> ALIXEncoder:
@@ -145,12 +167,15 @@ class ALIXAgent(DrQV2Agent):
         """One Adam, two groups: the convs at the agent's rate (and weight decay), S at its own rate and
         betas, never decayed (it is a smoothing strength, not a weight)."""
         convs = [p for name, p in self.encoder.named_parameters() if name != "s"]
-        groups = [{"params": convs, "weight_decay": self.cfg.weight_decay},
-                  {"params": [self.encoder.s], "lr": self.alix.s_lr, "betas": (self.alix.s_beta1, 0.999)}]
+        groups = [
+            {"params": convs, "weight_decay": self.cfg.weight_decay},
+            {"params": [self.encoder.s], "lr": self.alix.s_lr, "betas": (self.alix.s_beta1, 0.999)},
+        ]
         return torch.optim.Adam(groups, lr=self.cfg.lr)
 
-    def augment_and_encode(self, batch: dict[str, torch.Tensor],
-                           augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment_and_encode(
+        self, batch: dict[str, torch.Tensor], augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.encoder.train()
         try:
             return super().augment_and_encode(batch, augment)

@@ -73,8 +73,16 @@ class QNetwork(nn.Module):
     ``dueling=True`` and one atom, the network of ReDo's DrQ(ε)).
     """
 
-    def __init__(self, obs_shape: tuple[int, ...], num_actions: int, hidden_dim: int, *, pixels: bool,
-                 dueling: bool = False, arch: NetArch = PLAIN):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        hidden_dim: int,
+        *,
+        pixels: bool,
+        dueling: bool = False,
+        arch: NetArch = PLAIN,
+    ):
         super().__init__()
         self.pixels = pixels
         self.dueling = dueling
@@ -146,16 +154,31 @@ class DQNAgent(ModuleAgent):
     replay_horizon = 0  # no K-step extras from the replay (TACO's)
     augments = False  # DrQ(ε): random shift (+ intensity) of obs and next obs in every update
 
-    def __init__(self, obs_shape: tuple[int, ...], num_actions: int, cfg: Any, dqn: Any, *, pixels: bool,
-                 device: torch.device, arch: dict[str, NetArch] | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        cfg: Any,
+        dqn: Any,
+        *,
+        pixels: bool,
+        device: torch.device,
+        arch: dict[str, NetArch] | None = None,
+    ):
         if num_actions < 1:
             raise ValueError("DQN needs a Discrete action space (num_actions ≥ 1)")
         self.cfg, self.dqn = cfg, dqn
         self.device = device
         self.pixels = pixels
         self.num_actions = num_actions
-        self.critic = QNetwork(obs_shape, num_actions, cfg.hidden_dim, pixels=pixels,
-                               dueling=dqn.dueling, arch=(arch or {}).get("critic", PLAIN)).to(device)
+        self.critic = QNetwork(
+            obs_shape,
+            num_actions,
+            cfg.hidden_dim,
+            pixels=pixels,
+            dueling=dqn.dueling,
+            arch=(arch or {}).get("critic", PLAIN),
+        ).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, eps=dqn.adam_eps)
         self.encoder = nn.Identity()  # the convolutions are the critic's trunk (see the module docstring)
@@ -167,8 +190,9 @@ class DQNAgent(ModuleAgent):
 
     # --- acting ----------------------------------------------------------
     def epsilon(self, step: int) -> float:
-        return epsilon_at(step, warmup=self.cfg.num_expl_steps, decay=self.dqn.epsilon_decay_steps,
-                          final=self.dqn.epsilon_train)
+        return epsilon_at(
+            step, warmup=self.cfg.num_expl_steps, decay=self.dqn.epsilon_decay_steps, final=self.dqn.epsilon_train
+        )
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
@@ -202,8 +226,11 @@ class DQNAgent(ModuleAgent):
 
     def td_loss(self, batch: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
         """The TD loss on a batch (diagnostics use it un-augmented, for the gradient norm)."""
-        obs, next_obs = (self.augment(batch["obs"]), self.augment(batch["next_obs"])) if augment else \
-            (batch["obs"], batch["next_obs"])
+        obs, next_obs = (
+            (self.augment(batch["obs"]), self.augment(batch["next_obs"]))
+            if augment
+            else (batch["obs"], batch["next_obs"])
+        )
         target = self.td_target(batch, next_obs)  # first, so a probe sees the obs pass last
         q = self.critic(obs).gather(1, batch["action"].long())
         return td_errors_loss(q, target, self.dqn.loss)
@@ -227,8 +254,14 @@ class DQNAgent(ModuleAgent):
         loss.backward()
         self.critic_opt.step()
         self.updates += 1
-        values = [loss.detach(), q.detach().mean(), target.mean(), batch["reward"].mean(),
-                  torch.full((), self.epsilon(step), device=self.device), self._units.fraction()]
+        values = [
+            loss.detach(),
+            q.detach().mean(),
+            target.mean(),
+            batch["reward"].mean(),
+            torch.full((), self.epsilon(step), device=self.device),
+            self._units.fraction(),
+        ]
         return torch.stack([v.float().reshape(()) for v in values])
 
     @torch.no_grad()
@@ -262,8 +295,7 @@ class DQNAgent(ModuleAgent):
         return {"critic": self.critic, "critic_target": self.critic_target, "critic_opt": self.critic_opt}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "updates": torch.tensor(self.updates),
-                "eval_rng": self._eval_rng.get_state()}
+        return {**super().state_dict(), "updates": torch.tensor(self.updates), "eval_rng": self._eval_rng.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "updates" not in state:

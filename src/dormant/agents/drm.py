@@ -43,8 +43,7 @@ def awaken_stddev(beta: Number, threshold: float = 0.2, temperature: float = 0.1
     return _sigmoid((beta - threshold) / temperature)
 
 
-def exploit_lambda(beta: Number, lambda_max: float = 0.6, threshold: float = 0.2,
-                   temperature: float = 0.02) -> Number:
+def exploit_lambda(beta: Number, lambda_max: float = 0.6, threshold: float = 0.2, temperature: float = 0.02) -> Number:
     """λ(β) = λ̄ / (1 + exp((β − β̂)/T')): lean on the expectile V once the network is awake."""
     return lambda_max * _sigmoid(-(beta - threshold) / temperature)
 
@@ -66,8 +65,7 @@ class ValueNet(torch.nn.Module):
     """V(h): own trunk (Linear → LayerNorm → Tanh, proprioception fused in if any) and a
     1024-1024-1 MLP."""
 
-    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0,
-                 arch: NetArch = PLAIN):
+    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, proprio_dim: int = 0, arch: NetArch = PLAIN):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.v = mlp(feature_dim, hidden_dim, 1, arch=arch)
@@ -78,23 +76,51 @@ class ValueNet(torch.nn.Module):
 
 
 class DrMAgent(DrQV2Agent):
-    METRICS = (*DrQV2Agent.METRICS,
-               "dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
-               "perturb_alpha", "perturb_count")
+    METRICS = (
+        *DrQV2Agent.METRICS,
+        "dormant_ratio",
+        "sigma_beta",
+        "lambda",
+        "alpha_beta",
+        "v_loss",
+        "v_value",
+        "awaken_frame",
+        "perturb_alpha",
+        "perturb_count",
+    )
     METRICS_LAST = frozenset({"awaken_frame", "perturb_alpha", "perturb_count"})
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, drm: DrMConfig | None = None,
-                 arch: dict[str, NetArch] | None = None):
-        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim, arch=arch)
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        cfg: AgentConfig,
+        *,
+        pixels: bool,
+        device: torch.device,
+        action_repeat: int = 2,
+        proprio_dim: int = 0,
+        drm: DrMConfig | None = None,
+        arch: dict[str, NetArch] | None = None,
+    ):
+        super().__init__(
+            obs_shape,
+            action_dim,
+            cfg,
+            pixels=pixels,
+            device=device,
+            action_repeat=action_repeat,
+            proprio_dim=proprio_dim,
+            arch=arch,
+        )
         self.drm = drm or DrMConfig()
         self.dormant_tau, self.dormant_scoring = self.drm.dormant_tau, self.drm.dormant_scoring
         # β per actor layer is logged too: one column per nn.Linear, in forward order.
         self.beta_layers = [name for name, m in self.actor.named_modules() if isinstance(m, torch.nn.Linear)]
         self.METRICS = (*self.METRICS, *(f"dormant_ratio/{name}" for name in self.beta_layers))
-        self.value = ValueNet(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
-                              self.arch.get("value", PLAIN)).to(device)
+        self.value = ValueNet(
+            self.repr_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim, self.arch.get("value", PLAIN)
+        ).to(device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.perturb_clock = Periodic(self.drm.perturb_every_frames if self.drm.perturb else 0)
         self._events: list[dict] = []  # perturbations since the trainer last asked (drain_events)
@@ -102,9 +128,14 @@ class DrMAgent(DrQV2Agent):
         self.awaken_step = torch.full((), -1.0, device=device)  # < 0: not awake yet
         self.lam = torch.zeros((), device=device)
         self.last_alpha = torch.zeros((), device=device)
-        self.initial_state = ({name: copy.deepcopy(net.state_dict())
-                               for name, net in perturbed_networks(self, self.drm.perturb_scope).items()}
-                              if self.drm.perturb_target == "initial" else {})
+        self.initial_state = (
+            {
+                name: copy.deepcopy(net.state_dict())
+                for name, net in perturbed_networks(self, self.drm.perturb_scope).items()
+            }
+            if self.drm.perturb_target == "initial"
+            else {}
+        )
 
     # --- exploration -----------------------------------------------------
     def stddev(self, step: int) -> float | torch.Tensor:
@@ -146,8 +177,13 @@ class DrMAgent(DrQV2Agent):
         if self.perturb_clock.due(step * self.action_repeat):
             self.perturb()  # with β of the previous update, as the reference
             d = self.drm
-            self._events.append({"event": "drm_perturb", "count": self.perturb_clock.count,
-                                 "detail": f"scope={d.perturb_scope} target={d.perturb_target} (α in train.csv)"})
+            self._events.append(
+                {
+                    "event": "drm_perturb",
+                    "count": self.perturb_clock.count,
+                    "detail": f"scope={d.perturb_scope} target={d.perturb_target} (α in train.csv)",
+                }
+            )
         return super().update(batch, step)
 
     def before_learning(self, h, batch, step):
@@ -159,21 +195,33 @@ class DrMAgent(DrQV2Agent):
         if not d.awaken_after_exploration or step > self.cfg.num_expl_steps:
             newly = (self.awaken_step < 0) & (self.beta < d.threshold)
             self.awaken_step = torch.where(newly, self._tensor(step), self.awaken_step)
-        metrics = {"dormant_ratio": self.beta, "awaken_frame": self.awaken_step * self.action_repeat,
-                   "sigma_beta": awaken_stddev(self.beta, d.threshold, d.awaken_temperature),
-                   "alpha_beta": self._alpha(),
-                   "perturb_alpha": self.last_alpha, "perturb_count": self._tensor(self.perturbs_done)}
+        metrics = {
+            "dormant_ratio": self.beta,
+            "awaken_frame": self.awaken_step * self.action_repeat,
+            "sigma_beta": awaken_stddev(self.beta, d.threshold, d.awaken_temperature),
+            "alpha_beta": self._alpha(),
+            "perturb_alpha": self.last_alpha,
+            "perturb_count": self._tensor(self.perturbs_done),
+        }
         # after plasticity injection a head's layers are measured on its fresh part, under their names
-        metrics.update({f"dormant_ratio/{name.replace('.fresh', '')}": count / size
-                        for name, count, size in zip(names, counts, sizes, strict=True)})
+        metrics.update(
+            {
+                f"dormant_ratio/{name.replace('.fresh', '')}": count / size
+                for name, count, size in zip(names, counts, sizes, strict=True)
+            }
+        )
         if d.exploit:
-            self.lam = (self._tensor(d.fixed_lambda) if d.fixed_lambda >= 0
-                        else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature))
+            self.lam = (
+                self._tensor(d.fixed_lambda)
+                if d.fixed_lambda >= 0
+                else exploit_lambda(self.beta, d.lambda_max, d.threshold, d.exploit_temperature)
+            )
             metrics.update(self.update_value(h, batch["action"]))
         else:
             self.lam = torch.zeros((), device=self.device)
-            metrics.update({"v_loss": torch.zeros((), device=self.device),
-                            "v_value": torch.zeros((), device=self.device)})
+            metrics.update(
+                {"v_loss": torch.zeros((), device=self.device), "v_value": torch.zeros((), device=self.device)}
+            )
         metrics["lambda"] = self.lam
         return metrics
 
@@ -196,8 +244,9 @@ class DrMAgent(DrQV2Agent):
         target and V; the encoder only with perturb_scope=all); every optimiser reset."""
         d = self.drm
         alpha = self._alpha()
-        shrink_perturb_agent_(self, alpha, scope=d.perturb_scope, target=d.perturb_target,
-                              initial_state=self.initial_state)
+        shrink_perturb_agent_(
+            self, alpha, scope=d.perturb_scope, target=d.perturb_target, initial_state=self.initial_state
+        )
         self.last_alpha = alpha.reshape(())
         return alpha
 
@@ -215,10 +264,17 @@ class DrMAgent(DrQV2Agent):
         return {**super()._modules(), "value": self.value, "value_opt": self.value_opt}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "drm_state": {
-            "beta": self.beta, "awaken_step": self.awaken_step, "lam": self.lam,
-            "last_alpha": self.last_alpha, "perturb_clock": self.perturb_clock.state_dict(),
-            "initial_state": self.initial_state}}
+        return {
+            **super().state_dict(),
+            "drm_state": {
+                "beta": self.beta,
+                "awaken_step": self.awaken_step,
+                "lam": self.lam,
+                "last_alpha": self.last_alpha,
+                "perturb_clock": self.perturb_clock.state_dict(),
+                "initial_state": self.initial_state,
+            },
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

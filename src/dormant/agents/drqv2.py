@@ -43,8 +43,16 @@ from dormant.plasticity.metrics import ActiveUnitCounter, dormant_tensors, fau_t
 
 class DrQV2Agent(ModuleAgent):
     METRICS: tuple[str, ...] = (
-        "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
-        "actor_loss", "actor_logprob", "actor_ent", "stddev", "critic_fau",
+        "critic_loss",
+        "critic_q1",
+        "critic_q2",
+        "critic_target_q",
+        "batch_reward",
+        "actor_loss",
+        "actor_logprob",
+        "actor_ent",
+        "stddev",
+        "critic_fau",
     )
     METRICS_LAST: frozenset[str] = frozenset()  # logged as the latest value, not the mean
     # The actor's DrM-kind dormant ratio β: DrM steers by it, diagnostics report it for
@@ -55,9 +63,18 @@ class DrQV2Agent(ModuleAgent):
     replay_horizon: int = 0  # K-step extras the replay adds to a batch (TACO sets K); 0: none
     critic_head_gain: float = 1.0  # orthogonal gain of the Q heads' Linears (ALIX: √2)
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig,
-                 *, pixels: bool, device: torch.device, action_repeat: int = 2, proprio_dim: int = 0,
-                 arch: dict[str, NetArch] | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        cfg: AgentConfig,
+        *,
+        pixels: bool,
+        device: torch.device,
+        action_repeat: int = 2,
+        proprio_dim: int = 0,
+        arch: dict[str, NetArch] | None = None,
+    ):
         self.cfg = cfg
         self.arch = arch or {}  # per network: the plasticity options that change its layers
         self.action_repeat = action_repeat
@@ -70,8 +87,9 @@ class DrQV2Agent(ModuleAgent):
         # Heads read h = concat(encoder(obs), proprio) when proprioception is fused in.
         self.proprio_dim = proprio_dim
         self.repr_dim = repr_dim = encoder.repr_dim + proprio_dim
-        self.actor = Actor(repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim,
-                           arch=self.arch.get("actor", PLAIN)).to(device)
+        self.actor = Actor(
+            repr_dim, action_dim, cfg.feature_dim, cfg.hidden_dim, proprio_dim, arch=self.arch.get("actor", PLAIN)
+        ).to(device)
         self.critic = self.make_critic(repr_dim).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
@@ -90,7 +108,8 @@ class DrQV2Agent(ModuleAgent):
             self.METRICS = (*type(self).METRICS, "intrinsic_reward")
         if cfg.compile:
             self._encode, self._actor_fwd, self._critic_fwd, self._target_fwd = (
-                torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target))
+                torch.compile(m) for m in (self.encoder, self.actor, self.critic, self.critic_target)
+            )
 
     def make_encoder(self, obs_shape: tuple[int, ...]) -> Encoder:
         """The observation encoder: DrQ-v2's conv net for pixels, the identity for states (ALIX replaces it)."""
@@ -99,9 +118,17 @@ class DrQV2Agent(ModuleAgent):
     def make_critic(self, repr_dim: int) -> torch.nn.Module:
         """The twin-Q critic on (features, action) (TACO's reads the action through its action encoder)."""
         cfg = self.cfg
-        return Critic(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, self.proprio_dim,
-                      dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm, head_gain=self.critic_head_gain,
-                      arch=self.arch.get("critic", PLAIN))
+        return Critic(
+            repr_dim,
+            self.action_dim,
+            cfg.feature_dim,
+            cfg.hidden_dim,
+            self.proprio_dim,
+            dropout=cfg.critic_dropout,
+            layernorm=cfg.critic_layernorm,
+            head_gain=self.critic_head_gain,
+            arch=self.arch.get("critic", PLAIN),
+        )
 
     def make_encoder_optimizer(self) -> torch.optim.Optimizer | None:
         """Adam on the encoder, trained by the critic's loss (None: nothing to train)."""
@@ -147,8 +174,13 @@ class DrQV2Agent(ModuleAgent):
         return action[0].cpu().numpy()
 
     @torch.no_grad()
-    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
-                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+    def act_many(
+        self,
+        observations: list[np.ndarray],
+        steps: list[int],
+        eval_mode: bool = False,
+        proprios: list[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
         """One forward pass and one host sync for all environment workers, each row with the
         σ of its own agent step. While any step is still in the uniform-exploration phase, one
         ``act`` each (so that phase draws exactly as ``act`` does)."""
@@ -170,8 +202,9 @@ class DrQV2Agent(ModuleAgent):
         switch = self.cfg.augment_switch_frame
         return self.cfg.augment != (switch > 0 and step * self.action_repeat >= switch)
 
-    def augment_and_encode(self, batch: dict[str, torch.Tensor],
-                           augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment_and_encode(
+        self, batch: dict[str, torch.Tensor], augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         obs, next_obs = batch["obs"], batch["next_obs"]
         if self.pixels and augment:  # shift the uint8 frames, then convert
             obs, next_obs = random_shift(obs), random_shift(next_obs)
@@ -188,8 +221,9 @@ class DrQV2Agent(ModuleAgent):
             target_q1, target_q2 = self._target_fwd(next_h, next_action)
             return torch.min(target_q1, target_q2).float()
 
-    def target_q(self, next_h: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor,
-                 std: float | torch.Tensor) -> torch.Tensor:
+    def target_q(
+        self, next_h: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor, std: float | torch.Tensor
+    ) -> torch.Tensor:
         """The critic's regression target ``r_n + γ_n · next_value``."""
         return reward + discount * self.next_value(next_h, std)
 
@@ -212,8 +246,13 @@ class DrQV2Agent(ModuleAgent):
         self.critic_opt.step()
         if self.encoder_opt is not None:
             self.encoder_opt.step()
-        return {"critic_loss": loss.detach(), "critic_q1": q1.detach().mean(),
-                "critic_q2": q2.detach().mean(), "critic_target_q": target_q.mean(), "critic_fau": critic_fau}
+        return {
+            "critic_loss": loss.detach(),
+            "critic_q1": q1.detach().mean(),
+            "critic_q2": q2.detach().mean(),
+            "critic_target_q": target_q.mean(),
+            "critic_fau": critic_fau,
+        }
 
     def update_actor(self, h: torch.Tensor, std: float | torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
@@ -295,9 +334,14 @@ class DrQV2Agent(ModuleAgent):
 
     # --- checkpoints -----------------------------------------------------
     def _modules(self) -> dict[str, Any]:
-        found = {"encoder": self.encoder, "actor": self.actor, "critic": self.critic,
-                 "critic_target": self.critic_target, "actor_opt": self.actor_opt,
-                 "critic_opt": self.critic_opt}
+        found = {
+            "encoder": self.encoder,
+            "actor": self.actor,
+            "critic": self.critic,
+            "critic_target": self.critic_target,
+            "actor_opt": self.actor_opt,
+            "critic_opt": self.critic_opt,
+        }
         if self.encoder_opt is not None:
             found["encoder_opt"] = self.encoder_opt
         if self.intrinsic is not None:

@@ -74,7 +74,7 @@ class FrameDiffReward(nn.Module):
         self.register_buffer("m2", torch.zeros((), dtype=torch.float64))
 
     def raw(self, obs: torch.Tensor) -> torch.Tensor:
-        first, last = obs[:, :self.channels].float(), obs[:, -self.channels:].float()
+        first, last = obs[:, : self.channels].float(), obs[:, -self.channels :].float()
         return (first - last).abs().flatten(1).mean(dim=1, keepdim=True)
 
     @torch.no_grad()

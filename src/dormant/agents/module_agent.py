@@ -50,8 +50,13 @@ class ModuleAgent:
     def act(self, obs: np.ndarray, step: int, eval_mode: bool, proprio: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def act_many(self, observations: list[np.ndarray], steps: list[int], eval_mode: bool = False,
-                 proprios: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+    def act_many(
+        self,
+        observations: list[np.ndarray],
+        steps: list[int],
+        eval_mode: bool = False,
+        proprios: list[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
         """Actions for several environments (environment workers), observation ``i`` at agent
         step ``steps[i]``: here one ``act`` each, in order; agents may batch it."""
         proprios = proprios or [None] * len(observations)

@@ -73,8 +73,9 @@ def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
     return 2.0 * (LOG_2 - u - F.softplus(-2.0 * u))
 
 
-def squashed_gaussian(mean: torch.Tensor, log_std: torch.Tensor,
-                      noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def squashed_gaussian(
+    mean: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A reparameterised draw a = tanh(μ + σ·ε) and its log π(a), summed over action dims
     (N×1). ``noise`` (ε) may be given; else it is drawn."""
     if noise is None:
@@ -85,8 +86,14 @@ def squashed_gaussian(mean: torch.Tensor, log_std: torch.Tensor,
     return torch.tanh(u), log_prob
 
 
-def soft_target(reward: torch.Tensor, discount: torch.Tensor, next_q1: torch.Tensor, next_q2: torch.Tensor,
-                next_log_prob: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
+def soft_target(
+    reward: torch.Tensor,
+    discount: torch.Tensor,
+    next_q1: torch.Tensor,
+    next_q2: torch.Tensor,
+    next_log_prob: torch.Tensor,
+    alpha: torch.Tensor | float,
+) -> torch.Tensor:
     """y = r + γ_n·(min(Q1', Q2') − α·log π(a'|s')); ``discount`` is 0 after a terminal state."""
     return reward + discount * (torch.min(next_q1, next_q2) - alpha * next_log_prob)
 
@@ -101,8 +108,18 @@ class SACActor(nn.Module):
     what probes and diagnostics pass through); ``dist`` gives μ and log σ (clamped to
     [log_std_min, log_std_max] when ``clamp``)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, log_std_min: float, log_std_max: float,
-                 *, clamp: bool = True, init_fn=weight_init, arch: NetArch = PLAIN):
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_dim: int,
+        log_std_min: float,
+        log_std_max: float,
+        *,
+        clamp: bool = True,
+        init_fn=weight_init,
+        arch: NetArch = PLAIN,
+    ):
         super().__init__()
         self.policy = mlp(obs_dim, hidden_dim, 2 * action_dim, arch=arch)
         self.log_std_min, self.log_std_max, self.clamp = log_std_min, log_std_max, clamp
@@ -134,8 +151,17 @@ class SACAgent(ModuleAgent):
     """SAC with a learned temperature, on state vectors."""
 
     METRICS = (
-        "critic_loss", "critic_q1", "critic_q2", "critic_target_q", "batch_reward",
-        "actor_loss", "actor_logprob", "actor_ent", "alpha", "alpha_loss", "critic_fau",
+        "critic_loss",
+        "critic_q1",
+        "critic_q2",
+        "critic_target_q",
+        "batch_reward",
+        "actor_loss",
+        "actor_logprob",
+        "actor_ent",
+        "alpha",
+        "alpha_loss",
+        "critic_fau",
     )
     METRICS_LAST: frozenset[str] = frozenset({"alpha"})
     dormant_tau: float = 0.025
@@ -143,9 +169,19 @@ class SACAgent(ModuleAgent):
     init_fn = staticmethod(glorot_uniform_init)  # the instance's follows sac.init
     replay_horizon: int = 0  # one-step transitions: no K-step extras from the replay
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 1, proprio_dim: int = 0, sac: SACConfig | None = None,
-                 arch: dict[str, NetArch] | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        cfg: AgentConfig,
+        *,
+        pixels: bool,
+        device: torch.device,
+        action_repeat: int = 1,
+        proprio_dim: int = 0,
+        sac: SACConfig | None = None,
+        arch: dict[str, NetArch] | None = None,
+    ):
         if pixels:
             raise ValueError("agent=sac learns from state vectors (obs=states); it has no image encoder")
         if proprio_dim:
@@ -160,11 +196,19 @@ class SACAgent(ModuleAgent):
         if self.sac.alpha_sample not in ("fresh", "actor"):
             raise ValueError(f"sac.alpha_sample={self.sac.alpha_sample!r}: expected fresh or actor")
         self.init_fn = INITS[self.sac.init]
-        self.actor = SACActor(obs_dim, action_dim, cfg.hidden_dim, self.sac.log_std_min, self.sac.log_std_max,
-                              clamp=self.sac.clamp_log_std, init_fn=self.init_fn,
-                              arch=(arch or {}).get("actor", PLAIN)).to(device)
-        self.critic = SACCritic(obs_dim, action_dim, cfg.hidden_dim, init_fn=self.init_fn,
-                                arch=(arch or {}).get("critic", PLAIN)).to(device)
+        self.actor = SACActor(
+            obs_dim,
+            action_dim,
+            cfg.hidden_dim,
+            self.sac.log_std_min,
+            self.sac.log_std_max,
+            clamp=self.sac.clamp_log_std,
+            init_fn=self.init_fn,
+            arch=(arch or {}).get("actor", PLAIN),
+        ).to(device)
+        self.critic = SACCritic(
+            obs_dim, action_dim, cfg.hidden_dim, init_fn=self.init_fn, arch=(arch or {}).get("critic", PLAIN)
+        ).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         decay = cfg.weight_decay
@@ -204,8 +248,13 @@ class SACAgent(ModuleAgent):
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
-        return {"critic_loss": loss.detach(), "critic_q1": q1.detach().mean(), "critic_q2": q2.detach().mean(),
-                "critic_target_q": target.mean(), "critic_fau": self._critic_units.fraction()}
+        return {
+            "critic_loss": loss.detach(),
+            "critic_q1": q1.detach().mean(),
+            "critic_q2": q2.detach().mean(),
+            "critic_target_q": target.mean(),
+            "critic_fau": self._critic_units.fraction(),
+        }
 
     def update_actor_and_alpha(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         action, log_prob = squashed_gaussian(*self.actor.dist(h))
@@ -216,8 +265,12 @@ class SACAgent(ModuleAgent):
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_opt.step()
-        metrics = {"actor_loss": loss.detach(), "actor_logprob": log_prob.detach().mean(),
-                   "actor_ent": -log_prob.detach().mean(), "alpha": alpha}
+        metrics = {
+            "actor_loss": loss.detach(),
+            "actor_logprob": log_prob.detach().mean(),
+            "actor_ent": -log_prob.detach().mean(),
+            "alpha": alpha,
+        }
         if self.sac.alpha_sample == "fresh":  # TF-Agents: a new draw from the actor it just moved
             with torch.no_grad():
                 _, log_prob = squashed_gaussian(*self.actor.dist(h))
@@ -231,8 +284,9 @@ class SACAgent(ModuleAgent):
 
     @torch.no_grad()
     def update_target(self) -> None:
-        torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()),
-                             self.cfg.critic_target_tau)
+        torch._foreach_lerp_(
+            list(self.critic_target.parameters()), list(self.critic.parameters()), self.cfg.critic_target_tau
+        )
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """Critic, then actor and temperature, then the target (Haarnoja et al.'s order)."""
@@ -266,9 +320,15 @@ class SACAgent(ModuleAgent):
         return [self.actor_opt, self.critic_opt]
 
     def _modules(self) -> dict[str, Any]:
-        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
-                "actor_opt": self.actor_opt, "critic_opt": self.critic_opt, "alpha_opt": self.alpha_opt,
-                "log_alpha": _Scalar(self.log_alpha)}
+        return {
+            "actor": self.actor,
+            "critic": self.critic,
+            "critic_target": self.critic_target,
+            "actor_opt": self.actor_opt,
+            "critic_opt": self.critic_opt,
+            "alpha_opt": self.alpha_opt,
+            "log_alpha": _Scalar(self.log_alpha),
+        }
 
 
 class _Scalar:

@@ -69,11 +69,23 @@ class LatentActionCritic(Critic):
     part of the critic (a reset of its heads re-draws it; the target keeps a copy that the
     agent ties to it before every update, so targets use the online u, as the authors')."""
 
-    def __init__(self, repr_dim: int, action_dim: int, latent_dim: int, feature_dim: int, hidden_dim: int,
-                 proprio_dim: int = 0, *, action_hidden_dim: int = 64, dropout: float = 0.0, layernorm: bool = False,
-                 arch: NetArch = PLAIN):
-        super().__init__(repr_dim, latent_dim, feature_dim, hidden_dim, proprio_dim, dropout=dropout,
-                         layernorm=layernorm, arch=arch)
+    def __init__(
+        self,
+        repr_dim: int,
+        action_dim: int,
+        latent_dim: int,
+        feature_dim: int,
+        hidden_dim: int,
+        proprio_dim: int = 0,
+        *,
+        action_hidden_dim: int = 64,
+        dropout: float = 0.0,
+        layernorm: bool = False,
+        arch: NetArch = PLAIN,
+    ):
+        super().__init__(
+            repr_dim, latent_dim, feature_dim, hidden_dim, proprio_dim, dropout=dropout, layernorm=layernorm, arch=arch
+        )
         self.action_encoder = ActionEncoder(action_dim, latent_dim, action_hidden_dim)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,16 +115,19 @@ class TACOHeads(nn.Module):
     (``sequence``), the state-action projection (``project``), the reward head and W.
     ``forward(h)`` is the projection z; ``forward(h, latents)`` (B×K×L) is (ẑ, reward)."""
 
-    def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int, latent_dim: int, horizon: int,
-                 proprio_dim: int = 0):
+    def __init__(
+        self, repr_dim: int, feature_dim: int, hidden_dim: int, latent_dim: int, horizon: int, proprio_dim: int = 0
+    ):
         super().__init__()
         width = latent_dim * horizon
         self.trunk = trunk(repr_dim, feature_dim, proprio_dim, hidden_dim)
         self.sequence = nn.Sequential(nn.Linear(width, width), nn.LayerNorm(width), nn.Tanh())
-        self.project = nn.Sequential(nn.Linear(feature_dim + width, hidden_dim), nn.ReLU(inplace=True),
-                                     nn.Linear(hidden_dim, feature_dim))
-        self.reward = nn.Sequential(nn.Linear(feature_dim + width, hidden_dim), nn.ReLU(inplace=True),
-                                    nn.Linear(hidden_dim, 1))
+        self.project = nn.Sequential(
+            nn.Linear(feature_dim + width, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, feature_dim)
+        )
+        self.reward = nn.Sequential(
+            nn.Linear(feature_dim + width, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, 1)
+        )
         self.similarity = Similarity(feature_dim)
         for module in (self.trunk, self.sequence, self.project, self.reward):
             module.apply(weight_init)
@@ -136,34 +151,64 @@ class TACOAgent(DrQV2Agent):
     critic: LatentActionCritic
     critic_target: LatentActionCritic
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: AgentConfig, *, pixels: bool,
-                 device: torch.device, action_repeat: int = 2, proprio_dim: int = 0, taco: TACOConfig | None = None,
-                 arch: dict[str, NetArch] | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        cfg: AgentConfig,
+        *,
+        pixels: bool,
+        device: torch.device,
+        action_repeat: int = 2,
+        proprio_dim: int = 0,
+        taco: TACOConfig | None = None,
+        arch: dict[str, NetArch] | None = None,
+    ):
         if not pixels:
-            raise ValueError("TACO shapes the conv encoder's representation (the authors' code is pixel-only): "
-                             "it needs pixel observations")
+            raise ValueError(
+                "TACO shapes the conv encoder's representation (the authors' code is pixel-only): "
+                "it needs pixel observations"
+            )
         self.taco_cfg = taco or TACOConfig()
         self.replay_horizon = self.taco_cfg.horizon
         self.latent_dim = latent_action_dim(action_dim, self.taco_cfg.latent_action_dim)
-        super().__init__(obs_shape, action_dim, cfg, pixels=pixels, device=device, action_repeat=action_repeat,
-                         proprio_dim=proprio_dim, arch=arch)
-        self.taco = TACOHeads(self.repr_dim, cfg.feature_dim, cfg.hidden_dim, self.latent_dim,
-                              self.replay_horizon, proprio_dim).to(device)
+        super().__init__(
+            obs_shape,
+            action_dim,
+            cfg,
+            pixels=pixels,
+            device=device,
+            action_repeat=action_repeat,
+            proprio_dim=proprio_dim,
+            arch=arch,
+        )
+        self.taco = TACOHeads(
+            self.repr_dim, cfg.feature_dim, cfg.hidden_dim, self.latent_dim, self.replay_horizon, proprio_dim
+        ).to(device)
         params = [*self.encoder.parameters(), *self.critic.action_encoder.parameters(), *self.taco.parameters()]
         self.taco_opt = torch.optim.Adam(params, lr=cfg.lr)
 
     def make_critic(self, repr_dim: int) -> LatentActionCritic:
         cfg = self.cfg
-        return LatentActionCritic(repr_dim, self.action_dim, self.latent_dim, cfg.feature_dim, cfg.hidden_dim,
-                                  self.proprio_dim, action_hidden_dim=self.taco_cfg.action_hidden_dim,
-                                  dropout=cfg.critic_dropout, layernorm=cfg.critic_layernorm,
-                                  arch=self.arch.get("critic", PLAIN))
+        return LatentActionCritic(
+            repr_dim,
+            self.action_dim,
+            self.latent_dim,
+            cfg.feature_dim,
+            cfg.hidden_dim,
+            self.proprio_dim,
+            action_hidden_dim=self.taco_cfg.action_hidden_dim,
+            dropout=cfg.critic_dropout,
+            layernorm=cfg.critic_layernorm,
+            arch=self.arch.get("critic", PLAIN),
+        )
 
     @torch.no_grad()
     def tie_target_action_encoder(self) -> None:
         """The target critic reads actions through the online action encoder (the authors')."""
-        torch._foreach_copy_(list(self.critic_target.action_encoder.parameters()),
-                             list(self.critic.action_encoder.parameters()))
+        torch._foreach_copy_(
+            list(self.critic_target.action_encoder.parameters()), list(self.critic.action_encoder.parameters())
+        )
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         self.tie_target_action_encoder()
@@ -178,22 +223,27 @@ class TACOAgent(DrQV2Agent):
         with self._autocast():
             z = self.taco.trunk(self._features(shift(batch["obs"]), batch.get("proprio")))
             with torch.no_grad():
-                z_pos = self.taco.trunk(self._features(shift(batch["obs"]), batch.get("proprio"))) \
-                    if t.curl_weight else None
+                z_pos = (
+                    self.taco.trunk(self._features(shift(batch["obs"]), batch.get("proprio")))
+                    if t.curl_weight
+                    else None
+                )
                 z_next = self.taco.trunk(self._features(shift(batch["obs_k"]), batch.get("proprio_k")))
             x = self.taco.joint(z, self.critic.action_encoder(batch["action_seq"]))
             taco_loss = info_nce(self.taco.similarity(self.taco.project(x), z_next).float())
             zero = torch.zeros((), device=z.device)
             curl_loss = info_nce(self.taco.similarity(z, z_pos).float()) if z_pos is not None else zero
-            reward_loss = (F.mse_loss(self.taco.reward(x).float(), batch["reward"].float())
-                           if t.reward_weight else zero)
+            reward_loss = F.mse_loss(self.taco.reward(x).float(), batch["reward"].float()) if t.reward_weight else zero
         return {"taco_loss": taco_loss, "taco_curl_loss": curl_loss, "taco_reward_loss": reward_loss}
 
     def after_learning(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         losses = self.taco_losses(batch, self.augmenting(step))
         t = self.taco_cfg
-        total = (t.taco_weight * losses["taco_loss"] + t.curl_weight * losses["taco_curl_loss"]
-                 + t.reward_weight * losses["taco_reward_loss"])
+        total = (
+            t.taco_weight * losses["taco_loss"]
+            + t.curl_weight * losses["taco_curl_loss"]
+            + t.reward_weight * losses["taco_reward_loss"]
+        )
         self.taco_opt.zero_grad(set_to_none=True)
         total.backward()
         self.taco_opt.step()

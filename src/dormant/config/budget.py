@@ -33,11 +33,22 @@ def cap_budget(cfg: Any, done_frames: int | None = None) -> None:
     changed: list[str] = []
     if done_frames is None:
         steps = n // (4 * cfg.env.action_repeat)
-        caps.update({"num_seed_frames": n // 4, "agent.num_expl_steps": steps, "eval.every_frames": n,
-                     "eval.episodes": 1, "checkpoint_every_frames": n // 2, "drm.perturb_every_frames": n // 2,
-                     "log.diagnostics_every_updates": 50, "plasticity.redo_every_updates": 50,
-                     "replay.capacity": n, "agent.batch_size": 32, "agent.hidden_dim": 64,
-                     "agent.feature_dim": 32})
+        caps.update(
+            {
+                "num_seed_frames": n // 4,
+                "agent.num_expl_steps": steps,
+                "eval.every_frames": n,
+                "eval.episodes": 1,
+                "checkpoint_every_frames": n // 2,
+                "drm.perturb_every_frames": n // 2,
+                "log.diagnostics_every_updates": 50,
+                "plasticity.redo_every_updates": 50,
+                "replay.capacity": n,
+                "agent.batch_size": 32,
+                "agent.hidden_dim": 64,
+                "agent.feature_dim": 32,
+            }
+        )
         if cfg.env.obs == "pixels":
             caps["env.image_size"] = 36  # the Nature CNN (Atari) needs ≥ 36
         if cfg.env.obs == "pixels" and not cfg.env.fast_render:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 import os
 
+from dormant.config.checks_agents import validate_dqn, validate_sac, validate_taco
 from dormant.config.checks_methods import check_net_owner, validate_continual, validate_plasticity_methods
 from dormant.config.schema import (
-    DISCRETE_AGENTS,
     MAX_ACTION_REPEAT,
     MAX_FRAME_STACK,
     MAX_IMAGE_SIZE,
@@ -35,21 +35,30 @@ __all__ = ["check_choice", "validate"]  # check_choice lives in errors.py (the t
 def validate(cfg: Config) -> None:
     """Range checks that a type alone cannot express."""
     positive = {
-        "frames": cfg.frames, "env.image_size": cfg.env.image_size,
-        "env.frame_stack": cfg.env.frame_stack, "env.action_repeat": cfg.env.action_repeat,
+        "frames": cfg.frames,
+        "env.image_size": cfg.env.image_size,
+        "env.frame_stack": cfg.env.frame_stack,
+        "env.action_repeat": cfg.env.action_repeat,
         "env.workers": cfg.env.workers,
-        "agent.lr": cfg.agent.lr, "agent.feature_dim": cfg.agent.feature_dim,
-        "agent.hidden_dim": cfg.agent.hidden_dim, "agent.update_every_steps": cfg.agent.update_every_steps,
-        "agent.batch_size": cfg.agent.batch_size, "agent.nstep": cfg.agent.nstep,
-        "replay.capacity": cfg.replay.capacity, "eval.every_frames": cfg.eval.every_frames,
+        "agent.lr": cfg.agent.lr,
+        "agent.feature_dim": cfg.agent.feature_dim,
+        "agent.hidden_dim": cfg.agent.hidden_dim,
+        "agent.update_every_steps": cfg.agent.update_every_steps,
+        "agent.batch_size": cfg.agent.batch_size,
+        "agent.nstep": cfg.agent.nstep,
+        "replay.capacity": cfg.replay.capacity,
+        "eval.every_frames": cfg.eval.every_frames,
         "checkpoint_every_frames": cfg.checkpoint_every_frames,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
     non_negative = {
-        "seed": cfg.seed, "threads": cfg.threads, "num_seed_frames": cfg.num_seed_frames,
-        "agent.num_expl_steps": cfg.agent.num_expl_steps, "eval.episodes": cfg.eval.episodes,
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+        "num_seed_frames": cfg.num_seed_frames,
+        "agent.num_expl_steps": cfg.agent.num_expl_steps,
+        "eval.episodes": cfg.eval.episodes,
         "log.diagnostics_every_updates": cfg.log.diagnostics_every_updates,
         "agent.stddev_clip": cfg.agent.stddev_clip,
     }
@@ -59,9 +68,14 @@ def validate(cfg: Config) -> None:
     if cfg.seed > MAX_SEED:  # the simulators seed NumPy's legacy RandomState, which takes 32 bits
         raise ConfigError(f"seed must be ≤ {MAX_SEED} (2³² − 1), got {cfg.seed}")
     d = cfg.drm
-    for key, value in {"drm.dormant_tau": d.dormant_tau, "drm.threshold": d.threshold,
-                       "drm.alpha_min": d.alpha_min, "drm.alpha_max": d.alpha_max,
-                       "drm.expectile": d.expectile, "drm.lambda_max": d.lambda_max}.items():
+    for key, value in {
+        "drm.dormant_tau": d.dormant_tau,
+        "drm.threshold": d.threshold,
+        "drm.alpha_min": d.alpha_min,
+        "drm.alpha_max": d.alpha_max,
+        "drm.expectile": d.expectile,
+        "drm.lambda_max": d.lambda_max,
+    }.items():
         if not 0.0 < value <= 1.0 and not (key == "drm.alpha_min" and value == 0.0):
             raise ConfigError(f"{key} must be in (0, 1], got {value}")
     if d.alpha_min > d.alpha_max:
@@ -69,15 +83,20 @@ def validate(cfg: Config) -> None:
     for key, value in {"drm.fixed_alpha": d.fixed_alpha, "drm.fixed_lambda": d.fixed_lambda}.items():
         if value > 1.0 or (value < 0.0 and value != -1.0):
             raise ConfigError(f"{key} must be -1 (guided by β) or in [0, 1], got {value}")
-    for key, value in {"drm.perturb_every_frames": d.perturb_every_frames,
-                       "drm.awaken_temperature": d.awaken_temperature,
-                       "drm.exploit_temperature": d.exploit_temperature, "drm.perturb_rate": d.perturb_rate}.items():
+    for key, value in {
+        "drm.perturb_every_frames": d.perturb_every_frames,
+        "drm.awaken_temperature": d.awaken_temperature,
+        "drm.exploit_temperature": d.exploit_temperature,
+        "drm.perturb_rate": d.perturb_rate,
+    }.items():
         if value <= 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
-    for key, choice, choices in (("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
-                                ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
-                                ("drm.before_awaken", d.before_awaken, ("dormant", "max")),
-                                ("drm.dormant_scoring", d.dormant_scoring, ("post_activation", "pre_activation"))):
+    for key, choice, choices in (
+        ("drm.perturb_target", d.perturb_target, ("fresh", "initial")),
+        ("drm.perturb_scope", d.perturb_scope, ("linear", "all")),
+        ("drm.before_awaken", d.before_awaken, ("dormant", "max")),
+        ("drm.dormant_scoring", d.dormant_scoring, ("post_activation", "pre_activation")),
+    ):
         if choice not in choices:
             raise ConfigError(f"{key}={choice!r}{closest(choice, choices)}; valid: {', '.join(choices)}")
     if not 0.0 <= cfg.agent.critic_dropout < 1.0:
@@ -85,21 +104,28 @@ def validate(cfg: Config) -> None:
     if cfg.env.reward_scale <= 0 or not math.isfinite(cfg.env.reward_scale):
         raise ConfigError(f"env.reward_scale must be > 0, got {cfg.env.reward_scale}")
     if cfg.env.reward_scale != 1.0 and cfg.task.startswith("dmc/"):
-        raise ConfigError("env.reward_scale applies to MetaWorld/Adroit and gym: tasks; DMC rewards stay in the "
-                          "suite's units (0–1 per frame), so that returns compare with published curves")
+        raise ConfigError(
+            "env.reward_scale applies to MetaWorld/Adroit and gym: tasks; DMC rewards stay in the "
+            "suite's units (0–1 per frame), so that returns compare with published curves"
+        )
     if cfg.env.obs == "pixels" and cfg.env.image_size < MIN_IMAGE_SIZE:
-        raise ConfigError(f"env.image_size={cfg.env.image_size} is too small for the conv encoder "
-                          f"(4 unpadded 3×3 convs, the first with stride 2); use ≥ {MIN_IMAGE_SIZE} (default 84)")
+        raise ConfigError(
+            f"env.image_size={cfg.env.image_size} is too small for the conv encoder "
+            f"(4 unpadded 3×3 convs, the first with stride 2); use ≥ {MIN_IMAGE_SIZE} (default 84)"
+        )
     if cfg.env.image_size > MAX_IMAGE_SIZE:
         raise ConfigError(f"env.image_size={cfg.env.image_size} is above {MAX_IMAGE_SIZE}; the paper's setting is 84")
     if cfg.env.frame_stack > MAX_FRAME_STACK:
-        raise ConfigError(f"env.frame_stack={cfg.env.frame_stack} is above {MAX_FRAME_STACK}; "
-                          "DrQ-v2 and DrM stack 3 (Adroit 1)")
+        raise ConfigError(
+            f"env.frame_stack={cfg.env.frame_stack} is above {MAX_FRAME_STACK}; DrQ-v2 and DrM stack 3 (Adroit 1)"
+        )
     if cfg.env.action_repeat > MAX_ACTION_REPEAT:
         raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} is above {MAX_ACTION_REPEAT}; the papers use 2")
     if cfg.env.workers > MAX_WORKERS:
-        raise ConfigError(f"env.workers={cfg.env.workers} is above {MAX_WORKERS}; one worker per CPU core is "
-                          f"the useful most (this machine has {os.cpu_count()})")
+        raise ConfigError(
+            f"env.workers={cfg.env.workers} is above {MAX_WORKERS}; one worker per CPU core is "
+            f"the useful most (this machine has {os.cpu_count()})"
+        )
     if cfg.env.camera and cfg.task.startswith("dmc/"):
         raise ConfigError("env.camera names a MetaWorld/Adroit camera; DMC tasks take env.camera_id")
     _validate_background(cfg)
@@ -132,26 +158,29 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"alix.nd_kernel must be odd and ≥ 3, got {a.nd_kernel}")
     if not (a.critic_head_gain > 0 and math.isfinite(a.critic_head_gain)):
         raise ConfigError(f"alix.critic_head_gain must be a finite number > 0, got {a.critic_head_gain}")
-    _validate_taco(cfg)
+    validate_taco(cfg)
     check_choice("agent.intrinsic", cfg.agent.intrinsic, ("none", "rnd", "frame_diff"))
     if cfg.agent.intrinsic_weight < 0 or not math.isfinite(cfg.agent.intrinsic_weight):
         raise ConfigError(f"agent.intrinsic_weight must be ≥ 0, got {cfg.agent.intrinsic_weight}")
     if cfg.agent.intrinsic == "frame_diff" and (cfg.env.obs != "pixels" or cfg.env.frame_stack < 2):
-        raise ConfigError("agent.intrinsic=frame_diff compares the first and last stacked frames: it needs "
-                          f"obs=pixels and env.frame_stack ≥ 2 (have obs={cfg.env.obs}, "
-                          f"frame_stack={cfg.env.frame_stack})")
+        raise ConfigError(
+            "agent.intrinsic=frame_diff compares the first and last stacked frames: it needs "
+            f"obs=pixels and env.frame_stack ≥ 2 (have obs={cfg.env.obs}, "
+            f"frame_stack={cfg.env.frame_stack})"
+        )
     if cfg.agent.augment_switch_frame < 0:
         raise ConfigError(f"agent.augment_switch_frame must be ≥ 0, got {cfg.agent.augment_switch_frame}")
     if cfg.agent.augment_switch_frame and cfg.env.obs != "pixels":
-        raise ConfigError("agent.augment_switch_frame applies to pixel observations (obs=pixels); "
-                          "states are never shifted")
+        raise ConfigError(
+            "agent.augment_switch_frame applies to pixel observations (obs=pixels); states are never shifted"
+        )
     if cfg.agent.weight_decay < 0 or not math.isfinite(cfg.agent.weight_decay):
         raise ConfigError(f"agent.weight_decay must be ≥ 0, got {cfg.agent.weight_decay}")
     if cfg.agent.name == "sac":
-        _validate_sac(cfg)
+        validate_sac(cfg)
     _validate_plasticity(cfg)
     validate_plasticity_methods(cfg)
-    _validate_dqn(cfg)
+    validate_dqn(cfg)
     validate_continual(cfg)
     check_choice("replay.device", cfg.replay.device, ("host", "agent"))
     device = cfg.device
@@ -166,59 +195,12 @@ def _validate_background(cfg: Config) -> None:
             raise ConfigError("env.background_floor=true needs env.background (a folder of videos or images)")
         return
     if not cfg.task.startswith("dmc/"):
-        raise ConfigError(f"env.background applies to DMC tasks (dmc/…), whose sky and floor it replaces; "
-                          f"{cfg.task} is not one")
+        raise ConfigError(
+            f"env.background applies to DMC tasks (dmc/…), whose sky and floor it replaces; {cfg.task} is not one"
+        )
     if e.obs != "pixels":
         raise ConfigError(f"env.background replaces background pixels: it needs obs=pixels (have obs={e.obs})")
     scan(e.background)
-
-
-def _validate_sac(cfg: Config) -> None:
-    s = cfg.sac
-    if cfg.env.obs != "states":
-        raise ConfigError("agent=sac learns from state vectors: use obs=states (it has no image encoder; "
-                          "drqv2, drm, alix and taco learn from pixels)")
-    unsupported = [key for key, on in (("agent.intrinsic", cfg.agent.intrinsic != "none"),
-                                       ("agent.bf16", cfg.agent.bf16), ("agent.compile", cfg.agent.compile),
-                                       ("agent.critic_dropout", cfg.agent.critic_dropout > 0),
-                                       ("agent.critic_layernorm", cfg.agent.critic_layernorm)) if on]
-    if unsupported:
-        raise ConfigError(f"agent=sac does not implement {', '.join(unsupported)}; leave them at their defaults")
-    if not s.init_temperature > 0 or not math.isfinite(s.init_temperature):
-        raise ConfigError(f"sac.init_temperature must be > 0, got {s.init_temperature}")
-    if not s.alpha_lr > 0:
-        raise ConfigError(f"sac.alpha_lr must be > 0, got {s.alpha_lr}")
-    if not s.log_std_min < s.log_std_max:
-        raise ConfigError(f"sac.log_std_min={s.log_std_min} must be below sac.log_std_max={s.log_std_max}")
-    if not (s.reward_scale > 0 and math.isfinite(s.reward_scale)):
-        raise ConfigError(f"sac.reward_scale must be a finite number > 0 (ReDo's 0.1, the SAC paper's 1), "
-                          f"got {s.reward_scale}")
-    check_choice("sac.init", s.init, ("glorot_uniform", "orthogonal"))
-    check_choice("sac.alpha_sample", s.alpha_sample, ("fresh", "actor"))
-    if s.target_entropy not in ("auto", "half"):
-        try:
-            value = float(s.target_entropy)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise ConfigError(f"sac.target_entropy={s.target_entropy!r}{closest(s.target_entropy, ['auto', 'half'])}: "
-                              "expected half (−|A|/2), auto (−|A|) or a finite number")
-
-
-def _validate_taco(cfg: Config) -> None:
-    t = cfg.taco
-    if cfg.agent.name == "taco" and cfg.env.obs != "pixels":
-        raise ConfigError("agent=taco shapes the conv encoder's representation (the authors' code is pixel-only): "
-                          "it needs obs=pixels")
-    if t.horizon < 1:
-        raise ConfigError(f"taco.horizon must be ≥ 1 (K steps ahead), got {t.horizon}")
-    if t.latent_action_dim < 0 or t.action_hidden_dim <= 0:
-        raise ConfigError(f"taco.latent_action_dim must be ≥ 0 (0: ⌊1.25·action_dim⌋ + 1) and taco.action_hidden_dim "
-                          f"> 0, got {t.latent_action_dim} and {t.action_hidden_dim}")
-    for key in ("taco_weight", "curl_weight", "reward_weight"):
-        value = getattr(t, key)
-        if value < 0 or not math.isfinite(value):
-            raise ConfigError(f"taco.{key} must be ≥ 0, got {value}")
 
 
 def _validate_plasticity(cfg: Config) -> None:
@@ -228,21 +210,28 @@ def _validate_plasticity(cfg: Config) -> None:
             parse_replay_ratio(p.replay_ratio)
         except ValueError as err:
             raise ConfigError(f"plasticity.replay_ratio: {err}, 'auto' or 'adaptive'") from None
-    for key, value in {"plasticity.rr_low": p.rr_low, "plasticity.rr_high": p.rr_high,
-                       "plasticity.rr_check_every_episodes": p.rr_check_every_episodes,
-                       "plasticity.redo_every_updates": p.redo_every_updates}.items():
+    for key, value in {
+        "plasticity.rr_low": p.rr_low,
+        "plasticity.rr_high": p.rr_high,
+        "plasticity.rr_check_every_episodes": p.rr_check_every_episodes,
+        "plasticity.redo_every_updates": p.redo_every_updates,
+    }.items():
         if value <= 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
-    for key, value in {"plasticity.rr_fau_tolerance": p.rr_fau_tolerance,
-                       "plasticity.reset_every_frames": p.reset_every_frames,
-                       "plasticity.shrink_perturb_every_frames": p.shrink_perturb_every_frames}.items():
+    for key, value in {
+        "plasticity.rr_fau_tolerance": p.rr_fau_tolerance,
+        "plasticity.reset_every_frames": p.reset_every_frames,
+        "plasticity.shrink_perturb_every_frames": p.shrink_perturb_every_frames,
+    }.items():
         if value < 0:
             raise ConfigError(f"{key} must be ≥ 0, got {value}")
     if p.redo_batch_size < 0:
         raise ConfigError(f"plasticity.redo_batch_size must be ≥ 0 (0: the update's batch), got {p.redo_batch_size}")
     if p.redo_batch_augment and cfg.agent.name not in ("dqn", "drq_eps"):
-        raise ConfigError("plasticity.redo_batch_augment=true is implemented for agent=dqn and agent=drq_eps only "
-                          f"(agent={cfg.agent.name}); the other agents score ReDo on un-augmented frames")
+        raise ConfigError(
+            "plasticity.redo_batch_augment=true is implemented for agent=dqn and agent=drq_eps only "
+            f"(agent={cfg.agent.name}); the other agents score ReDo on un-augmented frames"
+        )
     if not 0.0 <= p.redo_tau < 1.0:
         raise ConfigError(f"plasticity.redo_tau must be in [0, 1), got {p.redo_tau}")
     if not cfg.log.progress_every_s > 0:
@@ -254,12 +243,15 @@ def _validate_plasticity(cfg: Config) -> None:
     except ValueError:
         extra = [math.nan]
     if not all(0.0 <= tau <= 1.0 for tau in extra):
-        raise ConfigError(f"log.redo_taus_extra={cfg.log.redo_taus_extra!r}: expected comma-separated τ in [0, 1], "
-                          "e.g. 0,0.1")
+        raise ConfigError(
+            f"log.redo_taus_extra={cfg.log.redo_taus_extra!r}: expected comma-separated τ in [0, 1], e.g. 0,0.1"
+        )
     if not 0.0 <= p.shrink_perturb_alpha <= 1.0:
         raise ConfigError(f"plasticity.shrink_perturb_alpha must be in [0, 1], got {p.shrink_perturb_alpha}")
-    for key, choice, choices in (("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
-                                ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear"))):
+    for key, choice, choices in (
+        ("plasticity.reset_scope", p.reset_scope, ("heads", "all")),
+        ("plasticity.shrink_perturb_scope", p.shrink_perturb_scope, ("all", "linear")),
+    ):
         if choice not in choices:
             raise ConfigError(f"{key}={choice!r}{closest(choice, choices)}; valid: {', '.join(choices)}")
     frames = {}
@@ -274,8 +266,9 @@ def _validate_plasticity(cfg: Config) -> None:
     for key in ("plasticity.reset_nets", "plasticity.shrink_perturb_nets"):
         for net in net_list(getattr(p, key.split(".")[1])):
             if net not in REDO_NETS:
-                raise ConfigError(f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; "
-                                  f"valid: {', '.join(REDO_NETS)}")
+                raise ConfigError(
+                    f"{key}: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}"
+                )
             check_net_owner(key, net, cfg.agent.name)
     nets = redo_nets(cfg)
     redo = p.redo or bool(frames["plasticity.redo_at_frames"])
@@ -283,51 +276,26 @@ def _validate_plasticity(cfg: Config) -> None:
         raise ConfigError("plasticity.redo_nets is empty; name at least one of " + ", ".join(REDO_NETS))
     for net in nets:
         if net not in REDO_NETS:
-            raise ConfigError(f"plasticity.redo_nets: unknown network {net!r}{closest(net, REDO_NETS)}; "
-                              f"valid: {', '.join(REDO_NETS)}")
+            raise ConfigError(
+                f"plasticity.redo_nets: unknown network {net!r}{closest(net, REDO_NETS)}; valid: {', '.join(REDO_NETS)}"
+            )
     if redo and "encoder" in nets and cfg.env.obs != "pixels":
         raise ConfigError("plasticity.redo_nets=encoder needs obs=pixels (the state encoder is the identity)")
     if redo and "encoder" in nets and cfg.env.proprio:
-        raise ConfigError("plasticity.redo_nets=encoder cannot trace encoder channels through the "
-                          "proprioception concatenation (env.proprio=true); recycle the heads only")
+        raise ConfigError(
+            "plasticity.redo_nets=encoder cannot trace encoder channels through the "
+            "proprioception concatenation (env.proprio=true); recycle the heads only"
+        )
     if redo and "critic" in nets and (cfg.agent.critic_dropout or cfg.agent.critic_layernorm):
-        raise ConfigError("plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
-                          "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks")
+        raise ConfigError(
+            "plasticity.redo_nets=critic: ReDo cannot trace through the critic's Dropout/LayerNorm "
+            "(agent.critic_dropout / agent.critic_layernorm); drop them or recycle other networks"
+        )
     if redo and "encoder" in nets and cfg.agent.name == "alix":
-        raise ConfigError("plasticity.redo_nets=encoder: ReDo cannot trace channels through ALIX's smoothing layers; "
-                          "recycle the heads only")
+        raise ConfigError(
+            "plasticity.redo_nets=encoder: ReDo cannot trace channels through ALIX's smoothing layers; "
+            "recycle the heads only"
+        )
     if redo:
         for net in nets:
             check_net_owner("plasticity.redo_nets", net, cfg.agent.name)
-
-
-CONTINUOUS_SUITES = ("dmc/", "metaworld/", "adroit/")
-
-
-def _validate_dqn(cfg: Config) -> None:
-    """DQN/DrQ(ε): their options, and what a Q-network over discrete actions can be given."""
-    q = cfg.dqn
-    check_choice("dqn.loss", q.loss, ("huber", "mse"))
-    for key, value in {"dqn.epsilon_train": q.epsilon_train, "dqn.epsilon_eval": q.epsilon_eval}.items():
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"{key} must be in [0, 1], got {value}")
-    for key, value in {"dqn.epsilon_decay_steps": q.epsilon_decay_steps,
-                       "dqn.target_update_updates": q.target_update_updates, "dqn.adam_eps": q.adam_eps}.items():
-        if value <= 0:
-            raise ConfigError(f"{key} must be > 0, got {value}")
-    for key, value in {"dqn.reward_clip": q.reward_clip, "dqn.intensity": q.intensity}.items():
-        if value < 0 or not math.isfinite(value):
-            raise ConfigError(f"{key} must be ≥ 0, got {value}")
-    if cfg.agent.name not in DISCRETE_AGENTS:
-        return
-    if cfg.task.startswith(CONTINUOUS_SUITES):
-        raise ConfigError(f"agent={cfg.agent.name} acts on a Discrete action space; {cfg.task} has continuous "
-                          "actions (use atari/<Game> or a gym: task with Discrete actions, or a continuous agent)")
-    if cfg.env.proprio:
-        raise ConfigError(f"env.proprio: agent={cfg.agent.name} does not fuse proprioception")
-    p = cfg.plasticity
-    for key in ("plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shrink_perturb_nets"):
-        others = [net for net in net_list(getattr(p, key.split(".")[1])) if net != "critic"]
-        if others:
-            raise ConfigError(f"{key}={','.join(others)}: agent={cfg.agent.name} has one network, its Q-network "
-                              "`critic` (convolutions included); name critic")

@@ -26,23 +26,53 @@ from __future__ import annotations
 
 from typing import Any
 
-_COMMON: dict[str, Any] = {"agent.batch_size": 32, "agent.discount": 0.99, "agent.hidden_dim": 512,
-                           "dqn.adam_eps": 1.5e-4, "dqn.epsilon_train": 0.01, "dqn.epsilon_eval": 0.001,
-                           # Dopamine's replay samples the game being played too (jax/replay_memory)
-                           "replay.sample_open_episode": True}
+_COMMON: dict[str, Any] = {
+    "agent.batch_size": 32,
+    "agent.discount": 0.99,
+    "agent.hidden_dim": 512,
+    "dqn.adam_eps": 1.5e-4,
+    "dqn.epsilon_train": 0.01,
+    "dqn.epsilon_eval": 0.001,
+    # Dopamine's replay samples the game being played too (jax/replay_memory)
+    "replay.sample_open_episode": True,
+}
 # How ReDo's Dopamine agents recycle (labs/redo: recycled_dqn_agents.py, weight_recyclers.py):
 # neurons are scored on a fresh replay sample of 256 transitions (batch_size_statistics) of
 # raw frames (preprocess_fn, never the augmenting train_preprocess_fn); only the kernels'
 # Adam moments are zeroed (the bias masks are None); the target network is left alone.
-_REDO_DOPAMINE: dict[str, Any] = {"plasticity.redo_batch_size": 256, "plasticity.redo_batch_augment": False,
-                                  "plasticity.redo_reset_bias_moments": False, "plasticity.redo_mirror_target": False}
+_REDO_DOPAMINE: dict[str, Any] = {
+    "plasticity.redo_batch_size": 256,
+    "plasticity.redo_batch_augment": False,
+    "plasticity.redo_reset_bias_moments": False,
+    "plasticity.redo_mirror_target": False,
+}
 DQN_PRESETS: dict[str, dict[str, Any]] = {
-    "dqn": {**_COMMON, "agent.lr": 6.25e-5, "agent.nstep": 1, "agent.update_every_steps": 4,
-            "agent.num_expl_steps": 20_000, "agent.augment": False, "dqn.epsilon_decay_steps": 250_000,
-            "dqn.target_update_updates": 2_000, "dqn.loss": "huber", "dqn.double": False, "dqn.dueling": False,
-            **_REDO_DOPAMINE},
-    "drq_eps": {**_COMMON, "agent.lr": 1e-4, "agent.nstep": 10, "agent.update_every_steps": 1,
-                "agent.num_expl_steps": 1_600, "agent.augment": True, "dqn.epsilon_decay_steps": 5_000,
-                "dqn.target_update_updates": 1, "dqn.loss": "huber", "dqn.double": True, "dqn.dueling": True,
-                **_REDO_DOPAMINE},
+    "dqn": {
+        **_COMMON,
+        "agent.lr": 6.25e-5,
+        "agent.nstep": 1,
+        "agent.update_every_steps": 4,
+        "agent.num_expl_steps": 20_000,
+        "agent.augment": False,
+        "dqn.epsilon_decay_steps": 250_000,
+        "dqn.target_update_updates": 2_000,
+        "dqn.loss": "huber",
+        "dqn.double": False,
+        "dqn.dueling": False,
+        **_REDO_DOPAMINE,
+    },
+    "drq_eps": {
+        **_COMMON,
+        "agent.lr": 1e-4,
+        "agent.nstep": 10,
+        "agent.update_every_steps": 1,
+        "agent.num_expl_steps": 1_600,
+        "agent.augment": True,
+        "dqn.epsilon_decay_steps": 5_000,
+        "dqn.target_update_updates": 1,
+        "dqn.loss": "huber",
+        "dqn.double": True,
+        "dqn.dueling": True,
+        **_REDO_DOPAMINE,
+    },
 }

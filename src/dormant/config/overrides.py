@@ -34,9 +34,12 @@ from dormant.errors import ConfigError, MissingSuiteError, check_choice, closest
 
 def _convert(key: str, raw: Any, kind: type) -> Any:
     if not isinstance(raw, str):  # from Python: the checks a string gets (finite, in range), by its text
-        if (isinstance(raw, kind) and not (kind is int and isinstance(raw, bool))
-                and not (isinstance(raw, float) and not math.isfinite(raw))
-                and not (isinstance(raw, int) and abs(raw) > 2**63 - 1)):
+        if (
+            isinstance(raw, kind)
+            and not (kind is int and isinstance(raw, bool))
+            and not (isinstance(raw, float) and not math.isfinite(raw))
+            and not (isinstance(raw, int) and abs(raw) > 2**63 - 1)
+        ):
             return raw
         raw = str(raw)
     text = raw.strip()

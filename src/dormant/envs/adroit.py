@@ -40,8 +40,11 @@ HAND_JOINT_PREFIXES = ("WRJ", "FFJ", "MFJ", "RFJ", "LFJ", "THJ")
 def adroit_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
     """Reference settings (DrM's Adroit runs): 6.1M frames, frame stack 1, proprioception."""
     preset: dict[str, Any] = {
-        "frames": 6_100_000, "agent.stddev_schedule": "linear(1.0,0.1,500000)",
-        "env.frame_stack": 1, "env.action_repeat": 2, "env.proprio": True,
+        "frames": 6_100_000,
+        "agent.stddev_schedule": "linear(1.0,0.1,500000)",
+        "env.frame_stack": 1,
+        "env.action_repeat": 2,
+        "env.proprio": True,
     }
     if agent == "drm":
         preset["drm.expectile"] = 0.7
@@ -53,8 +56,13 @@ def hand_joint_qpos(model: Any) -> np.ndarray:
     joints around them)."""
     import mujoco
 
-    return np.array([model.jnt_qposadr[j] for j in range(model.njnt)
-                     if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").startswith(HAND_JOINT_PREFIXES)])
+    return np.array(
+        [
+            model.jnt_qposadr[j]
+            for j in range(model.njnt)
+            if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").startswith(HAND_JOINT_PREFIXES)
+        ]
+    )
 
 
 def _hand_to_object(env: Any, task: str) -> float:
@@ -86,8 +94,12 @@ def _make(env_id: str, seed: int) -> Any:
 def adroit_spec(name: str, *, camera: str = CAMERA, reward_fix: bool = True) -> SuiteSpec:
     task = TASKS[name]
     return SuiteSpec(
-        make=lambda seed: _make(task["id"], seed), camera=camera, episode_frames=task["frames"],
-        success_steps=task["success"], reward_scale=task["scale"], proprio_qpos=hand_joint_qpos,
+        make=lambda seed: _make(task["id"], seed),
+        camera=camera,
+        episode_frames=task["frames"],
+        success_steps=task["success"],
+        reward_scale=task["scale"],
+        proprio_qpos=hand_joint_qpos,
         reward_correction=reward_correction(name) if reward_fix else None,
     )
 
@@ -97,6 +109,11 @@ def _make_env(name: str, cfg: Any, seed: int) -> Any:
     return make_gym_mujoco(name, spec, cfg, seed)
 
 
-SUITE = Suite(make=_make_env, tasks=sorted(TASKS), preset=adroit_preset, requires="gymnasium_robotics",
-              episode_frames=lambda name, cfg: TASKS[name]["frames"],
-              note=lambda task: "pixels + 24-d hand proprioception")
+SUITE = Suite(
+    make=_make_env,
+    tasks=sorted(TASKS),
+    preset=adroit_preset,
+    requires="gymnasium_robotics",
+    episode_frames=lambda name, cfg: TASKS[name]["frames"],
+    note=lambda task: "pixels + 24-d hand proprioception",
+)

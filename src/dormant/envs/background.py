@@ -51,14 +51,18 @@ def scan(folder: str) -> list[Path]:
         if entry.is_dir():
             frames = _images_in(entry)
             if not frames:
-                raise ConfigError(f"env.background: sub-folder {entry} holds no images "
-                                  f"({', '.join(IMAGE_SUFFIXES)}); a sub-folder is one clip of image frames")
+                raise ConfigError(
+                    f"env.background: sub-folder {entry} holds no images "
+                    f"({', '.join(IMAGE_SUFFIXES)}); a sub-folder is one clip of image frames"
+                )
             _check_readable(frames[0])
         elif entry.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
             _check_readable(entry)
         else:
-            raise ConfigError(f"env.background: {entry.name!r} is neither a video ({', '.join(VIDEO_SUFFIXES)}) nor "
-                              f"an image ({', '.join(IMAGE_SUFFIXES)}); remove it from {root}")
+            raise ConfigError(
+                f"env.background: {entry.name!r} is neither a video ({', '.join(VIDEO_SUFFIXES)}) nor "
+                f"an image ({', '.join(IMAGE_SUFFIXES)}); remove it from {root}"
+            )
         clips.append(entry)
     if not clips:
         raise ConfigError(f"env.background={folder!r}: the folder is empty; put videos or images in it")

@@ -136,8 +136,17 @@ class GymnasiumTask:
     proprio_dim = 0
     num_actions = 0  # > 0: a Discrete action space of this many actions (action_dim is 1)
 
-    def _init_task(self, env: Any, *, seed: int, frame_stack: int, action_repeat: int, seeded: bool,
-                   episode_frames: float = math.inf, action_dtype: Any = np.float64) -> None:
+    def _init_task(
+        self,
+        env: Any,
+        *,
+        seed: int,
+        frame_stack: int,
+        action_repeat: int,
+        seeded: bool,
+        episode_frames: float = math.inf,
+        action_dtype: Any = np.float64,
+    ) -> None:
         self._env = env
         space = env.action_space
         self._action_start = 0
@@ -211,16 +220,30 @@ class GymnasiumTask:
         self._episode_start = self.rng_state()
         self._reset_sim()
         frame = self._frame()
-        return TimeStep(observation=self._stack.reset(frame), frame=frame,
-                        action=np.zeros(self.action_dim, np.float32), reward=0.0, discount=1.0,
-                        first=True, last=False, **self._extras())
+        return TimeStep(
+            observation=self._stack.reset(frame),
+            frame=frame,
+            action=np.zeros(self.action_dim, np.float32),
+            reward=0.0,
+            discount=1.0,
+            first=True,
+            last=False,
+            **self._extras(),
+        )
 
     def step(self, action: np.ndarray) -> TimeStep:
         reward, discount, over = self._repeat(action)
         frame = self._frame()
-        return TimeStep(observation=self._stack.push(frame), frame=frame,
-                        action=np.asarray(action, np.float32), reward=reward, discount=discount,
-                        first=False, last=over, **self._extras())
+        return TimeStep(
+            observation=self._stack.push(frame),
+            frame=frame,
+            action=np.asarray(action, np.float32),
+            reward=reward,
+            discount=discount,
+            first=False,
+            last=over,
+            **self._extras(),
+        )
 
     # --- exact resume ----------------------------------------------------
     def rng_state(self) -> dict[str, Any]:
@@ -237,8 +260,7 @@ class GymnasiumTask:
     def episode_start_state(self) -> dict[str, Any] | None:
         return self._episode_start
 
-    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]) -> TimeStep:
         """Re-run an episode's first steps without rendering to reach the checkpointed state.
 
         ``actions`` are the actions taken so far; ``frames`` the episode's stored frames
@@ -249,6 +271,13 @@ class GymnasiumTask:
         self._reset_sim()
         for action in actions:
             self._repeat(action)
-        return TimeStep(observation=self._stack.fill(frames), frame=frames[-1],
-                        action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
-                        reward=0.0, discount=1.0, first=len(actions) == 0, last=False, **self._extras())
+        return TimeStep(
+            observation=self._stack.fill(frames),
+            frame=frames[-1],
+            action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
+            reward=0.0,
+            discount=1.0,
+            first=len(actions) == 0,
+            last=False,
+            **self._extras(),
+        )

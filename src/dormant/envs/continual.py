@@ -44,8 +44,10 @@ def task_sequence(task: str) -> list[str]:
     task = task.strip()
     if task.startswith(SCENARIO_PREFIX):
         if task not in SCENARIOS:
-            raise ConfigError(f"unknown continual scenario {task!r}{closest(task, SCENARIOS)}; named scenarios: "
-                              f"{', '.join(SCENARIOS)} (or list the tasks: task=suite/a,suite/b)")
+            raise ConfigError(
+                f"unknown continual scenario {task!r}{closest(task, SCENARIOS)}; named scenarios: "
+                f"{', '.join(SCENARIOS)} (or list the tasks: task=suite/a,suite/b)"
+            )
         return list(SCENARIOS[task])
     tasks = [item.strip() for item in task.split(",")]
     if len(tasks) > 1:
@@ -55,8 +57,10 @@ def task_sequence(task: str) -> list[str]:
             raise ConfigError(f"task={task!r}: a named scenario stands alone; list its tasks instead")
         twice = sorted({t for t in tasks if tasks.count(t) > 1})
         if twice:
-            raise ConfigError(f"task={task!r} lists {', '.join(twice)} twice; list each task once (the sequence "
-                              "starts again from its first task by itself when frames allow more phases)")
+            raise ConfigError(
+                f"task={task!r} lists {', '.join(twice)} twice; list each task once (the sequence "
+                "starts again from its first task by itself when frames allow more phases)"
+            )
     return tasks
 
 
@@ -134,8 +138,15 @@ class TaskSequenceEnv:
     proprio_dim: int
     has_success: bool
 
-    def __init__(self, tasks: Sequence[str], make_one: Callable[[str, int], Any], *, seed: int,
-                 permute: bool = False, keep: bool = False):
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        make_one: Callable[[str, int], Any],
+        *,
+        seed: int,
+        permute: bool = False,
+        keep: bool = False,
+    ):
         self.tasks = list(tasks)
         self._make_one = make_one
         self._seed = int(seed)
@@ -180,8 +191,9 @@ class TaskSequenceEnv:
     def _out(self, ts: TimeStep) -> TimeStep:
         if self._order is None:
             return ts
-        return dataclasses.replace(ts, observation=self._apply(ts.observation, self._order),
-                                   frame=self._apply(ts.frame, self._order))
+        return dataclasses.replace(
+            ts, observation=self._apply(ts.observation, self._order), frame=self._apply(ts.frame, self._order)
+        )
 
     def reset(self) -> TimeStep:
         return self._out(self._env.reset())
@@ -218,8 +230,7 @@ class TaskSequenceEnv:
     def episode_start_state(self) -> dict[str, Any] | None:
         return self._env.episode_start_state()
 
-    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]) -> TimeStep:
         """As the task env's; the stored frames are permuted, so they go back to the task's order first."""
         if self._order is not None:
             inverse = np.argsort(self._order)

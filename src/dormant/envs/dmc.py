@@ -50,8 +50,15 @@ for _domain, _tasks in {
 # DrQ-v2's difficulty tiers (cfgs/task/*.yaml); every other task is "medium",
 # except dog and humanoid, which are "hard" as in DrM.
 EASY = {
-    "cartpole_balance", "cartpole_balance_sparse", "cartpole_swingup", "cup_catch",
-    "finger_spin", "hopper_stand", "pendulum_swingup", "walker_stand", "walker_walk",
+    "cartpole_balance",
+    "cartpole_balance_sparse",
+    "cartpole_swingup",
+    "cup_catch",
+    "finger_spin",
+    "hopper_stand",
+    "pendulum_swingup",
+    "walker_stand",
+    "walker_walk",
 }
 TIERS: dict[str, dict[str, Any]] = {
     "easy": {"frames": 1_100_000, "agent.stddev_schedule": "linear(1.0,0.1,100000)"},
@@ -203,9 +210,13 @@ class DMCEnv:
             self._background.begin_episode()
         frame = self._observe_frame(dm_step)
         return TimeStep(
-            observation=self._stack.reset(frame), frame=frame,
-            action=np.zeros(self.action_dim, np.float32), reward=0.0, discount=1.0,
-            first=True, last=False,
+            observation=self._stack.reset(frame),
+            frame=frame,
+            action=np.zeros(self.action_dim, np.float32),
+            reward=0.0,
+            discount=1.0,
+            first=True,
+            last=False,
         )
 
     def step(self, action: np.ndarray) -> TimeStep:
@@ -214,9 +225,13 @@ class DMCEnv:
             self._background.advance()
         frame = self._observe_frame(dm_step)
         return TimeStep(
-            observation=self._stack.push(frame), frame=frame,
-            action=np.asarray(action, np.float32), reward=float(reward),
-            discount=float(discount), first=False, last=dm_step.last(),
+            observation=self._stack.push(frame),
+            frame=frame,
+            action=np.asarray(action, np.float32),
+            reward=float(reward),
+            discount=float(discount),
+            first=False,
+            last=dm_step.last(),
         )
 
     # --- exact resume ----------------------------------------------------
@@ -235,9 +250,7 @@ class DMCEnv:
     def episode_start_state(self) -> dict[str, Any] | None:
         return self._episode_start_rng
 
-    def restore_episode(
-        self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]
-    ) -> TimeStep:
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]) -> TimeStep:
         """Re-run an episode's first steps to reach the checkpointed simulator state.
 
         ``actions`` are the actions taken so far; ``frames`` the episode's stored
@@ -252,9 +265,14 @@ class DMCEnv:
         for action in actions:
             self._repeat(action)
         return TimeStep(
-            observation=self._stack.fill(frames), frame=frames[-1],
+            observation=self._stack.fill(frames),
+            frame=frames[-1],
             action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
-            reward=0.0, discount=1.0, first=len(actions) == 0, last=False)
+            reward=0.0,
+            discount=1.0,
+            first=len(actions) == 0,
+            last=False,
+        )
 
 
 def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
@@ -262,24 +280,39 @@ def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
     if not isinstance(state, tuple):  # a dict only for another bit generator than the MT19937 dm_control uses
         raise TypeError(f"expected an MT19937 RandomState, got {state.get('bit_generator')}")
     name, keys, pos, has_gauss, cached = state
-    return {"name": name, "keys": keys.tolist(), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
+    return {"name": name, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
 
 
 def _set_rng_state(rng: np.random.RandomState, state: dict[str, Any]) -> None:
-    rng.set_state((state["name"], np.asarray(state["keys"], np.uint32), state["pos"],
-                   state["has_gauss"], state["cached"]))
+    rng.set_state(
+        (state["name"], np.asarray(state["keys"], np.uint32), state["pos"], state["has_gauss"], state["cached"])
+    )
 
 
 def _make_env(name: str, cfg: Any, seed: int) -> DMCEnv:
     e = cfg.env
-    return DMCEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, camera_id=e.camera_id,
-                  frame_stack=e.frame_stack, action_repeat=e.action_repeat, fast_render=e.fast_render,
-                  background=e.background, background_floor=e.background_floor)
+    return DMCEnv(
+        name,
+        obs=e.obs,
+        seed=seed,
+        image_size=e.image_size,
+        camera_id=e.camera_id,
+        frame_stack=e.frame_stack,
+        action_repeat=e.action_repeat,
+        fast_render=e.fast_render,
+        background=e.background,
+        background_floor=e.background_floor,
+    )
 
 
-SUITE = Suite(make=_make_env, tasks=sorted(DMC_TASKS), preset=dmc_preset, obs=("pixels", "states"), note=dmc_tier,
-              episode_frames=lambda name, cfg: None if name.startswith("lqr") else EPISODE_FRAMES)
+SUITE = Suite(
+    make=_make_env,
+    tasks=sorted(DMC_TASKS),
+    preset=dmc_preset,
+    obs=("pixels", "states"),
+    note=dmc_tier,
+    episode_frames=lambda name, cfg: None if name.startswith("lqr") else EPISODE_FRAMES,
+)
 
 
 class _NumpyWithIn1d:

@@ -41,9 +41,14 @@ def check_replay_holds_an_episode(cfg: Any, episode_frames: int | None) -> None:
     steps = min(episode, budget)
     least = smallest_capacity(steps, workers)
     if cfg.replay.capacity < least:
-        what = (f"one episode of {cfg.task} ({int(episode_frames)} frames = {episode} transitions at "
-                f"env.action_repeat={repeat})" if episode <= budget else
-                f"the {steps} transitions of this run's frames={cfg.frames} (less than one episode of {cfg.task})")
+        what = (
+            f"one episode of {cfg.task} ({int(episode_frames)} frames = {episode} transitions at "
+            f"env.action_repeat={repeat})"
+            if episode <= budget
+            else f"the {steps} transitions of this run's frames={cfg.frames} (less than one episode of {cfg.task})"
+        )
         per = f" in each worker's buffer (⌈capacity / env.workers={workers}⌉)" if workers > 1 else ""
-        raise ConfigError(f"replay.capacity={cfg.replay.capacity} cannot hold {what}{per}; the buffer keeps whole "
-                          f"episodes, so the smallest valid value is replay.capacity={least}")
+        raise ConfigError(
+            f"replay.capacity={cfg.replay.capacity} cannot hold {what}{per}; the buffer keeps whole "
+            f"episodes, so the smallest valid value is replay.capacity={least}"
+        )

@@ -44,9 +44,11 @@ def _spec(name: str) -> Any:
 
     if ":" not in name:
         if name not in gym.registry:
-            raise ConfigError(f"task=gym:{name}: no Gymnasium environment is registered as {name!r}"
-                              f"{closest(name, gym.registry)}; give a registered id (gymnasium.pprint_registry() "
-                              "lists them) or gym:<module>:<callable>")
+            raise ConfigError(
+                f"task=gym:{name}: no Gymnasium environment is registered as {name!r}"
+                f"{closest(name, gym.registry)}; give a registered id (gymnasium.pprint_registry() "
+                "lists them) or gym:<module>:<callable>"
+            )
         return gym.spec(name)
     module_name, attr = name.split(":", 1)
     try:
@@ -60,12 +62,16 @@ def _spec(name: str) -> Any:
         # A typo in either form: suggest from the ids this module registers as well as its names.
         ids = [env_id for env_id, spec in gym.registry.items() if _registered_by(spec, module_name)]
         names = [a for a in dir(module) if not a.startswith("_")]
-        raise ConfigError(f"task=gym:{name}: {module_name!r} has no attribute {attr!r} "
-                          f"and registers no Gymnasium id {attr!r}{closest(attr, ids + names)}"
-                          + (f"; it registers {', '.join(sorted(ids))}" if ids else ""))
+        raise ConfigError(
+            f"task=gym:{name}: {module_name!r} has no attribute {attr!r} "
+            f"and registers no Gymnasium id {attr!r}{closest(attr, ids + names)}"
+            + (f"; it registers {', '.join(sorted(ids))}" if ids else "")
+        )
     if not callable(target):
-        raise ConfigError(f"task=gym:{name}: {module_name}.{attr} is a {type(target).__name__}, not a class or "
-                          "function that returns a gymnasium.Env")
+        raise ConfigError(
+            f"task=gym:{name}: {module_name}.{attr} is a {type(target).__name__}, not a class or "
+            "function that returns a gymnasium.Env"
+        )
     return EnvSpec(id=name, entry_point=target)
 
 
@@ -97,20 +103,29 @@ def _check_spaces(task: str, env: Any, pixels: bool, discrete: bool = False) -> 
     action = env.action_space
     if discrete:
         if not isinstance(action, spaces.Discrete):
-            raise ConfigError(f"task={task} has {type(action).__name__} actions ({action}); {NEED_DISCRETE} "
-                              f"(use a continuous-action agent: {', '.join(_continuous_agents())})")
+            raise ConfigError(
+                f"task={task} has {type(action).__name__} actions ({action}); {NEED_DISCRETE} "
+                f"(use a continuous-action agent: {', '.join(_continuous_agents())})"
+            )
     elif isinstance(action, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)) or (
-            isinstance(action, spaces.Box) and not np.issubdtype(action.dtype, np.floating)):
-        raise ConfigError(f"task={task} has discrete actions ({action}); {NEED_BOX}"
-                          + ("; agent=dqn or agent=drq_eps take it" if isinstance(action, spaces.Discrete) else ""))
+        isinstance(action, spaces.Box) and not np.issubdtype(action.dtype, np.floating)
+    ):
+        raise ConfigError(
+            f"task={task} has discrete actions ({action}); {NEED_BOX}"
+            + ("; agent=dqn or agent=drq_eps take it" if isinstance(action, spaces.Discrete) else "")
+        )
     if not discrete and not isinstance(action, spaces.Box):
         raise ConfigError(f"task={task} has {type(action).__name__} actions ({action}); {NEED_BOX}")
     if not discrete and not (np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))):
-        raise ConfigError(f"task={task}: the action Box is unbounded ({action}); actions in [−1, 1] are scaled "
-                          "onto its bounds, so every dimension needs a finite low and high")
+        raise ConfigError(
+            f"task={task}: the action Box is unbounded ({action}); actions in [−1, 1] are scaled "
+            "onto its bounds, so every dimension needs a finite low and high"
+        )
     if not pixels and not isinstance(env.observation_space, spaces.Box):
-        raise ConfigError(f"task={task}: obs=states needs a Box observation space; this env's is "
-                          f"{env.observation_space} (use obs=pixels, or flatten it in a wrapper)")
+        raise ConfigError(
+            f"task={task}: obs=states needs a Box observation space; this env's is "
+            f"{env.observation_space} (use obs=pixels, or flatten it in a wrapper)"
+        )
 
 
 def build(name: str, *, pixels: bool, discrete: bool = False) -> tuple[Any, bool]:
@@ -123,8 +138,10 @@ def build(name: str, *, pixels: bool, discrete: bool = False) -> tuple[Any, bool
     modes = _render_modes(spec)
     renders = modes is None or "rgb_array" in modes
     if pixels and not renders:
-        raise ConfigError(f"task={task}: obs=pixels needs render_mode='rgb_array', and this env offers "
-                          f"{modes or 'no render mode'}; use obs=states, or give it an rgb_array render()")
+        raise ConfigError(
+            f"task={task}: obs=pixels needs render_mode='rgb_array', and this env offers "
+            f"{modes or 'no render mode'}; use obs=states, or give it an rgb_array render()"
+        )
     try:
         kwargs: dict[str, Any] = {"render_mode": "rgb_array"} if (pixels or (modes and renders)) else {}
         env = gym.make(spec, **kwargs)
@@ -137,8 +154,10 @@ def checked(env: Any, task: str, *, pixels: bool, discrete: bool = False) -> Any
     """``env`` if it offers what the run needs (render mode, spaces); else close it and raise."""
     try:
         if pixels and getattr(env, "render_mode", None) != "rgb_array":
-            raise ConfigError(f"task={task}: obs=pixels needs render_mode='rgb_array'; the env was built with "
-                              f"render_mode={getattr(env, 'render_mode', None)!r}")
+            raise ConfigError(
+                f"task={task}: obs=pixels needs render_mode='rgb_array'; the env was built with "
+                f"render_mode={getattr(env, 'render_mode', None)!r}"
+            )
         _check_spaces(task, env, pixels, discrete)
     except ConfigError:
         env.close()
@@ -168,20 +187,37 @@ class GymEnv(GymnasiumTask):
     a reset depends only on that RNG, and its steps are deterministic given state and action.
     """
 
-    def __init__(self, name: str, *, obs: str = "pixels", seed: int = 1, image_size: int = 84,
-                 frame_stack: int = 3, action_repeat: int = 2, reward_scale: float = 1.0, discrete: bool = False,
-                 env: Any = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        obs: str = "pixels",
+        seed: int = 1,
+        image_size: int = 84,
+        frame_stack: int = 3,
+        action_repeat: int = 2,
+        reward_scale: float = 1.0,
+        discrete: bool = False,
+        env: Any = None,
+    ):
         self.name = name
         self._pixels = obs == "pixels"
         self._task = name if env is not None else f"gym:{name}"  # as the user wrote it, for messages
         if env is None:
             env, self.can_render = build(name, pixels=self._pixels, discrete=discrete)
         else:
-            env = checked(env, f"{name} (a Gymnasium env from its suite's factory)", pixels=self._pixels,
-                          discrete=discrete)
+            env = checked(
+                env, f"{name} (a Gymnasium env from its suite's factory)", pixels=self._pixels, discrete=discrete
+            )
             self.can_render = getattr(env, "render_mode", None) == "rgb_array"
-        self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
-                        action_dtype=env.action_space.dtype)
+        self._init_task(
+            env,
+            seed=seed,
+            frame_stack=frame_stack,
+            action_repeat=action_repeat,
+            seeded=False,
+            action_dtype=env.action_space.dtype,
+        )
         self._image_size = image_size
         self._reward_scale = reward_scale
         self._rendered = self._closed = False
@@ -201,10 +237,12 @@ class GymEnv(GymnasiumTask):
             self._rendered = True
             close_at_exit(self)
         image = self._env.render()
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
-                and image.shape[2] in (3, 4)):
-            got = (f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray)
-                   else type(image).__name__)
+        if not (
+            isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4)
+        ):
+            got = (
+                f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+            )
             raise ConfigError(f"task={self._task}: render() returned a {got}; pixels need an H×W×3 uint8 image")
         return resize(np.ascontiguousarray(image[..., :3]), size)
 
@@ -236,17 +274,26 @@ def make(name: str, cfg: Any, seed: int, env: Any = None) -> GymEnv:
     from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
 
     e = cfg.env
-    return GymEnv(name, obs=e.obs, seed=seed, image_size=e.image_size, frame_stack=e.frame_stack,
-                  action_repeat=e.action_repeat, reward_scale=e.reward_scale,
-                  discrete=cfg.agent.name in DISCRETE_AGENTS, env=env)
+    return GymEnv(
+        name,
+        obs=e.obs,
+        seed=seed,
+        image_size=e.image_size,
+        frame_stack=e.frame_stack,
+        action_repeat=e.action_repeat,
+        reward_scale=e.reward_scale,
+        discrete=cfg.agent.name in DISCRETE_AGENTS,
+        env=env,
+    )
 
 
 def check(name: str, cfg: Any) -> None:
     """Build the env once (then close it) so that every refusal comes before any work; for
     pixels or videos, also reset it and render a frame."""
     if cfg.env.camera or cfg.env.camera_id:
-        raise ConfigError(f"env.camera/env.camera_id do not apply to gym: tasks (task=gym:{name} renders with its "
-                          "own render())")
+        raise ConfigError(
+            f"env.camera/env.camera_id do not apply to gym: tasks (task=gym:{name} renders with its own render())"
+        )
     env = make(name, cfg, cfg.seed)
     try:
         spec = getattr(env._env, "spec", None)  # its TimeLimit, in env steps (dormant's frames)
@@ -262,7 +309,15 @@ def check(name: str, cfg: Any) -> None:
         env.close()
 
 
-SUITE = Suite(make=make, tasks=None, obs=("pixels", "states"), check=check, separator=":", requires="gymnasium",
-              note=lambda _: "any Gymnasium env with a Box action space (Discrete for dqn/drq_eps): "
-                                "gym:<id> or gym:<module>:<callable>")
+SUITE = Suite(
+    make=make,
+    tasks=None,
+    obs=("pixels", "states"),
+    check=check,
+    separator=":",
+    requires="gymnasium",
+    note=lambda _: (
+        "any Gymnasium env with a Box action space (Discrete for dqn/drq_eps): gym:<id> or gym:<module>:<callable>"
+    ),
+)
 add_env_adapter(adapt_gymnasium_env)

@@ -69,15 +69,23 @@ class GymMujocoEnv(GymnasiumTask):
 
         self.name = name
         self.spec = spec
-        self._init_task(spec.make(seed), seed=seed, frame_stack=frame_stack, action_repeat=action_repeat,
-                        seeded=True, episode_frames=spec.episode_frames)
+        self._init_task(
+            spec.make(seed),
+            seed=seed,
+            frame_stack=frame_stack,
+            action_repeat=action_repeat,
+            seeded=True,
+            episode_frames=spec.episode_frames,
+        )
         self._image_size = image_size
         model = self._env.model
         self._camera_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, spec.camera)
         if self._camera_id < 0:
             cameras = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
-            raise ConfigError(f"env.camera={spec.camera!r}: {name} has no such camera{closest(spec.camera, cameras)}; "
-                              f"it has {', '.join(cameras)}")
+            raise ConfigError(
+                f"env.camera={spec.camera!r}: {name} has no such camera{closest(spec.camera, cameras)}; "
+                f"it has {', '.join(cameras)}"
+            )
         if fast_render:
             make_render_fast(model)
         self._renderers: dict[int, Any] = {}
@@ -136,5 +144,13 @@ def make_gym_mujoco(name: str, spec: SuiteSpec, cfg: Any, seed: int) -> GymMujoc
     e = cfg.env
     if e.reward_scale != 1.0:
         spec = dataclasses.replace(spec, reward_scale=spec.reward_scale * e.reward_scale)
-    return GymMujocoEnv(name, spec, seed=seed, image_size=e.image_size, frame_stack=e.frame_stack,
-                        action_repeat=e.action_repeat, fast_render=e.fast_render, proprio=e.proprio)
+    return GymMujocoEnv(
+        name,
+        spec,
+        seed=seed,
+        image_size=e.image_size,
+        frame_stack=e.frame_stack,
+        action_repeat=e.action_repeat,
+        fast_render=e.fast_render,
+        proprio=e.proprio,
+    )

@@ -27,16 +27,56 @@ SPARSE_SUFFIX = "-sparse"
 # metaworld 3.1.1's ALL_V3_ENVIRONMENTS without the "-v3" suffix; static so that names
 # are checked without importing metaworld (a test compares it with the installed list).
 TASKS = (
-    "assembly", "basketball", "bin-picking", "box-close", "button-press-topdown",
-    "button-press-topdown-wall", "button-press", "button-press-wall", "coffee-button",
-    "coffee-pull", "coffee-push", "dial-turn", "disassemble", "door-close", "door-lock",
-    "door-open", "door-unlock", "hand-insert", "drawer-close", "drawer-open", "faucet-open",
-    "faucet-close", "hammer", "handle-press-side", "handle-press", "handle-pull-side",
-    "handle-pull", "lever-pull", "pick-place-wall", "pick-out-of-hole", "pick-place",
-    "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
-    "peg-insert-side", "peg-unplug-side", "soccer", "stick-push", "stick-pull", "push",
-    "push-wall", "push-back", "reach", "reach-wall", "shelf-place", "sweep-into", "sweep",
-    "window-open", "window-close",
+    "assembly",
+    "basketball",
+    "bin-picking",
+    "box-close",
+    "button-press-topdown",
+    "button-press-topdown-wall",
+    "button-press",
+    "button-press-wall",
+    "coffee-button",
+    "coffee-pull",
+    "coffee-push",
+    "dial-turn",
+    "disassemble",
+    "door-close",
+    "door-lock",
+    "door-open",
+    "door-unlock",
+    "hand-insert",
+    "drawer-close",
+    "drawer-open",
+    "faucet-open",
+    "faucet-close",
+    "hammer",
+    "handle-press-side",
+    "handle-press",
+    "handle-pull-side",
+    "handle-pull",
+    "lever-pull",
+    "pick-place-wall",
+    "pick-out-of-hole",
+    "pick-place",
+    "plate-slide",
+    "plate-slide-side",
+    "plate-slide-back",
+    "plate-slide-back-side",
+    "peg-insert-side",
+    "peg-unplug-side",
+    "soccer",
+    "stick-push",
+    "stick-pull",
+    "push",
+    "push-wall",
+    "push-back",
+    "reach",
+    "reach-wall",
+    "shelf-place",
+    "sweep-into",
+    "sweep",
+    "window-open",
+    "window-close",
 )
 # α_max 0.6 on these (DrM paper, Table 1).
 DRM_LOW_ALPHA_MAX = {"coffee-push", "soccer"}
@@ -58,8 +98,11 @@ def metaworld_preset(name: str, agent: str = "drqv2") -> dict[str, Any]:
     """Reference settings for every MetaWorld task (DrM's MetaWorld runs)."""
     task, _ = split_name(name)
     preset: dict[str, Any] = {
-        "frames": 2_100_000, "agent.lr": 1e-4, "agent.stddev_schedule": "linear(1.0,0.1,500000)",
-        "env.frame_stack": 3, "env.action_repeat": 2,
+        "frames": 2_100_000,
+        "agent.lr": 1e-4,
+        "agent.stddev_schedule": "linear(1.0,0.1,500000)",
+        "env.frame_stack": 3,
+        "env.action_repeat": 2,
     }
     if agent == "drm" and task in DRM_LOW_ALPHA_MAX:
         preset["drm.alpha_max"] = 0.6
@@ -82,14 +125,25 @@ def _make(task: str, seed: int) -> Any:
 def metaworld_spec(name: str, camera: str = CAMERA) -> SuiteSpec:
     """The corner cameras render upside down (module docstring); the others do not."""
     task, sparse = split_name(name)
-    return SuiteSpec(make=lambda seed: _make(task, seed), camera=camera, episode_frames=EPISODE_FRAMES,
-                     flip_vertical=camera.startswith("corner"), success_steps=1, sparse=sparse)
+    return SuiteSpec(
+        make=lambda seed: _make(task, seed),
+        camera=camera,
+        episode_frames=EPISODE_FRAMES,
+        flip_vertical=camera.startswith("corner"),
+        success_steps=1,
+        sparse=sparse,
+    )
 
 
 def _make_env(name: str, cfg: Any, seed: int) -> Any:
     return make_gym_mujoco(name, metaworld_spec(name, camera=cfg.env.camera or CAMERA), cfg, seed)
 
 
-SUITE = Suite(make=_make_env, tasks=task_names(), preset=metaworld_preset, requires="metaworld",
-              episode_frames=EPISODE_FRAMES,
-              note=lambda task: "sparse success reward" if task.endswith(SPARSE_SUFFIX) else "dense reward")
+SUITE = Suite(
+    make=_make_env,
+    tasks=task_names(),
+    preset=metaworld_preset,
+    requires="metaworld",
+    episode_frames=EPISODE_FRAMES,
+    note=lambda task: "sparse success reward" if task.endswith(SPARSE_SUFFIX) else "dense reward",
+)

@@ -116,11 +116,15 @@ def _load_entry_point(name: str, entry_point: Any) -> Suite:
         loaded = entry_point.load()
         suite = loaded if isinstance(loaded, Suite) else loaded() if callable(loaded) else loaded
     except Exception as err:  # the user's package: any failure is a configuration problem
-        raise ConfigError(f"suite {name!r} (entry point {entry_point.value!r} in group {ENTRY_POINT_GROUP!r}) "
-                          f"failed to load: {type(err).__name__}: {err}") from err
+        raise ConfigError(
+            f"suite {name!r} (entry point {entry_point.value!r} in group {ENTRY_POINT_GROUP!r}) "
+            f"failed to load: {type(err).__name__}: {err}"
+        ) from err
     if not isinstance(suite, Suite):
-        raise ConfigError(f"entry point {entry_point.value!r} (suite {name!r}) gave a {type(suite).__name__}, "
-                          "not a dormant.envs.Suite (or a function returning one)")
+        raise ConfigError(
+            f"entry point {entry_point.value!r} (suite {name!r}) gave a {type(suite).__name__}, "
+            "not a dormant.envs.Suite (or a function returning one)"
+        )
     return register_suite(name, suite)
 
 
@@ -147,13 +151,13 @@ def split_task(task: str) -> tuple[str, str, Suite | None]:
     before the first ``/`` or ``:``; the suite is None when no suite has that name."""
     cut = min((task.find(sep) for sep in SEPARATORS if sep in task), default=len(task))
     name = task[:cut]
-    return name, task[cut + 1:], get_suite(name) if name else None
+    return name, task[cut + 1 :], get_suite(name) if name else None
 
 
 def _suite_of(task: str) -> tuple[str, str, Suite]:
     """(suite name, task within it, suite) of a task ``check_task_name`` accepted."""
     name, rest, suite = split_task(task)
-    if suite is None or task[len(name):len(name) + 1] != suite.separator:
+    if suite is None or task[len(name) : len(name) + 1] != suite.separator:
         raise KeyError(task)
     return name, rest, suite
 
@@ -199,8 +203,10 @@ def check_task_name(task: str) -> None:
     name, _, suite = split_task(task)
     if suite is None:
         usage = ", ".join(f"{n}{s.separator}…" for n, s in _SUITES.items())
-        raise ConfigError(f"unknown task {task!r}{closest(task, _listed())}: no suite {name!r}"
-                          f"{closest(name, suite_names(discover=True))}; tasks are {usage} (`dormant tasks`)")
+        raise ConfigError(
+            f"unknown task {task!r}{closest(task, _listed())}: no suite {name!r}"
+            f"{closest(name, suite_names(discover=True))}; tasks are {usage} (`dormant tasks`)"
+        )
     prefix = f"{name}{suite.separator}"
     if not task.startswith(prefix):
         raise ConfigError(f"unknown task {task!r}: {name} tasks are written {prefix}<task>")
@@ -284,8 +290,13 @@ def make_env(cfg: Any, *, seed: int, evaluation: bool = False) -> Env:
     here: the configuration imports this registry). A run that switches phases gets a
     `TaskSequenceEnv` in phase 0 (``evaluation``: one env per task, kept; see its doc)."""
     if is_continual(cfg):
-        return TaskSequenceEnv(task_sequence(cfg.task), lambda task, s: make_env(single_task(cfg, task), seed=s),
-                               seed=seed, permute=cfg.continual.permute_obs, keep=evaluation)
+        return TaskSequenceEnv(
+            task_sequence(cfg.task),
+            lambda task, s: make_env(single_task(cfg, task), seed=s),
+            seed=seed,
+            permute=cfg.continual.permute_obs,
+            keep=evaluation,
+        )
     require_suite(cfg.task)
     _, rest, suite = _suite_of(cfg.task)
     env = suite.make(rest, cfg, seed)
@@ -329,13 +340,18 @@ def check_sequence(cfg: Any, tasks: list[str]) -> None:
         other = _spaces(single_task(cfg, task))
         if other != first:
             differ = [k for k in SPACE_KEYS if first[k] != other[k]]
-            raise ConfigError(f"task={cfg.task}: the tasks of a sequence share one agent, so they must have the same "
-                              f"observation and action spaces; {tasks[0]} has "
-                              + ", ".join(f"{k}={first[k]}" for k in differ) + f", {task} has "
-                              + ", ".join(f"{k}={other[k]}" for k in differ))
+            raise ConfigError(
+                f"task={cfg.task}: the tasks of a sequence share one agent, so they must have the same "
+                f"observation and action spaces; {tasks[0]} has "
+                + ", ".join(f"{k}={first[k]}" for k in differ)
+                + f", {task} has "
+                + ", ".join(f"{k}={other[k]}" for k in differ)
+            )
     if cfg.continual.permute_obs and first["frame_shape"][0] < 2:
-        raise ConfigError(f"continual.permute_obs permutes a frame's first axis (state entries, colour channels); "
-                          f"{tasks[0]}'s frames have shape {first['frame_shape']}: nothing to permute")
+        raise ConfigError(
+            f"continual.permute_obs permutes a frame's first axis (state entries, colour channels); "
+            f"{tasks[0]}'s frames have shape {first['frame_shape']}: nothing to permute"
+        )
 
 
 def _spaces(cfg: Any) -> dict[str, Any]:
@@ -345,8 +361,9 @@ def _spaces(cfg: Any) -> dict[str, Any]:
             _configure_gl(cfg)
         env = make_env(cfg, seed=cfg.seed)
         try:
-            _SPACES[key] = {k: (np.dtype(getattr(env, k)).str if k == "frame_dtype" else getattr(env, k, 0))
-                            for k in SPACE_KEYS}
+            _SPACES[key] = {
+                k: (np.dtype(getattr(env, k)).str if k == "frame_dtype" else getattr(env, k, 0)) for k in SPACE_KEYS
+            }
         finally:
             env.close()
     return _SPACES[key]

@@ -46,9 +46,7 @@ class RenderingUnavailable(RuntimeError):
 def _backend_works(name: str) -> bool:
     env = dict(os.environ, MUJOCO_GL=name, PYOPENGL_PLATFORM=name)
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", _PROBE], env=env, capture_output=True, timeout=120
-        )
+        result = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
@@ -80,8 +78,11 @@ def configure_rendering(need_rendering: bool) -> str:
     chosen = os.environ.get("MUJOCO_GL")
     if chosen:
         if need_rendering and chosen == "disable":
-            raise RenderingUnavailable(LATE_HINT.format(backend=chosen) if _simulator_imported() else
-                                       "MUJOCO_GL=disable cannot render pixels; unset it or set it to egl or osmesa")
+            raise RenderingUnavailable(
+                LATE_HINT.format(backend=chosen)
+                if _simulator_imported()
+                else "MUJOCO_GL=disable cannot render pixels; unset it or set it to egl or osmesa"
+            )
         if chosen != "disable" and not _simulator_imported():
             _load_triton_before_mesa()
         return chosen

@@ -60,8 +60,9 @@ class SingleEnv:
     def episode_start_state(self, index: int) -> dict[str, Any] | None:
         return self.env.episode_start_state()
 
-    def restore_episode(self, index: int, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(
+        self, index: int, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]
+    ) -> TimeStep:
         return self.env.restore_episode(start_state, actions, frames)
 
     def set_phase(self, phase: int) -> None:
@@ -115,8 +116,21 @@ def _worker(conn: Connection, cfg: Any, seed: int) -> None:
                 raise TypeError(f"observation dtype {ts.observation.dtype} differs from the frames' {obs_view.dtype}")
             obs_view[...] = ts.observation
             frame_view[...] = ts.frame
-            conn.send(("ok", (ts.action, ts.reward, ts.discount, ts.first, ts.last, ts.success, ts.proprio,
-                              env.episode_start_state() if ts.first else None)))
+            conn.send(
+                (
+                    "ok",
+                    (
+                        ts.action,
+                        ts.reward,
+                        ts.discount,
+                        ts.first,
+                        ts.last,
+                        ts.success,
+                        ts.proprio,
+                        env.episode_start_state() if ts.first else None,
+                    ),
+                )
+            )
 
         while True:
             command, args = conn.recv()
@@ -203,8 +217,17 @@ class EnvWorkers:
         if first:
             self._starts[index] = start
         obs, frame = self._views[index]
-        return TimeStep(observation=obs.copy(), frame=frame.copy(), action=action, reward=reward,
-                        discount=discount, first=first, last=last, success=success, proprio=proprio)
+        return TimeStep(
+            observation=obs.copy(),
+            frame=frame.copy(),
+            action=action,
+            reward=reward,
+            discount=discount,
+            first=first,
+            last=last,
+            success=success,
+            proprio=proprio,
+        )
 
     def _call(self, requests: Sequence[tuple[int, str, Any]]) -> list[TimeStep]:
         for index, command, args in requests:  # all workers start before any is waited for
@@ -223,8 +246,9 @@ class EnvWorkers:
     def episode_start_state(self, index: int) -> dict[str, Any] | None:
         return self._starts[index]
 
-    def restore_episode(self, index: int, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(
+        self, index: int, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]
+    ) -> TimeStep:
         ts = self._call([(index, "restore", (start_state, actions, frames))])[0]
         self._starts[index] = start_state
         return ts

@@ -75,8 +75,9 @@ def kill_file_for(stop_file: str) -> str:
     return stop_file + "-now"
 
 
-def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str] | None = None,
-                poll_s: float = 1.0) -> AttemptResult:
+def run_attempt(
+    spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str] | None = None, poll_s: float = 1.0
+) -> AttemptResult:
     """Run one attempt of ``spec`` to its end; creating ``stop_file`` asks it to checkpoint
     and stop (SIGTERM, which the trainer treats as a first Ctrl-C), creating its kill file
     (``kill_file_for``) ends it at once (SIGKILL; it resumes from its last checkpoint). An
@@ -85,11 +86,31 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
     state = run_state(spec.run_dir, spec.frames)
     log = spec.run_dir / "sweep.log"
     if state.kind == "finished":
-        return AttemptResult(spec.run_id, attempt, 0, state.status, state.frame, "already finished", str(log), [],
-                             socket.gethostname(), 0.0)
+        return AttemptResult(
+            spec.run_id,
+            attempt,
+            0,
+            state.status,
+            state.frame,
+            "already finished",
+            str(log),
+            [],
+            socket.gethostname(),
+            0.0,
+        )
     if os.path.exists(stop_file):
-        return AttemptResult(spec.run_id, attempt, 130, "interrupted", state.frame, "not started", str(log), [],
-                             socket.gethostname(), 0.0)
+        return AttemptResult(
+            spec.run_id,
+            attempt,
+            130,
+            "interrupted",
+            state.frame,
+            "not started",
+            str(log),
+            [],
+            socket.gethostname(),
+            0.0,
+        )
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     action = {"new": "started", "restart": "restarted", "resume": "resumed"}[state.kind]
     if state.kind == "restart":
@@ -97,12 +118,13 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
     command = train_command(spec, action, int((state.config or {}).get("frames", 0)))
     child_env = {**os.environ, **(env or {}), "DORMANT_PARENT_PID": str(os.getpid())}
     with open(log, "a") as handle:
-        handle.write(f"\n=== attempt {attempt} ({action}) on {socket.gethostname()} at "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command[1:])}\n")
+        handle.write(
+            f"\n=== attempt {attempt} ({action}) on {socket.gethostname()} at "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command[1:])}\n"
+        )
         handle.flush()
         # Own session: a terminal's Ctrl-C reaches the sweep only, which passes it on as SIGTERM.
-        proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
         interrupted = False
         kill_file = kill_file_for(stop_file)
         while True:
@@ -119,8 +141,18 @@ def run_attempt(spec: RunSpec, attempt: int, stop_file: str, env: dict[str, str]
                 proc.send_signal(signal.SIGTERM)
                 interrupted = True
     status = status_or_none(spec.run_dir)
-    return AttemptResult(spec.run_id, attempt, code, str(status.get("status", "")), int(status.get("frame", 0)),
-                         action, str(log), log_tail(log), socket.gethostname(), time.perf_counter() - t0)
+    return AttemptResult(
+        spec.run_id,
+        attempt,
+        code,
+        str(status.get("status", "")),
+        int(status.get("frame", 0)),
+        action,
+        str(log),
+        log_tail(log),
+        socket.gethostname(),
+        time.perf_counter() - t0,
+    )
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -185,16 +217,26 @@ class LocalBackend:
 
 def _error_result(spec: RunSpec, err: BaseException, attempt: int = 0) -> AttemptResult:
     log = spec.run_dir / "sweep.log"
-    return AttemptResult(spec.run_id, attempt, -1, "", 0, "not run", str(log), log_tail(log), socket.gethostname(),
-                         0.0, error=f"{type(err).__name__}: {err}")
+    return AttemptResult(
+        spec.run_id,
+        attempt,
+        -1,
+        "",
+        0,
+        "not run",
+        str(log),
+        log_tail(log),
+        socket.gethostname(),
+        0.0,
+        error=f"{type(err).__name__}: {err}",
+    )
 
 
 class RayBackend:
     """One Ray task per attempt with per-run CPU/GPU requests. Run directories must be
     on storage that every node sees (the same path), as results are written there."""
 
-    def __init__(self, stop_file: str, *, address: str, cpus_per_run: float, gpus_per_run: float | None,
-                 threads: int):
+    def __init__(self, stop_file: str, *, address: str, cpus_per_run: float, gpus_per_run: float | None, threads: int):
         try:
             import ray
         except ImportError as err:
@@ -205,9 +247,11 @@ class RayBackend:
             try:  # no address: a Ray instance of our own, even if this machine runs another one
                 ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
             except (ConnectionError, ray.exceptions.RayError) as err:
-                raise ConfigError(f"cannot connect to the Ray cluster at {address or 'this machine'}: {err}. Is it "
-                                  "running (`ray status` on its head)? If it uses token authentication, give the "
-                                  "sweep the same RAY_AUTH_MODE and token") from None
+                raise ConfigError(
+                    f"cannot connect to the Ray cluster at {address or 'this machine'}: {err}. Is it "
+                    "running (`ray status` on its head)? If it uses token authentication, give the "
+                    "sweep the same RAY_AUTH_MODE and token"
+                ) from None
         if gpus_per_run is None:
             gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
@@ -266,7 +310,11 @@ def check_fits(cpus: float, gpus: float, nodes: list[dict[str, float]]) -> None:
         return
     have = ", ".join(f"{n.get('CPU', 0):g} CPU + {n.get('GPU', 0):g} GPU" for n in nodes) or "no nodes"
     if gpus and not any(n.get("GPU", 0) for n in nodes):
-        raise ConfigError(f"gpus_per_run={gpus:g} but the Ray cluster has no GPUs (its nodes: {have}); "
-                          "give gpus_per_run=0 to train on CPUs, or add GPU nodes")
-    raise ConfigError(f"no node of the Ray cluster has {cpus:g} CPU + {gpus:g} GPU for one run (its nodes: {have}); "
-                      "lower cpus_per_run / gpus_per_run")
+        raise ConfigError(
+            f"gpus_per_run={gpus:g} but the Ray cluster has no GPUs (its nodes: {have}); "
+            "give gpus_per_run=0 to train on CPUs, or add GPU nodes"
+        )
+    raise ConfigError(
+        f"no node of the Ray cluster has {cpus:g} CPU + {gpus:g} GPU for one run (its nodes: {have}); "
+        "lower cpus_per_run / gpus_per_run"
+    )

@@ -21,8 +21,19 @@ from dormant.training.lock import is_locked
 from dormant.training.run_environment import FILENAME as ENVIRONMENT
 
 # Keys that differ between runs of one method without making it another method.
-NOT_A_METHOD = {"seed", "out", "frames", "threads", "device", "task", "log.progress", "log.tensorboard",
-                "eval.video", "checkpoint_every_frames", "replay.device"}
+NOT_A_METHOD = {
+    "seed",
+    "out",
+    "frames",
+    "threads",
+    "device",
+    "task",
+    "log.progress",
+    "log.tensorboard",
+    "eval.video",
+    "checkpoint_every_frames",
+    "replay.device",
+}
 
 
 @dataclass
@@ -114,8 +125,9 @@ class Run:
         return suite_score_range(self.task)
 
 
-def read_events(path: Path, notes: list[str] | None = None,
-                status: dict[str, Any] | None = None) -> list[tuple[float, str, float]]:
+def read_events(
+    path: Path, notes: list[str] | None = None, status: dict[str, Any] | None = None
+) -> list[tuple[float, str, float]]:
     """(frame, event, count) of every row of an events.csv (interventions); [] if none.
     Checked as every log is (``RunFileError`` naming the file and line)."""
     columns = read_csv(path, text=True, notes=notes, status=status)
@@ -133,8 +145,9 @@ class Unusable:
     reason: str
 
 
-def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0,
-             notes: list[str] | None = None) -> Run:
+def load_run(
+    path: Path, *, task: str = "", agent: str = "", seed: int = -1, frames: int = 0, notes: list[str] | None = None
+) -> Run:
     """The run in ``path`` with its logs and status; ``RunFileError`` (naming the file and what
     is wrong) if one of its files cannot be used. A planned run that has not started gets
     ``task``, ``agent``, ``seed`` and ``frames`` from its sweep."""
@@ -165,8 +178,10 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
         run.evals = {}
     if word == "finished" and run.frame >= planned:
         if last_eval < run.frame:
-            raise RunFileError(f"{path / 'status.json'} says the run finished at frame {run.frame}, but "
-                               f"{path / 'eval.csv'} ends at frame {last_eval} (a file is damaged or was replaced)")
+            raise RunFileError(
+                f"{path / 'status.json'} says the run finished at frame {run.frame}, but "
+                f"{path / 'eval.csv'} ends at frame {last_eval} (a file is damaged or was replaced)"
+            )
         run.status = "finished"
     elif word in ("failed", "nonfinite", "write_failed"):
         run.status, run.detail = "failed", f"{word} at frame {run.frame}"
@@ -177,8 +192,9 @@ def load_run(path: Path, *, task: str = "", agent: str = "", seed: int = -1, fra
     return run
 
 
-def collect(paths: Sequence[Path], *, unusable: list[Unusable] | None = None,
-            notes: list[str] | None = None) -> list[Run]:
+def collect(
+    paths: Sequence[Path], *, unusable: list[Unusable] | None = None, notes: list[str] | None = None
+) -> list[Run]:
     """Runs of sweeps (every run their manifest lists, found or not), run directories,
     and folders holding either, each directory once (however often it is reached).
 
@@ -207,8 +223,14 @@ def collect(paths: Sequence[Path], *, unusable: list[Unusable] | None = None,
                     continue
                 seen.add(run_dir)
                 try:
-                    run = load_run(run_dir, task=str(entry["task"]), agent=str(entry["agent"]),
-                                   seed=int(entry["seed"]), frames=int(entry["frames"]), notes=notes)
+                    run = load_run(
+                        run_dir,
+                        task=str(entry["task"]),
+                        agent=str(entry["agent"]),
+                        seed=int(entry["seed"]),
+                        frames=int(entry["frames"]),
+                        notes=notes,
+                    )
                 except (KeyError, TypeError, ValueError) as err:
                     if isinstance(err, RunFileError):
                         unusable.append(Unusable(run_dir, str(err)))
@@ -234,9 +256,21 @@ def collect(paths: Sequence[Path], *, unusable: list[Unusable] | None = None,
 
 
 # Options that do not change what a run computes: two runs that differ only in them are the same run.
-_NOT_THE_RUN = {"out", "frames", "threads", "device", "log.progress", "log.progress_every_s", "log.tensorboard",
-                "log.wandb", "log.wandb_project", "log.wandb_mode", "eval.video", "checkpoint_every_frames",
-                "replay.device"}
+_NOT_THE_RUN = {
+    "out",
+    "frames",
+    "threads",
+    "device",
+    "log.progress",
+    "log.progress_every_s",
+    "log.tensorboard",
+    "log.wandb",
+    "log.wandb_project",
+    "log.wandb_mode",
+    "eval.video",
+    "checkpoint_every_frames",
+    "replay.device",
+}
 
 
 def _drop_duplicates(runs: list[Run], unusable: list[Unusable]) -> list[Run]:
@@ -249,8 +283,12 @@ def _drop_duplicates(runs: list[Run], unusable: list[Unusable]) -> list[Run]:
             continue
         key = repr(sorted((k, repr(v)) for k, v in with_defaults(flatten(run.config)).items() if k not in _NOT_THE_RUN))
         if key in kept:
-            unusable.append(Unusable(run.path, f"duplicate: the same seed ({run.seed}) and settings as "
-                                               f"{kept[key].path}, which is counted instead"))
+            unusable.append(
+                Unusable(
+                    run.path,
+                    f"duplicate: the same seed ({run.seed}) and settings as {kept[key].path}, which is counted instead",
+                )
+            )
             continue
         kept[key] = run
         order.append(run)
@@ -261,8 +299,14 @@ def _drop_duplicates(runs: list[Run], unusable: list[Unusable]) -> list[Run]:
 def label_methods(runs: list[Run]) -> None:
     """Runs of one agent that differ in a setting within a task are different methods:
     their label names the setting (e.g. ``drqv2 plasticity.redo=True``)."""
-    flat = {id(r): {k: v for k, v in with_defaults(flatten(r.config)).items()
-                    if k not in NOT_A_METHOD and not k.startswith("log.")} for r in runs}
+    flat = {
+        id(r): {
+            k: v
+            for k, v in with_defaults(flatten(r.config)).items()
+            if k not in NOT_A_METHOD and not k.startswith("log.")
+        }
+        for r in runs
+    }
     distinguishing: dict[str, set[str]] = {}
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
@@ -275,8 +319,14 @@ def label_methods(runs: list[Run]) -> None:
             distinguishing[agent].update(run.params)
     for run in runs:
         if not run.config:  # never started: its sweep sibling with the same axis values is its method
-            sibling = next((r for r in runs if r.config and r.sweep == run.sweep and r.agent == run.agent
-                            and r.params == run.params), None)
+            sibling = next(
+                (
+                    r
+                    for r in runs
+                    if r.config and r.sweep == run.sweep and r.agent == run.agent and r.params == run.params
+                ),
+                None,
+            )
             flat[id(run)] = {**(flat[id(sibling)] if sibling else {}), **run.params}
     for run in runs:
         keys = sorted(k for k in distinguishing.get(run.agent, ()) if k in flat[id(run)])

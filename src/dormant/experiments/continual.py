@@ -16,8 +16,10 @@ from dormant.errors import ConfigError
 from dormant.experiments.stats import mean_std
 
 # diagnostics.csv columns the phase table reports at the end of each phase
-PHASE_DIAGNOSTICS = (("critic_redo_dormant_ratio", "critic dormant ratio (ReDo kind)", 3),
-                     ("critic_srank", "critic srank", 1))
+PHASE_DIAGNOSTICS = (
+    ("critic_redo_dormant_ratio", "critic dormant ratio (ReDo kind)", 3),
+    ("critic_srank", "critic srank", 1),
+)
 
 
 def phase_label(tasks: Sequence[str], phase: int, permute: bool) -> str:
@@ -51,8 +53,19 @@ def mark_switches(ax: Any, config: Mapping[str, Any], *, labels: bool = True) ->
         if k:
             drawn.append(ax.axvline(start, color="0.35", ls=":", lw=1.0))
         if labels:
-            drawn.append(ax.text(start, 0.98, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7,
-                                 color="0.3", ha="left", va="top", rotation=90))
+            drawn.append(
+                ax.text(
+                    start,
+                    0.98,
+                    f" {label}",
+                    transform=ax.get_xaxis_transform(),
+                    fontsize=7,
+                    color="0.3",
+                    ha="left",
+                    va="top",
+                    rotation=90,
+                )
+            )
     return drawn
 
 
@@ -63,12 +76,13 @@ def task_curves(evals: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, 
         if key.startswith(COLUMN_PREFIX):
             keep = np.isfinite(values)
             if keep.any():
-                curves[key[len(COLUMN_PREFIX):]] = (evals["frame"][keep], values[keep])
+                curves[key[len(COLUMN_PREFIX) :]] = (evals["frame"][keep], values[keep])
     return curves
 
 
-def _at(columns: Mapping[str, np.ndarray], key: str, *, end: float, phase: int | None = None,
-        first: bool = False) -> float:
+def _at(
+    columns: Mapping[str, np.ndarray], key: str, *, end: float, phase: int | None = None, first: bool = False
+) -> float:
     """The last (``first``: the first) finite value of ``key`` at frames ≤ ``end`` (and of ``phase``)."""
     if key not in columns or "frame" not in columns:
         return math.nan
@@ -93,33 +107,51 @@ def phase_rows(label: str, runs: Sequence[Any]) -> list[list[str]]:
     rows = []
     for k, (start, end, name) in enumerate(phases(config)):
         column = eval_column(tasks[k % len(tasks)])
-        row = [label, str(k), name, f"{start}–{end}",
-               _cell([_at(r.evals, "episode_reward", end=end, phase=k, first=True) for r in runs], 1),
-               _cell([_at(r.evals, "episode_reward", end=end, phase=k) for r in runs], 1)]
+        row = [
+            label,
+            str(k),
+            name,
+            f"{start}–{end}",
+            _cell([_at(r.evals, "episode_reward", end=end, phase=k, first=True) for r in runs], 1),
+            _cell([_at(r.evals, "episode_reward", end=end, phase=k) for r in runs], 1),
+        ]
         row += [_cell([_at(r.diagnostics, key, end=end) for r in runs], digits) for key, _, digits in PHASE_DIAGNOSTICS]
         row.append(_cell([_at(r.evals, column, end=math.inf) for r in runs if r.finished], 1))
         rows.append(row)
     return rows
 
 
-PHASE_HEADER = ["group", "phase", "task", "frames", "return, first evaluation", "return, end of phase",
-                *(f"{title}, end of phase" for _, title, _ in PHASE_DIAGNOSTICS), "return on this task, end of run"]
+PHASE_HEADER = [
+    "group",
+    "phase",
+    "task",
+    "frames",
+    "return, first evaluation",
+    "return, end of phase",
+    *(f"{title}, end of phase" for _, title, _ in PHASE_DIAGNOSTICS),
+    "return on this task, end of run",
+]
 
 
 def write_continual_section(doc: Any, grouped: Mapping[str, Mapping[str, list]]) -> None:
     """The report's section on continual runs (nothing when none of its tasks is a continual one)."""
-    continual = {task: methods for task, methods in grouped.items()
-                 if any(phases(r.config) for runs in methods.values() for r in runs if r.config)}
+    continual = {
+        task: methods
+        for task, methods in grouped.items()
+        if any(phases(r.config) for runs in methods.values() for r in runs if r.config)
+    }
     if not continual:
         return
     doc.heading(2, "Continual scenarios")
-    doc.text("Runs that switch tasks (or observation permutations) every `continual.switch_every_frames`: one row "
-             "per group and phase. Returns are evaluation returns on the phase's task (its first and last "
-             "evaluation in the phase); the dormant ratio and srank are the last diagnostics row of the phase; the "
-             "last column is the return on the phase's task at the run's last evaluation (finished runs), which "
-             "shows what a later phase left of it. Cells: mean ± sample std over runs (their number). A loss of "
-             "plasticity shows as later phases reaching lower returns while the dormant ratio rises and srank "
-             "falls; the learning curves mark every switch with a dotted line.")
+    doc.text(
+        "Runs that switch tasks (or observation permutations) every `continual.switch_every_frames`: one row "
+        "per group and phase. Returns are evaluation returns on the phase's task (its first and last "
+        "evaluation in the phase); the dormant ratio and srank are the last diagnostics row of the phase; the "
+        "last column is the return on the phase's task at the run's last evaluation (finished runs), which "
+        "shows what a later phase left of it. Cells: mean ± sample std over runs (their number). A loss of "
+        "plasticity shows as later phases reaching lower returns while the dormant ratio rises and srank "
+        "falls; the learning curves mark every switch with a dotted line."
+    )
     for task, methods in continual.items():
         doc.heading(3, task)
         doc.table(PHASE_HEADER, [row for label, runs in methods.items() for row in phase_rows(label, runs)])

@@ -108,17 +108,23 @@ class Doc:
             elif kind == "table":
                 header, rows, collapsed = value
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-                cells = "".join("<tr>" + "".join(f"<td>{self._html_cell(c, base)}</td>" for c in row) + "</tr>"
-                                for row in rows)
+                cells = "".join(
+                    "<tr>" + "".join(f"<td>{self._html_cell(c, base)}</td>" for c in row) + "</tr>" for row in rows
+                )
                 table = f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
-                body.append(f"<details><summary>{html.escape(collapsed)}</summary>{table}</details>" if collapsed
-                            else table)
+                body.append(
+                    f"<details><summary>{html.escape(collapsed)}</summary>{table}</details>" if collapsed else table
+                )
             else:
                 data = base64.b64encode(value[0].read_bytes()).decode()
                 body.append(f'<img alt="{html.escape(value[1])}" src="data:image/png;base64,{data}">')
-        style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-                 "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-                 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}img{max-width:100%}"
-                 "code{background:#f3f3f3;padding:0 3px}summary{cursor:pointer;margin:1em 0}")
-        return (f"<!doctype html><html><head><meta charset='utf-8'><title>dormant report</title>"
-                f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+        style = (
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+            "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}img{max-width:100%}"
+            "code{background:#f3f3f3;padding:0 3px}summary{cursor:pointer;margin:1em 0}"
+        )
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>dormant report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+        )

@@ -30,10 +30,21 @@ from dormant.experiments.runs import MANIFEST
 from dormant.training.files import atomic_write_text
 
 # Options whose value is itself a comma-separated list: one value unless bracketed.
-LIST_VALUED = {"plasticity.redo_nets", "plasticity.reset_nets", "plasticity.shrink_perturb_nets",
-               "plasticity.redo_at_frames", "plasticity.reset_at_frames", "plasticity.shrink_perturb_at_frames",
-               "plasticity.layernorm", "plasticity.crelu", "plasticity.fourier", "plasticity.nap",
-               "plasticity.l2_init_nets", "plasticity.parseval_nets", "plasticity.inject_nets"}
+LIST_VALUED = {
+    "plasticity.redo_nets",
+    "plasticity.reset_nets",
+    "plasticity.shrink_perturb_nets",
+    "plasticity.redo_at_frames",
+    "plasticity.reset_at_frames",
+    "plasticity.shrink_perturb_at_frames",
+    "plasticity.layernorm",
+    "plasticity.crelu",
+    "plasticity.fourier",
+    "plasticity.nap",
+    "plasticity.l2_init_nets",
+    "plasticity.parseval_nets",
+    "plasticity.inject_nets",
+}
 # Options that never make another method (the budget, where and how a run executes,
 # what it logs): a list of values for them is refused rather than swept.
 NOT_AXES = {"frames", "out", "threads", "device", "replay.device", "checkpoint_every_frames", "eval.video"}
@@ -62,8 +73,10 @@ def split_values(value: str, key: str = "") -> list[str]:
         raise ConfigError(f"{where}: an opening bracket is never closed")
     items.append(value[start:])
     items = [item.strip() for item in items]
-    items = [item[1:-1].strip() if item.startswith("[") and item.endswith("]") and _closes_at_end(item) else item
-             for item in items]
+    items = [
+        item[1:-1].strip() if item.startswith("[") and item.endswith("]") and _closes_at_end(item) else item
+        for item in items
+    ]
     if not all(items):
         raise ConfigError(f"{where} has an empty item (two commas, one at an end, or [])")
     if len(set(items)) != len(items):
@@ -126,8 +139,9 @@ class Grid:
     notes: list[str] = field(default_factory=list)
 
 
-def make_grid(raw: dict[str, str], agents: list[str], tasks: list[str], seeds: list[int],
-              manifest: Mapping[str, Any]) -> Grid:
+def make_grid(
+    raw: dict[str, str], agents: list[str], tasks: list[str], seeds: list[int], manifest: Mapping[str, Any]
+) -> Grid:
     """Split the remaining options into axes and shared ones. The axes of a sweep
     directory are those of its first command (``manifest``): a later command names the
     same ones, with the same or new values."""
@@ -146,22 +160,28 @@ def make_grid(raw: dict[str, str], agents: list[str], tasks: list[str], seeds: l
         added, missing = sorted(set(axes) - old_axes), sorted(needed - set(axes))
         if added:
             before = "; ".join(f"{k}={manifest['shared'][k]}" for k in added if k in manifest.get("shared", {}))
-            raise ConfigError(f"the sweep in this out= has no {', '.join(added)} axis"
-                              + (f" (every run has {before})" if before else "")
-                              + ": its runs would need other directories; use another out= and report both")
+            raise ConfigError(
+                f"the sweep in this out= has no {', '.join(added)} axis"
+                + (f" (every run has {before})" if before else "")
+                + ": its runs would need other directories; use another out= and report both"
+            )
         if missing:
-            raise ConfigError(f"the sweep in this out= has the axis {', '.join(missing)} ("
-                              + "; ".join(f"{k}={','.join(manifest['axes'][k])}" for k in missing)
-                              + "): name it in this command too, with one or more values")
+            raise ConfigError(
+                f"the sweep in this out= has the axis {', '.join(missing)} ("
+                + "; ".join(f"{k}={','.join(manifest['axes'][k])}" for k in missing)
+                + "): name it in this command too, with one or more values"
+            )
     grid = Grid(agents, tasks, seeds, axes, shared)
     for agent in sorted(set(AGENT_SECTIONS.values()) & set(agents)):
         own = sorted(k for k in [*axes, *shared] if owner(k) == agent)
         others = [a for a in agents if a != agent]
         if own and others:
             one = len(own) == 1
-            grid.notes.append(f"{', '.join(own)} appl{'ies' if one else 'y'} to agent={agent} only: the "
-                              f"{', '.join(others)} runs do not take {'it' if one else 'them'}"
-                              + (" and are not repeated for each value" if set(own) & set(axes) else ""))
+            grid.notes.append(
+                f"{', '.join(own)} appl{'ies' if one else 'y'} to agent={agent} only: the "
+                f"{', '.join(others)} runs do not take {'it' if one else 'them'}"
+                + (" and are not repeated for each value" if set(own) & set(axes) else "")
+            )
     return grid
 
 
@@ -205,7 +225,8 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
                 overrides = {"agent": agent, "task": task, **shared, **dict(zip(keys, combo, strict=True))}
                 overrides.setdefault("log.progress", "false")
                 where = f"{task} {agent} seed {grid.seeds[0]}" + "".join(
-                    f" {k}={v}" for k, v in zip(keys, combo, strict=True))
+                    f" {k}={v}" for k, v in zip(keys, combo, strict=True)
+                )
                 try:
                     base = resolve({**overrides, "seed": str(grid.seeds[0])})
                 except ConfigError as err:
@@ -220,9 +241,19 @@ def expand(grid: Grid, out: Path) -> list[RunSpec]:
                 for seed in grid.seeds:
                     run_id = "/".join([*prefix, f"seed{seed}"])
                     # base.task: a named scenario as its task list, as the run's config.yaml (and a report) has it
-                    runs.append(RunSpec(run_id, base.task, agent, seed, out / run_id, base.frames,
-                                        {**overrides, "seed": str(seed)}, dict(params),
-                                        config=dataclasses.replace(base, seed=seed)))
+                    runs.append(
+                        RunSpec(
+                            run_id,
+                            base.task,
+                            agent,
+                            seed,
+                            out / run_id,
+                            base.frames,
+                            {**overrides, "seed": str(seed)},
+                            dict(params),
+                            config=dataclasses.replace(base, seed=seed),
+                        )
+                    )
     return runs
 
 
@@ -238,8 +269,10 @@ def check_manifest(out: Path, shared: dict[str, str]) -> dict[str, Any]:
     new_shared = {k: v for k, v in shared.items() if k not in NOT_COMPARED}
     if old_shared != new_shared:
         changed = sorted(k for k in set(old_shared) | set(new_shared) if old_shared.get(k) != new_shared.get(k))
-        raise ConfigError(f"{out} holds a sweep with other settings ({', '.join(changed)}: "
-                          f"{ {k: old_shared.get(k) for k in changed} } there); use another out=")
+        raise ConfigError(
+            f"{out} holds a sweep with other settings ({', '.join(changed)}: "
+            f"{ {k: old_shared.get(k) for k in changed} } there); use another out="
+        )
     return old
 
 
@@ -251,11 +284,21 @@ def write_manifest(out: Path, runs: list[RunSpec], shared: dict[str, str], argv:
     entries = dict(old.get("runs", {}))
     axes: dict[str, list[str]] = {key: list(values) for key, values in old.get("axes", {}).items()}
     for spec in runs:
-        entries[spec.run_id] = {"task": spec.task, "agent": spec.agent, "seed": spec.seed, "frames": spec.frames,
-                                **({"params": spec.params} if spec.params else {})}
+        entries[spec.run_id] = {
+            "task": spec.task,
+            "agent": spec.agent,
+            "seed": spec.seed,
+            "frames": spec.frames,
+            **({"params": spec.params} if spec.params else {}),
+        }
         for key, value in spec.params.items():
             if value not in axes.setdefault(key, []):
                 axes[key].append(value)
-    manifest = {"version": 1, "shared": shared, **({"axes": axes} if axes else {}), "runs": entries,
-                "commands": [*old.get("commands", []), " ".join(["dormant", "sweep", *argv])]}
+    manifest = {
+        "version": 1,
+        "shared": shared,
+        **({"axes": axes} if axes else {}),
+        "runs": entries,
+        "commands": [*old.get("commands", []), " ".join(["dormant", "sweep", *argv])],
+    }
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")

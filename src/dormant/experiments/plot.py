@@ -22,8 +22,9 @@ def reference_dir() -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def read_csv(path: Path, *, text: bool = False, notes: list[str] | None = None,
-             status: dict | None = None) -> dict[str, np.ndarray]:
+def read_csv(
+    path: Path, *, text: bool = False, notes: list[str] | None = None, status: dict | None = None
+) -> dict[str, np.ndarray]:
     """A log's columns as float arrays (NaN where a row has no value), with ``text=True`` also
     its text columns (events' names and details) as arrays of ``str``; checked as
     ``runfiles.read_log`` checks it (``RunFileError`` naming the file and line; a last row cut
@@ -74,8 +75,15 @@ def reference_curve(task: str, max_frame: float | None = None):
 # The published DrQ-v2 curves (Yarats et al. 2021, 10 seeds) were trained from pixels with
 # these environment settings; runs of other settings get no overlay (their curve answers
 # another question). The agent's own settings may differ: the overlay is the baseline.
-REFERENCE_SETTINGS = {"env.obs": "pixels", "env.action_repeat": 2, "env.frame_stack": 3, "env.image_size": 84,
-                      "env.camera_id": 0, "env.fast_render": False, "env.proprio": False}
+REFERENCE_SETTINGS = {
+    "env.obs": "pixels",
+    "env.action_repeat": 2,
+    "env.frame_stack": 3,
+    "env.image_size": 84,
+    "env.camera_id": 0,
+    "env.fast_render": False,
+    "env.proprio": False,
+}
 
 
 def config_reference_mismatch(config: dict) -> list[str]:
@@ -102,15 +110,22 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     env = saved["env"] if isinstance(saved.get("env"), dict) else {}
     agent = f"{saved.get('agent', {}).get('name', '')}, {env.get('obs', '')}".strip(", ")
     notes: list[str] = []
-    train, evals, diag = (read_csv(run_dir / f"{kind}.csv", notes=notes, status=status)
-                          for kind in ("train", "eval", "diagnostics"))
+    train, evals, diag = (
+        read_csv(run_dir / f"{kind}.csv", notes=notes, status=status) for kind in ("train", "eval", "diagnostics")
+    )
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     dormant = _dormant_series(train, diag)
     drm_panel = "sigma_beta" in train and np.isfinite(train["sigma_beta"]).any()
     rows = 1 + bool(dormant) + drm_panel
-    fig, grid = plt.subplots(rows, 1, figsize=(7, 4.2 + 2.6 * (rows - 1)), sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": [3] + [2] * (rows - 1)})
+    fig, grid = plt.subplots(
+        rows,
+        1,
+        figsize=(7, 4.2 + 2.6 * (rows - 1)),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3] + [2] * (rows - 1)},
+    )
     axes = list(grid[:, 0])
     ax = axes[0]
     mismatch = config_reference_mismatch(saved) if saved else []
@@ -119,8 +134,14 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
     else:
         _plot_return(ax, train, evals, None if mismatch else task)
         if mismatch:
-            ax.text(0.01, 0.01, "published DrQ-v2 curve not drawn: it was trained with other settings "
-                    f"({', '.join(mismatch)})", transform=ax.transAxes, fontsize=7, color="0.35")
+            ax.text(
+                0.01,
+                0.01,
+                f"published DrQ-v2 curve not drawn: it was trained with other settings ({', '.join(mismatch)})",
+                transform=ax.transAxes,
+                fontsize=7,
+                color="0.35",
+            )
     if dormant:
         ax_dormant = axes[1]
         for label, (frames, values) in dormant.items():
@@ -134,8 +155,12 @@ def plot_run(run_dir: Path, out: Path | None = None, *, task: str | None = None)
         ax_dormant.set_ylim(bottom=0)
     if drm_panel:
         ax_drm = axes[-1]
-        for key, label in (("stddev", "σ used (exploration)"), ("sigma_beta", "σ(β)"), ("lambda", "λ (V mix)"),
-                           ("alpha_beta", "α(β) (perturbation factor)")):
+        for key, label in (
+            ("stddev", "σ used (exploration)"),
+            ("sigma_beta", "σ(β)"),
+            ("lambda", "λ (V mix)"),
+            ("alpha_beta", "α(β) (perturbation factor)"),
+        ):
             if key in train:
                 keep = np.isfinite(train[key])
                 ax_drm.plot(train["frame"][keep], train[key][keep], lw=1.2, label=label)
@@ -165,9 +190,16 @@ def _plot_return(ax, train: dict, evals: dict, task: str | None) -> None:
         ax.plot(train["frame"], train["episode_reward"], color="0.65", lw=1, label="train episodes")
     per_task = task_curves(evals)  # a continual run's tasks
     if evals:
-        ax.errorbar(evals["frame"], evals["episode_reward"], yerr=evals.get("episode_reward_std"),
-                    marker="o", ms=3, capsize=2, color="C0",
-                    label="evaluation, current task (mean action)" if per_task else "evaluation (mean action)")
+        ax.errorbar(
+            evals["frame"],
+            evals["episode_reward"],
+            yerr=evals.get("episode_reward_std"),
+            marker="o",
+            ms=3,
+            capsize=2,
+            color="C0",
+            label="evaluation, current task (mean action)" if per_task else "evaluation (mean action)",
+        )
     for i, (name, (frames, values)) in enumerate(per_task.items()):
         ax.plot(frames, values, lw=0.9, ls="--", marker=".", ms=3, color=f"C{i + 4}", label=f"evaluation on {name}")
     if task:
@@ -185,8 +217,13 @@ def _plot_success(ax, train: dict, evals: dict, window: int = 10) -> None:
     if "episode_success" in train and len(train["episode_success"]):
         values = np.nan_to_num(train["episode_success"])
         kernel = np.ones(min(window, len(values))) / min(window, len(values))
-        ax.plot(train["frame"], np.convolve(values, kernel, mode="same"), color="0.65", lw=1,
-                label=f"train episodes (mean of {len(kernel)})")
+        ax.plot(
+            train["frame"],
+            np.convolve(values, kernel, mode="same"),
+            color="0.65",
+            lw=1,
+            label=f"train episodes (mean of {len(kernel)})",
+        )
     ax.plot(evals["frame"], evals["success_rate"], marker="o", ms=3, color="C0", label="evaluation (mean action)")
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("success rate")
@@ -237,8 +274,9 @@ PANEL_LABELS = {
 }
 
 
-def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
-                 panels: tuple[str, ...] = ("actor_dormant_ratio",)) -> Path:
+def plot_compare(
+    groups: dict[str, list[Path]], out: Path, *, title: str = "", panels: tuple[str, ...] = ("actor_dormant_ratio",)
+) -> Path:
     """Evaluation return (mean ± std over seeds) and one panel per ``diagnostics.csv``
     column (one line per seed), for groups of runs.
 
@@ -250,8 +288,13 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1 + len(panels), 1, figsize=(7, 3.6 + 2.2 * len(panels)), sharex=True,
-                             gridspec_kw={"height_ratios": [3] + [2] * len(panels)})
+    fig, axes = plt.subplots(
+        1 + len(panels),
+        1,
+        figsize=(7, 3.6 + 2.2 * len(panels)),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3] + [2] * len(panels)},
+    )
     ax, panel_axes = axes[0], list(axes[1:])
     for i, (label, runs) in enumerate(groups.items()):
         curves = [read_csv(Path(r) / "eval.csv") for r in runs]
@@ -259,8 +302,9 @@ def plot_compare(groups: dict[str, list[Path]], out: Path, *, title: str = "",
         n = min(len(c["frame"]) for c in curves)
         values = np.stack([c["episode_reward"][:n] for c in curves])
         ax.plot(frames[:n], values.mean(0), color=f"C{i}", label=f"{label} ({len(runs)} seeds)")
-        ax.fill_between(frames[:n], values.mean(0) - values.std(0), values.mean(0) + values.std(0),
-                        color=f"C{i}", alpha=0.2)
+        ax.fill_between(
+            frames[:n], values.mean(0) - values.std(0), values.mean(0) + values.std(0), color=f"C{i}", alpha=0.2
+        )
         for j, r in enumerate(runs):
             diag = read_csv(Path(r) / "diagnostics.csv") if (Path(r) / "diagnostics.csv").exists() else {}
             for key, ax_p in zip(panels, panel_axes, strict=True):

@@ -31,14 +31,25 @@ import numpy as np
 from dormant.errors import ConfigError
 
 TEXT_COLUMNS = {"event", "detail"}  # events.csv's words; every other column of a log holds numbers
-REQUIRED = {"train.csv": ("frame",), "eval.csv": ("frame", "episode_reward"), "diagnostics.csv": ("frame",),
-            "events.csv": ("frame", "event")}
+REQUIRED = {
+    "train.csv": ("frame",),
+    "eval.csv": ("frame", "episode_reward"),
+    "diagnostics.csv": ("frame",),
+    "events.csv": ("frame", "event"),
+}
 _NAME = re.compile(r"^[A-Za-z0-9_./@\-]+$")  # @: a continual run's episode_reward@<task>
 STATUS_WORDS = {"finished", "interrupted", "failed", "nonfinite", "write_failed"}
 # status.json's fields and their types (the trainer writes them; other fields are allowed but must be JSON)
-STATUS_FIELDS: dict[str, tuple[type, ...]] = {"status": (str,), "frame": (int,), "step": (int,),
-                                              "total_frames": (int,), "episodes": (int,),
-                                              "elapsed_s": (int, float), "stop_reason": (str,), "logs": (dict,)}
+STATUS_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "frame": (int,),
+    "step": (int,),
+    "total_frames": (int,),
+    "episodes": (int,),
+    "elapsed_s": (int, float),
+    "stop_reason": (str,),
+    "logs": (dict,),
+}
 STATUS_DIGEST = "sha256"
 CHECKSUM_PREFIX = "# sha256 of the lines above (dormant checks it; delete this line after editing by hand): "
 
@@ -64,8 +75,9 @@ def log_digests(run_dir: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
-             status: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+def read_log(
+    path: Path, *, text: bool = False, notes: list[str] | None = None, status: dict[str, Any] | None = None
+) -> dict[str, np.ndarray]:
     """A CSV log's columns: float arrays (NaN where a cell is empty), and with ``text=True``
     the text columns (events' ``event``, ``detail``) as arrays of ``str``. A missing file
     gives ``{}``; a partial last row (a kill mid-write) is dropped with a note in ``notes``;
@@ -79,21 +91,25 @@ def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
         raw = path.read_bytes()
     except FileNotFoundError:
         if recorded:
-            raise RunFileError(f"{path} is missing, but {path.parent / 'status.json'} records it "
-                               f"({recorded['bytes']} bytes)") from None
+            raise RunFileError(
+                f"{path} is missing, but {path.parent / 'status.json'} records it ({recorded['bytes']} bytes)"
+            ) from None
         return {}
     except OSError as err:
         raise RunFileError(f"{path}: cannot read it ({err.strerror or err})") from None
     if recorded:
         size = recorded["bytes"]
         if len(raw) < size or hashlib.sha256(raw[:size]).hexdigest() != recorded["sha256"]:
-            what = (f"shorter ({len(raw)} bytes) than the {size} bytes" if len(raw) < size
-                    else f"its first {size} bytes do not match the SHA-256")
+            what = (
+                f"shorter ({len(raw)} bytes) than the {size} bytes"
+                if len(raw) < size
+                else f"its first {size} bytes do not match the SHA-256"
+            )
             raise RunFileError(f"{path} is damaged: {what} recorded in status.json when the run last stopped")
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
+        line = raw[: err.start].count(b"\n") + 1
         raise RunFileError(f"{path}, line {line}: bytes that are not text (damaged file?)") from None
     if not content:
         raise RunFileError(f"{path} is empty: not even a header (damaged file?)")
@@ -103,8 +119,10 @@ def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
             raise RunFileError(f"{path}: its header line was cut (no line end; damaged or cut while written)")
         if notes is not None:
             line = content.count("\n") + 1
-            notes.append(f"{path}: its last row (line {line}) was cut while being written (a killed run leaves "
-                         "that); it is left out")
+            notes.append(
+                f"{path}: its last row (line {line}) was cut while being written (a killed run leaves "
+                "that); it is left out"
+            )
         content = content[:cut]
     try:
         rows = list(csv.reader(io.StringIO(content, newline=""), strict=True))
@@ -121,8 +139,9 @@ def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
     columns: dict[str, list] = {name: [] for name in header}
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise RunFileError(f"{path}, line {number}: {len(row)} cells where the header has {len(header)} "
-                               "(damaged file?)")
+            raise RunFileError(
+                f"{path}, line {number}: {len(row)} cells where the header has {len(header)} (damaged file?)"
+            )
         for name, cell in zip(header, row, strict=True):
             if name in TEXT_COLUMNS:
                 columns[name].append(cell)
@@ -130,12 +149,19 @@ def read_log(path: Path, *, text: bool = False, notes: list[str] | None = None,
             try:
                 value = float(cell) if cell != "" else math.nan
             except ValueError:
-                raise RunFileError(f"{path}, line {number}, column {name!r}: {cell[:40]!r} is not a number "
-                                   "(damaged file?)") from None
-            if name == "frame" and not (math.isfinite(value) and value >= 0 and value == int(value)
-                                        and (not columns[name] or value >= columns[name][-1])):
-                raise RunFileError(f"{path}, line {number}: frame {cell!r} is not a whole number of frames at or "
-                                   "after the previous row's (damaged file?)")
+                raise RunFileError(
+                    f"{path}, line {number}, column {name!r}: {cell[:40]!r} is not a number (damaged file?)"
+                ) from None
+            if name == "frame" and not (
+                math.isfinite(value)
+                and value >= 0
+                and value == int(value)
+                and (not columns[name] or value >= columns[name][-1])
+            ):
+                raise RunFileError(
+                    f"{path}, line {number}: frame {cell!r} is not a whole number of frames at or "
+                    "after the previous row's (damaged file?)"
+                )
             columns[name].append(value)
     out: dict[str, np.ndarray] = {}
     for name, values in columns.items():
@@ -203,28 +229,38 @@ def read_status(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except ValueError as err:
-        raise RunFileError(f"{path}: not valid JSON ({err}; cut while written or damaged), so how the run ended is "
-                           "unknown") from None
+        raise RunFileError(
+            f"{path}: not valid JSON ({err}; cut while written or damaged), so how the run ended is unknown"
+        ) from None
     if not isinstance(data, dict):
         raise RunFileError(f"{path}: a JSON {type(data).__name__}, not an object (damaged file?)")
     if not _check_digest(path, data):
         unknown = sorted(set(data) - set(STATUS_FIELDS))
         if unknown:
-            raise RunFileError(f"{path}: field {unknown[0]!r} is not one dormant writes, and the file has no "
-                               f"{STATUS_DIGEST} field (damaged file?)")
+            raise RunFileError(
+                f"{path}: field {unknown[0]!r} is not one dormant writes, and the file has no "
+                f"{STATUS_DIGEST} field (damaged file?)"
+            )
     for key in ("status", "frame"):
         if key not in data:
             raise RunFileError(f"{path}: no {key!r} field (damaged file?)")
     for key, types in STATUS_FIELDS.items():
         if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
-            raise RunFileError(f"{path}: field {key!r} is {data[key]!r}, not {' or '.join(t.__name__ for t in types)} "
-                               "(damaged file?)")
+            raise RunFileError(
+                f"{path}: field {key!r} is {data[key]!r}, not {' or '.join(t.__name__ for t in types)} (damaged file?)"
+            )
     if data["status"] not in STATUS_WORDS:
-        raise RunFileError(f"{path}: status {data['status']!r} is not one dormant writes "
-                           f"({', '.join(sorted(STATUS_WORDS))}; damaged file?)")
+        raise RunFileError(
+            f"{path}: status {data['status']!r} is not one dormant writes "
+            f"({', '.join(sorted(STATUS_WORDS))}; damaged file?)"
+        )
     for name, entry in (data.get("logs") or {}).items():
-        if name not in LOGS or not isinstance(entry, dict) or not isinstance(entry.get("bytes"), int) \
-                or not isinstance(entry.get("sha256"), str):
+        if (
+            name not in LOGS
+            or not isinstance(entry, dict)
+            or not isinstance(entry.get("bytes"), int)
+            or not isinstance(entry.get("sha256"), str)
+        ):
             raise RunFileError(f"{path}: its record of the logs is malformed at {name!r} (damaged file?)")
     if data["frame"] < 0:
         raise RunFileError(f"{path}: frame {data['frame']} is negative (damaged file?)")
@@ -252,14 +288,16 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
+        line = raw[: err.start].count(b"\n") + 1
         raise RunFileError(f"{path}, line {line}: bytes that are not text (damaged file?)") from None
     body, _, last = text.rstrip("\n").rpartition("\n")
     if last.startswith(CHECKSUM_PREFIX):
         body += "\n"
-        if hashlib.sha256(body.encode()).hexdigest() != last[len(CHECKSUM_PREFIX):].strip():
-            raise RunFileError(f"{path}: its content does not match its checksum line (damaged, or edited by hand: "
-                               "if you edited it, delete that last line)")
+        if hashlib.sha256(body.encode()).hexdigest() != last[len(CHECKSUM_PREFIX) :].strip():
+            raise RunFileError(
+                f"{path}: its content does not match its checksum line (damaged, or edited by hand: "
+                "if you edited it, delete that last line)"
+            )
         text = body
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe; C when available
@@ -268,14 +306,21 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
         at = f", line {where.line + 1}" if where is not None else ""
         raise RunFileError(f"{path}{at}: not valid YAML (damaged file?)") from None
     if not isinstance(data, dict):
-        raise RunFileError(f"{path}: {'empty' if data is None else 'plain text, not a mapping of options'} "
-                           "(not a run's config.yaml, or damaged)")
+        raise RunFileError(
+            f"{path}: {'empty' if data is None else 'plain text, not a mapping of options'} "
+            "(not a run's config.yaml, or damaged)"
+        )
     agent = data.get("agent")
-    checks = [("task", data.get("task"), str), ("seed", data.get("seed"), int), ("frames", data.get("frames"), int),
-              ("agent.name", agent.get("name") if isinstance(agent, dict) else None, str)]
+    checks = [
+        ("task", data.get("task"), str),
+        ("seed", data.get("seed"), int),
+        ("frames", data.get("frames"), int),
+        ("agent.name", agent.get("name") if isinstance(agent, dict) else None, str),
+    ]
     for key, value, kind in checks:
         if not isinstance(value, kind) or isinstance(value, bool) or value in ("",):
-            raise RunFileError(f"{path}: {key} is {value!r}, not a {'string' if kind is str else 'whole number'} "
-                               "(not a run's config.yaml, or damaged)")
+            raise RunFileError(
+                f"{path}: {key} is {value!r}, not a {'string' if kind is str else 'whole number'} "
+                "(not a run's config.yaml, or damaged)"
+            )
     return data
-

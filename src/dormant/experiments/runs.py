@@ -16,8 +16,16 @@ from dormant.training.lock import LOCK_NAME
 MANIFEST = "sweep.json"  # a sweep's list of runs and shared settings
 BOOKKEEPING = {LOCK_NAME, "sweep.log"}  # a sweep's files, present before a run starts
 # What `dormant train` writes into a run directory (temporary twins included).
-_WRITTEN = ("config.yaml", "train.csv", "eval.csv", "diagnostics.csv", "events.csv", "status.json",
-            "environment.json", FILENAME)
+_WRITTEN = (
+    "config.yaml",
+    "train.csv",
+    "eval.csv",
+    "diagnostics.csv",
+    "events.csv",
+    "status.json",
+    "environment.json",
+    FILENAME,
+)
 RUN_FILES = {*_WRITTEN, *(f"{name}.tmp" for name in _WRITTEN), "tb", "videos", "learning_curve.png", "wandb"}
 
 

@@ -32,7 +32,7 @@ def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
     if n == 0:
         return math.nan
     cut = int(0.25 * n)
-    return values[..., cut:n - cut].mean(axis=-1)
+    return values[..., cut : n - cut].mean(axis=-1)
 
 
 def mean(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
@@ -54,8 +54,9 @@ class Interval:
         return f"{self.point:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def stratified_bootstrap(per_task: Sequence[np.ndarray], statistic: Callable, *, reps: int = 2000,
-                         confidence: float = 0.95, seed: int = 0) -> Interval:
+def stratified_bootstrap(
+    per_task: Sequence[np.ndarray], statistic: Callable, *, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
     """Point estimate and percentile CI of ``statistic`` over all scores.
 
     ``per_task``: one array of per-seed scores for each task (seed counts may differ).
@@ -107,12 +108,24 @@ def probability_of_improvement(x_per_task: Sequence[np.ndarray], y_per_task: Seq
     averaged over tasks with equal weight. The two lists hold the same tasks in order."""
     if len(x_per_task) != len(y_per_task) or not len(x_per_task):
         raise ValueError("probability of improvement needs the same, non-empty list of tasks for both methods")
-    return float(np.mean([_improvement(np.asarray(x, np.float64), np.asarray(y, np.float64))
-                          for x, y in zip(x_per_task, y_per_task, strict=True)]))
+    return float(
+        np.mean(
+            [
+                _improvement(np.asarray(x, np.float64), np.asarray(y, np.float64))
+                for x, y in zip(x_per_task, y_per_task, strict=True)
+            ]
+        )
+    )
 
 
-def improvement_bootstrap(x_per_task: Sequence[np.ndarray], y_per_task: Sequence[np.ndarray], *,
-                          reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
+def improvement_bootstrap(
+    x_per_task: Sequence[np.ndarray],
+    y_per_task: Sequence[np.ndarray],
+    *,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """P(X > Y) with a percentile CI: every replicate resamples X's runs and Y's runs
     independently, each within its task (rliable's stratified independent bootstrap)."""
     point = probability_of_improvement(x_per_task, y_per_task)
@@ -134,8 +147,9 @@ def performance_profile(per_task: Sequence[np.ndarray], taus: np.ndarray) -> np.
     return (pooled[:, None] > np.asarray(taus)[None, :]).mean(axis=0)
 
 
-def profile_bootstrap(per_task: Sequence[np.ndarray], taus: np.ndarray, *, reps: int = 2000,
-                      confidence: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def profile_bootstrap(
+    per_task: Sequence[np.ndarray], taus: np.ndarray, *, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The performance profile at ``taus`` and its pointwise percentile band from a
     stratified bootstrap (one set of resampled runs per replicate, shared by every τ)."""
     groups = [np.asarray(g, np.float64).ravel() for g in per_task if len(g)]
@@ -146,8 +160,9 @@ def profile_bootstrap(per_task: Sequence[np.ndarray], taus: np.ndarray, *, reps:
     return performance_profile(groups, taus), low, high
 
 
-def iqm_curve(per_task: Sequence[np.ndarray], *, reps: int = 2000, confidence: float = 0.95,
-              seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def iqm_curve(
+    per_task: Sequence[np.ndarray], *, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM over frames: ``per_task`` holds, per task, a (runs, frames) array of normalized
     scores on a shared frame grid; returns the IQM over all runs at each frame and its
     pointwise percentile band (each replicate resamples whole runs, within their task, so

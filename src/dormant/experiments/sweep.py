@@ -21,9 +21,9 @@ from dormant.experiments.runs import last_frame, run_state
 from dormant.experiments.sweep_options import CONFIRM_ABOVE, SWEEP_OPTIONS, SweepOptions, check_sweep_out, parse_sweep
 from dormant.training.exit_codes import NO_RETRY
 from dormant.training.lock import EXIT_LOCKED, DirLock
-from dormant.training.threads import DEFAULT_THREADS, WHY_DEFAULT
 from dormant.training.memory import mem_available
 from dormant.training.memory import run_memory_bytes as estimate_memory
+from dormant.training.threads import DEFAULT_THREADS, WHY_DEFAULT
 
 __all__ = ["CONFIRM_ABOVE", "SWEEP_OPTIONS", "SweepOptions", "check_sweep_out", "parse_sweep", "plan_jobs", "run_sweep"]
 
@@ -41,13 +41,18 @@ def check_conflicts(runs: list[RunSpec]) -> None:
             continue
         wanted = _comparable(_config(spec).to_dict())
         have = _comparable(with_defaults(flatten(state.config)))  # options it predates: what it ran with
-        diff = [f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(wanted) | set(have))
-                if have.get(k) != wanted.get(k)]
+        diff = [
+            f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here"
+            for k in sorted(set(wanted) | set(have))
+            if have.get(k) != wanted.get(k)
+        ]
         if diff:
             problems.append(f"  {spec.run_dir}: " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else ""))
     if problems:
-        raise ConfigError("these run directories hold runs with other settings (use another out=, or the "
-                          "settings they were started with):\n" + "\n".join(problems))
+        raise ConfigError(
+            "these run directories hold runs with other settings (use another out=, or the "
+            "settings they were started with):\n" + "\n".join(problems)
+        )
 
 
 def _config(spec: RunSpec) -> Any:
@@ -59,8 +64,9 @@ def run_memory_bytes(spec: RunSpec) -> int:
     return estimate_memory(_config(spec))
 
 
-def plan_jobs(runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int,
-              mem_available: int | None) -> tuple[int, int, str]:
+def plan_jobs(
+    runs: list[RunSpec], jobs: int | None, *, cpus: int, gpus: int, mem_available: int | None
+) -> tuple[int, int, str]:
     """(concurrent runs, threads per run, why). Default: one run per GPU; on CPU one
     run per two cores; never more than memory holds or than there are runs. Each run gets
     the measured default of torch threads (``training/threads.py``) unless threads= is given."""
@@ -90,9 +96,16 @@ class SweepProgress:
         if self.console.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self._bar = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[counts]}"),
-                                 TextColumn("frames {task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(),
-                                 TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+            self._bar = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TextColumn("frames {task.completed:,.0f}/{task.total:,.0f}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
             self._bar.start()
             self._task = self._bar.add_task("sweep", total=self.total, completed=sum(done_frames.values()), counts="")
 
@@ -170,23 +183,45 @@ def open_backend(todo: list[RunSpec], options: SweepOptions) -> tuple[Any, int, 
     stop_file = str(options.out.absolute() / ".stop")  # absolute: Ray workers need not share our cwd
     if options.backend == "ray":
         threads = max(1, int(options.cpus_per_run))
-        backend = RayBackend(stop_file, address=options.address, cpus_per_run=options.cpus_per_run,
-                             gpus_per_run=options.gpus_per_run, threads=threads)
-        return backend, threads, (f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
-                                  f"up to {backend.jobs} at once on this cluster, {{threads}}")
+        backend = RayBackend(
+            stop_file,
+            address=options.address,
+            cpus_per_run=options.cpus_per_run,
+            gpus_per_run=options.gpus_per_run,
+            threads=threads,
+        )
+        return (
+            backend,
+            threads,
+            (
+                f"Ray, {options.cpus_per_run:g} CPU + {backend.gpus_per_run:g} GPU per run, "
+                f"up to {backend.jobs} at once on this cluster, {{threads}}"
+            ),
+        )
     gpus = _local_gpus(todo)
-    jobs, threads, why = plan_jobs(todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus,
-                                   mem_available=mem_available())
-    return (LocalBackend(jobs, stop_file, threads=threads, gpus=gpus), threads,
-            f"{jobs} at a time ({why}), {{threads}}" + (f", {gpus} GPU(s)" if gpus else ""))
+    jobs, threads, why = plan_jobs(
+        todo, options.jobs, cpus=len(os.sched_getaffinity(0)), gpus=gpus, mem_available=mem_available()
+    )
+    return (
+        LocalBackend(jobs, stop_file, threads=threads, gpus=gpus),
+        threads,
+        f"{jobs} at a time ({why}), {{threads}}" + (f", {gpus} GPU(s)" if gpus else ""),
+    )
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
 
 
-def _execute(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[str, int], options: SweepOptions,
-             backend: Any, how: str, poll_s: float) -> int:
+def _execute(
+    runs: list[RunSpec],
+    todo: list[RunSpec],
+    done_frames: dict[str, int],
+    options: SweepOptions,
+    backend: Any,
+    how: str,
+    poll_s: float,
+) -> int:
     stop_file = Path(backend.stop_file)
     kill_file = Path(kill_file_for(str(stop_file)))
     stop_file.unlink(missing_ok=True)
@@ -202,14 +237,22 @@ def _execute(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[str, in
             signal.signal(signal.SIGTERM, previous_term)
 
 
-def _execute_runs(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[str, int], options: SweepOptions,
-                  backend: Any, how: str, poll_s: float) -> int:
+def _execute_runs(
+    runs: list[RunSpec],
+    todo: list[RunSpec],
+    done_frames: dict[str, int],
+    options: SweepOptions,
+    backend: Any,
+    how: str,
+    poll_s: float,
+) -> int:
     stop_file = Path(backend.stop_file)
     kill_file = Path(kill_file_for(str(stop_file)))
     counts: Counter[str] = Counter(finished=len(runs) - len(todo))
     progress = SweepProgress(runs, done_frames)
-    progress.note(f"sweep {options.out}: {len(runs)} runs, {counts['finished']} already finished, "
-                  f"{len(todo)} to run; {how}")
+    progress.note(
+        f"sweep {options.out}: {len(runs)} runs, {counts['finished']} already finished, {len(todo)} to run; {how}"
+    )
     for note in options.notes:
         progress.note(f"note: {note}")
     attempts: Counter[str] = Counter()
@@ -234,28 +277,37 @@ def _execute_runs(runs: list[RunSpec], todo: list[RunSpec], done_frames: dict[st
                     elif outcome == "retry" and attempts[spec.run_id] <= options.retries:
                         resumable = (spec.run_dir / "checkpoint.pt").exists()
                         how_next = "resume from its checkpoint" if resumable else "restart"
-                        progress.note(f"attempt {attempts[spec.run_id]} of {label} failed "
-                                      f"({_why(result)}); will {how_next}. Log: {result.log}")
+                        progress.note(
+                            f"attempt {attempts[spec.run_id]} of {label} failed "
+                            f"({_why(result)}); will {how_next}. Log: {result.log}"
+                        )
                         queue.append(spec)
                     elif outcome in ("retry", "failed"):
                         counts["failed"] += 1
                         failures[spec.run_id] = result
-                        progress.note(f"FAILED {label} after {attempts[spec.run_id]} attempt(s): {_why(result)}. "
-                                      f"Log: {result.log}")
+                        progress.note(
+                            f"FAILED {label} after {attempts[spec.run_id]} attempt(s): {_why(result)}. "
+                            f"Log: {result.log}"
+                        )
                     else:  # interrupted or busy
                         counts[outcome] += 1
                 running = backend.running
-                progress.update(running, f"{counts['finished']}/{len(runs)} done · {len(running)} running"
-                                + (f" · {counts['failed']} failed" if counts["failed"] else ""))
+                progress.update(
+                    running,
+                    f"{counts['finished']}/{len(runs)} done · {len(running)} running"
+                    + (f" · {counts['failed']} failed" if counts["failed"] else ""),
+                )
             except KeyboardInterrupt:
                 if not stopping:
                     stopping = True
                     dropped = len(queue)
                     queue.clear()  # nothing new starts; the same command runs them later
                     stop_file.touch()
-                    progress.note(f"stopping: asking {len(backend.running)} running run(s) to checkpoint and stop"
-                                  + (f"; {dropped} queued run(s) not started" if dropped else "")
-                                  + " (Ctrl-C again: stop them at once, losing the work since their last checkpoint)")
+                    progress.note(
+                        f"stopping: asking {len(backend.running)} running run(s) to checkpoint and stop"
+                        + (f"; {dropped} queued run(s) not started" if dropped else "")
+                        + " (Ctrl-C again: stop them at once, losing the work since their last checkpoint)"
+                    )
                 elif not kill_file.exists():
                     kill_file.touch()
                     progress.note("stopping the running runs at once; they resume from their last checkpoint")
@@ -286,12 +338,15 @@ def _why(result: AttemptResult) -> str:
     return f"exit code {result.code}" + (f": {last.strip()[:300]}" if last else "")
 
 
-def _report_end(runs: list[RunSpec], counts: Counter, failures: dict[str, AttemptResult], stopped: bool,
-                options: SweepOptions) -> int:
-    print(f"sweep {options.out}: {counts['finished']}/{len(runs)} finished"
-          + (f", {counts['failed']} failed" if counts["failed"] else "")
-          + (f", {counts['busy']} in use by another process (skipped)" if counts["busy"] else "")
-          + (", stopped early: re-run the same command to continue" if stopped else ""))
+def _report_end(
+    runs: list[RunSpec], counts: Counter, failures: dict[str, AttemptResult], stopped: bool, options: SweepOptions
+) -> int:
+    print(
+        f"sweep {options.out}: {counts['finished']}/{len(runs)} finished"
+        + (f", {counts['failed']} failed" if counts["failed"] else "")
+        + (f", {counts['busy']} in use by another process (skipped)" if counts["busy"] else "")
+        + (", stopped early: re-run the same command to continue" if stopped else "")
+    )
     for run_id, result in failures.items():
         print(f"  failed {run_id} ({_why(result)}); last lines of {result.log}:")
         for line in result.tail:

@@ -17,8 +17,18 @@ from dormant.experiments.backends import RunSpec
 from dormant.experiments.grid import count_runs, expand, make_grid, split_values
 from dormant.experiments.runs import MANIFEST, read_json
 
-SWEEP_OPTIONS = ("out", "seeds", "seed", "jobs", "backend", "retries", "address", "cpus_per_run", "gpus_per_run",
-                 "max_runs")
+SWEEP_OPTIONS = (
+    "out",
+    "seeds",
+    "seed",
+    "jobs",
+    "backend",
+    "retries",
+    "address",
+    "cpus_per_run",
+    "gpus_per_run",
+    "max_runs",
+)
 SAY_ABOVE = 100  # a grid this big is announced before its configurations are resolved
 CONFIRM_ABOVE = 1000  # a grid with more runs needs --yes or max_runs=N: a typo in seeds= must not launch 10⁵ runs
 
@@ -60,14 +70,18 @@ def _resources(raw: dict[str, str], options: SweepOptions) -> None:
     """Ray's per-run requests: CPUs > 0; GPUs ≥ 0, a fraction ≤ 1 (runs share a GPU) or whole."""
     given = [key for key in ("cpus_per_run", "gpus_per_run") if key in raw]
     if given and options.backend != "ray":
-        raise ConfigError(f"{' and '.join(given)} ask Ray for resources per run (backend=ray); "
-                          "on this machine use jobs= (and threads=)")
+        raise ConfigError(
+            f"{' and '.join(given)} ask Ray for resources per run (backend=ray); "
+            "on this machine use jobs= (and threads=)"
+        )
     options.cpus_per_run = _float("cpus_per_run", raw.pop("cpus_per_run", "1"), positive=True)
     if "gpus_per_run" in raw:
         options.gpus_per_run = _float("gpus_per_run", raw.pop("gpus_per_run"))
         if options.gpus_per_run > 1 and not options.gpus_per_run.is_integer():
-            raise ConfigError(f"gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole number, "
-                              f"got {options.gpus_per_run:g}")
+            raise ConfigError(
+                f"gpus_per_run must be a fraction ≤ 1 (runs share a GPU) or a whole number, "
+                f"got {options.gpus_per_run:g}"
+            )
 
 
 def check_sweep_out(out: Path) -> None:
@@ -76,15 +90,21 @@ def check_sweep_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={out} is a file, not a directory; choose another out=")
     for folder in (out, *out.absolute().parents):
-        if (folder / "config.yaml").exists() and not (folder / MANIFEST).exists() and any(
-                (folder / name).exists() for name in ("checkpoint.pt", "train.csv", "eval.csv", "status.json")):
+        if (
+            (folder / "config.yaml").exists()
+            and not (folder / MANIFEST).exists()
+            and any((folder / name).exists() for name in ("checkpoint.pt", "train.csv", "eval.csv", "status.json"))
+        ):
             where = "is" if folder == out else f"is inside {folder}, which is"
-            raise ConfigError(f"out={out} {where} a training run's directory (it has a config.yaml); a sweep needs a "
-                              "folder of its own: choose another out=")
+            raise ConfigError(
+                f"out={out} {where} a training run's directory (it has a config.yaml); a sweep needs a "
+                "folder of its own: choose another out="
+            )
 
 
-def parse_sweep(items: Sequence[str], *, yes: bool = False,
-                say: Callable[[str], None] | None = None) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
+def parse_sweep(
+    items: Sequence[str], *, yes: bool = False, say: Callable[[str], None] | None = None
+) -> tuple[list[RunSpec], SweepOptions, dict[str, str]]:
     """``agent=a,b task=x,y seeds=N`` (or ``seed=1,5,9``), options with one value or a
     list of them (``agent.lr=1e-4,3e-4``: an axis) → the runs, the sweep's own options,
     and the options shared by every run (see ``experiments/grid.py`` for how lists are
@@ -124,10 +144,15 @@ def parse_sweep(items: Sequence[str], *, yes: bool = False,
     options.notes = grid.notes
     total, how = count_runs(grid)
     if total > options.max_runs and not yes:
-        bound = f"the {options.max_runs:,} runs of max_runs=" if options.max_runs != CONFIRM_ABOVE else \
-            f"the {CONFIRM_ABOVE:,} runs a sweep starts without confirmation"
-        raise ConfigError(f"this sweep holds {total:,} runs ({how}), above {bound}: check seeds= and the value "
-                          f"lists, then add --yes (or max_runs={total}) to go ahead")
+        bound = (
+            f"the {options.max_runs:,} runs of max_runs="
+            if options.max_runs != CONFIRM_ABOVE
+            else f"the {CONFIRM_ABOVE:,} runs a sweep starts without confirmation"
+        )
+        raise ConfigError(
+            f"this sweep holds {total:,} runs ({how}), above {bound}: check seeds= and the value "
+            f"lists, then add --yes (or max_runs={total}) to go ahead"
+        )
     if say is not None and total >= SAY_ABOVE:  # smaller grids resolve at once: the sweep's header says it
         say(f"sweep {options.out}: {total:,} runs ({how}); checking each configuration")
     return expand(grid, options.out), options, grid.shared

@@ -29,16 +29,26 @@ if TYPE_CHECKING:
 
 
 def _trainable(net: torch.nn.Module) -> list[torch.Tensor]:
-    return [p for name, m in net.named_modules() if not is_frozen(m)
-            for p in m.parameters(recurse=False) if p.requires_grad]
+    return [
+        p for name, m in net.named_modules() if not is_frozen(m) for p in m.parameters(recurse=False) if p.requires_grad
+    ]
 
 
 class AgentMethods:
     """L2 Init, Parseval, TRAC and NaP on the named networks of ``agent`` (empty: off)."""
 
-    def __init__(self, agent: PlasticAgent, *, l2_init: float = 0.0, l2_init_nets: Sequence[str] = (),
-                 parseval: float = 0.0, parseval_s: float = 1.0, parseval_nets: Sequence[str] = (),
-                 nap_nets: Sequence[str] = (), trac: bool = False):
+    def __init__(
+        self,
+        agent: PlasticAgent,
+        *,
+        l2_init: float = 0.0,
+        l2_init_nets: Sequence[str] = (),
+        parseval: float = 0.0,
+        parseval_s: float = 1.0,
+        parseval_nets: Sequence[str] = (),
+        nap_nets: Sequence[str] = (),
+        trac: bool = False,
+    ):
         self.agent = agent
         nets = agent.networks()
         for what, names in (("l2_init", l2_init_nets), ("parseval", parseval_nets), ("nap", nap_nets)):
@@ -96,9 +106,14 @@ class AgentMethods:
                 params = [p for net in self.l2_init_nets for p in _trainable(nets[net]) if id(p) in owned]
                 add_l2_init_grad_(params, [self.anchor(p) for p in params], self.l2_init)
             if self.parseval_nets:
-                layers = [layer for net in self.parseval_nets for layer in parseval_layers(nets[net])
-                          if id(layer.weight) in owned and layer.weight.requires_grad]
+                layers = [
+                    layer
+                    for net in self.parseval_nets
+                    for layer in parseval_layers(nets[net])
+                    if id(layer.weight) in owned and layer.weight.requires_grad
+                ]
                 add_parseval_grad_(layers, self.parseval, self.parseval_s)
+
         return hook
 
     def _projection_hook(self, optimizer: torch.optim.Optimizer) -> Callable[..., None]:
@@ -113,6 +128,7 @@ class AgentMethods:
                             norm = torch.linalg.vector_norm(weight)
                             target = self.norms[id(weight)]
                             weight.mul_(torch.where(norm > 0, target / norm, torch.ones_like(norm)))
+
         return hook
 
     def weight_difference(self, net: torch.nn.Module) -> torch.Tensor:
@@ -127,9 +143,11 @@ class AgentMethods:
 
     def state_dict(self) -> dict[str, Any]:
         nets = self.agent.networks()
-        return {"anchors": {name: [self.anchor(p) for p in net.parameters()] for name, net in nets.items()},
-                "norms": {name: [self.norms.get(id(w)) for w, _ in weight_norms(nets[name])] for name in self.nap_nets},
-                "trac": [trac.state_dict() for trac in self.tracs]}
+        return {
+            "anchors": {name: [self.anchor(p) for p in net.parameters()] for name, net in nets.items()},
+            "norms": {name: [self.norms.get(id(w)) for w, _ in weight_norms(nets[name])] for name in self.nap_nets},
+            "trac": [trac.state_dict() for trac in self.tracs],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         nets = self.agent.networks()
@@ -143,7 +161,8 @@ class AgentMethods:
                 if norm is not None:
                     self.norms[id(weight)] = norm.to(weight.device)
         if len(state["trac"]) != len(self.tracs):
-            raise ValueError(f"checkpoint has TRAC state for {len(state['trac'])} optimisers, "
-                             f"the agent {len(self.tracs)}")
+            raise ValueError(
+                f"checkpoint has TRAC state for {len(state['trac'])} optimisers, the agent {len(self.tracs)}"
+            )
         for trac, saved in zip(self.tracs, state["trac"], strict=True):
             trac.load_state_dict(saved)

@@ -26,9 +26,15 @@ if TYPE_CHECKING:
     from dormant.interfaces import Batch, PlasticAgent
 
 
-def recycle_agent_(agent: PlasticAgent, batch: Batch, nets: list[str], tau: float = 0.1,
-                   reset_step: bool = False, mirror_target: bool = True,
-                   reset_bias_moments: bool = True) -> dict[str, int]:
+def recycle_agent_(
+    agent: PlasticAgent,
+    batch: Batch,
+    nets: list[str],
+    tau: float = 0.1,
+    reset_step: bool = False,
+    mirror_target: bool = True,
+    reset_bias_moments: bool = True,
+) -> dict[str, int]:
     """ReDo on the named networks, scored on the batch given (un-augmented unless the caller
     augmented it); recycled neurons per layer.
 
@@ -56,14 +62,31 @@ def recycle_agent_(agent: PlasticAgent, batch: Batch, nets: list[str], tau: floa
             heads.update({f"{n}_target": m for n, m in targets.items()})
             wrapper = _EncoderAndHeads(agent.encoder, heads)
             layers = [f"encoder.{n}" for n, m in agent.encoder.named_modules() if isinstance(m, LAYER_TYPES)]
-            counts.update(recycle_dormant_(wrapper, agent.optimizers(), batch["obs"].float(), batch["action"],
-                                           tau=tau, reset_step=reset_step, init_fn=agent.init_fn, layers=layers,
-                                           reset_bias_moments=reset_bias_moments))
+            counts.update(
+                recycle_dormant_(
+                    wrapper,
+                    agent.optimizers(),
+                    batch["obs"].float(),
+                    batch["action"],
+                    tau=tau,
+                    reset_step=reset_step,
+                    init_fn=agent.init_fn,
+                    layers=layers,
+                    reset_bias_moments=reset_bias_moments,
+                )
+            )
             continue
         followers = [targets[net]] if net in targets and mirror_target else []
-        found = recycle_dormant_(available[net], agent.optimizers(), *agent.probe_inputs(h, batch)[net],
-                                 tau=tau, reset_step=reset_step, init_fn=agent.init_fn, followers=followers,
-                                 reset_bias_moments=reset_bias_moments)
+        found = recycle_dormant_(
+            available[net],
+            agent.optimizers(),
+            *agent.probe_inputs(h, batch)[net],
+            tau=tau,
+            reset_step=reset_step,
+            init_fn=agent.init_fn,
+            followers=followers,
+            reset_bias_moments=reset_bias_moments,
+        )
         counts.update({f"{net}.{layer}": n for layer, n in found.items()})
     return counts
 
@@ -94,9 +117,14 @@ def perturbed_networks(
     return chosen
 
 
-def shrink_perturb_agent_(agent: PlasticAgent, alpha: float | torch.Tensor, scope: str = "all",
-                          target: str = "fresh", initial_state: dict[str, dict] | None = None,
-                          nets: Sequence[str] | None = None) -> list[str]:
+def shrink_perturb_agent_(
+    agent: PlasticAgent,
+    alpha: float | torch.Tensor,
+    scope: str = "all",
+    target: str = "fresh",
+    initial_state: dict[str, dict] | None = None,
+    nets: Sequence[str] | None = None,
+) -> list[str]:
     """θ ← αθ + (1−α)φ on every network (each target with its own draw), or only on ``nets``;
     every optimiser is reset. Returns the networks mixed.
 
@@ -105,8 +133,14 @@ def shrink_perturb_agent_(agent: PlasticAgent, alpha: float | torch.Tensor, scop
     mixed = []
     for name, net in perturbed_networks(agent, scope, nets).items():
         if any(True for _ in net.parameters()):
-            shrink_perturb_(net, alpha, target=target, initial_state=(initial_state or {}).get(name),
-                            init_fn=agent.init_fn, scope=scope)
+            shrink_perturb_(
+                net,
+                alpha,
+                target=target,
+                initial_state=(initial_state or {}).get(name),
+                init_fn=agent.init_fn,
+                scope=scope,
+            )
             mixed.append(name)
     for optimizer in agent.optimizers():
         reset_optimizer_state_(optimizer)
@@ -123,8 +157,9 @@ def reset_agent_(agent: PlasticAgent, scope: str = "heads", nets: Sequence[str] 
         if scope == "all":
             modules[name] = net
         else:
-            modules.update({f"{name}.{child}": m for child, m in net.named_children()
-                            if child != "trunk" and name != "encoder"})
+            modules.update(
+                {f"{name}.{child}": m for child, m in net.named_children() if child != "trunk" and name != "encoder"}
+            )
     params: set[torch.nn.Parameter] = set()
     for module in modules.values():
         reinitialise_(module, agent.init_fn)

@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 LayerParts = tuple[torch.Tensor, list[str], torch.Tensor, list[int]]  # total, layer names, counts, sizes
 
 
-def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025,
-                      extra_redo_taus: Sequence[float] = ()) -> dict[str, float]:
+def agent_diagnostics(
+    agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025, extra_redo_taus: Sequence[float] = ()
+) -> dict[str, float]:
     """``{"<net>_dormant_ratio", "<net>_redo_dormant_ratio", "<net>_fau", "<net>_weight_norm"}``
     and the same per layer (``"<net>_fau/<layer>"`` …), the whole network's ReDo-kind ratio
     at each of ``extra_redo_taus`` (``"<net>_redo_dormant_ratio_tau0"`` …; ReDo reports τ = 0,
@@ -67,27 +68,32 @@ def agent_diagnostics(agent: PlasticAgent, batch: Batch, redo_tau: float = 0.025
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         layered, scalars = _device_values(agent, batch, redo_tau, extra_redo_taus)
     # (``.to`` is a no-op for every value but a parameterless network's zero norm)
-    flat = torch.cat([torch.stack([v.reshape(()).float().to(device) for v in scalars.values()]) if scalars
-                      else torch.zeros(0, device=device),
-                      *(torch.cat([total.reshape(1).float(), counts.float()])
-                        for total, _, counts, _ in layered.values())])
+    flat = torch.cat(
+        [
+            torch.stack([v.reshape(()).float().to(device) for v in scalars.values()])
+            if scalars
+            else torch.zeros(0, device=device),
+            *(torch.cat([total.reshape(1).float(), counts.float()]) for total, _, counts, _ in layered.values()),
+        ]
+    )
     host = flat.cpu().tolist()  # the one sync
     out: dict[str, float] = {}
     i = len(scalars)
     for key, (_, names, _, sizes) in layered.items():
         out[key if key.endswith("_fau") else f"{key}_ratio"] = host[i]
-        for name, count, size in zip(names, host[i + 1:i + 1 + len(names)], sizes, strict=True):
+        for name, count, size in zip(names, host[i + 1 : i + 1 + len(names)], sizes, strict=True):
             out[f"{key}/{name}"] = count / size
         i += 1 + len(names)
-    out.update(zip(scalars, host[:len(scalars)], strict=True))
+    out.update(zip(scalars, host[: len(scalars)], strict=True))
     bad = sorted(key for key, value in out.items() if not math.isfinite(value))
     if bad:
         raise ValueError(f"diagnostics: non-finite (NaN/inf) activations behind {', '.join(bad)}")
     return out
 
 
-def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_redo_taus: Sequence[float] = ()
-                   ) -> tuple[dict[str, LayerParts], dict[str, torch.Tensor]]:
+def _device_values(
+    agent: PlasticAgent, batch: Batch, redo_tau: float, extra_redo_taus: Sequence[float] = ()
+) -> tuple[dict[str, LayerParts], dict[str, torch.Tensor]]:
     h = agent.probe_features(batch)
     nets = agent.networks()
     layered: dict[str, LayerParts] = {}
@@ -97,12 +103,14 @@ def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_red
         if net == "actor":
             layered["actor_dormant"] = agent.actor_dormant(*net_inputs)
         elif net != "encoder":
-            layered[f"{net}_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=agent.dormant_tau, kind="drm",
-                                                        scoring=agent.dormant_scoring)
+            layered[f"{net}_dormant"] = dormant_tensors(
+                nets[net], *net_inputs, tau=agent.dormant_tau, kind="drm", scoring=agent.dormant_scoring
+            )
         layered[f"{net}_redo_dormant"] = dormant_tensors(nets[net], *net_inputs, tau=redo_tau, kind="redo")
         for tau in extra_redo_taus:
-            scalars[f"{net}_redo_dormant_ratio_tau{tau:g}"] = dormant_tensors(nets[net], *net_inputs, tau=tau,
-                                                                              kind="redo")[0]
+            scalars[f"{net}_redo_dormant_ratio_tau{tau:g}"] = dormant_tensors(
+                nets[net], *net_inputs, tau=tau, kind="redo"
+            )[0]
         layered[f"{net}_fau"] = fau_tensors(nets[net], *net_inputs)
     methods = getattr(agent, "methods", None)
     for net in inputs:
@@ -110,7 +118,7 @@ def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_red
         if methods is not None:
             scalars[f"{net}_weight_diff"] = methods.weight_difference(nets[net])
     if "encoder" in inputs:
-        own = h[:, :h.shape[1] - agent.proprio_dim]  # the encoder's output, without fused proprioception
+        own = h[:, : h.shape[1] - agent.proprio_dim]  # the encoder's output, without fused proprioception
         values = singular_values(own)  # one decomposition for both ranks
         scalars["encoder_srank"] = srank_of(values)
         scalars["encoder_erank"] = effective_rank_of(values)
@@ -119,8 +127,9 @@ def _device_values(agent: PlasticAgent, batch: Batch, redo_tau: float, extra_red
     return layered, scalars
 
 
-def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
-                          inputs: dict[str, tuple]) -> dict[str, torch.Tensor]:
+def _critic_and_gradients(
+    agent: PlasticAgent, batch: Batch, h: torch.Tensor, inputs: dict[str, tuple]
+) -> dict[str, torch.Tensor]:
     """srank and norm of the critic's penultimate features, and the gradient norms."""
     nets = agent.networks()
     learn = all(key in batch for key in ("next_obs", "reward", "discount"))
@@ -144,9 +153,9 @@ def _critic_and_gradients(agent: PlasticAgent, batch: Batch, h: torch.Tensor,
             loss = F.mse_loss(q1.float(), target) + F.mse_loss(q2.float(), target)
             critic_params = [p for p in critic.parameters() if p.requires_grad]
             grads = torch.autograd.grad(loss, critic_params + enc_params, allow_unused=True)
-            out["critic_grad_norm"] = total_norm(grads[:len(critic_params)])
+            out["critic_grad_norm"] = total_norm(grads[: len(critic_params)])
             if enc_params:
-                out["encoder_grad_norm"] = total_norm(grads[len(critic_params):])
+                out["encoder_grad_norm"] = total_norm(grads[len(critic_params) :])
             action = actor(h.detach())
             policy_loss = -torch.min(*critic(h.detach(), action)).float().mean()
             actor_params = [p for p in actor.parameters() if p.requires_grad]
@@ -173,8 +182,9 @@ def _head_features(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """srank and mean norm of each head's penultimate features, and their means."""
     out: dict[str, torch.Tensor] = {}
     values = {name: singular_values(x) for name, x in inputs.items()}
-    per_head = {name: (srank_of(values[name]), feature_norm(x), effective_rank_of(values[name]))
-                for name, x in inputs.items()}
+    per_head = {
+        name: (srank_of(values[name]), feature_norm(x), effective_rank_of(values[name])) for name, x in inputs.items()
+    }
     if per_head:
         out["critic_srank"] = torch.stack([r for r, _, _ in per_head.values()]).mean()
         out["critic_feature_norm"] = torch.stack([n for _, n, _ in per_head.values()]).mean()

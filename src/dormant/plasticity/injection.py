@@ -56,8 +56,13 @@ class Injected(nn.Module):
         return self.original(*inputs) + self.fresh(*inputs) - self.fresh_copy(*inputs)
 
 
-def inject_(model: nn.Module, child: str, init_fn: Callable[[nn.Module], None] | None = None,
-            optimizers: Iterable[torch.optim.Optimizer] = (), followers: Sequence[nn.Module] = ()) -> Injected:
+def inject_(
+    model: nn.Module,
+    child: str,
+    init_fn: Callable[[nn.Module], None] | None = None,
+    optimizers: Iterable[torch.optim.Optimizer] = (),
+    followers: Sequence[nn.Module] = (),
+) -> Injected:
     """Replace ``model.<child>`` by an ``Injected`` head whose fresh part is a new draw of the
     child's initialiser (``init_fn``, else ``reset_parameters``). The fresh parameters join every
     optimiser that held the child's (a new parameter group with the optimiser's defaults).
@@ -75,8 +80,15 @@ def inject_(model: nn.Module, child: str, init_fn: Callable[[nn.Module], None] |
         if any(id(p) in held for group in optimizer.param_groups for p in group["params"]):
             optimizer.add_param_group({"params": list(fresh.parameters())})
     for follower in followers:
-        _set_child(follower, child, Injected(follower.get_submodule(child), copy.deepcopy(fresh).requires_grad_(False),
-                                             copy.deepcopy(injected.fresh_copy)))
+        _set_child(
+            follower,
+            child,
+            Injected(
+                follower.get_submodule(child),
+                copy.deepcopy(fresh).requires_grad_(False),
+                copy.deepcopy(injected.fresh_copy),
+            ),
+        )
     return injected
 
 
@@ -97,8 +109,10 @@ def inject_agent_(agent: PlasticAgent, nets: Sequence[str]) -> list[str]:
     available = agent.networks()
     unknown = [net for net in nets if net not in available or net == "encoder"]
     if unknown:
-        raise ValueError(f"plasticity injection needs a network with a head; {unknown} is not one of "
-                         f"{sorted(n for n in available if n != 'encoder')}")
+        raise ValueError(
+            f"plasticity injection needs a network with a head; {unknown} is not one of "
+            f"{sorted(n for n in available if n != 'encoder')}"
+        )
     targets = agent.target_networks()
     done = []
     for net in nets:

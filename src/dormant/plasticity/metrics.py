@@ -33,8 +33,23 @@ SCORINGS = ("post_activation", "pre_activation")
 # Element-wise activation modules: a Linear whose output goes straight into one of these
 # (the next module of an ``nn.Sequential``) is scored on the activation's output.
 ACTIVATIONS: tuple[type[nn.Module], ...] = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-    nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Softplus,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Hardtanh,
+    nn.Hardswish,
+    nn.Hardsigmoid,
 )
 
 # A module may declare what its Linears feed, for wiring a Sequential cannot show
@@ -69,7 +84,8 @@ def linear_activations(model: nn.Module) -> dict[str, Activation | None]:
     overrides this for the Linears below it (see ``DECLARATION``).
     """
     found: dict[str, Activation | None] = {
-        name: None for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+        name: None for name, module in model.named_modules() if isinstance(module, nn.Linear)
+    }
     for name, module in model.named_modules():
         if isinstance(module, nn.Sequential):
             children = list(module.named_children())
@@ -85,9 +101,11 @@ def linear_activations(model: nn.Module) -> dict[str, Activation | None]:
         for child, activation in declared.items():
             full = f"{name}.{child}" if name else child
             if full not in found:
-                own = [n[len(name) + 1:] if name else n for n in found if not name or n.startswith(f"{name}.")]
-                raise ValueError(f"{type(module).__name__}.{DECLARATION} names {child!r}, which is not an "
-                                 f"nn.Linear of it{closest(child, own)}")
+                own = [n[len(name) + 1 :] if name else n for n in found if not name or n.startswith(f"{name}.")]
+                raise ValueError(
+                    f"{type(module).__name__}.{DECLARATION} names {child!r}, which is not an "
+                    f"nn.Linear of it{closest(child, own)}"
+                )
             if activation is not None and not callable(activation):
                 raise ValueError(f"{type(module).__name__}.{DECLARATION}[{child!r}] must be callable or None")
             found[full] = activation
@@ -133,16 +151,21 @@ def kind_of(module: nn.Module) -> str:
     return "linear" if isinstance(module, nn.Linear) else "unit"
 
 
-def _run_with_hooks(model: nn.Module, modules: dict[str, nn.Module], inputs: tuple,
-                    reduce: Callable[[str, torch.Tensor], object]) -> dict[str, list]:
+def _run_with_hooks(
+    model: nn.Module, modules: dict[str, nn.Module], inputs: tuple, reduce: Callable[[str, torch.Tensor], object]
+) -> dict[str, list]:
     """Forward ``inputs`` once, collecting ``reduce(name, output)`` per module; hooks always removed."""
     collected: dict[str, list] = {name: [] for name in modules}
     handles = []
     try:
         for name, module in modules.items():
-            handles.append(module.register_forward_hook(
-                lambda m, inputs, out, name=name: collected[name].append(
-                    reduce(name, out.detach() if kind_of(m) == "linear" else unit_values(m, inputs, out)))))
+            handles.append(
+                module.register_forward_hook(
+                    lambda m, inputs, out, name=name: collected[name].append(
+                        reduce(name, out.detach() if kind_of(m) == "linear" else unit_values(m, inputs, out))
+                    )
+                )
+            )
         with torch.no_grad():
             try:
                 model(*inputs)
@@ -169,8 +192,9 @@ def _check_batch(inputs: tuple) -> None:
             raise ValueError("the batch is empty: a dormant ratio needs at least one sample")
 
 
-def dormant_tensors(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm",
-                    scoring: str = "post_activation") -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
+def dormant_tensors(
+    model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm", scoring: str = "post_activation"
+) -> tuple[torch.Tensor, list[str], torch.Tensor, list[int]]:
     """Device-side dormant ratio: (pooled ratio, layer names, dormant counts, neuron counts).
 
     Nothing here waits for the device: counts stay tensors, sizes are host ints. A layer
@@ -221,13 +245,16 @@ def per_layer_host(names: list[str], counts: list[float], total: list[int], what
     """Per-layer ratios from synced counts; NaN counts (non-finite activations) raise."""
     bad = [name for name, count in zip(names, counts, strict=True) if not math.isfinite(count)]
     if bad:
-        raise ValueError(f"{what}: non-finite (NaN/inf) activations in layer(s) {', '.join(bad)}; "
-                         "no dormant ratio can be computed from them")
+        raise ValueError(
+            f"{what}: non-finite (NaN/inf) activations in layer(s) {', '.join(bad)}; "
+            "no dormant ratio can be computed from them"
+        )
     return {n: c / t for n, c, t in zip(names, counts, total, strict=True)}
 
 
-def dormant_ratio(model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm",
-                  scoring: str = "post_activation") -> DormantResult:
+def dormant_ratio(
+    model: nn.Module, *inputs: torch.Tensor, tau: float = 0.025, kind: str = "drm", scoring: str = "post_activation"
+) -> DormantResult:
     """The τ-dormant ratio of ``model`` on ``inputs``, pooled over layers by neuron count.
 
     ``kind="drm"`` (DrM's definition, as its authors' code computes it): every

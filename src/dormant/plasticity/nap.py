@@ -28,8 +28,11 @@ Projection = list[tuple[torch.Tensor, torch.Tensor]]  # (weight, its target norm
 @torch.no_grad()
 def weight_norms(model: nn.Module) -> Projection:
     """Every trainable Linear/conv weight of ``model`` with its current L2 norm (a device tensor)."""
-    return [(m.weight, torch.linalg.vector_norm(m.weight).detach().clone()) for m in model.modules()
-            if isinstance(m, (nn.Linear, nn.Conv2d)) and not is_frozen(m)]
+    return [
+        (m.weight, torch.linalg.vector_norm(m.weight).detach().clone())
+        for m in model.modules()
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and not is_frozen(m)
+    ]
 
 
 @torch.no_grad()

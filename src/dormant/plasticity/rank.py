@@ -35,8 +35,9 @@ def effective_rank_of(s: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, torch.exp(entropy), torch.zeros_like(entropy)).float()
 
 
-def weight_difference(params: Sequence[torch.Tensor], reference: Sequence[torch.Tensor],
-                      reduction: str = "l2") -> torch.Tensor:
+def weight_difference(
+    params: Sequence[torch.Tensor], reference: Sequence[torch.Tensor], reduction: str = "l2"
+) -> torch.Tensor:
     """‖θ − θ_ref‖ over all entries together (``"l2"``), or that divided by √(entries) (``"rms"``)."""
     if reduction not in ("l2", "rms"):
         raise ValueError(f"reduction must be 'l2' or 'rms', got {reduction!r}")
@@ -44,8 +45,9 @@ def weight_difference(params: Sequence[torch.Tensor], reference: Sequence[torch.
         raise ValueError(f"{len(params)} parameters but {len(reference)} reference tensors")
     if not params:
         return torch.zeros(())
-    squares = torch.stack([(p.detach().float() - r.float()).pow(2).sum()
-                           for p, r in zip(params, reference, strict=True)]).sum()
+    squares = torch.stack(
+        [(p.detach().float() - r.float()).pow(2).sum() for p, r in zip(params, reference, strict=True)]
+    ).sum()
     if reduction == "rms":
         squares = squares / sum(p.numel() for p in params)
     return squares.sqrt()

@@ -64,13 +64,21 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
 
     def on_layer(module, args, out):
         keep.extend((args[0], out))
-        events.append(("layer", names[module], module, args[0].data_ptr(), tuple(args[0].shape),
-                       out.data_ptr(), tuple(out.shape)))
+        events.append(
+            ("layer", names[module], module, args[0].data_ptr(), tuple(args[0].shape), out.data_ptr(), tuple(out.shape))
+        )
 
     def on_relu(module, args, out):
         keep.extend((args[0], out))
-        events.append(("relu", args[0].data_ptr(), out.data_ptr(), _neuron_scores(unit_values(module, args, out)),
-                       2 if isinstance(module, CReLU) else 1))
+        events.append(
+            (
+                "relu",
+                args[0].data_ptr(),
+                out.data_ptr(),
+                _neuron_scores(unit_values(module, args, out)),
+                2 if isinstance(module, CReLU) else 1,
+            )
+        )
 
     handles = []
     try:
@@ -100,7 +108,7 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
         _, name, module, _, _, _, out_shape = producer
         site = sites.setdefault(name, _Site(module, out_shape, factor=factor))
         site.scores.append(scores)
-        consumers = {e[1]: (e[2], e[4]) for e in events[i + 1:] if e[0] == "layer" and e[3] == out_ptr}
+        consumers = {e[1]: (e[2], e[4]) for e in events[i + 1 :] if e[0] == "layer" and e[3] == out_ptr}
         site.consumers.update(consumers)
         if out_ptr in outputs:
             site.leaves_model = True
@@ -109,22 +117,37 @@ def _trace(model: nn.Module, inputs: tuple) -> dict[str, _Site]:
     return sites
 
 
-def _outgoing_mask(site_name: str, site: _Site, consumer_name: str, consumer: nn.Module,
-                   consumer_in: tuple[int, ...], dormant: torch.Tensor) -> torch.Tensor:
+def _outgoing_mask(
+    site_name: str,
+    site: _Site,
+    consumer_name: str,
+    consumer: nn.Module,
+    consumer_in: tuple[int, ...],
+    dormant: torch.Tensor,
+) -> torch.Tensor:
     """Boolean mask over the consumer's input features/channels owned by dormant neurons."""
     dormant = dormant.repeat(site.factor)  # CReLU: unit i owns features i and n + i
     producer_conv = len(site.out_shape) == 4
     if isinstance(consumer, nn.Linear):
         if not producer_conv and consumer.in_features == dormant.numel():
             return dormant
-        if producer_conv and consumer.in_features == dormant.numel() * site.out_shape[2] * site.out_shape[3] \
-                and len(consumer_in) == 2:
+        if (
+            producer_conv
+            and consumer.in_features == dormant.numel() * site.out_shape[2] * site.out_shape[3]
+            and len(consumer_in) == 2
+        ):
             return dormant.repeat_interleave(site.out_shape[2] * site.out_shape[3])  # NCHW flatten
-    elif isinstance(consumer, nn.Conv2d) and producer_conv and consumer.groups == 1 \
-            and consumer.in_channels == dormant.numel():
+    elif (
+        isinstance(consumer, nn.Conv2d)
+        and producer_conv
+        and consumer.groups == 1
+        and consumer.in_channels == dormant.numel()
+    ):
         return dormant
-    raise ValueError(f"cannot map the neurons of {site_name!r} (output {site.out_shape}) onto the inputs of "
-                     f"{consumer_name!r} ({type(consumer).__name__}, input {consumer_in})")
+    raise ValueError(
+        f"cannot map the neurons of {site_name!r} (output {site.out_shape}) onto the inputs of "
+        f"{consumer_name!r} ({type(consumer).__name__}, input {consumer_in})"
+    )
 
 
 def _layer(model: nn.Module, name: str) -> Layer:
@@ -140,8 +163,9 @@ def _where_(tensor: torch.Tensor, mask: torch.Tensor, value: torch.Tensor | floa
     tensor.copy_(torch.where(mask, value, tensor))
 
 
-def _reset_moments_(optimizers: list[torch.optim.Optimizer], param: torch.Tensor, mask: torch.Tensor,
-                    reset_step: bool) -> None:
+def _reset_moments_(
+    optimizers: list[torch.optim.Optimizer], param: torch.Tensor, mask: torch.Tensor, reset_step: bool
+) -> None:
     """Zero every per-entry optimiser state (Adam moments, momentum) where ``mask``."""
     touched = None
     for optimizer in optimizers:
@@ -216,12 +240,14 @@ def recycle_dormant_(
                 f"cannot trace where the activations of {name!r} go (an operation such as torch.cat, "
                 "dropout or a normalisation sits before the next Linear/Conv); ReDo must zero their "
                 "outgoing weights, so it refuses to recycle rather than change the network's function. "
-                "Pass layers=[...] to recycle the others.")
+                "Pass layers=[...] to recycle the others."
+            )
         scores = torch.stack(site.scores).mean(dim=0)
         dormant = scores / (scores.mean() + 1e-9) <= tau
-        outgoing = [(consumer_name, consumer,
-                     _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant))
-                    for consumer_name, (consumer, consumer_in) in site.consumers.items()]
+        outgoing = [
+            (consumer_name, consumer, _outgoing_mask(name, site, consumer_name, consumer, consumer_in, dormant))
+            for consumer_name, (consumer, consumer_in) in site.consumers.items()
+        ]
         plan.append((name, site.module, dormant, outgoing))
     followers = list(followers)
     for follower in followers:  # same structure, checked before anything changes

@@ -61,8 +61,13 @@ class ReplayRatio:
 class AdaptiveReplayRatio(ReplayRatio):
     """Low ratio while the critic's FAU still moves; high once it has settled."""
 
-    def __init__(self, low: Fraction | str | float = Fraction(1, 2), high: Fraction | str | float = 2,
-                 check_every_episodes: int = 50, tolerance: float = 0.001):
+    def __init__(
+        self,
+        low: Fraction | str | float = Fraction(1, 2),
+        high: Fraction | str | float = 2,
+        check_every_episodes: int = 50,
+        tolerance: float = 0.001,
+    ):
         super().__init__(low)
         self.high = parse_replay_ratio(high)
         if check_every_episodes <= 0:
@@ -99,8 +104,13 @@ class AdaptiveReplayRatio(ReplayRatio):
         return False
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "fau_sum": self.fau_sum, "fau_count": self.fau_count,
-                "previous_mean": self.previous_mean, "checks": [list(c) for c in self.checks]}
+        return {
+            **super().state_dict(),
+            "fau_sum": self.fau_sum,
+            "fau_count": self.fau_count,
+            "previous_mean": self.previous_mean,
+            "checks": [list(c) for c in self.checks],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

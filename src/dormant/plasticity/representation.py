@@ -73,9 +73,14 @@ def output_heads(model: nn.Module) -> dict[str, nn.Linear]:
     head's name (a critic's ``q1``, ``q2``): the inputs of these layers are the network's
     penultimate features. After plasticity injection, a head's trainable part, under the
     head's name (its frozen parts are left out)."""
-    return {name.replace(".fresh", ""): module[-1] for name, module in model.named_modules()
-            if isinstance(module, nn.Sequential) and len(module) and isinstance(module[-1], nn.Linear)
-            and not getattr(module, "plasticity_frozen", False)}
+    return {
+        name.replace(".fresh", ""): module[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Sequential)
+        and len(module)
+        and isinstance(module[-1], nn.Linear)
+        and not getattr(module, "plasticity_frozen", False)
+    }
 
 
 class InputCapture:
@@ -91,6 +96,7 @@ class InputCapture:
         def hook(name: str):
             def record(module: nn.Module, args: tuple) -> None:
                 self.inputs[name] = args[0].detach()
+
             return record
 
         self._handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in self.layers.items()]

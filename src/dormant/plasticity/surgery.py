@@ -30,10 +30,12 @@ def is_frozen(module: nn.Module) -> bool:
 
 def _mixed_parameters(model: nn.Module, scope: str) -> list[tuple[str, torch.Tensor]]:
     """The parameters shrink-and-perturb mixes: all, or the Linears'; never a frozen module's."""
-    return [(f"{name}.{p_name}" if name else p_name, p)
-            for name, module in model.named_modules()
-            if not is_frozen(module) and (scope == "all" or isinstance(module, nn.Linear))
-            for p_name, p in module.named_parameters(recurse=False)]
+    return [
+        (f"{name}.{p_name}" if name else p_name, p)
+        for name, module in model.named_modules()
+        if not is_frozen(module) and (scope == "all" or isinstance(module, nn.Linear))
+        for p_name, p in module.named_parameters(recurse=False)
+    ]
 
 
 def _apply_unfrozen(module: nn.Module, fn: Callable[[nn.Module], None]) -> None:
@@ -60,8 +62,11 @@ def reinitialise_(model: nn.Module, init_fn: Callable[[nn.Module], None] | None 
             if callable(reset) and not is_frozen(module):
                 reset()
         return model
-    before = {module: [p.detach().clone() for p in module.parameters(recurse=False)] for module in model.modules()
-              if not is_frozen(module)}
+    before = {
+        module: [p.detach().clone() for p in module.parameters(recurse=False)]
+        for module in model.modules()
+        if not is_frozen(module)
+    }
     _apply_unfrozen(model, init_fn)
     for module, old in before.items():
         own = list(module.parameters(recurse=False))

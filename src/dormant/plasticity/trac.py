@@ -66,8 +66,9 @@ def erfi(x: torch.Tensor) -> torch.Tensor:
 class TRAC:
     """Turns every ``optimizer.step()`` into a TRAC step (hooks; ``remove()`` undoes it)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, betas: Sequence[float] = BETAS, s_prev: float = 1e-8,
-                 eps: float = 1e-8):
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, betas: Sequence[float] = BETAS, s_prev: float = 1e-8, eps: float = 1e-8
+    ):
         self.optimizer = optimizer
         self.betas_list = tuple(float(b) for b in betas)
         self.s_prev, self.eps = float(s_prev), float(eps)
@@ -87,9 +88,11 @@ class TRAC:
     def _ensure_state(self, device: torch.device) -> None:
         if not self.state:
             n = len(self.betas_list)
-            self.state = {"s": torch.zeros(n, dtype=torch.float64, device=device),
-                          "variance": torch.zeros(n, dtype=torch.float64, device=device),
-                          "sigma": torch.full((n,), 1e-8, dtype=torch.float64, device=device)}
+            self.state = {
+                "s": torch.zeros(n, dtype=torch.float64, device=device),
+                "variance": torch.zeros(n, dtype=torch.float64, device=device),
+                "sigma": torch.full((n,), 1e-8, dtype=torch.float64, device=device),
+            }
 
     @torch.no_grad()
     def _pre(self, _optimizer: Any, _args: Any, _kwargs: Any) -> None:
@@ -137,13 +140,16 @@ class TRAC:
 
     def state_dict(self) -> dict[str, Any]:
         params = self._params()
-        return {"state": {k: v.clone() for k, v in self.state.items()},
-                "references": [self.references.get(id(p)) for p in params]}
+        return {
+            "state": {k: v.clone() for k, v in self.state.items()},
+            "references": [self.references.get(id(p)) for p in params],
+        }
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         params = self._params()
         if len(saved["references"]) != len(params):
             raise ValueError(f"TRAC state for {len(saved['references'])} parameters, the optimiser has {len(params)}")
         self.state = {k: v.to(params[0].device) for k, v in saved["state"].items()} if params else {}
-        self.references = {id(p): ref.to(p.device)
-                           for p, ref in zip(params, saved["references"], strict=True) if ref is not None}
+        self.references = {
+            id(p): ref.to(p.device) for p, ref in zip(params, saved["references"], strict=True) if ref is not None
+        }

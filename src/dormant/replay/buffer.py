@@ -43,6 +43,9 @@ stay there, 8 bytes a slot), then one index copy and one float copy to the devic
 frames are gathered and stacked; the batch is then torch tensors on the device, equal to the
 host batch value for value. Checkpoints are the same in both (CPU tensors), so either loads
 into the other. See ``storage.py``.
+
+Length: one class, the buffer: writing, eviction and the three sampling rules share its ring
+of slots and episode index; the storage, the shards and the builder are modules of their own.
 """
 
 from __future__ import annotations
@@ -96,8 +99,10 @@ class ReplayBuffer:
         self.reward_clip = float(reward_clip)  # > 0: each step's reward clipped to [−c, c] in the n-step sum
         self.per_transition = bool(per_transition)  # uniform over transitions (Dopamine), not episode then step
         if self.per_transition and self.horizon:
-            raise ValueError("replay: per_transition sampling cuts sums at an episode's end; K-step extras "
-                             "(horizon > 0) need whole K-step windows")
+            raise ValueError(
+                "replay: per_transition sampling cuts sums at an episode's end; K-step extras "
+                "(horizon > 0) need whole K-step windows"
+            )
         # Draw from the episode being written too: Dopamine's rule with per_transition, ALIX's
         # (uniform over transitions whose whole window is stored) without; see the module docstring.
         self.sample_open = bool(open_episode)
@@ -114,8 +119,9 @@ class ReplayBuffer:
         # one run with the larger budget, whatever the episode lengths. Unwritten slots of the
         # host buffer cost no RAM.
         self.num_slots = slots_for(self.capacity, allocate_transitions)
-        self.storage = SlotStorage(self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device,
-                                   zero_row=self.zero_pad)
+        self.storage = SlotStorage(
+            self.num_slots, frame_shape, frame_dtype, action_dim, proprio_dim, device, zero_row=self.zero_pad
+        )
         # np.empty maps memory lazily: pages cost RAM only once written.
         self.rewards = np.empty((self.num_slots,), dtype=np.float32)
         self.discounts = np.empty((self.num_slots,), dtype=np.float32)
@@ -139,8 +145,16 @@ class ReplayBuffer:
         return self.storage.proprio
 
     # --- writing ---------------------------------------------------------
-    def add(self, frame: np.ndarray, action: np.ndarray, reward: float, discount: float,
-            first: bool, last: bool, proprio: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        frame: np.ndarray,
+        action: np.ndarray,
+        reward: float,
+        discount: float,
+        first: bool,
+        last: bool,
+        proprio: np.ndarray | None = None,
+    ) -> None:
         """Store one time step; ``first`` opens an episode, ``last`` completes it."""
         if (proprio is None) != (self.proprio is None):
             raise ValueError("replay: proprio must be given exactly when the buffer stores it (proprio_dim > 0)")
@@ -172,9 +186,11 @@ class ReplayBuffer:
             self._ep_starts = self._ep_starts[1:]
             self._ep_lengths = self._ep_lengths[1:]
         if open_slots > self.num_slots:  # a task whose time limit the configuration could not know
-            raise ConfigError(f"replay.capacity: an episode reached {open_slots - 1} transitions, more than this "
-                              f"buffer of {self.capacity} can store; the buffer keeps whole episodes, so raise "
-                              f"replay.capacity to at least the task's longest episode (in agent steps)")
+            raise ConfigError(
+                f"replay.capacity: an episode reached {open_slots - 1} transitions, more than this "
+                f"buffer of {self.capacity} can store; the buffer keeps whole episodes, so raise "
+                f"replay.capacity to at least the task's longest episode (in agent steps)"
+            )
 
     # --- reading ---------------------------------------------------------
     @property
@@ -258,8 +274,10 @@ class ReplayBuffer:
         if self.per_transition or self.sample_open:  # every transition equally likely
             starts, lengths, counts = self._candidates()
             if len(counts) == 0:
-                raise ValueError(f"replay: no transition to sample yet (nstep={self.nstep}, horizon={self.horizon}"
-                                 f"{', the open episode included' if self.sample_open else ''})")
+                raise ValueError(
+                    f"replay: no transition to sample yet (nstep={self.nstep}, horizon={self.horizon}"
+                    f"{', the open episode included' if self.sample_open else ''})"
+                )
             ends = np.cumsum(counts)
             draw = self.rng.integers(0, ends[-1], size=batch_size)
             which = np.searchsorted(ends, draw, side="right")
@@ -268,14 +286,15 @@ class ReplayBuffer:
         else:
             eligible = np.flatnonzero(self._ep_lengths >= self.span)
             if len(eligible) == 0:
-                raise ValueError(f"replay: no complete episode with ≥ {self.span} transitions yet "
-                                 f"(nstep={self.nstep}, horizon={self.horizon})")
+                raise ValueError(
+                    f"replay: no complete episode with ≥ {self.span} transitions yet "
+                    f"(nstep={self.nstep}, horizon={self.horizon})"
+                )
             episodes = eligible[self.rng.integers(0, len(eligible), size=batch_size)]
             starts = self._ep_starts[episodes]
             lengths = self._ep_lengths[episodes]
             idx = self.rng.integers(0, lengths - self.span + 1) + 1  # in [1, T−max(n, K)+1]
-        reward, discount, last = self._discounted(starts, idx, self.nstep,
-                                                  lengths if self.per_transition else None)
+        reward, discount, last = self._discounted(starts, idx, self.nstep, lengths if self.per_transition else None)
         plan: Plan = {
             "obs": self._stack_slots(starts, idx - 1),
             "action": ("actions", (starts + idx) % self.num_slots),
@@ -294,8 +313,9 @@ class ReplayBuffer:
                 plan["proprio_k"] = ("proprio", (starts + idx + k - 1) % self.num_slots)
         return self.storage.gather(plan)
 
-    def _discounted(self, starts: np.ndarray, idx: np.ndarray, n: int,
-                    lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _discounted(
+        self, starts: np.ndarray, idx: np.ndarray, n: int, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``Σ_{i<n} γ^i·(Π_{j<i} d_j)·r[idx+i]`` and ``Π_{i<n} γ·d[idx+i]`` (each B×1 float32) and
         the position of the last step. With ``lengths``, steps past an episode's end add nothing
         and do not discount, and the last step is at most the episode's last."""
@@ -316,8 +336,11 @@ class ReplayBuffer:
             step_discounts = np.where(inside, step_discounts, np.float32(1.0))
         running = np.cumprod(step_discounts, axis=1)
         before = np.concatenate([np.ones((len(idx), 1), np.float32), running[:, :-1]], axis=1)
-        return ((before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
-                running[:, -1:].astype(np.float32), last)
+        return (
+            (before * step_rewards).sum(axis=1, keepdims=True).astype(np.float32),
+            running[:, -1:].astype(np.float32),
+            last,
+        )
 
     def open_episode(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Actions and frames of the episode being written (to rebuild an env on resume)."""
@@ -328,9 +351,13 @@ class ReplayBuffer:
 
     def bytes_per_transition(self, episode_length: int) -> float:
         """Storage per transition for episodes of ``episode_length`` transitions."""
-        per_slot = (self.frames[0].nbytes + self.actions[0].nbytes
-                    + self.rewards.itemsize + self.discounts.itemsize
-                    + (self.proprio[0].nbytes if self.proprio is not None else 0))
+        per_slot = (
+            self.frames[0].nbytes
+            + self.actions[0].nbytes
+            + self.rewards.itemsize
+            + self.discounts.itemsize
+            + (self.proprio[0].nbytes if self.proprio is not None else 0)
+        )
         return per_slot * (episode_length + 1) / episode_length
 
     # --- checkpoints -----------------------------------------------------
@@ -346,13 +373,19 @@ class ReplayBuffer:
             return torch.from_numpy(np.ascontiguousarray(a))
 
         state = {
-            "capacity": self.capacity, "frame_stack": self.frame_stack, "nstep": self.nstep,
-            "discount": self.discount, "live_from": live_from, "written": self._written,
+            "capacity": self.capacity,
+            "frame_stack": self.frame_stack,
+            "nstep": self.nstep,
+            "discount": self.discount,
+            "live_from": live_from,
+            "written": self._written,
             "open_start": -1 if self._open_start is None else self._open_start,
             "frames": as_tensor(self.storage.read("frames", live_from, self._written)),
             "actions": as_tensor(self.storage.read("actions", live_from, self._written)),
-            "rewards": as_tensor(self.rewards[order]), "discounts": as_tensor(self.discounts[order]),
-            "ep_starts": as_tensor(self._ep_starts), "ep_lengths": as_tensor(self._ep_lengths),
+            "rewards": as_tensor(self.rewards[order]),
+            "discounts": as_tensor(self.discounts[order]),
+            "ep_starts": as_tensor(self._ep_starts),
+            "ep_lengths": as_tensor(self._ep_lengths),
             "rng": self.rng.bit_generator.state,
         }
         if self.proprio is not None:
@@ -367,8 +400,10 @@ class ReplayBuffer:
         frames = state["frames"].numpy()
         own = self.storage.read("frames", 0, 0)  # an empty host array of the storage's shape and dtype
         if frames.shape[1:] != own.shape[1:] or frames.dtype != own.dtype:
-            raise ValueError(f"replay checkpoint frames {tuple(frames.shape[1:])} {frames.dtype} "
-                             f"do not match this run's {own.shape[1:]} {own.dtype}")
+            raise ValueError(
+                f"replay checkpoint frames {tuple(frames.shape[1:])} {frames.dtype} "
+                f"do not match this run's {own.shape[1:]} {own.dtype}"
+            )
         if written - live_from > self.num_slots:
             raise ValueError(f"replay checkpoint holds {written - live_from} slots; this buffer has {self.num_slots}")
         order = np.arange(live_from, written) % self.num_slots
@@ -385,4 +420,3 @@ class ReplayBuffer:
         self._ep_starts = state["ep_starts"].numpy().astype(np.int64).copy()
         self._ep_lengths = state["ep_lengths"].numpy().astype(np.int64).copy()
         self.rng.bit_generator.state = state["rng"]
-

@@ -38,8 +38,15 @@ class ShardedReplay:
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def build(cls, make: Callable[[int, int, int], ReplayBuffer], streams: int, *, capacity: int,
-              allocate_transitions: int, seed: int) -> ShardedReplay:
+    def build(
+        cls,
+        make: Callable[[int, int, int], ReplayBuffer],
+        streams: int,
+        *,
+        capacity: int,
+        allocate_transitions: int,
+        seed: int,
+    ) -> ShardedReplay:
         """``make(shard, capacity, allocate_transitions)`` builds one shard."""
         per_capacity = math.ceil(capacity / streams)
         per_allocation = math.ceil(allocate_transitions / streams)
@@ -69,8 +76,9 @@ class ShardedReplay:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "shards" not in state or len(state["shards"]) != len(self.shards):
             found = len(state["shards"]) if "shards" in state else 1
-            raise ValueError(f"replay checkpoint has {found} shard(s) (env.workers={found}); "
-                             f"this run has {len(self.shards)}")
+            raise ValueError(
+                f"replay checkpoint has {found} shard(s) (env.workers={found}); this run has {len(self.shards)}"
+            )
         for shard, shard_state in zip(self.shards, state["shards"], strict=True):
             shard.load_state_dict(shard_state)
         self.rng.bit_generator.state = state["rng"]

@@ -49,8 +49,16 @@ class SlotStorage:
     """Frames, actions and (optionally) proprioception, one row per slot, in host memory
     (``device`` None: numpy, the default) or as torch tensors on ``device``."""
 
-    def __init__(self, num_slots: int, frame_shape: tuple[int, ...], frame_dtype: Any, action_dim: int,
-                 proprio_dim: int = 0, device: torch.device | None = None, zero_row: bool = False):
+    def __init__(
+        self,
+        num_slots: int,
+        frame_shape: tuple[int, ...],
+        frame_dtype: Any,
+        action_dim: int,
+        proprio_dim: int = 0,
+        device: torch.device | None = None,
+        zero_row: bool = False,
+    ):
         self.num_slots = num_slots
         self.device = device
         # ``zero_row``: one more frame row, index ``num_slots``, kept at zero (a stack's padding).
@@ -99,7 +107,7 @@ class SlotStorage:
         done = 0
         for s in ring_slices(start, start + len(values), self.num_slots):
             count = s.stop - s.start
-            self._put(getattr(self, name)[s], values[done:done + count], staging=False)
+            self._put(getattr(self, name)[s], values[done : done + count], staging=False)
             done += count
 
     def gather(self, plan: Plan) -> dict[str, Array]:

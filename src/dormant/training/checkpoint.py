@@ -72,30 +72,52 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             )
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(damaged_message(path, f"it is not a dormant checkpoint (no '{FORMAT}' marker)",
-                                              lead="is damaged or foreign"))
+        raise CheckpointError(
+            damaged_message(
+                path, f"it is not a dormant checkpoint (no '{FORMAT}' marker)", lead="is damaged or foreign"
+            )
+        )
     if data.get("version") != VERSION:
-        raise CheckpointError(damaged_message(path, f"it has checkpoint version {data.get('version')!r:.40}; this "
-                                                    f"dormant reads {VERSION} (written by another dormant version, "
-                                                    "or damaged)", lead="cannot be used"))
+        raise CheckpointError(
+            damaged_message(
+                path,
+                f"it has checkpoint version {data.get('version')!r:.40}; this "
+                f"dormant reads {VERSION} (written by another dormant version, "
+                "or damaged)",
+                lead="cannot be used",
+            )
+        )
     stored = data.pop(DIGEST, None)
     if not isinstance(stored, str):
         raise CheckpointError(damaged_message(path, f"its content hash ('{DIGEST}') is missing"))
     if content_digest(data) != stored:
-        raise CheckpointError(damaged_message(path, "its content does not match the SHA-256 recorded when it was "
-                                                    "written (bytes changed on disk or in a copy)"))
+        raise CheckpointError(
+            damaged_message(
+                path,
+                "its content does not match the SHA-256 recorded when it was "
+                "written (bytes changed on disk or in a copy)",
+            )
+        )
     return data
 
 
 def damaged_message(path: Path, what: str, *, lead: str = "is damaged") -> str:
     """``PATH is damaged: WHAT``, that nothing was loaded from it, and what of the run survives."""
     run_dir = Path(path).parent
-    kept = [name for name in ("config.yaml", "train.csv", "eval.csv", "diagnostics.csv", "events.csv", "status.json",
-                              "tb") if (run_dir / name).exists()]
-    survives = (f"what survives in {run_dir}: {', '.join(kept)} (`dormant report` and `dormant plot` still read "
-                "the logs)" if kept else "nothing else of the run is in its folder")
-    return (f"{path} {lead}: {what}; refusing to use it (nothing was loaded from it). The checkpoint cannot be "
-            f"repaired: to train on, start a new run with the same settings (config.yaml lists them); {survives}")
+    kept = [
+        name
+        for name in ("config.yaml", "train.csv", "eval.csv", "diagnostics.csv", "events.csv", "status.json", "tb")
+        if (run_dir / name).exists()
+    ]
+    survives = (
+        f"what survives in {run_dir}: {', '.join(kept)} (`dormant report` and `dormant plot` still read the logs)"
+        if kept
+        else "nothing else of the run is in its folder"
+    )
+    return (
+        f"{path} {lead}: {what}; refusing to use it (nothing was loaded from it). The checkpoint cannot be "
+        f"repaired: to train on, start a new run with the same settings (config.yaml lists them); {survives}"
+    )
 
 
 def content_digest(data: Any) -> str:
@@ -121,7 +143,7 @@ def _feed(digest: Any, value: Any) -> None:
             digest.update(raw.numpy().data)
         else:
             for start in range(0, raw.numel(), _CHUNK):
-                digest.update(raw[start:start + _CHUNK].cpu().numpy().data)
+                digest.update(raw[start : start + _CHUNK].cpu().numpy().data)
     elif isinstance(value, dict):
         digest.update(f"D{len(value)};".encode())
         for key, item in value.items():
@@ -154,8 +176,10 @@ def write_failure_message(err: BaseException, run_dir: Path, *, stopped_frame: i
     else:  # e.g. torch's own "failed writing" error while saving the checkpoint
         what = f"cannot write {Path(run_dir) / FILENAME}: {cause}"
     if (Path(run_dir) / FILENAME).exists():
-        kept = (f"the checkpoint at frame {saved_frame} is intact; resume from it with "
-                f"`dormant train --resume {run_dir}` once the problem is fixed")
+        kept = (
+            f"the checkpoint at frame {saved_frame} is intact; resume from it with "
+            f"`dormant train --resume {run_dir}` once the problem is fixed"
+        )
     else:
         kept = "no checkpoint had been written yet, so the run must start again"
     return f"{what}; training stopped at frame {stopped_frame}; {kept}"

@@ -153,39 +153,68 @@ class PlasticityInterventions:
     def after_update(self, agent: PlasticAgent, batch: Batch, updates: int, frame: int) -> list[dict]:
         p, events = self.p, []
         if self._due(self.redo, self.redo_at, updates, frame):
-            counts = recycle_agent_(agent, self.redo_batch(agent, batch), self.nets, tau=p.redo_tau,
-                                    reset_step=p.redo_reset_step, mirror_target=p.redo_mirror_target,
-                                    reset_bias_moments=p.redo_reset_bias_moments)
-            events.append({"event": "redo", "count": sum(counts.values()),
-                           "detail": " ".join(f"{layer}={n}" for layer, n in counts.items())})
+            counts = recycle_agent_(
+                agent,
+                self.redo_batch(agent, batch),
+                self.nets,
+                tau=p.redo_tau,
+                reset_step=p.redo_reset_step,
+                mirror_target=p.redo_mirror_target,
+                reset_bias_moments=p.redo_reset_bias_moments,
+            )
+            events.append(
+                {
+                    "event": "redo",
+                    "count": sum(counts.values()),
+                    "detail": " ".join(f"{layer}={n}" for layer, n in counts.items()),
+                }
+            )
         if self._due(self.reset, self.reset_at, frame, frame):
             reset = reset_agent_(agent, p.reset_scope, nets=self.reset_nets)
-            events.append({"event": f"reset_{p.reset_scope}", "count": self.reset.count + self.reset_at.count,
-                           "detail": " ".join(reset)})
+            events.append(
+                {
+                    "event": f"reset_{p.reset_scope}",
+                    "count": self.reset.count + self.reset_at.count,
+                    "detail": " ".join(reset),
+                }
+            )
         if self._due(self.shrink_perturb, self.shrink_perturb_at, frame, frame):
-            mixed = shrink_perturb_agent_(agent, p.shrink_perturb_alpha, scope=p.shrink_perturb_scope,
-                                          nets=self.shrink_perturb_nets)
-            events.append({"event": "shrink_perturb", "count": self.shrink_perturb.count + self.shrink_perturb_at.count,
-                           "detail": f"alpha={p.shrink_perturb_alpha} scope={p.shrink_perturb_scope} "
-                                     f"nets={','.join(mixed)}"})
+            mixed = shrink_perturb_agent_(
+                agent, p.shrink_perturb_alpha, scope=p.shrink_perturb_scope, nets=self.shrink_perturb_nets
+            )
+            events.append(
+                {
+                    "event": "shrink_perturb",
+                    "count": self.shrink_perturb.count + self.shrink_perturb_at.count,
+                    "detail": f"alpha={p.shrink_perturb_alpha} scope={p.shrink_perturb_scope} nets={','.join(mixed)}",
+                }
+            )
         if self.inject_at.due(frame):
             nets = self.inject_nets or [net for net in agent.networks() if net != "encoder"]
             injected = inject_agent_(agent, nets)
-            events.append({"event": "plasticity_injection", "count": self.inject_at.count,
-                           "detail": " ".join(injected)})
+            events.append(
+                {"event": "plasticity_injection", "count": self.inject_at.count, "detail": " ".join(injected)}
+            )
         return events
 
     def state_dict(self) -> dict[str, Any]:
-        return {"redo": self.redo.state_dict(), "reset": self.reset.state_dict(),
-                "shrink_perturb": self.shrink_perturb.state_dict(), "redo_at": self.redo_at.state_dict(),
-                "reset_at": self.reset_at.state_dict(), "shrink_perturb_at": self.shrink_perturb_at.state_dict(),
-                "inject_at": self.inject_at.state_dict()}
+        return {
+            "redo": self.redo.state_dict(),
+            "reset": self.reset.state_dict(),
+            "shrink_perturb": self.shrink_perturb.state_dict(),
+            "redo_at": self.redo_at.state_dict(),
+            "reset_at": self.reset_at.state_dict(),
+            "shrink_perturb_at": self.shrink_perturb_at.state_dict(),
+            "inject_at": self.inject_at.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any], updates: int = 0) -> None:
         if "reset" not in state:  # a checkpoint from before the shared clock: the periods last fired at
-            state = {"redo": {"last": updates // self.redo.period if self.redo.period else 0, "count": 0},
-                     "reset": {"last": state["resets_done"], "count": state["resets_done"]},
-                     "shrink_perturb": {"last": state["shrink_perturbs_done"], "count": state["shrink_perturbs_done"]}}
+            state = {
+                "redo": {"last": updates // self.redo.period if self.redo.period else 0, "count": 0},
+                "reset": {"last": state["resets_done"], "count": state["resets_done"]},
+                "shrink_perturb": {"last": state["shrink_perturbs_done"], "count": state["shrink_perturbs_done"]},
+            }
         self.redo.load_state_dict(state["redo"])
         self.reset.load_state_dict(state["reset"])
         self.shrink_perturb.load_state_dict(state["shrink_perturb"])

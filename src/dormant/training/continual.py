@@ -61,11 +61,17 @@ class TaskSwitches:
         trainer.envs.set_phase(phase)
         if self.reset_replay:
             trainer.new_replay()
-        trainer._log_event({"event": EVENT, "count": phase, "detail": f"phase {phase}: {self.task(phase)}"
-                            + (" (replay emptied)" if self.reset_replay else "")})
+        trainer._log_event(
+            {
+                "event": EVENT,
+                "count": phase,
+                "detail": f"phase {phase}: {self.task(phase)}" + (" (replay emptied)" if self.reset_replay else ""),
+            }
+        )
 
-    def evaluate(self, eval_env: Any, frame: int, run: Callable[[bool], dict[str, float] | None],
-                 video: bool) -> dict[str, Any] | None:
+    def evaluate(
+        self, eval_env: Any, frame: int, run: Callable[[bool], dict[str, float] | None], video: bool
+    ) -> dict[str, Any] | None:
         """``run(video)`` (one evaluation of the env as it is) on each phase an evaluation at
         ``frame`` covers, the current one first (its video, if asked); None if one was cut short."""
         result: dict[str, Any] = {}

@@ -13,9 +13,16 @@ from dormant.interfaces import Agent, Env
 from dormant.training.checkpoint import load_checkpoint
 
 
-def evaluate(agent: Agent, env: Env, episodes: int, *, step: int, action_repeat: int,
-             video_path: Path | None = None,
-             should_stop: Callable[[], bool] = lambda: False) -> dict[str, float] | None:
+def evaluate(
+    agent: Agent,
+    env: Env,
+    episodes: int,
+    *,
+    step: int,
+    action_repeat: int,
+    video_path: Path | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, float] | None:
     """Run ``episodes`` episodes acting with the policy mean; video of the first if asked.
 
     Returns mean/std return, mean length (frames), frames/s and, where the suite has a
@@ -49,15 +56,25 @@ def evaluate(agent: Agent, env: Env, episodes: int, *, step: int, action_repeat:
 
         write_video(video_path, images)
     seconds = max(time.perf_counter() - t0, 1e-9)
-    result = {"episode_reward": float(np.mean(returns)), "episode_reward_std": float(np.std(returns)),
-              "episode_length": float(np.mean(lengths)), "fps": float(np.sum(lengths) / seconds)}
+    result = {
+        "episode_reward": float(np.mean(returns)),
+        "episode_reward_std": float(np.std(returns)),
+        "episode_length": float(np.mean(lengths)),
+        "fps": float(np.sum(lengths) / seconds),
+    }
     if successes:
         result["success_rate"] = float(np.mean(successes))
     return result
 
 
-def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video: bool | str = False,
-                        device: str = "auto", seed: int | str | None = None) -> dict[str, Any] | None:
+def evaluate_checkpoint(
+    run_dir: str | Path,
+    *,
+    episodes: int | str = 10,
+    video: bool | str = False,
+    device: str = "auto",
+    seed: int | str | None = None,
+) -> dict[str, Any] | None:
     """Evaluate a run's checkpoint on a fresh environment (``dormant eval``); the result of
     ``evaluate`` plus ``task``, ``frame``, ``episodes`` and ``video`` (the mp4, if asked).
     None when ``episodes`` is 0."""
@@ -73,8 +90,12 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
     episodes = episodes_option(episodes)
     checkpoint = load_checkpoint(run_dir)
     cfg = from_dict(checkpoint["config"])
-    for key, value in {"eval.episodes": episodes, "eval.video": video, "device": device,
-                       "seed": cfg.seed if seed is None else seed}.items():
+    for key, value in {
+        "eval.episodes": episodes,
+        "eval.video": video,
+        "device": device,
+        "seed": cfg.seed if seed is None else seed,
+    }.items():
         set_field(cfg, key, value)
     validate(cfg)
     configure_rendering(needs_gl(cfg))
@@ -90,8 +111,14 @@ def evaluate_checkpoint(run_dir: str | Path, *, episodes: int | str = 10, video:
         task = env.task
     video_path = run_dir / "videos" / f"checkpoint_eval_{frame}.mp4"
     try:
-        result = evaluate(agent, env, cfg.eval.episodes, step=step, action_repeat=cfg.env.action_repeat,
-                          video_path=video_path if cfg.eval.video else None)
+        result = evaluate(
+            agent,
+            env,
+            cfg.eval.episodes,
+            step=step,
+            action_repeat=cfg.env.action_repeat,
+            video_path=video_path if cfg.eval.video else None,
+        )
     finally:
         env.close()
     if result is None:

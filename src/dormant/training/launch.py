@@ -40,8 +40,16 @@ class RunResult:
 
 
 # Options a resume may change: none of them changes the numbers the run produces.
-RESUME_OPTIONS = ("frames", "threads", "log.progress", "log.progress_every_s", "log.tensorboard", "eval.video",
-                  "checkpoint_every_frames", "replay.device")
+RESUME_OPTIONS = (
+    "frames",
+    "threads",
+    "log.progress",
+    "log.progress_every_s",
+    "log.tensorboard",
+    "eval.video",
+    "checkpoint_every_frames",
+    "replay.device",
+)
 
 
 def check_callbacks(callbacks: Any) -> list[Callback]:
@@ -49,17 +57,21 @@ def check_callbacks(callbacks: Any) -> list[Callback]:
     from dormant.training.callbacks import HOOKS, Callback
 
     if isinstance(callbacks, (Callback, str, bytes)) or not isinstance(callbacks, (list, tuple)):
-        raise ConfigError(f"callbacks= takes a list of dormant.Callback objects; got {type(callbacks).__name__}: "
-                          f"{callbacks!r:.80}")
+        raise ConfigError(
+            f"callbacks= takes a list of dormant.Callback objects; got {type(callbacks).__name__}: {callbacks!r:.80}"
+        )
     for i, callback in enumerate(callbacks):
         if isinstance(callback, type):
-            raise ConfigError(f"callbacks[{i}] is the class {callback.__name__}, not an object of it: pass "
-                              f"{callback.__name__}(...)")
+            raise ConfigError(
+                f"callbacks[{i}] is the class {callback.__name__}, not an object of it: pass {callback.__name__}(...)"
+            )
         if not isinstance(callback, Callback):
             lacking = [hook for hook in HOOKS if not callable(getattr(callback, hook, None))]
             if lacking:
-                raise ConfigError(f"callbacks[{i}] ({type(callback).__name__}: {callback!r:.60}) is not a "
-                                  f"dormant.Callback: it has no {lacking[0]}(); subclass dormant.Callback")
+                raise ConfigError(
+                    f"callbacks[{i}] ({type(callback).__name__}: {callback!r:.60}) is not a "
+                    f"dormant.Callback: it has no {lacking[0]}(); subclass dormant.Callback"
+                )
         every = getattr(callback, "every_frames", 0)
         if not isinstance(every, int) or isinstance(every, bool) or every < 0:
             raise ConfigError(f"callbacks[{i}].every_frames must be a whole number ≥ 0, got {every!r}")
@@ -83,21 +95,31 @@ def recheck(config: Config) -> Config:
         default = getattr(Config(), section.name)
         value = getattr(config, section.name, None)
         if dataclasses.is_dataclass(default) and type(value) is not type(default):
-            raise ConfigError(f"config.{section.name} is a {type(value).__name__}, not the "
-                              f"{type(default).__name__} section (set its fields: config.{section.name}.OPTION = ...)")
-    for prefix, node in [("", config), *((f.name + ".", getattr(config, f.name)) for f in dataclasses.fields(Config)
-                                          if dataclasses.is_dataclass(getattr(config, f.name)))]:
+            raise ConfigError(
+                f"config.{section.name} is a {type(value).__name__}, not the "
+                f"{type(default).__name__} section (set its fields: config.{section.name}.OPTION = ...)"
+            )
+    for prefix, node in [
+        ("", config),
+        *(
+            (f.name + ".", getattr(config, f.name))
+            for f in dataclasses.fields(Config)
+            if dataclasses.is_dataclass(getattr(config, f.name))
+        ),
+    ]:
         names = {f.name for f in dataclasses.fields(node)}
         for attr in vars(node):
             if attr not in names:
                 known = [prefix + name for name in names]
-                raise ConfigError(f"unknown option {prefix + attr!r}{closest(prefix + attr, known)} (set on the Config "
-                                  "by hand)")
+                raise ConfigError(
+                    f"unknown option {prefix + attr!r}{closest(prefix + attr, known)} (set on the Config by hand)"
+                )
     try:
         data = config.to_dict()
     except Exception as err:  # a value deepcopy cannot copy
-        raise ConfigError(f"the Config holds a value that is not an option value "
-                          f"({type(err).__name__}: {err})") from None
+        raise ConfigError(
+            f"the Config holds a value that is not an option value ({type(err).__name__}: {err})"
+        ) from None
     cfg = from_dict(data)  # set_field converts and type-checks every field; validate() the ranges
     cfg.task = canonical_task(cfg.task)  # a named scenario: its task list, as resolve stores it
     check_task_name(cfg.task)
@@ -113,18 +135,25 @@ def _check_new_run_dir(path: Path) -> None:
     if never_checkpointed(path):
         return  # a run killed before its first checkpoint: nothing to resume, started again below
     if path.exists() and any(p.name not in BOOKKEEPING for p in path.iterdir()):
-        hint = (f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists()
-                else "it is not empty")
+        hint = f"resume it with `dormant train --resume {path}`" if (path / FILENAME).exists() else "it is not empty"
         raise ConfigError(f"run directory {path} already holds a run; {hint}, or choose another out=")
 
 
 def _restart_note(path: Path) -> None:
-    print(f"{path} holds a run that stopped before its first checkpoint: starting it again from frame 0 "
-          "(its earlier logs are removed)", flush=True)
+    print(
+        f"{path} holds a run that stopped before its first checkpoint: starting it again from frame 0 "
+        "(its earlier logs are removed)",
+        flush=True,
+    )
 
 
-def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | None = None,
-           config: Config | None = None, callbacks: Sequence[Callback] = ()) -> RunResult:
+def launch(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    resume: str | Path | None = None,
+    config: Config | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
     """Train a new run (from ``overrides`` or a ready ``config``) or resume the run in
     ``resume`` (``overrides`` may then change only ``RESUME_OPTIONS``), holding the run
     directory's lock throughout. Raises ``ConfigError`` (and friends) before any work on bad
@@ -154,8 +183,10 @@ def launch(overrides: Mapping[str, Any] | None = None, *, resume: str | Path | N
         elif resume:  # no checkpoint yet: the same configuration, from the start
             saved = read_run_config(run_dir)  # a damaged one is refused, naming the file
             if not isinstance(saved, dict):
-                raise ConfigError(f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
-                                  "again from; start a new run with `dormant train ... out=DIR`")
+                raise ConfigError(
+                    f"{run_dir} has neither a checkpoint nor a readable config.yaml to start "
+                    "again from; start a new run with `dormant train ... out=DIR`"
+                )
             cfg = _resumed_config(saved, overrides, 0)
             _restart_note(run_dir)
             clear_run_dir(run_dir)
@@ -176,9 +207,12 @@ def _warn_workers(workers: int) -> None:
     run is slower than with one worker per core (it still trains the same numbers)."""
     cores = len(os.sched_getaffinity(0))
     if workers > 2 * cores:
-        print(f"warning: env.workers={workers} is far above this machine's {cores} CPU cores: the workers share "
-              f"them and each step waits for the slowest; env.workers={cores} (one per core) is usually faster",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: env.workers={workers} is far above this machine's {cores} CPU cores: the workers share "
+            f"them and each step waits for the slowest; env.workers={cores} (one per core) is usually faster",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _prepare_run_dir(path: Path) -> None:
@@ -200,8 +234,10 @@ def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
         raise ConfigError(f"the run's saved configuration is not valid for this dormant: {err}") from None
     refused = sorted(set(overrides) - set(RESUME_OPTIONS))
     if refused:
-        raise ConfigError(f"on resume only {', '.join(o + '=' for o in RESUME_OPTIONS)} may change (they leave the "
-                          f"numbers as they are); refused: {', '.join(refused)} (start a new run to change them)")
+        raise ConfigError(
+            f"on resume only {', '.join(o + '=' for o in RESUME_OPTIONS)} may change (they leave the "
+            f"numbers as they are); refused: {', '.join(refused)} (start a new run to change them)"
+        )
     for key, value in overrides.items():
         set_field(cfg, key, value)
     done = steps_done * cfg.env.action_repeat
@@ -212,14 +248,17 @@ def _resumed_config(saved: dict, overrides: dict[str, str], steps_done: int):
     return cfg
 
 
-def _train_locked(cfg: Config, run_dir: Path, checkpoint: dict[str, Any] | None,
-                  callbacks: Sequence[Callback]) -> RunResult:
+def _train_locked(
+    cfg: Config, run_dir: Path, checkpoint: dict[str, Any] | None, callbacks: Sequence[Callback]
+) -> RunResult:
     from dormant.training.trainer import Trainer
 
     trainer = Trainer(cfg, run_dir, checkpoint=checkpoint, callbacks=callbacks)
-    print(f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
-          f"{cfg.frames} frames, device {trainer.device}, {describe_threads(trainer.threads, trainer.threads_why)})",
-          flush=True)
+    print(
+        f"run directory: {run_dir}  ({cfg.task}, {cfg.agent.name}, {cfg.env.obs}, "
+        f"{cfg.frames} frames, device {trainer.device}, {describe_threads(trainer.threads, trainer.threads_why)})",
+        flush=True,
+    )
     try:
         status = trainer.train()
     finally:
@@ -228,8 +267,9 @@ def _train_locked(cfg: Config, run_dir: Path, checkpoint: dict[str, Any] | None,
 
     png = plot_run(run_dir)
     if status == "interrupted":
-        print(f"interrupted at frame {trainer.frame}; checkpoint saved. Continue with: "
-              f"dormant train --resume {run_dir}")
+        print(
+            f"interrupted at frame {trainer.frame}; checkpoint saved. Continue with: dormant train --resume {run_dir}"
+        )
     else:
         print(f"finished {trainer.frame} frames; learning curve: {png}")
     return RunResult(run_dir, status, trainer.frame, trainer.last_eval, png)

@@ -43,12 +43,15 @@ class DirLock:
                 who = f"pid {info['pid']} on {info['host']} since {info['since']}"
             except (ValueError, KeyError, TypeError):
                 who = "another process"
-            raise LockedError(f"{self.path.parent} is in use by {who} (another {self.what} "
-                              "is writing it); wait for it to stop or stop it first") from None
+            raise LockedError(
+                f"{self.path.parent} is in use by {who} (another {self.what} "
+                "is writing it); wait for it to stop or stop it first"
+            ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        handle.write(
+            json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")})
+        )
         handle.flush()
         self._handle = handle
         return self

@@ -18,8 +18,17 @@ ratios, norms with norms; counts never with rates).
 
 from __future__ import annotations
 
-DRM_KEYS = {"dormant_ratio", "sigma_beta", "lambda", "alpha_beta", "v_loss", "v_value", "awaken_frame",
-            "perturb_alpha", "perturb_count"}
+DRM_KEYS = {
+    "dormant_ratio",
+    "sigma_beta",
+    "lambda",
+    "alpha_beta",
+    "v_loss",
+    "v_value",
+    "awaken_frame",
+    "perturb_alpha",
+    "perturb_count",
+}
 BOOKKEEPING = {"frame", "step"}  # the x axis and its agent-step twin: never a scalar of their own
 DIAGNOSTIC_BOOKKEEPING = {"episode", "elapsed_s", "updates", "phase"}  # already in train/
 # A diagnostics column's quantity → its tag name (ratios drop the suffix the CSV needs).
@@ -67,8 +76,14 @@ CUSTOM_LAYOUT: dict[str, dict[str, list]] = {
     "plasticity (per layer)": dict(
         _per_layer(net, quantity, title)
         for net in NETWORKS
-        for quantity, title in (("dormant", "dormant ratio (DrM kind)"), ("redo_dormant", "dormant ratio (ReDo kind)"),
-                                ("fau", "FAU"), ("srank", "srank"), ("feature_norm", "feature norm"))),
+        for quantity, title in (
+            ("dormant", "dormant ratio (DrM kind)"),
+            ("redo_dormant", "dormant ratio (ReDo kind)"),
+            ("fau", "FAU"),
+            ("srank", "srank"),
+            ("feature_norm", "feature norm"),
+        )
+    ),
     "plasticity (per network)": {
         "dormant ratio (DrM kind)": ["Multiline", [r"^plasticity/\w+/dormant$"]],
         "dormant ratio (ReDo kind)": ["Multiline", [r"^plasticity/\w+/redo_dormant$"]],

@@ -103,15 +103,20 @@ class RunLogger:
     the final evaluation's return as its metric, when a finished run's logger closes.
     """
 
-    def __init__(self, run_dir: Path, metric_names: Sequence[str], tensorboard: bool, success: bool = False,
-                 eval_extra: Sequence[str] = ()):
+    def __init__(
+        self,
+        run_dir: Path,
+        metric_names: Sequence[str],
+        tensorboard: bool,
+        success: bool = False,
+        eval_extra: Sequence[str] = (),
+    ):
         """``success``: the task reports success (MetaWorld, Adroit): train.csv gains
         ``episode_success`` and eval.csv ``success_rate``; ``eval_extra``: more eval.csv columns
         (a continual run's phase and per-task returns)."""
         train_success, eval_success = (("episode_success",), ("success_rate",)) if success else ((), ())
         self.run_dir = Path(run_dir)
-        self.train = CsvLog(run_dir / "train.csv",
-                            [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
+        self.train = CsvLog(run_dir / "train.csv", [*BASE_COLUMNS, *train_success, "buffer_transitions", *metric_names])
         self.eval = CsvLog(run_dir / "eval.csv", [*BASE_COLUMNS, "episode_reward_std", *eval_success, *eval_extra])
         self.diagnostics = CsvLog(run_dir / "diagnostics.csv")
         self.events = CsvLog(run_dir / "events.csv", list(EVENT_COLUMNS))
@@ -127,13 +132,20 @@ class RunLogger:
         the package versions and the device in ``environment.json``, keeps the resolved
         configuration for TensorBoard's hparams and opens W&B if ``log.wandb`` (a missing
         ``wandb`` package raises ``MissingExtraError`` here, before any training)."""
-        self._hparams = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
-                         for k, v in flatten(cfg.to_dict()).items()}
+        self._hparams = {
+            k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flatten(cfg.to_dict()).items()
+        }
         extra = {}
         if cfg.log.wandb:
             previous = (read_environment(self.run_dir) or {}).get("wandb", {})
-            self._wandb = WandbLog(self.run_dir, project=cfg.log.wandb_project, mode=cfg.log.wandb_mode,
-                                   config=self._hparams, run_id=previous.get("id"), name=self.run_dir.name)
+            self._wandb = WandbLog(
+                self.run_dir,
+                project=cfg.log.wandb_project,
+                mode=cfg.log.wandb_mode,
+                config=self._hparams,
+                run_id=previous.get("id"),
+                name=self.run_dir.name,
+            )
             extra["wandb"] = {"id": self._wandb.run_id, "project": cfg.log.wandb_project, "mode": cfg.log.wandb_mode}
         record_environment(self.run_dir, device, **extra)
 
@@ -154,8 +166,10 @@ class RunLogger:
 
         for log in self.logs.values():
             read_log(log.path, text=True, notes=[])  # a last row cut by a kill lies past the checkpoint: dropped below
-        kept = {kind: (log.truncate_to(row_counts[kind]) if row_counts is not None else log.truncate_after(frame))
-                for kind, log in self.logs.items()}
+        kept = {
+            kind: (log.truncate_to(row_counts[kind]) if row_counts is not None else log.truncate_after(frame))
+            for kind, log in self.logs.items()
+        }
         if kept["eval"]:
             self._last_eval = {k: _number(v) for k, v in kept["eval"][-1].items()}
         if self._tb_dir is not None:
@@ -197,8 +211,11 @@ class RunLogger:
     def final_metrics(self) -> dict[str, float]:
         """The last evaluation's return (and success rate), the hparams' metric."""
         last = self._last_eval or {}
-        return {f"hparams/final_eval_{'return' if key == 'episode_reward' else key}": float(last[key])
-                for key in ("episode_reward", "success_rate") if isinstance(last.get(key), (int, float))}
+        return {
+            f"hparams/final_eval_{'return' if key == 'episode_reward' else key}": float(last[key])
+            for key in ("episode_reward", "success_rate")
+            if isinstance(last.get(key), (int, float))
+        }
 
     def close(self) -> None:
         """Flush and close; once the evaluation at the frame budget is logged, TensorBoard gets
@@ -225,8 +242,7 @@ def scalars(kind: str, row: dict[str, Any]) -> dict[str, float]:
         name = event_tag(str(row.get("event", "")))
         count = row.get("count")
         return {name: count} if name and _is_number(count) else {}
-    return {name: value for key, value in row.items()
-            if _is_number(value) and (name := tag(kind, key)) is not None}
+    return {name: value for key, value in row.items() if _is_number(value) and (name := tag(kind, key)) is not None}
 
 
 def _is_number(value: Any) -> TypeGuard[float]:

@@ -25,7 +25,7 @@ def replay_transitions(cfg: Any) -> int:
 def replay_bytes(cfg: Any) -> int:
     """The replay's memory: one uint8 RGB frame per transition for pixels (a few hundred
     bytes for states) plus 64 bytes of action, reward and discount."""
-    per_step = 3 * cfg.env.image_size ** 2 if cfg.env.obs == "pixels" else 512
+    per_step = 3 * cfg.env.image_size**2 if cfg.env.obs == "pixels" else 512
     return replay_transitions(cfg) * (per_step + 64)
 
 
@@ -58,9 +58,11 @@ def memory_problem(cfg: Any, available: int | None = None) -> str:
     fixed = need - replay_bytes(cfg)
     per_step = replay_bytes(cfg) / max(transitions, 1)
     fit = max(0, int((available - fixed) / per_step))
-    return (f"this run needs ≈ {need / 2**30:.1f} GiB ({transitions:,} replay transitions × "
-            f"{per_step / 1e3:.1f} kB + {fixed / 2**30:.1f} GiB), but only {available / 2**30:.1f} GiB is "
-            f"available; lower replay.capacity (≤ {fit:,} fits) or frames")
+    return (
+        f"this run needs ≈ {need / 2**30:.1f} GiB ({transitions:,} replay transitions × "
+        f"{per_step / 1e3:.1f} kB + {fixed / 2**30:.1f} GiB), but only {available / 2**30:.1f} GiB is "
+        f"available; lower replay.capacity (≤ {fit:,} fits) or frames"
+    )
 
 
 def device_free(cfg: Any) -> int | None:
@@ -96,6 +98,8 @@ def device_memory_problem(cfg: Any, free: int | None = None) -> str:
         return ""
     per_step = replay_bytes(cfg) * slots_per_step / max(transitions, 1)
     fit = max(0, int((free - GPU_RESERVE_BYTES) / per_step))
-    return (f"replay.device=agent puts ≈ {(need - GPU_RESERVE_BYTES) / 2**30:.1f} GiB of replay on the GPU "
-            f"(plus {GPU_RESERVE_BYTES / 2**30:.0f} GiB for the networks), but only {free / 2**30:.1f} GiB is free "
-            f"there; use replay.device=host, or lower replay.capacity (≤ {fit:,} fits) or frames")
+    return (
+        f"replay.device=agent puts ≈ {(need - GPU_RESERVE_BYTES) / 2**30:.1f} GiB of replay on the GPU "
+        f"(plus {GPU_RESERVE_BYTES / 2**30:.0f} GiB for the networks), but only {free / 2**30:.1f} GiB is free "
+        f"there; use replay.device=host, or lower replay.capacity (≤ {fit:,} fits) or frames"
+    )

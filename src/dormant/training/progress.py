@@ -28,9 +28,15 @@ class Progress:
         if not self.enabled or not self.console.is_terminal:
             return
         self._bar = RichProgress(
-            TextColumn("[bold]frames"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[fps]:>7.1f} frames/s"), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=False,
+            TextColumn("[bold]frames"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[fps]:>7.1f} frames/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
         )
         self._bar.start()
         self._task = self._bar.add_task("train", total=self.total, completed=frame, fps=0.0)

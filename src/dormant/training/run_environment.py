@@ -56,8 +56,13 @@ def environment_info(device: torch.device) -> dict[str, Any]:
     commit = _git_commit()
     if commit:
         versions["dormant"] += f" (git {commit})"
-    return {"versions": versions, "device": describe_device(device), "python": platform.python_version(),
-            "platform": platform.platform(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "versions": versions,
+        "device": describe_device(device),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def read_environment(run_dir: Path) -> dict[str, Any] | None:
@@ -79,9 +84,12 @@ def record_environment(run_dir: Path, device: torch.device, **extra: Any) -> dic
     previous = read_environment(run_dir) or {}
     earlier = list(previous.get("earlier", []))
     if previous.get("versions") and (previous.get("versions"), previous.get("device")) != (
-            info["versions"], info["device"]):
-        earlier.append({k: previous[k] for k in ("versions", "device", "python", "platform", "started")
-                        if k in previous})
+        info["versions"],
+        info["device"],
+    ):
+        earlier.append(
+            {k: previous[k] for k in ("versions", "device", "python", "platform", "started") if k in previous}
+        )
     kept = {k: v for k, v in previous.items() if k not in info and k != "earlier"}
     record = {**kept, **info, **extra, **({"earlier": earlier} if earlier else {})}
     from dormant.experiments.runfiles import json_text

@@ -34,7 +34,6 @@ from dormant.experiments.runfiles import config_text, log_digests, status_text
 from dormant.interfaces import Env, PlasticAgent
 from dormant.plasticity.diagnostics import agent_diagnostics
 from dormant.replay import replay_for
-from dormant.training.threads import run_threads
 from dormant.training.checkpoint import (
     FILENAME,
     CheckpointError,
@@ -50,6 +49,7 @@ from dormant.training.files import RunWriteError, atomic_write_text, is_write_fa
 from dormant.training.guard import StateGuard
 from dormant.training.logger import RunLogger
 from dormant.training.progress import Progress
+from dormant.training.threads import run_threads
 
 if TYPE_CHECKING:
     from dormant.training.callbacks import Callback
@@ -65,8 +65,14 @@ class Trainer:
     ``callbacks`` (``training.callbacks.Callback``) see episodes, evaluations and
     interventions as they happen and may stop the run early."""
 
-    def __init__(self, cfg: Config, run_dir: Path, *, checkpoint: dict[str, Any] | None = None,
-                 callbacks: Sequence[Callback] = ()):
+    def __init__(
+        self,
+        cfg: Config,
+        run_dir: Path,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] = (),
+    ):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -92,8 +98,13 @@ class Trainer:
         self.interventions.sample_batch = lambda n: self.agent.to_batch(self.replay.sample(n))  # ReDo's scoring batch
         self._fau_index = self.agent.METRICS.index("critic_fau")
         continual = (["phase"], self.switches.eval_columns()) if self.switches else ([], [])
-        self.logger = RunLogger(self.run_dir, (*self.agent.METRICS, "replay_ratio", "rr_switch_frame", *continual[0]),
-                                cfg.log.tensorboard, success=self.env.has_success, eval_extra=continual[1])
+        self.logger = RunLogger(
+            self.run_dir,
+            (*self.agent.METRICS, "replay_ratio", "rr_switch_frame", *continual[0]),
+            cfg.log.tensorboard,
+            success=self.env.has_success,
+            eval_extra=continual[1],
+        )
         self.logger.start(cfg, self.device)  # environment.json, hparams, W&B (a missing extra fails here)
         self.counters = Counters(episode_steps=[0] * workers, episode_rewards=[0.0] * workers)
         self.metric_sum = np.zeros(len(self.agent.METRICS))
@@ -125,20 +136,27 @@ class Trainer:
         """Run until the budget or a stop; returns 'finished' or 'interrupted'."""
         self._t0 = time.perf_counter()
         try:  # SIGTERM (a scheduler's preemption, a dying sweep) stops gracefully like a first Ctrl-C
-            previous = {sig: signal.signal(sig, handler) for sig, handler in
-                        ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm))}
+            previous = {
+                sig: signal.signal(sig, handler)
+                for sig, handler in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm))
+            }
         except ValueError:  # not the main thread (e.g. a worker): no Ctrl-C handling there
             previous = None
-        progress = Progress(self.total_steps * self.cfg.env.action_repeat, enabled=self.cfg.log.progress,
-                            every_s=self.cfg.log.progress_every_s)
+        progress = Progress(
+            self.total_steps * self.cfg.env.action_repeat,
+            enabled=self.cfg.log.progress,
+            every_s=self.cfg.log.progress_every_s,
+        )
         status = "failed"
         try:
             if not self._time_steps:
                 self._time_steps = self._reset_episodes(range(self.envs.num_envs))
             progress.start(self.frame)
             self._episode_t0 = [time.perf_counter()] * self.envs.num_envs
-            clocks = [(cb, Periodic(cb.every_frames, last=self.frame // cb.every_frames if cb.every_frames else 0))
-                      for cb in self.callbacks]
+            clocks = [
+                (cb, Periodic(cb.every_frames, last=self.frame // cb.every_frames if cb.every_frames else 0))
+                for cb in self.callbacks
+            ]
             self._notify("on_train_start")
             while True:
                 ended = [i for i, ts in enumerate(self._time_steps) if ts.last]
@@ -215,8 +233,10 @@ class Trainer:
         if self.stop_requested:  # second Ctrl-C: leave now, without saving
             raise KeyboardInterrupt
         self.stop_requested = True
-        print("\nCtrl-C: stopping at the next safe point and saving a checkpoint "
-              "(press again to quit without saving)", flush=True)
+        print(
+            "\nCtrl-C: stopping at the next safe point and saving a checkpoint (press again to quit without saving)",
+            flush=True,
+        )
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if not self.stop_requested:  # idempotent: repeated SIGTERMs never skip the checkpoint
@@ -225,8 +245,13 @@ class Trainer:
 
     def new_replay(self) -> None:
         """An empty replay (at the start; at each task switch with continual.replay=reset)."""
-        self.replay = replay_for(self.cfg, self.env, allocate_transitions=self.total_steps,
-                                 horizon=self.agent.replay_horizon, device=self.device)
+        self.replay = replay_for(
+            self.cfg,
+            self.env,
+            allocate_transitions=self.total_steps,
+            horizon=self.agent.replay_horizon,
+            device=self.device,
+        )
         self.streams = self.replay.shards if self.cfg.env.workers > 1 else [self.replay]  # where worker i writes
 
     def _reset_episodes(self, indices: Sequence[int]) -> list[TimeStep]:
@@ -237,8 +262,7 @@ class Trainer:
         indices = list(indices)
         steps = self.envs.reset_many(indices)
         for i, ts in zip(indices, steps, strict=True):
-            self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False,
-                                proprio=ts.proprio)
+            self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=True, last=False, proprio=ts.proprio)
             self.counters.episode_steps[i] = 0
             self.counters.episode_rewards[i] = 0.0
             self._episode_t0[i] = time.perf_counter()
@@ -250,9 +274,11 @@ class Trainer:
         due, then all workers step at once; so the updates per transition are exactly the
         single env's, and a worker acts on a policy at most N − 1 steps' updates old."""
         step = self.counters.step
-        actions = self.agent.act_many([ts.observation for ts in self._time_steps],  # one env: its act
-                                      list(range(step, step + len(self._time_steps))),
-                                      proprios=[ts.proprio for ts in self._time_steps])
+        actions = self.agent.act_many(
+            [ts.observation for ts in self._time_steps],  # one env: its act
+            list(range(step, step + len(self._time_steps))),
+            proprios=[ts.proprio for ts in self._time_steps],
+        )
         for agent_step in range(step, step + len(actions)):
             if agent_step >= self.seed_steps and self.replay.can_sample():
                 for _ in range(self.replay_ratio.updates_due(agent_step)):
@@ -261,8 +287,9 @@ class Trainer:
         if self.switches:  # a switch frame ends every episode
             self.switches.truncate(steps, self.frame + len(steps) * self.cfg.env.action_repeat)
         for i, ts in enumerate(steps):
-            self.streams[i].add(ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last,
-                                proprio=ts.proprio)
+            self.streams[i].add(
+                ts.frame, ts.action, ts.reward, ts.discount, first=False, last=ts.last, proprio=ts.proprio
+            )
             self.counters.episode_steps[i] += 1
             self.counters.episode_rewards[i] += ts.reward
         self.counters.step += len(steps)
@@ -277,9 +304,13 @@ class Trainer:
             restored = self.guard.restore()
             raise NonFiniteLossError(
                 f"non-finite {', '.join(bad)} at frame {self.frame} (agent step {step}); "
-                + ("the agent was restored to its state before this update and saved to "
-                   f"{self.run_dir / FILENAME}" if restored else "no earlier state to restore")
-                + ". Try a lower agent.lr or check the reward scale.")
+                + (
+                    f"the agent was restored to its state before this update and saved to {self.run_dir / FILENAME}"
+                    if restored
+                    else "no earlier state to restore"
+                )
+                + ". Try a lower agent.lr or check the reward scale."
+            )
         self.metric_sum += values
         self.metric_last = values
         self.metric_count += 1
@@ -287,10 +318,18 @@ class Trainer:
         self.replay_ratio.observe(float(values[self._fau_index]))
         every = self.cfg.log.diagnostics_every_updates
         if every and self.counters.updates % every == 0:
-            self.logger.log("diagnostics", {**self._row(), "updates": self.counters.updates,
-                                            **agent_diagnostics(self.agent, batch, **diagnostics_taus(self.cfg))})
-        for event in [*self.agent.drain_events(), *self.interventions.after_update(
-                self.agent, batch, self.counters.updates, self.frame)]:
+            self.logger.log(
+                "diagnostics",
+                {
+                    **self._row(),
+                    "updates": self.counters.updates,
+                    **agent_diagnostics(self.agent, batch, **diagnostics_taus(self.cfg)),
+                },
+            )
+        for event in [
+            *self.agent.drain_events(),
+            *self.interventions.after_update(self.agent, batch, self.counters.updates, self.frame),
+        ]:
             self._log_event(event)
 
     def _finish_episode(self, index: int) -> None:
@@ -298,28 +337,47 @@ class Trainer:
         self.counters.episode += 1
         seconds = max(time.perf_counter() - self._episode_t0[index], 1e-9)
         frames = self.counters.episode_steps[index] * self.cfg.env.action_repeat
-        row = self._row(episode_reward=self.counters.episode_rewards[index], episode_length=frames,
-                        fps=frames / seconds, buffer_transitions=len(self.replay),
-                        replay_ratio=self.replay_ratio.current, rr_switch_frame=self.replay_ratio.switch_frame,
-                        episode_success=self._time_steps[index].success)
+        row = self._row(
+            episode_reward=self.counters.episode_rewards[index],
+            episode_length=frames,
+            fps=frames / seconds,
+            buffer_transitions=len(self.replay),
+            replay_ratio=self.replay_ratio.current,
+            rr_switch_frame=self.replay_ratio.switch_frame,
+            episode_success=self._time_steps[index].success,
+        )
         if self.metric_count:
             means = (self.metric_sum / self.metric_count).tolist()
             last = self.metric_last.tolist()
-            row.update({name: last[i] if name in self.agent.METRICS_LAST else means[i]
-                        for i, name in enumerate(self.agent.METRICS)})
+            row.update(
+                {
+                    name: last[i] if name in self.agent.METRICS_LAST else means[i]
+                    for i, name in enumerate(self.agent.METRICS)
+                }
+            )
         self.metric_sum[:] = 0.0
         self.metric_count = 0
         self.logger.log("train", row)
         self._notify("on_episode_end", row)
         # after the row: it ran at the old ratio
         if self.replay_ratio.on_episode_end(self.counters.episode, self.frame):
-            self._log_event({"event": "replay_ratio", "count": self.replay_ratio.current,
-                             "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}"})
+            self._log_event(
+                {
+                    "event": "replay_ratio",
+                    "count": self.replay_ratio.current,
+                    "detail": f"critic FAU settled; replay ratio now {self.replay_ratio.current}",
+                }
+            )
 
     def _row(self, **values: Any) -> dict[str, Any]:
-        return {"frame": self.frame, "step": self.counters.step, "episode": self.counters.episode,
-                "elapsed_s": round(self._elapsed(), 3), **({"phase": self.switches.phase} if self.switches else {}),
-                **values}
+        return {
+            "frame": self.frame,
+            "step": self.counters.step,
+            "episode": self.counters.episode,
+            "elapsed_s": round(self._elapsed(), 3),
+            **({"phase": self.switches.phase} if self.switches else {}),
+            **values,
+        }
 
     def _maybe_checkpoint(self) -> None:
         if crossed(self.counters.step, self.counters.last_checkpoint_step, self.checkpoint_every_steps):
@@ -345,9 +403,11 @@ class Trainer:
         self.last_eval = self._row(**result)
         self.logger.log("eval", self.last_eval)
         success = f", success rate {result['success_rate']:.0%}" if "success_rate" in result else ""
-        progress.note(f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
-                      f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes{success}",
-                      last_eval=f"last eval return {result['episode_reward']:.1f}{success} at frame {self.frame}")
+        progress.note(
+            f"eval frame {self.frame}: return {result['episode_reward']:.1f} "
+            f"± {result['episode_reward_std']:.1f} over {self.cfg.eval.episodes} episodes{success}",
+            last_eval=f"last eval return {result['episode_reward']:.1f}{success} at frame {self.frame}",
+        )
         self._notify("on_eval", self.last_eval)
 
     # --- evaluation ------------------------------------------------------
@@ -356,9 +416,16 @@ class Trainer:
         rng_before = self.eval_env.rng_state()
 
         def run(video: bool) -> dict[str, float] | None:
-            return evaluate(self.agent, self.eval_env, episodes, step=self.counters.step,
-                            action_repeat=self.cfg.env.action_repeat, should_stop=lambda: self.stop_requested,
-                            video_path=self.run_dir / "videos" / f"eval_{self.frame}.mp4" if video else None)
+            return evaluate(
+                self.agent,
+                self.eval_env,
+                episodes,
+                step=self.counters.step,
+                action_repeat=self.cfg.env.action_repeat,
+                should_stop=lambda: self.stop_requested,
+                video_path=self.run_dir / "videos" / f"eval_{self.frame}.mp4" if video else None,
+            )
+
         # a continual run: the current task and every earlier one
         result = self.switches.evaluate(self.eval_env, self.frame, run, video) if self.switches else run(video)
         if result is None:
@@ -370,22 +437,33 @@ class Trainer:
         """Checkpoint everything a resume needs (call at a safe point only)."""
         path = self.run_dir / FILENAME
         c = self.counters
-        save_checkpoint(path, {
-            "config": self.cfg.to_dict(),
-            "agent": self.agent.state_dict(),
-            "replay": self.replay.state_dict(),
-            "counters": {**c.__dict__, "last_checkpoint_step": c.step},
-            "metric_sum": torch.from_numpy(self.metric_sum.copy()), "metric_count": self.metric_count,
-            "metric_last": torch.from_numpy(np.asarray(self.metric_last, np.float64).copy()),
-            "elapsed_s": self._elapsed() if hasattr(self, "_t0") else self.elapsed_before,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-            "env": {"episode_start": self.envs.episode_start_state(0), "eval": self.eval_env.rng_state(),
-                    "episode_starts": [self.envs.episode_start_state(i) for i in range(self.envs.num_envs)]},
-            "plasticity": {"replay_ratio": self.replay_ratio.state_dict(),
-                           "interventions": self.interventions.state_dict()},
-            "log_rows": self.logger.row_counts(),
-        })
+        save_checkpoint(
+            path,
+            {
+                "config": self.cfg.to_dict(),
+                "agent": self.agent.state_dict(),
+                "replay": self.replay.state_dict(),
+                "counters": {**c.__dict__, "last_checkpoint_step": c.step},
+                "metric_sum": torch.from_numpy(self.metric_sum.copy()),
+                "metric_count": self.metric_count,
+                "metric_last": torch.from_numpy(np.asarray(self.metric_last, np.float64).copy()),
+                "elapsed_s": self._elapsed() if hasattr(self, "_t0") else self.elapsed_before,
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                },
+                "env": {
+                    "episode_start": self.envs.episode_start_state(0),
+                    "eval": self.eval_env.rng_state(),
+                    "episode_starts": [self.envs.episode_start_state(i) for i in range(self.envs.num_envs)],
+                },
+                "plasticity": {
+                    "replay_ratio": self.replay_ratio.state_dict(),
+                    "interventions": self.interventions.state_dict(),
+                },
+                "log_rows": self.logger.row_counts(),
+            },
+        )
         c.last_checkpoint_step = c.step
         return path
 
@@ -415,13 +493,18 @@ class Trainer:
         self.logger.resume(self.frame, ckpt.get("log_rows"))
 
     def _write_status(self, status: str, error: BaseException | None = None) -> None:
-        info = {"status": status, **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
-                **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
-                "frame": self.frame, "step": self.counters.step,
-                "total_frames": self.total_steps * self.cfg.env.action_repeat,
-                "episodes": self.counters.episode, "elapsed_s": round(self._elapsed(), 3),
-                # a resume keeps these logs' bytes whole (it cuts only past its checkpoint): readers verify them
-                **({"logs": log_digests(self.run_dir)} if status in ("finished", "interrupted") else {})}
+        info = {
+            "status": status,
+            **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
+            **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
+            "frame": self.frame,
+            "step": self.counters.step,
+            "total_frames": self.total_steps * self.cfg.env.action_repeat,
+            "episodes": self.counters.episode,
+            "elapsed_s": round(self._elapsed(), 3),
+            # a resume keeps these logs' bytes whole (it cuts only past its checkpoint): readers verify them
+            **({"logs": log_digests(self.run_dir)} if status in ("finished", "interrupted") else {}),
+        }
         atomic_write_text(self.run_dir / "status.json", status_text(info))
 
 

@@ -31,14 +31,23 @@ def check_wandb(mode: str) -> Any:
 
 
 class WandbLog:
-    def __init__(self, run_dir: Path, *, project: str, mode: str, config: dict[str, Any], run_id: str | None,
-                 name: str):
+    def __init__(
+        self, run_dir: Path, *, project: str, mode: str, config: dict[str, Any], run_id: str | None, name: str
+    ):
         wandb = check_wandb(mode)
         self.run_id = run_id or uuid.uuid4().hex[:16]
         folder = os.environ.get("WANDB_DIR") or str(run_dir)
         Path(folder).mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(project=project, mode=mode, dir=folder, id=self.run_id, resume="allow", name=name,
-                              config=config, reinit="create_new")
+        self.run = wandb.init(
+            project=project,
+            mode=mode,
+            dir=folder,
+            id=self.run_id,
+            resume="allow",
+            name=name,
+            config=config,
+            reinit="create_new",
+        )
         self.run.define_metric("frame")
         self.run.define_metric("*", step_metric="frame")
 

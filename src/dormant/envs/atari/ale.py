@@ -58,25 +58,50 @@ MAX_IMAGE_SIZE = 160  # the screen's narrower side: frames are shrunk (area aver
 class AtariEnv(GymnasiumTask):
     """One ALE game as `TimeStep`s; see the module docstring for the preprocessing."""
 
-    def __init__(self, game: str, *, seed: int = 1, frame_stack: int = 4, action_repeat: int = 4,
-                 image_size: int = 84, sticky_actions: float = 0.25, noop_max: int = 0,
-                 terminal_on_life_loss: bool = False, max_episode_frames: int = 108_000,
-                 full_action_space: bool = False, zero_stack: bool = False, dopamine_screens: bool = False,
-                 noop_min: int = 1):
+    def __init__(
+        self,
+        game: str,
+        *,
+        seed: int = 1,
+        frame_stack: int = 4,
+        action_repeat: int = 4,
+        image_size: int = 84,
+        sticky_actions: float = 0.25,
+        noop_max: int = 0,
+        terminal_on_life_loss: bool = False,
+        max_episode_frames: int = 108_000,
+        full_action_space: bool = False,
+        zero_stack: bool = False,
+        dopamine_screens: bool = False,
+        noop_min: int = 1,
+    ):
         import ale_py
         import gymnasium as gym
 
         gym.register_envs(ale_py)
         self.game = game
-        env = gym.make(f"ALE/{game}-v5", obs_type="grayscale", frameskip=1, repeat_action_probability=sticky_actions,
-                       full_action_space=full_action_space, max_num_frames_per_episode=max_episode_frames)
+        env = gym.make(
+            f"ALE/{game}-v5",
+            obs_type="grayscale",
+            frameskip=1,
+            repeat_action_probability=sticky_actions,
+            full_action_space=full_action_space,
+            max_num_frames_per_episode=max_episode_frames,
+        )
         game_env = env.unwrapped
         if not isinstance(game_env, ale_py.env.AtariEnv):  # what ALE/<game>-v5 builds
             raise TypeError(f"ALE/{game}-v5 built {type(game_env).__name__}, not ale-py's AtariEnv")
         self._ale = game_env.ale
         self._state_type = ale_py.ALEState
-        self._init_task(env, seed=seed, frame_stack=frame_stack, action_repeat=action_repeat, seeded=False,
-                        episode_frames=max_episode_frames, action_dtype=np.int64)
+        self._init_task(
+            env,
+            seed=seed,
+            frame_stack=frame_stack,
+            action_repeat=action_repeat,
+            seeded=False,
+            episode_frames=max_episode_frames,
+            action_dtype=np.int64,
+        )
         self._stack = FrameStack(frame_stack, zeros=zero_stack)
         self._zero_stack = zero_stack
         self._dopamine_skip = dopamine_screens  # Dopamine's frame skip: two screen buffers, cut at a terminal
@@ -170,8 +195,7 @@ class AtariEnv(GymnasiumTask):
             ts.observation = self._stack.reset(ts.frame)
         return ts
 
-    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]) -> TimeStep:
         """As the base class's, the frame stack rebuilt from the newest restart (the episode's
         start, or with ``zero_stack`` the last lost life that ended bootstrapping)."""
         self.set_rng_state(start_state)
@@ -182,9 +206,16 @@ class AtariEnv(GymnasiumTask):
             _, discount, _ = self._repeat(action)
             if self._zero_stack and discount == 0.0:
                 restart = t
-        return TimeStep(observation=self._stack.fill(frames[restart:]), frame=frames[-1],
-                        action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
-                        reward=0.0, discount=1.0, first=len(actions) == 0, last=False, **self._extras())
+        return TimeStep(
+            observation=self._stack.fill(frames[restart:]),
+            frame=frames[-1],
+            action=actions[-1] if len(actions) else np.zeros(self.action_dim, np.float32),
+            reward=0.0,
+            discount=1.0,
+            first=len(actions) == 0,
+            last=False,
+            **self._extras(),
+        )
 
     # --- exact resume ----------------------------------------------------
     def rng_state(self) -> dict[str, Any]:
@@ -233,10 +264,21 @@ def make(name: str, cfg: Any, seed: int) -> Any:
         from dormant.envs.atari.envpool import make_envpool
 
         return make_envpool(name, cfg, seed)
-    return AtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat, image_size=e.image_size,
-                    sticky_actions=a.sticky_actions, noop_max=a.noop_max, terminal_on_life_loss=a.terminal_on_life_loss,
-                    max_episode_frames=a.max_episode_frames, full_action_space=a.full_action_space,
-                    zero_stack=a.zero_stack, dopamine_screens=a.dopamine_screens, noop_min=a.noop_min)
+    return AtariEnv(
+        name,
+        seed=seed,
+        frame_stack=e.frame_stack,
+        action_repeat=e.action_repeat,
+        image_size=e.image_size,
+        sticky_actions=a.sticky_actions,
+        noop_max=a.noop_max,
+        terminal_on_life_loss=a.terminal_on_life_loss,
+        max_episode_frames=a.max_episode_frames,
+        full_action_space=a.full_action_space,
+        zero_stack=a.zero_stack,
+        dopamine_screens=a.dopamine_screens,
+        noop_min=a.noop_min,
+    )
 
 
 def preset(name: str, agent: str) -> dict[str, Any]:
@@ -256,31 +298,55 @@ def preset(name: str, agent: str) -> dict[str, Any]:
     terminal ends the action repeat (``atari.dopamine_screens``).
     Longer budgets: ``frames=…`` (e.g. ``frames=40_000_000`` for 10M agent steps).
     """
-    common = {"env.action_repeat": 4, "env.frame_stack": 4, "env.image_size": 84,
-              "atari.max_episode_frames": 100_000, "atari.zero_stack": True, "atari.dopamine_screens": True}
+    common = {
+        "env.action_repeat": 4,
+        "env.frame_stack": 4,
+        "env.image_size": 84,
+        "atari.max_episode_frames": 100_000,
+        "atari.zero_stack": True,
+        "atari.dopamine_screens": True,
+    }
     if agent == "drq_eps":  # ReDo's DrQ(ε) runs Dopamine's MaxEpisodeEvalRunner: 0–29 no-op frames at each reset
-        return {**common, "frames": 400_000, "num_seed_frames": 6_400, "atari.sticky_actions": 0.0,
-                "atari.noop_min": 0, "atari.noop_max": 29,
-                "atari.terminal_on_life_loss": True, "eval.every_frames": 40_000, "eval.episodes": 100,
-                "checkpoint_every_frames": 100_000}
-    return {**common, "frames": 10_000_000, "num_seed_frames": 80_000, "atari.sticky_actions": 0.25,
-            "atari.terminal_on_life_loss": False, "eval.every_frames": 1_000_000, "eval.episodes": 10,
-            "checkpoint_every_frames": 1_000_000}
+        return {
+            **common,
+            "frames": 400_000,
+            "num_seed_frames": 6_400,
+            "atari.sticky_actions": 0.0,
+            "atari.noop_min": 0,
+            "atari.noop_max": 29,
+            "atari.terminal_on_life_loss": True,
+            "eval.every_frames": 40_000,
+            "eval.episodes": 100,
+            "checkpoint_every_frames": 100_000,
+        }
+    return {
+        **common,
+        "frames": 10_000_000,
+        "num_seed_frames": 80_000,
+        "atari.sticky_actions": 0.25,
+        "atari.terminal_on_life_loss": False,
+        "eval.every_frames": 1_000_000,
+        "eval.episodes": 10,
+        "checkpoint_every_frames": 1_000_000,
+    }
 
 
 def check(name: str, cfg: Any) -> None:
     from dormant.config.schema import DISCRETE_AGENTS  # here: the configuration imports this package
 
     if cfg.agent.name not in DISCRETE_AGENTS:
-        raise ConfigError(f"task=atari/{name} has discrete actions; agent={cfg.agent.name} acts in [−1, 1]^d "
-                          f"(use agent={' or agent='.join(DISCRETE_AGENTS)})")
+        raise ConfigError(
+            f"task=atari/{name} has discrete actions; agent={cfg.agent.name} acts in [−1, 1]^d "
+            f"(use agent={' or agent='.join(DISCRETE_AGENTS)})"
+        )
     a = cfg.atari
     check_choice("atari.backend", a.backend, BACKENDS)
     if not 0.0 <= a.sticky_actions <= 1.0:
         raise ConfigError(f"atari.sticky_actions must be in [0, 1], got {a.sticky_actions}")
     if a.noop_max < 0 or a.max_episode_frames <= 0:
-        raise ConfigError(f"atari.noop_max must be ≥ 0 and atari.max_episode_frames > 0 "
-                          f"(got {a.noop_max}, {a.max_episode_frames})")
+        raise ConfigError(
+            f"atari.noop_max must be ≥ 0 and atari.max_episode_frames > 0 (got {a.noop_max}, {a.max_episode_frames})"
+        )
     if not 0 <= a.noop_min <= max(a.noop_max, 1):
         raise ConfigError(f"atari.noop_min must be in [0, atari.noop_max] (got {a.noop_min}, noop_max {a.noop_max})")
     if cfg.env.image_size < MIN_IMAGE_SIZE:
@@ -288,8 +354,10 @@ def check(name: str, cfg: Any) -> None:
             f"env.image_size={cfg.env.image_size}: the Nature CNN needs ≥ {MIN_IMAGE_SIZE} pixels per side"
         )
     if cfg.env.image_size > MAX_IMAGE_SIZE:
-        raise ConfigError(f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
-                          f"to at most {MAX_IMAGE_SIZE} pixels per side")
+        raise ConfigError(
+            f"env.image_size={cfg.env.image_size}: Atari frames (210×160) are shrunk by area averaging, "
+            f"to at most {MAX_IMAGE_SIZE} pixels per side"
+        )
     if a.backend == "envpool":
         unsupported = []
         if a.dopamine_screens and a.terminal_on_life_loss:  # EnvPool plays the whole repeat at a lost life
@@ -297,10 +365,12 @@ def check(name: str, cfg: Any) -> None:
         if a.noop_max and a.noop_min != 1:  # EnvPool draws U{1, …, noop_max}
             unsupported.append("atari.noop_min=1")
         if unsupported:
-            raise ConfigError("atari.backend=envpool cannot stop the action repeat at a lost life (Dopamine's screen "
-                              "buffers, with atari.terminal_on_life_loss) nor start with zero no-op frames, which the "
-                              f"drq_eps preset sets; add {' '.join(unsupported)} to run on EnvPool with EnvPool's "
-                              "preprocessing (docs/suites.md#atari-backends), or use atari.backend=ale")
+            raise ConfigError(
+                "atari.backend=envpool cannot stop the action repeat at a lost life (Dopamine's screen "
+                "buffers, with atari.terminal_on_life_loss) nor start with zero no-op frames, which the "
+                f"drq_eps preset sets; add {' '.join(unsupported)} to run on EnvPool with EnvPool's "
+                "preprocessing (docs/suites.md#atari-backends), or use atari.backend=ale"
+            )
         from dormant.envs.atari.envpool import check_envpool
 
         check_envpool(cfg)
@@ -312,5 +382,14 @@ def note(name: str) -> str:
     return f"ALE (ale-py);{tag} random {low:g}, human {high:g}"
 
 
-SUITE = Suite(make=make, tasks=GAMES, preset=preset, obs=("pixels",), check=check, note=note, requires="ale_py",
-              uses_gl=False, episode_frames=lambda name, cfg: cfg.atari.max_episode_frames)
+SUITE = Suite(
+    make=make,
+    tasks=GAMES,
+    preset=preset,
+    obs=("pixels",),
+    check=check,
+    note=note,
+    requires="ale_py",
+    uses_gl=False,
+    episode_frames=lambda name, cfg: cfg.atari.max_episode_frames,
+)

@@ -75,32 +75,67 @@ class BatchStep:
 class EnvPoolAtari:
     """``num_envs`` copies of one game in EnvPool, stepped together (synchronous)."""
 
-    def __init__(self, game: str, *, num_envs: int = 1, seed: int = 1, frame_stack: int = 4, action_repeat: int = 4,
-                 image_size: int = 84, sticky_actions: float = 0.25, noop_max: int = 0,
-                 terminal_on_life_loss: bool = False, max_episode_frames: int = 108_000,
-                 full_action_space: bool = False, num_threads: int = 0):
+    def __init__(
+        self,
+        game: str,
+        *,
+        num_envs: int = 1,
+        seed: int = 1,
+        frame_stack: int = 4,
+        action_repeat: int = 4,
+        image_size: int = 84,
+        sticky_actions: float = 0.25,
+        noop_max: int = 0,
+        terminal_on_life_loss: bool = False,
+        max_episode_frames: int = 108_000,
+        full_action_space: bool = False,
+        num_threads: int = 0,
+    ):
         if max_episode_frames % action_repeat:
-            raise ConfigError(f"atari.backend=envpool caps episodes in whole agent steps: atari.max_episode_frames="
-                              f"{max_episode_frames} must be a multiple of env.action_repeat={action_repeat}")
+            raise ConfigError(
+                f"atari.backend=envpool caps episodes in whole agent steps: atari.max_episode_frames="
+                f"{max_episode_frames} must be a multiple of env.action_repeat={action_repeat}"
+            )
         envpool = import_envpool()
         self.game, self.num_envs = game, num_envs
         self._pool = envpool.make_gymnasium(
-            envpool_task(game), num_envs=num_envs, batch_size=num_envs, num_threads=num_threads, seed=seed,
-            stack_num=frame_stack, frame_skip=action_repeat, img_height=image_size, img_width=image_size,
-            gray_scale=True, use_inter_area_resize=True, repeat_action_probability=sticky_actions,
-            noop_max=max(noop_max, 1), use_fire_reset=False, episodic_life=False, zero_discount_on_life_loss=False,
-            reward_clip=False, full_action_space=full_action_space,
-            max_episode_steps=max_episode_frames // action_repeat)
+            envpool_task(game),
+            num_envs=num_envs,
+            batch_size=num_envs,
+            num_threads=num_threads,
+            seed=seed,
+            stack_num=frame_stack,
+            frame_skip=action_repeat,
+            img_height=image_size,
+            img_width=image_size,
+            gray_scale=True,
+            use_inter_area_resize=True,
+            repeat_action_probability=sticky_actions,
+            noop_max=max(noop_max, 1),
+            use_fire_reset=False,
+            episodic_life=False,
+            zero_discount_on_life_loss=False,
+            reward_clip=False,
+            full_action_space=full_action_space,
+            max_episode_steps=max_episode_frames // action_repeat,
+        )
         self.num_actions = int(self._pool.action_space.n)
         self._life_loss = terminal_on_life_loss
         self._lives = np.zeros(num_envs, np.int64)
         self._last = np.zeros(num_envs, bool)
 
-    def _batch(self, obs: np.ndarray, reward: np.ndarray, discount: np.ndarray, first: np.ndarray,
-               last: np.ndarray) -> BatchStep:
+    def _batch(
+        self, obs: np.ndarray, reward: np.ndarray, discount: np.ndarray, first: np.ndarray, last: np.ndarray
+    ) -> BatchStep:
         obs = np.asarray(obs)
-        return BatchStep(observation=obs, frame=obs[:, -1:], reward=np.asarray(reward, np.float64),
-                         discount=discount.astype(np.float32), first=first, last=last)
+        return BatchStep(
+            observation=obs,
+            frame=obs[:, -1:],
+            reward=np.asarray(reward, np.float64),
+            discount=discount.astype(np.float32),
+            first=first,
+            last=last,
+        )
 
     def reset(self) -> BatchStep:
         """Restart every game."""
@@ -141,19 +176,39 @@ class EnvPoolAtariEnv:
     proprio_dim = 0
     action_dim = 1
 
-    def __init__(self, game: str, *, seed: int = 1, frame_stack: int = 4, action_repeat: int = 4,
-                 image_size: int = 84, sticky_actions: float = 0.25, noop_max: int = 0,
-                 terminal_on_life_loss: bool = False, max_episode_frames: int = 108_000,
-                 full_action_space: bool = False, zero_stack: bool = False):
+    def __init__(
+        self,
+        game: str,
+        *,
+        seed: int = 1,
+        frame_stack: int = 4,
+        action_repeat: int = 4,
+        image_size: int = 84,
+        sticky_actions: float = 0.25,
+        noop_max: int = 0,
+        terminal_on_life_loss: bool = False,
+        max_episode_frames: int = 108_000,
+        full_action_space: bool = False,
+        zero_stack: bool = False,
+    ):
         self.game = game
         # ``zero_stack``: EnvPool's stack repeats the first frame, so it returns single frames
         # and the stack is built here, as `AtariEnv` builds it.
         self._zero_stack = FrameStack(frame_stack, zeros=True) if zero_stack else None
-        self._pool = EnvPoolAtari(game, num_envs=1, seed=seed, frame_stack=1 if zero_stack else frame_stack,
-                                  action_repeat=action_repeat,
-                                  image_size=image_size, sticky_actions=sticky_actions, noop_max=noop_max,
-                                  terminal_on_life_loss=terminal_on_life_loss, max_episode_frames=max_episode_frames,
-                                  full_action_space=full_action_space, num_threads=1)
+        self._pool = EnvPoolAtari(
+            game,
+            num_envs=1,
+            seed=seed,
+            frame_stack=1 if zero_stack else frame_stack,
+            action_repeat=action_repeat,
+            image_size=image_size,
+            sticky_actions=sticky_actions,
+            noop_max=noop_max,
+            terminal_on_life_loss=terminal_on_life_loss,
+            max_episode_frames=max_episode_frames,
+            full_action_space=full_action_space,
+            num_threads=1,
+        )
         self._seed = seed
         self._deterministic = deterministic(sticky_actions, noop_max)
         self.num_actions = self._pool.num_actions
@@ -171,9 +226,15 @@ class EnvPoolAtariEnv:
             self._observation = self._zero_stack.reset(batch.frame[0].copy())
         else:
             self._observation = self._zero_stack.push(batch.frame[0].copy())
-        return TimeStep(observation=self._observation, frame=batch.frame[0].copy(), action=action,
-                        reward=float(batch.reward[0]), discount=float(batch.discount[0]), first=first,
-                        last=bool(batch.last[0]))
+        return TimeStep(
+            observation=self._observation,
+            frame=batch.frame[0].copy(),
+            action=action,
+            reward=float(batch.reward[0]),
+            discount=float(batch.discount[0]),
+            first=first,
+            last=bool(batch.last[0]),
+        )
 
     def _index(self, action: np.ndarray) -> int:
         index = int(np.rint(np.asarray(action, np.float64).reshape(-1)[0]))
@@ -200,25 +261,34 @@ class EnvPoolAtariEnv:
     def episode_start_state(self) -> dict[str, Any] | None:
         return self.rng_state() if self._episodes else None
 
-    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray,
-                        frames: list[np.ndarray]) -> TimeStep:
+    def restore_episode(self, start_state: dict[str, Any], actions: np.ndarray, frames: list[np.ndarray]) -> TimeStep:
         """Replay the open episode's actions from a reset, then check the last frame is the stored one."""
         if not (start_state.get("envpool") and start_state.get("deterministic") and self._deterministic):
-            raise ConfigError("atari.backend=envpool cannot resume this run mid-episode: EnvPool cannot save the "
-                              "emulator's random state, so only runs without sticky actions and random no-ops "
-                              "(atari.sticky_actions=0, atari.noop_max ≤ 1) resume, by replaying the open episode. "
-                              "Start a new run, or use atari.backend=ale (the default) for resumable runs")
+            raise ConfigError(
+                "atari.backend=envpool cannot resume this run mid-episode: EnvPool cannot save the "
+                "emulator's random state, so only runs without sticky actions and random no-ops "
+                "(atari.sticky_actions=0, atari.noop_max ≤ 1) resume, by replaying the open episode. "
+                "Start a new run, or use atari.backend=ale (the default) for resumable runs"
+            )
         step = self.reset()
         for action in actions:
             step = self.step(action)
             if step.last:
                 break
         if step.last or not np.array_equal(step.frame, frames[-1]):
-            raise ConfigError("atari.backend=envpool: replaying the open episode's actions did not reach the "
-                              "checkpoint's frame, so the run cannot resume exactly (different EnvPool version?)")
-        return TimeStep(observation=step.observation, frame=step.frame,
-                        action=actions[-1] if len(actions) else np.zeros(1, np.float32), reward=0.0, discount=1.0,
-                        first=len(actions) == 0, last=False)
+            raise ConfigError(
+                "atari.backend=envpool: replaying the open episode's actions did not reach the "
+                "checkpoint's frame, so the run cannot resume exactly (different EnvPool version?)"
+            )
+        return TimeStep(
+            observation=step.observation,
+            frame=step.frame,
+            action=actions[-1] if len(actions) else np.zeros(1, np.float32),
+            reward=0.0,
+            discount=1.0,
+            first=len(actions) == 0,
+            last=False,
+        )
 
     def render(self, size: int = 84) -> np.ndarray:
         """The newest grayscale frame, size×size×3 (EnvPool gives no colour screen here)."""
@@ -234,10 +304,19 @@ class EnvPoolAtariEnv:
 
 def make_envpool(name: str, cfg: Any, seed: int) -> EnvPoolAtariEnv:
     a, e = cfg.atari, cfg.env
-    return EnvPoolAtariEnv(name, seed=seed, frame_stack=e.frame_stack, action_repeat=e.action_repeat,
-                           image_size=e.image_size, sticky_actions=a.sticky_actions, noop_max=a.noop_max,
-                           terminal_on_life_loss=a.terminal_on_life_loss, max_episode_frames=a.max_episode_frames,
-                           full_action_space=a.full_action_space, zero_stack=a.zero_stack)
+    return EnvPoolAtariEnv(
+        name,
+        seed=seed,
+        frame_stack=e.frame_stack,
+        action_repeat=e.action_repeat,
+        image_size=e.image_size,
+        sticky_actions=a.sticky_actions,
+        noop_max=a.noop_max,
+        terminal_on_life_loss=a.terminal_on_life_loss,
+        max_episode_frames=a.max_episode_frames,
+        full_action_space=a.full_action_space,
+        zero_stack=a.zero_stack,
+    )
 
 
 def check_envpool(cfg: Any) -> None:
@@ -245,8 +324,10 @@ def check_envpool(cfg: Any) -> None:
     import importlib.util
 
     if cfg.atari.max_episode_frames % cfg.env.action_repeat:
-        raise ConfigError(f"atari.backend=envpool caps episodes in whole agent steps: atari.max_episode_frames="
-                          f"{cfg.atari.max_episode_frames} must be a multiple of env.action_repeat="
-                          f"{cfg.env.action_repeat}")
+        raise ConfigError(
+            f"atari.backend=envpool caps episodes in whole agent steps: atari.max_episode_frames="
+            f"{cfg.atari.max_episode_frames} must be a multiple of env.action_repeat="
+            f"{cfg.env.action_repeat}"
+        )
     if importlib.util.find_spec("envpool") is None:  # a ConfigError at resolve, as a missing suite's
         raise ConfigError(str(MissingExtraError("atari.backend=envpool", "envpool")))

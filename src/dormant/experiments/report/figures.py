@@ -47,8 +47,15 @@ def mean_band(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
         return frames, np.nanmean(table, 0), np.nanstd(table, 0, ddof=STD_DDOF), count
 
 
-def draw_band(ax: Any, frames: np.ndarray, mu: np.ndarray, sd: np.ndarray, color: str,
-              bounds: tuple[float, float] | None, **line: Any) -> None:
+def draw_band(
+    ax: Any,
+    frames: np.ndarray,
+    mu: np.ndarray,
+    sd: np.ndarray,
+    color: str,
+    bounds: tuple[float, float] | None,
+    **line: Any,
+) -> None:
     """Mean line and mean ± std band, the band clipped to ``bounds`` (the quantity's range)."""
     ax.plot(frames, mu, color=color, **line)
     low, high = mu - sd, mu + sd
@@ -78,17 +85,32 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
             if curves:
                 frames, mu, sd, _ = mean_band(curves)
                 last_frame = max(last_frame, float(frames[-1]))
-                draw_band(ax, frames, mu, sd, color, bounds, lw=1.6,
-                          label=f"{label}: {len(curves)} finished seed(s), mean ± {STD}")
+                draw_band(
+                    ax,
+                    frames,
+                    mu,
+                    sd,
+                    color,
+                    bounds,
+                    lw=1.6,
+                    label=f"{label}: {len(curves)} finished seed(s), mean ± {STD}",
+                )
             for j, run in enumerate(r for r in unfinished if key in r.evals):
                 f, v = run.evals["frame"], run.evals[key]
                 last_frame = max(last_frame, float(f[-1]))
-                ax.plot(f, v, color=color, lw=0.9, ls="--", label=(
-                    f"{label}: {len(unfinished)} unfinished (dashed; not in the mean)" if j == 0 else None))
+                ax.plot(
+                    f,
+                    v,
+                    color=color,
+                    lw=0.9,
+                    ls="--",
+                    label=(f"{label}: {len(unfinished)} unfinished (dashed; not in the mean)" if j == 0 else None),
+                )
                 ax.plot(f[-1:], v[-1:], color=color, marker="x", ms=6)
     for ax in axes:  # a continual task's switches (the first run's: a sweep's runs share them)
-        mark_switches(ax, next((r.config for runs in methods.values() for r in runs if r.config), {}),
-                      labels=ax is axes[0])
+        mark_switches(
+            ax, next((r.config for runs in methods.values() for r in runs if r.config), {}), labels=ax is axes[0]
+        )
     note = _reference(axes[0], task, methods, last_frame)
     names = {"episode_reward": "evaluation return", "success_rate": "evaluation success rate"}
     for ax, key in zip(axes, panels, strict=True):
@@ -98,8 +120,9 @@ def plot_task(task: str, methods: dict[str, list[Run]], out: Path) -> tuple[Path
             ax.set_ylim(-0.03, 1.03)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
-    axes[0].set_title(f"{task}: mean ± std (ddof={STD_DDOF}) of finished runs, clipped to the score's range",
-                      fontsize=9)
+    axes[0].set_title(
+        f"{task}: mean ± std (ddof={STD_DDOF}) of finished runs, clipped to the score's range", fontsize=9
+    )
     axes[-1].set_xlabel("environment frames")
     return save(fig, out), note
 
@@ -119,10 +142,12 @@ def _reference(ax: Any, task: str, methods: dict[str, list[Run]], last_frame: fl
     if not matching:
         return f"Published DrQ-v2 curve not drawn: no group ran with its settings ({why})."
     frames, mu, sd = ref
-    draw_band(ax, frames, mu, sd, "k", (0.0, 1000.0), ls="--", lw=1.2,
-              label="DrQ-v2 published (pixels, 10 seeds, mean ± std)")
-    return (f"Published DrQ-v2 curve drawn: {', '.join(matching)} ran with its environment settings."
-            + (f" Not comparable: {why}." if other else ""))
+    draw_band(
+        ax, frames, mu, sd, "k", (0.0, 1000.0), ls="--", lw=1.2, label="DrQ-v2 published (pixels, 10 seeds, mean ± std)"
+    )
+    return f"Published DrQ-v2 curve drawn: {', '.join(matching)} ran with its environment settings." + (
+        f" Not comparable: {why}." if other else ""
+    )
 
 
 def plot_aggregates(aggs: list, out: Path) -> Path:
@@ -160,8 +185,9 @@ def plot_improvement(pairs: list[tuple[str, str, Interval]], out: Path) -> Path:
     return save(fig, out)
 
 
-def _band_figure(curves: dict[str, tuple[np.ndarray, ...]], runs: dict[str, int], out: Path, *, xlabel: str,
-                 ylabel: str, title: str) -> Path:
+def _band_figure(
+    curves: dict[str, tuple[np.ndarray, ...]], runs: dict[str, int], out: Path, *, xlabel: str, ylabel: str, title: str
+) -> Path:
     """One line per group with its band, ``curves``: label → (x, point, low, high), all in [0, 1]."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
@@ -184,13 +210,23 @@ def save(fig: Any, out: Path) -> Path:
     return out
 
 
-def plot_profiles(curves: dict[str, tuple[np.ndarray, ...]], taus: np.ndarray, runs: dict[str, int],
-                  out: Path) -> Path:
-    return _band_figure({label: (taus, *band) for label, band in curves.items()}, runs, out,
-                        xlabel="normalized final score threshold τ", ylabel="fraction of runs with score > τ",
-                        title="Performance profiles with 95% stratified-bootstrap bands")
+def plot_profiles(curves: dict[str, tuple[np.ndarray, ...]], taus: np.ndarray, runs: dict[str, int], out: Path) -> Path:
+    return _band_figure(
+        {label: (taus, *band) for label, band in curves.items()},
+        runs,
+        out,
+        xlabel="normalized final score threshold τ",
+        ylabel="fraction of runs with score > τ",
+        title="Performance profiles with 95% stratified-bootstrap bands",
+    )
 
 
 def plot_iqm_curves(curves: dict[str, tuple[np.ndarray, ...]], runs: dict[str, int], out: Path) -> Path:
-    return _band_figure(curves, runs, out, xlabel="environment frames", ylabel="IQM of normalized evaluation score",
-                        title="IQM over frames with 95% stratified-bootstrap bands (finished runs)")
+    return _band_figure(
+        curves,
+        runs,
+        out,
+        xlabel="environment frames",
+        ylabel="IQM of normalized evaluation score",
+        title="IQM over frames with 95% stratified-bootstrap bands (finished runs)",
+    )

@@ -56,9 +56,15 @@ LAYERED = [
     ("critic FAU per layer", "diagnostics", "critic_fau/"),
     ("critic srank per Q head", "diagnostics", "critic_srank/"),
 ]
-MARKERS = {"drm_perturb": ("*", "DrM perturbation"), "redo": ("v", "ReDo recycling"),
-           "shrink_perturb": ("d", "shrink-and-perturb"), "replay_ratio": ("^", "replay-ratio switch"),
-           "reset": ("|", "reset"), "awaken": ("o", "DrM awakening"), "task_switch": (">", "task switch")}
+MARKERS = {
+    "drm_perturb": ("*", "DrM perturbation"),
+    "redo": ("v", "ReDo recycling"),
+    "shrink_perturb": ("d", "shrink-and-perturb"),
+    "replay_ratio": ("^", "replay-ratio switch"),
+    "reset": ("|", "reset"),
+    "awaken": ("o", "DrM awakening"),
+    "task_switch": (">", "task switch"),
+}
 
 
 def series(run: Run, log: str, column: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -86,8 +92,17 @@ def _mark(ax: Any, methods: dict[str, list[Run]], seen: set[str]) -> None:
         for run in runs:
             for kind, frames in interventions(run).items():
                 marker = MARKERS.get(kind, ("x", kind))[0]
-                ax.plot(frames, [1.0] * len(frames), transform=ax.get_xaxis_transform(), ls="none",
-                        marker=marker, ms=6, color=f"C{i}", clip_on=False, alpha=0.8)
+                ax.plot(
+                    frames,
+                    [1.0] * len(frames),
+                    transform=ax.get_xaxis_transform(),
+                    ls="none",
+                    marker=marker,
+                    ms=6,
+                    color=f"C{i}",
+                    clip_on=False,
+                    alpha=0.8,
+                )
                 seen.add(kind)
 
 
@@ -109,8 +124,10 @@ def _finish(fig: Any, plt: Any, axes: list, seen: set[str], title: str, out: Pat
     for ax in axes[-cols:]:  # the lowest panel of each column (the grid's last row may be short)
         ax.set_xlabel("environment frames", fontsize=8)
         ax.xaxis.set_tick_params(labelbottom=True)
-    handles = [plt.Line2D([], [], ls="none", marker=MARKERS.get(k, ("x", k))[0], color="k", label=MARKERS.get(
-        k, ("x", k))[1]) for k in sorted(seen)]
+    handles = [
+        plt.Line2D([], [], ls="none", marker=MARKERS.get(k, ("x", k))[0], color="k", label=MARKERS.get(k, ("x", k))[1])
+        for k in sorted(seen)
+    ]
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
@@ -139,16 +156,28 @@ def plot_plasticity(task: str, methods: dict[str, list[Run]], out: Path) -> Path
             ax.set_ylim(-0.02, 1.02)
         _mark(ax, methods, seen)
     axes[0].legend(fontsize=6, loc="best")
-    return _finish(fig, plt, axes, seen, f"{task}: plasticity and DrM, mean ± {STD} over the runs that logged "
-                   "each; markers: interventions", out)
+    return _finish(
+        fig,
+        plt,
+        axes,
+        seen,
+        f"{task}: plasticity and DrM, mean ± {STD} over the runs that logged each; markers: interventions",
+        out,
+    )
 
 
 def plot_layers(task: str, label: str, runs: list[Run], out: Path) -> Path | None:
     """Per-layer values of one group: a line per layer, the mean over its runs."""
     drawn = []
     for title, log, prefix in LAYERED:
-        layers = sorted({k[len(prefix):] for r in runs for k in (r.train if log == "train" else r.diagnostics)
-                         if k.startswith(prefix)})
+        layers = sorted(
+            {
+                k[len(prefix) :]
+                for r in runs
+                for k in (r.train if log == "train" else r.diagnostics)
+                if k.startswith(prefix)
+            }
+        )
         if layers and any(series(r, log, prefix + layer) for r in runs for layer in layers):
             drawn.append((title, log, prefix, layers))
     if not drawn:
@@ -199,9 +228,19 @@ def coverage(methods: dict[str, list[Run]]) -> tuple[list[list[str]], list[str]]
         if not lacking:
             continue
         data = "train.csv" if log == "train" else "diagnostics.csv"
-        why = (f"no {data} (diagnostics off, or stopped before the first row)"
-               if all(not (r.train if log == "train" else r.diagnostics) for r in lacking)
-               else f"their {data} predates this column (written by an older dormant)")
-        rows.append([title, *(f"{len(runs) - sum(r in lacking for r in runs)} of {len(runs)}" if runs else "–"
-                              for runs in want.values()), why])
+        why = (
+            f"no {data} (diagnostics off, or stopped before the first row)"
+            if all(not (r.train if log == "train" else r.diagnostics) for r in lacking)
+            else f"their {data} predates this column (written by an older dormant)"
+        )
+        rows.append(
+            [
+                title,
+                *(
+                    f"{len(runs) - sum(r in lacking for r in runs)} of {len(runs)}" if runs else "–"
+                    for runs in want.values()
+                ),
+                why,
+            ]
+        )
     return rows, never

@@ -31,8 +31,11 @@ def group_settings(groups: dict[str, list[Run]]) -> dict[str, dict[str, str]]:
             continue
         agents = {str(f.get("agent.name")) for f in flats}
         atari = any(str(f.get("task", "")).startswith("atari/") for f in flats)
-        keys = sorted(k for k in set().union(*flats) - PER_RUN
-                      if any(applies(k, a) for a in agents) and (atari or not k.startswith("atari.")))
+        keys = sorted(
+            k
+            for k in set().union(*flats) - PER_RUN
+            if any(applies(k, a) for a in agents) and (atari or not k.startswith("atari."))
+        )
         out[label] = {k: " | ".join(sorted({_value(f.get(k, "–")) for f in flats})) for k in keys}
     return out
 
@@ -54,9 +57,12 @@ def write_settings(doc: Doc, groups: dict[str, list[Run]]) -> None:
     labels = list(settings)
     missing = [label for label in groups if label not in settings]
     seeds = {label: sorted({r.seed for r in runs}) for label, runs in groups.items()}
-    doc.text("Each group is one method: the runs of one agent with the same settings, over every task and seed. "
-             "Seeds per group: " + "; ".join(f"{label}: {len(s)} ({', '.join(map(str, s))})"
-                                              for label, s in seeds.items()) + ".")
+    doc.text(
+        "Each group is one method: the runs of one agent with the same settings, over every task and seed. "
+        "Seeds per group: "
+        + "; ".join(f"{label}: {len(s)} ({', '.join(map(str, s))})" for label, s in seeds.items())
+        + "."
+    )
     if missing:
         doc.text(f"No saved configuration (no run started): {', '.join(missing)}.")
     if labels:
@@ -71,12 +77,17 @@ def write_settings(doc: Doc, groups: dict[str, list[Run]]) -> None:
         else:
             doc.text("Nothing: the groups differ only in their runs' tasks and seeds.")
         doc.heading(3, "Resolved configuration of each group")
-        doc.text("Every option as the runs used it (options a run's config.yaml predates are shown with the value "
-                 "the run ran with); `a | b`: the group's runs differ (e.g. by task preset); `–`: the option "
-                 "cannot affect the group (another agent's section, or `atari.*` without an Atari task). Seeds "
-                 "and run directories are listed under *Every run*.")
-        doc.table(["option", *labels], [[k, *(settings[label].get(k, "–") for label in labels)] for k in keys],
-                  collapsed="every option of every group")
+        doc.text(
+            "Every option as the runs used it (options a run's config.yaml predates are shown with the value "
+            "the run ran with); `a | b`: the group's runs differ (e.g. by task preset); `–`: the option "
+            "cannot affect the group (another agent's section, or `atari.*` without an Atari task). Seeds "
+            "and run directories are listed under *Every run*."
+        )
+        doc.table(
+            ["option", *labels],
+            [[k, *(settings[label].get(k, "–") for label in labels)] for k in keys],
+            collapsed="every option of every group",
+        )
     doc.heading(3, "Software and device")
     rows = []
     for label, runs in groups.items():
@@ -90,5 +101,7 @@ def write_settings(doc: Doc, groups: dict[str, list[Run]]) -> None:
     doc.table(["group", "runs", *PACKAGES, "device"], rows)
     unknown = sum(r.environment is None for runs in groups.values() for r in runs if r.status != "missing")
     if unknown:
-        doc.text(f"\"unknown\": {unknown} run(s) have no environment.json (written at the start of training since "
-                 "it was added), so their versions and device were not recorded.")
+        doc.text(
+            f'"unknown": {unknown} run(s) have no environment.json (written at the start of training since '
+            "it was added), so their versions and device were not recorded."
+        )

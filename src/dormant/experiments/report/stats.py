@@ -45,9 +45,12 @@ def common_tasks(grouped: dict[str, dict[str, list[Run]]]) -> tuple[list[str], l
     """(group labels, tasks where every group has a finished run and whose score has a known
     range to normalise by, the other tasks)."""
     labels = sorted({label for methods in grouped.values() for label in methods})
-    common = [t for t, methods in grouped.items()
-              if all(any(r.finished for r in methods.get(label, [])) for label in labels)
-              and all(r.score_range is not None for runs in methods.values() for r in runs if r.finished)]
+    common = [
+        t
+        for t, methods in grouped.items()
+        if all(any(r.finished for r in methods.get(label, [])) for label in labels)
+        and all(r.score_range is not None for runs in methods.values() for r in runs if r.finished)
+    ]
     return labels, common, [t for t in grouped if t not in common]
 
 
@@ -65,9 +68,17 @@ def aggregates(grouped: dict[str, dict[str, list[Run]]], *, reps: int, seed: int
             intervals[f"{name} final"] = stratified_bootstrap(finals, stat, reps=reps, seed=seed)
             intervals[f"{name} AUC"] = stratified_bootstrap(aucs, stat, reps=reps, seed=seed)
         members = [r for task in common for r in grouped[task][label]]
-        out.append(Aggregate(label, common, intervals, finals, runs,
-                             unfinished=sum(r.status in ("partial", "failed") for r in members),
-                             missing=sum(r.status == "missing" for r in members)))
+        out.append(
+            Aggregate(
+                label,
+                common,
+                intervals,
+                finals,
+                runs,
+                unfinished=sum(r.status in ("partial", "failed") for r in members),
+                missing=sum(r.status == "missing" for r in members),
+            )
+        )
     return out, left_out
 
 
@@ -101,7 +112,8 @@ def iqm_curves(aggs: list[Aggregate], *, reps: int, seed: int) -> dict[str, tupl
         if not runs:
             continue
         frames = curve_grid(runs)
-        per_task = [np.stack([r.normalized(np.interp(frames, *r.score_curve())) for r in task])
-                    for task in agg.runs if task]
+        per_task = [
+            np.stack([r.normalized(np.interp(frames, *r.score_curve())) for r in task]) for task in agg.runs if task
+        ]
         out[agg.label] = (frames, *iqm_curve(per_task, reps=reps, seed=seed))
     return out
