@@ -38,22 +38,16 @@ class EnvConfig:
     camera: str = ""  # MetaWorld/Adroit camera name; empty: the suite's reference camera
     fast_render: bool = False  # no MSAA/shadows/reflections: for tests, NOT benchmark-faithful
     background: str = ""  # DMC pixels: a folder of videos/images played behind the agent, one clip per episode (DMC-GB video backgrounds); "": none
-    background_floor: bool = (
-        False  # with env.background: replace the floor too (DMC-GB's video_hard); false: the sky only (video_easy)
-    )
+    background_floor: bool = False  # with env.background: replace the floor too (DMC-GB's video_hard); false: the sky only (video_easy)
     proprio: bool = False  # fuse the suite's proprioception into actor, critic and V (Adroit)
-    reward_scale: float = (
-        1.0  # MetaWorld/Adroit/gym: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
-    )
+    reward_scale: float = 1.0  # MetaWorld/Adroit/gym: multiplies the suite's reward scale (Adroit's is already 1/20 … 1/100)
     reward_fix: bool = True  # Adroit: undo Gymnasium-Robotics 1.4.2's flipped hand-to-object term
     workers: int = 1  # training environments, each in its own process, stepped in parallel (1: one env in the training process); updates per transition are unchanged
 
 
 @dataclass
 class AgentConfig:
-    name: str = (
-        "drqv2"  # `drqv2`, `drm`, `alix`, `taco` (pixels), `sac` (states) or `dqn`, `drq_eps` (discrete actions)
-    )
+    name: str = "drqv2"  # `drqv2`, `drm`, `alix`, `taco` (pixels), `sac` (states) or `dqn`, `drq_eps` (discrete actions)
     lr: float = 1e-4  # Adam learning rate of every network
     weight_decay: float = 0.0  # L2 penalty in the Adam of every trained network (not RND's predictor, SAC's α, ALIX's S); ReDo's "WD" baseline: 1e-5
     feature_dim: int = 50  # width of the trunk's output (Linear → LayerNorm → Tanh)
@@ -92,9 +86,7 @@ class DrMConfig:
     perturb_target: str = "fresh"  # fresh | initial (shrink towards initial parameters, App. J)
     perturb_scope: str = "linear"  # linear (reference: Linear layers only) | all (paper's text)
     awaken: bool = True  # awaken exploration; false: the plain agent.stddev_schedule
-    awaken_after_exploration: bool = (
-        True  # awaken only at steps > agent.num_expl_steps (DMC/Adroit code; MetaWorld's has no such condition)
-    )
+    awaken_after_exploration: bool = True  # awaken only at steps > agent.num_expl_steps (DMC/Adroit code; MetaWorld's has no such condition)
     awaken_temperature: float = 0.1  # T
     before_awaken: str = "dormant"  # dormant: σ(β) | max: σ = 1 until awake (App. H)
     exploit: bool = True  # dormant-ratio-guided exploitation (V net, λ-mixed target)
@@ -115,9 +107,7 @@ class ALIXConfig:
     s_lr: float = 2e-3  # Adam learning rate of S
     s_beta1: float = 0.5  # Adam β1 of S (β2 = 0.999)
     fixed_batch: bool = True  # one random LIX offset per batch (the authors' setting); false: one per sample
-    critic_head_gain: float = (
-        2**0.5
-    )  # orthogonal-init gain of the 3 Linears of each Q head (the authors' parallel critic: √2, the ReLU gain); 1: DrQ-v2's
+    critic_head_gain: float = 2 ** 0.5  # orthogonal-init gain of the 3 Linears of each Q head (the authors' parallel critic: √2, the ReLU gain); 1: DrQ-v2's
 
 
 @dataclass
@@ -147,9 +137,7 @@ class TACOConfig:
     latent_action_dim: int = 0  # width of one latent action; 0: the authors' ⌊1.25·action_dim⌋ + 1
     action_hidden_dim: int = 64  # hidden width of the action encoder (Linear → Tanh → Linear)
     taco_weight: float = 1.0  # weight of the temporal action-driven contrastive (InfoNCE) term
-    curl_weight: float = (
-        1.0  # weight of the CURL term (two shifts of the same frames); 0: off (the authors' curl=false)
-    )
+    curl_weight: float = 1.0  # weight of the CURL term (two shifts of the same frames); 0: off (the authors' curl=false)
     reward_weight: float = 1.0  # weight of the reward prediction term (it regresses the batch's n-step reward, as the authors' code does); 0: off (the authors' reward=false)
 
 
@@ -159,34 +147,24 @@ class DQNConfig:
 
     epsilon_train: float = 0.01  # ε after its decay (ε-greedy acting while training)
     epsilon_eval: float = 0.001  # ε of the evaluation episodes
-    epsilon_decay_steps: int = (
-        250_000  # agent steps of the linear decay 1 → epsilon_train, after agent.num_expl_steps at ε = 1
-    )
+    epsilon_decay_steps: int = 250_000  # agent steps of the linear decay 1 → epsilon_train, after agent.num_expl_steps at ε = 1
     target_update_updates: int = 2_000  # the target network copies the online one every this many updates (1: no lag)
     loss: str = "huber"  # on the TD error: huber (δ = 1, Dopamine's) | mse
     double: bool = False  # double DQN: the online network picks the next action, the target network values it
     adam_eps: float = 1.5e-4  # Adam's ε
-    reward_clip: float = (
-        1.0  # each agent step's reward clipped to [−c, c] in the TD target (logged scores stay raw); 0: off
-    )
+    reward_clip: float = 1.0  # each agent step's reward clipped to [−c, c] in the TD target (logged scores stay raw); 0: off
     dueling: bool = False  # dueling head: Q = V + A − mean A, both from the last hidden layer (Dopamine's DrQ(ε))
-    intensity: float = (
-        0.05  # drq_eps: intensity noise x·(1 + s·clip(N(0, 1), −2, 2)) after the random shift; 0: shift only
-    )
+    intensity: float = 0.05  # drq_eps: intensity noise x·(1 + s·clip(N(0, 1), −2, 2)) after the random shift; 0: shift only
 
 
 @dataclass
 class AtariConfig:
     """The Atari suite (``task=atari/<Game>``); its preset sets each agent's protocol (envs/atari/ale.py)."""
 
-    sticky_actions: float = (
-        0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
-    )
+    sticky_actions: float = 0.25  # probability the emulator repeats the previous action at each frame (Machado et al. 2018; Atari-100k: 0)
     noop_max: int = 0  # > 0: each episode starts with U{noop_min, …, noop_max} no-op frames (Dopamine's DQN runner: 0; the drq_eps preset: 29, its Atari-100k runner's U{0, …, 29})
     noop_min: int = 1  # fewest no-op frames at an episode's start when noop_max > 0 (the drq_eps preset: 0)
-    terminal_on_life_loss: bool = (
-        False  # training: a lost life ends bootstrapping (discount 0) while the game goes on; evaluation never
-    )
+    terminal_on_life_loss: bool = False  # training: a lost life ends bootstrapping (discount 0) while the game goes on; evaluation never
     max_episode_frames: int = 108_000  # episode cap in frames, a time limit (discount 1); the dqn/drq_eps presets set Dopamine's ALE cap, 100,000
     zero_stack: bool = False  # frame stacks start from zero frames (not the first frame repeated) at an episode's start and, with terminal_on_life_loss, at a lost life, in the env and in replay (Dopamine's agent state; set by the dqn/drq_eps presets)
     dopamine_screens: bool = False  # a terminal (game over, or a lost life with terminal_on_life_loss) ends the action repeat at once and the frame is pooled from Dopamine's two screen buffers (its AtariPreprocessing; set by the dqn/drq_eps presets; ale backend only)
@@ -206,25 +184,13 @@ class PlasticityConfig:
     redo: bool = False  # ReDo: recycle τ-dormant neurons periodically
     redo_every_updates: int = 1000  # ReDo's period
     redo_tau: float = 0.1  # ReDo's recycling threshold τ (score ÷ layer mean ≤ τ)
-    redo_nets: str = (
-        "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm), taco (taco's projection heads)
-    )
+    redo_nets: str = "critic"  # comma-separated: critic, actor, encoder (pixels), value (drm), taco (taco's projection heads)
     redo_reset_step: bool = False  # also restart Adam's step count of the touched tensors
-    redo_at_frames: str = (
-        ""  # one-shot ReDo at these frames (comma-separated, e.g. 100000,500000), whatever plasticity.redo says
-    )
-    redo_batch_size: int = (
-        0  # ReDo scores neurons on a fresh replay sample of this many transitions; 0: on the update's own batch
-    )
-    redo_batch_augment: bool = (
-        False  # augment that sample as the update does (dqn, drq_eps only); false: raw frames, as ReDo's code
-    )
-    redo_reset_bias_moments: bool = (
-        True  # also zero the Adam moments of recycled neurons' biases (ReDo's Dopamine code: no)
-    )
-    redo_mirror_target: bool = (
-        True  # repeat each recycling in the target networks (ReDo's SAC code: yes; its Dopamine DQN: no)
-    )
+    redo_at_frames: str = ""  # one-shot ReDo at these frames (comma-separated, e.g. 100000,500000), whatever plasticity.redo says
+    redo_batch_size: int = 0  # ReDo scores neurons on a fresh replay sample of this many transitions; 0: on the update's own batch
+    redo_batch_augment: bool = False  # augment that sample as the update does (dqn, drq_eps only); false: raw frames, as ReDo's code
+    redo_reset_bias_moments: bool = True  # also zero the Adam moments of recycled neurons' biases (ReDo's Dopamine code: no)
+    redo_mirror_target: bool = True  # repeat each recycling in the target networks (ReDo's SAC code: yes; its Dopamine DQN: no)
     reset_every_frames: int = 0  # periodic re-initialisation (Nikishin et al. 2022); 0: off
     reset_at_frames: str = ""  # one-shot resets at these frames (comma-separated)
     reset_scope: str = "heads"  # heads: the MLPs after the trunks | all: every network, encoder included
@@ -246,9 +212,7 @@ class PlasticityConfig:
     parseval_nets: str = ""  # networks Parseval regularises; empty: every network with a hidden Linear
     optimizer: str = "adam"  # adam | trac (TRAC around every optimiser of the agent, Muppidi et al. 2024) | kron (PSGD Kron, the kron-torch package: pip install kron-torch)
     inject_at_frame: int = 0  # plasticity injection (Nikishin et al. 2023) at this frame: each head of inject_nets frozen, a fresh head added and its frozen copy subtracted; 0: never
-    inject_nets: str = (
-        ""  # networks whose heads injection replaces (actor, critic, value, taco); empty: all of them the agent has
-    )
+    inject_nets: str = ""  # networks whose heads injection replaces (actor, critic, value, taco); empty: all of them the agent has
 
 
 @dataclass
@@ -280,16 +244,12 @@ class LogConfig:
     tensorboard: bool = True  # also write TensorBoard events (`tb/`)
     progress: bool = True  # progress bar with frames/s and ETA (a plain line when output is not a terminal)
     progress_every_s: float = 30.0  # seconds between plain progress lines (output not a terminal)
-    diagnostics_every_updates: int = (
-        1000  # per-layer dormant ratios, FAU, srank, weight/feature/gradient norms of every network; 0: off
-    )
+    diagnostics_every_updates: int = 1000  # per-layer dormant ratios, FAU, srank, weight/feature/gradient norms of every network; 0: off
     redo_tau: float = 0.025  # τ of the ReDo-kind dormant ratio in diagnostics (measuring, not recycling)
     redo_taus_extra: str = "0,0.1"  # more τ for the whole-network ReDo-kind ratio (`<net>_redo_dormant_ratio_tau<τ>`); 0: exactly dead neurons; empty: none
     wandb: bool = False  # also log to Weights & Biases (needs the `wandb` extra: pip install -e '.[wandb]')
     wandb_project: str = "dormant"  # W&B project the run is logged to
-    wandb_mode: str = (
-        "offline"  # offline: files in the run directory (upload later with `wandb sync`) | online | disabled
-    )
+    wandb_mode: str = "offline"  # offline: files in the run directory (upload later with `wandb sync`) | online | disabled
 
 
 @dataclass
@@ -343,21 +303,11 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     # batch 256, two hidden layers of 256, τ = 0.005 every update, γ = 0.99, one update per
     # environment step (no action repeat), one-step targets, 10,000 initial random steps before
     # the first update. The sac.* defaults are TF-Agents' (reward scale 0.1, H̄ = −|A|/2, …).
-    "sac": {
-        "agent.lr": 3e-4,
-        "agent.hidden_dim": 256,
-        "agent.batch_size": 256,
-        "agent.critic_target_tau": 0.005,
-        "agent.discount": 0.99,
-        "agent.update_every_steps": 1,
-        "agent.nstep": 1,
-        "env.action_repeat": 1,
-        "agent.num_expl_steps": 10_000,
-        "num_seed_frames": 10_000,
-        # ReDo's SAC recycler (labs/redo/tfagents) leaves the target critics alone and keeps the biases' Adam moments
-        "plasticity.redo_mirror_target": False,
-        "plasticity.redo_reset_bias_moments": False,
-    },
+    "sac": {"agent.lr": 3e-4, "agent.hidden_dim": 256, "agent.batch_size": 256, "agent.critic_target_tau": 0.005,
+            "agent.discount": 0.99, "agent.update_every_steps": 1, "agent.nstep": 1, "env.action_repeat": 1,
+            "agent.num_expl_steps": 10_000, "num_seed_frames": 10_000,
+            # ReDo's SAC recycler (labs/redo/tfagents) leaves the target critics alone and keeps the biases' Adam moments
+            "plasticity.redo_mirror_target": False, "plasticity.redo_reset_bias_moments": False},
     **DQN_PRESETS,  # ReDo's Dopamine settings for dqn and drq_eps (config/dqn_presets.py)
 }
 MAX_SEED = 2**32 - 1
@@ -368,12 +318,8 @@ MAX_ACTION_REPEAT = 100
 MAX_WORKERS = 256  # env.workers: processes, not threads; beyond the cores they only add memory
 OBS_KINDS = ("pixels", "states")
 # Short top-level spellings accepted on the command line.
-SHORTHANDS = {
-    "agent": "agent.name",
-    "obs": "env.obs",
-    "replay_ratio": "plasticity.replay_ratio",
-    "switch_every_frames": "continual.switch_every_frames",
-}
+SHORTHANDS = {"agent": "agent.name", "obs": "env.obs", "replay_ratio": "plasticity.replay_ratio",
+              "switch_every_frames": "continual.switch_every_frames"}
 REDO_NETS = ("critic", "actor", "encoder", "value", "taco")
 # Networks whose layers the architecture options (plasticity.layernorm, crelu, fourier, nap) rebuild.
 ARCH_NETS = ("encoder", "actor", "critic", "value")
@@ -391,9 +337,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # temperature's loss on the actor loss's own draw. Both initialise with Glorot-uniform
     # (Keras' default) and share the agent.* settings of the sac agent preset.
     "sac-paper": {
-        "sac.reward_scale": 1.0,
-        "sac.target_entropy": "auto",
-        "sac.clamp_log_std": True,
+        "sac.reward_scale": 1.0, "sac.target_entropy": "auto", "sac.clamp_log_std": True,
         "sac.alpha_sample": "actor",
     },
     # The DrM reference's MetaWorld trainer (train_mw.py + agents/drm_mw.py): its
@@ -403,12 +347,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # awakens the first time β < β̂ whatever the step. The paper
     # describes none of this, so it is a preset, not the MetaWorld default.
     "drm-reference-metaworld": {
-        "agent.nstep": 10,
-        "agent.discount": 0.97,
-        "agent.critic_dropout": 0.01,
-        "agent.critic_layernorm": True,
-        "drm.fixed_lambda": 0.5,
-        "drm.alpha_max": 0.95,
+        "agent.nstep": 10, "agent.discount": 0.97, "agent.critic_dropout": 0.01,
+        "agent.critic_layernorm": True, "drm.fixed_lambda": 0.5, "drm.alpha_max": 0.95,
         "drm.awaken_after_exploration": False,  # drm_mw.py awakens on β alone, with no step condition
     },
 }
@@ -418,17 +358,11 @@ def field_docs(cls: type) -> dict[str, str]:
     """Each field's trailing ``# comment`` in its dataclass's source, by field name: the
     option's documentation (``dormant train --help`` and docs/configuration.md show it)."""
     source = textwrap.dedent(inspect.getsource(cls))
-    comments = {
-        tok.start[0]: tok.string.lstrip("#").strip()
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-        if tok.type == tokenize.COMMENT
-    }
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
     classdef = next(node for node in ast.parse(source).body if isinstance(node, ast.ClassDef))
-    return {
-        node.target.id: comments[node.end_lineno]
-        for node in classdef.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments
-    }
+    return {node.target.id: comments[node.end_lineno] for node in classdef.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.end_lineno in comments}
 
 
 @functools.cache
@@ -468,23 +402,15 @@ def net_architectures(cfg: Config) -> dict[str, dict[str, Any]]:
     p = cfg.plasticity
     crelu, fourier = net_list(p.crelu), net_list(p.fourier)
     normed = set(net_list(p.layernorm)) | set(net_list(p.nap))
-    return {
-        net: {
-            "activation": "crelu" if net in crelu else "fourier" if net in fourier else "relu",
-            "layernorm": net in normed,
-            "concat_width": p.concat_width,
-        }
-        for net in ARCH_NETS
-        if net in set(crelu) | set(fourier) | normed
-    }
+    return {net: {"activation": "crelu" if net in crelu else "fourier" if net in fourier else "relu",
+                  "layernorm": net in normed, "concat_width": p.concat_width}
+            for net in ARCH_NETS if net in set(crelu) | set(fourier) | normed}
 
 
 def diagnostics_taus(cfg: Config) -> dict[str, Any]:
     """The τ keywords of ``agent_diagnostics``: ``log.redo_tau`` and the ``log.redo_taus_extra`` list."""
-    return {
-        "redo_tau": cfg.log.redo_tau,
-        "extra_redo_taus": [float(t) for t in cfg.log.redo_taus_extra.split(",") if t.strip()],
-    }
+    return {"redo_tau": cfg.log.redo_tau,
+            "extra_redo_taus": [float(t) for t in cfg.log.redo_taus_extra.split(",") if t.strip()]}
 
 
 def net_list(text: str) -> list[str]:
@@ -511,10 +437,8 @@ def frame_list(text: str) -> list[int]:
 LEGACY_VALUES: dict[str, Any] = {
     # agent=sac before it followed TF-Agents as ReDo ran it (a resumed run keeps its behaviour;
     # its critic loss is now ½·Σ mean (Q − y)², which Adam's step hardly sees)
-    "sac.reward_scale": 1.0,
-    "sac.init": "orthogonal",
-    "sac.clamp_log_std": True,
-    "sac.alpha_sample": "actor",
+    "sac.reward_scale": 1.0, "sac.init": "orthogonal", "sac.clamp_log_std": True, "sac.alpha_sample": "actor",
     "drm.dormant_scoring": "pre_activation",  # β scored every Linear on its raw output before this option
     "log.redo_taus_extra": "",  # diagnostics.csv had no τ = 0 / 0.1 columns before: a resumed run keeps its columns
 }
+
