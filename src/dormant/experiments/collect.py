@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dormant.config import ConfigError, flatten, with_defaults
+from dormant.config import Config, ConfigError, flatten, with_defaults
 from dormant.experiments.plot import read_csv
 from dormant.experiments.runfiles import RunFileError, read_checked_json, read_run_config, read_status
 from dormant.experiments.runs import MANIFEST, read_json
@@ -328,9 +328,16 @@ def label_methods(runs: list[Run]) -> None:
                 None,
             )
             flat[id(run)] = {**(flat[id(sibling)] if sibling else {}), **run.params}
+    defaults = flatten(Config().to_dict())
     for run in runs:
         keys = sorted(k for k in distinguishing.get(run.agent, ()) if k in flat[id(run)])
-        run.label = " ".join([run.agent, *(f"{k}={flat[id(run)][k]}" for k in keys)])
+        # A setting at its default says nothing about this method unless it is a sweep axis, or
+        # the method is the baseline of one or two varying settings (``plasticity.redo=False``).
+        shown = [k for k in keys if k in run.params or flat[id(run)][k] != defaults.get(k, object())]
+        if not shown and len(keys) <= 2:
+            shown = keys
+        parts = [f"{k}={flat[id(run)][k]}" for k in shown] or (["(defaults)"] if keys else [])
+        run.label = " ".join([run.agent, *parts])
 
 
 def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
