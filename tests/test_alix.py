@@ -150,3 +150,21 @@ def test_alix_q_heads_start_orthogonal_with_gain_sqrt2_like_the_authors_critic()
     assert torch.allclose(_singular_values(one.critic.q2[4]), torch.ones((), dtype=torch.float64), atol=1e-5)
     with pytest.raises(ConfigError, match="critic_head_gain"):
         resolve({"task": "dmc/cartpole_swingup", "agent": "alix", "alix.critic_head_gain": "0"})
+
+
+def test_diagnostics_probe_the_alix_encoder_without_changing_its_output():
+    """Diagnostics are on by default (every 1,000 updates): they used to stop every ALIX run
+    there, the encoder's ReLUs being functional calls no probe could hook. Its ReLUs are now
+    modules: the probes see four layers, and the forward pass is what it was."""
+    from dormant.plasticity.diagnostics import agent_diagnostics
+
+    a = agent()
+    obs = batch()["obs"].float()
+    expected = torch.relu(a.encoder.convs[0](obs / 255.0 - 0.5))
+    for conv in a.encoder.convs[1:]:
+        expected = torch.relu(conv(expected))
+    assert torch.equal(a.encoder(obs), expected.flatten(1))  # eval mode: no LIX, the plain conv stack
+    values = agent_diagnostics(a, batch(), redo_tau=0.1)
+    layers = [k for k in values if k.startswith("encoder_redo_dormant/")]
+    assert len(layers) == 4 and 0.0 <= values["encoder_redo_dormant_ratio"] <= 1.0
+    assert 0.0 < values["encoder_fau"] <= 1.0
