@@ -162,7 +162,7 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0, yes: bool = False) -
             backend.close()
             raise
         given = any("threads" in spec.overrides for spec in todo)
-        if threads != DEFAULT_THREADS:  # Ray: cpus_per_run threads; otherwise each run's own default applies
+        if options.backend == "ray":  # Ray: the CPUs it reserves per run; locally each run's own default applies
             for spec in todo:
                 spec.overrides.setdefault("threads", str(threads))
         how = how.format(threads=_threads_each(todo, threads, given))
