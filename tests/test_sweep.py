@@ -803,6 +803,8 @@ def test_grid_size_is_said_at_once_bounded_and_costs_one_resolution_per_combinat
     assert cases == 40
     with pytest.raises(ConfigError, match="above the 5 runs of max_runs="):
         parse_sweep(["agent=drqv2", "seeds=6", "max_runs=5", f"out={tmp_path / 'never'}"])
+    with pytest.raises(ConfigError, match=re.escape("1,000,000,000 runs (1 agent × 1 task × 1,000,000,000 seeds")):
+        parse_sweep(["agent=drqv2", "seeds=1000000000", f"out={tmp_path / 'never'}"])  # counted, never listed
     with pytest.raises(ConfigError, match=re.escape("is above 4294967295")):
         parse_sweep(["agent=drqv2", "seed=4294967296", f"out={tmp_path / 'never'}"])
     assert not (tmp_path / "never").exists()

@@ -133,14 +133,14 @@ def applies(key: str, agent: str) -> bool:
 class Grid:
     agents: list[str]
     tasks: list[str]
-    seeds: list[int]
+    seeds: Sequence[int]  # a list, or a range for seeds=N
     axes: dict[str, list[str]]  # option → its values as written (one or more)
     shared: dict[str, str]  # options given to every run they apply to
     notes: list[str] = field(default_factory=list)
 
 
 def make_grid(
-    raw: dict[str, str], agents: list[str], tasks: list[str], seeds: list[int], manifest: Mapping[str, Any]
+    raw: dict[str, str], agents: list[str], tasks: list[str], seeds: Sequence[int], manifest: Mapping[str, Any]
 ) -> Grid:
     """Split the remaining options into axes and shared ones. The axes of a sweep
     directory are those of its first command (``manifest``): a later command names the

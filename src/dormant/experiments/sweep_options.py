@@ -133,11 +133,12 @@ def parse_sweep(
     if "max_runs" in raw:
         options.max_runs = _int("max_runs", raw.pop("max_runs"), 1)
     if "seed" in raw:
-        seeds = [_seed(s) for s in split_values(raw.pop("seed"), "seed")]
+        seeds: Sequence[int] = [_seed(s) for s in split_values(raw.pop("seed"), "seed")]
     else:
-        seeds = list(range(1, _int("seeds", raw.pop("seeds", "1"), 1) + 1))
-        if seeds and seeds[-1] > MAX_SEED:
-            raise ConfigError(f"seeds={seeds[-1]}: seeds run 1..N and a seed must be ≤ {MAX_SEED}")
+        count = _int("seeds", raw.pop("seeds", "1"), 1)
+        if count > MAX_SEED:
+            raise ConfigError(f"seeds={count}: seeds run 1..N and a seed must be ≤ {MAX_SEED}")
+        seeds = range(1, count + 1)  # not a list: a huge seeds= is counted (and refused) without building it
     agents = split_values(raw.pop("agent.name", "drm"), "agent")
     tasks = split_values(raw.pop("task", "dmc/cartpole_swingup"), "task")
     grid = make_grid(raw, agents, tasks, seeds, read_json(options.out / MANIFEST) or {})
