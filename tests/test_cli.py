@@ -151,5 +151,6 @@ def test_sweep_header_says_the_threads_each_run_gets():
     assert _threads_each(runs("1"), 2, True) == "1 torch thread each (threads= given)"
     assert _threads_each(runs("3"), 1, True) == "3 torch threads each (threads= given)"
     assert _threads_each(runs("0"), 1, True) == "1 torch thread each (threads= given)"  # 0: the default
-    assert _threads_each(runs("2"), 2, False) == "2 torch threads each (Ray's cpus_per_run)"
+    assert _threads_each(runs("2"), 2, False, ray=True) == "2 torch threads each (Ray's cpus_per_run)"
+    assert _threads_each(runs("1"), 1, False, ray=True) == "1 torch thread each (Ray's cpus_per_run)"
     assert _threads_each([], 1, False).startswith("1 torch thread each (the default, measured fastest or within 6 %")

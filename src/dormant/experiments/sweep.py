@@ -165,16 +165,16 @@ def run_sweep(items: Sequence[str], *, poll_s: float = 1.0, yes: bool = False) -
         if options.backend == "ray":  # Ray: the CPUs it reserves per run; locally each run's own default applies
             for spec in todo:
                 spec.overrides.setdefault("threads", str(threads))
-        how = how.format(threads=_threads_each(todo, threads, given))
+        how = how.format(threads=_threads_each(todo, threads, given, ray=options.backend == "ray"))
         return _execute(runs, todo, {k: state.frame for k, state in states.items()}, options, backend, how, poll_s)
 
 
-def _threads_each(todo: list[RunSpec], planned: int, given: bool) -> str:
+def _threads_each(todo: list[RunSpec], planned: int, given: bool, *, ray: bool = False) -> str:
     """What the header says each run gets, and why: the user's threads= where given (0: the
     default), else the plan (Ray: cpus_per_run; locally the measured default)."""
     counts = sorted({int(spec.overrides.get("threads") or 0) or DEFAULT_THREADS for spec in todo}) or [planned]
     names = "/".join(str(n) for n in counts)
-    why = "threads= given" if given else WHY_DEFAULT if planned == DEFAULT_THREADS else "Ray's cpus_per_run"
+    why = "threads= given" if given else "Ray's cpus_per_run" if ray else WHY_DEFAULT
     return f"{names} torch thread{'s' if names != '1' else ''} each ({why})"
 
 
